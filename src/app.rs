@@ -1,0 +1,152 @@
+//! Start-up: opens the store, binds the listener, builds the router and runs until told to stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::{Settings, StorageSettings};
+use crate::http;
+use crate::service::{Policy, Service};
+use crate::store;
+
+/// A bound, ready-to-run server. Binding happens in [`Application::build`], so the port is known
+/// (and accepting connections) before [`Application::run_until`] is called.
+pub struct Application {
+    listener: TcpListener,
+    service: Service,
+    router: axum::Router,
+    url: String,
+    setup_link: Option<String>,
+}
+
+/// Opens the store described by `storage`, migrating it.
+pub async fn open_service(storage: &StorageSettings, policy: Policy) -> anyhow::Result<Service> {
+    let store = store::connect(
+        storage.database_url.as_deref(),
+        &storage.data_dir,
+        &storage.sqlite,
+    )
+    .await
+    .context("opening the database")?;
+    Ok(Service::new(store, policy))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("listening on {}", settings.bind))?;
+        let local = listener.local_addr()?;
+        let url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", display_addr(local)));
+        let policy = Policy {
+            public_url: url.clone(),
+            ..settings.policy.clone()
+        };
+        let service = open_service(&settings.storage, policy).await?;
+        let setup_link = service
+            .prepare_setup_link()
+            .await
+            .map_err(|e| anyhow::anyhow!("preparing the set-up link: {e}"))?;
+        let router = http::router(http::AppState::new(
+            service.clone(),
+            url.starts_with("https://"),
+            settings.trust_forwarded_for,
+        ));
+        Ok(Self {
+            listener,
+            service,
+            router,
+            url,
+            setup_link,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The base URL links are built from.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The one-time link for creating the organisation, while none exists.
+    pub fn setup_link(&self) -> Option<&str> {
+        self.setup_link.as_deref()
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let sweeper = tokio::spawn(sweep_periodically(self.service.clone()));
+        let result = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        sweeper.abort();
+        result.context("serving HTTP")
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+fn display_addr(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+async fn sweep_periodically(service: Service) {
+    let mut interval = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        interval.tick().await;
+        if let Err(error) = service.sweep().await {
+            tracing::warn!(%error, "sweeping expired sessions failed");
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,230 @@
+//! The command line: `serve` and the operator's commands. Errors end in a one-line message on
+//! standard error and a non-zero exit code.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::app::{open_service, Application};
+use crate::config::{ServeArgs, Settings, StorageArgs, StorageSettings};
+use crate::service::{Policy, ServiceError};
+use crate::telemetry;
+
+/// failforward — practise intelligent failure: detect, analyse, apply, continue.
+#[derive(Debug, Parser)]
+#[command(name = "failforward", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web app and the JSON API
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit
+    Migrate(StorageArgs),
+    /// Headless administration
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Write a consistent copy of the SQLite database while the server runs
+    Backup(BackupArgs),
+    /// Print the version
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an account (and, for the first admin, the organisation)
+    CreateUser(CreateUserArgs),
+    /// Create a personal API token and print only the token
+    CreateToken(CreateTokenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CreateUserArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// The account's email address
+    #[arg(long)]
+    email: String,
+    /// The name other people see
+    #[arg(long)]
+    name: String,
+    /// Make the account an organisation admin
+    #[arg(long)]
+    admin: bool,
+    /// Read the password from the first line of standard input
+    #[arg(long)]
+    password_stdin: bool,
+    /// The organisation's name, when this first admin creates it [default: failforward]
+    #[arg(long, value_name = "NAME")]
+    organisation: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct CreateTokenArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Email of the account the token acts as
+    #[arg(long)]
+    email: String,
+    /// A name to recognise the token by
+    #[arg(long, default_value = "created by failforward admin create-token")]
+    token_name: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// Where to write the copy [default: DATA_DIR/backups/failforward-YYYYMMDD-HHMMSS.db]
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// Runs the command line and turns its outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: starting the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Joins an error and its causes into one line ("opening the database: permission denied").
+fn one_line(error: &anyhow::Error) -> String {
+    if let Some(ServiceError::Invalid(fields)) = error.downcast_ref::<ServiceError>() {
+        return fields
+            .iter()
+            .map(|f| format!("{} {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    error
+        .chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+        .replace('\n', " ")
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => {
+            let storage = StorageSettings::resolve(&args)?;
+            open_service(&storage, Policy::default()).await?;
+            println!("database is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(AdminCommand::CreateUser(args)) => create_user(args).await,
+        Command::Admin(AdminCommand::CreateToken(args)) => {
+            let storage = StorageSettings::resolve(&args.storage)?;
+            let service = open_service(&storage, Policy::default()).await?;
+            let token = service
+                .create_api_token_directly(&args.email, &args.token_name)
+                .await?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup(args) => backup(args).await,
+        Command::Version => {
+            println!("failforward {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::resolve(&args)?;
+    telemetry::init(settings.log_format, &settings.log_level);
+    let application = Application::build(settings).await?;
+    tracing::info!(url = application.url(), "failforward is listening");
+    println!("failforward is running at {}", application.url());
+    if let Some(link) = application.setup_link() {
+        println!();
+        println!(
+            "First run: open this one-time link to create your organisation and admin account:"
+        );
+        println!("  {link}");
+        println!("(valid for 24 hours; restarting the server prints a new one)");
+    }
+    application.run().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn create_user(args: CreateUserArgs) -> anyhow::Result<ExitCode> {
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else if std::io::stdin().is_terminal() {
+        anyhow::bail!("pass the password on standard input with --password-stdin");
+    } else {
+        anyhow::bail!("--password-stdin is required to read the password");
+    };
+    let storage = StorageSettings::resolve(&args.storage)?;
+    let service = open_service(&storage, Policy::default()).await?;
+    let user = service
+        .create_user_directly(
+            &args.email,
+            &args.name,
+            &password,
+            args.admin,
+            args.organisation.as_deref(),
+        )
+        .await?;
+    println!(
+        "created {}{} ({})",
+        user.email,
+        if user.is_admin { ", admin" } else { "" },
+        user.id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
+    let storage = StorageSettings::resolve(&args.storage)?;
+    let output = match args.output {
+        Some(path) => path,
+        None => {
+            let now = time::OffsetDateTime::now_utc();
+            let stamp = now
+                .format(time::macros::format_description!(
+                    "[year][month][day]-[hour][minute][second]"
+                ))
+                .context("formatting the time")?;
+            let dir = storage.data_dir.join("backups");
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.join(format!("failforward-{stamp}.db"))
+        }
+    };
+    let service = open_service(&storage, Policy::default()).await?;
+    service
+        .store()
+        .backup_to(&output)
+        .await
+        .context("writing the backup")?;
+    println!("{}", output.display());
+    Ok(ExitCode::SUCCESS)
+}

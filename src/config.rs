@@ -1,0 +1,274 @@
+//! Settings: command-line flags, then `FAILFORWARD_*` environment variables, then an optional TOML
+//! file, then built-in defaults — the first that gives a value wins. Every setting is listed in
+//! README.md ("Configuration").
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::service::Policy;
+use crate::store::{Durability, SqliteOptions};
+use crate::telemetry::LogFormat;
+
+/// Where the data lives; every command that opens the database takes these.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct StorageArgs {
+    /// TOML file with settings [default: ./failforward.toml when it exists]
+    #[arg(long, env = "FAILFORWARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and backups [default: ./failforward-data]
+    #[arg(long, env = "FAILFORWARD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… to use PostgreSQL instead of the embedded SQLite database
+    #[arg(
+        long,
+        env = "FAILFORWARD_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// SQLite durability: "full" (fsync on every commit) or "normal" [default: full]
+    #[arg(
+        long,
+        env = "FAILFORWARD_SQLITE_DURABILITY",
+        value_name = "full|normal"
+    )]
+    pub sqlite_durability: Option<Durability>,
+}
+
+/// Settings of the web server.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Address and port to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "FAILFORWARD_BIND", value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+    /// The address people use to reach the app, for links and secure cookies
+    /// (https://… behind a TLS proxy) [default: http://BIND]
+    #[arg(long, env = "FAILFORWARD_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Log format: "text" or "json" [default: text]
+    #[arg(long, env = "FAILFORWARD_LOG_FORMAT", value_name = "text|json")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. "info" or "failforward=debug" [default: info]
+    #[arg(long, env = "FAILFORWARD_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// Minutes without a request after which a session ends [default: 720]
+    #[arg(long, env = "FAILFORWARD_SESSION_IDLE_MINUTES", value_name = "MINUTES")]
+    pub session_idle_minutes: Option<u64>,
+    /// Hours after sign-in after which a session ends however active [default: 336]
+    #[arg(long, env = "FAILFORWARD_SESSION_ABSOLUTE_HOURS", value_name = "HOURS")]
+    pub session_absolute_hours: Option<u64>,
+    /// Days an invitation link stays valid [default: 7]
+    #[arg(long, env = "FAILFORWARD_INVITATION_DAYS", value_name = "DAYS")]
+    pub invitation_days: Option<u64>,
+    /// Failed sign-ins allowed per account and per client within the window [default: 10]
+    #[arg(long, env = "FAILFORWARD_LOGIN_MAX_FAILURES", value_name = "N")]
+    pub login_max_failures: Option<u32>,
+    /// Length of the sign-in throttling window in minutes [default: 15]
+    #[arg(long, env = "FAILFORWARD_LOGIN_WINDOW_MINUTES", value_name = "MINUTES")]
+    pub login_window_minutes: Option<u64>,
+    /// Take the client address from the last X-Forwarded-For entry (only behind a proxy that
+    /// sets it) [default: false]
+    #[arg(long, env = "FAILFORWARD_TRUST_FORWARDED_FOR", value_name = "BOOL")]
+    pub trust_forwarded_for: Option<bool>,
+}
+
+/// The optional TOML file. Keys are the long flag names with underscores.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    sqlite_durability: Option<Durability>,
+    bind: Option<SocketAddr>,
+    public_url: Option<String>,
+    log_format: Option<LogFormat>,
+    log_level: Option<String>,
+    session_idle_minutes: Option<u64>,
+    session_absolute_hours: Option<u64>,
+    invitation_days: Option<u64>,
+    login_max_failures: Option<u32>,
+    login_window_minutes: Option<u64>,
+    trust_forwarded_for: Option<bool>,
+}
+
+fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileSettings> {
+    let default = Path::new("failforward.toml");
+    let path = match explicit {
+        Some(path) => path,
+        None if default.exists() => default,
+        None => return Ok(FileSettings::default()),
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading settings file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("settings file {}", path.display()))
+}
+
+/// Where the data lives, resolved.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub sqlite: SqliteOptions,
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub storage: StorageSettings,
+    pub bind: SocketAddr,
+    /// `None` means "derive from the address actually bound".
+    pub public_url: Option<String>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub policy: Policy,
+    pub trust_forwarded_for: bool,
+}
+
+impl StorageSettings {
+    pub fn resolve(args: &StorageArgs) -> anyhow::Result<Self> {
+        let file = load_file(args.config.as_deref())?;
+        Ok(Self::merge(args, &file))
+    }
+
+    fn merge(args: &StorageArgs, file: &FileSettings) -> Self {
+        Self {
+            data_dir: args
+                .data_dir
+                .clone()
+                .or_else(|| file.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from("failforward-data")),
+            database_url: args
+                .database_url
+                .clone()
+                .or_else(|| file.database_url.clone()),
+            sqlite: SqliteOptions {
+                durability: args
+                    .sqlite_durability
+                    .or(file.sqlite_durability)
+                    .unwrap_or(Durability::Full),
+                ..SqliteOptions::default()
+            },
+        }
+    }
+
+    /// A data directory of its own in a fresh temporary place; for tests and benchmarks.
+    pub fn in_dir(data_dir: &Path) -> Self {
+        Self {
+            data_dir: data_dir.to_owned(),
+            database_url: None,
+            sqlite: SqliteOptions::default(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+        let file = load_file(args.storage.config.as_deref())?;
+        let storage = StorageSettings::merge(&args.storage, &file);
+        let defaults = Policy::default();
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        let policy = Policy {
+            public_url: String::new(),
+            session_idle: args
+                .session_idle_minutes
+                .or(file.session_idle_minutes)
+                .map(minutes)
+                .unwrap_or(defaults.session_idle),
+            session_absolute: args
+                .session_absolute_hours
+                .or(file.session_absolute_hours)
+                .map(|h| minutes(h * 60))
+                .unwrap_or(defaults.session_absolute),
+            invitation_valid_for: args
+                .invitation_days
+                .or(file.invitation_days)
+                .map(|d| minutes(d * 24 * 60))
+                .unwrap_or(defaults.invitation_valid_for),
+            setup_link_valid_for: defaults.setup_link_valid_for,
+            login_max_failures: args
+                .login_max_failures
+                .or(file.login_max_failures)
+                .unwrap_or(defaults.login_max_failures),
+            login_window: args
+                .login_window_minutes
+                .or(file.login_window_minutes)
+                .map(minutes)
+                .unwrap_or(defaults.login_window),
+        };
+        if policy.session_idle.is_zero() || policy.session_absolute.is_zero() {
+            anyhow::bail!("session timeouts must be at least one minute");
+        }
+        let public_url = args.public_url.clone().or_else(|| file.public_url.clone());
+        if let Some(url) = &public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                anyhow::bail!("public_url must start with http:// or https://, got {url:?}");
+            }
+        }
+        Ok(Self {
+            storage,
+            bind: args
+                .bind
+                .or(file.bind)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            public_url,
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            log_level: args
+                .log_level
+                .clone()
+                .or_else(|| file.log_level.clone())
+                .unwrap_or_else(|| "info".to_owned()),
+            policy,
+            trust_forwarded_for: args
+                .trust_forwarded_for
+                .or(file.trust_forwarded_for)
+                .unwrap_or(false),
+        })
+    }
+
+    /// Settings for a server on a free port over `storage`; for tests and benchmarks.
+    pub fn for_tests(storage: StorageSettings) -> Self {
+        Self {
+            storage,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
+            log_format: LogFormat::Text,
+            log_level: "warn".to_owned(),
+            policy: Policy::default(),
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_and_file_beats_defaults() {
+        let file: FileSettings = toml::from_str(
+            "data_dir = \"/from/file\"\nbind = \"0.0.0.0:9000\"\nsession_idle_minutes = 5\n",
+        )
+        .expect("valid toml");
+        let args = StorageArgs {
+            data_dir: Some(PathBuf::from("/from/flag")),
+            ..StorageArgs::default()
+        };
+        let storage = StorageSettings::merge(&args, &file);
+        assert_eq!(storage.data_dir, PathBuf::from("/from/flag"));
+        let storage = StorageSettings::merge(&StorageArgs::default(), &file);
+        assert_eq!(storage.data_dir, PathBuf::from("/from/file"));
+        let storage = StorageSettings::merge(&StorageArgs::default(), &FileSettings::default());
+        assert_eq!(storage.data_dir, PathBuf::from("failforward-data"));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        assert!(toml::from_str::<FileSettings>("bnid = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,14 @@
+//! The product's rules, free of IO: no SQL, no HTTP, no clock and no randomness that is not passed in.
+//!
+//! Everything that enters the system is parsed into these types at the edge (`TeamName::parse`,
+//! `Email::parse`), so that the service and store layers never see an invalid value.
+
+pub mod ids;
+pub mod people;
+pub mod team;
+pub mod text;
+
+pub use ids::{ApiTokenId, InvitationId, TeamId, UserId};
+pub use people::{DisplayName, Email, Password, TeamRole, User};
+pub use team::{Team, TeamName, TeamSlug};
+pub use text::Invalid;

@@ -1,0 +1,111 @@
+//! The JSON API under `/api/v1`, described by an OpenAPI 3.1 document generated from these
+//! handlers (`/api/v1/openapi.json`) and browsable at `/api/docs` (Swagger UI, served from the
+//! binary). Errors are `application/problem+json` (see `http::error`).
+
+mod account;
+mod teams;
+
+use axum::routing::{get, patch};
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/me", get(account::me))
+        .route(
+            "/tokens",
+            get(account::list_tokens).post(account::create_token),
+        )
+        .route("/tokens/{id}", axum::routing::delete(account::revoke_token))
+        .route("/users", get(account::list_users))
+        .route(
+            "/invitations",
+            get(account::list_organisation_invitations).post(account::invite_to_organisation),
+        )
+        .route("/teams", get(teams::list).post(teams::create))
+        .route("/teams/{slug}", get(teams::show).patch(teams::update))
+        .route(
+            "/teams/{slug}/members",
+            get(teams::list_members).post(teams::add_member),
+        )
+        .route(
+            "/teams/{slug}/members/{user_id}",
+            patch(teams::update_member).delete(teams::remove_member),
+        )
+        .route(
+            "/teams/{slug}/invitations",
+            get(teams::list_invitations).post(teams::invite),
+        )
+        .route(
+            "/teams/{slug}/invitations/{id}",
+            axum::routing::delete(teams::revoke_invitation),
+        )
+}
+
+/// The OpenAPI document and the API reference page.
+pub fn reference_routes() -> Router<AppState> {
+    Router::new().merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "failforward API",
+        description = "Teams practise intelligent failure: detect, analyse, apply, continue.\n\nAuthenticate with a personal API token: `Authorization: Bearer ffp_…` (create one on your account page or with `failforward admin create-token`). Errors are `application/problem+json` with a `code` and, for invalid input, `errors[].field`."
+    ),
+    paths(
+        account::me,
+        account::list_tokens,
+        account::create_token,
+        account::revoke_token,
+        account::list_users,
+        account::list_organisation_invitations,
+        account::invite_to_organisation,
+        teams::list,
+        teams::create,
+        teams::show,
+        teams::update,
+        teams::list_members,
+        teams::add_member,
+        teams::update_member,
+        teams::remove_member,
+        teams::list_invitations,
+        teams::invite,
+        teams::revoke_invitation,
+    ),
+    components(schemas(crate::http::error::Problem, crate::service::FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "account", description = "You, your tokens, and (for admins) the organisation's people"),
+        (name = "teams", description = "Teams, members and invitations"),
+    ),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A personal API token (ffp_…)"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Formats instants as RFC 3339 in JSON.
+pub(crate) fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,431 @@
+//! Who is asking, and checked input: session and token authentication, CSRF, JSON and forms.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::error::{error_page, problem, ApiError, WebError};
+use super::AppState;
+use crate::service::{secrets, Actor, FieldError, ServiceError, SessionCheck};
+
+pub const SESSION_COOKIE: &str = "ff_session";
+/// Before sign-in there is no session to hold a CSRF token, so the login, set-up and invitation
+/// forms use a double-submit cookie instead.
+pub const PRE_SESSION_CSRF_COOKIE: &str = "ff_csrf";
+pub const CSRF_FIELD: &str = "csrf_token";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session state of a request, resolved once by [`resolve_session`].
+#[derive(Debug, Clone)]
+pub enum SessionContext {
+    SignedIn { actor: Actor, csrf_token: String },
+    Expired,
+    Anonymous,
+}
+
+/// Resolves the session cookie once per request. Only GET requests extend the idle timeout:
+/// a form submission (such as an anonymous report) must leave no timestamp against the person.
+pub async fn resolve_session(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let jar = CookieJar::from_headers(request.headers());
+    let refresh = request.method() == Method::GET;
+    let context = match jar.get(SESSION_COOKIE) {
+        None => SessionContext::Anonymous,
+        Some(cookie) => match state.service.check_session(cookie.value(), refresh).await {
+            Ok(SessionCheck::Valid { actor, csrf_token }) => {
+                SessionContext::SignedIn { actor, csrf_token }
+            }
+            Ok(SessionCheck::Expired) => SessionContext::Expired,
+            Ok(SessionCheck::Unknown) => SessionContext::Anonymous,
+            Err(error) => return WebError(error).into_response(),
+        },
+    };
+    request.extensions_mut().insert(context);
+    next.run(request).await
+}
+
+fn context_of(parts: &Parts) -> SessionContext {
+    parts
+        .extensions
+        .get::<SessionContext>()
+        .cloned()
+        .unwrap_or(SessionContext::Anonymous)
+}
+
+/// A signed-in person on a web page; anyone else is sent to the sign-in page and brought back.
+pub struct WebUser {
+    pub actor: Actor,
+    pub csrf_token: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WebUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match context_of(parts) {
+            SessionContext::SignedIn { actor, csrf_token } => Ok(WebUser { actor, csrf_token }),
+            other => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let mut target = format!("/login?next={}", urlencode(next));
+                if matches!(other, SessionContext::Expired) {
+                    target.push_str("&expired=1");
+                }
+                Err(Redirect::to(&target).into_response())
+            }
+        }
+    }
+}
+
+/// The session context as it is, for pages that anyone may see (login, set-up, invitations).
+pub struct MaybeUser(pub SessionContext);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeUser(context_of(parts)))
+    }
+}
+
+pub fn urlencode(value: &str) -> String {
+    serde_urlencoded::to_string([("", value)])
+        .map(|s| s.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}
+
+/// The pre-session CSRF token, drawn when the browser has none yet. Handlers that render a
+/// pre-session form put `cookie` in their response.
+pub struct PreSessionCsrf {
+    pub token: String,
+    pub cookie: Option<Cookie<'static>>,
+}
+
+impl FromRequestParts<AppState> for PreSessionCsrf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        if let Some(existing) = jar.get(PRE_SESSION_CSRF_COOKIE) {
+            if existing.value().len() >= 32 {
+                return Ok(PreSessionCsrf {
+                    token: existing.value().to_owned(),
+                    cookie: None,
+                });
+            }
+        }
+        let token = secrets::generate("").plaintext;
+        let cookie = Cookie::build((PRE_SESSION_CSRF_COOKIE, token.clone()))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(state.secure_cookies)
+            .build();
+        Ok(PreSessionCsrf {
+            token,
+            cookie: Some(cookie),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    csrf_token: Option<String>,
+}
+
+/// A URL-encoded form whose CSRF token matched: the session's when signed in, the pre-session
+/// cookie's otherwise. A mismatch answers 403 and runs no handler.
+pub struct CsrfForm<T>(pub T);
+
+impl<T> FromRequest<AppState> for CsrfForm<T>
+where
+    T: DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let expected = match context_of(&parts) {
+            SessionContext::SignedIn { csrf_token, .. } => Some(csrf_token),
+            _ => CookieJar::from_headers(&parts.headers)
+                .get(PRE_SESSION_CSRF_COOKIE)
+                .map(|c| c.value().to_owned()),
+        };
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let given = serde_urlencoded::from_bytes::<CsrfField>(&bytes)
+            .ok()
+            .and_then(|f| f.csrf_token);
+        let valid = match (&expected, &given) {
+            (Some(expected), Some(given)) => secrets::same(expected, given),
+            _ => false,
+        };
+        if !valid {
+            return Err(error_page(
+                StatusCode::FORBIDDEN,
+                "This form has expired",
+                "The form was missing its security token or was opened in another session. Go back, reload the page and try again.",
+                Vec::new(),
+            ));
+        }
+        serde_urlencoded::from_bytes::<T>(&bytes)
+            .map(CsrfForm)
+            .map_err(|e| {
+                error_page(
+                    StatusCode::BAD_REQUEST,
+                    "The form could not be read",
+                    &e.to_string(),
+                    Vec::new(),
+                )
+            })
+    }
+}
+
+/// The caller of an API endpoint: a personal API token (`Authorization: Bearer ffp_…`), or the
+/// browser's session plus an `X-CSRF-Token` header on state-changing methods.
+pub struct ApiUser(pub Actor);
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .ok_or(ApiError(ServiceError::Unauthenticated))?;
+            return state
+                .service
+                .check_api_token(token, parts.method == Method::GET)
+                .await?
+                .map(ApiUser)
+                .ok_or(ApiError(ServiceError::Unauthenticated));
+        }
+        match context_of(parts) {
+            SessionContext::SignedIn { actor, csrf_token } => {
+                let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+                let header_ok = parts
+                    .headers
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| secrets::same(v, &csrf_token));
+                if safe || header_ok {
+                    Ok(ApiUser(actor))
+                } else {
+                    Err(ApiError(ServiceError::Forbidden(
+                        "a browser session needs the X-CSRF-Token header for this method".into(),
+                    )))
+                }
+            }
+            _ => Err(ApiError(ServiceError::Unauthenticated)),
+        }
+    }
+}
+
+/// A JSON request body. Malformed JSON answers 400; a wrong type, a missing field or an unknown
+/// field answers 422 naming the field — all as problem+json.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                let mime = v.split(';').next().unwrap_or("").trim();
+                mime == "application/json" || mime.ends_with("+json")
+            });
+        if !is_json {
+            return Err(problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "JSON expected",
+                "send the body as application/json",
+                Vec::new(),
+            ));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize::<_, T>(deserializer) {
+            Ok(value) => Ok(ApiJson(value)),
+            Err(error) => Err(json_problem(&error)),
+        }
+    }
+}
+
+fn json_problem(error: &serde_path_to_error::Error<serde_json::Error>) -> Response {
+    let inner = error.inner();
+    let message = inner.to_string();
+    if inner.is_syntax() || inner.is_eof() {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "The body is not valid JSON",
+            &message,
+            Vec::new(),
+        );
+    }
+    let path = error.path().to_string();
+    // serde_path_to_error reports an unknown field at its own path but a missing one at its
+    // parent's; the name is in the message either way.
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    let field = match named {
+        Some(name) if path == "." => name.to_owned(),
+        Some(name) if path == name || path.ends_with(&format!(".{name}")) => path,
+        Some(name) => format!("{path}.{name}"),
+        None if path == "." => "body".to_owned(),
+        None => path,
+    };
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_input",
+        "Some fields are not valid",
+        &format!("{field}: {message}"),
+        vec![FieldError { field, message }],
+    )
+}
+
+/// The client's address, for sign-in throttling only (never logged): the socket peer, or the last
+/// `X-Forwarded-For` entry when the operator says a proxy sets it.
+pub struct ClientAddress(pub Option<String>);
+
+impl<S> FromRequestParts<S> for ClientAddress
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        if state.trust_forwarded_for {
+            if let Some(forwarded) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+            {
+                return Ok(ClientAddress(Some(forwarded.trim().to_owned())));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip().to_string());
+        Ok(ClientAddress(peer))
+    }
+}
+
+/// The session cookie for a new sign-in.
+pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .build()
+}
+
+/// Removes the session cookie (signing out, or an expired session).
+pub fn clear_session_cookie() -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, "")).path("/").build()
+}
+
+/// The `{slug}` of the request's path.
+async fn slug_of(parts: &mut Parts, state: &AppState) -> Option<String> {
+    use std::collections::HashMap;
+    axum::extract::Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .ok()
+        .and_then(|axum::extract::Path(mut params)| params.remove("slug"))
+}
+
+/// An API caller with checked access to the team named by `{slug}`. It runs before any body is
+/// read, so someone outside the team gets 404 whatever they send.
+pub struct ApiTeam {
+    pub actor: Actor,
+    pub access: crate::service::TeamAccess,
+}
+
+impl FromRequestParts<AppState> for ApiTeam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ApiUser(actor) = ApiUser::from_request_parts(parts, state).await?;
+        let slug = slug_of(parts, state)
+            .await
+            .ok_or(ApiError(ServiceError::NotFound))?;
+        let access = state.service.team_access(&actor, &slug).await?;
+        Ok(ApiTeam { actor, access })
+    }
+}
+
+/// A signed-in person with checked access to the team named by `{slug}` (404 otherwise), checked
+/// before the form is read.
+pub struct WebTeam {
+    pub user: WebUser,
+    pub access: crate::service::TeamAccess,
+}
+
+impl FromRequestParts<AppState> for WebTeam {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = WebUser::from_request_parts(parts, state).await?;
+        let slug = slug_of(parts, state)
+            .await
+            .ok_or_else(|| WebError(ServiceError::NotFound).into_response())?;
+        let access = state
+            .service
+            .team_access(&user.actor, &slug)
+            .await
+            .map_err(|e| WebError(e).into_response())?;
+        Ok(WebTeam { user, access })
+    }
+}

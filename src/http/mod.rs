@@ -1,0 +1,143 @@
+//! The HTTP front door: server-rendered web pages (`web`) and the JSON API (`api`), over the same
+//! use cases. The only module that knows axum, HTML or JSON shapes.
+
+pub mod api;
+mod assets;
+pub mod error;
+pub mod extract;
+mod web;
+
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
+
+use crate::service::Service;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    /// Cookies get the `Secure` flag when the public URL is https.
+    pub secure_cookies: bool,
+    pub trust_forwarded_for: bool,
+}
+
+impl AppState {
+    pub fn new(service: Service, secure_cookies: bool, trust_forwarded_for: bool) -> Self {
+        Self {
+            service,
+            secure_cookies,
+            trust_forwarded_for,
+        }
+    }
+}
+
+/// Requests larger than this are refused with 413 before any handler reads them.
+const BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application's routes and middleware.
+pub fn router(state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request| {
+            // The route pattern, not the path: paths can carry one-time tokens and ids.
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| "unmatched".to_owned());
+            let request_id = request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            tracing::info_span!("request", method = %request.method(), route, request_id)
+        })
+        .on_request(())
+        .on_response(
+            |response: &Response, latency: Duration, _span: &tracing::Span| {
+                tracing::info!(
+                    status = response.status().as_u16(),
+                    latency_ms = latency.as_millis() as u64,
+                    "handled"
+                );
+            },
+        )
+        .on_failure(DefaultOnFailure::new().level(Level::WARN));
+
+    Router::new()
+        .merge(web::routes())
+        .nest("/api/v1", api::routes())
+        .merge(api::reference_routes())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/static/{*path}", get(assets::serve))
+        .fallback(web::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            extract::resolve_session,
+        ))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(middleware::from_fn(reject_unsized_bodies))
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Turns the body-limit layer's bare 413 into a readable answer.
+async fn reject_unsized_bodies(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && response.headers().get(header::CONTENT_TYPE).is_none()
+    {
+        return error::problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Request too large",
+            &format!("the request body is larger than {BODY_LIMIT_BYTES} bytes"),
+            Vec::new(),
+        );
+    }
+    response
+}
+
+/// The process is up.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The process can reach its database.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.service.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}

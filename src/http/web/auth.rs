@@ -1,0 +1,232 @@
+//! First-run set-up, signing in and signing out.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+
+use super::{render, render_with_status, FormErrors, Layout};
+use crate::http::error::WebError;
+use crate::http::extract::{
+    clear_session_cookie, session_cookie, ClientAddress, CsrfForm, MaybeUser, PreSessionCsrf,
+    SessionContext, SESSION_COOKIE,
+};
+use crate::http::AppState;
+use crate::service::ServiceError;
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    layout: Layout,
+    token: String,
+    form: SetupForm,
+    errors: FormErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SetupQuery {
+    token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    organisation: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Keeps the pre-session CSRF cookie (when newly drawn) with the response.
+fn with_csrf_cookie(csrf: PreSessionCsrf, jar: CookieJar, response: Response) -> Response {
+    match csrf.cookie {
+        Some(cookie) => (jar.add(cookie), response).into_response(),
+        None => response,
+    }
+}
+
+pub async fn setup_form(
+    State(state): State<AppState>,
+    Query(query): Query<SetupQuery>,
+    csrf: PreSessionCsrf,
+    jar: CookieJar,
+) -> Result<Response, WebError> {
+    if state.service.organisation().await?.is_some() {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    let page = SetupPage {
+        layout: Layout::public("Set up failforward", &csrf.token),
+        token: query.token.unwrap_or_default(),
+        form: SetupForm::default(),
+        errors: FormErrors::none(),
+    };
+    Ok(with_csrf_cookie(csrf, jar, render(&page)))
+}
+
+pub async fn setup_submit(
+    State(state): State<AppState>,
+    csrf: PreSessionCsrf,
+    jar: CookieJar,
+    CsrfForm(form): CsrfForm<SetupForm>,
+) -> Result<Response, WebError> {
+    match state
+        .service
+        .complete_setup(
+            &form.token,
+            &form.organisation,
+            &form.name,
+            &form.email,
+            &form.password,
+        )
+        .await
+    {
+        Ok(outcome) => Ok((
+            jar.add(session_cookie(outcome.session.token, state.secure_cookies)),
+            Redirect::to("/?notice=welcome"),
+        )
+            .into_response()),
+        Err(error) => {
+            let errors = FormErrors::from_service(error)?;
+            let page = SetupPage {
+                layout: Layout::public("Set up failforward", &csrf.token),
+                token: form.token.clone(),
+                form: SetupForm {
+                    password: String::new(),
+                    ..form
+                },
+                errors,
+            };
+            Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    email: String,
+    next: String,
+    message: Option<String>,
+    set_up: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    expired: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Only same-site paths are followed after sign-in, so the form cannot become an open redirect.
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+        next
+    } else {
+        "/"
+    }
+}
+
+pub async fn login_form(
+    State(state): State<AppState>,
+    Query(query): Query<LoginQuery>,
+    MaybeUser(context): MaybeUser,
+    csrf: PreSessionCsrf,
+    jar: CookieJar,
+) -> Result<Response, WebError> {
+    let next = query.next.unwrap_or_else(|| "/".to_owned());
+    if matches!(context, SessionContext::SignedIn { .. }) {
+        return Ok(Redirect::to(safe_next(&next)).into_response());
+    }
+    let set_up = state.service.organisation().await?.is_some();
+    let message = query
+        .expired
+        .is_some()
+        .then(|| "Your session has ended. Please sign in again.".to_owned());
+    let page = LoginPage {
+        layout: Layout::public("Sign in", &csrf.token),
+        email: String::new(),
+        next,
+        message,
+        set_up,
+    };
+    let jar = if matches!(context, SessionContext::Expired) {
+        jar.remove(clear_session_cookie())
+    } else {
+        jar
+    };
+    Ok(with_csrf_cookie(csrf, jar, render(&page)))
+}
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    csrf: PreSessionCsrf,
+    jar: CookieJar,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Result<Response, WebError> {
+    match state
+        .service
+        .login(&form.email, &form.password, client.as_deref())
+        .await
+    {
+        Ok(outcome) => Ok((
+            jar.add(session_cookie(outcome.session.token, state.secure_cookies)),
+            Redirect::to(safe_next(&form.next)),
+        )
+            .into_response()),
+        Err(error @ (ServiceError::BadCredentials | ServiceError::RateLimited { .. })) => {
+            let status = if matches!(error, ServiceError::RateLimited { .. }) {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let message = match error {
+                ServiceError::RateLimited { retry_after_secs } => format!(
+                    "Too many failed attempts. Wait {} minutes and try again.",
+                    retry_after_secs.div_ceil(60)
+                ),
+                _ => "That email and password do not match an account.".to_owned(),
+            };
+            let page = LoginPage {
+                layout: Layout::public("Sign in", &csrf.token),
+                email: form.email,
+                next: form.next,
+                message: Some(message),
+                set_up: true,
+            };
+            Ok(render_with_status(status, &page))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, WebError> {
+    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+        state.service.logout(cookie.value()).await?;
+    }
+    Ok((jar.remove(clear_session_cookie()), Redirect::to("/login")).into_response())
+}

@@ -1,0 +1,261 @@
+//! Server-rendered pages. Every page works without JavaScript; htmx and `static/app.js` only
+//! enhance. Forms post back to the same path and re-render with errors next to the fields.
+
+mod account;
+mod auth;
+mod invitations;
+mod overview;
+mod people;
+mod teams;
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+use super::error::error_page;
+use super::extract::WebUser;
+use super::AppState;
+use crate::service::{FieldError, ServiceError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(overview::show))
+        .route("/setup", get(auth::setup_form).post(auth::setup_submit))
+        .route("/login", get(auth::login_form).post(auth::login_submit))
+        .route("/logout", post(auth::logout))
+        .route("/teams", get(teams::list).post(teams::create))
+        .route("/teams/{slug}", get(teams::show))
+        .route(
+            "/teams/{slug}/settings",
+            get(teams::settings_form).post(teams::settings_submit),
+        )
+        .route(
+            "/teams/{slug}/members",
+            get(teams::members).post(teams::add_member),
+        )
+        .route(
+            "/teams/{slug}/members/{user_id}/role",
+            post(teams::change_role),
+        )
+        .route(
+            "/teams/{slug}/members/{user_id}/remove",
+            post(teams::remove_member),
+        )
+        .route("/teams/{slug}/invitations", post(teams::invite))
+        .route(
+            "/teams/{slug}/invitations/{id}/revoke",
+            post(teams::revoke_invitation),
+        )
+        .route(
+            "/invite/{token}",
+            get(invitations::show).post(invitations::accept),
+        )
+        .route("/account", get(account::show))
+        .route("/account/name", post(account::rename))
+        .route("/account/password", post(account::change_password))
+        .route("/account/tokens", post(account::create_token))
+        .route("/account/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/people", get(people::show))
+        .route("/people/invitations", post(people::invite))
+        .route(
+            "/people/invitations/{id}/revoke",
+            post(people::revoke_invitation),
+        )
+        .route("/people/{user_id}/admin", post(people::set_admin))
+}
+
+/// The frame around every page.
+pub struct Layout {
+    pub title: String,
+    pub user: Option<LayoutUser>,
+    pub csrf_token: String,
+    pub notice: Option<String>,
+    /// Which main navigation entry to mark as current.
+    pub section: &'static str,
+}
+
+pub struct LayoutUser {
+    pub name: String,
+    pub is_admin: bool,
+}
+
+impl Layout {
+    pub fn signed_in(user: &WebUser, title: impl Into<String>, section: &'static str) -> Self {
+        Self {
+            title: title.into(),
+            user: Some(LayoutUser {
+                name: user.actor.user.name.to_string(),
+                is_admin: user.actor.is_admin(),
+            }),
+            csrf_token: user.csrf_token.clone(),
+            notice: None,
+            section,
+        }
+    }
+
+    pub fn public(title: impl Into<String>, csrf_token: &str) -> Self {
+        Self {
+            title: title.into(),
+            user: None,
+            csrf_token: csrf_token.to_owned(),
+            notice: None,
+            section: "",
+        }
+    }
+
+    /// Shows the message behind a `?notice=` code set by the redirect after a successful form.
+    pub fn with_notice(mut self, query: &NoticeQuery) -> Self {
+        self.notice = query
+            .notice
+            .as_deref()
+            .and_then(notice_text)
+            .map(str::to_owned);
+        self
+    }
+}
+
+/// Query string after a redirect (post/redirect/get), carrying which notice to show.
+#[derive(Debug, Default, Deserialize)]
+pub struct NoticeQuery {
+    pub notice: Option<String>,
+}
+
+/// Notices are codes from a fixed list, so a crafted link cannot put words on our pages.
+fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "welcome" => "Welcome! Your organisation is ready. Create your first team to get started.",
+        "signed-in" => "You are signed in.",
+        "team-created" => "Team created. You are its lead: invite your colleagues next.",
+        "team-updated" => "Team settings saved.",
+        "member-added" => "Member added.",
+        "role-changed" => "Role changed.",
+        "member-removed" => "Member removed.",
+        "left-team" => "You have left the team.",
+        "invitation-revoked" => "Invitation withdrawn.",
+        "joined" => "Welcome to the team!",
+        "name-changed" => "Your name has been changed.",
+        "password-changed" => "Password changed. Your other sessions have been signed out.",
+        "token-revoked" => "Token revoked. Programs using it can no longer sign in.",
+        "admin-changed" => "Admin rights updated.",
+        _ => return None,
+    })
+}
+
+/// Field errors as a form shows them.
+#[derive(Debug, Default)]
+pub struct FormErrors(Vec<FormError>);
+
+#[derive(Debug)]
+pub struct FormError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FormError {
+    /// The field's name as people read it in the error summary.
+    pub fn label(&self) -> String {
+        let spaced = self.field.replace('_', " ");
+        let mut chars = spaced.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => String::new(),
+        }
+    }
+}
+
+impl FormErrors {
+    pub fn none() -> Self {
+        Self(Vec::new())
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, FormError> {
+        self.0.iter()
+    }
+
+    /// Splits a service error into what a form can show next to its fields, or the error itself
+    /// when it is not about the fields.
+    pub fn from_service(error: ServiceError) -> Result<Self, ServiceError> {
+        match error {
+            ServiceError::Invalid(fields) => Ok(Self(fields.into_iter().map(Into::into).collect())),
+            ServiceError::Conflict {
+                field: Some(field),
+                message,
+            } => Ok(Self(vec![FormError { field, message }])),
+            other => Err(other),
+        }
+    }
+}
+
+impl From<FieldError> for FormError {
+    fn from(e: FieldError) -> Self {
+        FormError {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+/// Renders a page, or a plain 500 page if the template fails.
+pub fn render(template: &impl Template) -> Response {
+    render_with_status(StatusCode::OK, template)
+}
+
+pub fn render_with_status(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "rendering a page");
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side",
+                "The error has been logged.",
+                Vec::new(),
+            )
+        }
+    }
+}
+
+/// The page for unknown addresses.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return super::error::problem(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            "no such endpoint",
+            Vec::new(),
+        );
+    }
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address, or you do not have access to it.",
+        Vec::new(),
+    )
+}
+
+/// Formats a date for pages: "3 Mar 2026".
+pub fn date(at: time::OffsetDateTime) -> String {
+    at.format(time::macros::format_description!(
+        "[day padding:none] [month repr:short] [year]"
+    ))
+    .unwrap_or_default()
+}

@@ -1,0 +1,158 @@
+//! People (organisation admins): accounts, admin rights and invitations to the organisation.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{date, render, render_with_status, FormErrors, Layout, NoticeQuery};
+use crate::http::error::WebError;
+use crate::http::extract::{CsrfForm, WebUser};
+use crate::http::AppState;
+
+#[derive(Template)]
+#[template(path = "people.html")]
+struct PeoplePage {
+    layout: Layout,
+    people: Vec<PersonView>,
+    invitations: Vec<InvitationView>,
+    new_link: Option<String>,
+    invite_email: String,
+    errors: FormErrors,
+}
+
+struct PersonView {
+    id: String,
+    name: String,
+    email: String,
+    is_admin: bool,
+    is_you: bool,
+}
+
+struct InvitationView {
+    id: String,
+    email: String,
+    invited_by: String,
+    expires: String,
+}
+
+async fn people_page(state: &AppState, user: &WebUser) -> Result<PeoplePage, WebError> {
+    let people = state
+        .service
+        .people(&user.actor)
+        .await?
+        .into_iter()
+        .map(|p| PersonView {
+            id: p.id.to_string(),
+            is_you: p.id == user.actor.id(),
+            name: p.name.to_string(),
+            email: p.email.to_string(),
+            is_admin: p.is_admin,
+        })
+        .collect();
+    let invitations = state
+        .service
+        .organisation_invitations(&user.actor)
+        .await?
+        .into_iter()
+        .map(|i| InvitationView {
+            id: i.id.to_string(),
+            email: i.email.map(|e| e.to_string()).unwrap_or_default(),
+            invited_by: i.invited_by_name,
+            expires: date(i.expires_at),
+        })
+        .collect();
+    Ok(PeoplePage {
+        layout: Layout::signed_in(user, "People", "people"),
+        people,
+        invitations,
+        new_link: None,
+        invite_email: String::new(),
+        errors: FormErrors::none(),
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Query(notice): Query<NoticeQuery>,
+    user: WebUser,
+) -> Result<Response, WebError> {
+    let mut page = people_page(&state, &user).await?;
+    page.layout = page.layout.with_notice(&notice);
+    Ok(render(&page))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    email: String,
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    user: WebUser,
+    CsrfForm(form): CsrfForm<InviteForm>,
+) -> Result<Response, WebError> {
+    match state
+        .service
+        .invite_to_organisation(&user.actor, Some(&form.email))
+        .await
+    {
+        Ok(created) => {
+            let mut page = people_page(&state, &user).await?;
+            page.new_link = Some(created.link);
+            Ok(render_with_status(StatusCode::CREATED, &page))
+        }
+        Err(error) => {
+            let errors = FormErrors::from_service(error)?;
+            let mut page = people_page(&state, &user).await?;
+            page.errors = errors;
+            page.invite_email = form.email;
+            Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    user: WebUser,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, WebError> {
+    state
+        .service
+        .revoke_organisation_invitation(&user.actor, &id)
+        .await?;
+    Ok(Redirect::to("/people?notice=invitation-revoked").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AdminForm {
+    #[serde(default)]
+    is_admin: String,
+}
+
+pub async fn set_admin(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    user: WebUser,
+    CsrfForm(form): CsrfForm<AdminForm>,
+) -> Result<Response, WebError> {
+    match state
+        .service
+        .set_admin(&user.actor, &user_id, form.is_admin == "true")
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/people?notice=admin-changed").into_response()),
+        Err(error) => {
+            let errors = FormErrors::from_service(error)?;
+            let mut page = people_page(&state, &user).await?;
+            page.errors = errors;
+            Ok(render_with_status(StatusCode::CONFLICT, &page))
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! Teams: the list, a team's page, its members and invitations, and its settings.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{date, render, render_with_status, FormErrors, Layout, NoticeQuery};
+use crate::domain::Team;
+use crate::http::error::WebError;
+use crate::http::extract::{CsrfForm, WebTeam, WebUser};
+use crate::http::AppState;
+use crate::service::{CreatedInvitation, TeamAccess, TeamSummary};
+use crate::store::{InvitationRecord, MemberRecord};
+
+#[derive(Template)]
+#[template(path = "teams.html")]
+struct TeamsPage {
+    layout: Layout,
+    teams: Vec<TeamSummary>,
+    form: TeamForm,
+    errors: FormErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TeamForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Query(notice): Query<NoticeQuery>,
+    user: WebUser,
+) -> Result<Response, WebError> {
+    let teams = state.service.teams_for(&user.actor).await?;
+    Ok(render(&TeamsPage {
+        layout: Layout::signed_in(&user, "Teams", "teams").with_notice(&notice),
+        teams,
+        form: TeamForm::default(),
+        errors: FormErrors::none(),
+    }))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    user: WebUser,
+    CsrfForm(form): CsrfForm<TeamForm>,
+) -> Result<Response, WebError> {
+    match state
+        .service
+        .create_team(&user.actor, &form.name, &form.description)
+        .await
+    {
+        Ok(team) => {
+            Ok(Redirect::to(&format!("/teams/{}?notice=team-created", team.slug)).into_response())
+        }
+        Err(error) => {
+            let errors = FormErrors::from_service(error)?;
+            let teams = state.service.teams_for(&user.actor).await?;
+            Ok(render_with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &TeamsPage {
+                    layout: Layout::signed_in(&user, "Teams", "teams"),
+                    teams,
+                    form,
+                    errors,
+                },
+            ))
+        }
+    }
+}
+
+/// One line of the members list.
+struct MemberView {
+    id: String,
+    name: String,
+    email: String,
+    role: &'static str,
+    joined: String,
+    is_you: bool,
+}
+
+fn member_views(members: Vec<MemberRecord>, you: &TeamAccess) -> Vec<MemberView> {
+    members
+        .into_iter()
+        .map(|m| MemberView {
+            id: m.user.id.to_string(),
+            name: m.user.name.to_string(),
+            email: m.user.email.to_string(),
+            role: m.role.as_str(),
+            joined: date(m.joined_at),
+            is_you: m.user.id == you.actor(),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "team.html")]
+struct TeamPage {
+    layout: Layout,
+    team: Team,
+    role: &'static str,
+    can_manage: bool,
+    members: Vec<MemberView>,
+    lead_names: Vec<String>,
+}
+
+fn role_label(access: &TeamAccess) -> &'static str {
+    match access.role() {
+        Some(role) if role.as_str() == "lead" => "lead",
+        Some(_) => "member",
+        None => "admin (not a member)",
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Query(notice): Query<NoticeQuery>,
+    WebTeam { user, access }: WebTeam,
+) -> Result<Response, WebError> {
+    let members = member_views(state.service.members(&access).await?, &access);
+    let lead_names = members
+        .iter()
+        .filter(|m| m.role == "lead")
+        .map(|m| m.name.clone())
+        .collect();
+    Ok(render(&TeamPage {
+        layout: Layout::signed_in(&user, access.team().name.to_string(), "teams")
+            .with_notice(&notice),
+        team: access.team().clone(),
+        role: role_label(&access),
+        can_manage: access.can_manage(),
+        members,
+        lead_names,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "members.html")]
+struct MembersPage {
+    layout: Layout,
+    team: Team,
+    can_manage: bool,
+    members: Vec<MemberView>,
+    invitations: Vec<InvitationView>,
+    new_invitation: Option<InvitationLinkView>,
+    add_form: AddMemberForm,
+    add_errors: FormErrors,
+    invite_form: InviteForm,
+    invite_errors: FormErrors,
+    role_errors: FormErrors,
+}
+
+struct InvitationView {
+    id: String,
+    role: &'static str,
+    email: String,
+    invited_by: String,
+    expires: String,
+}
+
+struct InvitationLinkView {
+    link: String,
+    role: &'static str,
+    expires: String,
+}
+
+impl From<CreatedInvitation> for InvitationLinkView {
+    fn from(created: CreatedInvitation) -> Self {
+        Self {
+            link: created.link,
+            role: created.role.as_str(),
+            expires: date(created.expires_at),
+        }
+    }
+}
+
+fn invitation_views(records: Vec<InvitationRecord>) -> Vec<InvitationView> {
+    records
+        .into_iter()
+        .map(|r| InvitationView {
+            id: r.id.to_string(),
+            role: r.role.as_str(),
+            email: r.email.map(|e| e.to_string()).unwrap_or_default(),
+            invited_by: r.invited_by_name,
+            expires: date(r.expires_at),
+        })
+        .collect()
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AddMemberForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// Everything the members page shows besides the parts a form re-renders.
+async fn members_page(
+    state: &AppState,
+    user: &WebUser,
+    access: &TeamAccess,
+) -> Result<MembersPage, WebError> {
+    let members = member_views(state.service.members(access).await?, access);
+    let invitations = if access.can_manage() {
+        invitation_views(state.service.team_invitations(access).await?)
+    } else {
+        Vec::new()
+    };
+    Ok(MembersPage {
+        layout: Layout::signed_in(user, format!("Members of {}", access.team().name), "teams"),
+        team: access.team().clone(),
+        can_manage: access.can_manage(),
+        members,
+        invitations,
+        new_invitation: None,
+        add_form: AddMemberForm {
+            role: "member".to_owned(),
+            ..AddMemberForm::default()
+        },
+        add_errors: FormErrors::none(),
+        invite_form: InviteForm {
+            role: "member".to_owned(),
+            ..InviteForm::default()
+        },
+        invite_errors: FormErrors::none(),
+        role_errors: FormErrors::none(),
+    })
+}
+
+pub async fn members(
+    State(state): State<AppState>,
+    Query(notice): Query<NoticeQuery>,
+    WebTeam { user, access }: WebTeam,
+) -> Result<Response, WebError> {
+    let mut page = members_page(&state, &user, &access).await?;
+    page.layout = page.layout.with_notice(&notice);
+    Ok(render(&page))
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<AddMemberForm>,
+) -> Result<Response, WebError> {
+    match state
+        .service
+        .add_member(&access, &form.email, &form.role)
+        .await
+    {
+        Ok(_) => Ok(redirect_members(&access, "member-added")),
+        Err(error) => {
+            let errors = FormErrors::from_service(error)?;
+            let mut page = members_page(&state, &user, &access).await?;
+            page.add_form = form;
+            page.add_errors = errors;
+            Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+fn redirect_members(access: &TeamAccess, notice: &str) -> Response {
+    Redirect::to(&format!(
+        "/teams/{}/members?notice={notice}",
+        access.team().slug
+    ))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn change_role(
+    State(state): State<AppState>,
+    Path((_slug, user_id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<RoleForm>,
+) -> Result<Response, WebError> {
+    match state
+        .service
+        .set_member_role(&access, &user_id, &form.role)
+        .await
+    {
+        Ok(()) => Ok(redirect_members(&access, "role-changed")),
+        Err(error) => {
+            let errors = FormErrors::from_service(error)?;
+            let mut page = members_page(&state, &user, &access).await?;
+            page.role_errors = errors;
+            Ok(render_with_status(StatusCode::CONFLICT, &page))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Path((_slug, user_id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, WebError> {
+    let leaving = user_id == access.actor().to_string();
+    match state.service.remove_member(&access, &user_id).await {
+        Ok(()) if leaving && !user.actor.is_admin() => {
+            Ok(Redirect::to("/teams?notice=left-team").into_response())
+        }
+        Ok(()) => Ok(redirect_members(
+            &access,
+            if leaving {
+                "left-team"
+            } else {
+                "member-removed"
+            },
+        )),
+        Err(error) => {
+            let errors = FormErrors::from_service(error)?;
+            let mut page = members_page(&state, &user, &access).await?;
+            page.role_errors = errors;
+            Ok(render_with_status(StatusCode::CONFLICT, &page))
+        }
+    }
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<InviteForm>,
+) -> Result<Response, WebError> {
+    let email = Some(form.email.as_str());
+    match state
+        .service
+        .invite_to_team(&access, &form.role, email)
+        .await
+    {
+        Ok(created) => {
+            // Shown on this response only: the link is not stored and cannot be shown again.
+            let mut page = members_page(&state, &user, &access).await?;
+            page.new_invitation = Some(created.into());
+            Ok(render_with_status(StatusCode::CREATED, &page))
+        }
+        Err(error) => {
+            let errors = FormErrors::from_service(error)?;
+            let mut page = members_page(&state, &user, &access).await?;
+            page.invite_form = form;
+            page.invite_errors = errors;
+            Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { access, .. }: WebTeam,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, WebError> {
+    state.service.revoke_team_invitation(&access, &id).await?;
+    Ok(redirect_members(&access, "invitation-revoked"))
+}
+
+#[derive(Template)]
+#[template(path = "team_settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    team: Team,
+    form: SettingsForm,
+    errors: FormErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    stuck_after_days: String,
+}
+
+pub async fn settings_form(WebTeam { user, access }: WebTeam) -> Result<Response, WebError> {
+    if !access.can_manage() {
+        return Err(crate::service::ServiceError::Forbidden(
+            "only the team's leads and organisation admins can change its settings".into(),
+        )
+        .into());
+    }
+    let team = access.team().clone();
+    Ok(render(&SettingsPage {
+        layout: Layout::signed_in(&user, format!("Settings of {}", team.name), "teams"),
+        form: SettingsForm {
+            name: team.name.to_string(),
+            description: team.description.clone(),
+            stuck_after_days: team.stuck_after_days.to_string(),
+        },
+        team,
+        errors: FormErrors::none(),
+    }))
+}
+
+pub async fn settings_submit(
+    State(state): State<AppState>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<SettingsForm>,
+) -> Result<Response, WebError> {
+    match state
+        .service
+        .update_team(
+            &access,
+            &form.name,
+            &form.description,
+            &form.stuck_after_days,
+        )
+        .await
+    {
+        Ok(team) => {
+            Ok(Redirect::to(&format!("/teams/{}?notice=team-updated", team.slug)).into_response())
+        }
+        Err(error) => {
+            let errors = FormErrors::from_service(error)?;
+            Ok(render_with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &SettingsPage {
+                    layout: Layout::signed_in(
+                        &user,
+                        format!("Settings of {}", access.team().name),
+                        "teams",
+                    ),
+                    team: access.team().clone(),
+                    form,
+                    errors,
+                },
+            ))
+        }
+    }
+}

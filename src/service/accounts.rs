@@ -1,0 +1,446 @@
+//! Accounts: first-run set-up, signing in and out, sessions, passwords and personal API tokens.
+
+use time::{Duration as TimeDuration, OffsetDateTime, Time};
+
+use crate::domain::text::single_line;
+use crate::domain::{ApiTokenId, DisplayName, Email, Password, User, UserId};
+use crate::store::{ApiTokenRecord, NewApiToken, NewSession, NewUser, Organisation, StoreError};
+
+use super::error::{FieldErrors, ServiceError, ServiceResult};
+use super::{passwords, secrets, Actor, Service};
+
+/// Prefix of personal API tokens, so that secret scanners recognise a leaked one.
+pub const API_TOKEN_PREFIX: &str = "ffp_";
+
+/// A new session: the cookie value (shown to the browser once) and its CSRF token.
+#[derive(Debug, Clone)]
+pub struct NewSessionCookie {
+    pub token: String,
+    pub csrf_token: String,
+}
+
+/// The result of signing in.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    pub user: User,
+    pub session: NewSessionCookie,
+}
+
+/// What a session cookie turned out to be.
+#[derive(Debug, Clone)]
+pub enum SessionCheck {
+    Valid {
+        actor: Actor,
+        csrf_token: String,
+    },
+    /// It was a session once, but it timed out; the page says so instead of a bare sign-in form.
+    Expired,
+    Unknown,
+}
+
+fn email_key(email: &Email) -> String {
+    secrets::hash(&format!("email:{email}"))
+}
+
+fn client_key(client: &str) -> String {
+    secrets::hash(&format!("client:{client}"))
+}
+
+/// Midnight UTC of `at`'s day: the only precision kept for token use.
+fn day_of(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_time(Time::MIDNIGHT)
+}
+
+impl Service {
+    pub async fn organisation(&self) -> ServiceResult<Option<Organisation>> {
+        Ok(self.store.organisation().await?)
+    }
+
+    /// When no organisation exists yet, draws a fresh one-time set-up link (replacing any earlier
+    /// one) and returns it for the operator; `None` once set-up is done.
+    pub async fn prepare_setup_link(&self) -> ServiceResult<Option<String>> {
+        if self.store.organisation().await?.is_some() {
+            return Ok(None);
+        }
+        let secret = secrets::generate("");
+        let expires = self.now() + self.policy.setup_link_valid_for;
+        self.store
+            .replace_setup_token(&secret.hash, expires)
+            .await?;
+        Ok(Some(
+            self.link(&format!("/setup?token={}", secret.plaintext)),
+        ))
+    }
+
+    /// Creates the organisation and its first admin from the one-time set-up link, and signs the
+    /// admin in.
+    pub async fn complete_setup(
+        &self,
+        setup_token: &str,
+        organisation_name: &str,
+        name: &str,
+        email: &str,
+        password: &str,
+    ) -> ServiceResult<LoginOutcome> {
+        let mut errors = FieldErrors::default();
+        let organisation_name = errors.take("organisation", single_line(organisation_name, 120));
+        let name = errors.take("name", DisplayName::parse(name));
+        let email = errors.take("email", Email::parse(email));
+        let password = errors.take("password", Password::parse(password));
+        let (Some(organisation_name), Some(name), Some(email), Some(password)) =
+            (organisation_name, name, email, password)
+        else {
+            return Err(errors.into());
+        };
+        let admin = NewUser {
+            id: UserId::random(),
+            email,
+            name,
+            password_hash: passwords::hash(&password).await?,
+            is_admin: true,
+            created_at: self.now(),
+        };
+        match self
+            .store
+            .complete_setup(&secrets::hash(setup_token), self.now(), &organisation_name, &admin)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => {
+                return Err(ServiceError::Gone(
+                    "This set-up link is no longer valid. Restart the server for a new one, or sign in if set-up is done."
+                        .to_owned(),
+                ))
+            }
+            Err(other) => return Err(other.into()),
+        }
+        let user = User {
+            id: admin.id,
+            email: admin.email,
+            name: admin.name,
+            is_admin: true,
+        };
+        let session = self.open_session_for(user.id).await?;
+        Ok(LoginOutcome { user, session })
+    }
+
+    /// Signs in with email and password. Failures are counted per account and per client in the
+    /// database (so every instance sees them); past the limit, attempts are refused before the
+    /// password is checked. An unknown email and a wrong password answer alike.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<&str>,
+    ) -> ServiceResult<LoginOutcome> {
+        let now = self.now();
+        let since = now - self.policy.login_window;
+        let parsed_email = Email::parse(email).ok();
+        let mut keys = Vec::new();
+        if let Some(email) = &parsed_email {
+            keys.push(email_key(email));
+        }
+        if let Some(client) = client {
+            keys.push(client_key(client));
+        }
+        for key in &keys {
+            let failures = self.store.count_login_failures(key, since).await?;
+            if failures >= i64::from(self.policy.login_max_failures) {
+                return Err(ServiceError::RateLimited {
+                    retry_after_secs: self.policy.login_window.as_secs(),
+                });
+            }
+        }
+        let credentials = match &parsed_email {
+            Some(email) => self.store.credentials(email).await?,
+            None => None,
+        };
+        let (user, stored_hash) = match credentials {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        let matches = passwords::verify(password, stored_hash).await?;
+        let Some(user) = user.filter(|_| matches) else {
+            for key in &keys {
+                self.store.record_login_failure(key, now).await?;
+            }
+            return Err(ServiceError::BadCredentials);
+        };
+        if let Some(email) = &parsed_email {
+            self.store.clear_login_failures(&email_key(email)).await?;
+        }
+        let session = self.open_session_for(user.id).await?;
+        Ok(LoginOutcome { user, session })
+    }
+
+    pub(super) async fn open_session_for(&self, user: UserId) -> ServiceResult<NewSessionCookie> {
+        let token = secrets::generate("");
+        let csrf = secrets::generate("");
+        self.store
+            .create_session(&NewSession {
+                token_hash: token.hash,
+                user_id: user,
+                csrf_token: csrf.plaintext.clone(),
+                created_at: self.now(),
+            })
+            .await?;
+        Ok(NewSessionCookie {
+            token: token.plaintext,
+            csrf_token: csrf.plaintext,
+        })
+    }
+
+    /// Resolves a session cookie. `refresh` extends the idle timeout (at most once a minute);
+    /// callers pass `false` on requests whose timing must not be recorded against the person.
+    pub async fn check_session(&self, token: &str, refresh: bool) -> ServiceResult<SessionCheck> {
+        let hash = secrets::hash(token);
+        let Some(session) = self.store.session(&hash).await? else {
+            return Ok(SessionCheck::Unknown);
+        };
+        let now = self.now();
+        let idle_expired = session.last_seen_at + self.policy.session_idle <= now;
+        let absolute_expired = session.created_at + self.policy.session_absolute <= now;
+        if idle_expired || absolute_expired {
+            self.store.delete_session(&hash).await?;
+            return Ok(SessionCheck::Expired);
+        }
+        if refresh && now - session.last_seen_at >= TimeDuration::minutes(1) {
+            self.store.touch_session(&hash, now).await?;
+        }
+        Ok(SessionCheck::Valid {
+            actor: Actor {
+                user: session.user,
+                session_hash: Some(hash),
+            },
+            csrf_token: session.csrf_token,
+        })
+    }
+
+    pub async fn logout(&self, token: &str) -> ServiceResult<()> {
+        self.store.delete_session(&secrets::hash(token)).await?;
+        Ok(())
+    }
+
+    /// Resolves a bearer token. `record_use` keeps the day of use; it is off for requests that
+    /// must not leave a trace of who made them.
+    pub async fn check_api_token(
+        &self,
+        token: &str,
+        record_use: bool,
+    ) -> ServiceResult<Option<Actor>> {
+        if !token.starts_with(API_TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        let day = record_use.then(|| day_of(self.now()));
+        let user = self
+            .store
+            .user_by_api_token(&secrets::hash(token), day)
+            .await?;
+        Ok(user.map(|user| Actor {
+            user,
+            session_hash: None,
+        }))
+    }
+
+    pub async fn rename(&self, actor: &Actor, name: &str) -> ServiceResult<DisplayName> {
+        let name = DisplayName::parse(name).map_err(|e| ServiceError::field("name", e.0))?;
+        self.store.set_display_name(actor.id(), &name).await?;
+        Ok(name)
+    }
+
+    /// Changes the actor's password after checking the current one, and ends their other sessions.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        current: &str,
+        new: &str,
+    ) -> ServiceResult<()> {
+        let new = Password::parse(new).map_err(|e| ServiceError::field("new_password", e.0))?;
+        let stored = self.store.password_hash(actor.id()).await?;
+        if !passwords::verify(current, stored).await? {
+            return Err(ServiceError::field("current_password", "is not right"));
+        }
+        let hash = passwords::hash(&new).await?;
+        self.store.set_password_hash(actor.id(), &hash).await?;
+        self.store
+            .delete_sessions_of(actor.id(), actor.session_hash.as_deref())
+            .await?;
+        Ok(())
+    }
+
+    /// Creates a personal API token. The plaintext is returned once and never stored.
+    pub async fn create_api_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+    ) -> ServiceResult<(ApiTokenRecord, String)> {
+        self.issue_api_token(actor.id(), name).await
+    }
+
+    async fn issue_api_token(
+        &self,
+        user: UserId,
+        name: &str,
+    ) -> ServiceResult<(ApiTokenRecord, String)> {
+        let name = single_line(name, 80).map_err(|e| ServiceError::field("name", e.0))?;
+        let secret = secrets::generate(API_TOKEN_PREFIX);
+        let prefix: String = secret
+            .plaintext
+            .chars()
+            .take(API_TOKEN_PREFIX.len() + 6)
+            .collect();
+        let token = NewApiToken {
+            id: ApiTokenId::random(),
+            user_id: user,
+            name: name.clone(),
+            token_hash: secret.hash,
+            prefix: prefix.clone(),
+            created_at: self.now(),
+        };
+        self.store.create_api_token(&token).await?;
+        Ok((
+            ApiTokenRecord {
+                id: token.id,
+                name,
+                prefix,
+                created_at: token.created_at,
+                last_used_on: None,
+                revoked_at: None,
+            },
+            secret.plaintext,
+        ))
+    }
+
+    pub async fn api_tokens(&self, actor: &Actor) -> ServiceResult<Vec<ApiTokenRecord>> {
+        Ok(self.store.api_tokens_of(actor.id()).await?)
+    }
+
+    /// Revokes one of the actor's own tokens; someone else's token answers `NotFound`.
+    pub async fn revoke_api_token(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
+        let id: ApiTokenId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        if self
+            .store
+            .revoke_api_token(actor.id(), id, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound)
+        }
+    }
+
+    /// Everyone in the organisation, for admins.
+    pub async fn people(&self, actor: &Actor) -> ServiceResult<Vec<User>> {
+        actor.require_admin()?;
+        Ok(self.store.list_users().await?)
+    }
+
+    /// Grants or withdraws organisation admin rights; the last admin cannot be withdrawn.
+    pub async fn set_admin(&self, actor: &Actor, user: &str, is_admin: bool) -> ServiceResult<()> {
+        actor.require_admin()?;
+        let user: UserId = user.parse().map_err(|_| ServiceError::NotFound)?;
+        match self.store.set_admin(user, is_admin).await {
+            Err(StoreError::Refused(_)) => Err(ServiceError::conflict(
+                "is_admin",
+                "the organisation must keep at least one admin",
+            )),
+            other => Ok(other?),
+        }
+    }
+
+    /// Headless set-up (CLI): creates an account without an invitation. When no organisation
+    /// exists yet, an admin account creates it too, named `organisation_name`.
+    pub async fn create_user_directly(
+        &self,
+        email: &str,
+        name: &str,
+        password: &str,
+        is_admin: bool,
+        organisation_name: Option<&str>,
+    ) -> ServiceResult<User> {
+        let mut errors = FieldErrors::default();
+        let email = errors.take("email", Email::parse(email));
+        let name = errors.take("name", DisplayName::parse(name));
+        let password = errors.take("password", Password::parse(password));
+        let (Some(email), Some(name), Some(password)) = (email, name, password) else {
+            return Err(errors.into());
+        };
+        if self.store.organisation().await?.is_none() {
+            if !is_admin {
+                return Err(ServiceError::Conflict {
+                    field: None,
+                    message: "no organisation exists yet: create an admin first (--admin)".into(),
+                });
+            }
+            let org_name = single_line(organisation_name.unwrap_or("failforward"), 120)
+                .map_err(|e| ServiceError::field("organisation", e.0))?;
+            let user = NewUser {
+                id: UserId::random(),
+                email,
+                name,
+                password_hash: passwords::hash(&password).await?,
+                is_admin: true,
+                created_at: self.now(),
+            };
+            // The same path as the set-up page, with a token drawn and spent on the spot.
+            let secret = secrets::generate("");
+            self.store
+                .replace_setup_token(&secret.hash, self.now() + self.policy.setup_link_valid_for)
+                .await?;
+            return match self
+                .store
+                .complete_setup(&secret.hash, self.now(), &org_name, &user)
+                .await
+            {
+                Ok(()) => Ok(User {
+                    id: user.id,
+                    email: user.email,
+                    name: user.name,
+                    is_admin: true,
+                }),
+                Err(StoreError::Conflict { .. }) => Err(ServiceError::conflict(
+                    "email",
+                    "an account with this email already exists",
+                )),
+                Err(other) => Err(other.into()),
+            };
+        }
+        let user = NewUser {
+            id: UserId::random(),
+            email,
+            name,
+            password_hash: passwords::hash(&password).await?,
+            is_admin,
+            created_at: self.now(),
+        };
+        match self.store.create_user(&user).await {
+            Ok(()) => Ok(User {
+                id: user.id,
+                email: user.email,
+                name: user.name,
+                is_admin,
+            }),
+            Err(StoreError::Conflict { .. }) => Err(ServiceError::conflict(
+                "email",
+                "an account with this email already exists",
+            )),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Headless set-up (CLI): a personal API token for the account with `email`.
+    pub async fn create_api_token_directly(
+        &self,
+        email: &str,
+        name: &str,
+    ) -> ServiceResult<String> {
+        let email = Email::parse(email).map_err(|e| ServiceError::field("email", e.0))?;
+        let user = self
+            .store
+            .user_by_email(&email)
+            .await?
+            .ok_or_else(|| ServiceError::field("email", "no account has this email"))?;
+        let (_, token) = self.issue_api_token(user.id, name).await?;
+        Ok(token)
+    }
+}

@@ -1,0 +1,104 @@
+//! Use cases: the one place where the product's rules meet storage.
+//!
+//! The web pages, the JSON API and the CLI all call [`Service`]; none of them touches the store.
+//! Team data is reached only through a [`TeamAccess`], which only [`Service::team_access`] can
+//! make, so a use case that forgot the membership check would not compile.
+
+mod access;
+mod accounts;
+pub mod error;
+mod passwords;
+pub mod secrets;
+mod teams;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+pub use access::{Actor, TeamAccess};
+pub use accounts::{LoginOutcome, NewSessionCookie, SessionCheck};
+pub use error::{FieldError, FieldErrors, ServiceError, ServiceResult};
+pub use teams::{CreatedInvitation, TeamSummary};
+
+use crate::store::Store;
+
+/// Rules that deployments may tune (see `config.rs` for their names and defaults).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Where people reach the app, used to build the links the app hands out.
+    pub public_url: String,
+    /// A session ends after this long without a request.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub session_absolute: Duration,
+    pub invitation_valid_for: Duration,
+    pub setup_link_valid_for: Duration,
+    /// Failed sign-ins allowed per account and per client address within `login_window`.
+    pub login_max_failures: u32,
+    pub login_window: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            session_idle: Duration::from_secs(12 * 3600),
+            session_absolute: Duration::from_secs(14 * 24 * 3600),
+            invitation_valid_for: Duration::from_secs(7 * 24 * 3600),
+            setup_link_valid_for: Duration::from_secs(24 * 3600),
+            login_max_failures: 10,
+            login_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// The use cases, over one store.
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<dyn Store>,
+    policy: Arc<Policy>,
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, policy: Policy) -> Self {
+        Self {
+            store,
+            policy: Arc::new(policy),
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The store, for operations outside any use case (readiness checks, backups).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    /// Absolute link to `path` on this installation.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{}", self.policy.public_url.trim_end_matches('/'), path)
+    }
+
+    /// Removes expired sessions and old sign-in failures; the server calls it periodically.
+    pub async fn sweep(&self) -> ServiceResult<u64> {
+        let now = self.now();
+        let removed = self
+            .store
+            .delete_sessions_before(
+                now - self.policy.session_idle,
+                now - self.policy.session_absolute,
+            )
+            .await?;
+        self.store
+            .delete_login_failures_before(now - self.policy.login_window)
+            .await?;
+        Ok(removed)
+    }
+}

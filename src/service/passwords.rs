@@ -1,0 +1,59 @@
+//! Password hashing with Argon2id.
+//!
+//! The parameters are the `argon2` crate's defaults (m = 19 MiB, t = 2, p = 1), which are OWASP's
+//! recommended minimum. Hashing is deliberately slow, so it runs on the blocking thread pool.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+
+use super::error::ServiceError;
+use crate::domain::Password;
+
+pub async fn hash(password: &Password) -> Result<String, ServiceError> {
+    let plaintext = password.expose().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(plaintext.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| ServiceError::internal(anyhow::anyhow!("hashing a password: {e}")))
+    })
+    .await
+    .map_err(ServiceError::internal)?
+}
+
+/// Checks `password` against `stored`, or against a fixed dummy hash when there is no account, so
+/// that an unknown email takes as long to refuse as a wrong password.
+pub async fn verify(password: &str, stored: Option<String>) -> Result<bool, ServiceError> {
+    let plaintext = password.to_owned();
+    let account_exists = stored.is_some();
+    tokio::task::spawn_blocking(move || {
+        let stored = match stored {
+            Some(stored) => stored,
+            None => dummy_hash().to_owned(),
+        };
+        let parsed = PasswordHash::new(&stored)
+            .map_err(|e| ServiceError::internal(anyhow::anyhow!("stored hash: {e}")))?;
+        let matches = Argon2::default()
+            .verify_password(plaintext.as_bytes(), &parsed)
+            .is_ok();
+        Ok(matches && account_exists)
+    })
+    .await
+    .map_err(ServiceError::internal)?
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(b"no account has this password", &salt)
+            .map(|hash| hash.to_string())
+            .unwrap_or_default()
+    })
+}

@@ -1,0 +1,353 @@
+//! Persistence: the only module that knows SQL or imports sqlx.
+//!
+//! [`Store`] is the seam between the use cases and the two databases. Statements that read the same
+//! on SQLite and PostgreSQL are written once in `portable.rs`, which both backends compile as a
+//! module of their own (`#[path]`), binding the same Rust types; what differs (connection set-up,
+//! locking, backups) lives in `sqlite.rs` or `postgres.rs` alone. Times are stored as Unix seconds
+//! and ids as UUID text on both backends so that one set of queries serves both.
+
+mod postgres;
+mod rows;
+mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::domain::{
+    ApiTokenId, DisplayName, Email, InvitationId, Team, TeamId, TeamRole, TeamSlug, User, UserId,
+};
+
+pub use postgres::PostgresStore;
+pub use sqlite::{Durability, SqliteOptions, SqliteStore};
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What can go wrong below the use cases.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("record not found")]
+    NotFound,
+    /// A unique constraint refused the write; the name lets the service say which field clashed.
+    #[error("unique constraint {constraint} violated")]
+    Conflict { constraint: String },
+    /// A rule the store enforces atomically (e.g. a team keeps at least one lead) refused the write.
+    #[error("refused: {0}")]
+    Refused(&'static str),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Unsupported(&'static str),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    /// Maps unique-constraint violations to [`StoreError::Conflict`]; every other error passes through.
+    fn from_sqlx(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &error {
+            if db.is_unique_violation() {
+                // PostgreSQL names the constraint; SQLite names the columns in its message
+                // ("UNIQUE constraint failed: users.email"). Either way the service matches on text.
+                let constraint = db
+                    .constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| db.message().to_owned());
+                return StoreError::Conflict { constraint };
+            }
+        }
+        if matches!(error, sqlx::Error::RowNotFound) {
+            return StoreError::NotFound;
+        }
+        StoreError::Database(error)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The organisation this installation serves (there is exactly one once set-up is done).
+#[derive(Debug, Clone)]
+pub struct Organisation {
+    pub name: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// An account to be written.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub email: Email,
+    pub name: DisplayName,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// A session to be written; the cookie carries the token, the database only its hash.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub csrf_token: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A stored session with its owner.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub user: User,
+    pub csrf_token: String,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+}
+
+/// A personal API token to be written.
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub id: ApiTokenId,
+    pub user_id: UserId,
+    pub name: String,
+    pub token_hash: String,
+    /// The first characters of the token, shown in lists so people can tell their tokens apart.
+    pub prefix: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A stored API token, without its secret.
+#[derive(Debug, Clone)]
+pub struct ApiTokenRecord {
+    pub id: ApiTokenId,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: OffsetDateTime,
+    /// Kept to the day: finer times would let token use be matched to anonymous submissions.
+    pub last_used_on: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A member of a team as listed on the members page.
+#[derive(Debug, Clone)]
+pub struct MemberRecord {
+    pub user: User,
+    pub role: TeamRole,
+    pub joined_at: OffsetDateTime,
+}
+
+/// An invitation to be written.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub id: InvitationId,
+    pub token_hash: String,
+    pub team_id: Option<TeamId>,
+    pub role: TeamRole,
+    pub email: Option<Email>,
+    pub invited_by: UserId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A stored invitation with the names needed to show it.
+#[derive(Debug, Clone)]
+pub struct InvitationRecord {
+    pub id: InvitationId,
+    pub team: Option<(TeamId, TeamSlug, String)>,
+    pub role: TeamRole,
+    pub email: Option<Email>,
+    pub invited_by_name: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub accepted_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// Who accepts an invitation: someone signed in, or a new account created in the same transaction.
+#[derive(Debug, Clone)]
+pub enum Acceptor {
+    Existing(UserId),
+    New(NewUser),
+}
+
+/// Persistence operations the use cases need. Both backends implement all of them with the same
+/// observable behaviour; the conformance suite under `tests/` runs every story on both.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Answers when the database can run a query (`/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Writes a consistent copy of the whole database to `destination` while the server runs.
+    async fn backup_to(&self, destination: &Path) -> StoreResult<()>;
+
+    // --- organisation and first-run set-up ---
+    async fn organisation(&self) -> StoreResult<Option<Organisation>>;
+    /// Replaces any earlier set-up token, so only the most recently printed link works.
+    async fn replace_setup_token(
+        &self,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Creates the organisation and its first admin if `token_hash` is a live set-up token and no
+    /// organisation exists yet; consumes the token. `NotFound` otherwise.
+    async fn complete_setup(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+        organisation_name: &str,
+        admin: &NewUser,
+    ) -> StoreResult<()>;
+
+    // --- accounts ---
+    async fn create_user(&self, user: &NewUser) -> StoreResult<()>;
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    /// The account and its password hash, for signing in.
+    async fn credentials(&self, email: &Email) -> StoreResult<Option<(User, String)>>;
+    async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>>;
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()>;
+    async fn set_display_name(&self, id: UserId, name: &DisplayName) -> StoreResult<()>;
+    async fn set_admin(&self, id: UserId, is_admin: bool) -> StoreResult<()>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    async fn count_admins(&self) -> StoreResult<i64>;
+
+    // --- sessions ---
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn touch_session(&self, token_hash: &str, now: OffsetDateTime) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Ends every session of `user` except the one whose hash is `keep`.
+    async fn delete_sessions_of(&self, user: UserId, keep: Option<&str>) -> StoreResult<()>;
+    async fn delete_sessions_before(
+        &self,
+        last_seen_before: OffsetDateTime,
+        created_before: OffsetDateTime,
+    ) -> StoreResult<u64>;
+
+    // --- sign-in throttling (in the database, so that every instance counts the same attempts) ---
+    async fn record_login_failure(&self, key_hash: &str, at: OffsetDateTime) -> StoreResult<()>;
+    async fn count_login_failures(&self, key_hash: &str, since: OffsetDateTime)
+        -> StoreResult<i64>;
+    async fn clear_login_failures(&self, key_hash: &str) -> StoreResult<()>;
+    async fn delete_login_failures_before(&self, before: OffsetDateTime) -> StoreResult<()>;
+
+    // --- personal API tokens ---
+    async fn create_api_token(&self, token: &NewApiToken) -> StoreResult<()>;
+    async fn api_tokens_of(&self, user: UserId) -> StoreResult<Vec<ApiTokenRecord>>;
+    /// Revokes one of `user`'s own tokens; `false` when there is no such live token.
+    async fn revoke_api_token(
+        &self,
+        user: UserId,
+        id: ApiTokenId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// The owner of a live token. `used_on` (a day) is recorded when given.
+    async fn user_by_api_token(
+        &self,
+        token_hash: &str,
+        used_on: Option<OffsetDateTime>,
+    ) -> StoreResult<Option<User>>;
+
+    // --- teams and membership ---
+    /// Creates the team with `lead` as its first lead. `Conflict` when the slug is taken.
+    async fn create_team(&self, team: &Team, lead: UserId, now: OffsetDateTime) -> StoreResult<()>;
+    async fn team_by_slug(&self, slug: &TeamSlug) -> StoreResult<Option<Team>>;
+    async fn team_by_id(&self, id: TeamId) -> StoreResult<Option<Team>>;
+    async fn update_team(&self, team: &Team) -> StoreResult<()>;
+    /// The teams `user` belongs to, with their role, by name.
+    async fn teams_of(&self, user: UserId) -> StoreResult<Vec<(Team, TeamRole)>>;
+    async fn all_teams(&self) -> StoreResult<Vec<Team>>;
+    async fn member_count(&self, team: TeamId) -> StoreResult<i64>;
+    async fn membership(&self, team: TeamId, user: UserId) -> StoreResult<Option<TeamRole>>;
+    async fn members(&self, team: TeamId) -> StoreResult<Vec<MemberRecord>>;
+    /// `Conflict` when `user` is already a member.
+    async fn add_member(
+        &self,
+        team: TeamId,
+        user: UserId,
+        role: TeamRole,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// `NotFound` for a non-member; `Refused("last lead")` when it would leave the team without a lead.
+    async fn set_member_role(&self, team: TeamId, user: UserId, role: TeamRole) -> StoreResult<()>;
+    /// Same refusals as [`Store::set_member_role`].
+    async fn remove_member(&self, team: TeamId, user: UserId) -> StoreResult<()>;
+
+    // --- invitations ---
+    async fn create_invitation(&self, invitation: &NewInvitation) -> StoreResult<()>;
+    async fn invitation_by_token(&self, token_hash: &str) -> StoreResult<Option<InvitationRecord>>;
+    /// Invitations not yet accepted, revoked or expired, newest first.
+    async fn open_invitations(
+        &self,
+        team: Option<TeamId>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<InvitationRecord>>;
+    async fn revoke_invitation(
+        &self,
+        team: Option<TeamId>,
+        id: InvitationId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Consumes a live invitation exactly once (creating the account when asked) and adds the
+    /// membership, all in one transaction. `NotFound` when the invitation is unknown, used,
+    /// revoked or expired; `Conflict` when a new account's email is taken (nothing is written).
+    async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        acceptor: &Acceptor,
+        now: OffsetDateTime,
+    ) -> StoreResult<InvitationRecord>;
+}
+
+/// Opens the store named by `database_url` (`postgres://…`) or, when there is none, the SQLite
+/// database in `data_dir`, and brings its schema up to date.
+pub async fn connect(
+    database_url: Option<&str>,
+    data_dir: &Path,
+    sqlite: &SqliteOptions,
+) -> StoreResult<Arc<dyn Store>> {
+    match database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(PostgresStore::connect(url).await?))
+        }
+        Some(url) if url.starts_with("sqlite:") => {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            Ok(Arc::new(SqliteStore::open(Path::new(path), sqlite).await?))
+        }
+        Some(_) => Err(StoreError::Unsupported(
+            "database URL must start with postgres://, postgresql:// or sqlite:",
+        )),
+        None => {
+            std::fs::create_dir_all(data_dir)?;
+            Ok(Arc::new(
+                SqliteStore::open(&data_dir.join("failforward.db"), sqlite).await?,
+            ))
+        }
+    }
+}
+
+/// Unix seconds, the storage form of every instant.
+pub(crate) fn unix(at: OffsetDateTime) -> i64 {
+    at.unix_timestamp()
+}
+
+pub(crate) fn from_unix(seconds: i64) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {seconds}: {e}")))
+}
+
+pub(crate) fn from_unix_opt(seconds: Option<i64>) -> StoreResult<Option<OffsetDateTime>> {
+    seconds.map(from_unix).transpose()
+}

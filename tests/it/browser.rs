@@ -1,0 +1,202 @@
+//! Browser tests: Chromium driven through WebDriver, clicking through the flows people use.
+//! They need `chromium` and `chromedriver` (Debian packages; `.ci/run` installs them).
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::{full_suite_required, TestApp, PASSWORD};
+use crate::story;
+
+/// A chromedriver process on a free port, stopped when dropped.
+pub struct Driver {
+    process: Child,
+    pub url: String,
+    profiles: Vec<tempfile::TempDir>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn chromedriver_path() -> Option<String> {
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(|p| (*p).to_owned())
+}
+
+impl Driver {
+    /// Starts chromedriver, or `None` (with a notice) when it is not installed here.
+    pub async fn start() -> Option<Driver> {
+        let Some(binary) = chromedriver_path() else {
+            if full_suite_required() {
+                panic!("chromedriver is not installed but the full suite is required");
+            }
+            eprintln!("skipped browser test: install chromium and chromium-driver to run it");
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut process = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let url = format!("http://127.0.0.1:{port}");
+        // Poll chromedriver's status endpoint until it answers (it binds asynchronously).
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client.get(format!("{url}/status")).send().await.is_ok() {
+                return Some(Driver {
+                    process,
+                    url,
+                    profiles: Vec::new(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = process.kill();
+        let _ = process.wait();
+        panic!("chromedriver did not answer on {url}");
+    }
+
+    /// A new browser session with its own profile (its own cookies).
+    pub async fn session(&mut self) -> Client {
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--disable-quic",
+                    format!("--user-data-dir={}", profile.path().display()),
+                    "--window-size=1280,900"
+                ]
+            }),
+        );
+        self.profiles.push(profile);
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("WebDriver session")
+    }
+}
+
+pub async fn fill(browser: &Client, id: &str, value: &str) {
+    let field = browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("field #{id}: {e}"));
+    field.clear().await.expect("clear");
+    field.send_keys(value).await.expect("type");
+}
+
+pub async fn click_button(browser: &Client, text: &str) {
+    let xpath = format!("//button[normalize-space()='{text}']");
+    browser
+        .find(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|e| panic!("button {text:?}: {e}"))
+        .click()
+        .await
+        .expect("click");
+}
+
+pub async fn page_text(browser: &Client) -> String {
+    browser
+        .find(Locator::Css("body"))
+        .await
+        .expect("body")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Waits for the page to show `needle`: clicks navigate asynchronously.
+pub async fn wait_for_text(browser: &Client, needle: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = page_text(browser).await;
+        if text.contains(needle) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("page never showed {needle:?}; it shows:\n{text}");
+}
+
+story!(
+    set_up_create_a_team_and_invite_a_colleague,
+    |app: TestApp| async move {
+        let Some(mut driver) = Driver::start().await else {
+            return;
+        };
+        let admin = driver.session().await;
+        admin
+            .goto(app.setup_link.as_deref().expect("set-up link"))
+            .await
+            .expect("open set-up link");
+        fill(&admin, "organisation", "Acme Learning").await;
+        fill(&admin, "name", "Ada Admin").await;
+        fill(&admin, "email", "ada@example.org").await;
+        fill(&admin, "password", PASSWORD).await;
+        click_button(&admin, "Create organisation").await;
+        wait_for_text(&admin, "Your organisation is ready").await;
+
+        admin.goto(&app.url("/teams")).await.expect("teams");
+        fill(&admin, "name", "Payments").await;
+        click_button(&admin, "Create team").await;
+        wait_for_text(&admin, "Team created").await;
+        admin
+            .find(Locator::LinkText("Members and invitations"))
+            .await
+            .expect("members link")
+            .click()
+            .await
+            .expect("click");
+        wait_for_text(&admin, "Invite someone").await;
+        fill(&admin, "email", "bo@example.org").await;
+        click_button(&admin, "Create invitation link").await;
+        wait_for_text(&admin, "Invitation link created").await;
+        let link = admin
+            .find(Locator::Id("invitation-link"))
+            .await
+            .expect("link field")
+            .prop("value")
+            .await
+            .expect("value")
+            .expect("link");
+        assert!(link.contains("/invite/"));
+
+        let colleague = driver.session().await;
+        colleague.goto(&link).await.expect("open invitation");
+        wait_for_text(&colleague, "Join Payments").await;
+        fill(&colleague, "name", "Bo Member").await;
+        fill(&colleague, "password", PASSWORD).await;
+        click_button(&colleague, "Create account and join").await;
+        wait_for_text(&colleague, "Welcome to the team!").await;
+
+        admin.refresh().await.expect("reload");
+        admin
+            .goto(&app.url("/teams/payments/members"))
+            .await
+            .expect("members");
+        let members = wait_for_text(&admin, "Bo Member").await;
+        assert!(members.contains("bo@example.org"));
+        colleague.close().await.expect("close");
+        admin.close().await.expect("close");
+    }
+);

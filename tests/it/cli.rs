@@ -1,0 +1,302 @@
+//! The `failforward` binary: headless set-up, tokens, backups, migrations, settings precedence
+//! and graceful shutdown.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use reqwest::StatusCode;
+
+use crate::helpers::{fresh_postgres_url, Backend, PASSWORD};
+
+fn failforward() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_failforward"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FAILFORWARD_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// Runs the binary with `args` (and `stdin`), returning (exit code, stdout, stderr).
+fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = failforward()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("finishes");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn storage_args(dir: &Path, url: &Option<String>) -> Vec<String> {
+    let mut args = vec!["--data-dir".to_owned(), dir.display().to_string()];
+    if let Some(url) = url {
+        args.push("--database-url".to_owned());
+        args.push(url.clone());
+    }
+    args
+}
+
+async fn headless_setup_then_serve(backend: Backend) {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => match fresh_postgres_url().await {
+            Some(url) => Some(url),
+            None => return,
+        },
+    };
+    let storage = storage_args(dir.path(), &url);
+    let storage: Vec<&str> = storage.iter().map(String::as_str).collect();
+
+    let mut args = vec!["admin", "create-user"];
+    args.extend(&storage);
+    args.extend([
+        "--email",
+        "ops@example.org",
+        "--name",
+        "Ops Admin",
+        "--admin",
+        "--password-stdin",
+        "--organisation",
+        "Acme",
+    ]);
+    let (code, out, err) = run(&args, &format!("{PASSWORD}\n"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("created ops@example.org, admin"));
+
+    // Bad input: one line on stderr, non-zero exit, nothing written.
+    let mut bad = vec!["admin", "create-user"];
+    bad.extend(&storage);
+    bad.extend(["--email", "not-an-email", "--name", "X", "--password-stdin"]);
+    let (code, _, err) = run(&bad, &format!("{PASSWORD}\n"));
+    assert_ne!(code, 0);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: email"), "{err}");
+    let mut duplicate = vec!["admin", "create-user"];
+    duplicate.extend(&storage);
+    duplicate.extend([
+        "--email",
+        "OPS@example.org",
+        "--name",
+        "Again",
+        "--password-stdin",
+    ]);
+    let (code, _, err) = run(&duplicate, &format!("{PASSWORD}\n"));
+    assert_ne!(code, 0);
+    assert!(err.contains("already exists"), "{err}");
+
+    let mut token_args = vec!["admin", "create-token"];
+    token_args.extend(&storage);
+    token_args.extend(["--email", "ops@example.org"]);
+    let (code, out, err) = run(&token_args, "");
+    assert_eq!(code, 0, "{err}");
+    let token = out.trim().to_owned();
+    assert_eq!(out.lines().count(), 1, "prints only the token");
+    assert!(token.starts_with("ffp_"));
+
+    // Serve on a free port, use the token, then stop with SIGTERM.
+    let mut serve_args = vec!["serve", "--bind", "127.0.0.1:0", "--log-format", "json"];
+    serve_args.extend(&storage);
+    let mut server = failforward()
+        .args(&serve_args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let stdout = server.stdout.take().expect("stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("banner");
+    let base = first
+        .trim()
+        .strip_prefix("failforward is running at ")
+        .expect("banner names the URL")
+        .to_owned();
+    let response = reqwest::Client::new()
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let me: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(me["email"], "ops@example.org");
+    assert_eq!(me["is_admin"], true);
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = server.wait().expect("server exits");
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_setup_then_serve_on_sqlite() {
+    headless_setup_then_serve(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_setup_then_serve_on_postgres() {
+    headless_setup_then_serve(Backend::Postgres).await;
+}
+
+#[test]
+fn every_command_has_help_and_version() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["admin", "--help"],
+        vec!["admin", "create-user", "--help"],
+        vec!["admin", "create-token", "--help"],
+        vec!["backup", "--help"],
+        vec!["version", "--help"],
+    ] {
+        let (code, out, _) = run(&args, "");
+        assert_eq!(code, 0, "{args:?}");
+        assert!(out.contains("Usage"), "{args:?}");
+    }
+    let (code, out, _) = run(&["version"], "");
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        format!("failforward {}", env!("CARGO_PKG_VERSION"))
+    );
+    let (code, _, err) = run(&["no-such-command"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("unrecognized subcommand"));
+}
+
+#[tokio::test]
+async fn backup_copies_the_database_while_it_is_open() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().display().to_string();
+    let (code, _, err) = run(
+        &[
+            "admin",
+            "create-user",
+            "--data-dir",
+            &data,
+            "--email",
+            "a@example.org",
+            "--name",
+            "A",
+            "--admin",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let target = dir.path().join("copy.db");
+    let (code, out, err) = run(
+        &[
+            "backup",
+            "--data-dir",
+            &data,
+            "--output",
+            &target.display().to_string(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), target.display().to_string());
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", target.display()))
+        .await
+        .expect("open copy");
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(users, 1);
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .expect("check");
+    assert_eq!(integrity, "ok");
+    // An existing file is never overwritten.
+    let (code, _, err) = run(
+        &[
+            "backup",
+            "--data-dir",
+            &data,
+            "--output",
+            &target.display().to_string(),
+        ],
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("already exists"), "{err}");
+    // Without --output, the copy goes to DATA_DIR/backups/.
+    let (code, out, _) = run(&["backup", "--data-dir", &data], "");
+    assert_eq!(code, 0);
+    assert!(out
+        .trim()
+        .starts_with(&format!("{data}/backups/failforward-")));
+}
+
+#[test]
+fn settings_come_from_flags_then_environment_then_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let from_file = dir.path().join("from-file");
+    let from_env = dir.path().join("from-env");
+    let from_flag = dir.path().join("from-flag");
+    let config = dir.path().join("failforward.toml");
+    std::fs::write(&config, format!("data_dir = \"{}\"\n", from_file.display())).expect("write");
+    let config = config.display().to_string();
+
+    let (code, out, err) = run(&["migrate", "--config", &config], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("up to date"));
+    assert!(from_file.join("failforward.db").exists());
+
+    let status = failforward()
+        .args(["migrate", "--config", &config])
+        .env("FAILFORWARD_DATA_DIR", &from_env)
+        .output()
+        .expect("runs");
+    assert!(status.status.success());
+    assert!(from_env.join("failforward.db").exists());
+
+    let status = failforward()
+        .args([
+            "migrate",
+            "--config",
+            &config,
+            "--data-dir",
+            &from_flag.display().to_string(),
+        ])
+        .env("FAILFORWARD_DATA_DIR", &from_env)
+        .output()
+        .expect("runs");
+    assert!(status.status.success());
+    assert!(from_flag.join("failforward.db").exists());
+
+    std::fs::write(dir.path().join("bad.toml"), "bind_adress = \"x\"\n").expect("write");
+    let (code, _, err) = run(
+        &[
+            "migrate",
+            "--config",
+            &dir.path().join("bad.toml").display().to_string(),
+        ],
+        "",
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown field"), "{err}");
+}

@@ -1,0 +1,397 @@
+//! The one way every integration test starts the app: a real server on port 0 with a fresh
+//! database (a temporary SQLite file, or a fresh schema in the PostgreSQL named by
+//! `FAILFORWARD_TEST_DATABASE_URL`), driven over HTTP like any client.
+
+use std::future::pending;
+
+use failforward::app::Application;
+use failforward::config::{Settings, StorageSettings};
+use failforward::service::Service;
+use reqwest::redirect::Policy;
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::SqlitePoolOptions;
+use sqlx::{PgPool, SqlitePool};
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Direct database access, for asserting what was (not) written.
+pub enum TestDb {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl TestDb {
+    pub async fn count(&self, sql: &str) -> i64 {
+        match self {
+            TestDb::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            TestDb::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    pub async fn execute(&self, sql: &str) {
+        match self {
+            TestDb::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            TestDb::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+/// A running app with a fresh database.
+pub struct TestApp {
+    pub address: String,
+    pub setup_link: Option<String>,
+    pub service: Service,
+    pub db: TestDb,
+    _dir: TempDir,
+}
+
+/// Whether the suite must run everything (CI sets this, so a missing PostgreSQL or Chromium
+/// fails the run instead of skipping silently).
+pub fn full_suite_required() -> bool {
+    std::env::var("FAILFORWARD_REQUIRE_FULL_SUITE").is_ok_and(|v| v == "1")
+}
+
+/// A fresh schema in the test PostgreSQL, or `None` when none is configured.
+pub async fn fresh_postgres_url() -> Option<String> {
+    let Ok(base) = std::env::var("FAILFORWARD_TEST_DATABASE_URL") else {
+        if full_suite_required() {
+            panic!("FAILFORWARD_TEST_DATABASE_URL is not set but the full suite is required");
+        }
+        eprintln!("skipped on PostgreSQL: set FAILFORWARD_TEST_DATABASE_URL to run it");
+        return None;
+    };
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&base)
+        .await
+        .expect("connect to FAILFORWARD_TEST_DATABASE_URL");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    admin.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{separator}options[search_path]={schema}"))
+}
+
+impl TestApp {
+    /// Starts the app, or `None` when the backend is not available here.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()))
+            .try_init();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_postgres_url().await?),
+        };
+        let mut storage = StorageSettings::in_dir(dir.path());
+        storage.database_url = database_url.clone();
+        let mut settings = Settings::for_tests(storage);
+        adjust(&mut settings);
+        let app = Application::build(settings).await.expect("app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let setup_link = app.setup_link().map(str::to_owned);
+        let service = app.service().clone();
+        tokio::spawn(app.run_until(pending()));
+        let db = match &database_url {
+            None => TestDb::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(2)
+                    .connect(&format!(
+                        "sqlite://{}",
+                        dir.path().join("failforward.db").display()
+                    ))
+                    .await
+                    .expect("open test sqlite"),
+            ),
+            Some(url) => TestDb::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect(url)
+                    .await
+                    .expect("open test postgres"),
+            ),
+        };
+        Some(TestApp {
+            address,
+            setup_link,
+            service,
+            db,
+            _dir: dir,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A browser-like client with its own cookie jar that does not follow redirects.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .expect("client"),
+            base: self.address.clone(),
+        }
+    }
+
+    /// Runs the first-run flow through the web pages; returns the admin's browser.
+    pub async fn set_up(&self) -> Browser {
+        let browser = self.browser();
+        let link = self.setup_link.clone().expect("a set-up link");
+        let path = link.trim_start_matches(&self.address).to_owned();
+        let token = path.split("token=").nth(1).expect("token").to_owned();
+        let response = browser
+            .submit(
+                &path,
+                "/setup",
+                &[
+                    ("token", token.as_str()),
+                    ("organisation", "Acme Learning"),
+                    ("name", "Ada Admin"),
+                    ("email", "ada@example.org"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "set-up redirects");
+        browser
+    }
+
+    /// Creates an account directly through the library (headless set-up path).
+    pub async fn create_user(&self, email: &str, name: &str, admin: bool) {
+        self.service
+            .create_user_directly(email, name, PASSWORD, admin, Some("Acme Learning"))
+            .await
+            .expect("user created");
+    }
+
+    pub async fn token_for(&self, email: &str) -> Api {
+        let token = self
+            .service
+            .create_api_token_directly(email, "tests")
+            .await
+            .expect("token");
+        self.api(&token)
+    }
+
+    pub fn api(&self, token: &str) -> Api {
+        Api {
+            client: reqwest::Client::new(),
+            base: self.address.clone(),
+            token: token.to_owned(),
+        }
+    }
+
+    /// Signs in through the login form.
+    pub async fn sign_in(&self, email: &str) -> Browser {
+        let browser = self.browser();
+        let response = browser
+            .submit(
+                "/login",
+                "/login",
+                &[("email", email), ("password", PASSWORD), ("next", "/")],
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "sign-in of {email}"
+        );
+        browser
+    }
+}
+
+/// A client with cookies, like one browser profile.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
+        let response = self.get(path).await;
+        let status = response.status();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// The CSRF token embedded in the page at `path`.
+    pub async fn csrf(&self, path: &str) -> String {
+        let (status, html) = self.get_text(path).await;
+        assert!(status.is_success(), "GET {path} gave {status}");
+        csrf_in(&html).unwrap_or_else(|| panic!("no csrf token on {path}"))
+    }
+
+    /// Loads `page`, then posts `fields` (plus the page's CSRF token) to `action`.
+    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf(page).await;
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", token.as_str()));
+        self.post_form(action, &form).await
+    }
+
+    pub async fn post_form(&self, action: &str, fields: &[(&str, &str)]) -> Response {
+        self.client
+            .post(format!("{}{action}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+}
+
+pub fn csrf_in(html: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+pub fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// A JSON API client with a bearer token.
+pub struct Api {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub token: String,
+}
+
+impl Api {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("API request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// Posts a raw body with a content type, for malformed-input tests.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> (StatusCode, Value, String) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("POST");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = response.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            content_type,
+        )
+    }
+}
+
+/// Runs the same story on SQLite and on PostgreSQL: each `story!(name, |app| async { … })`
+/// becomes a module `name` with the tests `sqlite` and `postgres`.
+#[macro_export]
+macro_rules! story {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite)
+                    .await
+                    .expect("SQLite is always available");
+                ($body)(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) =
+                    $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await
+                {
+                    ($body)(app).await;
+                }
+            }
+        }
+    };
+}

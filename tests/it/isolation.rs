@@ -1,0 +1,144 @@
+//! Teams are private: for every team-scoped page and endpoint, someone outside the team gets the
+//! same 404 as for a team that does not exist, and nothing is written.
+//!
+//! The API side is enumerated from the OpenAPI document, so a new team-scoped endpoint is covered
+//! as soon as it is documented; its path parameters must have a fixture in `fixture_for` below.
+
+use std::collections::HashMap;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{Api, TestApp};
+use crate::story;
+
+/// Team "beta" with data of every kind, and an outsider who is a member of "alpha" only.
+struct World {
+    outsider: Api,
+    ids: HashMap<&'static str, String>,
+}
+
+async fn build_world(app: &TestApp) -> World {
+    app.create_user("root@example.org", "Root", true).await;
+    app.create_user("alice@example.org", "Alice", false).await;
+    app.create_user("bert@example.org", "Bert", false).await;
+    let alice = app.token_for("alice@example.org").await;
+    let bert = app.token_for("bert@example.org").await;
+    alice.post("/api/v1/teams", json!({"name": "Alpha"})).await;
+    let (status, _) = bert.post("/api/v1/teams", json!({"name": "Beta"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, me) = bert.get("/api/v1/me").await;
+    let (_, invitation) = bert
+        .post("/api/v1/teams/beta/invitations", json!({"role": "member"}))
+        .await;
+    let mut ids = HashMap::new();
+    ids.insert("slug", "beta".to_owned());
+    ids.insert("user_id", me["id"].as_str().expect("id").to_owned());
+    ids.insert("id", invitation["id"].as_str().expect("id").to_owned());
+    World {
+        outsider: alice,
+        ids,
+    }
+}
+
+fn fixture_for<'a>(world: &'a World, parameter: &str, path: &str) -> &'a str {
+    world
+        .ids
+        .get(parameter)
+        .unwrap_or_else(|| panic!("add an isolation fixture for {{{parameter}}} in {path}"))
+}
+
+async fn counts(app: &TestApp) -> Vec<i64> {
+    let mut out = Vec::new();
+    for table in ["teams", "memberships", "invitations", "users"] {
+        out.push(app.db.count(&format!("SELECT COUNT(*) FROM {table}")).await);
+    }
+    out
+}
+
+story!(
+    api_endpoints_of_another_team_answer_404,
+    |app: TestApp| async move {
+        let world = build_world(&app).await;
+        let before = counts(&app).await;
+        let doc: Value = reqwest::get(app.url("/api/v1/openapi.json"))
+            .await
+            .expect("openapi")
+            .json()
+            .await
+            .expect("json");
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut checked = 0;
+        for (template, operations) in paths {
+            if !template.contains("{slug}") {
+                continue;
+            }
+            let mut path = template.clone();
+            for segment in template.split('{').skip(1) {
+                let name = segment.split('}').next().unwrap_or("");
+                path = path.replace(&format!("{{{name}}}"), fixture_for(&world, name, template));
+            }
+            for method in operations.as_object().expect("operations").keys() {
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+                let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
+                let (status, problem) = world.outsider.send(method.clone(), &path, body).await;
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {problem}");
+                assert_eq!(problem["code"], "not_found", "{method} {path}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 9, "only {checked} team-scoped operations found");
+        // The same answer as for a team that does not exist.
+        let (_, missing) = world.outsider.get("/api/v1/teams/no-such-team").await;
+        let (_, private) = world.outsider.get("/api/v1/teams/beta").await;
+        assert_eq!(missing, private);
+        let (_, mine) = world.outsider.get("/api/v1/teams").await;
+        assert_eq!(mine.as_array().map(Vec::len), Some(1));
+        assert_eq!(mine[0]["slug"], "alpha");
+        assert_eq!(counts(&app).await, before, "nothing was written");
+    }
+);
+
+story!(
+    web_pages_of_another_team_answer_404,
+    |app: TestApp| async move {
+        let world = build_world(&app).await;
+        let before = counts(&app).await;
+        let browser = app.sign_in("alice@example.org").await;
+        let user = &world.ids["user_id"];
+        let invitation = &world.ids["id"];
+        for path in ["/teams/beta", "/teams/beta/members", "/teams/beta/settings"] {
+            let (status, _) = browser.get_text(path).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "GET {path}");
+        }
+        let posts = [
+            "/teams/beta/settings".to_owned(),
+            "/teams/beta/members".to_owned(),
+            format!("/teams/beta/members/{user}/role"),
+            format!("/teams/beta/members/{user}/remove"),
+            "/teams/beta/invitations".to_owned(),
+            format!("/teams/beta/invitations/{invitation}/revoke"),
+        ];
+        for path in &posts {
+            let response = browser
+                .submit(
+                    "/teams",
+                    path,
+                    &[
+                        ("name", "Taken"),
+                        ("role", "lead"),
+                        ("email", "alice@example.org"),
+                        ("stuck_after_days", "3"),
+                    ],
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "POST {path}");
+        }
+        let (_, teams_page) = browser.get_text("/teams").await;
+        assert!(
+            !teams_page.contains("Beta"),
+            "the private team is not listed"
+        );
+        assert_eq!(counts(&app).await, before, "nothing was written");
+    }
+);

@@ -1,0 +1,8 @@
+//! Integration tests: the real app over HTTP and the real binary, on SQLite and PostgreSQL.
+
+mod helpers;
+
+mod browser;
+mod cli;
+mod foundation;
+mod isolation;

@@ -36,9 +36,10 @@ async fn start_once(data_dir: &std::path::Path) -> Sample {
         .spawn()
         .expect("serve starts");
     let mut banner = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut banner)
-        .expect("banner");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    reader.read_line(&mut banner).expect("banner");
+    // Keep reading so the server never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let base = banner
         .trim()
         .strip_prefix("failforward is running at ")

@@ -1,7 +1,7 @@
 //! The command line: `serve` and the operator's commands. Errors end in a one-line message on
 //! standard error and a non-zero exit code.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -157,15 +157,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     telemetry::init(settings.log_format, &settings.log_level);
     let application = Application::build(settings).await?;
     tracing::info!(url = application.url(), "failforward is listening");
-    println!("failforward is running at {}", application.url());
+    // Written with errors ignored: a closed standard output must not stop the server.
+    let mut banner = format!("failforward is running at {}\n", application.url());
     if let Some(link) = application.setup_link() {
-        println!();
-        println!(
-            "First run: open this one-time link to create your organisation and admin account:"
-        );
-        println!("  {link}");
-        println!("(valid for 24 hours; restarting the server prints a new one)");
+        banner.push_str(&format!(
+            "\nFirst run: open this one-time link to create your organisation and admin account:\n  {link}\n(valid for 24 hours; restarting the server prints a new one)\n"
+        ));
     }
+    let mut stdout = std::io::stdout();
+    let _ = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush());
     application.run().await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,9 +1,10 @@
 //! Persistence: the only module that knows SQL or imports sqlx.
 //!
-//! [`Store`] is the seam between the use cases and the two databases. Statements that read the same
-//! on SQLite and PostgreSQL are written once in `portable.rs`, which both backends compile as a
-//! module of their own (`#[path]`), binding the same Rust types; what differs (connection set-up,
-//! locking, backups) lives in `sqlite.rs` or `postgres.rs` alone. Times are stored as Unix seconds
+//! [`Store`] is the seam between the use cases and the two databases; it gathers one trait per
+//! area ([`PeopleStore`], …). Statements that read the same on SQLite and PostgreSQL are written
+//! once, in one `portable_<area>.rs` file per area, which both backends compile as a module of
+//! their own (`#[path]`), binding the same Rust types; what differs (connection set-up, locking,
+//! backups) lives in `sqlite.rs` or `postgres.rs` alone. Times are stored as Unix seconds
 //! and ids as UUID text on both backends so that one set of queries serves both.
 
 mod postgres;
@@ -178,10 +179,11 @@ pub enum Acceptor {
     New(NewUser),
 }
 
-/// Persistence operations the use cases need. Both backends implement all of them with the same
-/// observable behaviour; the conformance suite under `tests/` runs every story on both.
+/// Everything the use cases persist: one trait per area (each with its own portable statements
+/// file), plus what only the backend itself can answer. Both backends implement all of it with
+/// the same observable behaviour; the integration suite runs every story on both.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: PeopleStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Answers when the database can run a query (`/readyz`).
@@ -189,7 +191,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes a consistent copy of the whole database to `destination` while the server runs.
     async fn backup_to(&self, destination: &Path) -> StoreResult<()>;
+}
 
+/// The organisation, accounts, sessions, tokens, teams and invitations.
+#[async_trait]
+pub trait PeopleStore: Send + Sync {
     // --- organisation and first-run set-up ---
     async fn organisation(&self) -> StoreResult<Option<Organisation>>;
     /// Replaces any earlier set-up token, so only the most recently printed link works.

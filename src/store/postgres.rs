@@ -11,8 +11,8 @@ use crate::domain::TeamId;
 
 // The portable statements are compiled once per backend on purpose (see store/mod.rs).
 #[allow(clippy::duplicate_mod)]
-#[path = "portable.rs"]
-mod portable;
+#[path = "portable_people.rs"]
+mod portable_people;
 
 type Db = sqlx::Postgres;
 type ThisStore = PostgresStore;

@@ -1,4 +1,5 @@
-//! Statements that read the same on SQLite and PostgreSQL, compiled once per backend.
+//! People, sessions, tokens, teams and invitations: statements that read the same on SQLite and
+//! PostgreSQL, compiled once per backend.
 //!
 //! The parent module (`sqlite.rs` or `postgres.rs`) declares this file with `#[path]` and defines
 //! `Db` and `ThisStore`, plus the few backend-specific helpers used here: `reader()`, `writer()`,
@@ -20,8 +21,8 @@ use crate::store::rows::{
 };
 use crate::store::{
     from_unix, unix, Acceptor, ApiTokenRecord, Backend, InvitationRecord, MemberRecord,
-    NewApiToken, NewInvitation, NewSession, NewUser, Organisation, SessionRecord, Store,
-    StoreError, StoreResult,
+    NewApiToken, NewInvitation, NewSession, NewUser, Organisation, PeopleStore, SessionRecord,
+    Store, StoreError, StoreResult,
 };
 
 const USER_COLUMNS: &str = "users.id, users.email, users.display_name, users.is_admin";
@@ -111,7 +112,10 @@ impl Store for ThisStore {
     async fn backup_to(&self, destination: &Path) -> StoreResult<()> {
         self.backup_database(destination).await
     }
+}
 
+#[async_trait]
+impl PeopleStore for ThisStore {
     async fn organisation(&self) -> StoreResult<Option<Organisation>> {
         let row: Option<(String, i64)> =
             sqlx::query_as("SELECT name, created_at FROM organisation WHERE id = 1")

@@ -61,3 +61,23 @@ id_type!(
     /// An invitation (the id, never the secret link).
     InvitationId
 );
+id_type!(
+    /// A loop: one failure or experiment walked through Detect → Analyse → Apply → Continue.
+    LoopId
+);
+id_type!(
+    /// A contributing factor of a loop.
+    FactorId
+);
+id_type!(
+    /// An action item.
+    ActionId
+);
+id_type!(
+    /// A learning.
+    LearningId
+);
+id_type!(
+    /// Any other record attached to a loop (timeline entries, additions, accounts, history).
+    RecordId
+);

@@ -4,11 +4,15 @@
 //! `Email::parse`), so that the service and store layers never see an invalid value.
 
 pub mod ids;
+pub mod loops;
 pub mod people;
 pub mod team;
 pub mod text;
+pub mod when;
 
-pub use ids::{ApiTokenId, InvitationId, TeamId, UserId};
+pub use ids::{
+    ActionId, ApiTokenId, FactorId, InvitationId, LearningId, LoopId, RecordId, TeamId, UserId,
+};
 pub use people::{DisplayName, Email, Password, TeamRole, User};
 pub use team::{Team, TeamName, TeamSlug};
 pub use text::Invalid;

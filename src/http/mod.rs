@@ -5,6 +5,7 @@ pub mod api;
 mod assets;
 pub mod error;
 pub mod extract;
+pub mod markdown;
 mod web;
 
 use std::time::Duration;

@@ -7,6 +7,7 @@
 mod access;
 mod accounts;
 pub mod error;
+pub mod loops;
 mod passwords;
 pub mod secrets;
 mod teams;
@@ -19,6 +20,9 @@ use time::OffsetDateTime;
 pub use access::{Actor, TeamAccess};
 pub use accounts::{LoginOutcome, NewSessionCookie, SessionCheck};
 pub use error::{FieldError, FieldErrors, ServiceError, ServiceResult};
+pub use loops::{
+    AccountInput, Attention, LoggedLoop, LoopDetail, LoopInput, LoopPage, LoopQuery, ReviewInput,
+};
 pub use teams::{CreatedInvitation, TeamSummary};
 
 use crate::store::Store;

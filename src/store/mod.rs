@@ -7,6 +7,7 @@
 //! backups) lives in `sqlite.rs` or `postgres.rs` alone. Times are stored as Unix seconds
 //! and ids as UUID text on both backends so that one set of queries serves both.
 
+pub mod loops;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -17,8 +18,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::domain::loops::{ActionStatus, FailureType, Questionnaire, Suggestion};
 use crate::domain::{
-    ApiTokenId, DisplayName, Email, InvitationId, Team, TeamId, TeamRole, TeamSlug, User, UserId,
+    ActionId, ApiTokenId, DisplayName, Email, FactorId, InvitationId, LoopId, Team, TeamId,
+    TeamRole, TeamSlug, User, UserId,
+};
+use loops::{
+    AccountRecord, ActionRecord, AdditionRecord, FactorRecord, LearningRecord, LoopCounts,
+    LoopFilter, LoopRecord, LoopSummary, NewAccount, NewAction, NewAddition, NewFactor,
+    NewLearning, NewLoop, NewTimelineEvent, Review, StageChange, StageChangeRecord,
+    TimelineEventRecord,
 };
 
 pub use postgres::PostgresStore;
@@ -183,7 +192,7 @@ pub enum Acceptor {
 /// file), plus what only the backend itself can answer. Both backends implement all of it with
 /// the same observable behaviour; the integration suite runs every story on both.
 #[async_trait]
-pub trait Store: PeopleStore + Send + Sync + 'static {
+pub trait Store: PeopleStore + LoopStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Answers when the database can run a query (`/readyz`).
@@ -313,6 +322,84 @@ pub trait PeopleStore: Send + Sync {
         acceptor: &Acceptor,
         now: OffsetDateTime,
     ) -> StoreResult<InvitationRecord>;
+}
+
+/// The learning loop: loops and everything attached to them. Every read of a loop names its
+/// team, so a loop id from another team finds nothing.
+#[async_trait]
+pub trait LoopStore: Send + Sync {
+    /// Writes the loop, its tags and the first history entry in one transaction.
+    async fn create_loop(&self, new: &NewLoop) -> StoreResult<()>;
+    async fn loop_by_id(&self, team: TeamId, id: LoopId) -> StoreResult<Option<LoopRecord>>;
+    async fn loop_by_reporter_secret(&self, hash: &str) -> StoreResult<Option<LoopRecord>>;
+    /// Removes a loop and everything attached (the anonymous reporter withdrawing it).
+    async fn delete_loop(&self, team: TeamId, id: LoopId) -> StoreResult<()>;
+    /// One page of the team's loops and the number of loops matching the filter.
+    async fn list_loops(
+        &self,
+        team: TeamId,
+        filter: &LoopFilter,
+        today: OffsetDateTime,
+    ) -> StoreResult<(Vec<LoopSummary>, i64)>;
+    async fn loop_counts(&self, id: LoopId) -> StoreResult<LoopCounts>;
+    /// Moves the loop from `change.from` to `change.to` and records it; `NotFound` when the loop
+    /// is no longer in `change.from` (someone else moved it meanwhile).
+    async fn change_stage(&self, change: &StageChange) -> StoreResult<()>;
+    async fn stage_changes(&self, id: LoopId) -> StoreResult<Vec<StageChangeRecord>>;
+    async fn add_addition(&self, addition: &NewAddition) -> StoreResult<()>;
+    async fn additions(&self, id: LoopId) -> StoreResult<Vec<AdditionRecord>>;
+    async fn add_timeline_event(&self, event: &NewTimelineEvent) -> StoreResult<()>;
+    async fn timeline(&self, id: LoopId) -> StoreResult<Vec<TimelineEventRecord>>;
+    async fn add_factor(&self, factor: &NewFactor) -> StoreResult<()>;
+    async fn delete_factor(&self, loop_id: LoopId, factor: FactorId) -> StoreResult<bool>;
+    async fn factors(&self, id: LoopId) -> StoreResult<Vec<FactorRecord>>;
+    async fn save_review(&self, id: LoopId, review: &Review) -> StoreResult<()>;
+    async fn add_account(&self, account: &NewAccount) -> StoreResult<()>;
+    async fn accounts(&self, id: LoopId) -> StoreResult<Vec<AccountRecord>>;
+    async fn save_classification(
+        &self,
+        id: LoopId,
+        answers: &Questionnaire,
+        suggestion: &Suggestion,
+    ) -> StoreResult<()>;
+    /// Records (or, with `None`, clears) a person's override of the suggested type.
+    async fn save_override(
+        &self,
+        id: LoopId,
+        chosen: Option<(FailureType, &str)>,
+        by: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn add_learning(&self, learning: &NewLearning) -> StoreResult<()>;
+    async fn learnings_of_loop(&self, id: LoopId) -> StoreResult<Vec<LearningRecord>>;
+    async fn add_action(&self, action: &NewAction) -> StoreResult<()>;
+    async fn actions_of_loop(&self, id: LoopId) -> StoreResult<Vec<ActionRecord>>;
+    /// The team's action items, optionally only those with `status`, soonest due first.
+    async fn team_actions(
+        &self,
+        team: TeamId,
+        status: Option<ActionStatus>,
+    ) -> StoreResult<Vec<ActionRecord>>;
+    async fn action(&self, team: TeamId, id: ActionId) -> StoreResult<Option<ActionRecord>>;
+    async fn set_action_status(
+        &self,
+        team: TeamId,
+        id: ActionId,
+        status: ActionStatus,
+        dropped_reason: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    async fn set_follow_up_date(&self, id: LoopId, on: Option<OffsetDateTime>) -> StoreResult<()>;
+    async fn answer_follow_up(
+        &self,
+        id: LoopId,
+        recurred: bool,
+        held: bool,
+        note: &str,
+        at: OffsetDateTime,
+        by: UserId,
+    ) -> StoreResult<()>;
+    async fn set_next_experiment(&self, id: LoopId, experiment: Option<&str>) -> StoreResult<()>;
 }
 
 /// Opens the store named by `database_url` (`postgres://…`) or, when there is none, the SQLite

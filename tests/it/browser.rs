@@ -104,25 +104,38 @@ pub async fn fill(browser: &Client, id: &str, value: &str) {
     field.send_keys(value).await.expect("type");
 }
 
-pub async fn click_button(browser: &Client, text: &str) {
-    let xpath = format!("//button[normalize-space()='{text}']");
+/// Scrolls the element to the middle of the window, then clicks it, as a person would.
+pub async fn click_at(browser: &Client, xpath: &str) {
+    let element = browser
+        .find(Locator::XPath(xpath))
+        .await
+        .unwrap_or_else(|e| panic!("{xpath}: {e}"));
+    let handle = serde_json::to_value(&element).expect("element handle");
     browser
-        .find(Locator::XPath(&xpath))
+        .execute(
+            "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
+            vec![handle],
+        )
         .await
-        .unwrap_or_else(|e| panic!("button {text:?}: {e}"))
-        .click()
-        .await
-        .expect("click");
+        .expect("scroll");
+    if let Err(e) = element.click().await {
+        if let Ok(png) = browser.screenshot().await {
+            let _ = std::fs::write("/tmp/failforward-click-failure.png", png);
+        }
+        panic!("click {xpath}: {e}");
+    }
 }
 
+pub async fn click_button(browser: &Client, text: &str) {
+    click_at(browser, &format!("//button[normalize-space()='{text}']")).await;
+}
+
+/// The page's text, or nothing while a navigation replaces the page.
 pub async fn page_text(browser: &Client) -> String {
-    browser
-        .find(Locator::Css("body"))
-        .await
-        .expect("body")
-        .text()
-        .await
-        .expect("text")
+    match browser.find(Locator::Css("body")).await {
+        Ok(body) => body.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
 }
 
 /// Waits for the page to show `needle`: clicks navigate asynchronously.
@@ -198,5 +211,85 @@ story!(
         assert!(members.contains("bo@example.org"));
         colleague.close().await.expect("close");
         admin.close().await.expect("close");
+    }
+);
+
+story!(
+    walk_one_loop_from_detect_to_continue,
+    |app: TestApp| async move {
+        let Some(mut driver) = Driver::start().await else {
+            return;
+        };
+        app.create_user("lee@example.org", "Lee Lead", true).await;
+        let api = app.token_for("lee@example.org").await;
+        api.post("/api/v1/teams", json!({"name": "Payments"})).await;
+
+        let browser = driver.session().await;
+        browser.goto(&app.url("/login")).await.expect("login page");
+        fill(&browser, "email", "lee@example.org").await;
+        fill(&browser, "password", PASSWORD).await;
+        click_button(&browser, "Sign in").await;
+        wait_for_text(&browser, "Payments").await;
+
+        // Detect: "Log a failure" is one click from every page.
+        click_at(&browser, "//nav//a[normalize-space()='Log a failure']").await;
+        wait_for_text(&browser, "Surfacing a failure quickly").await;
+        fill(&browser, "title", "Refunds stuck in a queue").await;
+        fill(
+            &browser,
+            "what_happened",
+            "Refunds waited 6 hours because the worker pool was scaled to zero.",
+        )
+        .await;
+        fill(
+            &browser,
+            "what_was_expected",
+            "Refunds processed within 10 minutes.",
+        )
+        .await;
+        click_button(&browser, "Log it").await;
+        wait_for_text(&browser, "Thank you for surfacing it").await;
+        click_button(&browser, "Move on to Analyse").await;
+        wait_for_text(&browser, "Now: Analyse").await;
+
+        // Analyse: a contributing factor and the questionnaire.
+        click_at(&browser, "//input[@id='reason-process_complexity']").await;
+        fill(
+            &browser,
+            "factor-description",
+            "Autoscaling and the nightly cost job interacted.",
+        )
+        .await;
+        click_button(&browser, "Add factor").await;
+        wait_for_text(&browser, "Contributing factor added").await;
+        click_button(&browser, "Suggest a type").await;
+        let text = wait_for_text(&browser, "Suggested: Complex failure").await;
+        assert!(text.contains("Process complexity points to a complex failure"));
+        click_button(&browser, "Move on to Apply").await;
+        wait_for_text(&browser, "Now: Apply").await;
+
+        // Apply: a learning.
+        click_at(&browser, "//summary[normalize-space()='Add a learning']").await;
+        fill(
+            &browser,
+            "statement",
+            "Cost jobs must not scale queues that carry customer money.",
+        )
+        .await;
+        click_button(&browser, "Add learning").await;
+        wait_for_text(&browser, "Learning added").await;
+        click_button(&browser, "Move on to Continue").await;
+        let text = wait_for_text(&browser, "Now: Continue").await;
+        assert!(text.contains("Detect → Analyse"));
+        assert!(text.contains("Apply → Continue"));
+        let current = browser
+            .find(Locator::Css(".stage-tracker [aria-current='step']"))
+            .await
+            .expect("current step")
+            .text()
+            .await
+            .expect("text");
+        assert!(current.contains("Continue"));
+        browser.close().await.expect("close");
     }
 );

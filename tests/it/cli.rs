@@ -168,6 +168,11 @@ fn every_command_has_help_and_version() {
         vec!["admin", "create-token", "--help"],
         vec!["backup", "--help"],
         vec!["version", "--help"],
+        vec!["loop", "--help"],
+        vec!["loop", "log", "--help"],
+        vec!["loop", "list", "--help"],
+        vec!["loop", "show", "--help"],
+        vec!["loop", "advance", "--help"],
     ] {
         let (code, out, _) = run(&args, "");
         assert_eq!(code, 0, "{args:?}");
@@ -299,4 +304,137 @@ fn settings_come_from_flags_then_environment_then_file() {
     );
     assert_eq!(code, 1);
     assert!(err.contains("unknown field"), "{err}");
+}
+
+mod loop_commands {
+    use serde_json::json;
+
+    use super::run;
+    use crate::helpers::TestApp;
+    use crate::story;
+
+    story!(
+        log_list_show_and_advance_through_the_api,
+        |app: TestApp| async move {
+            app.create_user("lee@example.org", "Lee", true).await;
+            let api = app.token_for("lee@example.org").await;
+            api.post("/api/v1/teams", json!({"name": "Ops"})).await;
+            let server = app.address.clone();
+            let token = api.token.clone();
+            let cli = |args: &[&str], stdin: &str| {
+                let mut all = vec!["--server", server.as_str(), "--token", token.as_str()];
+                all.extend_from_slice(args);
+                run(&all, stdin)
+            };
+
+            let (code, out, err) = cli(
+                &[
+                    "loop",
+                    "log",
+                    "--team",
+                    "ops",
+                    "--title",
+                    "Cache stampede",
+                    "--what-happened-file",
+                    "-",
+                    "--tag",
+                    "cache",
+                    "--impact",
+                    "moderate",
+                ],
+                "All replicas refilled the cache at once.\n",
+            );
+            assert_eq!(code, 0, "{err}");
+            assert!(out.starts_with("logged "), "{out}");
+            let id = out.split_whitespace().nth(1).expect("id").to_owned();
+
+            let (code, out, _) = cli(&["loop", "list", "--team", "ops"], "");
+            assert_eq!(code, 0);
+            assert!(out.contains("Cache stampede") && out.contains(&id) && out.contains("detect"));
+            let (code, out, _) = cli(&["loop", "list", "--team", "ops", "--json"], "");
+            assert_eq!(code, 0);
+            let parsed: serde_json::Value = serde_json::from_str(&out).expect("json");
+            assert_eq!(parsed["total"], 1);
+
+            let (code, out, _) = cli(&["loop", "show", "--team", "ops", &id], "");
+            assert_eq!(code, 0);
+            assert!(out.contains("All replicas refilled"));
+            assert!(out.contains("next:"), "the next step is shown: {out}");
+
+            // Blocked: no expectation written yet. One line, non-zero exit.
+            let (code, _, err) = cli(&["loop", "advance", "--team", "ops", &id], "");
+            assert_eq!(code, 1);
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+            assert!(err.contains("what was expected"), "{err}");
+
+            let (code, out, err) = cli(
+                &[
+                    "loop",
+                    "log",
+                    "--team",
+                    "ops",
+                    "--title",
+                    "Quiet",
+                    "--what-happened",
+                    "x",
+                    "--expected",
+                    "y",
+                    "--anonymous",
+                    "--json",
+                ],
+                "",
+            );
+            assert_eq!(code, 0, "{err}");
+            let created: serde_json::Value = serde_json::from_str(&out).expect("json");
+            assert!(created["reporter_link"].as_str().is_some());
+            let quiet = created["id"].as_str().expect("id").to_owned();
+            let (code, out, _) = cli(
+                &[
+                    "loop", "advance", "--team", "ops", &quiet, "--note", "starting",
+                ],
+                "",
+            );
+            assert_eq!(code, 0);
+            assert!(out.contains("is now at analyse"));
+
+            let (code, _, err) = cli(&["loop", "show", "--team", "nope", &quiet], "");
+            assert_eq!(code, 1);
+            assert!(err.starts_with("error: not found"), "{err}");
+            let (code, _, err) = run(
+                &[
+                    "--server",
+                    &server,
+                    "--token",
+                    "ffp_wrong",
+                    "loop",
+                    "list",
+                    "--team",
+                    "ops",
+                ],
+                "",
+            );
+            assert_eq!(code, 1);
+            assert!(err.contains("token was refused"), "{err}");
+            let (code, _, err) = run(
+                &[
+                    "--server",
+                    "http://127.0.0.1:9",
+                    "--token",
+                    "x",
+                    "loop",
+                    "list",
+                    "--team",
+                    "ops",
+                ],
+                "",
+            );
+            assert_eq!(code, 1);
+            assert!(err.contains("cannot reach"), "{err}");
+            let (code, _, err) = run(&["loop", "list", "--team", "ops"], "");
+            assert_eq!(code, 1);
+            assert!(err.contains("no server given"), "{err}");
+            let (code, _, _) = cli(&["loop", "log", "--team", "ops", "--title", "x"], "");
+            assert_eq!(code, 2, "a missing required flag is a usage error");
+        }
+    );
 }

@@ -45,6 +45,57 @@ impl TestDb {
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
+
+    /// Every cell of a query's rows as text (NULL as "NULL"), for scanning stored data.
+    pub async fn dump(&self, sql: &str) -> Vec<Vec<(String, String)>> {
+        match self {
+            TestDb::Sqlite(pool) => sqlx::query(sql)
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .iter()
+                .map(cells)
+                .collect(),
+            TestDb::Postgres(pool) => sqlx::query(sql)
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .iter()
+                .map(cells)
+                .collect(),
+        }
+    }
+}
+
+fn cells<'r, R: sqlx::Row>(row: &'r R) -> Vec<(String, String)>
+where
+    usize: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    use sqlx::{Column, ValueRef};
+    (0..row.columns().len())
+        .map(|i| {
+            let name = row.columns()[i].name().to_owned();
+            let is_null = row.try_get_raw(i).map(|raw| raw.is_null()).unwrap_or(true);
+            let value = if is_null {
+                "NULL".to_owned()
+            } else if let Ok(v) = row.try_get::<String, _>(i) {
+                v
+            } else if let Ok(v) = row.try_get::<i64, _>(i) {
+                v.to_string()
+            } else if let Ok(v) = row.try_get::<i32, _>(i) {
+                v.to_string()
+            } else if let Ok(v) = row.try_get::<bool, _>(i) {
+                v.to_string()
+            } else {
+                "<undecodable>".to_owned()
+            };
+            (name, value)
+        })
+        .collect()
 }
 
 /// A running app with a fresh database.

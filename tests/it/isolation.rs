@@ -31,10 +31,45 @@ async fn build_world(app: &TestApp) -> World {
     let (_, invitation) = bert
         .post("/api/v1/teams/beta/invitations", json!({"role": "member"}))
         .await;
+    let (status, created) = bert
+        .post(
+            "/api/v1/teams/beta/loops",
+            json!({"title": "Beta's failure", "what_happened": "x", "what_was_expected": "y"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let loop_id = created["id"].as_str().expect("loop id").to_owned();
+    let (_, with_factor) = bert
+        .post(
+            &format!("/api/v1/teams/beta/loops/{loop_id}/factors"),
+            json!({"reason": "uncertainty", "description": "z"}),
+        )
+        .await;
+    let (_, with_action) = bert
+        .post(
+            &format!("/api/v1/teams/beta/loops/{loop_id}/actions"),
+            json!({"title": "Do it"}),
+        )
+        .await;
     let mut ids = HashMap::new();
     ids.insert("slug", "beta".to_owned());
     ids.insert("user_id", me["id"].as_str().expect("id").to_owned());
     ids.insert("id", invitation["id"].as_str().expect("id").to_owned());
+    ids.insert("loop_id", loop_id);
+    ids.insert(
+        "factor_id",
+        with_factor["factors"][0]["id"]
+            .as_str()
+            .expect("factor")
+            .to_owned(),
+    );
+    ids.insert(
+        "action_id",
+        with_action["actions"][0]["id"]
+            .as_str()
+            .expect("action")
+            .to_owned(),
+    );
     World {
         outsider: alice,
         ids,
@@ -50,7 +85,20 @@ fn fixture_for<'a>(world: &'a World, parameter: &str, path: &str) -> &'a str {
 
 async fn counts(app: &TestApp) -> Vec<i64> {
     let mut out = Vec::new();
-    for table in ["teams", "memberships", "invitations", "users"] {
+    for table in [
+        "teams",
+        "memberships",
+        "invitations",
+        "users",
+        "loops",
+        "loop_additions",
+        "timeline_events",
+        "contributing_factors",
+        "participant_accounts",
+        "learnings",
+        "action_items",
+        "loop_stage_changes",
+    ] {
         out.push(app.db.count(&format!("SELECT COUNT(*) FROM {table}")).await);
     }
     out
@@ -87,7 +135,7 @@ story!(
                 checked += 1;
             }
         }
-        assert!(checked >= 9, "only {checked} team-scoped operations found");
+        assert!(checked >= 27, "only {checked} team-scoped operations found");
         // The same answer as for a team that does not exist.
         let (_, missing) = world.outsider.get("/api/v1/teams/no-such-team").await;
         let (_, private) = world.outsider.get("/api/v1/teams/beta").await;
@@ -107,7 +155,16 @@ story!(
         let browser = app.sign_in("alice@example.org").await;
         let user = &world.ids["user_id"];
         let invitation = &world.ids["id"];
-        for path in ["/teams/beta", "/teams/beta/members", "/teams/beta/settings"] {
+        let loop_id = &world.ids["loop_id"];
+        for path in [
+            "/teams/beta".to_owned(),
+            "/teams/beta/members".to_owned(),
+            "/teams/beta/settings".to_owned(),
+            "/teams/beta/loops".to_owned(),
+            "/teams/beta/loops/new".to_owned(),
+            format!("/teams/beta/loops/{loop_id}"),
+        ] {
+            let path = path.as_str();
             let (status, _) = browser.get_text(path).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "GET {path}");
         }

@@ -2,7 +2,9 @@
 
 mod helpers;
 
+mod anonymity;
 mod browser;
 mod cli;
 mod foundation;
 mod isolation;
+mod loops;

@@ -3,9 +3,10 @@
 //! binary). Errors are `application/problem+json` (see `http::error`).
 
 mod account;
+mod loops;
 mod teams;
 
-use axum::routing::{get, patch};
+use axum::routing::{get, patch, post, put};
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -44,6 +45,70 @@ pub fn routes() -> Router<AppState> {
             "/teams/{slug}/invitations/{id}",
             axum::routing::delete(teams::revoke_invitation),
         )
+        .route("/teams/{slug}/loops", get(loops::list).post(loops::create))
+        .route("/teams/{slug}/loops/{loop_id}", get(loops::show))
+        .route(
+            "/teams/{slug}/loops/{loop_id}/additions",
+            post(loops::add_addition),
+        )
+        .route(
+            "/teams/{slug}/loops/{loop_id}/timeline",
+            post(loops::add_timeline_event),
+        )
+        .route(
+            "/teams/{slug}/loops/{loop_id}/factors",
+            post(loops::add_factor),
+        )
+        .route(
+            "/teams/{slug}/loops/{loop_id}/factors/{factor_id}",
+            axum::routing::delete(loops::remove_factor),
+        )
+        .route(
+            "/teams/{slug}/loops/{loop_id}/review",
+            put(loops::save_review),
+        )
+        .route(
+            "/teams/{slug}/loops/{loop_id}/accounts",
+            post(loops::add_account),
+        )
+        .route(
+            "/teams/{slug}/loops/{loop_id}/classification",
+            put(loops::classify),
+        )
+        .route(
+            "/teams/{slug}/loops/{loop_id}/classification/override",
+            put(loops::override_type),
+        )
+        .route(
+            "/teams/{slug}/loops/{loop_id}/learnings",
+            post(loops::add_learning),
+        )
+        .route(
+            "/teams/{slug}/loops/{loop_id}/actions",
+            post(loops::add_action),
+        )
+        .route(
+            "/teams/{slug}/loops/{loop_id}/follow-up",
+            put(loops::set_follow_up),
+        )
+        .route(
+            "/teams/{slug}/loops/{loop_id}/follow-up/answer",
+            post(loops::answer_follow_up),
+        )
+        .route(
+            "/teams/{slug}/loops/{loop_id}/stage",
+            post(loops::change_stage),
+        )
+        .route("/teams/{slug}/actions", get(loops::team_actions))
+        .route(
+            "/teams/{slug}/actions/{action_id}",
+            patch(loops::update_action),
+        )
+        .route(
+            "/reporter/{secret}",
+            get(loops::reporter_show).delete(loops::reporter_withdraw),
+        )
+        .route("/reporter/{secret}/additions", post(loops::reporter_add))
 }
 
 /// The OpenAPI document and the API reference page.
@@ -76,12 +141,34 @@ pub fn reference_routes() -> Router<AppState> {
         teams::list_invitations,
         teams::invite,
         teams::revoke_invitation,
+        loops::create,
+        loops::list,
+        loops::show,
+        loops::add_addition,
+        loops::add_timeline_event,
+        loops::add_factor,
+        loops::remove_factor,
+        loops::save_review,
+        loops::add_account,
+        loops::classify,
+        loops::override_type,
+        loops::add_learning,
+        loops::add_action,
+        loops::team_actions,
+        loops::update_action,
+        loops::set_follow_up,
+        loops::answer_follow_up,
+        loops::change_stage,
+        loops::reporter_show,
+        loops::reporter_add,
+        loops::reporter_withdraw,
     ),
     components(schemas(crate::http::error::Problem, crate::service::FieldError)),
     modifiers(&BearerAuth),
     tags(
         (name = "account", description = "You, your tokens, and (for admins) the organisation's people"),
         (name = "teams", description = "Teams, members and invitations"),
+        (name = "loops", description = "The learning loop: Detect → Analyse → Apply → Continue"),
     ),
     security(("bearer" = []))
 )]

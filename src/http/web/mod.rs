@@ -4,6 +4,7 @@
 mod account;
 mod auth;
 mod invitations;
+mod loops;
 mod overview;
 mod people;
 mod teams;
@@ -58,6 +59,15 @@ pub fn routes() -> Router<AppState> {
         .route("/account/password", post(account::change_password))
         .route("/account/tokens", post(account::create_token))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/log", get(loops::log_anywhere))
+        .route("/teams/{slug}/loops", get(loops::list).post(loops::create))
+        .route("/teams/{slug}/loops/new", get(loops::new_form))
+        .route("/teams/{slug}/loops/{id}", get(loops::show))
+        .route("/teams/{slug}/loops/{id}/{action}", post(loops::act))
+        .route(
+            "/reporter/{secret}",
+            get(loops::reporter).post(loops::reporter_submit),
+        )
         .route("/people", get(people::show))
         .route("/people/invitations", post(people::invite))
         .route(
@@ -140,6 +150,23 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "password-changed" => "Password changed. Your other sessions have been signed out.",
         "token-revoked" => "Token revoked. Programs using it can no longer sign in.",
         "admin-changed" => "Admin rights updated.",
+        "loop-logged" => "Logged. Thank you for surfacing it — that is how the team learns.",
+        "addition-added" => "Added beside the original record.",
+        "event-added" => "Timeline entry added.",
+        "factor-added" => "Contributing factor added.",
+        "factor-removed" => "Contributing factor removed.",
+        "review-saved" => "Review saved.",
+        "account-added" => "Account added. Thank you for sharing it.",
+        "classified" => "Suggestion updated from your answers.",
+        "override-saved" => "Your choice of type is recorded beside the suggestion.",
+        "override-cleared" => "Override withdrawn; the suggestion stands.",
+        "learning-added" => "Learning added.",
+        "action-added" => "Action item added.",
+        "action-updated" => "Action item updated.",
+        "follow-up-set" => "Follow-up date saved.",
+        "follow-up-answered" => "Follow-up check recorded.",
+        "stage-advanced" => "The loop moved on to the next stage.",
+        "stage-back" => "The loop stepped back a stage.",
         _ => return None,
     })
 }

@@ -107,6 +107,13 @@ struct TeamPage {
     can_manage: bool,
     members: Vec<MemberView>,
     lead_names: Vec<String>,
+    /// (id, title, stage label, why it needs attention)
+    attention: Vec<(String, String, &'static str, String)>,
+    /// (id, title, stage label, logged on)
+    recent: Vec<(String, String, &'static str, String)>,
+    total_loops: i64,
+    open_actions: usize,
+    overdue_actions: Vec<(String, String, String, String)>,
 }
 
 fn role_label(access: &TeamAccess) -> &'static str {
@@ -128,6 +135,52 @@ pub async fn show(
         .filter(|m| m.role == "lead")
         .map(|m| m.name.clone())
         .collect();
+    let attention = state
+        .service
+        .loops_needing_attention(&access)
+        .await?
+        .into_iter()
+        .map(|(s, a)| (s.id.to_string(), s.title, s.stage.label(), a.describe()))
+        .collect();
+    let page = state
+        .service
+        .loops(
+            &access,
+            &crate::service::LoopQuery {
+                per_page: Some(5),
+                ..crate::service::LoopQuery::default()
+            },
+        )
+        .await?;
+    let recent = page
+        .loops
+        .into_iter()
+        .map(|(s, _)| {
+            (
+                s.id.to_string(),
+                s.title,
+                s.stage.label(),
+                date(s.created_at),
+            )
+        })
+        .collect();
+    let today = crate::domain::when::day_of(time::OffsetDateTime::now_utc());
+    let open = state.service.team_actions(&access, Some("open")).await?;
+    let overdue_actions = open
+        .iter()
+        .filter(|a| a.due_on.is_some_and(|d| d < today))
+        .map(|a| {
+            (
+                a.loop_id.to_string(),
+                a.title.clone(),
+                a.owner
+                    .as_ref()
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_else(|| "no owner".to_owned()),
+                a.due_on.map(date).unwrap_or_default(),
+            )
+        })
+        .collect();
     Ok(render(&TeamPage {
         layout: Layout::signed_in(&user, access.team().name.to_string(), "teams")
             .with_notice(&notice),
@@ -136,6 +189,11 @@ pub async fn show(
         can_manage: access.can_manage(),
         members,
         lead_names,
+        attention,
+        recent,
+        total_loops: page.total,
+        open_actions: open.len(),
+        overdue_actions,
     }))
 }
 

@@ -8,6 +8,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod client;
+mod loops;
+
 use crate::app::{open_service, Application};
 use crate::config::{ServeArgs, Settings, StorageArgs, StorageSettings};
 use crate::service::{Policy, ServiceError};
@@ -17,6 +20,8 @@ use crate::telemetry;
 #[derive(Debug, Parser)]
 #[command(name = "failforward", version, propagate_version = true)]
 pub struct Cli {
+    #[command(flatten)]
+    client: client::ClientArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,6 +39,8 @@ enum Command {
     Backup(BackupArgs),
     /// Print the version
     Version,
+    /// Work with the learning loop on a running server (uses --server and --token)
+    Loop(loops::LoopArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup(args) => backup(args).await,
+        Command::Loop(args) => loops::run(args, &cli.client).await,
         Command::Version => {
             println!("failforward {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

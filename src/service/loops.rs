@@ -1,0 +1,984 @@
+//! The learning loop's use cases: capture (named or anonymous), the Analyse, Apply and Continue
+//! records, and moving between stages.
+
+use rand::Rng;
+use time::{Duration, OffsetDateTime};
+
+use crate::domain::loops::{
+    self, ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, Questionnaire, Stage,
+    StageFacts, Visibility,
+};
+use crate::domain::text::single_line;
+use crate::domain::when::{day_of, parse_date, parse_instant};
+use crate::domain::{ActionId, FactorId, LearningId, LoopId, RecordId, UserId};
+use crate::store::loops::{
+    AccountRecord, ActionRecord, AdditionRecord, FactorRecord, LearningRecord, LoopFilter,
+    LoopRecord, LoopSummary, NewAccount, NewAction, NewAddition, NewFactor, NewLearning, NewLoop,
+    NewTimelineEvent, Review, StageChange, StageChangeRecord, TimelineEventRecord,
+};
+use crate::store::StoreError;
+
+use super::error::{FieldErrors, ServiceError, ServiceResult};
+use super::{secrets, Service, TeamAccess};
+
+/// What someone types to log a failure (the Detect record).
+#[derive(Debug, Clone, Default)]
+pub struct LoopInput {
+    pub title: String,
+    pub what_happened: String,
+    pub what_was_expected: String,
+    pub happened_at: Option<String>,
+    /// Defaults to now.
+    pub noticed_at: Option<String>,
+    /// Defaults to "minor".
+    pub impact_scale: Option<String>,
+    pub impact_affected: String,
+    pub tags: Vec<String>,
+    pub anonymous: bool,
+}
+
+/// A logged loop, with the reporter's one-time link when it was logged anonymously.
+#[derive(Debug, Clone)]
+pub struct LoggedLoop {
+    pub record: LoopRecord,
+    /// Shown once; only its hash is stored.
+    pub reporter_link: Option<String>,
+}
+
+/// Everything about one loop, for its page and the API.
+#[derive(Debug, Clone)]
+pub struct LoopDetail {
+    pub record: LoopRecord,
+    pub additions: Vec<AdditionRecord>,
+    pub history: Vec<StageChangeRecord>,
+    pub timeline: Vec<TimelineEventRecord>,
+    pub factors: Vec<FactorRecord>,
+    pub accounts: Vec<AccountRecord>,
+    pub learnings: Vec<LearningRecord>,
+    pub actions: Vec<ActionRecord>,
+    /// The next stage, or what is missing before the loop can move on.
+    pub next: Result<Stage, String>,
+    pub attention: Option<Attention>,
+    pub today: OffsetDateTime,
+}
+
+/// Why a loop needs someone's attention: the product makes an abandoned loop visible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attention {
+    /// In one stage longer than the team's setting.
+    Stuck { days: i64 },
+    /// In Continue with a follow-up check that is due and unanswered.
+    FollowUpDue,
+}
+
+impl Attention {
+    pub fn describe(&self) -> String {
+        match self {
+            Attention::Stuck { days } => format!("Stuck: {days} days in this stage"),
+            Attention::FollowUpDue => "Follow-up check due".to_owned(),
+        }
+    }
+}
+
+/// The list filter as typed (query string or CLI flags); parsed by [`Service::loops`].
+#[derive(Debug, Clone, Default)]
+pub struct LoopQuery {
+    pub stage: Option<String>,
+    pub kind: Option<String>,
+    pub failure_type: Option<String>,
+    pub tag: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub sort: Option<String>,
+    pub stuck: bool,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+/// One page of loops.
+#[derive(Debug, Clone)]
+pub struct LoopPage {
+    pub loops: Vec<(LoopSummary, Option<Attention>)>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// The analysis texts (after-action review and lessons).
+#[derive(Debug, Clone, Default)]
+pub struct ReviewInput {
+    pub aar_intended: String,
+    pub aar_actual: String,
+    pub aar_difference: String,
+    pub aar_lessons: String,
+    pub went_well: String,
+    pub went_wrong: String,
+    pub got_lucky: String,
+}
+
+/// A participant's account (Allspaw 2012).
+#[derive(Debug, Clone, Default)]
+pub struct AccountInput {
+    pub actions: String,
+    pub observations: String,
+    pub expectations: String,
+    pub assumptions: String,
+    pub timeline_understanding: String,
+    pub anonymous: bool,
+}
+
+const SHORT_MAX: usize = 500;
+
+fn attention(
+    stage: Stage,
+    entered: OffsetDateTime,
+    follow_up: Option<(Option<OffsetDateTime>, bool)>,
+    stuck_after_days: u32,
+    now: OffsetDateTime,
+) -> Option<Attention> {
+    let days = (now - entered).whole_days();
+    if stage == Stage::Continue {
+        let (on, answered) = follow_up.unwrap_or((None, false));
+        return match (answered, on) {
+            (true, _) => None,
+            (false, Some(on)) if on <= now => Some(Attention::FollowUpDue),
+            (false, Some(_)) => None,
+            (false, None) if days > i64::from(stuck_after_days) => Some(Attention::Stuck { days }),
+            (false, None) => None,
+        };
+    }
+    (days > i64::from(stuck_after_days)).then_some(Attention::Stuck { days })
+}
+
+fn not_in_future(at: OffsetDateTime, now: OffsetDateTime) -> bool {
+    at <= now + Duration::minutes(5)
+}
+
+impl Service {
+    /// Logs a failure at Detect. Anonymously, nothing stored links it to the person: no author,
+    /// the day instead of the time, a random id, and a one-time reporter link instead of
+    /// authorship (see ARCHITECTURE.md, "Anonymous loops").
+    pub async fn log_failure(
+        &self,
+        access: &TeamAccess,
+        input: LoopInput,
+    ) -> ServiceResult<LoggedLoop> {
+        let now = self.now();
+        let mut errors = FieldErrors::default();
+        let title = errors.take("title", loops::title(&input.title));
+        let what_happened = errors.take(
+            "what_happened",
+            loops::long_text(&input.what_happened, true),
+        );
+        let what_was_expected = errors.take(
+            "what_was_expected",
+            loops::long_text(&input.what_was_expected, false),
+        );
+        let happened_at = match input
+            .happened_at
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => Some(None),
+            Some(raw) => errors.take("happened_at", parse_instant(raw)).map(Some),
+        };
+        let noticed_at = match input
+            .noticed_at
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => Some(now),
+            Some(raw) => errors.take("noticed_at", parse_instant(raw)),
+        };
+        let impact_scale = errors.take(
+            "impact_scale",
+            ImpactScale::parse(input.impact_scale.as_deref().unwrap_or("minor")),
+        );
+        let impact_affected = errors.take(
+            "impact_affected",
+            single_line_or_empty(&input.impact_affected, SHORT_MAX),
+        );
+        let tags = errors.take("tags", loops::tags(input.tags.iter().map(String::as_str)));
+        if let Some(noticed) = noticed_at {
+            if !not_in_future(noticed, now) {
+                errors.push("noticed_at", "must not be in the future");
+            }
+            if let Some(Some(happened)) = happened_at {
+                if happened > noticed {
+                    errors.push("happened_at", "must not be after the time it was noticed");
+                }
+            }
+        }
+        let (
+            Some(title),
+            Some(what_happened),
+            Some(what_was_expected),
+            Some(happened_at),
+            Some(noticed_at),
+            Some(impact_scale),
+            Some(impact_affected),
+            Some(tags),
+        ) = (
+            title,
+            what_happened,
+            what_was_expected,
+            happened_at,
+            noticed_at,
+            impact_scale,
+            impact_affected,
+            tags,
+        )
+        else {
+            return Err(errors.into());
+        };
+        errors.check()?;
+        let secret = input.anonymous.then(|| secrets::generate(""));
+        let new = NewLoop {
+            id: LoopId::random(),
+            seq: rand::thread_rng().gen_range(1..i64::MAX),
+            team_id: access.team().id,
+            kind: LoopKind::Failure,
+            title,
+            what_happened,
+            what_was_expected,
+            happened_at,
+            noticed_at,
+            impact_scale,
+            impact_affected,
+            author: (!input.anonymous).then(|| access.actor()),
+            reporter_secret_hash: secret.as_ref().map(|s| s.hash.clone()),
+            created_at: if input.anonymous { day_of(now) } else { now },
+            stage: Stage::Detect,
+            tags,
+            source_experiment_id: None,
+        };
+        self.store.create_loop(&new).await?;
+        let record = self
+            .store
+            .loop_by_id(access.team().id, new.id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        Ok(LoggedLoop {
+            record,
+            reporter_link: secret.map(|s| self.link(&format!("/reporter/{}", s.plaintext))),
+        })
+    }
+
+    /// One page of the team's loops, filtered and sorted.
+    pub async fn loops(&self, access: &TeamAccess, query: &LoopQuery) -> ServiceResult<LoopPage> {
+        let now = self.now();
+        let mut errors = FieldErrors::default();
+        let optional = |raw: &Option<String>| {
+            raw.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let stage = optional(&query.stage).and_then(|s| errors.take("stage", Stage::parse(&s)));
+        let kind = optional(&query.kind).and_then(|s| errors.take("kind", LoopKind::parse(&s)));
+        let failure_type =
+            optional(&query.failure_type).and_then(|s| errors.take("type", FailureType::parse(&s)));
+        let tag = optional(&query.tag).and_then(|s| errors.take("tag", loops::tag(&s)));
+        let from = optional(&query.from).and_then(|s| errors.take("from", parse_date(&s)));
+        let to = optional(&query.to).and_then(|s| errors.take("to", parse_date(&s)));
+        let sort = match optional(&query.sort).as_deref() {
+            None | Some("newest") => crate::store::loops::LoopSort::Newest,
+            Some("oldest") => crate::store::loops::LoopSort::Oldest,
+            Some("longest_in_stage") => crate::store::loops::LoopSort::LongestInStage,
+            Some("title") => crate::store::loops::LoopSort::Title,
+            Some(_) => {
+                errors.push(
+                    "sort",
+                    "must be one of: newest, oldest, longest_in_stage, title",
+                );
+                crate::store::loops::LoopSort::Newest
+            }
+        };
+        let per_page = query.per_page.unwrap_or(50);
+        if !(1..=200).contains(&per_page) {
+            errors.push("per_page", "must be from 1 to 200");
+        }
+        let page = query.page.unwrap_or(1);
+        if page < 1 {
+            errors.push("page", "must be 1 or more");
+        }
+        errors.check()?;
+        let team = access.team();
+        let filter = LoopFilter {
+            stage,
+            kind,
+            failure_type,
+            tag,
+            created_from: from,
+            // "to" is inclusive of the whole day.
+            created_until: to.map(|d| d + Duration::days(1)),
+            in_stage_before: query
+                .stuck
+                .then(|| now - Duration::days(i64::from(team.stuck_after_days))),
+            sort,
+            limit: per_page,
+            offset: (page - 1) * per_page,
+        };
+        let (rows, total) = self.store.list_loops(team.id, &filter, day_of(now)).await?;
+        let loops = rows
+            .into_iter()
+            .map(|summary| {
+                let flag = attention(
+                    summary.stage,
+                    summary.stage_entered_at,
+                    None,
+                    team.stuck_after_days,
+                    now,
+                )
+                .filter(|_| summary.stage != Stage::Continue);
+                (summary, flag)
+            })
+            .collect();
+        Ok(LoopPage {
+            loops,
+            total,
+            page,
+            per_page,
+        })
+    }
+
+    async fn loop_record(&self, access: &TeamAccess, id: &str) -> ServiceResult<LoopRecord> {
+        let id: LoopId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        self.store
+            .loop_by_id(access.team().id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// The whole story of one loop.
+    pub async fn loop_detail(&self, access: &TeamAccess, id: &str) -> ServiceResult<LoopDetail> {
+        let record = self.loop_record(access, id).await?;
+        self.detail_of(record, access.team().stuck_after_days).await
+    }
+
+    async fn detail_of(
+        &self,
+        record: LoopRecord,
+        stuck_after_days: u32,
+    ) -> ServiceResult<LoopDetail> {
+        let id = record.id;
+        let now = self.now();
+        let counts = self.store.loop_counts(id).await?;
+        let facts = StageFacts {
+            has_expectation: !record.what_was_expected.trim().is_empty(),
+            factor_count: usize::try_from(counts.factors).unwrap_or(0),
+            classified: record.failure_type().is_some(),
+            learning_count: usize::try_from(counts.learnings).unwrap_or(0),
+            action_count: usize::try_from(counts.actions).unwrap_or(0),
+        };
+        let attention = attention(
+            record.stage,
+            record.stage_entered_at,
+            Some((record.follow_up.on, record.follow_up.answered_at.is_some())),
+            stuck_after_days,
+            now,
+        );
+        Ok(LoopDetail {
+            next: loops::advance(record.stage, &facts),
+            attention,
+            additions: self.store.additions(id).await?,
+            history: self.store.stage_changes(id).await?,
+            timeline: self.store.timeline(id).await?,
+            factors: self.store.factors(id).await?,
+            accounts: self.store.accounts(id).await?,
+            learnings: self.store.learnings_of_loop(id).await?,
+            actions: self.store.actions_of_loop(id).await?,
+            today: day_of(now),
+            record,
+        })
+    }
+
+    /// Adds later understanding beside the Detect record, which itself never changes.
+    pub async fn add_addition(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        body: &str,
+    ) -> ServiceResult<()> {
+        let record = self.loop_record(access, id).await?;
+        let body = loops::long_text(body, true).map_err(|e| ServiceError::field("body", e.0))?;
+        self.store
+            .add_addition(&NewAddition {
+                id: RecordId::random(),
+                loop_id: record.id,
+                body,
+                added_on: day_of(self.now()),
+                author: Some(access.actor()),
+                by_reporter: false,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The loop behind an anonymous reporter's link.
+    pub async fn reporter_loop(&self, secret: &str) -> ServiceResult<LoopDetail> {
+        let record = self
+            .store
+            .loop_by_reporter_secret(&secrets::hash(secret))
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let team = self
+            .store
+            .team_by_id(record.team_id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.detail_of(record, team.stuck_after_days).await
+    }
+
+    /// The anonymous reporter adds what they know now, still without a name.
+    pub async fn reporter_add(&self, secret: &str, body: &str) -> ServiceResult<LoopDetail> {
+        let detail = self.reporter_loop(secret).await?;
+        let body = loops::long_text(body, true).map_err(|e| ServiceError::field("body", e.0))?;
+        self.store
+            .add_addition(&NewAddition {
+                id: RecordId::random(),
+                loop_id: detail.record.id,
+                body,
+                added_on: day_of(self.now()),
+                author: None,
+                by_reporter: true,
+            })
+            .await?;
+        self.reporter_loop(secret).await
+    }
+
+    /// The anonymous reporter withdraws their report while it is still at Detect.
+    pub async fn reporter_withdraw(&self, secret: &str) -> ServiceResult<()> {
+        let detail = self.reporter_loop(secret).await?;
+        if detail.record.stage != Stage::Detect {
+            return Err(ServiceError::Conflict {
+                field: None,
+                message: "the team has started analysing this loop; it can no longer be withdrawn"
+                    .to_owned(),
+            });
+        }
+        self.store
+            .delete_loop(detail.record.team_id, detail.record.id)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn add_timeline_event(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        occurred_at: &str,
+        description: &str,
+    ) -> ServiceResult<()> {
+        let record = self.loop_record(access, id).await?;
+        let mut errors = FieldErrors::default();
+        let at = errors.take("occurred_at", parse_instant(occurred_at));
+        let description = errors.take("description", loops::statement(description, 2000));
+        let (Some(occurred_at), Some(description)) = (at, description) else {
+            return Err(errors.into());
+        };
+        self.store
+            .add_timeline_event(&NewTimelineEvent {
+                id: RecordId::random(),
+                loop_id: record.id,
+                occurred_at,
+                description,
+                added_by: access.actor(),
+                added_at: self.now(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub async fn add_factor(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        reason: &str,
+        description: &str,
+    ) -> ServiceResult<FactorId> {
+        let record = self.loop_record(access, id).await?;
+        let mut errors = FieldErrors::default();
+        let reason = errors.take("reason", FactorReason::parse(reason));
+        let description = errors.take("description", loops::long_text(description, true));
+        let (Some(reason), Some(description)) = (reason, description) else {
+            return Err(errors.into());
+        };
+        let factor = NewFactor {
+            id: FactorId::random(),
+            loop_id: record.id,
+            reason,
+            description,
+            added_by: access.actor(),
+            added_at: self.now(),
+        };
+        self.store.add_factor(&factor).await?;
+        Ok(factor.id)
+    }
+
+    pub async fn remove_factor(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        factor: &str,
+    ) -> ServiceResult<()> {
+        let record = self.loop_record(access, id).await?;
+        let factor: FactorId = factor.parse().map_err(|_| ServiceError::NotFound)?;
+        if self.store.delete_factor(record.id, factor).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound)
+        }
+    }
+
+    /// Saves the after-action review and the lessons (what went well, wrong, where we got lucky).
+    pub async fn save_review(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        input: ReviewInput,
+    ) -> ServiceResult<()> {
+        let record = self.loop_record(access, id).await?;
+        let mut errors = FieldErrors::default();
+        let mut text = |field: &str, raw: &str| {
+            errors
+                .take(field, loops::long_text(raw, false))
+                .unwrap_or_default()
+        };
+        let review = Review {
+            aar_intended: text("aar_intended", &input.aar_intended),
+            aar_actual: text("aar_actual", &input.aar_actual),
+            aar_difference: text("aar_difference", &input.aar_difference),
+            aar_lessons: text("aar_lessons", &input.aar_lessons),
+            went_well: text("went_well", &input.went_well),
+            went_wrong: text("went_wrong", &input.went_wrong),
+            got_lucky: text("got_lucky", &input.got_lucky),
+        };
+        errors.check()?;
+        self.store.save_review(record.id, &review).await?;
+        Ok(())
+    }
+
+    /// Adds a participant's account; an anonymous one keeps no author and only the day.
+    pub async fn add_account(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        input: AccountInput,
+    ) -> ServiceResult<()> {
+        let record = self.loop_record(access, id).await?;
+        let mut errors = FieldErrors::default();
+        let mut text = |field: &str, raw: &str| {
+            errors
+                .take(field, loops::long_text(raw, false))
+                .unwrap_or_default()
+        };
+        let account = NewAccount {
+            id: RecordId::random(),
+            loop_id: record.id,
+            author: (!input.anonymous).then(|| access.actor()),
+            actions: text("actions", &input.actions),
+            observations: text("observations", &input.observations),
+            expectations: text("expectations", &input.expectations),
+            assumptions: text("assumptions", &input.assumptions),
+            timeline_understanding: text("timeline_understanding", &input.timeline_understanding),
+            added_on: day_of(self.now()),
+        };
+        if [
+            &account.actions,
+            &account.observations,
+            &account.expectations,
+            &account.assumptions,
+            &account.timeline_understanding,
+        ]
+        .iter()
+        .all(|t| t.is_empty())
+        {
+            errors.push("actions", "write at least one part of your account");
+        }
+        errors.check()?;
+        self.store.add_account(&account).await?;
+        Ok(())
+    }
+
+    /// Records the questionnaire's answers and the type it suggests, from them and the factors.
+    pub async fn classify(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        answers: Questionnaire,
+    ) -> ServiceResult<loops::Suggestion> {
+        let record = self.loop_record(access, id).await?;
+        let reasons: Vec<FactorReason> = self
+            .store
+            .factors(record.id)
+            .await?
+            .into_iter()
+            .map(|f| f.reason)
+            .collect();
+        let suggestion = loops::suggest_type(&answers, &reasons);
+        self.store
+            .save_classification(record.id, &answers, &suggestion)
+            .await?;
+        Ok(suggestion)
+    }
+
+    /// A person chooses a type other than the suggestion, saying why; both stay on record.
+    /// `kind = None` withdraws the override.
+    pub async fn override_type(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        kind: Option<&str>,
+        reason: &str,
+    ) -> ServiceResult<()> {
+        let record = self.loop_record(access, id).await?;
+        let chosen = match kind.map(str::trim).filter(|k| !k.is_empty()) {
+            None => None,
+            Some(raw) => {
+                let mut errors = FieldErrors::default();
+                let kind = errors.take("type", FailureType::parse(raw));
+                let reason = errors.take("reason", loops::statement(reason, 2000));
+                let (Some(kind), Some(reason)) = (kind, reason) else {
+                    return Err(errors.into());
+                };
+                Some((kind, reason))
+            }
+        };
+        self.store
+            .save_override(
+                record.id,
+                chosen.as_ref().map(|(k, r)| (*k, r.as_str())),
+                access.actor(),
+                self.now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn add_learning(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        statement: &str,
+        visibility: &str,
+    ) -> ServiceResult<LearningId> {
+        let record = self.loop_record(access, id).await?;
+        let mut errors = FieldErrors::default();
+        let statement = errors.take("statement", loops::statement(statement, 1000));
+        let visibility = errors.take("visibility", Visibility::parse(visibility));
+        let (Some(statement), Some(visibility)) = (statement, visibility) else {
+            return Err(errors.into());
+        };
+        let learning = NewLearning {
+            id: LearningId::random(),
+            loop_id: record.id,
+            team_id: access.team().id,
+            statement,
+            visibility,
+            created_by: access.actor(),
+            created_at: self.now(),
+        };
+        self.store.add_learning(&learning).await?;
+        Ok(learning.id)
+    }
+
+    /// Adds an action item. The owner, when given, must be a member of the team.
+    pub async fn add_action(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        title: &str,
+        owner: Option<&str>,
+        due_on: Option<&str>,
+    ) -> ServiceResult<ActionId> {
+        let record = self.loop_record(access, id).await?;
+        let mut errors = FieldErrors::default();
+        let title = errors.take("title", loops::statement(title, SHORT_MAX));
+        let due_on = match due_on.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Some(None),
+            Some(raw) => errors.take("due_on", parse_date(raw)).map(Some),
+        };
+        let owner = match owner.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Some(None),
+            Some(raw) => match raw.parse::<UserId>() {
+                Ok(user)
+                    if self
+                        .store
+                        .membership(access.team().id, user)
+                        .await?
+                        .is_some() =>
+                {
+                    Some(Some(user))
+                }
+                _ => {
+                    errors.push("owner_id", "must be a member of the team");
+                    None
+                }
+            },
+        };
+        let (Some(title), Some(due_on), Some(owner)) = (title, due_on, owner) else {
+            return Err(errors.into());
+        };
+        let action = NewAction {
+            id: ActionId::random(),
+            loop_id: record.id,
+            team_id: access.team().id,
+            title,
+            owner,
+            due_on,
+            created_by: access.actor(),
+            created_at: self.now(),
+        };
+        self.store.add_action(&action).await?;
+        Ok(action.id)
+    }
+
+    /// Marks an action done, dropped (with a reason) or open again.
+    pub async fn set_action_status(
+        &self,
+        access: &TeamAccess,
+        action: &str,
+        status: &str,
+        dropped_reason: &str,
+    ) -> ServiceResult<ActionRecord> {
+        let id: ActionId = action.parse().map_err(|_| ServiceError::NotFound)?;
+        let status = ActionStatus::parse(status).map_err(|e| ServiceError::field("status", e.0))?;
+        let reason = if status == ActionStatus::Dropped {
+            loops::statement(dropped_reason, 1000).map_err(|_| {
+                ServiceError::field("dropped_reason", "say why the action is dropped")
+            })?
+        } else {
+            String::new()
+        };
+        if !self
+            .store
+            .set_action_status(access.team().id, id, status, &reason, self.now())
+            .await?
+        {
+            return Err(ServiceError::NotFound);
+        }
+        self.store
+            .action(access.team().id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// The team's action items (open ones first by due date when `status` is "open").
+    pub async fn team_actions(
+        &self,
+        access: &TeamAccess,
+        status: Option<&str>,
+    ) -> ServiceResult<Vec<ActionRecord>> {
+        let status = status
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(ActionStatus::parse)
+            .transpose()
+            .map_err(|e| ServiceError::field("status", e.0))?;
+        Ok(self.store.team_actions(access.team().id, status).await?)
+    }
+
+    /// Sets (or clears) the date of the follow-up check: did it recur? did the change hold?
+    pub async fn set_follow_up(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        on: Option<&str>,
+    ) -> ServiceResult<()> {
+        let record = self.loop_record(access, id).await?;
+        let on = on
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(parse_date)
+            .transpose()
+            .map_err(|e| ServiceError::field("follow_up_on", e.0))?;
+        self.store.set_follow_up_date(record.id, on).await?;
+        Ok(())
+    }
+
+    pub async fn answer_follow_up(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        recurred: bool,
+        held: bool,
+        note: &str,
+    ) -> ServiceResult<()> {
+        let record = self.loop_record(access, id).await?;
+        if record.stage != Stage::Continue {
+            return Err(ServiceError::Conflict {
+                field: None,
+                message: "the follow-up check belongs to the Continue stage".to_owned(),
+            });
+        }
+        let note = loops::long_text(note, false).map_err(|e| ServiceError::field("note", e.0))?;
+        self.store
+            .answer_follow_up(record.id, recurred, held, &note, self.now(), access.actor())
+            .await?;
+        Ok(())
+    }
+
+    /// Links the experiment this loop led to (the Continue stage's next smart risk).
+    pub async fn link_next_experiment(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        experiment: Option<&str>,
+    ) -> ServiceResult<()> {
+        let record = self.loop_record(access, id).await?;
+        self.store
+            .set_next_experiment(record.id, experiment)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves the loop to the next stage when its condition holds, or one stage back.
+    pub async fn change_stage(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        forward: bool,
+        note: &str,
+    ) -> ServiceResult<Stage> {
+        let detail = self.loop_detail(access, id).await?;
+        let from = detail.record.stage;
+        let to = if forward {
+            detail
+                .next
+                .clone()
+                .map_err(|missing| ServiceError::Conflict {
+                    field: Some("stage".to_owned()),
+                    message: missing,
+                })?
+        } else {
+            from.previous().ok_or_else(|| ServiceError::Conflict {
+                field: Some("stage".to_owned()),
+                message: "Detect is the first stage".to_owned(),
+            })?
+        };
+        let note =
+            single_line_or_empty(note, SHORT_MAX).map_err(|e| ServiceError::field("note", e.0))?;
+        match self
+            .store
+            .change_stage(&StageChange {
+                id: RecordId::random(),
+                loop_id: detail.record.id,
+                from,
+                to,
+                at: self.now(),
+                by: Some(access.actor()),
+                note,
+            })
+            .await
+        {
+            Ok(()) => Ok(to),
+            Err(StoreError::NotFound) => Err(ServiceError::Conflict {
+                field: Some("stage".to_owned()),
+                message: "someone else moved this loop meanwhile; reload to see where it stands"
+                    .to_owned(),
+            }),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Loops that sit in a stage too long or whose follow-up is due, for the team page.
+    pub async fn loops_needing_attention(
+        &self,
+        access: &TeamAccess,
+    ) -> ServiceResult<Vec<(LoopSummary, Attention)>> {
+        let now = self.now();
+        let team = access.team();
+        let filter = LoopFilter {
+            sort: crate::store::loops::LoopSort::LongestInStage,
+            limit: 500,
+            ..LoopFilter::default()
+        };
+        let (rows, _) = self.store.list_loops(team.id, &filter, day_of(now)).await?;
+        let mut out = Vec::new();
+        for summary in rows {
+            let flag = if summary.stage == Stage::Continue {
+                let record = self.store.loop_by_id(team.id, summary.id).await?;
+                record.and_then(|r| {
+                    attention(
+                        r.stage,
+                        r.stage_entered_at,
+                        Some((r.follow_up.on, r.follow_up.answered_at.is_some())),
+                        team.stuck_after_days,
+                        now,
+                    )
+                })
+            } else {
+                attention(
+                    summary.stage,
+                    summary.stage_entered_at,
+                    None,
+                    team.stuck_after_days,
+                    now,
+                )
+            };
+            if let Some(flag) = flag {
+                out.push((summary, flag));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn single_line_or_empty(raw: &str, max: usize) -> Result<String, crate::domain::Invalid> {
+    if raw.trim().is_empty() {
+        Ok(String::new())
+    } else {
+        single_line(raw, max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(days: i64) -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + Duration::days(days)
+    }
+
+    #[test]
+    fn loops_are_flagged_after_the_teams_setting() {
+        assert_eq!(attention(Stage::Analyse, at(0), None, 14, at(14)), None);
+        assert_eq!(
+            attention(Stage::Analyse, at(0), None, 14, at(15)),
+            Some(Attention::Stuck { days: 15 })
+        );
+        assert_eq!(
+            attention(
+                Stage::Continue,
+                at(0),
+                Some((Some(at(30)), false)),
+                14,
+                at(20)
+            ),
+            None
+        );
+        assert_eq!(
+            attention(
+                Stage::Continue,
+                at(0),
+                Some((Some(at(30)), false)),
+                14,
+                at(31)
+            ),
+            Some(Attention::FollowUpDue)
+        );
+        assert_eq!(
+            attention(
+                Stage::Continue,
+                at(0),
+                Some((Some(at(30)), true)),
+                14,
+                at(90)
+            ),
+            None
+        );
+    }
+}

@@ -1,0 +1,440 @@
+//! Anonymous loops: nothing stored or logged links them to the person who logged them — no
+//! author, no session or token trace, no time finer than the day, no order of writing.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{fresh_postgres_url, Backend, TestApp, TestDb, PASSWORD};
+use crate::story;
+
+const DAY: i64 = 86_400;
+
+async fn identity_of(app: &TestApp, email: &str) -> Vec<String> {
+    let rows = app
+        .db
+        .dump(&format!(
+            "SELECT id, email, display_name FROM users WHERE email = '{email}'"
+        ))
+        .await;
+    let mut out: Vec<String> = rows[0].iter().map(|(_, v)| v.clone()).collect();
+    for row in app
+        .db
+        .dump(&format!(
+            "SELECT token_hash FROM sessions WHERE user_id = '{}' UNION ALL SELECT token_hash FROM api_tokens WHERE user_id = '{}'",
+            out[0], out[0]
+        ))
+        .await
+    {
+        out.extend(row.into_iter().map(|(_, v)| v));
+    }
+    out
+}
+
+fn assert_clean(rows: &[Vec<(String, String)>], identity: &[String], table: &str) {
+    for row in rows {
+        for (column, value) in row {
+            for secret in identity {
+                assert!(
+                    !value.contains(secret.as_str()),
+                    "{table}.{column} = {value:?} contains {secret:?}"
+                );
+            }
+        }
+    }
+}
+
+story!(
+    anonymous_loops_store_nothing_identifying,
+    |app: TestApp| async move {
+        app.create_user("root@example.org", "Root", true).await;
+        app.create_user("ann@example.org", "Ann Anon", false).await;
+        let ann = app.token_for("ann@example.org").await;
+        ann.post("/api/v1/teams", json!({"name": "Ops"})).await;
+        let browser = app.sign_in("ann@example.org").await;
+
+        let mut written = Vec::new();
+        for n in 0..10 {
+            let (status, created) = ann
+            .post(
+                "/api/v1/teams/ops/loops",
+                json!({"title": format!("Anonymous {n}"), "what_happened": "x", "tags": ["night"], "anonymous": true}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED);
+            assert_eq!(
+                created["reporter"],
+                json!({"anonymous": true, "name": null})
+            );
+            assert!(created["created_at"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with("T00:00:00Z"));
+            assert!(created["reporter_link"]
+                .as_str()
+                .unwrap_or("")
+                .contains("/reporter/"));
+            assert_eq!(created["history"][0]["by"], Value::Null);
+            written.push(created["id"].as_str().expect("id").to_owned());
+        }
+        // The same through the web form, after the session's last activity was an hour ago: the
+        // submission must not refresh it (that would timestamp the person).
+        let token = browser.csrf("/teams/ops/loops/new").await;
+        app.db
+            .execute("UPDATE sessions SET last_seen_at = last_seen_at - 3600")
+            .await;
+        let before_post = app.db.count("SELECT MAX(last_seen_at) FROM sessions").await;
+        let response = browser
+            .post_form(
+                "/teams/ops/loops",
+                &[
+                    ("csrf_token", token.as_str()),
+                    ("title", "Web anonymous"),
+                    ("what_happened", "y"),
+                    ("noticed_at", ""),
+                    ("impact_scale", "minor"),
+                    ("anonymous", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let page = response.text().await.expect("page");
+        assert!(
+            page.contains("/reporter/"),
+            "the reporter link is shown once"
+        );
+        assert_eq!(
+            app.db.count("SELECT MAX(last_seen_at) FROM sessions").await,
+            before_post
+        );
+        assert_eq!(
+            app.db
+                .count("SELECT COUNT(*) FROM api_tokens WHERE last_used_on IS NOT NULL")
+                .await,
+            0,
+            "writing through the API leaves no day of use on the token"
+        );
+
+        let identity = identity_of(&app, "ann@example.org").await;
+        assert!(identity.len() >= 3);
+        let loops = app.db.dump("SELECT * FROM loops").await;
+        assert_eq!(loops.len(), 11);
+        assert_clean(&loops, &identity, "loops");
+        for row in &loops {
+            let get = |name: &str| {
+                row.iter()
+                    .find(|(c, _)| c == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            assert_eq!(get("author_id"), "NULL");
+            let created: i64 = get("created_at").parse().expect("number");
+            let entered: i64 = get("stage_entered_at").parse().expect("number");
+            assert_eq!(created % DAY, 0, "creation kept to the day");
+            assert_eq!(entered % DAY, 0, "stage entry kept to the day");
+            assert_ne!(get("reporter_secret_hash"), "NULL");
+        }
+        for table in ["loop_stage_changes", "loop_tags", "loop_additions"] {
+            let rows = app.db.dump(&format!("SELECT * FROM {table}")).await;
+            assert_clean(&rows, &identity, table);
+        }
+        assert_eq!(
+            app.db
+                .count("SELECT COUNT(*) FROM loop_stage_changes WHERE changed_by IS NOT NULL")
+                .await,
+            0
+        );
+        assert_eq!(
+            app.db
+                .count(&format!(
+                    "SELECT COUNT(*) FROM loop_stage_changes WHERE changed_at % {DAY} <> 0"
+                ))
+                .await,
+            0
+        );
+
+        // No order of writing: the stored order is not the order the loops were written in.
+        let natural: Vec<String> = match &app.db {
+            TestDb::Sqlite(_) => {
+                app.db
+                    .dump("SELECT id FROM loops WHERE title LIKE 'Anonymous %'")
+                    .await
+            }
+            TestDb::Postgres(_) => {
+                app.db
+                    .dump("SELECT id FROM loops WHERE title LIKE 'Anonymous %' ORDER BY ctid")
+                    .await
+            }
+        }
+        .into_iter()
+        .map(|row| row[0].1.clone())
+        .collect();
+        assert_eq!(natural.len(), written.len());
+        assert_ne!(natural, written, "storage order matches writing order");
+        let seqs: Vec<i64> = app
+            .db
+            .dump("SELECT seq, title FROM loops WHERE title LIKE 'Anonymous %'")
+            .await
+            .into_iter()
+            .map(|row| {
+                (
+                    row[1]
+                        .1
+                        .trim_start_matches("Anonymous ")
+                        .parse::<usize>()
+                        .expect("n"),
+                    row[0].1.parse::<i64>().expect("seq"),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_values()
+            .collect();
+        assert!(
+            !seqs.windows(2).all(|w| w[0] < w[1]),
+            "seq grows with writing order: {seqs:?}"
+        );
+        if let TestDb::Postgres(_) = &app.db {
+            assert_eq!(
+                app.db
+                    .count("SELECT COUNT(DISTINCT xmin::text) FROM loops WHERE anonymous")
+                    .await,
+                1,
+                "every anonymous loop of the day carries the same transaction id"
+            );
+        }
+
+        // Pages and the API name nobody; the reporter link works without signing in.
+        let (_, html) = browser
+            .get_text(&format!("/teams/ops/loops/{}", written[0]))
+            .await;
+        assert!(html.contains("Logged anonymously"));
+        assert!(!html.contains("Ann Anon · "), "no name beside the record");
+    }
+);
+
+story!(
+    the_reporter_link_adds_and_withdraws_anonymously,
+    |app: TestApp| async move {
+        app.create_user("root@example.org", "Root", true).await;
+        let root = app.token_for("root@example.org").await;
+        root.post("/api/v1/teams", json!({"name": "Ops"})).await;
+        let (_, created) = root
+            .post(
+                "/api/v1/teams/ops/loops",
+                json!({"title": "Quiet one", "what_happened": "x", "anonymous": true}),
+            )
+            .await;
+        let link = created["reporter_link"].as_str().expect("link").to_owned();
+        let secret = link.rsplit('/').next().expect("secret").to_owned();
+        assert_eq!(
+            app.db
+                .count(&format!(
+                    "SELECT COUNT(*) FROM loops WHERE reporter_secret_hash = '{secret}'"
+                ))
+                .await,
+            0,
+            "only a hash of the link is stored"
+        );
+        let stranger = app.browser();
+        let path = link.trim_start_matches(&app.address).to_owned();
+        let (status, page) = stranger.get_text(&path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Quiet one"));
+        let added = stranger
+            .submit(&path, &path, &[("body", "I later found the cron overlap.")])
+            .await;
+        assert_eq!(added.status(), StatusCode::OK);
+        let (_, shown) = root
+            .get(&format!(
+                "/api/v1/teams/ops/loops/{}",
+                created["id"].as_str().expect("id")
+            ))
+            .await;
+        assert_eq!(shown["additions"][0]["by_reporter"], true);
+        assert_eq!(shown["additions"][0]["by"], Value::Null);
+        assert_eq!(
+            app.db
+                .count("SELECT COUNT(*) FROM loop_additions WHERE author_id IS NOT NULL")
+                .await,
+            0
+        );
+        let withdrawn = stranger.submit(&path, &path, &[("withdraw", "yes")]).await;
+        assert_eq!(withdrawn.status(), StatusCode::OK);
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM loops").await, 0);
+        assert_eq!(stranger.get(&path).await.status(), StatusCode::NOT_FOUND);
+        let (status, _) = app
+            .api("none")
+            .get(&format!("/api/v1/reporter/{secret}"))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+);
+
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_failforward"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FAILFORWARD_") || key == "RUST_LOG" {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// The server's own log lines, at debug level, for the request that logs an anonymous loop.
+async fn logs_carry_nothing_identifying(backend: Backend) {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut storage = vec!["--data-dir".to_owned(), dir.path().display().to_string()];
+    match backend {
+        Backend::Sqlite => {}
+        Backend::Postgres => match fresh_postgres_url().await {
+            Some(url) => storage.extend(["--database-url".to_owned(), url]),
+            None => return,
+        },
+    }
+    let mut create = binary()
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            "ann@example.org",
+            "--name",
+            "Ann Anon",
+            "--admin",
+            "--password-stdin",
+        ])
+        .args(&storage)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("create-user");
+    create
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .expect("write");
+    let output = create.wait_with_output().expect("create-user finishes");
+    assert!(output.status.success());
+    let user_id = String::from_utf8_lossy(&output.stdout)
+        .rsplit('(')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches(')')
+        .to_owned();
+    assert_eq!(user_id.len(), 36, "user id printed");
+    let token = String::from_utf8_lossy(
+        &binary()
+            .args(["admin", "create-token", "--email", "ann@example.org"])
+            .args(&storage)
+            .output()
+            .expect("create-token")
+            .stdout,
+    )
+    .trim()
+    .to_owned();
+
+    let mut server = binary()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--log-level",
+            "debug",
+        ])
+        .args(&storage)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut stdout = BufReader::new(server.stdout.take().expect("stdout"));
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).expect("banner");
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let mut stderr = server.stderr.take().expect("stderr");
+    let collector = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let base = banner
+        .trim()
+        .trim_start_matches("failforward is running at ")
+        .to_owned();
+    let client = reqwest::Client::new();
+    let team = client
+        .post(format!("{base}/api/v1/teams"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Ops"}))
+        .send()
+        .await
+        .expect("team");
+    assert_eq!(team.status(), StatusCode::CREATED);
+    let created: Value = client
+        .post(format!("{base}/api/v1/teams/ops/loops"))
+        .bearer_auth(&token)
+        .json(&json!({"title": "Night shift mistake", "what_happened": "x", "anonymous": true}))
+        .send()
+        .await
+        .expect("loop")
+        .json()
+        .await
+        .expect("json");
+    let loop_id = created["id"].as_str().expect("id").to_owned();
+    let reporter = created["reporter_link"].as_str().expect("link").to_owned();
+    let secret = reporter.rsplit('/').next().unwrap_or("").to_owned();
+    let added = client
+        .post(format!("{base}/api/v1/reporter/{secret}/additions"))
+        .json(&json!({"body": "more"}))
+        .send()
+        .await
+        .expect("addition");
+    assert_eq!(added.status(), StatusCode::CREATED);
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    server.wait().expect("exit");
+    let logs = collector.join().expect("logs");
+
+    let request_lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("/api/v1/teams/{slug}/loops") && l.contains("\"status\":201"))
+        .collect();
+    assert_eq!(
+        request_lines.len(),
+        1,
+        "the request is logged once:\n{logs}"
+    );
+    for line in logs.lines() {
+        let parsed: Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        for needle in [
+            &user_id,
+            "ann@example.org",
+            "Ann Anon",
+            &token,
+            &secret,
+            &loop_id,
+        ] {
+            assert!(
+                !line.contains(needle),
+                "log line names {needle:?}: {parsed}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_carry_nothing_identifying_on_sqlite() {
+    logs_carry_nothing_identifying(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_carry_nothing_identifying_on_postgres() {
+    logs_carry_nothing_identifying(Backend::Postgres).await;
+}

@@ -48,7 +48,12 @@ impl Application {
             public_url: url.clone(),
             ..settings.policy.clone()
         };
-        let service = open_service(&settings.storage, policy).await?;
+        let sealer = crate::service::sealing::Sealer::from_secret(&settings.secret()?);
+        let service = open_service(&settings.storage, policy)
+            .await?
+            .with_sealer(sealer)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let setup_link = service
             .prepare_setup_link()
             .await

@@ -39,11 +39,22 @@ pub struct StorageArgs {
     pub sqlite_durability: Option<Durability>,
 }
 
+/// The server's secret (only `serve` needs it).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SecretArgs {
+    /// The secret that seals contributions until their reveal (at least 32 characters; the same
+    /// on every instance) [default: DATA_DIR/secret.key, created on first start]
+    #[arg(long, env = "FAILFORWARD_SECRET_KEY", value_name = "SECRET", hide_env_values = true)]
+    pub secret_key: Option<String>,
+}
+
 /// Settings of the web server.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
+    #[command(flatten)]
+    pub secret: SecretArgs,
     /// Address and port to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "FAILFORWARD_BIND", value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
@@ -95,6 +106,12 @@ struct FileSettings {
     login_max_failures: Option<u32>,
     login_window_minutes: Option<u64>,
     trust_forwarded_for: Option<bool>,
+    secret_key: Option<String>,
+    /// Read by `failforward loop …`, not by the server; accepted so one file serves both.
+    #[allow(dead_code)]
+    server: Option<String>,
+    #[allow(dead_code)]
+    token: Option<String>,
 }
 
 fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileSettings> {
@@ -128,6 +145,8 @@ pub struct Settings {
     pub log_level: String,
     pub policy: Policy,
     pub trust_forwarded_for: bool,
+    /// `None`: read or create `DATA_DIR/secret.key`.
+    pub secret_key: Option<String>,
 }
 
 impl StorageSettings {
@@ -228,7 +247,34 @@ impl Settings {
                 .trust_forwarded_for
                 .or(file.trust_forwarded_for)
                 .unwrap_or(false),
+            secret_key: args.secret.secret_key.clone().or(file.secret_key.clone()),
         })
+    }
+
+    /// The server secret: the configured one, or the one in `DATA_DIR/secret.key` (created with
+    /// 32 random bytes, readable by the owner only, on first use).
+    pub fn secret(&self) -> anyhow::Result<Vec<u8>> {
+        if let Some(secret) = &self.secret_key {
+            if secret.chars().count() < 32 {
+                anyhow::bail!("secret_key must be at least 32 characters long");
+            }
+            return Ok(secret.as_bytes().to_vec());
+        }
+        let path = self.storage.data_dir.join("secret.key");
+        match std::fs::read(&path) {
+            Ok(bytes) if bytes.len() >= 32 => Ok(bytes),
+            Ok(_) => anyhow::bail!("{} is shorter than 32 bytes", path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                use rand::RngCore;
+                std::fs::create_dir_all(&self.storage.data_dir)
+                    .with_context(|| format!("creating {}", self.storage.data_dir.display()))?;
+                let mut bytes = vec![0u8; 32];
+                rand::rngs::OsRng.fill_bytes(&mut bytes);
+                write_private(&path, &bytes)?;
+                Ok(bytes)
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
     }
 
     /// Settings for a server on a free port over `storage`; for tests and benchmarks.
@@ -241,8 +287,26 @@ impl Settings {
             log_level: "warn".to_owned(),
             policy: Policy::default(),
             trust_forwarded_for: false,
+            secret_key: None,
         }
     }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ pub struct TeamAccess {
     team: Team,
     role: Option<TeamRole>,
     actor: UserId,
+    actor_name: String,
     actor_is_admin: bool,
 }
 
@@ -57,6 +58,10 @@ impl TeamAccess {
 
     pub fn actor(&self) -> UserId {
         self.actor
+    }
+
+    pub fn actor_name(&self) -> &str {
+        &self.actor_name
     }
 
     pub fn is_member(&self) -> bool {
@@ -101,6 +106,7 @@ impl Service {
             team,
             role,
             actor: actor.id(),
+            actor_name: actor.user.name.to_string(),
             actor_is_admin: actor.is_admin(),
         })
     }

@@ -40,7 +40,8 @@ pub struct LoopInput {
 /// A logged loop, with the reporter's one-time link when it was logged anonymously.
 #[derive(Debug, Clone)]
 pub struct LoggedLoop {
-    pub record: LoopRecord,
+    /// The new loop as stored, built from what was written (nothing else is attached yet).
+    pub detail: LoopDetail,
     /// Shown once; only its hash is stored.
     pub reporter_link: Option<String>,
 }
@@ -255,13 +256,59 @@ impl Service {
             source_experiment_id: None,
         };
         self.store.create_loop(&new).await?;
-        let record = self
-            .store
-            .loop_by_id(access.team().id, new.id)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
-        Ok(LoggedLoop {
+        let record = LoopRecord {
+            id: new.id,
+            team_id: new.team_id,
+            kind: new.kind,
+            title: new.title,
+            what_happened: new.what_happened,
+            what_was_expected: new.what_was_expected,
+            happened_at: new.happened_at,
+            noticed_at: new.noticed_at,
+            impact_scale: new.impact_scale,
+            impact_affected: new.impact_affected,
+            author: new.author.map(|id| (id, access.actor_name().to_owned())),
+            anonymous: new.author.is_none(),
+            created_at: new.created_at,
+            stage: new.stage,
+            stage_entered_at: new.created_at,
+            review: Review::default(),
+            classification: None,
+            type_override: None,
+            follow_up: crate::store::loops::FollowUp::default(),
+            source_experiment_id: new.source_experiment_id,
+            next_experiment_id: None,
+            tags: {
+                let mut tags = new.tags;
+                tags.sort();
+                tags
+            },
+        };
+        let facts = StageFacts {
+            has_expectation: !record.what_was_expected.trim().is_empty(),
+            ..StageFacts::default()
+        };
+        let detail = LoopDetail {
+            next: loops::advance(record.stage, &facts),
+            attention: None,
+            additions: Vec::new(),
+            history: vec![StageChangeRecord {
+                from: None,
+                to: record.stage,
+                at: record.created_at,
+                by_name: record.author.as_ref().map(|(_, name)| name.clone()),
+                note: String::new(),
+            }],
+            timeline: Vec::new(),
+            factors: Vec::new(),
+            accounts: Vec::new(),
+            learnings: Vec::new(),
+            actions: Vec::new(),
+            today: day_of(now),
             record,
+        };
+        Ok(LoggedLoop {
+            detail,
             reporter_link: secret.map(|s| self.link(&format!("/reporter/{}", s.plaintext))),
         })
     }

@@ -9,6 +9,8 @@ mod accounts;
 pub mod error;
 pub mod loops;
 mod passwords;
+mod sealed;
+pub mod sealing;
 pub mod secrets;
 mod teams;
 
@@ -62,6 +64,8 @@ impl Default for Policy {
 pub struct Service {
     store: Arc<dyn Store>,
     policy: Arc<Policy>,
+    /// Present in the server; the operator's commands need no sealing and run without it.
+    sealer: Option<sealing::Sealer>,
 }
 
 impl Service {
@@ -69,7 +73,25 @@ impl Service {
         Self {
             store,
             policy: Arc::new(policy),
+            sealer: None,
         }
+    }
+
+    /// Adds the server's sealing key after checking that the database was set up with the same
+    /// key, so that several instances cannot seal with different keys.
+    pub async fn with_sealer(mut self, sealer: sealing::Sealer) -> ServiceResult<Self> {
+        let stored = self
+            .store
+            .remember_installation_fact("sealing_key_check", sealer.check())
+            .await?;
+        if stored != sealer.check() {
+            return Err(ServiceError::Conflict {
+                field: Some("secret_key".to_owned()),
+                message: "this server's secret key differs from the one this database was set up with; give every instance the same secret_key".to_owned(),
+            });
+        }
+        self.sealer = Some(sealer);
+        Ok(self)
     }
 
     pub fn policy(&self) -> &Policy {
@@ -102,6 +124,9 @@ impl Service {
             .await?;
         self.store
             .delete_login_failures_before(now - self.policy.login_window)
+            .await?;
+        self.store
+            .mix_anonymous_days(crate::domain::when::day_of(now))
             .await?;
         Ok(removed)
     }

@@ -10,6 +10,7 @@
 pub mod loops;
 mod postgres;
 mod rows;
+pub mod sealed;
 mod sqlite;
 
 use std::path::Path;
@@ -20,8 +21,8 @@ use time::OffsetDateTime;
 
 use crate::domain::loops::{ActionStatus, FailureType, Questionnaire, Suggestion};
 use crate::domain::{
-    ActionId, ApiTokenId, DisplayName, Email, FactorId, InvitationId, LoopId, Team, TeamId,
-    TeamRole, TeamSlug, User, UserId,
+    ActionId, ApiTokenId, DisplayName, Email, FactorId, InvitationId, LoopId, RecordId, Team,
+    TeamId, TeamRole, TeamSlug, User, UserId,
 };
 use loops::{
     AccountRecord, ActionRecord, AdditionRecord, FactorRecord, LearningRecord, LoopCounts,
@@ -192,7 +193,7 @@ pub enum Acceptor {
 /// file), plus what only the backend itself can answer. Both backends implement all of it with
 /// the same observable behaviour; the integration suite runs every story on both.
 #[async_trait]
-pub trait Store: PeopleStore + LoopStore + Send + Sync + 'static {
+pub trait Store: PeopleStore + LoopStore + SealedStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Answers when the database can run a query (`/readyz`).
@@ -400,6 +401,47 @@ pub trait LoopStore: Send + Sync {
         by: UserId,
     ) -> StoreResult<()>;
     async fn set_next_experiment(&self, id: LoopId, experiment: Option<&str>) -> StoreResult<()>;
+    /// After a day ends, rewrites its anonymous loops together (PostgreSQL; a no-op on SQLite,
+    /// which keeps no transaction ids or write order).
+    async fn mix_anonymous_days(&self, today: OffsetDateTime) -> StoreResult<()>;
+}
+
+/// Sealed contributions (see `migrations/*/0004_sealed.sql`) and installation facts.
+#[async_trait]
+pub trait SealedStore: Send + Sync {
+    async fn installation_fact(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Records the fact unless it is already there; returns the stored value.
+    async fn remember_installation_fact(&self, name: &str, value: &str) -> StoreResult<String>;
+    async fn create_sealed_box(&self, id: RecordId, purpose: &str, at: OffsetDateTime)
+        -> StoreResult<()>;
+    async fn sealed_box(&self, id: RecordId) -> StoreResult<Option<sealed::SealedBox>>;
+    /// Adds an item and marks its writer as a participant, in one transaction that also hides
+    /// the order of the box's items (see `hide_sealed_order`). `Conflict` when the tier is
+    /// already revealed.
+    async fn add_sealed_item(&self, item: &sealed::NewSealedItem, writer: UserId) -> StoreResult<()>;
+    /// Named items of `author` (still sealed or not).
+    async fn sealed_items_of(&self, id: RecordId, author: UserId)
+        -> StoreResult<Vec<sealed::SealedItemRecord>>;
+    /// Removes a named item of `author` while its tier is sealed.
+    async fn delete_sealed_item(&self, id: RecordId, item: RecordId, author: UserId)
+        -> StoreResult<bool>;
+    /// How many people have submitted, per tier, and how many items there are.
+    async fn sealed_counts(&self, id: RecordId) -> StoreResult<sealed::SealedCounts>;
+    async fn sealed_participants(&self, id: RecordId) -> StoreResult<Vec<UserId>>;
+    /// Every item of a tier (for opening at the reveal).
+    async fn sealed_items_of_tier(&self, id: RecordId, tier: sealed::SealTier)
+        -> StoreResult<Vec<sealed::SealedItemRecord>>;
+    /// Writes the opened texts of a tier and marks it revealed, atomically; `false` when it was
+    /// already revealed (by someone else meanwhile).
+    async fn reveal_sealed_tier(
+        &self,
+        id: RecordId,
+        tier: sealed::SealTier,
+        opened: &[(RecordId, String)],
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Revealed items with their author's name when they chose to show it.
+    async fn revealed_items(&self, id: RecordId) -> StoreResult<Vec<sealed::RevealedItem>>;
 }
 
 /// Opens the store named by `database_url` (`postgres://…`) or, when there is none, the SQLite

@@ -313,13 +313,12 @@ impl LoopStore for ThisStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        for tag in &new.tags {
-            sqlx::query("INSERT INTO loop_tags (loop_id, tag) VALUES ($1, $2)")
-                .bind(new.id.to_string())
-                .bind(tag)
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
+        if !new.tags.is_empty() {
+            let mut insert = sqlx::QueryBuilder::<super::Db>::new("INSERT INTO loop_tags (loop_id, tag) ");
+            insert.push_values(&new.tags, |mut row, tag| {
+                row.push_bind(new.id.to_string()).push_bind(tag.clone());
+            });
+            insert.build().execute(&mut *tx).await.map_err(err)?;
         }
         sqlx::query(
             "INSERT INTO loop_stage_changes (id, loop_id, from_stage, to_stage, position, changed_at, changed_by, note) \
@@ -334,7 +333,7 @@ impl LoopStore for ThisStore {
         .await
         .map_err(err)?;
         if new.author.is_none() {
-            Self::hide_anonymous_order(&mut tx, unix(new.created_at))
+            Self::hide_anonymous_order(&mut tx, unix(new.created_at), &new.id.to_string())
                 .await
                 .map_err(err)?;
         }
@@ -984,6 +983,10 @@ impl LoopStore for ThisStore {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn mix_anonymous_days(&self, today: OffsetDateTime) -> StoreResult<()> {
+        ThisStore::mix_anonymous_days(self, unix(today)).await
     }
 
     async fn set_next_experiment(&self, id: LoopId, experiment: Option<&str>) -> StoreResult<()> {

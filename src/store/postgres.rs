@@ -14,6 +14,9 @@ use crate::domain::TeamId;
 #[path = "portable_loops.rs"]
 mod portable_loops;
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_sealed.rs"]
+mod portable_sealed;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_people.rs"]
 mod portable_people;
 
@@ -64,20 +67,36 @@ impl PostgresStore {
     /// PostgreSQL stamps every row version with the id of the transaction that wrote it (`xmin`)
     /// and appends new versions in write order (`ctid`), so a database reader could order
     /// anonymous loops by when they were written and match them to other rows written at the
-    /// same moment. Called in the transaction that writes an anonymous loop, this rewrites every
-    /// anonymous loop of the same day (with its tags and creation entry) in random order: all of
-    /// them then carry this transaction's id, and their physical order is shuffled. Old row
-    /// versions are left to VACUUM; reading those takes page-level access to the data files.
+    /// same moment. Called in the transaction that writes an anonymous loop, this rewrites the new
+    /// loop together with up to eight other anonymous loops of the same day, chosen at random, in
+    /// random order: they then share this transaction's id and a shuffled physical order. At the
+    /// end of each day `mix_anonymous_days` rewrites the whole day the same way. Old row versions
+    /// are left to VACUUM; reading those takes page-level access to the data files.
     async fn hide_anonymous_order(
         tx: &mut Transaction<'static, Db>,
         day: i64,
+        new_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        // One writer of anonymous rows at a time, so that two rewrites never deadlock.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('failforward:anonymous-loops'))")
+            .execute(&mut **tx)
+            .await?;
+        let mut ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM loops WHERE anonymous AND created_at = $1 AND id <> $2 ORDER BY random() LIMIT 8",
+        )
+        .bind(day)
+        .bind(new_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        ids.push(new_id.to_owned());
+        Self::rewrite_anonymous(tx, ids).await
+    }
+
+    async fn rewrite_anonymous(
+        tx: &mut Transaction<'static, Db>,
+        mut ids: Vec<String>,
     ) -> Result<(), sqlx::Error> {
         use rand::seq::SliceRandom;
-        let mut ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM loops WHERE anonymous AND created_at = $1")
-                .bind(day)
-                .fetch_all(&mut **tx)
-                .await?;
         ids.shuffle(&mut rand::thread_rng());
         for id in &ids {
             sqlx::query("UPDATE loops SET anonymous = anonymous WHERE id = $1")
@@ -94,6 +113,67 @@ impl PostgresStore {
             .bind(id)
             .execute(&mut **tx)
             .await?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites, in one transaction and in random order, every anonymous loop of each finished day
+    /// not yet mixed, so that a whole day's anonymous loops share one transaction id.
+    pub(super) async fn mix_anonymous_days(&self, today: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('failforward:anonymous-loops'))")
+            .execute(&mut *tx)
+            .await?;
+        let mixed: Option<String> =
+            sqlx::query_scalar("SELECT value FROM installation WHERE name = 'anonymous_mixed_until'")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let from: i64 = mixed.and_then(|m| m.parse().ok()).unwrap_or(0);
+        if from >= today {
+            return Ok(());
+        }
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM loops WHERE anonymous AND created_at >= $1 AND created_at < $2",
+        )
+        .bind(from)
+        .bind(today)
+        .fetch_all(&mut *tx)
+        .await?;
+        Self::rewrite_anonymous(&mut tx, ids).await?;
+        sqlx::query(
+            "INSERT INTO installation (name, value) VALUES ('anonymous_mixed_until', $1) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(today.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rewrites every item of the box in random order, in the transaction that adds one, so that
+    /// all carry that transaction's id and a shuffled physical order: neither can tell which item
+    /// came with which participant row (see `hide_anonymous_order`).
+    async fn hide_sealed_order(
+        tx: &mut Transaction<'static, Db>,
+        box_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        use rand::seq::SliceRandom;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(format!("failforward:sealed:{box_id}"))
+            .execute(&mut **tx)
+            .await?;
+        let mut ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM sealed_items WHERE box_id = $1")
+                .bind(box_id)
+                .fetch_all(&mut **tx)
+                .await?;
+        ids.shuffle(&mut rand::thread_rng());
+        for id in &ids {
+            sqlx::query("UPDATE sealed_items SET tier = tier WHERE id = $1")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(())
     }

@@ -23,6 +23,9 @@ use crate::domain::TeamId;
 #[path = "portable_loops.rs"]
 mod portable_loops;
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_sealed.rs"]
+mod portable_sealed;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_people.rs"]
 mod portable_people;
 
@@ -147,6 +150,20 @@ impl SqliteStore {
     async fn hide_anonymous_order(
         _tx: &mut Transaction<'static, Db>,
         _day: i64,
+        _new_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// Nothing to mix: see `hide_anonymous_order`.
+    async fn mix_anonymous_days(&self, _today: i64) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Sealed items sit in random order already (WITHOUT ROWID, random keys).
+    async fn hide_sealed_order(
+        _tx: &mut Transaction<'static, Db>,
+        _box_id: &str,
     ) -> Result<(), sqlx::Error> {
         Ok(())
     }

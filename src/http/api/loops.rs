@@ -420,14 +420,10 @@ pub async fn create(
             },
         )
         .await?;
-    let detail = state
-        .service
-        .loop_detail(&access, &logged.record.id.to_string())
-        .await?;
     Ok((
         StatusCode::CREATED,
         Json(LoopCreated {
-            r#loop: loop_out(detail),
+            r#loop: loop_out(logged.detail),
             reporter_link: logged.reporter_link,
         }),
     ))

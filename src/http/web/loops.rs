@@ -222,7 +222,7 @@ pub async fn create(
             None => Ok(Redirect::to(&format!(
                 "/teams/{}/loops/{}?notice=loop-logged",
                 access.team().slug,
-                logged.record.id
+                logged.detail.record.id
             ))
             .into_response()),
         },

@@ -51,7 +51,13 @@ async fn capture(storage: StorageSettings, loops: usize) -> Figures {
     let service = app.service().clone();
     tokio::spawn(app.run_until(std::future::pending()));
     service
-        .create_user_directly("bench@example.org", "Bench", "correct horse battery staple", true, Some("Bench"))
+        .create_user_directly(
+            "bench@example.org",
+            "Bench",
+            "correct horse battery staple",
+            true,
+            Some("Bench"),
+        )
         .await
         .expect("user");
     let token = service
@@ -70,7 +76,8 @@ async fn capture(storage: StorageSettings, loops: usize) -> Figures {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..WRITERS {
-        let (client, base, token, next) = (client.clone(), base.clone(), token.clone(), next.clone());
+        let (client, base, token, next) =
+            (client.clone(), base.clone(), token.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -94,7 +101,12 @@ async fn capture(storage: StorageSettings, loops: usize) -> Figures {
                     .send()
                     .await
                     .expect("request");
-                assert_eq!(response.status(), 201, "{}", response.text().await.unwrap_or_default());
+                assert_eq!(
+                    response.status(),
+                    201,
+                    "{}",
+                    response.text().await.unwrap_or_default()
+                );
                 latencies.push(sent.elapsed());
             }
         }));

@@ -44,7 +44,12 @@ pub struct StorageArgs {
 pub struct SecretArgs {
     /// The secret that seals contributions until their reveal (at least 32 characters; the same
     /// on every instance) [default: DATA_DIR/secret.key, created on first start]
-    #[arg(long, env = "FAILFORWARD_SECRET_KEY", value_name = "SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "FAILFORWARD_SECRET_KEY",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
     pub secret_key: Option<String>,
 }
 

@@ -32,7 +32,37 @@ pub struct Client {
     token: String,
 }
 
+/// Settings file keys the client reads (the file may hold server settings too).
+fn file_settings(
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<(Option<String>, Option<String>)> {
+    let default = std::path::Path::new("failforward.toml");
+    let Some(path) = config.or(default.exists().then_some(default)) else {
+        return Ok((None, None));
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading settings file {}", path.display()))?;
+    let value: toml::Value =
+        toml::from_str(&text).with_context(|| format!("settings file {}", path.display()))?;
+    let key = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    Ok((key("server"), key("token")))
+}
+
 impl Client {
+    /// The client named by the flags (or environment), else by the settings file.
+    pub fn resolve(config: Option<&std::path::Path>, flags: &ClientArgs) -> anyhow::Result<Self> {
+        let (file_server, file_token) = file_settings(config)?;
+        let server = flags
+            .server
+            .clone()
+            .or(file_server)
+            .context("no server given: use --server URL or FAILFORWARD_SERVER")?;
+        let token = flags.token.clone().or(file_token).context(
+            "no token given: use --token or FAILFORWARD_TOKEN (create one on your account page)",
+        )?;
+        Self::new(&server, &token)
+    }
+
     pub fn new(server: &str, token: &str) -> anyhow::Result<Self> {
         if !(server.starts_with("http://") || server.starts_with("https://")) {
             anyhow::bail!("--server must start with http:// or https://, got {server:?}");

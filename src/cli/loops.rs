@@ -124,56 +124,16 @@ struct AdvanceArgs {
     json: bool,
 }
 
-/// Settings file keys the client reads.
-#[derive(Debug, Default, serde::Deserialize)]
-struct ClientFile {
-    server: Option<String>,
-    token: Option<String>,
-}
-
 fn client(args: &LoopArgs, flags: &ClientArgs) -> anyhow::Result<Client> {
-    let default = std::path::Path::new("failforward.toml");
-    let file: ClientFile = match args
-        .config
-        .as_deref()
-        .or(default.exists().then_some(default))
-    {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading settings file {}", path.display()))?;
-            // The file may hold server settings too; only these two keys matter here.
-            let value: toml::Value = toml::from_str(&text)
-                .with_context(|| format!("settings file {}", path.display()))?;
-            ClientFile {
-                server: value
-                    .get("server")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned),
-                token: value
-                    .get("token")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned),
-            }
-        }
-        None => ClientFile::default(),
-    };
-    let server = flags
-        .server
-        .clone()
-        .or(file.server)
-        .context("no server given: use --server URL or FAILFORWARD_SERVER")?;
-    let token = flags.token.clone().or(file.token).context(
-        "no token given: use --token or FAILFORWARD_TOKEN (create one on your account page)",
-    )?;
-    Client::new(&server, &token)
+    Client::resolve(args.config.as_deref(), flags)
 }
 
-fn print_json(value: &Value) -> anyhow::Result<()> {
+pub(super) fn print_json(value: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
-fn text<'a>(value: &'a Value, key: &str) -> &'a str {
+pub(super) fn text<'a>(value: &'a Value, key: &str) -> &'a str {
     value[key].as_str().unwrap_or("")
 }
 

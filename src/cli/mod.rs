@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod client;
+mod experiments;
 mod loops;
 
 use crate::app::{open_service, Application};
@@ -29,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the web app and the JSON API
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create or upgrade the database schema, then exit
     Migrate(StorageArgs),
     /// Headless administration
@@ -41,6 +42,8 @@ enum Command {
     Version,
     /// Work with the learning loop on a running server (uses --server and --token)
     Loop(loops::LoopArgs),
+    /// Design, list and conclude experiments on a running server (uses --server and --token)
+    Experiment(experiments::ExperimentArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,7 +137,7 @@ fn one_line(error: &anyhow::Error) -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Migrate(args) => {
             let storage = StorageSettings::resolve(&args)?;
             open_service(&storage, Policy::default()).await?;
@@ -153,6 +156,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Backup(args) => backup(args).await,
         Command::Loop(args) => loops::run(args, &cli.client).await,
+        Command::Experiment(args) => experiments::run(args, &cli.client).await,
         Command::Version => {
             println!("failforward {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

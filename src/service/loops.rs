@@ -254,6 +254,7 @@ impl Service {
             stage: Stage::Detect,
             tags,
             source_experiment_id: None,
+            classification: None,
         };
         self.store.create_loop(&new).await?;
         let record = LoopRecord {

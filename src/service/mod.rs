@@ -7,9 +7,10 @@
 mod access;
 mod accounts;
 pub mod error;
+pub mod experiments;
 pub mod loops;
 mod passwords;
-mod sealed;
+pub mod sealed;
 pub mod sealing;
 pub mod secrets;
 mod teams;

@@ -32,19 +32,24 @@ impl Service {
         })
     }
 
-    pub(crate) async fn create_sealed_box(&self, purpose: &str) -> ServiceResult<RecordId> {
+    pub async fn create_sealed_box(&self, purpose: &str) -> ServiceResult<RecordId> {
         let id = RecordId::random();
-        self.store.create_sealed_box(id, purpose, self.now()).await?;
+        self.store
+            .create_sealed_box(id, purpose, self.now())
+            .await?;
         Ok(id)
     }
 
-    pub(crate) async fn sealed_box(&self, id: RecordId) -> ServiceResult<SealedBox> {
-        self.store.sealed_box(id).await?.ok_or(ServiceError::NotFound)
+    pub async fn sealed_box(&self, id: RecordId) -> ServiceResult<SealedBox> {
+        self.store
+            .sealed_box(id)
+            .await?
+            .ok_or(ServiceError::NotFound)
     }
 
     /// Seals `text` into the box. `named` keeps the writer as the item's author (shown after the
     /// reveal); otherwise the item has no author at all.
-    pub(crate) async fn seal_item(
+    pub async fn seal_item(
         &self,
         box_id: RecordId,
         writer: UserId,
@@ -73,7 +78,11 @@ impl Service {
     }
 
     /// The writer's own named items, opened for them alone.
-    pub(crate) async fn my_sealed_items(&self, box_id: RecordId, writer: UserId) -> ServiceResult<Vec<MySealedItem>> {
+    pub async fn my_sealed_items(
+        &self,
+        box_id: RecordId,
+        writer: UserId,
+    ) -> ServiceResult<Vec<MySealedItem>> {
         let sealer = self.sealer()?;
         self.store
             .sealed_items_of(box_id, writer)
@@ -95,7 +104,12 @@ impl Service {
             .collect()
     }
 
-    pub(crate) async fn withdraw_sealed_item(&self, box_id: RecordId, item: RecordId, writer: UserId) -> ServiceResult<()> {
+    pub async fn withdraw_sealed_item(
+        &self,
+        box_id: RecordId,
+        item: RecordId,
+        writer: UserId,
+    ) -> ServiceResult<()> {
         if self.store.delete_sealed_item(box_id, item, writer).await? {
             Ok(())
         } else {
@@ -104,16 +118,16 @@ impl Service {
     }
 
     /// Counts only — never content, never who wrote what.
-    pub(crate) async fn sealed_counts(&self, box_id: RecordId) -> ServiceResult<SealedCounts> {
+    pub async fn sealed_counts(&self, box_id: RecordId) -> ServiceResult<SealedCounts> {
         Ok(self.store.sealed_counts(box_id).await?)
     }
 
-    pub(crate) async fn sealed_participants(&self, box_id: RecordId) -> ServiceResult<Vec<UserId>> {
+    pub async fn sealed_participants(&self, box_id: RecordId) -> ServiceResult<Vec<UserId>> {
         Ok(self.store.sealed_participants(box_id).await?)
     }
 
     /// Opens every item of the tier at once. Revealing twice is harmless.
-    pub(crate) async fn reveal_sealed(&self, box_id: RecordId, tier: SealTier) -> ServiceResult<()> {
+    pub async fn reveal_sealed(&self, box_id: RecordId, tier: SealTier) -> ServiceResult<()> {
         let sealer = self.sealer()?;
         let items = self.store.sealed_items_of_tier(box_id, tier).await?;
         let mut opened = Vec::with_capacity(items.len());
@@ -129,7 +143,7 @@ impl Service {
     }
 
     /// What has been revealed, sorted by category and text (never by the order of writing).
-    pub(crate) async fn revealed_items(&self, box_id: RecordId) -> ServiceResult<Vec<RevealedItem>> {
+    pub async fn revealed_items(&self, box_id: RecordId) -> ServiceResult<Vec<RevealedItem>> {
         Ok(self.store.revealed_items(box_id).await?)
     }
 }

@@ -69,7 +69,11 @@ impl Sealer {
     }
 
     pub fn open(&self, sealed: &str, context: &str) -> Result<String, ServiceError> {
-        let corrupt = || ServiceError::internal(anyhow::anyhow!("a sealed item cannot be opened: wrong key or damaged data"));
+        let corrupt = || {
+            ServiceError::internal(anyhow::anyhow!(
+                "a sealed item cannot be opened: wrong key or damaged data"
+            ))
+        };
         let bytes = STANDARD.decode(sealed).map_err(|_| corrupt())?;
         if bytes.len() < 24 {
             return Err(corrupt());
@@ -96,12 +100,22 @@ mod tests {
     #[test]
     fn sealed_text_opens_only_with_the_same_key_and_context() {
         let sealer = Sealer::from_secret(b"one secret");
-        let sealed = sealer.seal("the vendor may miss the date", "box-1").expect("seal");
+        let sealed = sealer
+            .seal("the vendor may miss the date", "box-1")
+            .expect("seal");
         assert!(!sealed.contains("vendor"));
-        assert_eq!(sealer.open(&sealed, "box-1").expect("open"), "the vendor may miss the date");
+        assert_eq!(
+            sealer.open(&sealed, "box-1").expect("open"),
+            "the vendor may miss the date"
+        );
         assert!(sealer.open(&sealed, "box-2").is_err(), "bound to its box");
-        assert!(Sealer::from_secret(b"another").open(&sealed, "box-1").is_err());
-        assert_ne!(sealer.seal("x", "b").expect("seal"), sealer.seal("x", "b").expect("seal"));
+        assert!(Sealer::from_secret(b"another")
+            .open(&sealed, "box-1")
+            .is_err());
+        assert_ne!(
+            sealer.seal("x", "b").expect("seal"),
+            sealer.seal("x", "b").expect("seal")
+        );
         assert_ne!(sealer.check(), Sealer::from_secret(b"another").check());
     }
 }

@@ -32,6 +32,8 @@ pub struct NewLoop {
     pub stage: Stage,
     pub tags: Vec<String>,
     pub source_experiment_id: Option<String>,
+    /// Answers carried over from an experiment's criteria, with the suggestion they give.
+    pub classification: Option<(Questionnaire, Suggestion)>,
 }
 
 /// The after-action review and the lessons of the Analyse stage.

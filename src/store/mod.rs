@@ -7,6 +7,7 @@
 //! backups) lives in `sqlite.rs` or `postgres.rs` alone. Times are stored as Unix seconds
 //! and ids as UUID text on both backends so that one set of queries serves both.
 
+pub mod experiments;
 pub mod loops;
 mod postgres;
 mod rows;
@@ -193,7 +194,9 @@ pub enum Acceptor {
 /// file), plus what only the backend itself can answer. Both backends implement all of it with
 /// the same observable behaviour; the integration suite runs every story on both.
 #[async_trait]
-pub trait Store: PeopleStore + LoopStore + SealedStore + Send + Sync + 'static {
+pub trait Store:
+    PeopleStore + LoopStore + SealedStore + ExperimentStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Answers when the database can run a query (`/readyz`).
@@ -412,25 +415,43 @@ pub trait SealedStore: Send + Sync {
     async fn installation_fact(&self, name: &str) -> StoreResult<Option<String>>;
     /// Records the fact unless it is already there; returns the stored value.
     async fn remember_installation_fact(&self, name: &str, value: &str) -> StoreResult<String>;
-    async fn create_sealed_box(&self, id: RecordId, purpose: &str, at: OffsetDateTime)
-        -> StoreResult<()>;
+    async fn create_sealed_box(
+        &self,
+        id: RecordId,
+        purpose: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
     async fn sealed_box(&self, id: RecordId) -> StoreResult<Option<sealed::SealedBox>>;
     /// Adds an item and marks its writer as a participant, in one transaction that also hides
     /// the order of the box's items (see `hide_sealed_order`). `Conflict` when the tier is
     /// already revealed.
-    async fn add_sealed_item(&self, item: &sealed::NewSealedItem, writer: UserId) -> StoreResult<()>;
+    async fn add_sealed_item(
+        &self,
+        item: &sealed::NewSealedItem,
+        writer: UserId,
+    ) -> StoreResult<()>;
     /// Named items of `author` (still sealed or not).
-    async fn sealed_items_of(&self, id: RecordId, author: UserId)
-        -> StoreResult<Vec<sealed::SealedItemRecord>>;
+    async fn sealed_items_of(
+        &self,
+        id: RecordId,
+        author: UserId,
+    ) -> StoreResult<Vec<sealed::SealedItemRecord>>;
     /// Removes a named item of `author` while its tier is sealed.
-    async fn delete_sealed_item(&self, id: RecordId, item: RecordId, author: UserId)
-        -> StoreResult<bool>;
+    async fn delete_sealed_item(
+        &self,
+        id: RecordId,
+        item: RecordId,
+        author: UserId,
+    ) -> StoreResult<bool>;
     /// How many people have submitted, per tier, and how many items there are.
     async fn sealed_counts(&self, id: RecordId) -> StoreResult<sealed::SealedCounts>;
     async fn sealed_participants(&self, id: RecordId) -> StoreResult<Vec<UserId>>;
     /// Every item of a tier (for opening at the reveal).
-    async fn sealed_items_of_tier(&self, id: RecordId, tier: sealed::SealTier)
-        -> StoreResult<Vec<sealed::SealedItemRecord>>;
+    async fn sealed_items_of_tier(
+        &self,
+        id: RecordId,
+        tier: sealed::SealTier,
+    ) -> StoreResult<Vec<sealed::SealedItemRecord>>;
     /// Writes the opened texts of a tier and marks it revealed, atomically; `false` when it was
     /// already revealed (by someone else meanwhile).
     async fn reveal_sealed_tier(
@@ -442,6 +463,94 @@ pub trait SealedStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Revealed items with their author's name when they chose to show it.
     async fn revealed_items(&self, id: RecordId) -> StoreResult<Vec<sealed::RevealedItem>>;
+}
+
+/// Experiments, risk budgets and pre-mortem dispositions. Reads name the team.
+#[async_trait]
+pub trait ExperimentStore: Send + Sync {
+    async fn set_budget(
+        &self,
+        team: TeamId,
+        quarter: &str,
+        budget: &crate::domain::experiments::Budget,
+        by: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn budget(
+        &self,
+        team: TeamId,
+        quarter: &str,
+    ) -> StoreResult<Option<experiments::BudgetRecord>>;
+    async fn budgets(&self, team: TeamId) -> StoreResult<Vec<experiments::BudgetRecord>>;
+    /// Creates the experiment and its (empty) pre-mortem box; links the loop it started from.
+    async fn create_experiment(&self, new: &experiments::NewExperiment) -> StoreResult<()>;
+    async fn experiment(
+        &self,
+        team: TeamId,
+        id: RecordId,
+    ) -> StoreResult<Option<experiments::ExperimentRecord>>;
+    async fn experiments(&self, team: TeamId) -> StoreResult<Vec<experiments::ExperimentRecord>>;
+    /// Replaces the design of a draft and withdraws any approval given to the old design;
+    /// `false` when it is no longer a draft.
+    async fn update_draft(
+        &self,
+        team: TeamId,
+        id: RecordId,
+        design: &experiments::ExperimentDesign,
+    ) -> StoreResult<bool>;
+    /// Money and effort of the team's running and concluded experiments starting in
+    /// `[from, until)`, except `except`.
+    async fn committed_loss(
+        &self,
+        team: TeamId,
+        currency: &str,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+        except: Option<RecordId>,
+    ) -> StoreResult<crate::domain::experiments::Loss>;
+    async fn save_pilot(
+        &self,
+        team: TeamId,
+        id: RecordId,
+        answers: &[(String, bool)],
+    ) -> StoreResult<bool>;
+    async fn approve_experiment(
+        &self,
+        team: TeamId,
+        id: RecordId,
+        by: UserId,
+        at: OffsetDateTime,
+        note: &str,
+    ) -> StoreResult<bool>;
+    async fn start_experiment(
+        &self,
+        team: TeamId,
+        id: RecordId,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    async fn cancel_experiment(&self, team: TeamId, id: RecordId) -> StoreResult<bool>;
+    async fn set_disposition(
+        &self,
+        experiment: RecordId,
+        item: RecordId,
+        kind: crate::domain::experiments::Disposition,
+        note: &str,
+        by: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn dispositions(
+        &self,
+        experiment: RecordId,
+    ) -> StoreResult<Vec<experiments::DispositionRecord>>;
+    /// Concludes a running experiment exactly once: the conditional update and the loop it opens
+    /// are one transaction, so retries and concurrent requests open one loop at most.
+    async fn conclude_experiment(
+        &self,
+        team: TeamId,
+        id: RecordId,
+        conclusion: &experiments::NewConclusion,
+        opens: Option<&experiments::OutcomeLoop>,
+    ) -> StoreResult<experiments::Concluded>;
 }
 
 /// Opens the store named by `database_url` (`postgres://…`) or, when there is none, the SQLite

@@ -283,60 +283,107 @@ impl ThisStore {
     }
 }
 
+/// Writes a new loop, its tags and its first history entry inside the caller's transaction (also
+/// used when a concluded experiment opens a loop). An anonymous loop's order is hidden here.
+pub(super) async fn insert_loop(
+    tx: &mut sqlx::Transaction<'static, super::Db>,
+    new: &NewLoop,
+) -> StoreResult<()> {
+    let (answers, suggestion, suggested) = match &new.classification {
+        Some((answers, suggestion)) => (
+            Some(serde_json::to_string(answers).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+            Some(
+                serde_json::to_string(suggestion)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            ),
+            suggestion.kind.map(|k| k.as_str()),
+        ),
+        None => (None, None, None),
+    };
+    sqlx::query(
+        "INSERT INTO loops (seq, id, team_id, kind, title, what_happened, what_was_expected, \
+         happened_at, noticed_at, impact_scale, impact_affected, author_id, anonymous, \
+         reporter_secret_hash, created_at, stage, stage_entered_at, source_experiment_id, \
+         classification_answers, suggestion_reasons, suggested_type) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15, $17, $18, $19, $20)",
+    )
+    .bind(new.seq)
+    .bind(new.id.to_string())
+    .bind(new.team_id.to_string())
+    .bind(new.kind.as_str())
+    .bind(&new.title)
+    .bind(&new.what_happened)
+    .bind(&new.what_was_expected)
+    .bind(new.happened_at.map(unix))
+    .bind(unix(new.noticed_at))
+    .bind(new.impact_scale.as_str())
+    .bind(&new.impact_affected)
+    .bind(new.author.map(|a| a.to_string()))
+    .bind(new.author.is_none())
+    .bind(new.reporter_secret_hash.as_deref())
+    .bind(unix(new.created_at))
+    .bind(new.stage.as_str())
+    .bind(new.source_experiment_id.as_deref())
+    .bind(answers)
+    .bind(suggestion)
+    .bind(suggested)
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    if !new.tags.is_empty() {
+        let mut insert =
+            sqlx::QueryBuilder::<super::Db>::new("INSERT INTO loop_tags (loop_id, tag) ");
+        insert.push_values(&new.tags, |mut row, tag| {
+            row.push_bind(new.id.to_string()).push_bind(tag.clone());
+        });
+        insert.build().execute(&mut **tx).await.map_err(err)?;
+    }
+    sqlx::query(
+        "INSERT INTO loop_stage_changes (id, loop_id, from_stage, to_stage, position, changed_at, changed_by, note) \
+         VALUES ($1, $2, NULL, $3, 0, $4, $5, '')",
+    )
+    .bind(RecordId::random().to_string())
+    .bind(new.id.to_string())
+    .bind(new.stage.as_str())
+    .bind(unix(new.created_at))
+    .bind(new.author.map(|a| a.to_string()))
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    if new.author.is_none() {
+        ThisStore::hide_anonymous_order(tx, unix(new.created_at), &new.id.to_string())
+            .await
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Writes a contributing factor inside the caller's transaction.
+pub(super) async fn insert_factor(
+    tx: &mut sqlx::Transaction<'static, super::Db>,
+    factor: &NewFactor,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO contributing_factors (id, loop_id, reason, description, added_by, added_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(factor.id.to_string())
+    .bind(factor.loop_id.to_string())
+    .bind(factor.reason.as_str())
+    .bind(&factor.description)
+    .bind(factor.added_by.to_string())
+    .bind(unix(factor.added_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl LoopStore for ThisStore {
     async fn create_loop(&self, new: &NewLoop) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
-        sqlx::query(
-            "INSERT INTO loops (seq, id, team_id, kind, title, what_happened, what_was_expected, \
-             happened_at, noticed_at, impact_scale, impact_affected, author_id, anonymous, \
-             reporter_secret_hash, created_at, stage, stage_entered_at, source_experiment_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15, $17)",
-        )
-        .bind(new.seq)
-        .bind(new.id.to_string())
-        .bind(new.team_id.to_string())
-        .bind(new.kind.as_str())
-        .bind(&new.title)
-        .bind(&new.what_happened)
-        .bind(&new.what_was_expected)
-        .bind(new.happened_at.map(unix))
-        .bind(unix(new.noticed_at))
-        .bind(new.impact_scale.as_str())
-        .bind(&new.impact_affected)
-        .bind(new.author.map(|a| a.to_string()))
-        .bind(new.author.is_none())
-        .bind(new.reporter_secret_hash.as_deref())
-        .bind(unix(new.created_at))
-        .bind(new.stage.as_str())
-        .bind(new.source_experiment_id.as_deref())
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-        if !new.tags.is_empty() {
-            let mut insert = sqlx::QueryBuilder::<super::Db>::new("INSERT INTO loop_tags (loop_id, tag) ");
-            insert.push_values(&new.tags, |mut row, tag| {
-                row.push_bind(new.id.to_string()).push_bind(tag.clone());
-            });
-            insert.build().execute(&mut *tx).await.map_err(err)?;
-        }
-        sqlx::query(
-            "INSERT INTO loop_stage_changes (id, loop_id, from_stage, to_stage, position, changed_at, changed_by, note) \
-             VALUES ($1, $2, NULL, $3, 0, $4, $5, '')",
-        )
-        .bind(RecordId::random().to_string())
-        .bind(new.id.to_string())
-        .bind(new.stage.as_str())
-        .bind(unix(new.created_at))
-        .bind(new.author.map(|a| a.to_string()))
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-        if new.author.is_none() {
-            Self::hide_anonymous_order(&mut tx, unix(new.created_at), &new.id.to_string())
-                .await
-                .map_err(err)?;
-        }
+        insert_loop(&mut tx, new).await?;
         tx.commit().await.map_err(err)
     }
 
@@ -629,20 +676,9 @@ impl LoopStore for ThisStore {
     }
 
     async fn add_factor(&self, factor: &NewFactor) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO contributing_factors (id, loop_id, reason, description, added_by, added_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(factor.id.to_string())
-        .bind(factor.loop_id.to_string())
-        .bind(factor.reason.as_str())
-        .bind(&factor.description)
-        .bind(factor.added_by.to_string())
-        .bind(unix(factor.added_at))
-        .execute(self.writer())
-        .await
-        .map_err(err)?;
-        Ok(())
+        let mut tx = self.begin_write().await.map_err(err)?;
+        insert_factor(&mut tx, factor).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn delete_factor(&self, loop_id: LoopId, factor: FactorId) -> StoreResult<bool> {

@@ -43,12 +43,14 @@ impl SealedStore for ThisStore {
     }
 
     async fn remember_installation_fact(&self, name: &str, value: &str) -> StoreResult<String> {
-        sqlx::query("INSERT INTO installation (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(value)
-            .execute(self.writer())
-            .await
-            .map_err(err)?;
+        sqlx::query(
+            "INSERT INTO installation (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(self.writer())
+        .await
+        .map_err(err)?;
         sqlx::query_scalar("SELECT value FROM installation WHERE name = $1")
             .bind(name)
             .fetch_one(self.writer())
@@ -56,7 +58,12 @@ impl SealedStore for ThisStore {
             .map_err(err)
     }
 
-    async fn create_sealed_box(&self, id: RecordId, purpose: &str, at: OffsetDateTime) -> StoreResult<()> {
+    async fn create_sealed_box(
+        &self,
+        id: RecordId,
+        purpose: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
         sqlx::query("INSERT INTO sealed_boxes (id, purpose, created_at) VALUES ($1, $2, $3)")
             .bind(id.to_string())
             .bind(purpose)
@@ -133,7 +140,11 @@ impl SealedStore for ThisStore {
         tx.commit().await.map_err(err)
     }
 
-    async fn sealed_items_of(&self, id: RecordId, author: UserId) -> StoreResult<Vec<SealedItemRecord>> {
+    async fn sealed_items_of(
+        &self,
+        id: RecordId,
+        author: UserId,
+    ) -> StoreResult<Vec<SealedItemRecord>> {
         sqlx::query_as::<_, ItemRow>(
             "SELECT id, tier, category, ciphertext, plaintext FROM sealed_items \
              WHERE box_id = $1 AND author_id = $2 ORDER BY category, id",
@@ -148,7 +159,12 @@ impl SealedStore for ThisStore {
         .collect()
     }
 
-    async fn delete_sealed_item(&self, id: RecordId, item_id: RecordId, author: UserId) -> StoreResult<bool> {
+    async fn delete_sealed_item(
+        &self,
+        id: RecordId,
+        item_id: RecordId,
+        author: UserId,
+    ) -> StoreResult<bool> {
         Ok(sqlx::query(
             "DELETE FROM sealed_items WHERE id = $1 AND box_id = $2 AND author_id = $3 AND plaintext IS NULL",
         )
@@ -190,7 +206,11 @@ impl SealedStore for ThisStore {
         ids.iter().map(|i| parse_id(i)).collect()
     }
 
-    async fn sealed_items_of_tier(&self, id: RecordId, t: SealTier) -> StoreResult<Vec<SealedItemRecord>> {
+    async fn sealed_items_of_tier(
+        &self,
+        id: RecordId,
+        t: SealTier,
+    ) -> StoreResult<Vec<SealedItemRecord>> {
         sqlx::query_as::<_, ItemRow>(
             "SELECT id, tier, category, ciphertext, plaintext FROM sealed_items WHERE box_id = $1 AND tier = $2",
         )

@@ -11,14 +11,17 @@ use crate::domain::TeamId;
 
 // The portable statements are compiled once per backend on purpose (see store/mod.rs).
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_experiments.rs"]
+mod portable_experiments;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_loops.rs"]
 mod portable_loops;
 #[allow(clippy::duplicate_mod)]
-#[path = "portable_sealed.rs"]
-mod portable_sealed;
-#[allow(clippy::duplicate_mod)]
 #[path = "portable_people.rs"]
 mod portable_people;
+#[allow(clippy::duplicate_mod)]
+#[path = "portable_sealed.rs"]
+mod portable_sealed;
 
 type Db = sqlx::Postgres;
 type ThisStore = PostgresStore;
@@ -124,10 +127,11 @@ impl PostgresStore {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('failforward:anonymous-loops'))")
             .execute(&mut *tx)
             .await?;
-        let mixed: Option<String> =
-            sqlx::query_scalar("SELECT value FROM installation WHERE name = 'anonymous_mixed_until'")
-                .fetch_optional(&mut *tx)
-                .await?;
+        let mixed: Option<String> = sqlx::query_scalar(
+            "SELECT value FROM installation WHERE name = 'anonymous_mixed_until'",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
         let from: i64 = mixed.and_then(|m| m.parse().ok()).unwrap_or(0);
         if from >= today {
             return Ok(());

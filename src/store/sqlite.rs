@@ -20,14 +20,17 @@ use crate::domain::TeamId;
 
 // The portable statements are compiled once per backend on purpose (see store/mod.rs).
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_experiments.rs"]
+mod portable_experiments;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_loops.rs"]
 mod portable_loops;
 #[allow(clippy::duplicate_mod)]
-#[path = "portable_sealed.rs"]
-mod portable_sealed;
-#[allow(clippy::duplicate_mod)]
 #[path = "portable_people.rs"]
 mod portable_people;
+#[allow(clippy::duplicate_mod)]
+#[path = "portable_sealed.rs"]
+mod portable_sealed;
 
 type Db = sqlx::Sqlite;
 type ThisStore = SqliteStore;

@@ -293,3 +293,133 @@ story!(
         browser.close().await.expect("close");
     }
 );
+
+async fn set_value(browser: &Client, id: &str, value: &str) {
+    browser
+        .execute(
+            "document.getElementById(arguments[0]).value = arguments[1];",
+            vec![json!(id), json!(value)],
+        )
+        .await
+        .expect("set value");
+}
+
+story!(
+    from_test_card_to_a_concluded_experiment,
+    |app: TestApp| async move {
+        let Some(mut driver) = Driver::start().await else {
+            return;
+        };
+        app.create_user("lee@example.org", "Lee Lead", true).await;
+        let api = app.token_for("lee@example.org").await;
+        api.post("/api/v1/teams", json!({"name": "Payments"})).await;
+        let browser = driver.session().await;
+        browser.goto(&app.url("/login")).await.expect("login");
+        fill(&browser, "email", "lee@example.org").await;
+        fill(&browser, "password", PASSWORD).await;
+        click_button(&browser, "Sign in").await;
+        wait_for_text(&browser, "Payments").await;
+
+        browser
+            .goto(&app.url("/teams/payments/experiments"))
+            .await
+            .expect("portfolio");
+        click_at(&browser, "//a[normalize-space()='Design an experiment']").await;
+        wait_for_text(&browser, "Test card").await;
+        fill(&browser, "title", "Refund date on the receipt").await;
+        fill(
+            &browser,
+            "believe",
+            "showing the refund date reduces support tickets",
+        )
+        .await;
+        fill(
+            &browser,
+            "verify_by",
+            "showing it to half of the customers for a week",
+        )
+        .await;
+        fill(
+            &browser,
+            "measure",
+            "tickets about refunds per 1000 refunds",
+        )
+        .await;
+        fill(&browser, "right_if", "tickets drop by a third").await;
+        for key in [
+            "new_territory",
+            "real_goal",
+            "informed",
+            "as_small_as_possible",
+        ] {
+            click_at(&browser, &format!("//input[@id='{key}-yes']")).await;
+        }
+        fill(&browser, "kill_criteria", "complaints about wrong dates").await;
+        let today = time::OffsetDateTime::now_utc().date().to_string();
+        set_value(&browser, "decide_by", &today).await;
+        click_button(&browser, "Save the design").await;
+        wait_for_text(&browser, "Experiment designed").await;
+
+        fill(
+            &browser,
+            "reason",
+            "The dates shown are wrong for bank holidays.",
+        )
+        .await;
+        click_button(&browser, "Seal my reason").await;
+        wait_for_text(&browser, "1 person has written").await;
+        let sealed = page_text(&browser).await;
+        assert!(
+            !sealed.contains("bank holidays"),
+            "sealed reasons are not shown"
+        );
+        click_button(&browser, "Reveal all reasons together").await;
+        wait_for_text(&browser, "bank holidays").await;
+        click_at(&browser, "//input[@value='mitigation']").await;
+        fill_css(&browser, "input[name='note']", "Use the bank calendar.").await;
+        click_button(&browser, "Record").await;
+        wait_for_text(&browser, "Mitigation: Use the bank calendar.").await;
+        for key in [
+            "typical_conditions",
+            "representative",
+            "learn_not_prove",
+            "goal_understood",
+            "rewards_independent",
+            "changes_planned",
+        ] {
+            click_at(&browser, &format!("//input[@id='{key}-yes']")).await;
+        }
+        click_button(&browser, "Save the checklist").await;
+        wait_for_text(&browser, "Everything is in place").await;
+        click_button(&browser, "Start the experiment").await;
+        wait_for_text(&browser, "The experiment is running").await;
+
+        click_at(&browser, "//input[@id='outcome-refuted']").await;
+        fill(&browser, "believed", "the date would reassure people").await;
+        fill(&browser, "observed", "tickets stayed flat").await;
+        fill(
+            &browser,
+            "learned",
+            "people ask about the amount, not the date",
+        )
+        .await;
+        fill(&browser, "therefore", "we will show the amount breakdown").await;
+        click_at(&browser, "//input[@id='decision-pivot']").await;
+        click_button(&browser, "Record the outcome").await;
+        wait_for_text(&browser, "Outcome: Refuted").await;
+        click_at(
+            &browser,
+            "//a[normalize-space()='Analyse it in the loop it opened']",
+        )
+        .await;
+        let text = wait_for_text(&browser, "Now: Analyse").await;
+        assert!(text.contains("Experiment: Refund date on the receipt"));
+        assert!(text.contains("Hypothesis testing"));
+        browser.close().await.expect("close");
+    }
+);
+
+async fn fill_css(browser: &Client, css: &str, value: &str) {
+    let field = browser.find(Locator::Css(css)).await.expect("field");
+    field.send_keys(value).await.expect("type");
+}

@@ -173,6 +173,9 @@ fn every_command_has_help_and_version() {
         vec!["loop", "list", "--help"],
         vec!["loop", "show", "--help"],
         vec!["loop", "advance", "--help"],
+        vec!["experiment", "new", "--help"],
+        vec!["experiment", "list", "--help"],
+        vec!["experiment", "conclude", "--help"],
     ] {
         let (code, out, _) = run(&args, "");
         assert_eq!(code, 0, "{args:?}");
@@ -435,6 +438,117 @@ mod loop_commands {
             assert!(err.contains("no server given"), "{err}");
             let (code, _, _) = cli(&["loop", "log", "--team", "ops", "--title", "x"], "");
             assert_eq!(code, 2, "a missing required flag is a usage error");
+        }
+    );
+}
+
+mod experiment_commands {
+    use serde_json::json;
+
+    use super::run;
+    use crate::helpers::TestApp;
+    use crate::story;
+
+    story!(
+        new_list_and_conclude_through_the_api,
+        |app: TestApp| async move {
+            app.create_user("lee@example.org", "Lee", true).await;
+            let api = app.token_for("lee@example.org").await;
+            api.post("/api/v1/teams", json!({"name": "Ops"})).await;
+            let server = app.address.clone();
+            let token = api.token.clone();
+            let cli = |args: &[&str]| {
+                let mut all = vec![
+                    "--server",
+                    server.as_str(),
+                    "--token",
+                    token.as_str(),
+                    "experiment",
+                ];
+                all.extend_from_slice(args);
+                run(&all, "")
+            };
+            let today = time::OffsetDateTime::now_utc().date().to_string();
+            let (code, out, err) = cli(&[
+                "new",
+                "--team",
+                "ops",
+                "--title",
+                "Night deploys",
+                "--believe",
+                "night deploys cut incidents",
+                "--verify-by",
+                "deploying at 22:00 for two weeks",
+                "--measure",
+                "incidents per deploy",
+                "--right-if",
+                "incidents halve",
+                "--kill-criteria",
+                "any customer-facing outage",
+                "--money",
+                "0",
+                "--days",
+                "1.5",
+                "--starts",
+                &today,
+                "--decide-by",
+                &today,
+            ]);
+            assert_eq!(code, 0, "{err}");
+            assert!(out.starts_with("designed "), "{out}");
+            assert!(
+                out.contains("before it starts: answer the pilot checklist"),
+                "{out}"
+            );
+            let id = out.split_whitespace().nth(1).expect("id").to_owned();
+            let (code, out, _) = cli(&["list", "--team", "ops"]);
+            assert_eq!(code, 0);
+            assert!(out.contains(&id) && out.contains("draft"));
+            let (code, _, err) = cli(&[
+                "new",
+                "--team",
+                "ops",
+                "--title",
+                "x",
+                "--believe",
+                "b",
+                "--verify-by",
+                "v",
+                "--measure",
+                "m",
+                "--right-if",
+                "r",
+                "--kill-criteria",
+                "k",
+                "--money",
+                "12.345",
+                "--starts",
+                &today,
+                "--decide-by",
+                &today,
+            ]);
+            assert_eq!(code, 1);
+            assert!(err.starts_with("error: --money"), "{err}");
+            let (code, _, err) = cli(&[
+                "conclude",
+                "--team",
+                "ops",
+                &id,
+                "--outcome",
+                "refuted",
+                "--believed",
+                "a",
+                "--observed",
+                "b",
+                "--learned",
+                "c",
+                "--therefore",
+                "d",
+                "--decision",
+                "pivot",
+            ]);
+            assert_eq!(code, 1, "a draft cannot be concluded");
+            assert!(err.contains("only a running experiment"), "{err}");
         }
     );
 }

@@ -51,7 +51,41 @@ async fn build_world(app: &TestApp) -> World {
             json!({"title": "Do it"}),
         )
         .await;
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let (status, experiment) = bert
+        .post(
+            "/api/v1/teams/beta/experiments",
+            json!({
+                "title": "Beta's test", "believe": "b", "verify_by": "v", "measure": "m", "right_if": "r",
+                "new_territory": "yes", "real_goal": "yes", "informed": "yes", "as_small_as_possible": "yes",
+                "currency": "EUR", "money_minor": 0, "days_tenths": 0, "reversibility": "full",
+                "reputation_scope": "none", "kill_criteria": "k", "starts_on": today, "decide_by": today
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{experiment}");
+    let experiment_id = experiment["id"].as_str().expect("experiment").to_owned();
+    bert.post(
+        &format!("/api/v1/teams/beta/experiments/{experiment_id}/premortem/reasons"),
+        json!({"reason": "It could fail", "show_name": true}),
+    )
+    .await;
+    let (_, revealed) = bert
+        .post(
+            &format!("/api/v1/teams/beta/experiments/{experiment_id}/premortem/reveal"),
+            json!({}),
+        )
+        .await;
     let mut ids = HashMap::new();
+    ids.insert("experiment_id", experiment_id);
+    ids.insert(
+        "item_id",
+        revealed["premortem"]["reasons"][0]["id"]
+            .as_str()
+            .expect("reason")
+            .to_owned(),
+    );
+    ids.insert("quarter", "2026-Q1".to_owned());
     ids.insert("slug", "beta".to_owned());
     ids.insert("user_id", me["id"].as_str().expect("id").to_owned());
     ids.insert("id", invitation["id"].as_str().expect("id").to_owned());
@@ -98,6 +132,10 @@ async fn counts(app: &TestApp) -> Vec<i64> {
         "learnings",
         "action_items",
         "loop_stage_changes",
+        "experiments",
+        "risk_budgets",
+        "sealed_items",
+        "premortem_dispositions",
     ] {
         out.push(app.db.count(&format!("SELECT COUNT(*) FROM {table}")).await);
     }
@@ -135,7 +173,7 @@ story!(
                 checked += 1;
             }
         }
-        assert!(checked >= 27, "only {checked} team-scoped operations found");
+        assert!(checked >= 42, "only {checked} team-scoped operations found");
         // The same answer as for a team that does not exist.
         let (_, missing) = world.outsider.get("/api/v1/teams/no-such-team").await;
         let (_, private) = world.outsider.get("/api/v1/teams/beta").await;

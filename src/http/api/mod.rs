@@ -3,6 +3,7 @@
 //! binary). Errors are `application/problem+json` (see `http::error`).
 
 mod account;
+mod experiments;
 mod loops;
 mod teams;
 
@@ -109,6 +110,55 @@ pub fn routes() -> Router<AppState> {
             get(loops::reporter_show).delete(loops::reporter_withdraw),
         )
         .route("/reporter/{secret}/additions", post(loops::reporter_add))
+        .route(
+            "/teams/{slug}/experiments",
+            get(experiments::list).post(experiments::create),
+        )
+        .route(
+            "/teams/{slug}/experiments/{experiment_id}",
+            get(experiments::show).put(experiments::update),
+        )
+        .route(
+            "/teams/{slug}/experiments/{experiment_id}/premortem/reasons",
+            post(experiments::write_reason),
+        )
+        .route(
+            "/teams/{slug}/experiments/{experiment_id}/premortem/reasons/{item_id}",
+            axum::routing::delete(experiments::withdraw_reason),
+        )
+        .route(
+            "/teams/{slug}/experiments/{experiment_id}/premortem/reasons/{item_id}/disposition",
+            put(experiments::dispose),
+        )
+        .route(
+            "/teams/{slug}/experiments/{experiment_id}/premortem/reveal",
+            post(experiments::reveal),
+        )
+        .route(
+            "/teams/{slug}/experiments/{experiment_id}/pilot",
+            put(experiments::pilot),
+        )
+        .route(
+            "/teams/{slug}/experiments/{experiment_id}/approval",
+            post(experiments::approve),
+        )
+        .route(
+            "/teams/{slug}/experiments/{experiment_id}/start",
+            post(experiments::start),
+        )
+        .route(
+            "/teams/{slug}/experiments/{experiment_id}/cancel",
+            post(experiments::cancel),
+        )
+        .route(
+            "/teams/{slug}/experiments/{experiment_id}/conclusion",
+            post(experiments::conclude),
+        )
+        .route("/teams/{slug}/portfolio", get(experiments::portfolio))
+        .route(
+            "/teams/{slug}/risk-budgets/{quarter}",
+            put(experiments::set_budget),
+        )
 }
 
 /// The OpenAPI document and the API reference page.
@@ -162,6 +212,21 @@ pub fn reference_routes() -> Router<AppState> {
         loops::reporter_show,
         loops::reporter_add,
         loops::reporter_withdraw,
+        experiments::create,
+        experiments::list,
+        experiments::show,
+        experiments::update,
+        experiments::write_reason,
+        experiments::withdraw_reason,
+        experiments::reveal,
+        experiments::dispose,
+        experiments::pilot,
+        experiments::approve,
+        experiments::start,
+        experiments::cancel,
+        experiments::conclude,
+        experiments::portfolio,
+        experiments::set_budget,
     ),
     components(schemas(crate::http::error::Problem, crate::service::FieldError)),
     modifiers(&BearerAuth),
@@ -169,6 +234,7 @@ pub fn reference_routes() -> Router<AppState> {
         (name = "account", description = "You, your tokens, and (for admins) the organisation's people"),
         (name = "teams", description = "Teams, members and invitations"),
         (name = "loops", description = "The learning loop: Detect → Analyse → Apply → Continue"),
+        (name = "experiments", description = "Smart risks: test cards, affordable loss, pre-mortems, outcomes"),
     ),
     security(("bearer" = []))
 )]

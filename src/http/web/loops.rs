@@ -72,6 +72,16 @@ impl Echo {
     pub fn is(&self, key: &str, value: &str) -> bool {
         self.value(key) == value
     }
+
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.0.insert(key.to_owned(), value.to_owned());
+    }
+}
+
+impl From<HashMap<String, String>> for Echo {
+    fn from(fields: HashMap<String, String>) -> Self {
+        Echo(fields)
+    }
 }
 
 /// Which teams someone can log into, for the "Log a failure" chooser.

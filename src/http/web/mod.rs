@@ -3,6 +3,7 @@
 
 mod account;
 mod auth;
+mod experiments;
 mod invitations;
 mod loops;
 mod overview;
@@ -67,6 +68,21 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/reporter/{secret}",
             get(loops::reporter).post(loops::reporter_submit),
+        )
+        .route(
+            "/teams/{slug}/experiments",
+            get(experiments::portfolio).post(experiments::create),
+        )
+        .route("/teams/{slug}/experiments/new", get(experiments::new_form))
+        .route("/teams/{slug}/risk-budget", post(experiments::set_budget))
+        .route("/teams/{slug}/experiments/{id}", get(experiments::show))
+        .route(
+            "/teams/{slug}/experiments/{id}/edit",
+            get(experiments::edit_form),
+        )
+        .route(
+            "/teams/{slug}/experiments/{id}/{action}",
+            post(experiments::act),
         )
         .route("/people", get(people::show))
         .route("/people/invitations", post(people::invite))
@@ -167,6 +183,24 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "follow-up-answered" => "Follow-up check recorded.",
         "stage-advanced" => "The loop moved on to the next stage.",
         "stage-back" => "The loop stepped back a stage.",
+        "budget-set" => "Risk budget saved.",
+        "experiment-created" => {
+            "Experiment designed. Next: the pre-mortem and the pilot checklist."
+        }
+        "experiment-updated" => "Design changed. Any earlier approval has been withdrawn.",
+        "reason-sealed" => {
+            "Your reason is sealed until the reveal. Nobody can read it before then."
+        }
+        "reason-withdrawn" => "Reason withdrawn.",
+        "premortem-revealed" => {
+            "The pre-mortem is revealed: turn each reason into a mitigation or an accepted risk."
+        }
+        "reason-disposed" => "Recorded.",
+        "pilot-answered" => "Pilot checklist saved.",
+        "experiment-approved" => "Approval recorded.",
+        "experiment-started" => "The experiment is running. Good luck — and good learning.",
+        "experiment-cancelled" => "The experiment was cancelled.",
+        "experiment-concluded" => "Outcome recorded.",
         _ => return None,
     })
 }
@@ -228,6 +262,16 @@ impl FormErrors {
             } => Ok(Self(vec![FormError { field, message }])),
             other => Err(other),
         }
+    }
+}
+
+impl FormErrors {
+    /// A message about the form as a whole (shown in its error summary).
+    pub fn from_message(form: &str, message: &str) -> Self {
+        Self(vec![FormError {
+            field: form.to_owned(),
+            message: message.to_owned(),
+        }])
     }
 }
 

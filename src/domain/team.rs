@@ -104,6 +104,8 @@ pub struct Team {
     pub description: String,
     /// Days a loop may stay in one stage before the team page flags it as stuck.
     pub stuck_after_days: u32,
+    /// Pulse results show only from this many responses (never below 3).
+    pub pulse_min_responses: u32,
 }
 
 #[cfg(test)]

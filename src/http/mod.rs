@@ -3,6 +3,7 @@
 
 pub mod api;
 mod assets;
+pub mod charts;
 pub mod error;
 pub mod extract;
 pub mod markdown;

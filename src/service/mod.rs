@@ -6,6 +6,7 @@
 
 mod access;
 mod accounts;
+pub mod culture;
 pub mod error;
 pub mod experiments;
 pub mod loops;

@@ -75,6 +75,7 @@ impl Service {
                 name: name.clone(),
                 description: description.clone(),
                 stuck_after_days: 14,
+                pulse_min_responses: crate::domain::culture::DEFAULT_MIN_RESPONSES,
             };
             match self.store.create_team(&team, actor.id(), self.now()).await {
                 Ok(()) => return Ok(team),

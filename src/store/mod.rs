@@ -7,6 +7,7 @@
 //! backups) lives in `sqlite.rs` or `postgres.rs` alone. Times are stored as Unix seconds
 //! and ids as UUID text on both backends so that one set of queries serves both.
 
+pub mod culture;
 pub mod experiments;
 pub mod loops;
 mod postgres;
@@ -195,7 +196,7 @@ pub enum Acceptor {
 /// the same observable behaviour; the integration suite runs every story on both.
 #[async_trait]
 pub trait Store:
-    PeopleStore + LoopStore + SealedStore + ExperimentStore + Send + Sync + 'static
+    PeopleStore + LoopStore + SealedStore + ExperimentStore + CultureStore + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
 
@@ -551,6 +552,49 @@ pub trait ExperimentStore: Send + Sync {
         conclusion: &experiments::NewConclusion,
         opens: Option<&experiments::OutcomeLoop>,
     ) -> StoreResult<experiments::Concluded>;
+}
+
+/// The psychological-safety pulse and recognition.
+#[async_trait]
+pub trait CultureStore: Send + Sync {
+    async fn set_pulse_min_responses(&self, team: TeamId, min: u32) -> StoreResult<()>;
+    async fn open_round(&self, round: &culture::NewRound) -> StoreResult<()>;
+    /// The team's rounds with their response counts, newest first.
+    async fn rounds(&self, team: TeamId) -> StoreResult<Vec<culture::RoundRecord>>;
+    async fn round(&self, team: TeamId, id: RecordId) -> StoreResult<Option<culture::RoundRecord>>;
+    async fn has_answered(&self, round: RecordId, user: UserId) -> StoreResult<bool>;
+    /// Records that `user` answered and, apart from it, what was answered — in one
+    /// transaction that also hides the order of the round's answers. `Conflict` when the person
+    /// has already answered (nothing is written).
+    async fn record_pulse_answer(
+        &self,
+        round: RecordId,
+        user: UserId,
+        answers: [u8; 7],
+        comment: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Every answer of a round (for aggregation only), in no particular order.
+    async fn pulse_answers(&self, round: RecordId) -> StoreResult<Vec<([u8; 7], Option<String>)>>;
+    async fn close_round(
+        &self,
+        team: TeamId,
+        id: RecordId,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    async fn create_recognition(&self, recognition: &culture::NewRecognition) -> StoreResult<()>;
+    /// The team's recognitions since `since`, newest first.
+    async fn recognitions(
+        &self,
+        team: TeamId,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<culture::RecognitionRecord>>;
+    /// How many loops each lead of the team logged under their name since `since` (leads with
+    /// none are listed with 0). Anonymous loops count for nobody.
+    async fn lead_failure_counts(
+        &self,
+        team: TeamId,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<(UserId, String, i64)>>;
 }
 
 /// Opens the store named by `database_url` (`postgres://…`) or, when there is none, the SQLite

@@ -27,7 +27,7 @@ use crate::store::{
 
 const USER_COLUMNS: &str = "users.id, users.email, users.display_name, users.is_admin";
 const TEAM_COLUMNS: &str =
-    "teams.id, teams.slug, teams.name, teams.description, teams.stuck_after_days";
+    "teams.id, teams.slug, teams.name, teams.description, teams.stuck_after_days, teams.pulse_min_responses";
 const INVITATION_SELECT: &str =
     "SELECT invitations.id, invitations.team_id, teams.slug AS team_slug, \
      teams.name AS team_name, invitations.role, invitations.email, \

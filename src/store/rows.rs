@@ -100,6 +100,7 @@ pub(crate) struct TeamRow {
     pub name: String,
     pub description: String,
     pub stuck_after_days: i64,
+    pub pulse_min_responses: i64,
 }
 
 impl TryFrom<TeamRow> for Team {
@@ -112,6 +113,8 @@ impl TryFrom<TeamRow> for Team {
             description: row.description,
             stuck_after_days: u32::try_from(row.stuck_after_days)
                 .map_err(|_| StoreError::Corrupt("stuck_after_days".into()))?,
+            pulse_min_responses: u32::try_from(row.pulse_min_responses)
+                .map_err(|_| StoreError::Corrupt("pulse_min_responses".into()))?,
         })
     }
 }

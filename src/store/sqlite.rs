@@ -20,6 +20,9 @@ use crate::domain::TeamId;
 
 // The portable statements are compiled once per backend on purpose (see store/mod.rs).
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_culture.rs"]
+mod portable_culture;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_experiments.rs"]
 mod portable_experiments;
 #[allow(clippy::duplicate_mod)]
@@ -167,6 +170,14 @@ impl SqliteStore {
     async fn hide_sealed_order(
         _tx: &mut Transaction<'static, Db>,
         _box_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// Pulse answers sit in random order already (WITHOUT ROWID, random keys).
+    async fn hide_pulse_order(
+        _tx: &mut Transaction<'static, Db>,
+        _round: &str,
     ) -> Result<(), sqlx::Error> {
         Ok(())
     }

@@ -423,3 +423,79 @@ async fn fill_css(browser: &Client, css: &str, value: &str) {
     let field = browser.find(Locator::Css(css)).await.expect("field");
     field.send_keys(value).await.expect("type");
 }
+
+story!(pulse_results_show_as_charts, |app: TestApp| async move {
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    app.create_user("lee@example.org", "Lee Lead", true).await;
+    let lee = app.token_for("lee@example.org").await;
+    lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let (_, round) = lee
+        .post(
+            "/api/v1/teams/ops/pulse-rounds",
+            json!({"closes_on": today}),
+        )
+        .await;
+    let round = round["id"].as_str().expect("round").to_owned();
+    for i in 0..5 {
+        let email = format!("m{i}@example.org");
+        app.create_user(&email, &format!("Member {i}"), false).await;
+        lee.post(
+            "/api/v1/teams/ops/members",
+            json!({"email": email, "role": "member"}),
+        )
+        .await;
+        let member = app.token_for(&email).await;
+        member
+            .post(
+                &format!("/api/v1/teams/ops/pulse-rounds/{round}/answers"),
+                json!({"answers": [2, 6, 2, 6, 2, 6, 6]}),
+            )
+            .await;
+    }
+    lee.post(
+        &format!("/api/v1/teams/ops/pulse-rounds/{round}/close"),
+        json!({}),
+    )
+    .await;
+    let browser = driver.session().await;
+    browser.goto(&app.url("/login")).await.expect("login");
+    fill(&browser, "email", "lee@example.org").await;
+    fill(&browser, "password", PASSWORD).await;
+    click_button(&browser, "Sign in").await;
+    wait_for_text(&browser, "Ops").await;
+    browser
+        .goto(&app.url(&format!("/teams/ops/pulse/{round}")))
+        .await
+        .expect("round");
+    wait_for_text(&browser, "Team score").await;
+    let chart = browser
+        .find(Locator::Css("svg#pulse-items[role='img']"))
+        .await
+        .expect("the item chart is drawn");
+    let title = chart
+        .find(Locator::Css("title"))
+        .await
+        .expect("title")
+        .html(true)
+        .await
+        .expect("title text");
+    assert!(title.contains("Mean per item"));
+    let text = page_text(&browser).await;
+    assert!(
+        text.contains("6.00"),
+        "the chart and the table carry the numbers"
+    );
+    browser
+        .goto(&app.url("/teams/ops/pulse"))
+        .await
+        .expect("pulse");
+    wait_for_text(&browser, "Trend").await;
+    browser
+        .find(Locator::Css("svg#pulse-trend"))
+        .await
+        .expect("the trend chart is drawn");
+    browser.close().await.expect("close");
+});

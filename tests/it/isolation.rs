@@ -76,7 +76,15 @@ async fn build_world(app: &TestApp) -> World {
             json!({}),
         )
         .await;
+    let (status, round) = bert
+        .post(
+            "/api/v1/teams/beta/pulse-rounds",
+            json!({"closes_on": today}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{round}");
     let mut ids = HashMap::new();
+    ids.insert("round_id", round["id"].as_str().expect("round").to_owned());
     ids.insert("experiment_id", experiment_id);
     ids.insert(
         "item_id",
@@ -136,6 +144,10 @@ async fn counts(app: &TestApp) -> Vec<i64> {
         "risk_budgets",
         "sealed_items",
         "premortem_dispositions",
+        "pulse_rounds",
+        "pulse_participants",
+        "pulse_answers",
+        "recognitions",
     ] {
         out.push(app.db.count(&format!("SELECT COUNT(*) FROM {table}")).await);
     }
@@ -173,7 +185,7 @@ story!(
                 checked += 1;
             }
         }
-        assert!(checked >= 42, "only {checked} team-scoped operations found");
+        assert!(checked >= 53, "only {checked} team-scoped operations found");
         // The same answer as for a team that does not exist.
         let (_, missing) = world.outsider.get("/api/v1/teams/no-such-team").await;
         let (_, private) = world.outsider.get("/api/v1/teams/beta").await;

@@ -3,6 +3,7 @@
 //! binary). Errors are `application/problem+json` (see `http::error`).
 
 mod account;
+mod culture;
 mod experiments;
 mod loops;
 mod teams;
@@ -159,6 +160,30 @@ pub fn routes() -> Router<AppState> {
             "/teams/{slug}/risk-budgets/{quarter}",
             put(experiments::set_budget),
         )
+        .route(
+            "/teams/{slug}/pulse-rounds",
+            get(culture::rounds).post(culture::open_round),
+        )
+        .route("/teams/{slug}/pulse-rounds/{round_id}", get(culture::round))
+        .route(
+            "/teams/{slug}/pulse-rounds/{round_id}/answers",
+            post(culture::answer),
+        )
+        .route(
+            "/teams/{slug}/pulse-rounds/{round_id}/close",
+            post(culture::close),
+        )
+        .route("/teams/{slug}/pulse-results.csv", get(culture::csv))
+        .route("/teams/{slug}/pulse-settings", put(culture::settings))
+        .route(
+            "/teams/{slug}/recognitions",
+            get(culture::recognitions).post(culture::recognise),
+        )
+        .route(
+            "/teams/{slug}/recognitions/fairness",
+            get(culture::fairness),
+        )
+        .route("/teams/{slug}/leaders-first", get(culture::leaders_first))
 }
 
 /// The OpenAPI document and the API reference page.
@@ -227,6 +252,17 @@ pub fn reference_routes() -> Router<AppState> {
         experiments::conclude,
         experiments::portfolio,
         experiments::set_budget,
+        culture::rounds,
+        culture::open_round,
+        culture::round,
+        culture::answer,
+        culture::close,
+        culture::csv,
+        culture::settings,
+        culture::recognitions,
+        culture::recognise,
+        culture::fairness,
+        culture::leaders_first,
     ),
     components(schemas(crate::http::error::Problem, crate::service::FieldError)),
     modifiers(&BearerAuth),
@@ -235,6 +271,7 @@ pub fn reference_routes() -> Router<AppState> {
         (name = "teams", description = "Teams, members and invitations"),
         (name = "loops", description = "The learning loop: Detect → Analyse → Apply → Continue"),
         (name = "experiments", description = "Smart risks: test cards, affordable loss, pre-mortems, outcomes"),
+        (name = "culture", description = "The psychological-safety pulse, recognition and its fairness"),
     ),
     security(("bearer" = []))
 )]

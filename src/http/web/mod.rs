@@ -3,6 +3,7 @@
 
 mod account;
 mod auth;
+mod culture;
 mod experiments;
 mod invitations;
 mod loops;
@@ -84,6 +85,22 @@ pub fn routes() -> Router<AppState> {
             "/teams/{slug}/experiments/{id}/{action}",
             post(experiments::act),
         )
+        .route("/teams/{slug}/pulse", get(culture::pulse))
+        .route("/teams/{slug}/pulse.csv", get(culture::pulse_csv))
+        .route(
+            "/teams/{slug}/pulse-settings/{action}",
+            post(culture::pulse_settings),
+        )
+        .route("/teams/{slug}/pulse/{id}", get(culture::round))
+        .route(
+            "/teams/{slug}/pulse/{id}/{action}",
+            post(culture::round_action),
+        )
+        .route(
+            "/teams/{slug}/recognition",
+            get(culture::recognition).post(culture::recognise),
+        )
+        .route("/teams/{slug}/recognition/fairness", get(culture::fairness))
         .route("/people", get(people::show))
         .route("/people/invitations", post(people::invite))
         .route(
@@ -201,6 +218,11 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "experiment-started" => "The experiment is running. Good luck — and good learning.",
         "experiment-cancelled" => "The experiment was cancelled.",
         "experiment-concluded" => "Outcome recorded.",
+        "round-opened" => "Pulse round opened. Members can answer anonymously until it closes.",
+        "threshold-set" => "Threshold saved.",
+        "pulse-answered" => "Thank you. Your answer is stored with nothing that links it to you.",
+        "round-closed" => "Round closed.",
+        "recognised" => "Recognition shared with the team.",
         _ => return None,
     })
 }

@@ -114,6 +114,10 @@ struct TeamPage {
     total_loops: i64,
     open_actions: usize,
     overdue_actions: Vec<(String, String, String, String)>,
+    quarter: String,
+    leads_first: Vec<(String, i64)>,
+    /// The viewer leads the team and has not shared a failure of their own this quarter.
+    prompt_lead: bool,
 }
 
 fn role_label(access: &TeamAccess) -> &'static str {
@@ -164,6 +168,7 @@ pub async fn show(
             )
         })
         .collect();
+    let (quarter, leads_first) = state.service.leaders_first(&access).await?;
     let today = crate::domain::when::day_of(time::OffsetDateTime::now_utc());
     let open = state.service.team_actions(&access, Some("open")).await?;
     let overdue_actions = open
@@ -194,6 +199,14 @@ pub async fn show(
         total_loops: page.total,
         open_actions: open.len(),
         overdue_actions,
+        quarter,
+        prompt_lead: leads_first
+            .iter()
+            .any(|(id, _, count)| *id == access.actor() && *count == 0),
+        leads_first: leads_first
+            .into_iter()
+            .map(|(_, name, count)| (name, count))
+            .collect(),
     }))
 }
 

@@ -1,0 +1,501 @@
+//! The pulse (rounds, answering, results with charts) and recognition (feed, fairness view).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{date, render, render_with_status, FormErrors, Layout, NoticeQuery};
+use crate::domain::culture::{PULSE_ITEMS, SCALE};
+use crate::domain::Team;
+use crate::http::charts::{bars, line, Bar};
+use crate::http::error::WebError;
+use crate::http::extract::{CsrfForm, WebTeam};
+use crate::http::markdown;
+use crate::http::AppState;
+use crate::service::culture::RoundView;
+use crate::service::ServiceError;
+
+type Fields = HashMap<String, String>;
+
+fn field<'a>(fields: &'a Fields, key: &str) -> &'a str {
+    fields.get(key).map(String::as_str).unwrap_or("")
+}
+
+/// A round in a list.
+struct RoundRow {
+    id: String,
+    opened: String,
+    closes: String,
+    state: &'static str,
+    responses: i64,
+    members: i64,
+    score: String,
+    can_answer: bool,
+    answered: bool,
+}
+
+fn round_row(v: &RoundView) -> RoundRow {
+    RoundRow {
+        id: v.record.id.to_string(),
+        opened: date(v.record.opened_at),
+        closes: date(v.record.closes_on),
+        state: if v.open { "open" } else { "closed" },
+        responses: v.record.responses,
+        members: v.record.members_at_open,
+        score: v
+            .results
+            .as_ref()
+            .map(|r| format!("{:.2}", r.team_score))
+            .unwrap_or_else(|| "—".to_owned()),
+        can_answer: v.can_answer,
+        answered: v.answered_by_me,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pulse.html")]
+struct PulsePage {
+    layout: Layout,
+    team: Team,
+    rows: Vec<RoundRow>,
+    trend_svg: String,
+    trend: Vec<(String, String, usize)>,
+    can_manage: bool,
+    errors: FormErrors,
+}
+
+async fn pulse_page(
+    state: &AppState,
+    team: &WebTeam,
+    errors: FormErrors,
+) -> Result<PulsePage, WebError> {
+    let views = state.service.pulse_rounds(&team.access).await?;
+    let mut trend: Vec<(String, f64, usize)> = views
+        .iter()
+        .filter_map(|v| {
+            v.results
+                .as_ref()
+                .map(|r| (date(v.record.closes_on), r.team_score, r.responses))
+        })
+        .collect();
+    trend.reverse();
+    let trend_svg = if trend.is_empty() {
+        String::new()
+    } else {
+        line(
+            "pulse-trend",
+            "Psychological safety across rounds",
+            "Team score (mean of respondents' means, 1 to 7) for each closed round with enough responses, oldest first.",
+            &trend.iter().map(|(l, v, _)| (l.clone(), *v)).collect::<Vec<_>>(),
+            1.0,
+            7.0,
+        )
+    };
+    Ok(PulsePage {
+        layout: Layout::signed_in(
+            &team.user,
+            format!("Pulse of {}", team.access.team().name),
+            "teams",
+        ),
+        team: team.access.team().clone(),
+        rows: views.iter().map(round_row).collect(),
+        trend_svg,
+        trend: trend
+            .into_iter()
+            .map(|(l, v, n)| (l, format!("{v:.2}"), n))
+            .collect(),
+        can_manage: team.access.can_manage(),
+        errors,
+    })
+}
+
+pub async fn pulse(
+    State(state): State<AppState>,
+    Query(notice): Query<NoticeQuery>,
+    team: WebTeam,
+) -> Result<Response, WebError> {
+    let mut page = pulse_page(&state, &team, FormErrors::none()).await?;
+    page.layout = page.layout.with_notice(&notice);
+    Ok(render(&page))
+}
+
+/// Opening a round and changing the threshold (leads).
+pub async fn pulse_settings(
+    State(state): State<AppState>,
+    Path((_slug, action)): Path<(String, String)>,
+    team: WebTeam,
+    CsrfForm(fields): CsrfForm<Fields>,
+) -> Result<Response, WebError> {
+    let (result, notice) = match action.as_str() {
+        "open" => (
+            state
+                .service
+                .open_pulse_round(&team.access, field(&fields, "closes_on"))
+                .await
+                .map(|_| ()),
+            "round-opened",
+        ),
+        "threshold" => (
+            state
+                .service
+                .set_pulse_threshold(&team.access, field(&fields, "min_responses"))
+                .await,
+            "threshold-set",
+        ),
+        _ => return Err(ServiceError::NotFound.into()),
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/teams/{}/pulse?notice={notice}",
+            team.access.team().slug
+        ))
+        .into_response()),
+        Err(error) => {
+            let status = match &error {
+                ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let errors = FormErrors::from_service(error)?;
+            let page = pulse_page(&state, &team, errors).await?;
+            Ok(render_with_status(status, &page))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pulse_round.html")]
+struct RoundPage {
+    layout: Layout,
+    team: Team,
+    row: RoundRow,
+    withheld: String,
+    items: Vec<(usize, &'static str, bool)>,
+    scale: [&'static str; 7],
+    score: String,
+    spread: String,
+    rate: String,
+    means_svg: String,
+    table: Vec<(usize, &'static str, String, [u32; 7])>,
+    comments: Option<Vec<String>>,
+    can_manage: bool,
+    errors: FormErrors,
+}
+
+async fn round_page(
+    state: &AppState,
+    team: &WebTeam,
+    id: &str,
+    errors: FormErrors,
+) -> Result<RoundPage, WebError> {
+    let view = state.service.pulse_round(&team.access, id).await?;
+    let (score, spread, rate, means_svg, table) = match &view.results {
+        Some(r) => (
+            format!("{:.2}", r.team_score),
+            format!("{:.2}", r.spread),
+            view.response_rate
+                .map(|x| format!("{:.0}%", x * 100.0))
+                .unwrap_or_default(),
+            bars(
+                "pulse-items",
+                "Mean per item (after reverse scoring)",
+                "For each of the seven items, the mean scored answer on a 1 to 7 scale; higher means safer. Items 1, 3 and 5 are reverse-scored.",
+                &PULSE_ITEMS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (text, _))| Bar {
+                        label: format!("{}. {}", i + 1, short(text)),
+                        value: r.item_means[i],
+                        shown: format!("{:.2}", r.item_means[i]),
+                    })
+                    .collect::<Vec<_>>(),
+                1.0,
+                7.0,
+            ),
+            PULSE_ITEMS
+                .iter()
+                .enumerate()
+                .map(|(i, (text, _))| (i + 1, *text, format!("{:.2}", r.item_means[i]), r.distributions[i]))
+                .collect(),
+        ),
+        None => (String::new(), String::new(), String::new(), String::new(), Vec::new()),
+    };
+    Ok(RoundPage {
+        layout: Layout::signed_in(&team.user, "Pulse round", "teams"),
+        team: team.access.team().clone(),
+        row: round_row(&view),
+        withheld: view.withheld.clone().unwrap_or_default(),
+        items: PULSE_ITEMS
+            .iter()
+            .enumerate()
+            .map(|(i, (text, reverse))| (i + 1, *text, *reverse))
+            .collect(),
+        scale: SCALE,
+        score,
+        spread,
+        rate,
+        means_svg,
+        table,
+        comments: view.comments.clone(),
+        can_manage: team.access.can_manage(),
+        errors,
+    })
+}
+
+/// The first words of an item, for chart labels.
+fn short(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().take(6).collect();
+    format!("{}…", words.join(" "))
+}
+
+pub async fn round(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    Query(notice): Query<NoticeQuery>,
+    team: WebTeam,
+) -> Result<Response, WebError> {
+    let mut page = round_page(&state, &team, &id, FormErrors::none()).await?;
+    page.layout = page.layout.with_notice(&notice);
+    Ok(render(&page))
+}
+
+pub async fn round_action(
+    State(state): State<AppState>,
+    Path((_slug, id, action)): Path<(String, String, String)>,
+    team: WebTeam,
+    CsrfForm(fields): CsrfForm<Fields>,
+) -> Result<Response, WebError> {
+    let (result, notice) = match action.as_str() {
+        "answer" => {
+            let answers: Vec<Option<u8>> = (1..=7)
+                .map(|i| field(&fields, &format!("item{i}")).parse().ok())
+                .collect();
+            (
+                state
+                    .service
+                    .answer_pulse(&team.access, &id, &answers, field(&fields, "comment"))
+                    .await,
+                "pulse-answered",
+            )
+        }
+        "close" => (
+            state.service.close_pulse_round(&team.access, &id).await,
+            "round-closed",
+        ),
+        _ => return Err(ServiceError::NotFound.into()),
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/teams/{}/pulse/{id}?notice={notice}",
+            team.access.team().slug
+        ))
+        .into_response()),
+        Err(error) => {
+            let status = match &error {
+                ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let errors = match FormErrors::from_service(error) {
+                Ok(errors) => errors,
+                Err(ServiceError::Conflict {
+                    field: None,
+                    message,
+                }) => FormErrors::from_message("answer", &message),
+                Err(other) => return Err(other.into()),
+            };
+            let page = round_page(&state, &team, &id, errors).await?;
+            Ok(render_with_status(status, &page))
+        }
+    }
+}
+
+/// The aggregates as CSV (never an answer, never a comment).
+pub async fn pulse_csv(State(state): State<AppState>, team: WebTeam) -> Result<Response, WebError> {
+    let csv = state.service.pulse_csv(&team.access).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"{}-pulse.csv\"",
+                    team.access.team().slug
+                ),
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+struct RecognitionView {
+    giver: String,
+    receiver: String,
+    behaviour: String,
+    impact: String,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "recognition.html")]
+struct RecognitionPage {
+    layout: Layout,
+    team: Team,
+    feed: Vec<RecognitionView>,
+    members: Vec<(String, String)>,
+    can_manage: bool,
+    errors: FormErrors,
+    echo: super::loops::Echo,
+}
+
+async fn recognition_page(
+    state: &AppState,
+    team: &WebTeam,
+    errors: FormErrors,
+    echo: Fields,
+) -> Result<RecognitionPage, WebError> {
+    let feed = state
+        .service
+        .recognitions(&team.access, 90)
+        .await?
+        .into_iter()
+        .map(|r| RecognitionView {
+            giver: r
+                .giver
+                .map(|g| g.1)
+                .unwrap_or_else(|| "a former member".to_owned()),
+            receiver: r.receiver.1,
+            behaviour: markdown::render(&r.behaviour),
+            impact: markdown::render(&r.impact),
+            at: date(r.created_at),
+        })
+        .collect();
+    let members = state
+        .service
+        .members(&team.access)
+        .await?
+        .into_iter()
+        .filter(|m| m.user.id != team.access.actor())
+        .map(|m| (m.user.id.to_string(), m.user.name.to_string()))
+        .collect();
+    Ok(RecognitionPage {
+        layout: Layout::signed_in(
+            &team.user,
+            format!("Recognition in {}", team.access.team().name),
+            "teams",
+        ),
+        team: team.access.team().clone(),
+        feed,
+        members,
+        can_manage: team.access.can_manage(),
+        errors,
+        echo: super::loops::Echo::from(echo),
+    })
+}
+
+pub async fn recognition(
+    State(state): State<AppState>,
+    Query(notice): Query<NoticeQuery>,
+    team: WebTeam,
+) -> Result<Response, WebError> {
+    let mut page = recognition_page(&state, &team, FormErrors::none(), Fields::new()).await?;
+    page.layout = page.layout.with_notice(&notice);
+    Ok(render(&page))
+}
+
+pub async fn recognise(
+    State(state): State<AppState>,
+    team: WebTeam,
+    CsrfForm(fields): CsrfForm<Fields>,
+) -> Result<Response, WebError> {
+    match state
+        .service
+        .recognise(
+            &team.access,
+            field(&fields, "receiver_id"),
+            field(&fields, "behaviour"),
+            field(&fields, "impact"),
+        )
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/teams/{}/recognition?notice=recognised",
+            team.access.team().slug
+        ))
+        .into_response()),
+        Err(error) => {
+            let errors = FormErrors::from_service(error)?;
+            let page = recognition_page(&state, &team, errors, fields).await?;
+            Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FairnessQuery {
+    #[serde(default)]
+    days: Option<i64>,
+    #[serde(default)]
+    weeks: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "fairness.html")]
+struct FairnessPage {
+    layout: Layout,
+    team: Team,
+    view: crate::service::culture::Fairness,
+    chart: String,
+    gini: String,
+    share: String,
+}
+
+pub async fn fairness(
+    State(state): State<AppState>,
+    Query(query): Query<FairnessQuery>,
+    team: WebTeam,
+) -> Result<Response, WebError> {
+    let view = state
+        .service
+        .recognition_fairness(
+            &team.access,
+            query.days.unwrap_or(90),
+            query.weeks.unwrap_or(6),
+        )
+        .await?;
+    let chart = match &view.per_person {
+        Some(list) => {
+            let max = list.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1) as f64;
+            bars(
+                "recognition-received",
+                "Recognitions received per person",
+                "How many recognitions each member received in the window, most first.",
+                &list
+                    .iter()
+                    .map(|(name, n)| Bar {
+                        label: name.clone(),
+                        value: *n as f64,
+                        shown: n.to_string(),
+                    })
+                    .collect::<Vec<_>>(),
+                0.0,
+                max,
+            )
+        }
+        None => String::new(),
+    };
+    Ok(render(&FairnessPage {
+        layout: Layout::signed_in(&team.user, "Fairness of recognition", "teams"),
+        team: team.access.team().clone(),
+        gini: view.gini.map(|g| format!("{g:.2}")).unwrap_or_default(),
+        share: view
+            .top_pairs_share
+            .map(|s| format!("{:.0}%", s * 100.0))
+            .unwrap_or_default(),
+        view,
+        chart,
+    }))
+}

@@ -1,0 +1,473 @@
+//! Culture instruments: the psychological-safety pulse (anonymous, thresholded, shown only after
+//! a round closes), recognition with a fairness view for leads, and "leaders go first".
+
+use time::{Duration, OffsetDateTime, Time};
+
+use crate::domain::culture::{
+    self, below_four_fifths, gini, pair_concentration, pulse_result, suppress, PulseAnswers,
+    PulseResult, MIN_COMMENTS, MIN_RESPONSES_FLOOR, PULSE_ITEMS,
+};
+use crate::domain::experiments::Quarter;
+use crate::domain::loops::statement;
+use crate::domain::when::{day_of, parse_date};
+use crate::domain::{RecordId, TeamRole, UserId};
+use crate::store::culture::{NewRecognition, NewRound, RecognitionRecord, RoundRecord};
+use crate::store::StoreError;
+
+use super::error::{FieldErrors, ServiceError, ServiceResult};
+use super::{Service, TeamAccess};
+
+/// A round as one person may see it.
+#[derive(Debug, Clone)]
+pub struct RoundView {
+    pub record: RoundRecord,
+    /// Still taking answers.
+    pub open: bool,
+    pub answered_by_me: bool,
+    pub can_answer: bool,
+    /// Present only once the round is closed and has enough responses.
+    pub results: Option<PulseResult>,
+    /// Present only once the round is closed and has at least ten responses; sorted by text,
+    /// never in the order they were written.
+    pub comments: Option<Vec<String>>,
+    /// Why results are not shown, when they are not.
+    pub withheld: Option<String>,
+    /// Responses per member at opening, when results are shown.
+    pub response_rate: Option<f64>,
+}
+
+/// The fairness view of recognition.
+#[derive(Debug, Clone)]
+pub struct Fairness {
+    pub window_days: i64,
+    pub quiet_weeks: i64,
+    pub total: usize,
+    pub members: usize,
+    pub min: usize,
+    /// `None` with `withheld` when the team or the window is too small to show fairly.
+    pub per_person: Option<Vec<(String, u64)>>,
+    pub gini: Option<f64>,
+    pub not_recognised: Option<Vec<String>>,
+    pub top_pairs_share: Option<f64>,
+    pub distinct_pairs: usize,
+    /// Leads and members: (label, heads, received, shown, flagged below four fifths).
+    pub groups: Vec<(&'static str, u64, u64, bool, bool)>,
+    pub withheld: Option<String>,
+}
+
+fn closing_instant(record: &RoundRecord) -> OffsetDateTime {
+    record.closes_on + Duration::days(1)
+}
+
+impl Service {
+    fn lead_or_admin(&self, access: &TeamAccess, what: &str) -> ServiceResult<()> {
+        if access.can_manage() {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(format!(
+                "only the team's leads can {what}"
+            )))
+        }
+    }
+
+    /// Opens a pulse round that takes answers until the end of `closes_on` (leads only). One
+    /// round is open at a time.
+    pub async fn open_pulse_round(
+        &self,
+        access: &TeamAccess,
+        closes_on: &str,
+    ) -> ServiceResult<RecordId> {
+        self.lead_or_admin(access, "open a pulse round")?;
+        let today = day_of(self.now());
+        let closes_on = parse_date(closes_on).map_err(|e| ServiceError::field("closes_on", e.0))?;
+        if closes_on < today {
+            return Err(ServiceError::field("closes_on", "must be today or later"));
+        }
+        let now = self.now();
+        let rounds = self.store.rounds(access.team().id).await?;
+        if rounds
+            .iter()
+            .any(|r| r.closed_at.is_none() && closing_instant(r) > now)
+        {
+            return Err(ServiceError::conflict(
+                "closes_on",
+                "a round is already open; close it first",
+            ));
+        }
+        let round = NewRound {
+            id: RecordId::random(),
+            team_id: access.team().id,
+            opened_by: access.actor(),
+            opened_at: now,
+            closes_on,
+            members_at_open: self.store.member_count(access.team().id).await?,
+            min_responses: i64::from(access.team().pulse_min_responses),
+        };
+        self.store.open_round(&round).await?;
+        Ok(round.id)
+    }
+
+    async fn round_view(
+        &self,
+        access: &TeamAccess,
+        record: RoundRecord,
+        with_comments: bool,
+    ) -> ServiceResult<RoundView> {
+        let now = self.now();
+        let open = record.closed_at.is_none() && closing_instant(&record) > now;
+        let answered_by_me = self.store.has_answered(record.id, access.actor()).await?;
+        let min = u32::try_from(record.min_responses).unwrap_or(culture::DEFAULT_MIN_RESPONSES);
+        let (results, comments, withheld) = if open {
+            (
+                None,
+                None,
+                Some("Results appear when the round closes: showing them while people answer would let anyone watching work out a single person's answers.".to_owned()),
+            )
+        } else if record.responses < i64::from(min) {
+            (
+                None,
+                None,
+                Some(format!(
+                    "{} responses: results show only from {min}, so that no answer can be singled out.",
+                    record.responses
+                )),
+            )
+        } else {
+            let stored = self.store.pulse_answers(record.id).await?;
+            let answers: Vec<PulseAnswers> = stored
+                .iter()
+                .filter_map(|(a, _)| PulseAnswers::parse(a).ok())
+                .collect();
+            let comments = (with_comments && stored.len() >= MIN_COMMENTS as usize).then(|| {
+                let mut comments: Vec<String> =
+                    stored.iter().filter_map(|(_, c)| c.clone()).collect();
+                comments.sort();
+                comments
+            });
+            (pulse_result(&answers, min), comments, None)
+        };
+        let response_rate = results.as_ref().and_then(|_| {
+            (record.members_at_open > 0)
+                .then(|| record.responses as f64 / record.members_at_open as f64)
+        });
+        Ok(RoundView {
+            can_answer: open && !answered_by_me && access.is_member(),
+            open,
+            answered_by_me,
+            results,
+            comments,
+            withheld,
+            response_rate,
+            record,
+        })
+    }
+
+    /// The team's rounds, newest first (results only where they may be shown; no comments).
+    pub async fn pulse_rounds(&self, access: &TeamAccess) -> ServiceResult<Vec<RoundView>> {
+        let mut out = Vec::new();
+        for record in self.store.rounds(access.team().id).await? {
+            out.push(self.round_view(access, record, false).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn pulse_round(&self, access: &TeamAccess, id: &str) -> ServiceResult<RoundView> {
+        let id: RecordId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let record = self
+            .store
+            .round(access.team().id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.round_view(access, record, true).await
+    }
+
+    /// Answers a round, once, anonymously: the answer is stored with no link to the person.
+    pub async fn answer_pulse(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        answers: &[Option<u8>],
+        comment: &str,
+    ) -> ServiceResult<()> {
+        let view = self.pulse_round(access, id).await?;
+        if !access.is_member() {
+            return Err(ServiceError::Forbidden(
+                "only members of the team answer its pulse".to_owned(),
+            ));
+        }
+        if !view.open {
+            return Err(ServiceError::Conflict {
+                field: None,
+                message: "this round is closed".to_owned(),
+            });
+        }
+        let mut errors = FieldErrors::default();
+        let mut values = Vec::with_capacity(7);
+        for i in 0..PULSE_ITEMS.len() {
+            match answers.get(i).copied().flatten() {
+                Some(v) if (1..=7).contains(&v) => values.push(v),
+                _ => errors.push(&format!("item{}", i + 1), "choose a point from 1 to 7"),
+            }
+        }
+        let comment = comment.trim();
+        let comment = if comment.is_empty() {
+            None
+        } else {
+            errors.take("comment", statement(comment, 2000))
+        };
+        errors.check()?;
+        let parsed = PulseAnswers::parse(&values)
+            .map_err(|(i, e)| ServiceError::field(&format!("item{}", i + 1), e.0))?;
+        match self
+            .store
+            .record_pulse_answer(view.record.id, access.actor(), parsed.0, comment.as_deref())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict { .. }) => Err(ServiceError::Conflict {
+                field: None,
+                message: "you have already answered this round".to_owned(),
+            }),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Closes a round early (leads only).
+    pub async fn close_pulse_round(&self, access: &TeamAccess, id: &str) -> ServiceResult<()> {
+        self.lead_or_admin(access, "close a pulse round")?;
+        let id: RecordId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        self.store
+            .round(access.team().id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.store
+            .close_round(access.team().id, id, self.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the minimum number of responses before results show (leads; never below 3).
+    pub async fn set_pulse_threshold(&self, access: &TeamAccess, raw: &str) -> ServiceResult<()> {
+        self.lead_or_admin(access, "change the threshold")?;
+        let min: u32 = raw
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (MIN_RESPONSES_FLOOR..=50).contains(n))
+            .ok_or_else(|| {
+                ServiceError::field("min_responses", "must be a whole number from 3 to 50")
+            })?;
+        self.store
+            .set_pulse_min_responses(access.team().id, min)
+            .await?;
+        Ok(())
+    }
+
+    /// The aggregates of every round whose results may be shown, as CSV — never an individual
+    /// answer, never a comment.
+    pub async fn pulse_csv(&self, access: &TeamAccess) -> ServiceResult<String> {
+        let mut csv = String::from(
+            "round_closes_on,responses,members_at_open,response_rate,team_score,spread",
+        );
+        for i in 1..=7 {
+            csv.push_str(&format!(",item{i}_mean"));
+            for v in 1..=7 {
+                csv.push_str(&format!(",item{i}_answered_{v}"));
+            }
+        }
+        csv.push('\n');
+        for view in self.pulse_rounds(access).await?.into_iter().rev() {
+            let Some(result) = &view.results else {
+                continue;
+            };
+            let date = view
+                .record
+                .closes_on
+                .format(time::macros::format_description!("[year]-[month]-[day]"))
+                .unwrap_or_default();
+            csv.push_str(&format!(
+                "{date},{},{},{:.3},{:.3},{:.3}",
+                result.responses,
+                view.record.members_at_open,
+                view.response_rate.unwrap_or(0.0),
+                result.team_score,
+                result.spread
+            ));
+            for item in 0..7 {
+                csv.push_str(&format!(",{:.3}", result.item_means[item]));
+                for count in result.distributions[item] {
+                    csv.push_str(&format!(",{count}"));
+                }
+            }
+            csv.push('\n');
+        }
+        Ok(csv)
+    }
+
+    /// Recognises a teammate for something specific: the behaviour and its impact.
+    pub async fn recognise(
+        &self,
+        access: &TeamAccess,
+        receiver: &str,
+        behaviour: &str,
+        impact: &str,
+    ) -> ServiceResult<RecordId> {
+        let mut errors = FieldErrors::default();
+        let receiver = match receiver.trim().parse::<UserId>() {
+            Ok(id) if id == access.actor() => {
+                errors.push("receiver_id", "recognise someone else");
+                None
+            }
+            Ok(id) if self.store.membership(access.team().id, id).await?.is_some() => Some(id),
+            _ => {
+                errors.push("receiver_id", "must be a member of the team");
+                None
+            }
+        };
+        let behaviour = errors.take("behaviour", statement(behaviour, 1000));
+        let impact = errors.take("impact", statement(impact, 1000));
+        let (Some(receiver), Some(behaviour), Some(impact)) = (receiver, behaviour, impact) else {
+            return Err(errors.into());
+        };
+        let recognition = NewRecognition {
+            id: RecordId::random(),
+            team_id: access.team().id,
+            giver: access.actor(),
+            receiver,
+            behaviour,
+            impact,
+            created_at: self.now(),
+        };
+        self.store.create_recognition(&recognition).await?;
+        Ok(recognition.id)
+    }
+
+    /// The team feed: recognitions of the last `days` days.
+    pub async fn recognitions(
+        &self,
+        access: &TeamAccess,
+        days: i64,
+    ) -> ServiceResult<Vec<RecognitionRecord>> {
+        let since = self.now() - Duration::days(days.clamp(1, 3650));
+        Ok(self.store.recognitions(access.team().id, since).await?)
+    }
+
+    /// How recognition is spread across the team, for leads and admins. Every breakdown obeys the
+    /// team's minimum group size.
+    pub async fn recognition_fairness(
+        &self,
+        access: &TeamAccess,
+        window_days: i64,
+        quiet_weeks: i64,
+    ) -> ServiceResult<Fairness> {
+        self.lead_or_admin(access, "see the fairness view")?;
+        let window_days = window_days.clamp(7, 730);
+        let quiet_weeks = quiet_weeks.clamp(1, 52);
+        let now = self.now();
+        let members = self.store.members(access.team().id).await?;
+        let in_window = self
+            .store
+            .recognitions(access.team().id, now - Duration::days(window_days))
+            .await?;
+        let recent = self
+            .store
+            .recognitions(access.team().id, now - Duration::weeks(quiet_weeks))
+            .await?;
+        let min = access.team().pulse_min_responses as usize;
+        let received = |id: UserId| in_window.iter().filter(|r| r.receiver.0 == id).count() as u64;
+        let mut pairs: Vec<((Option<UserId>, UserId), u64)> = Vec::new();
+        for r in &in_window {
+            let key = (r.giver.as_ref().map(|g| g.0), r.receiver.0);
+            match pairs.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => pairs.push((key, 1)),
+            }
+        }
+        let group = |role: TeamRole| {
+            let heads = members.iter().filter(|m| m.role == role).count() as u64;
+            let got: u64 = members
+                .iter()
+                .filter(|m| m.role == role)
+                .map(|m| received(m.user.id))
+                .sum();
+            (heads, got)
+        };
+        let (lead_heads, lead_got) = group(TeamRole::Lead);
+        let (member_heads, member_got) = group(TeamRole::Member);
+        let shown = suppress(&[lead_heads as usize, member_heads as usize], min);
+        let both = shown.iter().all(|s| *s);
+        let best = if lead_got * member_heads >= member_got * lead_heads {
+            (lead_got, lead_heads)
+        } else {
+            (member_got, member_heads)
+        };
+        let groups = vec![
+            (
+                "Leads",
+                lead_heads,
+                lead_got,
+                shown[0],
+                both && below_four_fifths(lead_got, lead_heads, best.0, best.1),
+            ),
+            (
+                "Members",
+                member_heads,
+                member_got,
+                shown[1],
+                both && below_four_fifths(member_got, member_heads, best.0, best.1),
+            ),
+        ];
+        let enough = members.len() >= min && in_window.len() >= min;
+        let withheld = (!enough).then(|| {
+            format!(
+                "Too few to show fairly: the per-person view needs at least {min} members and {min} recognitions in the window ({} and {} now).",
+                members.len(),
+                in_window.len()
+            )
+        });
+        let counts: Vec<u64> = members.iter().map(|m| received(m.user.id)).collect();
+        Ok(Fairness {
+            window_days,
+            quiet_weeks,
+            total: in_window.len(),
+            members: members.len(),
+            min,
+            per_person: enough.then(|| {
+                let mut list: Vec<(String, u64)> = members
+                    .iter()
+                    .map(|m| (m.user.name.to_string(), received(m.user.id)))
+                    .collect();
+                list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                list
+            }),
+            gini: enough.then(|| gini(&counts)),
+            not_recognised: enough.then(|| {
+                members
+                    .iter()
+                    .filter(|m| !recent.iter().any(|r| r.receiver.0 == m.user.id))
+                    .map(|m| m.user.name.to_string())
+                    .collect()
+            }),
+            top_pairs_share: enough
+                .then(|| pair_concentration(&pairs.iter().map(|(_, n)| *n).collect::<Vec<_>>(), 3)),
+            distinct_pairs: pairs.len(),
+            groups,
+            withheld,
+        })
+    }
+
+    /// Leaders go first: how many failures each lead logged under their name this quarter
+    /// (counts, not content).
+    pub async fn leaders_first(
+        &self,
+        access: &TeamAccess,
+    ) -> ServiceResult<(String, Vec<(UserId, String, i64)>)> {
+        let quarter = Quarter::of(self.now().date());
+        let start = quarter.bounds().0.with_time(Time::MIDNIGHT).assume_utc();
+        let counts = self
+            .store
+            .lead_failure_counts(access.team().id, start)
+            .await?;
+        Ok((quarter.to_string(), counts))
+    }
+}

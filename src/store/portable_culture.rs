@@ -1,0 +1,261 @@
+//! The pulse and recognition: statements that read the same on SQLite and PostgreSQL.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::ThisStore;
+use crate::domain::{RecordId, TeamId, UserId};
+use crate::store::culture::{NewRecognition, NewRound, RecognitionRecord, RoundRecord};
+use crate::store::rows::parse_id;
+use crate::store::{from_unix, from_unix_opt, unix, CultureStore, StoreError, StoreResult};
+
+fn err(error: sqlx::Error) -> StoreError {
+    StoreError::from_sqlx(error)
+}
+
+type RoundRow = (String, Option<String>, i64, i64, Option<i64>, i64, i64, i64);
+
+const ROUND_SELECT: &str = "SELECT r.id, u.display_name, r.opened_at, r.closes_on, r.closed_at, \
+    r.members_at_open, r.min_responses, \
+    (SELECT COUNT(*) FROM pulse_participants p WHERE p.round_id = r.id) \
+    FROM pulse_rounds r LEFT JOIN users u ON u.id = r.opened_by";
+
+fn round(row: RoundRow) -> StoreResult<RoundRecord> {
+    let (id, by, opened, closes, closed, members, min, responses) = row;
+    Ok(RoundRecord {
+        id: parse_id(&id)?,
+        opened_by_name: by,
+        opened_at: from_unix(opened)?,
+        closes_on: from_unix(closes)?,
+        closed_at: from_unix_opt(closed)?,
+        members_at_open: members,
+        min_responses: min,
+        responses,
+    })
+}
+
+#[async_trait]
+impl CultureStore for ThisStore {
+    async fn set_pulse_min_responses(&self, team: TeamId, min: u32) -> StoreResult<()> {
+        sqlx::query("UPDATE teams SET pulse_min_responses = $1 WHERE id = $2")
+            .bind(i64::from(min))
+            .bind(team.to_string())
+            .execute(self.writer())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn open_round(&self, r: &NewRound) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO pulse_rounds (id, team_id, opened_by, opened_at, closes_on, members_at_open, min_responses) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(r.id.to_string())
+        .bind(r.team_id.to_string())
+        .bind(r.opened_by.to_string())
+        .bind(unix(r.opened_at))
+        .bind(unix(r.closes_on))
+        .bind(r.members_at_open)
+        .bind(r.min_responses)
+        .execute(self.writer())
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn rounds(&self, team: TeamId) -> StoreResult<Vec<RoundRecord>> {
+        sqlx::query_as::<_, RoundRow>(&format!(
+            "{ROUND_SELECT} WHERE r.team_id = $1 ORDER BY r.opened_at DESC, r.id"
+        ))
+        .bind(team.to_string())
+        .fetch_all(self.reader())
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(round)
+        .collect()
+    }
+
+    async fn round(&self, team: TeamId, id: RecordId) -> StoreResult<Option<RoundRecord>> {
+        sqlx::query_as::<_, RoundRow>(&format!(
+            "{ROUND_SELECT} WHERE r.team_id = $1 AND r.id = $2"
+        ))
+        .bind(team.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(err)?
+        .map(round)
+        .transpose()
+    }
+
+    async fn has_answered(&self, round: RecordId, user: UserId) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pulse_participants WHERE round_id = $1 AND user_id = $2",
+        )
+        .bind(round.to_string())
+        .bind(user.to_string())
+        .fetch_one(self.reader())
+        .await
+        .map_err(err)?;
+        Ok(n > 0)
+    }
+
+    async fn record_pulse_answer(
+        &self,
+        round: RecordId,
+        user: UserId,
+        answers: [u8; 7],
+        comment: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        sqlx::query("INSERT INTO pulse_participants (round_id, user_id) VALUES ($1, $2)")
+            .bind(round.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        let mut insert = sqlx::QueryBuilder::<super::Db>::new(
+            "INSERT INTO pulse_answers (id, round_id, item1, item2, item3, item4, item5, item6, item7, comment) VALUES (",
+        );
+        let mut values = insert.separated(", ");
+        values.push_bind(RecordId::random().to_string());
+        values.push_bind(round.to_string());
+        for value in answers {
+            values.push_bind(i64::from(value));
+        }
+        values.push_bind(comment.map(str::to_owned));
+        insert.push(")");
+        insert.build().execute(&mut *tx).await.map_err(err)?;
+        Self::hide_pulse_order(&mut tx, &round.to_string())
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)
+    }
+
+    async fn pulse_answers(&self, round: RecordId) -> StoreResult<Vec<([u8; 7], Option<String>)>> {
+        type Row = (i64, i64, i64, i64, i64, i64, i64, Option<String>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT item1, item2, item3, item4, item5, item6, item7, comment FROM pulse_answers WHERE round_id = $1",
+        )
+        .bind(round.to_string())
+        .fetch_all(self.reader())
+        .await
+        .map_err(err)?;
+        rows.into_iter()
+            .map(|(a, b, c, d, e, f, g, comment)| {
+                let mut out = [0u8; 7];
+                for (slot, v) in out.iter_mut().zip([a, b, c, d, e, f, g]) {
+                    *slot =
+                        u8::try_from(v).map_err(|_| StoreError::Corrupt(format!("answer {v}")))?;
+                }
+                Ok((out, comment))
+            })
+            .collect()
+    }
+
+    async fn close_round(
+        &self,
+        team: TeamId,
+        id: RecordId,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "UPDATE pulse_rounds SET closed_at = $1 WHERE id = $2 AND team_id = $3 AND closed_at IS NULL",
+        )
+        .bind(unix(at))
+        .bind(id.to_string())
+        .bind(team.to_string())
+        .execute(self.writer())
+        .await
+        .map_err(err)?
+        .rows_affected()
+            > 0)
+    }
+
+    async fn create_recognition(&self, r: &NewRecognition) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO recognitions (id, team_id, giver_id, receiver_id, behaviour, impact, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(r.id.to_string())
+        .bind(r.team_id.to_string())
+        .bind(r.giver.to_string())
+        .bind(r.receiver.to_string())
+        .bind(&r.behaviour)
+        .bind(&r.impact)
+        .bind(unix(r.created_at))
+        .execute(self.writer())
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn recognitions(
+        &self,
+        team: TeamId,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<RecognitionRecord>> {
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            String,
+            String,
+            i64,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT r.id, r.giver_id, g.display_name, r.receiver_id, v.display_name, r.behaviour, r.impact, r.created_at \
+             FROM recognitions r LEFT JOIN users g ON g.id = r.giver_id JOIN users v ON v.id = r.receiver_id \
+             WHERE r.team_id = $1 AND r.created_at >= $2 ORDER BY r.created_at DESC, r.id",
+        )
+        .bind(team.to_string())
+        .bind(unix(since))
+        .fetch_all(self.reader())
+        .await
+        .map_err(err)?;
+        rows.into_iter()
+            .map(
+                |(id, giver_id, giver_name, receiver_id, receiver_name, behaviour, impact, at)| {
+                    let giver = match (giver_id, giver_name) {
+                        (Some(id), Some(name)) => Some((parse_id(&id)?, name)),
+                        _ => None,
+                    };
+                    Ok(RecognitionRecord {
+                        id: parse_id(&id)?,
+                        giver,
+                        receiver: (parse_id(&receiver_id)?, receiver_name),
+                        behaviour,
+                        impact,
+                        created_at: from_unix(at)?,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    async fn lead_failure_counts(
+        &self,
+        team: TeamId,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<(UserId, String, i64)>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT u.id, u.display_name, \
+             (SELECT COUNT(*) FROM loops l WHERE l.team_id = m.team_id AND l.author_id = u.id \
+              AND l.kind = 'failure' AND l.created_at >= $2) \
+             FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.team_id = $1 AND m.role = 'lead' ORDER BY u.display_name, u.id",
+        )
+        .bind(team.to_string())
+        .bind(unix(since))
+        .fetch_all(self.reader())
+        .await
+        .map_err(err)?;
+        rows.into_iter()
+            .map(|(id, name, count)| Ok((parse_id(&id)?, name, count)))
+            .collect()
+    }
+}

@@ -689,11 +689,32 @@ story!(
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(problem["errors"][0]["field"], "description");
 
-        let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
-        let (status, _, _) = api
-            .post_raw("/api/v1/teams", "application/json", &huge)
-            .await;
-        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        // A body over the limit is refused from its announced length, before it is read: send
+        // only the headers, as a client streaming a large upload would, and read the answer.
+        let status_line = {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let address = app.address.trim_start_matches("http://");
+            let mut stream = tokio::net::TcpStream::connect(address)
+                .await
+                .expect("connect");
+            let request = format!(
+                "POST /api/v1/teams HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                api.token,
+                3 * 1024 * 1024
+            );
+            stream.write_all(request.as_bytes()).await.expect("write");
+            let mut buffer = vec![0u8; 4096];
+            let n = stream.read(&mut buffer).await.expect("read");
+            String::from_utf8_lossy(&buffer[..n]).to_lowercase()
+        };
+        assert!(
+            status_line.starts_with("http/1.1 413 payload too large"),
+            "{status_line}"
+        );
+        assert!(
+            status_line.contains("content-type: application/problem+json"),
+            "{status_line}"
+        );
 
         let (status, problem) = api.post("/api/v1/teams", json!({"name": "Ok"})).await;
         assert_eq!(status, StatusCode::CREATED, "{problem}");

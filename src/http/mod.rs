@@ -114,9 +114,11 @@ pub fn router(state: AppState) -> Router {
 /// Turns the body-limit layer's bare 413 into a readable answer.
 async fn reject_unsized_bodies(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
-        && response.headers().get(header::CONTENT_TYPE).is_none()
-    {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_problem {
         return error::problem(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",

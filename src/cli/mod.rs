@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod client;
 mod experiments;
+mod lint;
 mod loops;
 
 use crate::app::{open_service, Application};
@@ -44,6 +45,10 @@ enum Command {
     Loop(loops::LoopArgs),
     /// Design, list and conclude experiments on a running server (uses --server and --token)
     Experiment(experiments::ExperimentArgs),
+    /// Point out blame-laden wording in a text (exit 1 when there are findings, 2 on error)
+    Lint(lint::LintArgs),
+    /// Measure the blameless-language linter on a labelled corpus
+    LintEval(lint::EvalArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +162,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => backup(args).await,
         Command::Loop(args) => loops::run(args, &cli.client).await,
         Command::Experiment(args) => experiments::run(args, &cli.client).await,
+        Command::Lint(args) => Ok(lint::run(&args)),
+        Command::LintEval(args) => Ok(lint::evaluate_corpus(&args)),
         Command::Version => {
             println!("failforward {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

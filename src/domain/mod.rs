@@ -3,6 +3,7 @@
 //! Everything that enters the system is parsed into these types at the edge (`TeamName::parse`,
 //! `Email::parse`), so that the service and store layers never see an invalid value.
 
+pub mod blameless;
 pub mod culture;
 pub mod experiments;
 pub mod ids;

@@ -9,6 +9,7 @@ mod accounts;
 pub mod culture;
 pub mod error;
 pub mod experiments;
+pub mod lint;
 pub mod loops;
 mod passwords;
 pub mod sealed;

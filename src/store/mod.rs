@@ -9,6 +9,7 @@
 
 pub mod culture;
 pub mod experiments;
+pub mod lint;
 pub mod loops;
 mod postgres;
 mod rows;
@@ -196,7 +197,15 @@ pub enum Acceptor {
 /// the same observable behaviour; the integration suite runs every story on both.
 #[async_trait]
 pub trait Store:
-    PeopleStore + LoopStore + SealedStore + ExperimentStore + CultureStore + Send + Sync + 'static
+    PeopleStore
+    + LoopStore
+    + SealedStore
+    + ExperimentStore
+    + CultureStore
+    + LintStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 
@@ -595,6 +604,33 @@ pub trait CultureStore: Send + Sync {
         team: TeamId,
         since: OffsetDateTime,
     ) -> StoreResult<Vec<(UserId, String, i64)>>;
+}
+
+/// The linter's organisation settings and dismissals.
+#[async_trait]
+pub trait LintStore: Send + Sync {
+    async fn lint_terms(&self) -> StoreResult<Vec<lint::LintTermRecord>>;
+    async fn add_lint_term(&self, term: &lint::NewLintTerm) -> StoreResult<()>;
+    async fn delete_lint_term(&self, id: RecordId) -> StoreResult<bool>;
+    async fn disabled_rules(&self) -> StoreResult<Vec<String>>;
+    async fn set_rule_enabled(
+        &self,
+        rule: &str,
+        enabled: bool,
+        by: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn dismiss_finding(
+        &self,
+        text_hash: &str,
+        rule: &str,
+        start: i64,
+        reason: &str,
+        by: UserId,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// (rule, start) of the findings dismissed for the text with this hash.
+    async fn dismissals(&self, text_hash: &str) -> StoreResult<Vec<(String, i64)>>;
 }
 
 /// Opens the store named by `database_url` (`postgres://…`) or, when there is none, the SQLite

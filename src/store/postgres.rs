@@ -17,6 +17,9 @@ mod portable_culture;
 #[path = "portable_experiments.rs"]
 mod portable_experiments;
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_lint.rs"]
+mod portable_lint;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_loops.rs"]
 mod portable_loops;
 #[allow(clippy::duplicate_mod)]

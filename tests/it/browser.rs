@@ -499,3 +499,41 @@ story!(pulse_results_show_as_charts, |app: TestApp| async move {
         .expect("the trend chart is drawn");
     browser.close().await.expect("close");
 });
+
+story!(
+    writing_hints_appear_while_typing,
+    |app: TestApp| async move {
+        let Some(mut driver) = Driver::start().await else {
+            return;
+        };
+        app.create_user("lee@example.org", "Lee Lead", true).await;
+        let api = app.token_for("lee@example.org").await;
+        api.post("/api/v1/teams", json!({"name": "Ops"})).await;
+        let browser = driver.session().await;
+        browser.goto(&app.url("/login")).await.expect("login");
+        fill(&browser, "email", "lee@example.org").await;
+        fill(&browser, "password", PASSWORD).await;
+        click_button(&browser, "Sign in").await;
+        wait_for_text(&browser, "Ops").await;
+        browser
+            .goto(&app.url("/teams/ops/loops/new"))
+            .await
+            .expect("form");
+        fill(
+            &browser,
+            "what_happened",
+            "The operator failed to notice the disk filling up.",
+        )
+        .await;
+        let text = wait_for_text(&browser, "Writing hints (1)").await;
+        assert!(text.contains("Counterfactual: “failed to”"), "{text}");
+        let region = browser
+            .find(Locator::Css(
+                "#what_happened-lint[role='status'][aria-live='polite']",
+            ))
+            .await
+            .expect("a live region announces the hints");
+        assert!(region.text().await.expect("text").contains("Try asking"));
+        browser.close().await.expect("close");
+    }
+);

@@ -9,4 +9,5 @@ mod culture;
 mod experiments;
 mod foundation;
 mod isolation;
+mod lint;
 mod loops;

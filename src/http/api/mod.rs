@@ -5,6 +5,7 @@
 mod account;
 mod culture;
 mod experiments;
+mod lint;
 mod loops;
 mod teams;
 
@@ -184,6 +185,15 @@ pub fn routes() -> Router<AppState> {
             get(culture::fairness),
         )
         .route("/teams/{slug}/leaders-first", get(culture::leaders_first))
+        .route("/lint", post(lint::lint))
+        .route("/lint/dismissals", post(lint::dismiss))
+        .route("/lint/rules", get(lint::settings))
+        .route("/lint/rules/{rule_id}", put(lint::switch_rule))
+        .route("/lint/terms", post(lint::add_term))
+        .route(
+            "/lint/terms/{term_id}",
+            axum::routing::delete(lint::remove_term),
+        )
 }
 
 /// The OpenAPI document and the API reference page.
@@ -263,6 +273,12 @@ pub fn reference_routes() -> Router<AppState> {
         culture::recognise,
         culture::fairness,
         culture::leaders_first,
+        lint::lint,
+        lint::dismiss,
+        lint::settings,
+        lint::add_term,
+        lint::remove_term,
+        lint::switch_rule,
     ),
     components(schemas(crate::http::error::Problem, crate::service::FieldError)),
     modifiers(&BearerAuth),
@@ -272,6 +288,7 @@ pub fn reference_routes() -> Router<AppState> {
         (name = "loops", description = "The learning loop: Detect → Analyse → Apply → Continue"),
         (name = "experiments", description = "Smart risks: test cards, affordable loss, pre-mortems, outcomes"),
         (name = "culture", description = "The psychological-safety pulse, recognition and its fairness"),
+        (name = "lint", description = "The blameless-language linter"),
     ),
     security(("bearer" = []))
 )]

@@ -102,6 +102,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/teams/{slug}/recognition/fairness", get(culture::fairness))
         .route("/people", get(people::show))
+        .route("/people/lint", get(people::lint_rules))
+        .route("/people/lint/terms", post(people::add_lint_term))
+        .route(
+            "/people/lint/terms/{id}/remove",
+            post(people::remove_lint_term),
+        )
+        .route("/people/lint/rules/{rule}", post(people::switch_lint_rule))
         .route("/people/invitations", post(people::invite))
         .route(
             "/people/invitations/{id}/revoke",
@@ -223,6 +230,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "pulse-answered" => "Thank you. Your answer is stored with nothing that links it to you.",
         "round-closed" => "Round closed.",
         "recognised" => "Recognition shared with the team.",
+        "lint-updated" => "Writing hints updated.",
         _ => return None,
     })
 }

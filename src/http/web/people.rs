@@ -156,3 +156,116 @@ pub async fn set_admin(
         }
     }
 }
+
+#[derive(Template)]
+#[template(path = "lint_rules.html")]
+struct LintRulesPage {
+    layout: Layout,
+    /// (id, kind, message, enabled)
+    rules: Vec<(String, &'static str, String, bool)>,
+    /// (id, phrase, kind)
+    terms: Vec<(String, String, String)>,
+    categories: Vec<(&'static str, &'static str)>,
+    errors: FormErrors,
+}
+
+async fn lint_rules_page(
+    state: &AppState,
+    user: &WebUser,
+    errors: FormErrors,
+) -> Result<LintRulesPage, WebError> {
+    user.actor.require_admin()?;
+    let (rules, terms) = state.service.lint_settings().await?;
+    Ok(LintRulesPage {
+        layout: Layout::signed_in(user, "Writing hints", "people"),
+        rules: rules
+            .into_iter()
+            .map(|r| (r.id, r.category.label(), r.message, r.enabled))
+            .collect(),
+        terms: terms
+            .into_iter()
+            .map(|t| (t.id.to_string(), t.phrase, t.category))
+            .collect(),
+        categories: crate::domain::blameless::Category::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.label()))
+            .collect(),
+        errors,
+    })
+}
+
+pub async fn lint_rules(
+    State(state): State<AppState>,
+    Query(notice): Query<NoticeQuery>,
+    user: WebUser,
+) -> Result<Response, WebError> {
+    let mut page = lint_rules_page(&state, &user, FormErrors::none()).await?;
+    page.layout = page.layout.with_notice(&notice);
+    Ok(render(&page))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TermForm {
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    phrase: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    suggestion: String,
+}
+
+pub async fn add_lint_term(
+    State(state): State<AppState>,
+    user: WebUser,
+    CsrfForm(form): CsrfForm<TermForm>,
+) -> Result<Response, WebError> {
+    match state
+        .service
+        .add_lint_term(
+            &user.actor,
+            &form.category,
+            &form.phrase,
+            &form.message,
+            &form.suggestion,
+        )
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/people/lint?notice=lint-updated").into_response()),
+        Err(error) => {
+            let errors = FormErrors::from_service(error)?;
+            let page = lint_rules_page(&state, &user, errors).await?;
+            Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+pub async fn remove_lint_term(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    user: WebUser,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, WebError> {
+    state.service.remove_lint_term(&user.actor, &id).await?;
+    Ok(Redirect::to("/people/lint?notice=lint-updated").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SwitchForm {
+    #[serde(default)]
+    enabled: String,
+}
+
+pub async fn switch_lint_rule(
+    State(state): State<AppState>,
+    Path(rule): Path<String>,
+    user: WebUser,
+    CsrfForm(form): CsrfForm<SwitchForm>,
+) -> Result<Response, WebError> {
+    state
+        .service
+        .set_lint_rule(&user.actor, &rule, form.enabled == "true")
+        .await?;
+    Ok(Redirect::to("/people/lint?notice=lint-updated").into_response())
+}

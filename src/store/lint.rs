@@ -1,0 +1,27 @@
+//! Records of the linter's organisation settings.
+
+use time::OffsetDateTime;
+
+use crate::domain::RecordId;
+
+#[derive(Debug, Clone)]
+pub struct LintTermRecord {
+    pub id: RecordId,
+    pub category: String,
+    pub phrase: String,
+    pub message: Option<String>,
+    pub suggestion: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A term to add.
+#[derive(Debug, Clone)]
+pub struct NewLintTerm {
+    pub id: RecordId,
+    pub category: String,
+    pub phrase: String,
+    pub message: Option<String>,
+    pub suggestion: Option<String>,
+    pub created_by: crate::domain::UserId,
+    pub created_at: OffsetDateTime,
+}

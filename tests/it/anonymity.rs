@@ -196,12 +196,25 @@ story!(
             "seq grows with writing order: {seqs:?}"
         );
         if let TestDb::Postgres(_) = &app.db {
+            // Writing an anonymous loop rewrites it together with up to eight others of the
+            // day, so the newest one shares its transaction id with a crowd, not with nobody.
+            let last = written.last().expect("written");
+            let crowd = app
+                .db
+                .count(&format!(
+                    "SELECT COUNT(*) FROM loops WHERE anonymous AND xmin::text = \
+                     (SELECT xmin::text FROM loops WHERE id = '{last}')"
+                ))
+                .await;
+            let anonymous = app
+                .db
+                .count("SELECT COUNT(*) FROM loops WHERE anonymous")
+                .await;
+            assert!(anonymous >= written.len() as i64);
             assert_eq!(
-                app.db
-                    .count("SELECT COUNT(DISTINCT xmin::text) FROM loops WHERE anonymous")
-                    .await,
-                1,
-                "every anonymous loop of the day carries the same transaction id"
+                crowd,
+                anonymous.min(9),
+                "the newest anonymous loop hides among the day's others"
             );
         }
 

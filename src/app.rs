@@ -20,6 +20,8 @@ pub struct Application {
     router: axum::Router,
     url: String,
     setup_link: Option<String>,
+    /// Tells live streams that the server is stopping.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// Opens the store described by `storage`, migrating it.
@@ -58,10 +60,12 @@ impl Application {
             .prepare_setup_link()
             .await
             .map_err(|e| anyhow::anyhow!("preparing the set-up link: {e}"))?;
+        let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let router = http::router(http::AppState::new(
             service.clone(),
             url.starts_with("https://"),
             settings.trust_forwarded_for,
+            stopping_rx,
         ));
         Ok(Self {
             listener,
@@ -69,6 +73,7 @@ impl Application {
             router,
             url,
             setup_link,
+            stopping,
         })
     }
 
@@ -96,12 +101,17 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_periodically(self.service.clone()));
+        let stopping = self.stopping;
         let result = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Live streams end first; otherwise they would hold the shutdown open forever.
+            let _ = stopping.send(true);
+        })
         .await;
         sweeper.abort();
         result.context("serving HTTP")

@@ -89,6 +89,84 @@
       if (field.value.trim()) check();
     });
   }
+  // Review sessions: the server announces "now at version N" (never content) over server-sent
+  // events; the page then fetches its own fragment, so what it shows is decided by an ordinary
+  // request. Typed but unsent text and the focused field survive the swap.
+  var live = document.querySelector("[data-live-events]");
+  if (live && window.EventSource && window.fetch) {
+    var refreshing = false;
+    var wanted = 0;
+    var refresh = function () {
+      if (refreshing) return;
+      refreshing = true;
+      fetch(live.getAttribute("data-live-fragment"), { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) {
+          if (!r.ok) throw new Error("fragment " + r.status);
+          var version = parseInt(r.headers.get("x-review-version") || "0", 10);
+          return r.text().then(function (html) { return { html: html, version: version }; });
+        })
+        .then(function (page) {
+          var kept = {};
+          live.querySelectorAll("textarea[id], input[id]:not([type=hidden]), select[id]").forEach(function (f) {
+            kept[f.id] = f.type === "checkbox" || f.type === "radio" ? f.checked : f.value;
+          });
+          var active = document.activeElement;
+          var focused = active && live.contains(active) ? active.id : null;
+          var caret = focused && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+          live.innerHTML = page.html;
+          Object.keys(kept).forEach(function (id) {
+            var f = document.getElementById(id);
+            if (!f || !live.contains(f)) return;
+            if (f.type === "checkbox" || f.type === "radio") f.checked = kept[id]; else f.value = kept[id];
+          });
+          if (focused) {
+            var again = document.getElementById(focused);
+            if (again) {
+              again.focus();
+              if (caret && typeof again.setSelectionRange === "function") {
+                try { again.setSelectionRange(caret[0], caret[1]); } catch (e) { /* not a text field */ }
+              }
+            }
+          }
+          live.setAttribute("data-version", String(page.version));
+          startTimers();
+        })
+        .catch(function () {})
+        .then(function () {
+          refreshing = false;
+          if (wanted > parseInt(live.getAttribute("data-version") || "0", 10)) refresh();
+        });
+    };
+    var source = new EventSource(live.getAttribute("data-live-events"));
+    source.addEventListener("review", function (event) {
+      var data = {};
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      wanted = Math.max(wanted, data.version || 0);
+      if (wanted > parseInt(live.getAttribute("data-version") || "0", 10)) refresh();
+    });
+  }
+  // Phase timers count down in place; the server's own deadline stays the truth.
+  var timers = [];
+  function startTimers() {
+    timers.forEach(clearInterval);
+    timers = [];
+    document.querySelectorAll("[data-seconds-left]").forEach(function (el) {
+      var left = parseInt(el.getAttribute("data-seconds-left"), 10);
+      var shown = el.querySelector("strong");
+      if (isNaN(left) || !shown) return;
+      var tick = function () {
+        if (left < 0) left = 0;
+        shown.textContent = Math.floor(left / 60) + " min " + (left % 60) + " s";
+        if (left === 0) { el.classList.add("timer-done"); shown.textContent += " — time is up"; return false; }
+        left -= 1;
+        return true;
+      };
+      tick();
+      var handle = setInterval(function () { if (!tick()) clearInterval(handle); }, 1000);
+      timers.push(handle);
+    });
+  }
+  startTimers();
   // Move focus to an error summary so screen readers announce it.
   var summary = document.querySelector(".error-summary[tabindex]");
   if (summary) summary.focus();

@@ -6,6 +6,7 @@ mod assets;
 pub mod charts;
 pub mod error;
 pub mod extract;
+mod live;
 pub mod markdown;
 mod web;
 
@@ -32,14 +33,23 @@ pub struct AppState {
     /// Cookies get the `Secure` flag when the public URL is https.
     pub secure_cookies: bool,
     pub trust_forwarded_for: bool,
+    /// Turns `true` when the server begins to stop, so that endless responses (live streams)
+    /// end and the graceful shutdown can finish.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
-    pub fn new(service: Service, secure_cookies: bool, trust_forwarded_for: bool) -> Self {
+    pub fn new(
+        service: Service,
+        secure_cookies: bool,
+        trust_forwarded_for: bool,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
         Self {
             service,
             secure_cookies,
             trust_forwarded_for,
+            stopping,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod experiments;
 pub mod lint;
 pub mod loops;
 mod passwords;
+pub mod review;
 pub mod sealed;
 pub mod sealing;
 pub mod secrets;

@@ -12,6 +12,7 @@ pub mod experiments;
 pub mod lint;
 pub mod loops;
 mod postgres;
+pub mod review;
 mod rows;
 pub mod sealed;
 mod sqlite;
@@ -203,6 +204,7 @@ pub trait Store:
     + ExperimentStore
     + CultureStore
     + LintStore
+    + ReviewStore
     + Send
     + Sync
     + 'static
@@ -631,6 +633,87 @@ pub trait LintStore: Send + Sync {
     ) -> StoreResult<()>;
     /// (rule, start) of the findings dismissed for the text with this hash.
     async fn dismissals(&self, text_hash: &str) -> StoreResult<Vec<(String, i64)>>;
+}
+
+/// Review sessions, and the channel that tells every instance a session changed.
+#[async_trait]
+pub trait ReviewStore: Send + Sync {
+    /// Creates the session, its two sealed boxes and the facilitator's place, in one transaction.
+    async fn create_review(&self, new: &review::NewReview) -> StoreResult<()>;
+    async fn review(&self, team: TeamId, id: RecordId)
+        -> StoreResult<Option<review::ReviewRecord>>;
+    async fn reviews(&self, team: TeamId) -> StoreResult<Vec<review::ReviewRecord>>;
+    async fn join_review(
+        &self,
+        id: RecordId,
+        user: UserId,
+        observer: bool,
+        is_lead: bool,
+    ) -> StoreResult<()>;
+    async fn review_participants(
+        &self,
+        id: RecordId,
+    ) -> StoreResult<Vec<review::ParticipantRecord>>;
+    async fn set_done(&self, id: RecordId, user: UserId, done: bool) -> StoreResult<()>;
+    /// Moves the session from `from` to `to` (clearing the timer); `false` when it was no longer
+    /// in `from`.
+    async fn set_phase(
+        &self,
+        id: RecordId,
+        from: crate::domain::review::Phase,
+        to: crate::domain::review::Phase,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    async fn set_timer(&self, id: RecordId, ends_at: Option<OffsetDateTime>) -> StoreResult<()>;
+    /// Bumps the session's version and tells every instance (for live clients).
+    async fn touch_review(&self, id: RecordId) -> StoreResult<i64>;
+    async fn check_action(
+        &self,
+        id: RecordId,
+        action: ActionId,
+        outcome: &str,
+        by: UserId,
+    ) -> StoreResult<()>;
+    async fn action_checks(&self, id: RecordId) -> StoreResult<Vec<(String, String)>>;
+    async fn create_group(&self, id: RecordId, group: RecordId, title: &str) -> StoreResult<()>;
+    async fn groups(&self, id: RecordId) -> StoreResult<Vec<(String, String)>>;
+    /// Puts a card in a group, or takes it out (`None`).
+    async fn assign_card(
+        &self,
+        id: RecordId,
+        card: RecordId,
+        group: Option<RecordId>,
+    ) -> StoreResult<()>;
+    async fn card_groups(&self, id: RecordId) -> StoreResult<Vec<(String, String)>>;
+    async fn hide_card(
+        &self,
+        id: RecordId,
+        card: RecordId,
+        reason: &str,
+        by: UserId,
+    ) -> StoreResult<()>;
+    async fn hidden_cards(&self, id: RecordId) -> StoreResult<Vec<(String, String)>>;
+    async fn add_decision(
+        &self,
+        id: RecordId,
+        decision: RecordId,
+        card: Option<RecordId>,
+        kind: &str,
+        text: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn decisions(&self, id: RecordId) -> StoreResult<Vec<review::DecisionRecord>>;
+    async fn add_dissent(
+        &self,
+        dissent: RecordId,
+        decision: RecordId,
+        reason: &str,
+        author: Option<UserId>,
+        on: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn dissents(&self, id: RecordId) -> StoreResult<Vec<review::DissentRecord>>;
+    /// Every instance's stream of "session X changed, now at version N" notices.
+    fn review_changes(&self) -> tokio::sync::broadcast::Receiver<(String, i64)>;
 }
 
 /// Opens the store named by `database_url` (`postgres://…`) or, when there is none, the SQLite

@@ -26,6 +26,9 @@ mod portable_loops;
 #[path = "portable_people.rs"]
 mod portable_people;
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_review.rs"]
+mod portable_review;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_sealed.rs"]
 mod portable_sealed;
 
@@ -37,7 +40,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// The PostgreSQL implementation of [`super::Store`].
 pub struct PostgresStore {
     pool: PgPool,
+    /// Review-session changes from every instance, fed by a `LISTEN` task.
+    review_events: tokio::sync::broadcast::Sender<(String, i64)>,
 }
+
+/// The PostgreSQL channel on which instances announce review-session changes.
+const REVIEW_CHANNEL: &str = "failforward_review";
 
 impl PostgresStore {
     /// Connects and applies pending migrations. sqlx takes an advisory lock while migrating, so
@@ -49,7 +57,42 @@ impl PostgresStore {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let review_events = tokio::sync::broadcast::channel(1024).0;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+        listener.listen(REVIEW_CHANNEL).await?;
+        let sender = review_events.clone();
+        tokio::spawn(async move {
+            // `recv` reconnects by itself when the connection drops.
+            loop {
+                match listener.recv().await {
+                    Ok(notification) => {
+                        if let Some((id, version)) = notification.payload().split_once(':') {
+                            if let Ok(version) = version.parse() {
+                                let _ = sender.send((id.to_owned(), version));
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "listening for review changes");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            pool,
+            review_events,
+        })
+    }
+
+    /// Tells every instance (this one included, through its listener) that a session changed.
+    async fn announce_review(&self, id: &str, version: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(REVIEW_CHANNEL)
+            .bind(format!("{id}:{version}"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     fn reader(&self) -> &PgPool {

@@ -35,6 +35,9 @@ mod portable_loops;
 #[path = "portable_people.rs"]
 mod portable_people;
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_review.rs"]
+mod portable_review;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_sealed.rs"]
 mod portable_sealed;
 
@@ -91,6 +94,9 @@ pub struct SqliteStore {
     options: SqliteConnectOptions,
     reader: SqlitePool,
     writer: SqlitePool,
+    /// Review-session changes: one instance serves an SQLite file, so an in-process channel
+    /// reaches every live client.
+    review_events: tokio::sync::broadcast::Sender<(String, i64)>,
 }
 
 impl SqliteStore {
@@ -126,6 +132,7 @@ impl SqliteStore {
             options: connect,
             reader,
             writer,
+            review_events: tokio::sync::broadcast::channel(1024).0,
         })
     }
 
@@ -182,6 +189,12 @@ impl SqliteStore {
         _tx: &mut Transaction<'static, Db>,
         _round: &str,
     ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    async fn announce_review(&self, id: &str, version: i64) -> Result<(), sqlx::Error> {
+        // Nobody listening is fine.
+        let _ = self.review_events.send((id.to_owned(), version));
         Ok(())
     }
 

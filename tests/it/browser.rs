@@ -95,35 +95,70 @@ impl Driver {
     }
 }
 
-pub async fn fill(browser: &Client, id: &str, value: &str) {
-    let field = browser
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|e| panic!("field #{id}: {e}"));
-    field.clear().await.expect("clear");
-    field.send_keys(value).await.expect("type");
+/// Whether a WebDriver error means the element was swapped out by a live update.
+fn replaced(error: &str) -> bool {
+    error.contains("stale") || error.contains("not interactable")
 }
 
-/// Scrolls the element to the middle of the window, then clicks it, as a person would.
-pub async fn click_at(browser: &Client, xpath: &str) {
-    let element = browser
-        .find(Locator::XPath(xpath))
-        .await
-        .unwrap_or_else(|e| panic!("{xpath}: {e}"));
-    let handle = serde_json::to_value(&element).expect("element handle");
-    browser
-        .execute(
-            "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
-            vec![handle],
-        )
-        .await
-        .expect("scroll");
-    if let Err(e) = element.click().await {
-        if let Ok(png) = browser.screenshot().await {
-            let _ = std::fs::write("/tmp/failforward-click-failure.png", png);
+pub async fn fill(browser: &Client, id: &str, value: &str) {
+    // A live page may replace the field between finding and typing: find it again then.
+    for attempt in 0..5 {
+        let field = browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("field #{id}: {e}"));
+        match field.clear().await {
+            Ok(()) => {}
+            Err(e) if attempt < 4 && replaced(&e.to_string()) => continue,
+            Err(e) => panic!("clear #{id}: {e}"),
         }
-        panic!("click {xpath}: {e}");
+        match field.send_keys(value).await {
+            Ok(()) => return,
+            Err(e) if attempt < 4 && replaced(&e.to_string()) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            Err(e) => panic!("type into #{id}: {e}"),
+        }
     }
+}
+
+/// Scrolls the element to the middle of the window, then clicks it, as a person would. A live
+/// page may replace the element between finding and clicking; then it is found again.
+pub async fn click_at(browser: &Client, xpath: &str) {
+    let mut last_error = String::new();
+    for _ in 0..5 {
+        let element = browser
+            .find(Locator::XPath(xpath))
+            .await
+            .unwrap_or_else(|e| panic!("{xpath}: {e}"));
+        let handle = serde_json::to_value(&element).expect("element handle");
+        let attempt = match browser
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
+                vec![handle],
+            )
+            .await
+        {
+            Ok(_) => element.click().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match attempt {
+            Ok(()) => return,
+            Err(e) if e.contains("stale") => {
+                last_error = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => {
+                last_error = e;
+                break;
+            }
+        }
+    }
+    if let Ok(png) = browser.screenshot().await {
+        let _ = std::fs::write("/tmp/failforward-click-failure.png", png);
+    }
+    panic!("click {xpath}: {last_error}");
 }
 
 pub async fn click_button(browser: &Client, text: &str) {
@@ -535,5 +570,119 @@ story!(
             .expect("a live region announces the hints");
         assert!(region.text().await.expect("text").contains("Try asking"));
         browser.close().await.expect("close");
+    }
+);
+
+async fn sign_in_browser(driver: &mut Driver, app: &TestApp, email: &str) -> Client {
+    let browser = driver.session().await;
+    browser.goto(&app.url("/login")).await.expect("login");
+    fill(&browser, "email", email).await;
+    fill(&browser, "password", PASSWORD).await;
+    click_button(&browser, "Sign in").await;
+    wait_for_text(&browser, "Sign out").await;
+    browser
+}
+
+async fn field_value(browser: &Client, id: &str) -> String {
+    browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default()
+}
+
+story!(
+    three_people_review_together_live,
+    |app: TestApp| async move {
+        let Some(mut driver) = Driver::start().await else {
+            return;
+        };
+        app.create_user("root@example.org", "Root Admin", true)
+            .await;
+        app.create_user("lee@example.org", "Lee Lead", false).await;
+        app.create_user("mo@example.org", "Mo Member", false).await;
+        app.create_user("kim@example.org", "Kim Member", false)
+            .await;
+        let lee = app.token_for("lee@example.org").await;
+        let mo = app.token_for("mo@example.org").await;
+        let kim = app.token_for("kim@example.org").await;
+        lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
+        for email in ["mo@example.org", "kim@example.org"] {
+            lee.post(
+                "/api/v1/teams/ops/members",
+                json!({"email": email, "role": "member"}),
+            )
+            .await;
+        }
+        let (_, started) = mo
+            .post(
+                "/api/v1/teams/ops/reviews",
+                json!({"prompt": "What made the release slip?"}),
+            )
+            .await;
+        let id = started["id"].as_str().expect("review id").to_owned();
+        let base = format!("/api/v1/teams/ops/reviews/{id}");
+        for api in [&lee, &kim] {
+            api.post(&format!("{base}/participants"), json!({})).await;
+        }
+        mo.post(&format!("{base}/advance"), json!({})).await;
+        let page = app.url(&format!("/teams/ops/reviews/{id}"));
+
+        let mut people = Vec::new();
+        for email in ["mo@example.org", "kim@example.org", "lee@example.org"] {
+            let browser = sign_in_browser(&mut driver, &app, email).await;
+            browser.goto(&page).await.expect("session page");
+            wait_for_text(&browser, "0 cards sealed").await;
+            people.push(browser);
+        }
+        let (mo_b, kim_b, lee_b) = (&people[0], &people[1], &people[2]);
+
+        // Lee starts a card but has not sent it when Kim seals hers: Lee's page updates without
+        // a reload, and keeps the draft.
+        fill(
+            lee_b,
+            "card-text",
+            "We merged late because the test rig was booked",
+        )
+        .await;
+        fill(
+            kim_b,
+            "card-text",
+            "The release checklist had no owner this sprint",
+        )
+        .await;
+        click_button(kim_b, "Seal this card").await;
+        wait_for_text(mo_b, "1 card sealed").await;
+        wait_for_text(lee_b, "1 card sealed").await;
+        assert_eq!(
+            field_value(lee_b, "card-text").await,
+            "We merged late because the test rig was booked"
+        );
+        let text = page_text(mo_b).await;
+        assert!(
+            !text.contains("checklist had no owner"),
+            "the facilitator reads a sealed card"
+        );
+        click_button(lee_b, "Seal this card").await;
+        wait_for_text(mo_b, "2 cards sealed").await;
+        fill(mo_b, "card-text", "Two freezes overlapped with the holiday").await;
+        click_button(mo_b, "Seal this card").await;
+        wait_for_text(kim_b, "3 cards sealed").await;
+
+        // Everyone finishes: the cards reveal on every page at once, the lead's among them.
+        for browser in [kim_b, lee_b, mo_b] {
+            click_button(browser, "I have finished writing").await;
+        }
+        for browser in [mo_b, kim_b, lee_b] {
+            let text = wait_for_text(browser, "Two freezes overlapped with the holiday").await;
+            assert!(text.contains("The release checklist had no owner this sprint"));
+            assert!(text.contains("We merged late because the test rig was booked"));
+        }
+        for browser in people {
+            browser.close().await.expect("close");
+        }
     }
 );

@@ -104,6 +104,14 @@ pub struct TestApp {
     pub setup_link: Option<String>,
     pub service: Service,
     pub db: TestDb,
+    /// The PostgreSQL URL (with its schema), when the app runs on PostgreSQL.
+    pub database_url: Option<String>,
+    _dir: TempDir,
+}
+
+/// A further app server on the same database, as behind a load balancer.
+pub struct SiblingApp {
+    pub address: String,
     _dir: TempDir,
 }
 
@@ -189,8 +197,25 @@ impl TestApp {
             setup_link,
             service,
             db,
+            database_url,
             _dir: dir,
         })
+    }
+
+    /// Starts a second app server on this app's PostgreSQL database with the given settings
+    /// adjustment (the secret key must match the first instance's).
+    pub async fn sibling(&self, adjust: impl FnOnce(&mut Settings)) -> SiblingApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut storage = StorageSettings::in_dir(dir.path());
+        storage.database_url = Some(self.database_url.clone().expect("a PostgreSQL app"));
+        let mut settings = Settings::for_tests(storage);
+        adjust(&mut settings);
+        let app = Application::build(settings)
+            .await
+            .expect("second app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until(pending()));
+        SiblingApp { address, _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {

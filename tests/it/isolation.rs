@@ -83,7 +83,41 @@ async fn build_world(app: &TestApp) -> World {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{round}");
+    let (status, review) = bert
+        .post("/api/v1/teams/beta/reviews", json!({"loop_id": loop_id}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{review}");
+    let review_id = review["id"].as_str().expect("review").to_owned();
+    let review_base = format!("/api/v1/teams/beta/reviews/{review_id}");
+    bert.post(&format!("{review_base}/advance"), json!({}))
+        .await;
+    let (_, card) = bert
+        .post(
+            &format!("{review_base}/cards"),
+            json!({"kind": "idea", "text": "Beta's card"}),
+        )
+        .await;
+    let card_id = card["id"].as_str().expect("card").to_owned();
+    for _ in 0..4 {
+        bert.post(&format!("{review_base}/advance"), json!({}))
+            .await;
+    }
+    bert.post(&format!("{review_base}/advance"), json!({}))
+        .await;
+    let (status, decision) = bert
+        .post(
+            &format!("{review_base}/decisions"),
+            json!({"card_id": card_id, "kind": "learning", "text": ""}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{decision}");
     let mut ids = HashMap::new();
+    ids.insert("review_id", review_id);
+    ids.insert("card_id", card_id);
+    ids.insert(
+        "decision_id",
+        decision["id"].as_str().expect("decision").to_owned(),
+    );
     ids.insert("round_id", round["id"].as_str().expect("round").to_owned());
     ids.insert("experiment_id", experiment_id);
     ids.insert(
@@ -148,6 +182,11 @@ async fn counts(app: &TestApp) -> Vec<i64> {
         "pulse_participants",
         "pulse_answers",
         "recognitions",
+        "review_sessions",
+        "review_participants",
+        "review_groups",
+        "review_decisions",
+        "review_dissents",
     ] {
         out.push(app.db.count(&format!("SELECT COUNT(*) FROM {table}")).await);
     }
@@ -185,7 +224,7 @@ story!(
                 checked += 1;
             }
         }
-        assert!(checked >= 53, "only {checked} team-scoped operations found");
+        assert!(checked >= 73, "only {checked} team-scoped operations found");
         // The same answer as for a team that does not exist.
         let (_, missing) = world.outsider.get("/api/v1/teams/no-such-team").await;
         let (_, private) = world.outsider.get("/api/v1/teams/beta").await;
@@ -213,6 +252,11 @@ story!(
             "/teams/beta/loops".to_owned(),
             "/teams/beta/loops/new".to_owned(),
             format!("/teams/beta/loops/{loop_id}"),
+            "/teams/beta/reviews".to_owned(),
+            format!("/teams/beta/reviews/{}", world.ids["review_id"]),
+            format!("/teams/beta/reviews/{}/live", world.ids["review_id"]),
+            format!("/teams/beta/reviews/{}/events", world.ids["review_id"]),
+            format!("/teams/beta/reviews/{}/summary.md", world.ids["review_id"]),
         ] {
             let path = path.as_str();
             let (status, _) = browser.get_text(path).await;
@@ -225,6 +269,10 @@ story!(
             format!("/teams/beta/members/{user}/remove"),
             "/teams/beta/invitations".to_owned(),
             format!("/teams/beta/invitations/{invitation}/revoke"),
+            "/teams/beta/reviews".to_owned(),
+            format!("/teams/beta/reviews/{}/cards", world.ids["review_id"]),
+            format!("/teams/beta/reviews/{}/advance", world.ids["review_id"]),
+            format!("/teams/beta/reviews/{}/close", world.ids["review_id"]),
         ];
         for path in &posts {
             let response = browser

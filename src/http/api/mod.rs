@@ -7,6 +7,7 @@ mod culture;
 mod experiments;
 mod lint;
 mod loops;
+mod review;
 mod teams;
 
 use axum::routing::{get, patch, post, put};
@@ -185,6 +186,76 @@ pub fn routes() -> Router<AppState> {
             get(culture::fairness),
         )
         .route("/teams/{slug}/leaders-first", get(culture::leaders_first))
+        .route(
+            "/teams/{slug}/reviews",
+            get(review::list).post(review::start),
+        )
+        .route("/teams/{slug}/reviews/{review_id}", get(review::show))
+        .route(
+            "/teams/{slug}/reviews/{review_id}/summary",
+            get(review::summary),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/events",
+            get(review::events),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/participants",
+            post(review::join),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/action-checks",
+            post(review::check_action),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/cards",
+            post(review::write_card),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/cards/{card_id}",
+            axum::routing::delete(review::withdraw_card),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/cards/{card_id}/group",
+            put(review::group_card),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/cards/{card_id}/hide",
+            post(review::hide),
+        )
+        .route("/teams/{slug}/reviews/{review_id}/done", put(review::done))
+        .route(
+            "/teams/{slug}/reviews/{review_id}/advance",
+            post(review::advance),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/close",
+            post(review::close),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/show-leads",
+            post(review::show_leads),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/timer",
+            put(review::timer),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/groups",
+            post(review::add_group),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/ballot",
+            post(review::ballot),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/decisions",
+            post(review::decide),
+        )
+        .route(
+            "/teams/{slug}/reviews/{review_id}/decisions/{decision_id}/dissents",
+            post(review::dissent),
+        )
         .route("/lint", post(lint::lint))
         .route("/lint/dismissals", post(lint::dismiss))
         .route("/lint/rules", get(lint::settings))
@@ -273,6 +344,26 @@ pub fn reference_routes() -> Router<AppState> {
         culture::recognise,
         culture::fairness,
         culture::leaders_first,
+        review::list,
+        review::start,
+        review::show,
+        review::summary,
+        review::events,
+        review::join,
+        review::check_action,
+        review::write_card,
+        review::withdraw_card,
+        review::done,
+        review::advance,
+        review::close,
+        review::show_leads,
+        review::timer,
+        review::add_group,
+        review::group_card,
+        review::hide,
+        review::ballot,
+        review::decide,
+        review::dissent,
         lint::lint,
         lint::dismiss,
         lint::settings,
@@ -288,6 +379,7 @@ pub fn reference_routes() -> Router<AppState> {
         (name = "loops", description = "The learning loop: Detect → Analyse → Apply → Continue"),
         (name = "experiments", description = "Smart risks: test cards, affordable loss, pre-mortems, outcomes"),
         (name = "culture", description = "The psychological-safety pulse, recognition and its fairness"),
+        (name = "reviews", description = "Review sessions: write before reading, leaders last, blind votes, kept dissent"),
         (name = "lint", description = "The blameless-language linter"),
     ),
     security(("bearer" = []))

@@ -9,6 +9,7 @@ mod invitations;
 mod loops;
 mod overview;
 mod people;
+mod review;
 mod teams;
 
 use askama::Template;
@@ -101,6 +102,21 @@ pub fn routes() -> Router<AppState> {
             get(culture::recognition).post(culture::recognise),
         )
         .route("/teams/{slug}/recognition/fairness", get(culture::fairness))
+        .route(
+            "/teams/{slug}/reviews",
+            get(review::list).post(review::start),
+        )
+        .route("/teams/{slug}/reviews/{id}", get(review::show))
+        .route(
+            "/teams/{slug}/reviews/{id}/live",
+            get(review::live_fragment),
+        )
+        .route("/teams/{slug}/reviews/{id}/events", get(review::events))
+        .route(
+            "/teams/{slug}/reviews/{id}/summary.md",
+            get(review::summary),
+        )
+        .route("/teams/{slug}/reviews/{id}/{action}", post(review::act))
         .route("/people", get(people::show))
         .route("/people/lint", get(people::lint_rules))
         .route("/people/lint/terms", post(people::add_lint_term))
@@ -231,6 +247,18 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "round-closed" => "Round closed.",
         "recognised" => "Recognition shared with the team.",
         "lint-updated" => "Writing hints updated.",
+        "review-started" => "Session started. Invite the team to join; you facilitate.",
+        "review-joined" => "You have joined the session.",
+        "card-sealed" => "Your card is sealed. Nobody can read it before the reveal.",
+        "card-withdrawn" => "Card withdrawn.",
+        "review-done" => "Thank you. Only the count of those who have finished is shown.",
+        "review-closed" => "The session is closed. Its summary is below.",
+        "card-hidden" => "The card is hidden; the reason is shown in its place.",
+        "ballot-sealed" => {
+            "Your dots are sealed without your name. Totals show when the vote closes."
+        }
+        "decision-recorded" => "Decision recorded on the loop.",
+        "dissent-recorded" => "Your disagreement is recorded and will show in the summary.",
         _ => return None,
     })
 }

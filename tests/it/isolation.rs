@@ -213,6 +213,8 @@ story!(
             "/teams/beta/loops".to_owned(),
             "/teams/beta/loops/new".to_owned(),
             format!("/teams/beta/loops/{loop_id}"),
+            "/teams/beta/data".to_owned(),
+            "/teams/beta/export?format=json".to_owned(),
         ] {
             let path = path.as_str();
             let (status, _) = browser.get_text(path).await;
@@ -225,6 +227,7 @@ story!(
             format!("/teams/beta/members/{user}/remove"),
             "/teams/beta/invitations".to_owned(),
             format!("/teams/beta/invitations/{invitation}/revoke"),
+            "/teams/beta/import".to_owned(),
         ];
         for path in &posts {
             let response = browser

@@ -10,6 +10,7 @@ mod loops;
 mod overview;
 mod people;
 mod teams;
+mod transfer;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -31,6 +32,9 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(auth::logout))
         .route("/teams", get(teams::list).post(teams::create))
         .route("/teams/{slug}", get(teams::show))
+        .route("/teams/{slug}/data", get(transfer::show))
+        .route("/teams/{slug}/export", get(transfer::export))
+        .route("/teams/{slug}/import", post(transfer::import))
         .route(
             "/teams/{slug}/settings",
             get(teams::settings_form).post(teams::settings_submit),

@@ -585,3 +585,86 @@ async fn backup_under_writes_then_restore() {
         count + 1
     );
 }
+
+story!(team_page_exports_and_imports, |app: TestApp| async move {
+    let (lee, _) = team(&app).await;
+    post_ok(
+        &lee,
+        "/api/v1/teams/ops/loops",
+        json!({"title": "Web export", "what_happened": "Shown on the page."}),
+    )
+    .await;
+    let browser = app.sign_in("lee@example.org").await;
+    let (status, team_page) = browser.get_text("/teams/ops").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        team_page.contains("/teams/ops/data"),
+        "linked from the team"
+    );
+    let (status, page) = browser.get_text("/teams/ops/data").await;
+    assert_eq!(status, StatusCode::OK);
+    for format in ["json", "markdown", "csv"] {
+        assert!(page.contains(&format!("/teams/ops/export?format={format}")));
+    }
+    let (status, csv) = browser.get_text("/teams/ops/export?format=csv").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(csv.contains("Web export"), "{csv}");
+
+    // A dry run through the form shows what would be created and writes nothing.
+    let before = app.db.count("SELECT COUNT(*) FROM loops").await;
+    let response = browser
+        .submit(
+            "/teams/ops/data",
+            "/teams/ops/import",
+            &[("text", FREE_FORM), ("dry_run", "on")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.expect("body");
+    assert!(html.contains("Would create 1 loop"), "{html}");
+    assert_eq!(app.db.count("SELECT COUNT(*) FROM loops").await, before);
+    // A malformed postmortem is shown again with its line.
+    let response = browser
+        .submit(
+            "/teams/ops/data",
+            "/teams/ops/import",
+            &[(
+                "text",
+                "# T\n\nText.\n\n## Timeline\n\n- 2024-02-30 10:00: x\n",
+            )],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.expect("body");
+    assert!(html.contains("line 7"), "{html}");
+    // The real import creates the loop.
+    let response = browser
+        .submit(
+            "/teams/ops/data",
+            "/teams/ops/import",
+            &[("text", FREE_FORM)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(app.db.count("SELECT COUNT(*) FROM loops").await, before + 1);
+
+    // A loop's Markdown export reads back through the Markdown importer.
+    let (_, export) = lee.get("/api/v1/teams/ops/export").await;
+    let id = export["teams"][0]["loops"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (_, _, markdown) = get_text(
+        &lee,
+        &format!("/api/v1/teams/ops/loops/{id}/export?format=markdown"),
+    )
+    .await;
+    let (status, report, _) = lee
+        .post_raw(
+            "/api/v1/teams/ops/import?dry_run=true",
+            "text/markdown",
+            &String::from_utf8_lossy(&markdown),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+});

@@ -650,9 +650,13 @@ story!(team_page_exports_and_imports, |app: TestApp| async move {
 
     // A loop's Markdown export reads back through the Markdown importer.
     let (_, export) = lee.get("/api/v1/teams/ops/export").await;
-    let id = export["teams"][0]["loops"][0]["id"]
-        .as_str()
-        .expect("id")
+    let id = export["teams"][0]["loops"]
+        .as_array()
+        .expect("loops")
+        .iter()
+        .find(|l| l["title"] == "Nightly data export silently skipped three days")
+        .and_then(|l| l["id"].as_str())
+        .expect("imported loop")
         .to_owned();
     let (_, _, markdown) = get_text(
         &lee,
@@ -667,4 +671,12 @@ story!(team_page_exports_and_imports, |app: TestApp| async move {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{report}");
+    let summary = &report["loops"][0];
+    assert_eq!(
+        summary["title"],
+        "Nightly data export silently skipped three days"
+    );
+    assert_eq!(summary["actions"], 3);
+    assert_eq!(summary["timeline_events"], 4);
+    assert_eq!(summary["kept_sections"], json!(["Open questions"]));
 });

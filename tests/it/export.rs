@@ -528,6 +528,34 @@ async fn backup_under_writes_then_restore() {
         "",
     );
     assert_eq!(code, 0, "{err}");
+    // The whole organisation is for admins: as JSON to a file, then refused to a member.
+    let org_file = dir.path().join("org.json");
+    let (code, _, err) = run(
+        &[
+            "export",
+            "--data-dir",
+            &restored,
+            "--as",
+            "root@example.org",
+            "--output",
+            &org_file.display().to_string(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let org: Value =
+        serde_json::from_str(&std::fs::read_to_string(&org_file).expect("read")).expect("json");
+    assert_eq!(org["scope"], "organisation");
+    assert_eq!(
+        org["teams"][0]["loops"].as_array().map(Vec::len),
+        Some(in_backup.len())
+    );
+    let (code, _, err) = run(
+        &["export", "--data-dir", &restored, "--as", "lee@example.org"],
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("only organisation admins"), "{err}");
     let (code, _, err) = run(
         &[
             "restore",

@@ -12,6 +12,7 @@ mod client;
 mod experiments;
 mod lint;
 mod loops;
+mod transfer;
 
 use crate::app::{open_service, Application};
 use crate::config::{ServeArgs, Settings, StorageArgs, StorageSettings};
@@ -39,6 +40,12 @@ enum Command {
     Admin(AdminCommand),
     /// Write a consistent copy of the SQLite database while the server runs
     Backup(BackupArgs),
+    /// Restore a backup into a new, empty data directory
+    Restore(transfer::RestoreArgs),
+    /// Export a loop, a team or the organisation (JSON, Markdown or CSV) from the local database
+    Export(transfer::ExportArgs),
+    /// Import JSON exports or Markdown postmortems into a team of the local database
+    Import(transfer::ImportArgs),
     /// Print the version
     Version,
     /// Work with the learning loop on a running server (uses --server and --token)
@@ -160,6 +167,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup(args) => backup(args).await,
+        Command::Restore(args) => transfer::restore(args).await,
+        Command::Export(args) => transfer::export(args).await,
+        Command::Import(args) => transfer::import(args).await,
         Command::Loop(args) => loops::run(args, &cli.client).await,
         Command::Experiment(args) => experiments::run(args, &cli.client).await,
         Command::Lint(args) => Ok(lint::run(&args)),

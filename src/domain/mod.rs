@@ -9,6 +9,7 @@ pub mod experiments;
 pub mod ids;
 pub mod loops;
 pub mod people;
+pub mod postmortem;
 pub mod review;
 pub mod team;
 pub mod text;

@@ -17,6 +17,7 @@ pub mod sealed;
 pub mod sealing;
 pub mod secrets;
 mod teams;
+pub mod transfer;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -16,6 +16,7 @@ pub mod review;
 mod rows;
 pub mod sealed;
 mod sqlite;
+pub mod transfer;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -205,6 +206,7 @@ pub trait Store:
     + CultureStore
     + LintStore
     + ReviewStore
+    + TransferStore
     + Send
     + Sync
     + 'static
@@ -216,6 +218,13 @@ pub trait Store:
 
     /// Writes a consistent copy of the whole database to `destination` while the server runs.
     async fn backup_to(&self, destination: &Path) -> StoreResult<()>;
+}
+
+/// Imports: whole loops written at once.
+#[async_trait]
+pub trait TransferStore: Send + Sync {
+    /// Writes every loop with all its records in one transaction: all or nothing.
+    async fn import_loops(&self, loops: &[transfer::ImportedLoop]) -> StoreResult<()>;
 }
 
 /// The organisation, accounts, sessions, tokens, teams and invitations.

@@ -40,6 +40,9 @@ mod portable_review;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_sealed.rs"]
 mod portable_sealed;
+#[allow(clippy::duplicate_mod)]
+#[path = "portable_transfer.rs"]
+mod portable_transfer;
 
 type Db = sqlx::Sqlite;
 type ThisStore = SqliteStore;

@@ -257,6 +257,8 @@ story!(
             format!("/teams/beta/reviews/{}/live", world.ids["review_id"]),
             format!("/teams/beta/reviews/{}/events", world.ids["review_id"]),
             format!("/teams/beta/reviews/{}/summary.md", world.ids["review_id"]),
+            "/teams/beta/data".to_owned(),
+            "/teams/beta/export?format=json".to_owned(),
         ] {
             let path = path.as_str();
             let (status, _) = browser.get_text(path).await;
@@ -273,6 +275,7 @@ story!(
             format!("/teams/beta/reviews/{}/cards", world.ids["review_id"]),
             format!("/teams/beta/reviews/{}/advance", world.ids["review_id"]),
             format!("/teams/beta/reviews/{}/close", world.ids["review_id"]),
+            "/teams/beta/import".to_owned(),
         ];
         for path in &posts {
             let response = browser

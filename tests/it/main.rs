@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod culture;
 mod experiments;
+mod export;
 mod foundation;
 mod isolation;
 mod lint;

@@ -9,6 +9,7 @@ mod lint;
 mod loops;
 mod review;
 mod teams;
+mod transfer;
 
 use axum::routing::{get, patch, post, put};
 use axum::Router;
@@ -104,6 +105,13 @@ pub fn routes() -> Router<AppState> {
             post(loops::change_stage),
         )
         .route("/teams/{slug}/actions", get(loops::team_actions))
+        .route("/teams/{slug}/export", get(transfer::export_team))
+        .route(
+            "/teams/{slug}/loops/{loop_id}/export",
+            get(transfer::export_loop),
+        )
+        .route("/teams/{slug}/import", post(transfer::import))
+        .route("/export", get(transfer::export_organisation))
         .route(
             "/teams/{slug}/actions/{action_id}",
             patch(loops::update_action),
@@ -370,6 +378,10 @@ pub fn reference_routes() -> Router<AppState> {
         lint::add_term,
         lint::remove_term,
         lint::switch_rule,
+        transfer::export_team,
+        transfer::export_loop,
+        transfer::export_organisation,
+        transfer::import,
     ),
     components(schemas(crate::http::error::Problem, crate::service::FieldError)),
     modifiers(&BearerAuth),
@@ -381,6 +393,7 @@ pub fn reference_routes() -> Router<AppState> {
         (name = "culture", description = "The psychological-safety pulse, recognition and its fairness"),
         (name = "reviews", description = "Review sessions: write before reading, leaders last, blind votes, kept dissent"),
         (name = "lint", description = "The blameless-language linter"),
+        (name = "export", description = "Your data is yours: export (JSON, Markdown, CSV) and import (JSON, Markdown postmortems)"),
     ),
     security(("bearer" = []))
 )]

@@ -11,6 +11,7 @@ mod overview;
 mod people;
 mod review;
 mod teams;
+mod transfer;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -32,6 +33,9 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(auth::logout))
         .route("/teams", get(teams::list).post(teams::create))
         .route("/teams/{slug}", get(teams::show))
+        .route("/teams/{slug}/data", get(transfer::show))
+        .route("/teams/{slug}/export", get(transfer::export))
+        .route("/teams/{slug}/import", post(transfer::import))
         .route(
             "/teams/{slug}/settings",
             get(teams::settings_form).post(teams::settings_submit),

@@ -55,6 +55,47 @@ pub struct ExportTeam {
     pub description: String,
     #[serde(default)]
     pub loops: Vec<ExportLoop>,
+    /// The team's closed review sessions, without anyone's name. Exported for the record; an
+    /// import leaves them out (their cards and ballots were sealed for the people who wrote them).
+    #[serde(default)]
+    pub review_sessions: Vec<ExportReviewSession>,
+}
+
+/// A closed review session as the team's record of it: what was said and decided, never by whom.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExportReviewSession {
+    pub id: String,
+    pub prompt: String,
+    /// The loop it reviewed, when it reviewed one (its id in this export).
+    #[serde(default)]
+    pub loop_id: Option<String>,
+    /// The day it started (midnight UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub held_on: OffsetDateTime,
+    pub participants: usize,
+    /// Revealed cards, hidden ones left out; sorted by dots, then text.
+    #[serde(default)]
+    pub cards: Vec<ExportReviewCard>,
+    #[serde(default)]
+    pub decisions: Vec<ExportDecision>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExportReviewCard {
+    /// observation, factor or idea.
+    pub kind: String,
+    pub text: String,
+    pub dots: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ExportDecision {
+    /// factor, learning or action.
+    pub kind: String,
+    pub text: String,
+    /// The reasons people gave for disagreeing, without their names.
+    #[serde(default)]
+    pub dissent: Vec<String>,
 }
 
 /// One loop with every record it holds, without any person's name.
@@ -400,6 +441,7 @@ impl Service {
             }
             offset += 200;
         }
+        team.review_sessions = self.export_review_sessions(access).await?;
         // A stable order, so that two exports of the same data are equal.
         team.loops.sort_by(|a, b| {
             (a.created_at, &a.title, &a.what_happened, &a.id).cmp(&(
@@ -410,6 +452,64 @@ impl Service {
             ))
         });
         Ok(team)
+    }
+
+    /// Closed sessions only: an open one may still hold sealed cards, and its record is not
+    /// final. Nothing names a person — not a card's writer, a lead, a voter or a dissenter.
+    async fn export_review_sessions(
+        &self,
+        access: &TeamAccess,
+    ) -> ServiceResult<Vec<ExportReviewSession>> {
+        let mut sessions = Vec::new();
+        for record in self.reviews(access).await? {
+            if record.closed_at.is_none() {
+                continue;
+            }
+            let view = self.review_view(access, &record.id.to_string()).await?;
+            let dots_of = |card: &str| {
+                view.totals
+                    .as_ref()
+                    .and_then(|t| t.iter().find(|(id, _)| id == card).map(|(_, n)| *n))
+                    .unwrap_or(0)
+            };
+            let mut cards: Vec<ExportReviewCard> = view
+                .cards
+                .iter()
+                .filter(|c| c.hidden_reason.is_none())
+                .map(|c| ExportReviewCard {
+                    kind: c.kind.as_str().to_owned(),
+                    text: c.text.clone(),
+                    dots: dots_of(&c.id),
+                })
+                .collect();
+            cards.sort_by(|a, b| b.dots.cmp(&a.dots).then_with(|| a.text.cmp(&b.text)));
+            let mut decisions: Vec<ExportDecision> = view
+                .decisions
+                .iter()
+                .map(|d| {
+                    let mut dissent: Vec<String> =
+                        d.dissents.iter().map(|x| x.reason.clone()).collect();
+                    dissent.sort();
+                    ExportDecision {
+                        kind: d.decision.kind.clone(),
+                        text: d.decision.text.clone(),
+                        dissent,
+                    }
+                })
+                .collect();
+            decisions.sort_by(|a, b| (&a.kind, &a.text).cmp(&(&b.kind, &b.text)));
+            sessions.push(ExportReviewSession {
+                id: record.id.to_string(),
+                prompt: record.prompt.clone(),
+                loop_id: record.loop_id.clone(),
+                held_on: day_of(record.created_at),
+                participants: view.participant_count(),
+                cards,
+                decisions,
+            });
+        }
+        sessions.sort_by(|a, b| (a.held_on, &a.prompt, &a.id).cmp(&(b.held_on, &b.prompt, &b.id)));
+        Ok(sessions)
     }
 
     async fn export_record(&self, record: LoopRecord) -> ServiceResult<ExportLoop> {
@@ -669,6 +769,7 @@ fn export_team_head(access: &TeamAccess) -> ExportTeam {
         name: team.name.to_string(),
         description: team.description.clone(),
         loops: Vec::new(),
+        review_sessions: Vec::new(),
     }
 }
 

@@ -466,6 +466,25 @@ story!(
             !summary.contains("Kim Member"),
             "unnamed dissent stays unnamed: {summary}"
         );
+        // The team's export keeps the session's record — cards, dots, decisions, dissent — and
+        // names nobody.
+        let (status, export) = lee.get("/api/v1/teams/ops/export?format=json").await;
+        assert_eq!(status, StatusCode::OK, "{export}");
+        let session = &export["teams"][0]["review_sessions"][0];
+        assert_eq!(session["participants"], 3);
+        assert_eq!(session["cards"][0]["dots"], 5);
+        assert_eq!(
+            session["cards"][0]["text"],
+            "The slow-query alert went to an unowned channel"
+        );
+        assert_eq!(
+            session["decisions"][0]["dissent"][0],
+            "An alert alone will not hold; the retry policy is the bigger lever"
+        );
+        let text = export.to_string();
+        for name in ["Kim Member", "Mo Member", "Lee Lead", "kim@example.org"] {
+            assert!(!text.contains(name), "the export names {name}");
+        }
         // Once closed, nothing more is written.
         let (status, _) = kim
             .post(

@@ -12,6 +12,7 @@ mod client;
 mod experiments;
 mod lint;
 mod loops;
+mod search;
 
 use crate::app::{open_service, Application};
 use crate::config::{ServeArgs, Settings, StorageArgs, StorageSettings};
@@ -45,6 +46,9 @@ enum Command {
     Loop(loops::LoopArgs),
     /// Design, list and conclude experiments on a running server (uses --server and --token)
     Experiment(experiments::ExperimentArgs),
+    /// Search the loops, learnings, factors, actions and experiments you may see on a running
+    /// server (uses --server and --token)
+    Search(search::SearchArgs),
     /// Point out blame-laden wording in a text (exit 1 when there are findings, 2 on error)
     Lint(lint::LintArgs),
     /// Measure the blameless-language linter on a labelled corpus
@@ -162,6 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => backup(args).await,
         Command::Loop(args) => loops::run(args, &cli.client).await,
         Command::Experiment(args) => experiments::run(args, &cli.client).await,
+        Command::Search(args) => search::run(args, &cli.client).await,
         Command::Lint(args) => Ok(lint::run(&args)),
         Command::LintEval(args) => Ok(lint::evaluate_corpus(&args)),
         Command::Version => {

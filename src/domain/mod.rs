@@ -6,9 +6,11 @@
 pub mod blameless;
 pub mod culture;
 pub mod experiments;
+pub mod health;
 pub mod ids;
 pub mod loops;
 pub mod people;
+pub mod search;
 pub mod team;
 pub mod text;
 pub mod when;

@@ -11,6 +11,7 @@ pub mod culture;
 pub mod experiments;
 pub mod lint;
 pub mod loops;
+pub mod memory;
 mod postgres;
 mod rows;
 pub mod sealed;
@@ -203,6 +204,7 @@ pub trait Store:
     + ExperimentStore
     + CultureStore
     + LintStore
+    + MemoryStore
     + Send
     + Sync
     + 'static
@@ -631,6 +633,22 @@ pub trait LintStore: Send + Sync {
     ) -> StoreResult<()>;
     /// (rule, start) of the findings dismissed for the text with this hash.
     async fn dismissals(&self, text_hash: &str) -> StoreResult<Vec<(String, i64)>>;
+}
+
+/// The organisation's memory: search, the learning library, loop health, recurrence.
+#[async_trait]
+pub trait MemoryStore: Send + Sync {
+    /// Ranks the newest `candidates` records that match and the filter allows, and returns one
+    /// page of them (FTS5 on SQLite, tsvector on PostgreSQL; see ARCHITECTURE.md, "Search").
+    async fn search(
+        &self,
+        request: &memory::SearchRequest<'_>,
+    ) -> StoreResult<memory::SearchResults>;
+    /// Organisation-visible learnings, newest first, with the themes and tags to browse by.
+    async fn library(&self, filter: &memory::LibraryFilter) -> StoreResult<memory::LibraryPage>;
+    async fn health(&self, scope: &memory::HealthScope) -> StoreResult<memory::HealthFigures>;
+    /// The team a loop belongs to (to check whether someone may follow a link to it).
+    async fn team_of_loop(&self, id: LoopId) -> StoreResult<Option<TeamId>>;
 }
 
 /// Opens the store named by `database_url` (`postgres://…`) or, when there is none, the SQLite

@@ -23,11 +23,17 @@ mod portable_lint;
 #[path = "portable_loops.rs"]
 mod portable_loops;
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_memory.rs"]
+mod portable_memory;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_people.rs"]
 mod portable_people;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_sealed.rs"]
 mod portable_sealed;
+
+#[path = "search_postgres.rs"]
+mod search;
 
 type Db = sqlx::Postgres;
 type ThisStore = PostgresStore;

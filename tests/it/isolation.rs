@@ -212,6 +212,7 @@ story!(
             "/teams/beta/settings".to_owned(),
             "/teams/beta/loops".to_owned(),
             "/teams/beta/loops/new".to_owned(),
+            "/teams/beta/health".to_owned(),
             format!("/teams/beta/loops/{loop_id}"),
         ] {
             let path = path.as_str();
@@ -225,6 +226,7 @@ story!(
             format!("/teams/beta/members/{user}/remove"),
             "/teams/beta/invitations".to_owned(),
             format!("/teams/beta/invitations/{invitation}/revoke"),
+            "/teams/beta/loops/similar".to_owned(),
         ];
         for path in &posts {
             let response = browser

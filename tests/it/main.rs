@@ -11,3 +11,4 @@ mod foundation;
 mod isolation;
 mod lint;
 mod loops;
+mod search;

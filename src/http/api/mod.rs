@@ -7,6 +7,7 @@ mod culture;
 mod experiments;
 mod lint;
 mod loops;
+mod memory;
 mod teams;
 
 use axum::routing::{get, patch, post, put};
@@ -49,6 +50,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(teams::revoke_invitation),
         )
         .route("/teams/{slug}/loops", get(loops::list).post(loops::create))
+        .route("/teams/{slug}/loops/similar", post(memory::similar))
         .route("/teams/{slug}/loops/{loop_id}", get(loops::show))
         .route(
             "/teams/{slug}/loops/{loop_id}/additions",
@@ -185,6 +187,10 @@ pub fn routes() -> Router<AppState> {
             get(culture::fairness),
         )
         .route("/teams/{slug}/leaders-first", get(culture::leaders_first))
+        .route("/search", get(memory::search))
+        .route("/library", get(memory::library))
+        .route("/health", get(memory::organisation_health))
+        .route("/teams/{slug}/health", get(memory::team_health))
         .route("/lint", post(lint::lint))
         .route("/lint/dismissals", post(lint::dismiss))
         .route("/lint/rules", get(lint::settings))
@@ -279,6 +285,11 @@ pub fn reference_routes() -> Router<AppState> {
         lint::add_term,
         lint::remove_term,
         lint::switch_rule,
+        memory::search,
+        memory::similar,
+        memory::library,
+        memory::team_health,
+        memory::organisation_health,
     ),
     components(schemas(crate::http::error::Problem, crate::service::FieldError)),
     modifiers(&BearerAuth),
@@ -289,6 +300,7 @@ pub fn reference_routes() -> Router<AppState> {
         (name = "experiments", description = "Smart risks: test cards, affordable loss, pre-mortems, outcomes"),
         (name = "culture", description = "The psychological-safety pulse, recognition and its fairness"),
         (name = "lint", description = "The blameless-language linter"),
+        (name = "memory", description = "The organisation's memory: search, similar loops, the learning library, loop health"),
     ),
     security(("bearer" = []))
 )]

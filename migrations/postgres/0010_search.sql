@@ -48,3 +48,10 @@ ALTER TABLE loops ADD COLUMN recurrence_of TEXT;
 CREATE INDEX loops_recurrence_of ON loops (recurrence_of) WHERE recurrence_of IS NOT NULL;
 CREATE INDEX loops_created ON loops (created_at);
 CREATE INDEX learnings_created ON learnings (created_at);
+
+-- The loop-health dashboards aggregate over many loops: these covering indexes let them read
+-- narrow index entries instead of the wide loop rows (whose texts dominate the table).
+CREATE INDEX loops_health ON loops (team_id, created_at, stage, stage_entered_at, noticed_at,
+    happened_at, suggested_type, override_type, recurrence_of, follow_up_recurred, id);
+CREATE INDEX loops_scope ON loops (id, team_id, created_at);
+CREATE INDEX loop_stage_changes_to ON loop_stage_changes (loop_id, to_stage, changed_at);

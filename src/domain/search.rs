@@ -144,6 +144,20 @@ impl SearchQuery {
         SearchQuery { terms }
     }
 
+    /// The same terms with no prefix matching (exact stems are far cheaper to highlight).
+    pub fn without_prefix(&self) -> SearchQuery {
+        SearchQuery {
+            terms: self
+                .terms
+                .iter()
+                .map(|t| Term {
+                    prefix: false,
+                    ..t.clone()
+                })
+                .collect(),
+        }
+    }
+
     /// True when nothing positive is asked for (exclusions alone find nothing).
     pub fn is_empty(&self) -> bool {
         self.terms.iter().all(|t| t.excluded)

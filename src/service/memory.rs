@@ -28,6 +28,8 @@ use super::{Actor, Service, TeamAccess};
 pub const SEARCH_CANDIDATES: i64 = 2000;
 /// How many similar loops are shown while capturing.
 pub const SIMILAR_MAX: i64 = 5;
+/// How many of the newest loops sharing a salient word are ranked for similarity.
+pub const SIMILAR_CANDIDATES: i64 = 2000;
 
 /// The search form or query string as typed; parsed by [`Service::search`].
 #[derive(Debug, Clone, Default)]
@@ -286,7 +288,6 @@ impl Service {
                 tag,
                 from,
                 until: to.map(|d| d + Duration::days(1)),
-                except_loop: None,
             },
             candidates: SEARCH_CANDIDATES,
             limit: per_page,
@@ -340,16 +341,16 @@ impl Service {
     ) -> ServiceResult<Vec<SimilarLoop>> {
         let admin = access.can_see_every_team();
         let teams = self.visible_teams(access.actor(), admin).await?;
-        self.similar_among(teams, title, description, None).await
+        self.similar_among(teams, title, description).await
     }
 
-    pub(crate) async fn similar_among(
+    /// The best matches among the loops of `teams` for the salient words of a text.
+    async fn similar_hits(
         &self,
         teams: Option<Vec<TeamId>>,
         title: &str,
         description: &str,
-        except: Option<LoopId>,
-    ) -> ServiceResult<Vec<SimilarLoop>> {
+    ) -> ServiceResult<Vec<crate::store::memory::SearchHit>> {
         let terms = salient_terms(title, description);
         if terms.is_empty() {
             return Ok(Vec::new());
@@ -359,17 +360,25 @@ impl Service {
             filter: SearchFilter {
                 teams,
                 kind: Some(DocKind::Loop),
-                except_loop: except,
                 ..SearchFilter::default()
             },
-            candidates: SEARCH_CANDIDATES,
+            candidates: SIMILAR_CANDIDATES,
             limit: SIMILAR_MAX,
             offset: 0,
             snippets: false,
         };
-        let found = self.store.search(&request).await?;
-        let mut similar = Vec::with_capacity(found.hits.len());
-        for hit in found.hits {
+        Ok(self.store.search(&request).await?.hits)
+    }
+
+    pub(crate) async fn similar_among(
+        &self,
+        teams: Option<Vec<TeamId>>,
+        title: &str,
+        description: &str,
+    ) -> ServiceResult<Vec<SimilarLoop>> {
+        let hits = self.similar_hits(teams, title, description).await?;
+        let mut similar = Vec::with_capacity(hits.len());
+        for hit in hits {
             let Some(id) = hit.loop_id else { continue };
             let Some(record) = self.store.loop_by_id(hit.team_id, id).await? else {
                 continue;
@@ -403,18 +412,25 @@ impl Service {
         Ok(similar)
     }
 
-    /// The earlier loop a new one may repeat: the most similar loop whose actions were all done.
+    /// The earlier loop a new one may repeat: the most similar loop (of the top five) whose
+    /// actions were all done. Kept to two queries, as it runs on every capture.
     pub(crate) async fn possible_recurrence(
         &self,
         access: &TeamAccess,
         title: &str,
         description: &str,
     ) -> ServiceResult<Option<LoopId>> {
-        let similar = self.similar_loops(access, title, description).await?;
-        Ok(similar
+        let teams = self
+            .visible_teams(access.actor(), access.can_see_every_team())
+            .await?;
+        let ids: Vec<LoopId> = self
+            .similar_hits(teams, title, description)
+            .await?
             .into_iter()
-            .find(SimilarLoop::suggests_recurrence)
-            .map(|s| s.id))
+            .filter_map(|hit| hit.loop_id)
+            .collect();
+        let done = self.store.loops_with_all_actions_done(&ids).await?;
+        Ok(ids.into_iter().find(|id| done.contains(id)))
     }
 
     /// How a loop's "possible recurrence" link shows to this viewer.

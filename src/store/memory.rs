@@ -31,8 +31,6 @@ pub struct SearchFilter {
     pub from: Option<OffsetDateTime>,
     /// … and before this one (midnight UTC after the last day).
     pub until: Option<OffsetDateTime>,
-    /// Leave this loop out (the loop being written, when looking for similar ones).
-    pub except_loop: Option<LoopId>,
 }
 
 /// One search: the newest `candidates` matches are ranked, and one page of them returned.
@@ -145,37 +143,43 @@ pub struct HealthFigures {
 }
 
 /// A matching record before its page is chosen (what the backends' full-text queries return).
+/// Ranking needs only the score and the time; what the record is (`meta`) may be read for the
+/// page shown only (SQLite reads it from the index's content, which is the costly part).
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
     /// The backend's key for the indexed document (FTS5 rowid, or the record id).
     pub key: String,
+    /// Unix seconds (SQLite: the day, from the document id), for ordering equal scores.
+    pub at: i64,
+    pub score: f64,
+    pub meta: Option<CandidateMeta>,
+}
+
+/// What a candidate is.
+#[derive(Debug, Clone)]
+pub(crate) struct CandidateMeta {
     pub kind: DocKind,
     pub ref_id: String,
     pub loop_id: Option<String>,
     pub team_id: TeamId,
     pub at: i64,
-    pub score: f64,
 }
 
-impl Candidate {
+impl CandidateMeta {
     pub(crate) fn new(
-        key: String,
         kind: &str,
         ref_id: String,
         loop_id: Option<String>,
         team_id: &str,
         at: i64,
-        score: f64,
     ) -> crate::store::StoreResult<Self> {
         Ok(Self {
-            key,
             kind: DocKind::parse(kind)
                 .map_err(|_| crate::store::StoreError::Corrupt(format!("kind {kind:?}")))?,
             ref_id,
             loop_id,
             team_id: crate::store::rows::parse_id(team_id)?,
             at,
-            score,
         })
     }
 }

@@ -647,6 +647,8 @@ pub trait MemoryStore: Send + Sync {
     /// Organisation-visible learnings, newest first, with the themes and tags to browse by.
     async fn library(&self, filter: &memory::LibraryFilter) -> StoreResult<memory::LibraryPage>;
     async fn health(&self, scope: &memory::HealthScope) -> StoreResult<memory::HealthFigures>;
+    /// Of `ids`, the loops with at least one action done and none open (dropped ones aside).
+    async fn loops_with_all_actions_done(&self, ids: &[LoopId]) -> StoreResult<Vec<LoopId>>;
     /// The team a loop belongs to (to check whether someone may follow a link to it).
     async fn team_of_loop(&self, id: LoopId) -> StoreResult<Option<TeamId>>;
 }

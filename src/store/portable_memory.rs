@@ -8,8 +8,8 @@ use super::ThisStore;
 use crate::domain::loops::{FactorReason, FailureType, Stage};
 use crate::domain::{LoopId, TeamId};
 use crate::store::memory::{
-    Candidate, HealthFigures, HealthScope, LibraryEntry, LibraryFilter, LibraryPage, SearchHit,
-    SearchRequest, SearchResults,
+    Candidate, CandidateMeta, HealthFigures, HealthScope, LibraryEntry, LibraryFilter, LibraryPage,
+    SearchHit, SearchRequest, SearchResults,
 };
 use crate::store::rows::parse_id;
 use crate::store::{from_unix, MemoryStore, StoreError, StoreResult};
@@ -70,7 +70,7 @@ struct LibraryRow {
 }
 
 impl ThisStore {
-    async fn hit_details(&self, candidate: &Candidate) -> StoreResult<HitDetails> {
+    async fn hit_details(&self, candidate: &CandidateMeta) -> StoreResult<HitDetails> {
         sqlx::query_as(
             "SELECT teams.slug, teams.name, loops.title, loops.stage, loops.anonymous, \
              author.display_name AS author_name \
@@ -110,14 +110,15 @@ impl MemoryStore for ThisStore {
             b.score
                 .total_cmp(&a.score)
                 .then(b.at.cmp(&a.at))
-                .then(a.ref_id.cmp(&b.ref_id))
+                .then(a.key.cmp(&b.key))
         });
         let total = candidates.len() as i64;
-        let page: Vec<Candidate> = candidates
+        let mut page: Vec<Candidate> = candidates
             .into_iter()
             .skip(usize::try_from(request.offset).unwrap_or(0))
             .take(usize::try_from(request.limit).unwrap_or(0))
             .collect();
+        self.search_meta(&mut page).await?;
         let snippets = if request.snippets {
             self.search_snippets(request, &page).await?
         } else {
@@ -125,6 +126,10 @@ impl MemoryStore for ThisStore {
         };
         let mut hits = Vec::with_capacity(page.len());
         for (i, candidate) in page.into_iter().enumerate() {
+            let score = candidate.score;
+            let Some(candidate) = candidate.meta else {
+                continue;
+            };
             let details = self.hit_details(&candidate).await?;
             let (title, snippet) = snippets.get(i).cloned().unwrap_or_default();
             hits.push(SearchHit {
@@ -139,7 +144,7 @@ impl MemoryStore for ThisStore {
                 team_slug: details.slug,
                 team_name: details.name,
                 at: from_unix(candidate.at)?,
-                score: candidate.score,
+                score,
                 title,
                 snippet,
                 loop_title: details.title,
@@ -398,6 +403,29 @@ impl MemoryStore for ThisStore {
             experiments_by_status,
             committed_loss,
         })
+    }
+
+    async fn loops_with_all_actions_done(&self, ids: &[LoopId]) -> StoreResult<Vec<LoopId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT loop_id FROM action_items WHERE loop_id IN (",
+        );
+        let mut separated = query.separated(", ");
+        for id in ids {
+            separated.push_bind(id.to_string());
+        }
+        query.push(
+            ") GROUP BY loop_id HAVING SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) = 0 \
+             AND SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END) > 0",
+        );
+        let found: Vec<String> = query
+            .build_query_scalar()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+        found.iter().map(|id| parse_id(id)).collect()
     }
 
     async fn team_of_loop(&self, id: LoopId) -> StoreResult<Option<TeamId>> {

@@ -6,7 +6,7 @@
 use super::{Db, PostgresStore};
 use crate::domain::search::{any_of_tsquery, DocKind};
 use crate::domain::TeamId;
-use crate::store::memory::Candidate;
+use crate::store::memory::{Candidate, CandidateMeta};
 use crate::store::memory::{Matching, SearchFilter, SearchRequest};
 use crate::store::{StoreError, StoreResult};
 
@@ -125,12 +125,6 @@ fn push_candidates(query: &mut sqlx::QueryBuilder<'_, Db>, filter: &SearchFilter
             query.push(format!(" AND {} < ", part.at_column));
             query.push_bind(until.unix_timestamp());
         }
-        if let Some(except) = filter.except_loop {
-            if part.kind == DocKind::Loop {
-                query.push(" AND l.id <> ");
-                query.push_bind(except.to_string());
-            }
-        }
         query.push(format!(" ORDER BY {} DESC LIMIT ", part.at_column));
         query.push_bind(limit);
         query.push(")");
@@ -183,18 +177,26 @@ impl PostgresStore {
             .into_iter()
             .take(usize::try_from(request.candidates).unwrap_or(0))
             .map(|row| {
-                Candidate::new(
-                    row.ref_id.clone(),
-                    &row.kind,
-                    row.ref_id,
-                    row.loop_id,
-                    &row.team_id,
-                    row.at,
-                    f64::from(row.rank),
-                )
+                Ok(Candidate {
+                    key: row.ref_id.clone(),
+                    at: row.at,
+                    score: f64::from(row.rank),
+                    meta: Some(CandidateMeta::new(
+                        &row.kind,
+                        row.ref_id,
+                        row.loop_id,
+                        &row.team_id,
+                        row.at,
+                    )?),
+                })
             })
             .collect::<StoreResult<Vec<_>>>()?;
         Ok((candidates, capped))
+    }
+
+    /// Candidates come with what they are already.
+    pub(super) async fn search_meta(&self, _page: &mut [Candidate]) -> StoreResult<()> {
+        Ok(())
     }
 
     /// The highlighted title and snippet of each candidate (`ts_headline`).
@@ -208,7 +210,11 @@ impl PostgresStore {
         };
         let mut out = Vec::with_capacity(page.len());
         for candidate in page {
-            let (title, body, table) = match candidate.kind {
+            let Some(meta) = &candidate.meta else {
+                out.push((String::new(), String::new()));
+                continue;
+            };
+            let (title, body, table) = match meta.kind {
                 DocKind::Loop => (
                     "title",
                     "what_happened || E'\\n' || what_was_expected || E'\\n' || aar_lessons || E'\\n' || went_wrong",
@@ -237,7 +243,7 @@ impl PostgresStore {
             );
             let row: Option<(String, String)> = sqlx::query_as::<Db, (String, String)>(&sql)
                 .bind(&text)
-                .bind(&candidate.ref_id)
+                .bind(&meta.ref_id)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(StoreError::from_sqlx)?;

@@ -10,7 +10,7 @@
 use super::{Db, SqliteStore};
 use crate::domain::search::{any_of_fts5, MARK_END, MARK_START};
 use crate::domain::TeamId;
-use crate::store::memory::Candidate;
+use crate::store::memory::{Candidate, CandidateMeta};
 use crate::store::memory::{Matching, SearchFilter, SearchRequest};
 use crate::store::{StoreError, StoreResult};
 
@@ -56,14 +56,13 @@ fn expression(matching: Matching<'_>, filter: &SearchFilter) -> Option<String> {
 }
 
 #[derive(sqlx::FromRow)]
-struct CandidateRow {
-    doc: i64,
+struct MetaRow {
+    rowid: i64,
     kind: String,
     ref_id: String,
     loop_id: Option<String>,
     team_id: String,
     at: i64,
-    rank: f64,
 }
 
 impl SqliteStore {
@@ -86,9 +85,10 @@ impl SqliteStore {
             .until
             .map(|at| at.unix_timestamp().div_euclid(86_400) * DAY_SHIFT)
             .unwrap_or(i64::MAX);
-        let rows: Vec<CandidateRow> = sqlx::query_as(
-            "SELECT rowid AS doc, kind, ref_id, loop_id, team_id, at, \
-             bm25(search_index, 10.0, 1.0, 0.0) AS rank \
+        // Only the id and the score: reading the stored columns of every candidate would cost
+        // more than ranking them (see ARCHITECTURE.md, "Search").
+        let rows: Vec<(i64, f64)> = sqlx::query_as(
+            "SELECT rowid, bm25(search_index, 10.0, 1.0, 0.0) \
              FROM search_index WHERE search_index MATCH $1 AND rowid >= $2 AND rowid < $3 \
              ORDER BY rowid DESC LIMIT $4",
         )
@@ -100,57 +100,141 @@ impl SqliteStore {
         .await
         .map_err(StoreError::from_sqlx)?;
         let capped = rows.len() as i64 > request.candidates;
-        let except = request.filter.except_loop.map(|id| id.to_string());
         let candidates = rows
             .into_iter()
             .take(usize::try_from(request.candidates).unwrap_or(0))
-            .filter(|row| except.is_none() || row.loop_id != except || row.kind != "loop")
-            .map(|row| {
-                Candidate::new(
-                    row.doc.to_string(),
-                    &row.kind,
-                    row.ref_id,
-                    row.loop_id,
-                    &row.team_id,
-                    row.at,
-                    -row.rank,
-                )
+            .map(|(doc, rank)| Candidate {
+                key: doc.to_string(),
+                at: doc.div_euclid(DAY_SHIFT) * 86_400,
+                score: -rank,
+                meta: None,
             })
-            .collect::<StoreResult<Vec<_>>>()?;
+            .collect();
         Ok((candidates, capped))
     }
 
-    /// The highlighted title and snippet of each candidate, from the same MATCH expression.
+    /// What each candidate of the page is, from the index's stored columns (one query).
+    pub(super) async fn search_meta(&self, page: &mut [Candidate]) -> StoreResult<()> {
+        let docs = documents(page)?;
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let mut query = sqlx::QueryBuilder::<Db>::new(
+            "SELECT rowid, kind, ref_id, loop_id, team_id, at FROM search_index WHERE rowid IN (",
+        );
+        let mut separated = query.separated(", ");
+        for doc in &docs {
+            separated.push_bind(*doc);
+        }
+        query.push(")");
+        let rows: Vec<MetaRow> = query
+            .build_query_as()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        for (candidate, doc) in page.iter_mut().zip(&docs) {
+            if let Some(row) = rows.iter().find(|r| r.rowid == *doc) {
+                candidate.meta = Some(CandidateMeta::new(
+                    &row.kind,
+                    row.ref_id.clone(),
+                    row.loop_id.clone(),
+                    &row.team_id,
+                    row.at,
+                )?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The highlighted title and snippet of each candidate. Highlighting with exact stems is
+    /// one cheap query; a prefix over a common word costs a full doclist merge per query, so
+    /// the prefix form is used only for the records the exact form does not match.
     pub(super) async fn search_snippets(
         &self,
         request: &SearchRequest<'_>,
         page: &[Candidate],
     ) -> StoreResult<Vec<(String, String)>> {
-        let Some(expression) = expression(request.matching, &request.filter) else {
+        let docs = documents(page)?;
+        let exact_query;
+        let exact = match request.matching {
+            Matching::All(query) => {
+                exact_query = query.without_prefix();
+                Matching::All(&exact_query)
+            }
+            other => other,
+        };
+        let mut found = self.snippets_of(exact, &request.filter, &docs).await?;
+        let missing: Vec<i64> = docs
+            .iter()
+            .copied()
+            .filter(|doc| !found.iter().any(|(d, _)| d == doc))
+            .collect();
+        if !missing.is_empty() {
+            found.extend(
+                self.snippets_of(request.matching, &request.filter, &missing)
+                    .await?,
+            );
+        }
+        Ok(docs
+            .iter()
+            .map(|doc| {
+                found
+                    .iter()
+                    .find(|(d, _)| d == doc)
+                    .map(|(_, texts)| texts.clone())
+                    .unwrap_or_default()
+            })
+            .collect())
+    }
+
+    async fn snippets_of(
+        &self,
+        matching: Matching<'_>,
+        filter: &SearchFilter,
+        docs: &[i64],
+    ) -> StoreResult<Vec<(i64, (String, String))>> {
+        let Some(expression) = expression(matching, filter) else {
             return Ok(Vec::new());
         };
-        let mut out = Vec::with_capacity(page.len());
-        for candidate in page {
-            let doc: i64 = candidate
-                .key
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("document id {:?}", candidate.key)))?;
-            let row: Option<(String, String)> = sqlx::query_as::<Db, (String, String)>(
-                "SELECT highlight(search_index, 0, $2, $3), \
-                 snippet(search_index, 1, $2, $3, '…', 24) \
-                 FROM search_index WHERE search_index MATCH $1 AND rowid = $4",
-            )
-            .bind(&expression)
-            .bind(MARK_START.to_string())
-            .bind(MARK_END.to_string())
-            .bind(doc)
-            .fetch_optional(&self.reader)
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = sqlx::QueryBuilder::<Db>::new("SELECT rowid, highlight(search_index, 0, ");
+        query.push_bind(MARK_START.to_string());
+        query.push(", ");
+        query.push_bind(MARK_END.to_string());
+        query.push("), snippet(search_index, 1, ");
+        query.push_bind(MARK_START.to_string());
+        query.push(", ");
+        query.push_bind(MARK_END.to_string());
+        query.push(", '…', 24) FROM search_index WHERE search_index MATCH ");
+        query.push_bind(expression);
+        query.push(" AND rowid IN (");
+        let mut separated = query.separated(", ");
+        for doc in docs {
+            separated.push_bind(*doc);
+        }
+        query.push(")");
+        let rows: Vec<(i64, String, String)> = query
+            .build_query_as()
+            .fetch_all(&self.reader)
             .await
             .map_err(StoreError::from_sqlx)?;
-            out.push(row.unwrap_or_default());
-        }
-        Ok(out)
+        Ok(rows
+            .into_iter()
+            .map(|(doc, title, snippet)| (doc, (title, snippet)))
+            .collect())
     }
+}
+
+fn documents(page: &[Candidate]) -> StoreResult<Vec<i64>> {
+    page.iter()
+        .map(|c| {
+            c.key
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("document id {:?}", c.key)))
+        })
+        .collect()
 }
 
 #[cfg(test)]

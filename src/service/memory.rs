@@ -278,8 +278,13 @@ impl Service {
         if query.is_empty() {
             return Ok(result);
         }
-        let request = SearchRequest {
-            matching: Matching::All(&query),
+        // Whole words first: a prefix over a common word makes the full-text engines merge every
+        // posting of every word it starts, which costs in proportion to the archive. The last
+        // word is read as a prefix only when the query finds nothing with it as a whole word
+        // (someone still typing it). See ARCHITECTURE.md, "Search".
+        let whole_words = query.without_prefix();
+        let mut request = SearchRequest {
+            matching: Matching::All(&whole_words),
             filter: SearchFilter {
                 teams: teams.clone(),
                 team,
@@ -294,7 +299,11 @@ impl Service {
             offset: (page - 1).saturating_mul(per_page),
             snippets: true,
         };
-        let found = self.store.search(&request).await?;
+        let mut found = self.store.search(&request).await?;
+        if found.total == 0 && whole_words != query {
+            request.matching = Matching::All(&query);
+            found = self.store.search(&request).await?;
+        }
         result.total = found.total;
         result.capped = found.capped;
         let mine: Option<HashSet<TeamId>> = teams.map(|list| list.into_iter().collect());

@@ -12,6 +12,7 @@ mod client;
 mod experiments;
 mod lint;
 mod loops;
+mod search;
 mod transfer;
 
 use crate::app::{open_service, Application};
@@ -52,6 +53,9 @@ enum Command {
     Loop(loops::LoopArgs),
     /// Design, list and conclude experiments on a running server (uses --server and --token)
     Experiment(experiments::ExperimentArgs),
+    /// Search the loops, learnings, factors, actions and experiments you may see on a running
+    /// server (uses --server and --token)
+    Search(search::SearchArgs),
     /// Point out blame-laden wording in a text (exit 1 when there are findings, 2 on error)
     Lint(lint::LintArgs),
     /// Measure the blameless-language linter on a labelled corpus
@@ -172,6 +176,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => transfer::import(args).await,
         Command::Loop(args) => loops::run(args, &cli.client).await,
         Command::Experiment(args) => experiments::run(args, &cli.client).await,
+        Command::Search(args) => search::run(args, &cli.client).await,
         Command::Lint(args) => Ok(lint::run(&args)),
         Command::LintEval(args) => Ok(lint::evaluate_corpus(&args)),
         Command::Version => {

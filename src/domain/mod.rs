@@ -6,11 +6,13 @@
 pub mod blameless;
 pub mod culture;
 pub mod experiments;
+pub mod health;
 pub mod ids;
 pub mod loops;
 pub mod people;
 pub mod postmortem;
 pub mod review;
+pub mod search;
 pub mod team;
 pub mod text;
 pub mod when;

@@ -6,6 +6,7 @@ mod assets;
 pub mod charts;
 pub mod error;
 pub mod extract;
+pub mod highlight;
 mod live;
 pub mod markdown;
 mod web;

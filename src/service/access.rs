@@ -77,6 +77,11 @@ impl TeamAccess {
         self.is_lead() || self.actor_is_admin
     }
 
+    /// Organisation admins see every team's data (search, similar loops, dashboards).
+    pub fn can_see_every_team(&self) -> bool {
+        self.actor_is_admin
+    }
+
     pub(crate) fn require_manage(&self) -> ServiceResult<()> {
         if self.can_manage() {
             Ok(())

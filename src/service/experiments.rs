@@ -792,6 +792,7 @@ impl Service {
                 tags: vec!["experiment".to_owned()],
                 source_experiment_id: Some(record.id.to_string()),
                 classification: Some((answers, suggestion)),
+                recurrence_of: None,
             },
             factor: NewFactor {
                 id: FactorId::random(),

@@ -61,6 +61,8 @@ pub struct LoopDetail {
     pub next: Result<Stage, String>,
     pub attention: Option<Attention>,
     pub today: OffsetDateTime,
+    /// A possible recurrence of an earlier loop, flagged when this one was captured.
+    pub recurrence: Option<super::RecurrenceLink>,
 }
 
 /// Why a loop needs someone's attention: the product makes an abandoned loop visible.
@@ -236,6 +238,10 @@ impl Service {
         };
         errors.check()?;
         let secret = input.anonymous.then(|| secrets::generate(""));
+        // Looked up before writing, so the new loop cannot match itself.
+        let recurrence_of = self
+            .possible_recurrence(access, &title, &what_happened)
+            .await?;
         let new = NewLoop {
             id: LoopId::random(),
             seq: rand::thread_rng().gen_range(1..i64::MAX),
@@ -255,6 +261,7 @@ impl Service {
             tags,
             source_experiment_id: None,
             classification: None,
+            recurrence_of,
         };
         self.store.create_loop(&new).await?;
         let record = LoopRecord {
@@ -284,6 +291,7 @@ impl Service {
                 tags.sort();
                 tags
             },
+            recurrence_of: new.recurrence_of,
         };
         let facts = StageFacts {
             has_expectation: !record.what_was_expected.trim().is_empty(),
@@ -306,6 +314,10 @@ impl Service {
             learnings: Vec::new(),
             actions: Vec::new(),
             today: day_of(now),
+            recurrence: match record.recurrence_of {
+                Some(earlier) => self.recurrence_link(access, earlier).await?,
+                None => None,
+            },
             record,
         };
         Ok(LoggedLoop {
@@ -403,7 +415,14 @@ impl Service {
     /// The whole story of one loop.
     pub async fn loop_detail(&self, access: &TeamAccess, id: &str) -> ServiceResult<LoopDetail> {
         let record = self.loop_record(access, id).await?;
-        self.detail_of(record, access.team().stuck_after_days).await
+        let earlier = record.recurrence_of;
+        let mut detail = self
+            .detail_of(record, access.team().stuck_after_days)
+            .await?;
+        if let Some(earlier) = earlier {
+            detail.recurrence = self.recurrence_link(access, earlier).await?;
+        }
+        Ok(detail)
     }
 
     async fn detail_of(
@@ -439,6 +458,7 @@ impl Service {
             learnings: self.store.learnings_of_loop(id).await?,
             actions: self.store.actions_of_loop(id).await?,
             today: day_of(now),
+            recurrence: None,
             record,
         })
     }

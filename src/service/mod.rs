@@ -11,6 +11,7 @@ pub mod error;
 pub mod experiments;
 pub mod lint;
 pub mod loops;
+pub mod memory;
 mod passwords;
 pub mod review;
 pub mod sealed;
@@ -29,6 +30,10 @@ pub use accounts::{LoginOutcome, NewSessionCookie, SessionCheck};
 pub use error::{FieldError, FieldErrors, ServiceError, ServiceResult};
 pub use loops::{
     AccountInput, Attention, LoggedLoop, LoopDetail, LoopInput, LoopPage, LoopQuery, ReviewInput,
+};
+pub use memory::{
+    Found, HealthReport, LibraryItem, LibraryView, MedianFigure, RecurrenceLink, SearchInput,
+    SearchPage, SimilarLoop, TeamRef,
 };
 pub use teams::{CreatedInvitation, TeamSummary};
 

@@ -870,6 +870,8 @@ fn from_export(
     Some(ImportedLoop {
         new: NewLoop {
             id: LoopId::random(),
+            // Imported records are history: no recurrence is inferred for them.
+            recurrence_of: None,
             seq: random_seq(),
             team_id: access.team().id,
             kind: item.kind,
@@ -1059,6 +1061,8 @@ fn from_postmortem(
     Ok(ImportedLoop {
         new: NewLoop {
             id: LoopId::random(),
+            // Imported records are history: no recurrence is inferred for them.
+            recurrence_of: None,
             seq: random_seq(),
             team_id: access.team().id,
             kind: LoopKind::Failure,

@@ -34,6 +34,9 @@ pub struct NewLoop {
     pub source_experiment_id: Option<String>,
     /// Answers carried over from an experiment's criteria, with the suggestion they give.
     pub classification: Option<(Questionnaire, Suggestion)>,
+    /// An earlier loop this one may repeat (its actions were all done): the learning may not
+    /// have held.
+    pub recurrence_of: Option<LoopId>,
 }
 
 /// The after-action review and the lessons of the Analyse stage.
@@ -93,6 +96,7 @@ pub struct LoopRecord {
     pub source_experiment_id: Option<String>,
     pub next_experiment_id: Option<String>,
     pub tags: Vec<String>,
+    pub recurrence_of: Option<LoopId>,
 }
 
 impl LoopRecord {

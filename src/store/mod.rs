@@ -11,6 +11,7 @@ pub mod culture;
 pub mod experiments;
 pub mod lint;
 pub mod loops;
+pub mod memory;
 mod postgres;
 pub mod review;
 mod rows;
@@ -207,6 +208,7 @@ pub trait Store:
     + LintStore
     + ReviewStore
     + TransferStore
+    + MemoryStore
     + Send
     + Sync
     + 'static
@@ -723,6 +725,24 @@ pub trait ReviewStore: Send + Sync {
     async fn dissents(&self, id: RecordId) -> StoreResult<Vec<review::DissentRecord>>;
     /// Every instance's stream of "session X changed, now at version N" notices.
     fn review_changes(&self) -> tokio::sync::broadcast::Receiver<(String, i64)>;
+}
+
+/// The organisation's memory: search, the learning library, loop health, recurrence.
+#[async_trait]
+pub trait MemoryStore: Send + Sync {
+    /// Ranks the newest `candidates` records that match and the filter allows, and returns one
+    /// page of them (FTS5 on SQLite, tsvector on PostgreSQL; see ARCHITECTURE.md, "Search").
+    async fn search(
+        &self,
+        request: &memory::SearchRequest<'_>,
+    ) -> StoreResult<memory::SearchResults>;
+    /// Organisation-visible learnings, newest first, with the themes and tags to browse by.
+    async fn library(&self, filter: &memory::LibraryFilter) -> StoreResult<memory::LibraryPage>;
+    async fn health(&self, scope: &memory::HealthScope) -> StoreResult<memory::HealthFigures>;
+    /// Of `ids`, the loops with at least one action done and none open (dropped ones aside).
+    async fn loops_with_all_actions_done(&self, ids: &[LoopId]) -> StoreResult<Vec<LoopId>>;
+    /// The team a loop belongs to (to check whether someone may follow a link to it).
+    async fn team_of_loop(&self, id: LoopId) -> StoreResult<Option<TeamId>>;
 }
 
 /// Opens the store named by `database_url` (`postgres://…`) or, when there is none, the SQLite

@@ -45,7 +45,7 @@ const LOOP_SELECT: &str = "SELECT loops.id, loops.team_id, loops.kind, loops.tit
     loops.override_reason, overrider.display_name AS override_by_name, loops.override_at, \
     loops.follow_up_on, loops.follow_up_recurred, loops.follow_up_held, loops.follow_up_note, \
     loops.follow_up_answered_at, answerer.display_name AS follow_up_answered_by_name, \
-    loops.source_experiment_id, loops.next_experiment_id \
+    loops.source_experiment_id, loops.next_experiment_id, loops.recurrence_of \
     FROM loops \
     LEFT JOIN users AS author ON author.id = loops.author_id \
     LEFT JOIN users AS overrider ON overrider.id = loops.override_by \
@@ -90,6 +90,7 @@ struct LoopRow {
     follow_up_answered_by_name: Option<String>,
     source_experiment_id: Option<String>,
     next_experiment_id: Option<String>,
+    recurrence_of: Option<String>,
 }
 
 impl LoopRow {
@@ -155,6 +156,11 @@ impl LoopRow {
             source_experiment_id: self.source_experiment_id,
             next_experiment_id: self.next_experiment_id,
             tags,
+            recurrence_of: self
+                .recurrence_of
+                .as_deref()
+                .map(parse_id::<LoopId>)
+                .transpose()?,
         })
     }
 }
@@ -304,8 +310,8 @@ pub(super) async fn insert_loop(
         "INSERT INTO loops (seq, id, team_id, kind, title, what_happened, what_was_expected, \
          happened_at, noticed_at, impact_scale, impact_affected, author_id, anonymous, \
          reporter_secret_hash, created_at, stage, stage_entered_at, source_experiment_id, \
-         classification_answers, suggestion_reasons, suggested_type) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15, $17, $18, $19, $20)",
+         classification_answers, suggestion_reasons, suggested_type, recurrence_of) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15, $17, $18, $19, $20, $21)",
     )
     .bind(new.seq)
     .bind(new.id.to_string())
@@ -327,6 +333,7 @@ pub(super) async fn insert_loop(
     .bind(answers)
     .bind(suggestion)
     .bind(suggested)
+    .bind(new.recurrence_of.map(|id| id.to_string()))
     .execute(&mut **tx)
     .await
     .map_err(err)?;

@@ -23,6 +23,9 @@ mod portable_lint;
 #[path = "portable_loops.rs"]
 mod portable_loops;
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_memory.rs"]
+mod portable_memory;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_people.rs"]
 mod portable_people;
 #[allow(clippy::duplicate_mod)]
@@ -34,6 +37,9 @@ mod portable_sealed;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_transfer.rs"]
 mod portable_transfer;
+
+#[path = "search_postgres.rs"]
+mod search;
 
 type Db = sqlx::Postgres;
 type ThisStore = PostgresStore;

@@ -32,6 +32,9 @@ mod portable_lint;
 #[path = "portable_loops.rs"]
 mod portable_loops;
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_memory.rs"]
+mod portable_memory;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_people.rs"]
 mod portable_people;
 #[allow(clippy::duplicate_mod)]
@@ -43,6 +46,9 @@ mod portable_sealed;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_transfer.rs"]
 mod portable_transfer;
+
+#[path = "search_sqlite.rs"]
+mod search;
 
 type Db = sqlx::Sqlite;
 type ThisStore = SqliteStore;

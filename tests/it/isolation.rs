@@ -251,6 +251,7 @@ story!(
             "/teams/beta/settings".to_owned(),
             "/teams/beta/loops".to_owned(),
             "/teams/beta/loops/new".to_owned(),
+            "/teams/beta/health".to_owned(),
             format!("/teams/beta/loops/{loop_id}"),
             "/teams/beta/reviews".to_owned(),
             format!("/teams/beta/reviews/{}", world.ids["review_id"]),
@@ -276,6 +277,7 @@ story!(
             format!("/teams/beta/reviews/{}/advance", world.ids["review_id"]),
             format!("/teams/beta/reviews/{}/close", world.ids["review_id"]),
             "/teams/beta/import".to_owned(),
+            "/teams/beta/loops/similar".to_owned(),
         ];
         for path in &posts {
             let response = browser

@@ -13,3 +13,4 @@ mod isolation;
 mod lint;
 mod loops;
 mod review;
+mod search;

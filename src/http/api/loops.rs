@@ -15,7 +15,7 @@ use crate::domain::loops::{
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiTeam};
 use crate::http::AppState;
-use crate::service::{AccountInput, LoopDetail, LoopInput, LoopQuery, ReviewInput};
+use crate::service::{AccountInput, LoopDetail, LoopInput, LoopQuery, RecurrenceLink, ReviewInput};
 use crate::store::loops::{ActionRecord, LoopRecord};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -42,6 +42,15 @@ pub struct CreateLoop {
     /// When true, nothing stored links the loop to the caller; `reporter_link` comes back once.
     #[serde(default)]
     pub anonymous: bool,
+}
+
+/// The earlier loop a loop may repeat; its fields are absent when it is in a team you are not in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecurrenceOut {
+    pub loop_id: Option<String>,
+    /// The earlier loop's team slug.
+    pub team: Option<String>,
+    pub title: Option<String>,
 }
 
 /// Who logged a loop.
@@ -228,6 +237,9 @@ pub struct LoopOut {
     pub follow_up: FollowUpOut,
     pub source_experiment_id: Option<String>,
     pub next_experiment_id: Option<String>,
+    /// Flagged when captured: an earlier similar loop had all its actions done, so the learning
+    /// may not have held.
+    pub possible_recurrence: Option<RecurrenceOut>,
     pub additions: Vec<AdditionOut>,
     pub history: Vec<StageChangeOut>,
     pub timeline: Vec<TimelineEventOut>,
@@ -303,6 +315,22 @@ pub(crate) fn loop_out(detail: LoopDetail) -> LoopOut {
         follow_up,
         source_experiment_id: r.source_experiment_id.clone(),
         next_experiment_id: r.next_experiment_id.clone(),
+        possible_recurrence: detail.recurrence.as_ref().map(|link| match link {
+            RecurrenceLink::Visible {
+                team_slug,
+                id,
+                title,
+            } => RecurrenceOut {
+                loop_id: Some(id.to_string()),
+                team: Some(team_slug.clone()),
+                title: Some(title.clone()),
+            },
+            RecurrenceLink::Hidden => RecurrenceOut {
+                loop_id: None,
+                team: None,
+                title: None,
+            },
+        }),
         additions: detail
             .additions
             .iter()

@@ -7,6 +7,7 @@ mod culture;
 mod experiments;
 mod lint;
 mod loops;
+mod memory;
 mod review;
 mod teams;
 mod transfer;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(teams::revoke_invitation),
         )
         .route("/teams/{slug}/loops", get(loops::list).post(loops::create))
+        .route("/teams/{slug}/loops/similar", post(memory::similar))
         .route("/teams/{slug}/loops/{loop_id}", get(loops::show))
         .route(
             "/teams/{slug}/loops/{loop_id}/additions",
@@ -264,6 +266,10 @@ pub fn routes() -> Router<AppState> {
             "/teams/{slug}/reviews/{review_id}/decisions/{decision_id}/dissents",
             post(review::dissent),
         )
+        .route("/search", get(memory::search))
+        .route("/library", get(memory::library))
+        .route("/health", get(memory::organisation_health))
+        .route("/teams/{slug}/health", get(memory::team_health))
         .route("/lint", post(lint::lint))
         .route("/lint/dismissals", post(lint::dismiss))
         .route("/lint/rules", get(lint::settings))
@@ -382,6 +388,11 @@ pub fn reference_routes() -> Router<AppState> {
         transfer::export_loop,
         transfer::export_organisation,
         transfer::import,
+        memory::search,
+        memory::similar,
+        memory::library,
+        memory::team_health,
+        memory::organisation_health,
     ),
     components(schemas(crate::http::error::Problem, crate::service::FieldError)),
     modifiers(&BearerAuth),
@@ -394,6 +405,7 @@ pub fn reference_routes() -> Router<AppState> {
         (name = "reviews", description = "Review sessions: write before reading, leaders last, blind votes, kept dissent"),
         (name = "lint", description = "The blameless-language linter"),
         (name = "export", description = "Your data is yours: export (JSON, Markdown, CSV) and import (JSON, Markdown postmortems)"),
+        (name = "memory", description = "The organisation's memory: search, similar loops, the learning library, loop health"),
     ),
     security(("bearer" = []))
 )]

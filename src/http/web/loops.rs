@@ -465,6 +465,9 @@ struct LoopView {
     next_experiment: String,
     source_experiment: String,
     history: Vec<(String, String, String, String)>,
+    /// A possible recurrence: the earlier loop's link and title, or `None` when it is in a team
+    /// the viewer is not in.
+    recurrence: Option<Option<(String, String)>>,
 }
 
 struct AccountView {
@@ -519,6 +522,14 @@ fn loop_view(detail: &LoopDetail) -> LoopView {
     let by_or =
         |name: &Option<String>| name.clone().unwrap_or_else(|| "a former member".to_owned());
     LoopView {
+        recurrence: detail.recurrence.as_ref().map(|link| match link {
+            crate::service::RecurrenceLink::Visible {
+                team_slug,
+                id,
+                title,
+            } => Some((format!("/teams/{team_slug}/loops/{id}"), title.clone())),
+            crate::service::RecurrenceLink::Hidden => None,
+        }),
         id: r.id.to_string(),
         title: r.title.clone(),
         kind: r.kind.as_str(),

@@ -7,6 +7,7 @@ mod culture;
 mod experiments;
 mod invitations;
 mod loops;
+mod memory;
 mod overview;
 mod people;
 mod review;
@@ -69,6 +70,11 @@ pub fn routes() -> Router<AppState> {
         .route("/log", get(loops::log_anywhere))
         .route("/teams/{slug}/loops", get(loops::list).post(loops::create))
         .route("/teams/{slug}/loops/new", get(loops::new_form))
+        .route("/teams/{slug}/loops/similar", post(memory::similar))
+        .route("/teams/{slug}/health", get(memory::team_health))
+        .route("/search", get(memory::search))
+        .route("/library", get(memory::library))
+        .route("/health", get(memory::organisation_health))
         .route("/teams/{slug}/loops/{id}", get(loops::show))
         .route("/teams/{slug}/loops/{id}/{action}", post(loops::act))
         .route(

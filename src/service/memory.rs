@@ -1,0 +1,638 @@
+//! The organisation's memory: search over what the searcher may see, similar earlier loops while
+//! a loop is being captured (and the "possible recurrence" flag), the library of learnings
+//! shared with the organisation, and the loop-health dashboards.
+//!
+//! Who sees what: a member sees their teams' records and every organisation-visible learning;
+//! an admin sees every team's. A learning from a team the viewer is not in shows without its
+//! team's name, its loop's title or a link ("from a private team"). Anonymous loops never carry
+//! an author, whoever looks.
+
+use std::collections::HashSet;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::domain::health::{describe_seconds, median, HealthRange};
+use crate::domain::loops::{self, ActionStatus, FactorReason, FailureType, Stage};
+use crate::domain::search::{salient_terms, DocKind, SearchQuery};
+use crate::domain::when::parse_date;
+use crate::domain::{LoopId, TeamId, TeamSlug};
+use crate::store::memory::{HealthScope, LibraryFilter, Matching, SearchFilter, SearchRequest};
+
+use super::error::{FieldErrors, ServiceError, ServiceResult};
+use super::{Actor, Service, TeamAccess};
+
+/// How many of the newest matches are ranked. Ranking every match of a common word would cost
+/// time in proportion to the archive; the newest 2000 keep p99 flat (see ARCHITECTURE.md,
+/// "Search"), at the price that an old, highly relevant record may rank below newer ones when a
+/// query matches more than 2000 records.
+pub const SEARCH_CANDIDATES: i64 = 2000;
+/// How many similar loops are shown while capturing.
+pub const SIMILAR_MAX: i64 = 5;
+/// How many of the newest loops sharing a salient word are ranked for similarity.
+pub const SIMILAR_CANDIDATES: i64 = 2000;
+
+/// The search form or query string as typed; parsed by [`Service::search`].
+#[derive(Debug, Clone, Default)]
+pub struct SearchInput {
+    pub q: String,
+    pub team: Option<String>,
+    pub kind: Option<String>,
+    pub stage: Option<String>,
+    pub tag: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+/// A team as a result shows it; `None` where the viewer is not a member.
+#[derive(Debug, Clone)]
+pub struct TeamRef {
+    pub slug: String,
+    pub name: String,
+}
+
+/// One search result, already cut to what the viewer may see.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub kind: DocKind,
+    pub id: String,
+    /// Matched words are between `MARK_START` and `MARK_END`; raw text otherwise.
+    pub title: String,
+    pub snippet: String,
+    pub at: OffsetDateTime,
+    pub score: f64,
+    pub team: Option<TeamRef>,
+    /// The loop it belongs to, when the viewer may open it.
+    pub loop_link: Option<(LoopId, String)>,
+    pub stage: Option<Stage>,
+    /// Only for named loops; never for anonymous ones.
+    pub author_name: Option<String>,
+    pub anonymous: bool,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPage {
+    pub query: String,
+    pub hits: Vec<Found>,
+    /// Matches counted (at most [`SEARCH_CANDIDATES`]; `capped` says there were more).
+    pub total: i64,
+    pub capped: bool,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// An earlier loop like the one being written.
+#[derive(Debug, Clone)]
+pub struct SimilarLoop {
+    pub id: LoopId,
+    pub team: TeamRef,
+    pub title: String,
+    pub stage: Stage,
+    pub created_at: OffsetDateTime,
+    pub learnings: Vec<String>,
+    pub actions_total: usize,
+    pub actions_done: usize,
+    pub actions_open: usize,
+}
+
+impl SimilarLoop {
+    /// Every action was done, yet something like it happened again: the learning may not have
+    /// held.
+    pub fn suggests_recurrence(&self) -> bool {
+        self.actions_total > 0 && self.actions_done == self.actions_total
+    }
+}
+
+/// Where a possible recurrence points, as the viewer may see it.
+#[derive(Debug, Clone)]
+pub enum RecurrenceLink {
+    Visible {
+        team_slug: String,
+        id: LoopId,
+        title: String,
+    },
+    /// The earlier loop is in a team the viewer is not in.
+    Hidden,
+}
+
+/// An organisation-visible learning as the viewer may see it.
+#[derive(Debug, Clone)]
+pub struct LibraryItem {
+    pub statement: String,
+    pub created_at: OffsetDateTime,
+    /// `None`: "from a private team" (no name, no title, no link).
+    pub source: Option<(TeamRef, LoopId, String)>,
+    pub themes: Vec<FactorReason>,
+    pub tags: Vec<String>,
+}
+
+/// One page of the library.
+#[derive(Debug, Clone)]
+pub struct LibraryView {
+    pub items: Vec<LibraryItem>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    pub theme: Option<FactorReason>,
+    pub tag: Option<String>,
+    pub themes: Vec<(FactorReason, i64)>,
+    pub tags: Vec<(String, i64)>,
+}
+
+/// A median duration with its sample size.
+#[derive(Debug, Clone, Copy)]
+pub struct MedianFigure {
+    pub seconds: Option<i64>,
+    pub loops: usize,
+}
+
+impl MedianFigure {
+    fn of(mut values: Vec<i64>) -> Self {
+        let loops = values.len();
+        MedianFigure {
+            seconds: median(&mut values),
+            loops,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        self.seconds
+            .map(describe_seconds)
+            .unwrap_or_else(|| "—".to_owned())
+    }
+}
+
+/// A loop-health dashboard.
+#[derive(Debug, Clone)]
+pub struct HealthReport {
+    pub range: HealthRange,
+    /// The teams covered; `None` for every team (an admin's organisation view).
+    pub teams: Option<usize>,
+    pub by_stage: Vec<(Stage, i64)>,
+    pub total_loops: i64,
+    pub by_type: Vec<(Option<FailureType>, i64)>,
+    pub time_to_detect: MedianFigure,
+    pub time_to_analyse: MedianFigure,
+    pub time_to_apply: MedianFigure,
+    pub stuck: i64,
+    pub open_actions: i64,
+    pub overdue_actions: i64,
+    pub flagged_recurrences: i64,
+    pub follow_ups_recurred: i64,
+    pub experiments_by_status: Vec<(String, i64)>,
+    pub committed_loss: Vec<(String, i64, i64)>,
+}
+
+fn optional(raw: &Option<String>) -> Option<String> {
+    raw.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn number(errors: &mut FieldErrors, field: &str, raw: &Option<String>, default: i64) -> i64 {
+    match optional(raw) {
+        None => default,
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) => n,
+            Err(_) => {
+                errors.push(field, "must be a whole number");
+                default
+            }
+        },
+    }
+}
+
+impl Service {
+    /// The teams an actor may see; `None` for an admin (every team).
+    async fn visible_teams(
+        &self,
+        actor_id: crate::domain::UserId,
+        admin: bool,
+    ) -> ServiceResult<Option<Vec<TeamId>>> {
+        if admin {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.store
+                .teams_of(actor_id)
+                .await?
+                .into_iter()
+                .map(|(team, _)| team.id)
+                .collect(),
+        ))
+    }
+
+    /// Full-text search over everything the actor may see. Malformed queries are read
+    /// leniently (never an error); malformed filters are field errors.
+    pub async fn search(&self, actor: &Actor, input: &SearchInput) -> ServiceResult<SearchPage> {
+        let mut errors = FieldErrors::default();
+        let kind = optional(&input.kind).and_then(|s| errors.take("kind", DocKind::parse(&s)));
+        let stage = optional(&input.stage).and_then(|s| errors.take("stage", Stage::parse(&s)));
+        let tag = optional(&input.tag).and_then(|s| errors.take("tag", loops::tag(&s)));
+        let from = optional(&input.from).and_then(|s| errors.take("from", parse_date(&s)));
+        let to = optional(&input.to).and_then(|s| errors.take("to", parse_date(&s)));
+        if let (Some(from), Some(to)) = (from, to) {
+            if to < from {
+                errors.push("to", "must not be before from");
+            }
+        }
+        let page = number(&mut errors, "page", &input.page, 1);
+        if page < 1 {
+            errors.push("page", "must be 1 or more");
+        }
+        let per_page = number(&mut errors, "per_page", &input.per_page, 20);
+        if !(1..=100).contains(&per_page) {
+            errors.push("per_page", "must be from 1 to 100");
+        }
+        let teams = self.visible_teams(actor.id(), actor.is_admin()).await?;
+        let team = match optional(&input.team) {
+            None => None,
+            Some(slug) => {
+                let found = match TeamSlug::parse(&slug) {
+                    Ok(slug) => self.store.team_by_slug(&slug).await?,
+                    Err(_) => None,
+                };
+                match found {
+                    Some(team) if teams.as_ref().is_none_or(|list| list.contains(&team.id)) => {
+                        Some(team.id)
+                    }
+                    // Unknown and not visible read the same.
+                    _ => {
+                        errors.push("team", "no team with this slug that you belong to");
+                        None
+                    }
+                }
+            }
+        };
+        errors.check()?;
+        let query = SearchQuery::parse(&input.q);
+        let mut result = SearchPage {
+            query: input.q.clone(),
+            page,
+            per_page,
+            ..SearchPage::default()
+        };
+        if query.is_empty() {
+            return Ok(result);
+        }
+        // Whole words first: a prefix over a common word makes the full-text engines merge every
+        // posting of every word it starts, which costs in proportion to the archive. The last
+        // word is read as a prefix only when the query finds nothing with it as a whole word
+        // (someone still typing it). See ARCHITECTURE.md, "Search".
+        let whole_words = query.without_prefix();
+        let mut request = SearchRequest {
+            matching: Matching::All(&whole_words),
+            filter: SearchFilter {
+                teams: teams.clone(),
+                team,
+                kind,
+                stage,
+                tag,
+                from,
+                until: to.map(|d| d + Duration::days(1)),
+            },
+            candidates: SEARCH_CANDIDATES,
+            limit: per_page,
+            offset: (page - 1).saturating_mul(per_page),
+            snippets: true,
+        };
+        let mut found = self.store.search(&request).await?;
+        if found.total == 0 && whole_words != query {
+            request.matching = Matching::All(&query);
+            found = self.store.search(&request).await?;
+        }
+        result.total = found.total;
+        result.capped = found.capped;
+        let mine: Option<HashSet<TeamId>> = teams.map(|list| list.into_iter().collect());
+        result.hits = found
+            .hits
+            .into_iter()
+            .map(|hit| {
+                let visible = mine.as_ref().is_none_or(|set| set.contains(&hit.team_id));
+                Found {
+                    kind: hit.kind,
+                    id: hit.ref_id,
+                    title: hit.title,
+                    snippet: hit.snippet,
+                    at: hit.at,
+                    score: hit.score,
+                    team: visible.then_some(TeamRef {
+                        slug: hit.team_slug,
+                        name: hit.team_name,
+                    }),
+                    loop_link: match (visible, hit.loop_id, hit.loop_title) {
+                        (true, Some(id), Some(title)) => Some((id, title)),
+                        _ => None,
+                    },
+                    stage: hit.stage.filter(|_| visible),
+                    author_name: if visible && !hit.anonymous {
+                        hit.author_name
+                    } else {
+                        None
+                    },
+                    anonymous: hit.anonymous,
+                }
+            })
+            .collect();
+        Ok(result)
+    }
+
+    /// Earlier loops like the one being written (title and description), among the loops the
+    /// person may see, best first, with their learnings and how their actions stand.
+    pub async fn similar_loops(
+        &self,
+        access: &TeamAccess,
+        title: &str,
+        description: &str,
+    ) -> ServiceResult<Vec<SimilarLoop>> {
+        let admin = access.can_see_every_team();
+        let teams = self.visible_teams(access.actor(), admin).await?;
+        self.similar_among(teams, title, description).await
+    }
+
+    /// The best matches among the loops of `teams` for the salient words of a text.
+    async fn similar_hits(
+        &self,
+        teams: Option<Vec<TeamId>>,
+        title: &str,
+        description: &str,
+    ) -> ServiceResult<Vec<crate::store::memory::SearchHit>> {
+        let terms = salient_terms(title, description);
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let request = SearchRequest {
+            matching: Matching::Any(&terms),
+            filter: SearchFilter {
+                teams,
+                kind: Some(DocKind::Loop),
+                ..SearchFilter::default()
+            },
+            candidates: SIMILAR_CANDIDATES,
+            limit: SIMILAR_MAX,
+            offset: 0,
+            snippets: false,
+        };
+        Ok(self.store.search(&request).await?.hits)
+    }
+
+    pub(crate) async fn similar_among(
+        &self,
+        teams: Option<Vec<TeamId>>,
+        title: &str,
+        description: &str,
+    ) -> ServiceResult<Vec<SimilarLoop>> {
+        let hits = self.similar_hits(teams, title, description).await?;
+        let mut similar = Vec::with_capacity(hits.len());
+        for hit in hits {
+            let Some(id) = hit.loop_id else { continue };
+            let Some(record) = self.store.loop_by_id(hit.team_id, id).await? else {
+                continue;
+            };
+            let actions = self.store.actions_of_loop(id).await?;
+            let learnings = self.store.learnings_of_loop(id).await?;
+            similar.push(SimilarLoop {
+                id,
+                team: TeamRef {
+                    slug: hit.team_slug,
+                    name: hit.team_name,
+                },
+                title: record.title,
+                stage: record.stage,
+                created_at: record.created_at,
+                learnings: learnings.into_iter().map(|l| l.statement).collect(),
+                actions_total: actions
+                    .iter()
+                    .filter(|a| a.status != ActionStatus::Dropped)
+                    .count(),
+                actions_done: actions
+                    .iter()
+                    .filter(|a| a.status == ActionStatus::Done)
+                    .count(),
+                actions_open: actions
+                    .iter()
+                    .filter(|a| a.status == ActionStatus::Open)
+                    .count(),
+            });
+        }
+        Ok(similar)
+    }
+
+    /// The earlier loop a new one may repeat: the most similar loop (of the top five) whose
+    /// actions were all done. Kept to two queries, as it runs on every capture.
+    pub(crate) async fn possible_recurrence(
+        &self,
+        access: &TeamAccess,
+        title: &str,
+        description: &str,
+    ) -> ServiceResult<Option<LoopId>> {
+        let teams = self
+            .visible_teams(access.actor(), access.can_see_every_team())
+            .await?;
+        let ids: Vec<LoopId> = self
+            .similar_hits(teams, title, description)
+            .await?
+            .into_iter()
+            .filter_map(|hit| hit.loop_id)
+            .collect();
+        let done = self.store.loops_with_all_actions_done(&ids).await?;
+        Ok(ids.into_iter().find(|id| done.contains(id)))
+    }
+
+    /// How a loop's "possible recurrence" link shows to this viewer.
+    pub async fn recurrence_link(
+        &self,
+        access: &TeamAccess,
+        earlier: LoopId,
+    ) -> ServiceResult<Option<RecurrenceLink>> {
+        let Some(team_id) = self.store.team_of_loop(earlier).await? else {
+            return Ok(None);
+        };
+        let visible = access.can_see_every_team()
+            || team_id == access.team().id
+            || self
+                .store
+                .membership(team_id, access.actor())
+                .await?
+                .is_some();
+        if !visible {
+            return Ok(Some(RecurrenceLink::Hidden));
+        }
+        let Some(team) = self.store.team_by_id(team_id).await? else {
+            return Ok(None);
+        };
+        let Some(record) = self.store.loop_by_id(team_id, earlier).await? else {
+            return Ok(None);
+        };
+        Ok(Some(RecurrenceLink::Visible {
+            team_slug: team.slug.to_string(),
+            id: earlier,
+            title: record.title,
+        }))
+    }
+
+    /// The learning library: learnings shared with the organisation, newest first.
+    pub async fn library(
+        &self,
+        actor: &Actor,
+        theme: Option<&str>,
+        tag: Option<&str>,
+        page: Option<&str>,
+    ) -> ServiceResult<LibraryView> {
+        let mut errors = FieldErrors::default();
+        let theme = theme
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .and_then(|s| errors.take("theme", FactorReason::parse(s)));
+        let tag = tag
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .and_then(|s| errors.take("tag", loops::tag(s)));
+        let page = number(&mut errors, "page", &page.map(str::to_owned), 1);
+        if page < 1 {
+            errors.push("page", "must be 1 or more");
+        }
+        errors.check()?;
+        let per_page = 30;
+        let library = self
+            .store
+            .library(&LibraryFilter {
+                theme,
+                tag: tag.clone(),
+                limit: per_page,
+                offset: (page - 1).saturating_mul(per_page),
+            })
+            .await?;
+        let mine: Option<HashSet<TeamId>> = self
+            .visible_teams(actor.id(), actor.is_admin())
+            .await?
+            .map(|list| list.into_iter().collect());
+        let items = library
+            .entries
+            .into_iter()
+            .map(|entry| {
+                let visible = mine.as_ref().is_none_or(|set| set.contains(&entry.team_id));
+                LibraryItem {
+                    statement: entry.statement,
+                    created_at: entry.created_at,
+                    source: visible.then_some((
+                        TeamRef {
+                            slug: entry.team_slug,
+                            name: entry.team_name,
+                        },
+                        entry.loop_id,
+                        entry.loop_title,
+                    )),
+                    themes: entry.themes,
+                    tags: entry.tags,
+                }
+            })
+            .collect();
+        Ok(LibraryView {
+            items,
+            total: library.total,
+            page,
+            per_page,
+            theme,
+            tag,
+            themes: library.themes,
+            tags: library.tags,
+        })
+    }
+
+    /// One team's loop health over `range` (`30`, `90`, `365` or `all`).
+    pub async fn team_health(
+        &self,
+        access: &TeamAccess,
+        range: Option<&str>,
+    ) -> ServiceResult<HealthReport> {
+        let range = parse_range(range)?;
+        self.health_of(Some(vec![access.team().id]), range).await
+    }
+
+    /// The organisation's loop health: every team for an admin, the person's own teams for
+    /// everyone else (nobody sees figures of a team they are not in).
+    pub async fn organisation_health(
+        &self,
+        actor: &Actor,
+        range: Option<&str>,
+    ) -> ServiceResult<HealthReport> {
+        let range = parse_range(range)?;
+        let teams = self.visible_teams(actor.id(), actor.is_admin()).await?;
+        self.health_of(teams, range).await
+    }
+
+    async fn health_of(
+        &self,
+        teams: Option<Vec<TeamId>>,
+        range: HealthRange,
+    ) -> ServiceResult<HealthReport> {
+        let now = self.now();
+        let covered = teams.as_ref().map(Vec::len);
+        let figures = self
+            .store
+            .health(&HealthScope {
+                teams,
+                since: range.days().map(|d| now - Duration::days(d)),
+                now,
+            })
+            .await?;
+        let by_stage: Vec<(Stage, i64)> = Stage::ALL
+            .iter()
+            .map(|stage| {
+                let count = figures
+                    .by_stage
+                    .iter()
+                    .find(|(s, _)| s == stage)
+                    .map_or(0, |(_, n)| *n);
+                (*stage, count)
+            })
+            .collect();
+        let mut by_type: Vec<(Option<FailureType>, i64)> = FailureType::ALL
+            .iter()
+            .map(|kind| {
+                let count = figures
+                    .by_type
+                    .iter()
+                    .find(|(k, _)| *k == Some(*kind))
+                    .map_or(0, |(_, n)| *n);
+                (Some(*kind), count)
+            })
+            .collect();
+        by_type.push((
+            None,
+            figures
+                .by_type
+                .iter()
+                .find(|(k, _)| k.is_none())
+                .map_or(0, |(_, n)| *n),
+        ));
+        Ok(HealthReport {
+            range,
+            teams: covered,
+            total_loops: by_stage.iter().map(|(_, n)| n).sum(),
+            by_stage,
+            by_type,
+            time_to_detect: MedianFigure::of(figures.detect_seconds),
+            time_to_analyse: MedianFigure::of(figures.analyse_seconds),
+            time_to_apply: MedianFigure::of(figures.apply_seconds),
+            stuck: figures.stuck,
+            open_actions: figures.open_actions,
+            overdue_actions: figures.overdue_actions,
+            flagged_recurrences: figures.flagged_recurrences,
+            follow_ups_recurred: figures.follow_ups_recurred,
+            experiments_by_status: figures.experiments_by_status,
+            committed_loss: figures.committed_loss,
+        })
+    }
+}
+
+fn parse_range(raw: Option<&str>) -> ServiceResult<HealthRange> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(HealthRange::default()),
+        Some(raw) => HealthRange::parse(raw).map_err(|e| ServiceError::field("range", e.0)),
+    }
+}

@@ -1,0 +1,439 @@
+//! The organisation's memory: statements that read the same on SQLite and PostgreSQL (the
+//! library, the health figures, the details of search hits). The full-text queries themselves
+//! differ and live in `search_sqlite.rs` and `search_postgres.rs`.
+
+use async_trait::async_trait;
+
+use super::ThisStore;
+use crate::domain::loops::{FactorReason, FailureType, Stage};
+use crate::domain::{LoopId, TeamId};
+use crate::store::memory::{
+    Candidate, CandidateMeta, HealthFigures, HealthScope, LibraryEntry, LibraryFilter, LibraryPage,
+    SearchHit, SearchRequest, SearchResults,
+};
+use crate::store::rows::parse_id;
+use crate::store::{from_unix, MemoryStore, StoreError, StoreResult};
+
+fn err(error: sqlx::Error) -> StoreError {
+    StoreError::from_sqlx(error)
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value:?}"))
+}
+
+/// ` AND <team column> IN (…)` when the scope names teams (an empty list matches nothing).
+fn push_teams(
+    query: &mut sqlx::QueryBuilder<'_, super::Db>,
+    column: &str,
+    teams: &Option<Vec<TeamId>>,
+) {
+    if let Some(teams) = teams {
+        query.push(format!(" AND {column} IN (''"));
+        for team in teams {
+            query.push(", ");
+            query.push_bind(team.to_string());
+        }
+        query.push(")");
+    }
+}
+
+/// Loops in the dashboard's scope: ` WHERE …` over the `loops` table.
+fn push_loop_scope(query: &mut sqlx::QueryBuilder<'_, super::Db>, scope: &HealthScope) {
+    query.push(" WHERE 1 = 1");
+    push_teams(query, "loops.team_id", &scope.teams);
+    if let Some(since) = scope.since {
+        query.push(" AND loops.created_at >= ");
+        query.push_bind(since.unix_timestamp());
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct HitDetails {
+    slug: String,
+    name: String,
+    title: Option<String>,
+    stage: Option<String>,
+    anonymous: Option<bool>,
+    author_name: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LibraryRow {
+    statement: String,
+    created_at: i64,
+    loop_id: String,
+    loop_title: String,
+    team_id: String,
+    slug: String,
+    name: String,
+}
+
+impl ThisStore {
+    async fn hit_details(&self, candidate: &CandidateMeta) -> StoreResult<HitDetails> {
+        sqlx::query_as(
+            "SELECT teams.slug, teams.name, loops.title, loops.stage, loops.anonymous, \
+             author.display_name AS author_name \
+             FROM teams LEFT JOIN loops ON loops.id = $2 \
+             LEFT JOIN users AS author ON author.id = loops.author_id \
+             WHERE teams.id = $1",
+        )
+        .bind(candidate.team_id.to_string())
+        .bind(candidate.loop_id.as_deref())
+        .fetch_one(self.reader())
+        .await
+        .map_err(err)
+    }
+
+    async fn count_by<T>(
+        &self,
+        mut query: sqlx::QueryBuilder<'_, super::Db>,
+        parse: impl Fn(Option<String>) -> StoreResult<T>,
+    ) -> StoreResult<Vec<(T, i64)>> {
+        let rows: Vec<(Option<String>, i64)> = query
+            .build_query_as()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+        rows.into_iter()
+            .map(|(key, count)| Ok((parse(key)?, count)))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl MemoryStore for ThisStore {
+    async fn search(&self, request: &SearchRequest<'_>) -> StoreResult<SearchResults> {
+        let (mut candidates, capped) = self.search_candidates(request).await?;
+        // Best first; ties by the newer record, then by the random id (never by insertion).
+        candidates.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(b.at.cmp(&a.at))
+                .then(a.key.cmp(&b.key))
+        });
+        let total = candidates.len() as i64;
+        let mut page: Vec<Candidate> = candidates
+            .into_iter()
+            .skip(usize::try_from(request.offset).unwrap_or(0))
+            .take(usize::try_from(request.limit).unwrap_or(0))
+            .collect();
+        self.search_meta(&mut page).await?;
+        let snippets = if request.snippets {
+            self.search_snippets(request, &page).await?
+        } else {
+            Vec::new()
+        };
+        let mut hits = Vec::with_capacity(page.len());
+        for (i, candidate) in page.into_iter().enumerate() {
+            let score = candidate.score;
+            let Some(candidate) = candidate.meta else {
+                continue;
+            };
+            let details = self.hit_details(&candidate).await?;
+            let (title, snippet) = snippets.get(i).cloned().unwrap_or_default();
+            hits.push(SearchHit {
+                kind: candidate.kind,
+                loop_id: candidate
+                    .loop_id
+                    .as_deref()
+                    .map(parse_id::<LoopId>)
+                    .transpose()?,
+                ref_id: candidate.ref_id,
+                team_id: candidate.team_id,
+                team_slug: details.slug,
+                team_name: details.name,
+                at: from_unix(candidate.at)?,
+                score,
+                title,
+                snippet,
+                loop_title: details.title,
+                stage: details
+                    .stage
+                    .as_deref()
+                    .map(|s| Stage::parse(s).map_err(|_| corrupt("stage", s)))
+                    .transpose()?,
+                anonymous: details.anonymous.unwrap_or(false),
+                author_name: details.author_name,
+            });
+        }
+        Ok(SearchResults {
+            hits,
+            total,
+            capped,
+        })
+    }
+
+    async fn library(&self, filter: &LibraryFilter) -> StoreResult<LibraryPage> {
+        fn push_filter(query: &mut sqlx::QueryBuilder<'_, super::Db>, filter: &LibraryFilter) {
+            query.push(" WHERE x.visibility = 'organisation'");
+            if let Some(theme) = filter.theme {
+                query.push(
+                    " AND EXISTS (SELECT 1 FROM contributing_factors f WHERE f.loop_id = x.loop_id AND f.reason = ",
+                );
+                query.push_bind(theme.as_str());
+                query.push(")");
+            }
+            if let Some(tag) = &filter.tag {
+                query.push(
+                    " AND EXISTS (SELECT 1 FROM loop_tags t WHERE t.loop_id = x.loop_id AND t.tag = ",
+                );
+                query.push_bind(tag.clone());
+                query.push(")");
+            }
+        }
+        let mut count = sqlx::QueryBuilder::<super::Db>::new("SELECT COUNT(*) FROM learnings x");
+        push_filter(&mut count, filter);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(self.reader())
+            .await
+            .map_err(err)?;
+        let mut query = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT x.statement, x.created_at, x.loop_id, loops.title AS loop_title, x.team_id, \
+             teams.slug, teams.name FROM learnings x JOIN loops ON loops.id = x.loop_id \
+             JOIN teams ON teams.id = x.team_id",
+        );
+        push_filter(&mut query, filter);
+        query.push(" ORDER BY x.created_at DESC, x.id LIMIT ");
+        query.push_bind(filter.limit.clamp(1, 200));
+        query.push(" OFFSET ");
+        query.push_bind(filter.offset.max(0));
+        let rows: Vec<LibraryRow> = query
+            .build_query_as()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let themes: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT reason FROM contributing_factors WHERE loop_id = $1 ORDER BY reason",
+            )
+            .bind(&row.loop_id)
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+            let tags: Vec<String> =
+                sqlx::query_scalar("SELECT tag FROM loop_tags WHERE loop_id = $1 ORDER BY tag")
+                    .bind(&row.loop_id)
+                    .fetch_all(self.reader())
+                    .await
+                    .map_err(err)?;
+            entries.push(LibraryEntry {
+                statement: row.statement,
+                created_at: from_unix(row.created_at)?,
+                loop_id: parse_id(&row.loop_id)?,
+                loop_title: row.loop_title,
+                team_id: parse_id(&row.team_id)?,
+                team_slug: row.slug,
+                team_name: row.name,
+                themes: themes
+                    .iter()
+                    .map(|t| FactorReason::parse(t).map_err(|_| corrupt("reason", t)))
+                    .collect::<StoreResult<_>>()?,
+                tags,
+            });
+        }
+        let themes = self
+            .count_by(
+                sqlx::QueryBuilder::new(
+                    "SELECT f.reason, COUNT(DISTINCT x.id) FROM learnings x \
+                     JOIN contributing_factors f ON f.loop_id = x.loop_id \
+                     WHERE x.visibility = 'organisation' GROUP BY f.reason ORDER BY f.reason",
+                ),
+                |key| {
+                    let key = key.unwrap_or_default();
+                    FactorReason::parse(&key).map_err(|_| corrupt("reason", &key))
+                },
+            )
+            .await?;
+        let tags = self
+            .count_by(
+                sqlx::QueryBuilder::new(
+                    "SELECT t.tag, COUNT(DISTINCT x.id) FROM learnings x \
+                     JOIN loop_tags t ON t.loop_id = x.loop_id \
+                     WHERE x.visibility = 'organisation' GROUP BY t.tag \
+                     ORDER BY COUNT(DISTINCT x.id) DESC, t.tag LIMIT 40",
+                ),
+                |key| Ok(key.unwrap_or_default()),
+            )
+            .await?;
+        Ok(LibraryPage {
+            entries,
+            total,
+            themes,
+            tags,
+        })
+    }
+
+    async fn health(&self, scope: &HealthScope) -> StoreResult<HealthFigures> {
+        let now = scope.now.unix_timestamp();
+        let mut query = sqlx::QueryBuilder::new("SELECT loops.stage, COUNT(*) FROM loops");
+        push_loop_scope(&mut query, scope);
+        query.push(" GROUP BY loops.stage");
+        let by_stage = self
+            .count_by(query, |key| {
+                let key = key.unwrap_or_default();
+                Stage::parse(&key).map_err(|_| corrupt("stage", &key))
+            })
+            .await?;
+
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT COALESCE(loops.override_type, loops.suggested_type), COUNT(*) FROM loops",
+        );
+        push_loop_scope(&mut query, scope);
+        query.push(" GROUP BY COALESCE(loops.override_type, loops.suggested_type)");
+        let by_type = self
+            .count_by(query, |key| {
+                key.map(|k| FailureType::parse(&k).map_err(|_| corrupt("type", &k)))
+                    .transpose()
+            })
+            .await?;
+
+        let mut query =
+            sqlx::QueryBuilder::new("SELECT loops.noticed_at - loops.happened_at FROM loops");
+        push_loop_scope(&mut query, scope);
+        query.push(" AND loops.happened_at IS NOT NULL");
+        let detect_seconds: Vec<i64> = query
+            .build_query_scalar()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT loops.created_at, \
+             (SELECT MIN(c.changed_at) FROM loop_stage_changes c WHERE c.loop_id = loops.id AND c.to_stage = 'apply'), \
+             (SELECT MIN(c.changed_at) FROM loop_stage_changes c WHERE c.loop_id = loops.id AND c.to_stage = 'continue') \
+             FROM loops",
+        );
+        push_loop_scope(&mut query, scope);
+        query.push(" AND loops.stage IN ('apply', 'continue')");
+        let stages: Vec<(i64, Option<i64>, Option<i64>)> = query
+            .build_query_as()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+        let analyse_seconds = stages
+            .iter()
+            .filter_map(|(created, apply, _)| apply.map(|a| a - created))
+            .collect();
+        let apply_seconds = stages
+            .iter()
+            .filter_map(|(_, apply, cont)| Some((*cont)? - (*apply)?))
+            .collect();
+
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT COUNT(*) FROM loops JOIN teams ON teams.id = loops.team_id",
+        );
+        push_loop_scope(&mut query, scope);
+        query.push(" AND loops.stage <> 'continue' AND loops.stage_entered_at < ");
+        query.push_bind(now);
+        query.push(" - teams.stuck_after_days * 86400");
+        let stuck: i64 = query
+            .build_query_scalar()
+            .fetch_one(self.reader())
+            .await
+            .map_err(err)?;
+
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT COALESCE(SUM(CASE WHEN a.status = 'open' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN a.status = 'open' AND a.due_on < ",
+        );
+        query.push_bind(now);
+        query
+            .push(" THEN 1 ELSE 0 END), 0) FROM action_items a JOIN loops ON loops.id = a.loop_id");
+        push_loop_scope(&mut query, scope);
+        let (open_actions, overdue_actions): (i64, i64) = query
+            .build_query_as()
+            .fetch_one(self.reader())
+            .await
+            .map_err(err)?;
+
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT COALESCE(SUM(CASE WHEN loops.recurrence_of IS NOT NULL THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN loops.follow_up_recurred THEN 1 ELSE 0 END), 0) FROM loops",
+        );
+        push_loop_scope(&mut query, scope);
+        let (flagged_recurrences, follow_ups_recurred): (i64, i64) = query
+            .build_query_as()
+            .fetch_one(self.reader())
+            .await
+            .map_err(err)?;
+
+        let mut query =
+            sqlx::QueryBuilder::new("SELECT e.status, COUNT(*) FROM experiments e WHERE 1 = 1");
+        push_teams(&mut query, "e.team_id", &scope.teams);
+        if let Some(since) = scope.since {
+            query.push(" AND e.created_at >= ");
+            query.push_bind(since.unix_timestamp());
+        }
+        query.push(" GROUP BY e.status ORDER BY e.status");
+        let experiments_by_status = self
+            .count_by(query, |key| Ok(key.unwrap_or_default()))
+            .await?;
+
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT e.currency, CAST(SUM(e.loss_money_minor) AS BIGINT), \
+             CAST(SUM(e.loss_days_tenths) AS BIGINT) FROM experiments e \
+             WHERE e.status IN ('running', 'concluded')",
+        );
+        push_teams(&mut query, "e.team_id", &scope.teams);
+        if let Some(since) = scope.since {
+            query.push(" AND e.starts_on >= ");
+            query.push_bind(since.unix_timestamp());
+        }
+        query.push(" GROUP BY e.currency ORDER BY e.currency");
+        let committed_loss: Vec<(String, i64, i64)> = query
+            .build_query_as()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+
+        Ok(HealthFigures {
+            by_stage,
+            by_type,
+            detect_seconds,
+            analyse_seconds,
+            apply_seconds,
+            stuck,
+            open_actions,
+            overdue_actions,
+            flagged_recurrences,
+            follow_ups_recurred,
+            experiments_by_status,
+            committed_loss,
+        })
+    }
+
+    async fn loops_with_all_actions_done(&self, ids: &[LoopId]) -> StoreResult<Vec<LoopId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT loop_id FROM action_items WHERE loop_id IN (",
+        );
+        let mut separated = query.separated(", ");
+        for id in ids {
+            separated.push_bind(id.to_string());
+        }
+        query.push(
+            ") GROUP BY loop_id HAVING SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) = 0 \
+             AND SUM(CASE WHEN status = 'done' THEN 1 ELSE 0 END) > 0",
+        );
+        let found: Vec<String> = query
+            .build_query_scalar()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+        found.iter().map(|id| parse_id(id)).collect()
+    }
+
+    async fn team_of_loop(&self, id: LoopId) -> StoreResult<Option<TeamId>> {
+        let team: Option<String> = sqlx::query_scalar("SELECT team_id FROM loops WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.reader())
+            .await
+            .map_err(err)?;
+        team.as_deref().map(parse_id).transpose()
+    }
+}

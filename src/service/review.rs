@@ -792,15 +792,8 @@ impl Service {
         // A fixed order, so the ballot's shape says nothing about how it was filled in.
         ballot.sort();
         let text = serde_json::to_string(&ballot).map_err(ServiceError::internal)?;
-        self.seal_item(
-            view.record.votes_box_id,
-            access.actor(),
-            false,
-            SealTier::Open,
-            "ballot",
-            &text,
-        )
-        .await?;
+        self.seal_ballot(view.record.votes_box_id, access.actor(), "ballot", &text)
+            .await?;
         let view = self.review_view(access, id).await?;
         if view.voters >= view.participant_count() {
             self.move_phase(&view, Phase::Discuss).await?;

@@ -8,7 +8,9 @@
 
 use crate::domain::when::day_of;
 use crate::domain::{RecordId, UserId};
-use crate::store::sealed::{NewSealedItem, RevealedItem, SealTier, SealedBox, SealedCounts};
+use crate::store::sealed::{
+    NewSealedItem, RevealedItem, SealTier, SealedBox, SealedCounts, ALREADY_CONTRIBUTED,
+};
 use crate::store::StoreError;
 
 use super::error::{ServiceError, ServiceResult};
@@ -58,6 +60,34 @@ impl Service {
         category: &str,
         text: &str,
     ) -> ServiceResult<RecordId> {
+        self.seal(box_id, writer, named, tier, category, text, false)
+            .await
+    }
+
+    /// Seals an unnamed ballot: one per writer and box, refused atomically (409 on `dots`) when
+    /// the writer already cast one, however close together two requests arrive.
+    pub async fn seal_ballot(
+        &self,
+        box_id: RecordId,
+        writer: UserId,
+        category: &str,
+        text: &str,
+    ) -> ServiceResult<RecordId> {
+        self.seal(box_id, writer, false, SealTier::Open, category, text, true)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn seal(
+        &self,
+        box_id: RecordId,
+        writer: UserId,
+        named: bool,
+        tier: SealTier,
+        category: &str,
+        text: &str,
+        once_per_writer: bool,
+    ) -> ServiceResult<RecordId> {
         let item = NewSealedItem {
             id: RecordId::random(),
             box_id,
@@ -66,9 +96,13 @@ impl Service {
             author: named.then_some(writer),
             ciphertext: self.sealer()?.seal(text, &box_id.to_string())?,
             created_on: day_of(self.now()),
+            once_per_writer,
         };
         match self.store.add_sealed_item(&item, writer).await {
             Ok(()) => Ok(item.id),
+            Err(StoreError::Refused(ALREADY_CONTRIBUTED)) => {
+                Err(ServiceError::conflict("dots", "you have already voted"))
+            }
             Err(StoreError::Refused(_)) => Err(ServiceError::Conflict {
                 field: None,
                 message: "these contributions have already been revealed".to_owned(),

@@ -8,6 +8,7 @@ use crate::domain::{RecordId, UserId};
 use crate::store::rows::parse_id;
 use crate::store::sealed::{
     NewSealedItem, RevealedItem, SealTier, SealedBox, SealedCounts, SealedItemRecord,
+    ALREADY_CONTRIBUTED,
 };
 use crate::store::{from_unix_opt, unix, SealedStore, StoreError, StoreResult};
 
@@ -110,6 +111,21 @@ impl SealedStore for ThisStore {
             Some(Some(_)) => return Err(StoreError::Refused("already revealed")),
             Some(None) => {}
         }
+        let first = sqlx::query(
+            "INSERT INTO sealed_participants (box_id, user_id, tier) VALUES ($1, $2, $3) \
+             ON CONFLICT (box_id, user_id) DO NOTHING",
+        )
+        .bind(new.box_id.to_string())
+        .bind(writer.to_string())
+        .bind(new.tier.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?
+        .rows_affected()
+            == 1;
+        if new.once_per_writer && !first {
+            return Err(StoreError::Refused(ALREADY_CONTRIBUTED));
+        }
         sqlx::query(
             "INSERT INTO sealed_items (id, box_id, tier, category, author_id, ciphertext, plaintext, created_on) \
              VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
@@ -124,16 +140,7 @@ impl SealedStore for ThisStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        sqlx::query(
-            "INSERT INTO sealed_participants (box_id, user_id, tier) VALUES ($1, $2, $3) \
-             ON CONFLICT (box_id, user_id) DO NOTHING",
-        )
-        .bind(new.box_id.to_string())
-        .bind(writer.to_string())
-        .bind(new.tier.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+
         Self::hide_sealed_order(&mut tx, &new.box_id.to_string())
             .await
             .map_err(err)?;

@@ -46,6 +46,9 @@ impl SealedBox {
     }
 }
 
+/// Why [`NewSealedItem::once_per_writer`] refused a second item.
+pub const ALREADY_CONTRIBUTED: &str = "this writer already contributed to the box";
+
 #[derive(Debug, Clone)]
 pub struct NewSealedItem {
     pub id: RecordId,
@@ -57,6 +60,8 @@ pub struct NewSealedItem {
     pub ciphertext: String,
     /// Midnight UTC of the day.
     pub created_on: OffsetDateTime,
+    /// At most one item per writer in this box (a ballot): a second is refused atomically.
+    pub once_per_writer: bool,
 }
 
 #[derive(Debug, Clone)]

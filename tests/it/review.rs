@@ -47,6 +47,16 @@ async fn team(app: &TestApp) -> (Api, Api, Api, Api, String) {
     (lee, mo, kim, root, loop_id)
 }
 
+/// The fields a problem+json body names.
+fn fields_named(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect()
+}
+
 fn texts(view: &Value) -> Vec<String> {
     view["cards"]
         .as_array()
@@ -512,12 +522,7 @@ story!(
             )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .expect("errors")
-            .iter()
-            .filter_map(|e| e["field"].as_str())
-            .collect();
+        let fields = fields_named(&problem);
         assert!(
             fields.contains(&"prompt") && fields.contains(&"dots"),
             "{problem}"
@@ -538,12 +543,7 @@ story!(
             )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .expect("errors")
-            .iter()
-            .filter_map(|e| e["field"].as_str())
-            .collect();
+        let fields = fields_named(&problem);
         assert!(
             fields.contains(&"kind") && fields.contains(&"text"),
             "{problem}"

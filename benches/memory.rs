@@ -24,7 +24,8 @@ use sqlx::{ConnectOptions, Connection};
 
 const TEAMS: usize = 50;
 const QUERY_ROUNDS: usize = 20;
-const CAPTURES: usize = 500;
+const CAPTURES: usize = 2000;
+/// Concurrent writers in the capture measurement (`--writers N` changes it).
 const WRITERS: usize = 20;
 /// The word placed in a fifth of all loops (the "common word" of the goal).
 const COMMON: &str = "deployment";
@@ -237,6 +238,7 @@ async fn load(
     database: &str,
     loops: usize,
     postgres: bool,
+    reuse: bool,
 ) -> (Loaded, Duration) {
     let app = Application::build(Settings::for_tests(storage))
         .await
@@ -244,6 +246,28 @@ async fn load(
     let base = format!("http://127.0.0.1:{}", app.port());
     let service = app.service().clone();
     tokio::spawn(app.run_until(std::future::pending()));
+    let client = reqwest::Client::new();
+    if reuse {
+        // The people, teams and loops of an earlier run are all there.
+        let admin = service
+            .create_api_token_directly("admin@example.org", "bench")
+            .await
+            .expect("token");
+        let member = service
+            .create_api_token_directly("member@example.org", "bench")
+            .await
+            .expect("token");
+        return (
+            Loaded {
+                base,
+                admin,
+                member,
+                team_slug: "team-0".to_owned(),
+                client,
+            },
+            Duration::ZERO,
+        );
+    }
     let password = "correct horse battery staple";
     service
         .create_user_directly("admin@example.org", "Admin", password, true, Some("Bench"))
@@ -261,7 +285,6 @@ async fn load(
         .create_api_token_directly("member@example.org", "bench")
         .await
         .expect("token");
-    let client = reqwest::Client::new();
     for t in 0..TEAMS {
         let response = client
             .post(format!("{base}/api/v1/teams"))
@@ -311,6 +334,9 @@ async fn generate(url: &str, loops: usize, postgres: bool) {
     let mut rng = StdRng::seed_from_u64(8);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     const BATCH: usize = 400;
+    // Committing now and then keeps the write-ahead log (and PostgreSQL's) from growing to the
+    // size of the whole data set.
+    const COMMIT_EVERY: usize = 20_000;
     macro_rules! write_all {
         ($conn:expr, $db:ty) => {{
             let teams: Vec<String> = sqlx::query_scalar("SELECT id FROM teams ORDER BY slug")
@@ -321,6 +347,11 @@ async fn generate(url: &str, loops: usize, postgres: bool) {
             let mut tx = $conn.begin().await.expect("begin");
             let mut written = 0;
             while written < loops {
+                if written > 0 && written % COMMIT_EVERY == 0 {
+                    tx.commit().await.expect("commit");
+                    tx = $conn.begin().await.expect("begin");
+                    eprintln!("  {written} loops written");
+                }
                 let rows: Vec<Row> = (written..(written + BATCH).min(loops))
                     .map(|_| {
                         let created = now - rng.gen_range(0..730) * DAY - rng.gen_range(0..DAY);
@@ -445,6 +476,11 @@ async fn generate(url: &str, loops: usize, postgres: bool) {
             .filename(url)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(30))
+            // Generating is not what is measured: a large page cache and no fsync per commit
+            // make a million loops take minutes instead of hours. The app's own connections
+            // keep their settings.
+            .pragma("cache_size", "-1000000")
+            .synchronous(SqliteSynchronous::Off)
             .connect()
             .await
             .expect("sqlite");
@@ -453,6 +489,11 @@ async fn generate(url: &str, loops: usize, postgres: bool) {
             .execute(&mut conn)
             .await
             .expect("analyze");
+        // Leave no large write-ahead log behind: the app's first commits would copy it back.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut conn)
+            .await
+            .expect("checkpoint");
     }
 }
 
@@ -496,15 +537,13 @@ async fn measure_search(loaded: &Loaded) -> Vec<String> {
         ("member (1 of 50 teams)", &loaded.member),
     ] {
         let mut all = Vec::new();
-        let mut common = Vec::new();
+        let mut by_label: Vec<Vec<Duration>> = vec![Vec::new(); QUERIES.len()];
         let mut totals = Vec::new();
         for round in 0..QUERY_ROUNDS {
-            for (label, q) in QUERIES {
+            for (i, (label, q)) in QUERIES.iter().enumerate() {
                 let (took, body) = timed_get(loaded, token, &format!("/api/v1/search?q={q}")).await;
                 all.push(took);
-                if label.starts_with("common word (") {
-                    common.push(took);
-                }
+                by_label[i].push(took);
                 if round == 0 {
                     totals.push(format!(
                         "{label}: {}{}",
@@ -515,15 +554,21 @@ async fn measure_search(loaded: &Loaded) -> Vec<String> {
             }
         }
         all.sort();
-        common.sort();
         lines.push(format!(
-            "search as {who}: p50 {:.1} ms, p99 {:.1} ms over {} queries; common word alone p50 {:.1} ms, p99 {:.1} ms",
+            "search as {who}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} queries",
             ms(percentile(&all, 50)),
             ms(percentile(&all, 99)),
+            ms(percentile(&all, 100)),
             all.len(),
-            ms(percentile(&common, 50)),
-            ms(percentile(&common, 99)),
         ));
+        for ((label, _), mut times) in QUERIES.iter().zip(by_label) {
+            times.sort();
+            lines.push(format!(
+                "  {label}: p50 {:.1} ms, p99 {:.1} ms",
+                ms(percentile(&times, 50)),
+                ms(percentile(&times, 99)),
+            ));
+        }
         lines.push(format!("  matches: {}", totals.join("; ")));
     }
     lines
@@ -562,11 +607,63 @@ async fn measure_dashboards(loaded: &Loaded) -> Vec<String> {
     lines
 }
 
+/// One writer at a time: how long one capture takes, and one "similar loops" look-up (what the
+/// capture form asks while someone types).
+async fn measure_capture_latency(loaded: &Loaded) -> Vec<String> {
+    let mut rng = StdRng::seed_from_u64(99);
+    let (mut captures, mut similar) = (Vec::new(), Vec::new());
+    for n in 0..20 {
+        let title = (0..3).map(|_| word(&mut rng)).collect::<Vec<_>>().join(" ");
+        let text = paragraphs(&mut rng, 3, n % 5 == 0);
+        let started = Instant::now();
+        let response = loaded
+            .client
+            .post(format!(
+                "{}/api/v1/teams/team-{}/loops/similar",
+                loaded.base,
+                n % TEAMS
+            ))
+            .bearer_auth(&loaded.admin)
+            .json(&json!({"title": title, "description": text}))
+            .send()
+            .await
+            .expect("similar");
+        assert_eq!(response.status(), 200);
+        similar.push(started.elapsed());
+        let started = Instant::now();
+        let response = loaded
+            .client
+            .post(format!("{}/api/v1/teams/team-{}/loops", loaded.base, n % TEAMS))
+            .bearer_auth(&loaded.admin)
+            .json(&json!({"title": title, "what_happened": text, "what_was_expected": sentence(&mut rng)}))
+            .send()
+            .await
+            .expect("capture");
+        assert_eq!(response.status(), 201);
+        captures.push(started.elapsed());
+    }
+    captures.sort();
+    similar.sort();
+    vec![format!(
+        "one writer: capture p50 {:.1} ms, max {:.1} ms; similar loops while typing p50 {:.1} ms, max {:.1} ms",
+        ms(percentile(&captures, 50)),
+        ms(percentile(&captures, 100)),
+        ms(percentile(&similar, 50)),
+        ms(percentile(&similar, 100)),
+    )]
+}
+
+fn writers() -> usize {
+    arg("--writers")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(WRITERS)
+}
+
 async fn measure_capture(loaded: &Loaded) -> f64 {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..WRITERS {
+    for _ in 0..writers() {
         let (client, base, token, next) = (
             loaded.client.clone(),
             loaded.base.clone(),
@@ -656,52 +753,103 @@ fn rss() -> String {
     format!("RSS {} (peak {})", field("VmRSS:"), field("VmHWM:"))
 }
 
-async fn postgres_url() -> Option<String> {
+/// A PostgreSQL schema for `loops` loops, and whether an earlier run left it complete. With
+/// `FAILFORWARD_BENCH_DATA` set the schema is named after the size and kept.
+async fn postgres_url(loops: usize) -> Option<(String, bool)> {
     let base = std::env::var("FAILFORWARD_TEST_DATABASE_URL").ok()?;
-    let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let keep = std::env::var("FAILFORWARD_BENCH_DATA").is_ok();
+    let schema = if keep {
+        format!("bench_keep_{loops}")
+    } else {
+        format!("bench_{}", uuid::Uuid::new_v4().simple())
+    };
     let mut admin = sqlx::PgConnection::connect(&base).await.expect("postgres");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut admin)
-        .await
-        .expect("schema");
+    let complete: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'bench_complete')",
+    )
+    .bind(&schema)
+    .fetch_one(&mut admin)
+    .await
+    .expect("catalog");
+    if !complete {
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&mut admin)
+            .await
+            .expect("drop");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut admin)
+            .await
+            .expect("schema");
+    }
     let separator = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{separator}options[search_path]={schema}"))
+    Some((
+        format!("{base}{separator}options[search_path]={schema}"),
+        complete,
+    ))
 }
 
-async fn one(backend: &str, loops: usize, bare: f64) {
+async fn one(backend: &str, loops: usize, bare: f64, generate_only: bool) {
     let dir = tempfile::tempdir().expect("dir");
-    // FAILFORWARD_BENCH_KEEP=DIR keeps the SQLite database there, for looking into afterwards.
-    let data_dir = match std::env::var("FAILFORWARD_BENCH_KEEP") {
-        Ok(keep) => std::path::PathBuf::from(keep).join(format!("{backend}-{loops}")),
-        Err(_) => dir.path().to_owned(),
+    // FAILFORWARD_BENCH_DATA=DIR keeps the generated data (SQLite there, PostgreSQL in a schema
+    // named after the size) and reuses it on the next run: a million loops take a while.
+    let kept = std::env::var("FAILFORWARD_BENCH_DATA").ok();
+    let data_dir = match &kept {
+        Some(keep) => std::path::PathBuf::from(keep).join(format!("{backend}-{loops}")),
+        None => dir.path().to_owned(),
     };
     let mut storage = StorageSettings::in_dir(&data_dir);
     let postgres = backend == "PostgreSQL";
+    let mut reuse = kept.is_some() && data_dir.join("complete").exists();
     if postgres {
-        let Some(url) = postgres_url().await else {
+        let Some((url, complete)) = postgres_url(loops).await else {
             println!("PostgreSQL: skipped (set FAILFORWARD_TEST_DATABASE_URL)");
             return;
         };
         storage.database_url = Some(url);
+        reuse = complete;
+    } else if kept.is_some() && !reuse {
+        let _ = std::fs::remove_dir_all(&data_dir);
     }
     let database = storage
         .database_url
         .clone()
         .unwrap_or_else(|| data_dir.join("failforward.db").display().to_string());
-    let (loaded, took) = load(storage, &database, loops, postgres).await;
+    let (loaded, took) = load(storage, &database, loops, postgres, reuse).await;
+    if kept.is_some() && !reuse {
+        if postgres {
+            let mut conn = sqlx::PgConnection::connect(&database).await.expect("pg");
+            sqlx::query("CREATE TABLE bench_complete (at BIGINT)")
+                .execute(&mut conn)
+                .await
+                .expect("mark");
+        } else {
+            std::fs::write(data_dir.join("complete"), "").expect("mark");
+        }
+    }
     println!(
-        "\n## {backend}, {loops} loops in {TEAMS} teams (generated in {:.0} s)",
-        took.as_secs_f64()
+        "\n## {backend}, {loops} loops in {TEAMS} teams ({})",
+        if reuse {
+            "generated by an earlier run".to_owned()
+        } else {
+            format!("generated in {:.0} s", took.as_secs_f64())
+        }
     );
+    if generate_only {
+        return;
+    }
     for line in measure_search(&loaded).await {
         println!("{line}");
     }
     for line in measure_dashboards(&loaded).await {
         println!("{line}");
     }
+    for line in measure_capture_latency(&loaded).await {
+        println!("{line}");
+    }
     let captured = measure_capture(&loaded).await;
     println!(
-        "capture on the loaded database ({CAPTURES} loops, {WRITERS} writers, similar-loop check and index included): {captured:.0} loops/s = {:.0}% of the bare insert",
+        "capture on the loaded database ({CAPTURES} loops, {} writers, index and counters included, possible-recurrence check after the request): {captured:.0} loops/s = {:.0}% of the bare insert",
+        writers(),
         100.0 * captured / bare
     );
     println!("{}", rss());
@@ -719,23 +867,24 @@ fn main() {
         .collect();
     let sqlite_only: Option<usize> = arg("--sqlite-only").and_then(|s| s.parse().ok());
     let backends = arg("--backends").unwrap_or_else(|| "sqlite,postgres".to_owned());
+    let generate_only = std::env::args().any(|a| a == "--generate-only");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let bare = bare_sqlite().await;
+        let bare = if generate_only { 1.0 } else { bare_sqlite().await };
         println!("bare SQLite insert of a loop row (WAL, synchronous=FULL, one transaction per row): {bare:.0} rows/s");
         for &loops in &sizes {
             if backends.contains("sqlite") {
-                one("SQLite", loops, bare).await;
+                one("SQLite", loops, bare, generate_only).await;
             }
             if backends.contains("postgres") {
-                one("PostgreSQL", loops, bare).await;
+                one("PostgreSQL", loops, bare, generate_only).await;
             }
         }
         if let Some(loops) = sqlite_only {
-            one("SQLite", loops, bare).await;
+            one("SQLite", loops, bare, generate_only).await;
         }
     });
 }

@@ -22,6 +22,8 @@ pub struct Application {
     setup_link: Option<String>,
     /// Tells live streams that the server is stopping.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// Possible-recurrence checks after capture, run beside the server.
+    recurrence_checks: crate::service::memory::RecurrenceChecks,
 }
 
 /// Opens the store described by `storage`, migrating it.
@@ -56,6 +58,7 @@ impl Application {
             .with_sealer(sealer)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (service, recurrence_checks) = service.with_deferred_checks();
         let setup_link = service
             .prepare_setup_link()
             .await
@@ -74,6 +77,7 @@ impl Application {
             url,
             setup_link,
             stopping,
+            recurrence_checks,
         })
     }
 
@@ -101,6 +105,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_periodically(self.service.clone()));
+        let checker = tokio::spawn(self.recurrence_checks.run(self.service.clone()));
         let stopping = self.stopping;
         let result = axum::serve(
             self.listener,
@@ -114,6 +119,7 @@ impl Application {
         })
         .await;
         sweeper.abort();
+        checker.abort();
         result.context("serving HTTP")
     }
 

@@ -70,6 +70,28 @@ pub fn median(values: &mut [i64]) -> Option<i64> {
     Some(*value)
 }
 
+/// The lower middle of durations counted in buckets (`(lower bound in seconds, count)`, any
+/// order): the lower bound of the bucket that holds it, never below zero. The dashboards keep
+/// counts per bucket instead of every duration (migrations/*/0011_health_rollups.sql), so a
+/// median is exact to its bucket's width: a minute below an hour, 15 minutes below a day.
+pub fn median_of_buckets(buckets: &[(i64, i64)]) -> Option<i64> {
+    let mut sorted: Vec<(i64, i64)> = buckets.iter().copied().filter(|(_, n)| *n > 0).collect();
+    sorted.sort_unstable();
+    let total: i64 = sorted.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return None;
+    }
+    let middle = (total - 1) / 2;
+    let mut seen = 0;
+    for (lower, count) in sorted {
+        seen += count;
+        if seen > middle {
+            return Some(lower.max(0));
+        }
+    }
+    None
+}
+
 /// "3 d 4 h", "2 h 5 min", "40 min" or "30 s": a duration as people read it on a dashboard.
 pub fn describe_seconds(seconds: i64) -> String {
     let s = seconds.max(0);
@@ -92,6 +114,19 @@ mod tests {
         assert_eq!(median(&mut [5]), Some(5));
         assert_eq!(median(&mut [9, 1, 5]), Some(5));
         assert_eq!(median(&mut [4, 1, 3, 2]), Some(2));
+    }
+
+    #[test]
+    fn median_of_buckets_takes_the_lower_middle_bucket() {
+        assert_eq!(median_of_buckets(&[]), None);
+        assert_eq!(median_of_buckets(&[(60, 0)]), None);
+        assert_eq!(
+            median_of_buckets(&[(10_800, 1), (3600, 1), (7200, 1)]),
+            Some(7200)
+        );
+        assert_eq!(median_of_buckets(&[(60, 2), (120, 2)]), Some(60));
+        assert_eq!(median_of_buckets(&[(60, 1), (120, 5), (180, 1)]), Some(120));
+        assert_eq!(median_of_buckets(&[(-(1 << 62), 3)]), Some(0));
     }
 
     #[test]

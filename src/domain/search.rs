@@ -166,6 +166,29 @@ impl SearchQuery {
     /// The FTS5 expression for the user's words, restricted to the `title` and `body` columns.
     /// Every word is a quoted string of letters and digits, so the expression is always valid.
     pub fn to_fts5(&self) -> Option<String> {
+        let (positive, negative) = self.fts5_phrase_lists();
+        if positive.is_empty() {
+            return None;
+        }
+        let mut expression = format!("{{title body}} : ({})", positive.join(" "));
+        if !negative.is_empty() {
+            expression = format!(
+                "({expression}) NOT ({{title body}} : ({}))",
+                negative.join(" OR ")
+            );
+        }
+        Some(expression)
+    }
+
+    /// The FTS5 phrases of [`Self::to_fts5`] in the order they appear in the expression (which
+    /// is how FTS5 numbers them for ranking functions).
+    pub fn fts5_phrases(&self) -> Vec<String> {
+        let (mut positive, negative) = self.fts5_phrase_lists();
+        positive.extend(negative);
+        positive
+    }
+
+    fn fts5_phrase_lists(&self) -> (Vec<String>, Vec<String>) {
         let render = |t: &Term| {
             let quoted = format!("\"{}\"", t.words.join(" "));
             if t.prefix {
@@ -174,29 +197,19 @@ impl SearchQuery {
                 quoted
             }
         };
-        let positive: Vec<String> = self
+        let positive = self
             .terms
             .iter()
             .filter(|t| !t.excluded)
             .map(render)
             .collect();
-        if positive.is_empty() {
-            return None;
-        }
-        let mut expression = format!("{{title body}} : ({})", positive.join(" "));
-        let negative: Vec<String> = self
+        let negative = self
             .terms
             .iter()
             .filter(|t| t.excluded)
             .map(render)
             .collect();
-        if !negative.is_empty() {
-            expression = format!(
-                "({expression}) NOT ({{title body}} : ({}))",
-                negative.join(" OR ")
-            );
-        }
-        Some(expression)
+        (positive, negative)
     }
 
     /// The text for PostgreSQL's `to_tsquery`: words of letters and digits joined by its
@@ -422,9 +435,135 @@ pub fn any_of_tsquery(terms: &[String]) -> Option<String> {
 pub const MARK_START: char = '\u{2}';
 pub const MARK_END: char = '\u{3}';
 
+/// Words of `text` as byte ranges (runs of letters and digits, as [`words`] reads them).
+fn word_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                spans.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        spans.push((s, text.len()));
+    }
+    spans
+}
+
+impl SearchQuery {
+    /// Whether a word of a record (any case) starts with one of the query's positive words.
+    fn marks(&self, word: &str) -> bool {
+        let word = word.to_lowercase();
+        self.terms
+            .iter()
+            .filter(|t| !t.excluded)
+            .flat_map(|t| &t.words)
+            .any(|w| word.starts_with(w.as_str()))
+    }
+
+    /// `text` with every word that starts with a positive query word between [`MARK_START`]
+    /// and [`MARK_END`]. What the stores' own highlighting does where it would cost too much
+    /// (a prefix, for which FTS5 merges every posting of every word it starts); it matches word
+    /// beginnings rather than stems.
+    pub fn highlight(&self, text: &str) -> String {
+        self.highlight_span(text, &word_spans(text), 0, usize::MAX)
+    }
+
+    /// Up to `words` words of `text` around the first marked word (from the start when none
+    /// is), marked as by [`Self::highlight`], with "…" where text was left out.
+    pub fn snippet(&self, text: &str, words: usize) -> String {
+        let spans = word_spans(text);
+        let first = spans
+            .iter()
+            .position(|(a, b)| self.marks(&text[*a..*b]))
+            .unwrap_or(0);
+        let start = first.saturating_sub(words / 4);
+        let end = (start + words).min(spans.len());
+        self.highlight_span(text, &spans, start, end)
+    }
+
+    fn highlight_span(
+        &self,
+        text: &str,
+        spans: &[(usize, usize)],
+        start: usize,
+        end: usize,
+    ) -> String {
+        let end = end.min(spans.len());
+        if start >= end {
+            return if spans.is_empty() {
+                text.to_owned()
+            } else {
+                String::new()
+            };
+        }
+        let (from, to) = if start == 0 && end == spans.len() {
+            (0, text.len())
+        } else {
+            (spans[start].0, spans[end - 1].1)
+        };
+        let mut out = String::with_capacity(to - from + 16);
+        if from > 0 {
+            out.push('…');
+        }
+        let mut at = from;
+        for (a, b) in &spans[start..end] {
+            out.push_str(&text[at..*a]);
+            if self.marks(&text[*a..*b]) {
+                out.push(MARK_START);
+                out.push_str(&text[*a..*b]);
+                out.push(MARK_END);
+            } else {
+                out.push_str(&text[*a..*b]);
+            }
+            at = *b;
+        }
+        out.push_str(&text[at..to]);
+        if to < text.len() {
+            out.push('…');
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn highlighting_marks_word_beginnings_and_keeps_the_text() {
+        let q = SearchQuery::parse("queue deplo");
+        let m = |s: &str| format!("{MARK_START}{s}{MARK_END}");
+        assert_eq!(
+            q.highlight("The Deployment stalled; queues grew."),
+            format!("The {} stalled; {} grew.", m("Deployment"), m("queues"))
+        );
+        assert_eq!(q.highlight(""), "");
+        let long = (0..40)
+            .map(|i| {
+                if i == 30 {
+                    "deployed".to_owned()
+                } else {
+                    format!("w{i}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let snippet = q.snippet(&long, 8);
+        assert!(snippet.starts_with("…w28 w29 "), "{snippet}");
+        assert!(snippet.contains(&m("deployed")), "{snippet}");
+        assert!(snippet.ends_with("w35…"), "{snippet}");
+        assert_eq!(q.snippet("no match here", 24), "no match here");
+        assert_eq!(
+            SearchQuery::parse("-deploy x").highlight("deploy"),
+            "deploy"
+        );
+    }
 
     #[test]
     fn operators_and_stray_syntax_become_words_or_vanish() {

@@ -238,10 +238,10 @@ impl Service {
         };
         errors.check()?;
         let secret = input.anonymous.then(|| secrets::generate(""));
-        // Looked up before writing, so the new loop cannot match itself.
-        let recurrence_of = self
-            .possible_recurrence(access, &title, &what_happened)
-            .await?;
+        // The possible-recurrence check runs after the loop is written: off the request in the
+        // server (see `memory::RecurrenceChecks`), inline otherwise.
+        let recurrence_scope = self.recurrence_scope(access).await?;
+        let recurrence_check = (title.clone(), what_happened.clone());
         let new = NewLoop {
             id: LoopId::random(),
             seq: rand::thread_rng().gen_range(1..i64::MAX),
@@ -261,9 +261,26 @@ impl Service {
             tags,
             source_experiment_id: None,
             classification: None,
-            recurrence_of,
+            recurrence_of: None,
         };
         self.store.create_loop(&new).await?;
+        let deferred = self.checks_after_capture();
+        self.after_capture(super::memory::RecurrenceCheck::new(
+            new.id,
+            recurrence_scope,
+            recurrence_check.0,
+            recurrence_check.1,
+        ))
+        .await?;
+        // Checked inline: read the flag back.
+        let recurrence_of = if deferred {
+            None
+        } else {
+            self.store
+                .loop_by_id(new.team_id, new.id)
+                .await?
+                .and_then(|record| record.recurrence_of)
+        };
         let record = LoopRecord {
             id: new.id,
             team_id: new.team_id,
@@ -291,7 +308,7 @@ impl Service {
                 tags.sort();
                 tags
             },
-            recurrence_of: new.recurrence_of,
+            recurrence_of,
         };
         let facts = StageFacts {
             has_expectation: !record.what_was_expected.trim().is_empty(),

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::domain::health::{describe_seconds, median, HealthRange};
+use crate::domain::health::{describe_seconds, median_of_buckets, HealthRange};
 use crate::domain::loops::{self, ActionStatus, FactorReason, FailureType, Stage};
 use crate::domain::search::{salient_terms, DocKind, SearchQuery};
 use crate::domain::when::parse_date;
@@ -29,7 +29,7 @@ pub const SEARCH_CANDIDATES: i64 = 2000;
 /// How many similar loops are shown while capturing.
 pub const SIMILAR_MAX: i64 = 5;
 /// How many of the newest loops sharing a salient word are ranked for similarity.
-pub const SIMILAR_CANDIDATES: i64 = 2000;
+pub const SIMILAR_CANDIDATES: i64 = 500;
 
 /// The search form or query string as typed; parsed by [`Service::search`].
 #[derive(Debug, Clone, Default)]
@@ -149,11 +149,11 @@ pub struct MedianFigure {
 }
 
 impl MedianFigure {
-    fn of(mut values: Vec<i64>) -> Self {
-        let loops = values.len();
+    fn of(buckets: &[(i64, i64)]) -> Self {
+        let loops = buckets.iter().map(|(_, n)| (*n).max(0)).sum::<i64>();
         MedianFigure {
-            seconds: median(&mut values),
-            loops,
+            seconds: median_of_buckets(buckets),
+            loops: usize::try_from(loops).unwrap_or(0),
         }
     }
 
@@ -421,25 +421,68 @@ impl Service {
         Ok(similar)
     }
 
-    /// The earlier loop a new one may repeat: the most similar loop (of the top five) whose
-    /// actions were all done. Kept to two queries, as it runs on every capture.
-    pub(crate) async fn possible_recurrence(
+    /// The teams whose loops a capture is compared with: those the person capturing may see.
+    pub(crate) async fn recurrence_scope(
         &self,
         access: &TeamAccess,
+    ) -> ServiceResult<Option<Vec<TeamId>>> {
+        self.visible_teams(access.actor(), access.can_see_every_team())
+            .await
+    }
+
+    /// The earlier loop a new one may repeat: the most similar loop (of the top five other
+    /// than `itself`) whose actions were all done.
+    pub(crate) async fn possible_recurrence(
+        &self,
+        teams: Option<Vec<TeamId>>,
         title: &str,
         description: &str,
+        itself: Option<LoopId>,
     ) -> ServiceResult<Option<LoopId>> {
-        let teams = self
-            .visible_teams(access.actor(), access.can_see_every_team())
-            .await?;
         let ids: Vec<LoopId> = self
             .similar_hits(teams, title, description)
             .await?
             .into_iter()
             .filter_map(|hit| hit.loop_id)
+            .filter(|id| Some(*id) != itself)
+            .take(usize::try_from(SIMILAR_MAX).unwrap_or(5))
             .collect();
         let done = self.store.loops_with_all_actions_done(&ids).await?;
         Ok(ids.into_iter().find(|id| done.contains(id)))
+    }
+
+    /// Runs one deferred check and flags the loop when it may repeat an earlier one.
+    async fn check_recurrence(&self, check: RecurrenceCheck) -> ServiceResult<()> {
+        let found = self
+            .possible_recurrence(
+                check.teams,
+                &check.title,
+                &check.description,
+                Some(check.loop_id),
+            )
+            .await?;
+        if let Some(earlier) = found {
+            self.store.set_recurrence_of(check.loop_id, earlier).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands a captured loop to the deferred check, or checks it now when there is no worker
+    /// or its queue is full.
+    pub(crate) async fn after_capture(&self, check: RecurrenceCheck) -> ServiceResult<()> {
+        match &self.after_capture {
+            Some(after) => match after.offer(check) {
+                Ok(()) => Ok(()),
+                Err(check) => self.check_recurrence(check).await,
+            },
+            None => self.check_recurrence(check).await,
+        }
+    }
+
+    /// Whether captures are checked after the fact (the server) or inline (commands, tests of
+    /// the library).
+    pub(crate) fn checks_after_capture(&self) -> bool {
+        self.after_capture.is_some()
     }
 
     /// How a loop's "possible recurrence" link shows to this viewer.
@@ -616,9 +659,9 @@ impl Service {
             total_loops: by_stage.iter().map(|(_, n)| n).sum(),
             by_stage,
             by_type,
-            time_to_detect: MedianFigure::of(figures.detect_seconds),
-            time_to_analyse: MedianFigure::of(figures.analyse_seconds),
-            time_to_apply: MedianFigure::of(figures.apply_seconds),
+            time_to_detect: MedianFigure::of(&figures.detect_seconds),
+            time_to_analyse: MedianFigure::of(&figures.analyse_seconds),
+            time_to_apply: MedianFigure::of(&figures.apply_seconds),
             stuck: figures.stuck,
             open_actions: figures.open_actions,
             overdue_actions: figures.overdue_actions,
@@ -627,6 +670,104 @@ impl Service {
             experiments_by_status: figures.experiments_by_status,
             committed_loss: figures.committed_loss,
         })
+    }
+}
+
+/// A captured loop waiting for its possible-recurrence check. It lives only in memory: the
+/// teams compared with are those the person capturing may see, and storing them beside an
+/// anonymous loop would say much about who wrote it.
+pub(crate) struct RecurrenceCheck {
+    pub loop_id: LoopId,
+    pub teams: Option<Vec<TeamId>>,
+    pub title: String,
+    pub description: String,
+    queued: std::time::Instant,
+}
+
+impl RecurrenceCheck {
+    pub(crate) fn new(
+        loop_id: LoopId,
+        teams: Option<Vec<TeamId>>,
+        title: String,
+        description: String,
+    ) -> Self {
+        Self {
+            loop_id,
+            teams,
+            title,
+            description,
+            queued: std::time::Instant::now(),
+        }
+    }
+}
+
+/// Checks queued at most; beyond, a capture checks inline (slower, never lost).
+const CHECKS_QUEUED_MAX: usize = 10_000;
+/// The worker waits for this long a pause in captures before checking…
+const CHECK_WHEN_QUIET_FOR: std::time::Duration = std::time::Duration::from_millis(100);
+/// … but never lets a check wait longer than this.
+const CHECK_AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The capture side of the deferred check: a queue, and when the last capture happened.
+#[derive(Clone)]
+pub(crate) struct AfterCapture {
+    sender: tokio::sync::mpsc::Sender<RecurrenceCheck>,
+    last_capture: std::sync::Arc<std::sync::Mutex<std::time::Instant>>,
+}
+
+impl AfterCapture {
+    pub(crate) fn new() -> (Self, RecurrenceChecks) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(CHECKS_QUEUED_MAX);
+        let last_capture = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+        (
+            Self {
+                sender,
+                last_capture: last_capture.clone(),
+            },
+            RecurrenceChecks {
+                receiver,
+                last_capture,
+            },
+        )
+    }
+
+    fn offer(&self, check: RecurrenceCheck) -> Result<(), RecurrenceCheck> {
+        if let Ok(mut last) = self.last_capture.lock() {
+            *last = std::time::Instant::now();
+        }
+        self.sender.try_send(check).map_err(|e| e.into_inner())
+    }
+}
+
+/// The worker that flags possible recurrences after capture. Capturing stays as fast as writing
+/// the loop; the check (a ranked full-text query and a look at the similar loops' actions) runs
+/// when captures pause, at most [`CHECK_AT_THE_LATEST`] after the capture. A check queued when
+/// the server stops is not made (the flag is advice, and the queue is never written down).
+pub struct RecurrenceChecks {
+    receiver: tokio::sync::mpsc::Receiver<RecurrenceCheck>,
+    last_capture: std::sync::Arc<std::sync::Mutex<std::time::Instant>>,
+}
+
+impl RecurrenceChecks {
+    /// Checks queued captures until the service is dropped.
+    pub async fn run(mut self, service: Service) {
+        while let Some(check) = self.receiver.recv().await {
+            loop {
+                let quiet = self
+                    .last_capture
+                    .lock()
+                    .map(|last| last.elapsed())
+                    .unwrap_or(CHECK_WHEN_QUIET_FOR);
+                if quiet >= CHECK_WHEN_QUIET_FOR || check.queued.elapsed() >= CHECK_AT_THE_LATEST {
+                    break;
+                }
+                tokio::time::sleep(CHECK_WHEN_QUIET_FOR - quiet).await;
+            }
+            if let Err(error) = service.check_recurrence(check).await {
+                // No loop id: the log must not tie anything to an anonymous loop.
+                tracing::warn!(%error, "a possible-recurrence check failed");
+            }
+        }
     }
 }
 

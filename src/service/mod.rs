@@ -76,6 +76,9 @@ pub struct Service {
     policy: Arc<Policy>,
     /// Present in the server; the operator's commands need no sealing and run without it.
     sealer: Option<sealing::Sealer>,
+    /// Present in the server: the possible-recurrence check runs after capture, off the
+    /// request (see [`memory::RecurrenceChecks`]). Without it the check runs inline.
+    after_capture: Option<memory::AfterCapture>,
 }
 
 impl Service {
@@ -84,7 +87,16 @@ impl Service {
             store,
             policy: Arc::new(policy),
             sealer: None,
+            after_capture: None,
         }
+    }
+
+    /// Moves the possible-recurrence check of captures off the request; the returned worker
+    /// must run (see [`memory::RecurrenceChecks::run`]).
+    pub fn with_deferred_checks(mut self) -> (Self, memory::RecurrenceChecks) {
+        let (after_capture, checks) = memory::AfterCapture::new();
+        self.after_capture = Some(after_capture);
+        (self, checks)
     }
 
     /// Adds the server's sealing key after checking that the database was set up with the same

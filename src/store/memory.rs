@@ -122,13 +122,15 @@ pub struct HealthFigures {
     pub by_stage: Vec<(Stage, i64)>,
     /// `None` for loops not classified yet.
     pub by_type: Vec<(Option<FailureType>, i64)>,
-    /// Seconds from happening to noticing (loops that say when it happened).
-    pub detect_seconds: Vec<i64>,
-    /// Seconds from logging to entering Apply.
-    pub analyse_seconds: Vec<i64>,
-    /// Seconds from entering Apply to entering Continue.
-    pub apply_seconds: Vec<i64>,
-    /// Loops in one stage (before Continue) longer than their team's setting.
+    /// Seconds from happening to noticing (loops that say when it happened), counted per bucket:
+    /// `(lower bound, loops)`.
+    pub detect_seconds: Vec<(i64, i64)>,
+    /// Seconds from logging to first entering Apply, per bucket.
+    pub analyse_seconds: Vec<(i64, i64)>,
+    /// Seconds from first entering Apply to first entering Continue, per bucket.
+    pub apply_seconds: Vec<(i64, i64)>,
+    /// Loops in one stage (before Continue) since before the day their team's setting makes
+    /// them stuck.
     pub stuck: i64,
     pub open_actions: i64,
     pub overdue_actions: i64,

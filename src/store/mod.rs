@@ -9,6 +9,7 @@
 
 pub mod culture;
 pub mod experiments;
+mod fts5_rank;
 pub mod lint;
 pub mod loops;
 pub mod memory;
@@ -743,6 +744,9 @@ pub trait MemoryStore: Send + Sync {
     async fn loops_with_all_actions_done(&self, ids: &[LoopId]) -> StoreResult<Vec<LoopId>>;
     /// The team a loop belongs to (to check whether someone may follow a link to it).
     async fn team_of_loop(&self, id: LoopId) -> StoreResult<Option<TeamId>>;
+    /// Flags `id` as a possible recurrence of `earlier` (checked after capture). An anonymous
+    /// loop is rewritten among others of its day, as when it was written.
+    async fn set_recurrence_of(&self, id: LoopId, earlier: LoopId) -> StoreResult<()>;
 }
 
 /// Opens the store named by `database_url` (`postgres://…`) or, when there is none, the SQLite

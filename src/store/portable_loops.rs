@@ -289,6 +289,100 @@ impl ThisStore {
     }
 }
 
+/// Writes several new loops as [`insert_loop`] does, with one statement per table (SQLite's
+/// group commit of captures, see `sqlite.rs`). All or nothing, like any statement.
+#[allow(dead_code)] // The PostgreSQL store writes one loop per transaction.
+pub(super) async fn insert_loops(
+    tx: &mut sqlx::Transaction<'static, super::Db>,
+    loops: &[&NewLoop],
+) -> StoreResult<()> {
+    if loops.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(loops.len());
+    for new in loops {
+        let (answers, suggestion, suggested) = match &new.classification {
+            Some((answers, suggestion)) => (
+                Some(
+                    serde_json::to_string(answers)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
+                Some(
+                    serde_json::to_string(suggestion)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
+                suggestion.kind.map(|k| k.as_str()),
+            ),
+            None => (None, None, None),
+        };
+        rows.push((*new, answers, suggestion, suggested));
+    }
+    let mut insert = sqlx::QueryBuilder::<super::Db>::new(
+        "INSERT INTO loops (seq, id, team_id, kind, title, what_happened, what_was_expected, \
+         happened_at, noticed_at, impact_scale, impact_affected, author_id, anonymous, \
+         reporter_secret_hash, created_at, stage, stage_entered_at, source_experiment_id, \
+         classification_answers, suggestion_reasons, suggested_type, recurrence_of) ",
+    );
+    insert.push_values(&rows, |mut row, (new, answers, suggestion, suggested)| {
+        row.push_bind(new.seq)
+            .push_bind(new.id.to_string())
+            .push_bind(new.team_id.to_string())
+            .push_bind(new.kind.as_str())
+            .push_bind(new.title.clone())
+            .push_bind(new.what_happened.clone())
+            .push_bind(new.what_was_expected.clone())
+            .push_bind(new.happened_at.map(unix))
+            .push_bind(unix(new.noticed_at))
+            .push_bind(new.impact_scale.as_str())
+            .push_bind(new.impact_affected.clone())
+            .push_bind(new.author.map(|a| a.to_string()))
+            .push_bind(new.author.is_none())
+            .push_bind(new.reporter_secret_hash.clone())
+            .push_bind(unix(new.created_at))
+            .push_bind(new.stage.as_str())
+            .push_bind(unix(new.created_at))
+            .push_bind(new.source_experiment_id.clone())
+            .push_bind(answers.clone())
+            .push_bind(suggestion.clone())
+            .push_bind(*suggested)
+            .push_bind(new.recurrence_of.map(|id| id.to_string()));
+    });
+    insert.build().execute(&mut **tx).await.map_err(err)?;
+    let tags: Vec<(String, String)> = loops
+        .iter()
+        .flat_map(|new| new.tags.iter().map(|tag| (new.id.to_string(), tag.clone())))
+        .collect();
+    if !tags.is_empty() {
+        let mut insert =
+            sqlx::QueryBuilder::<super::Db>::new("INSERT INTO loop_tags (loop_id, tag) ");
+        insert.push_values(&tags, |mut row, (id, tag)| {
+            row.push_bind(id.clone()).push_bind(tag.clone());
+        });
+        insert.build().execute(&mut **tx).await.map_err(err)?;
+    }
+    let mut insert = sqlx::QueryBuilder::<super::Db>::new(
+        "INSERT INTO loop_stage_changes (id, loop_id, from_stage, to_stage, position, changed_at, \
+         changed_by, note) ",
+    );
+    insert.push_values(loops, |mut row, new| {
+        row.push_bind(RecordId::random().to_string())
+            .push_bind(new.id.to_string())
+            .push_bind(None::<String>)
+            .push_bind(new.stage.as_str())
+            .push_bind(0_i64)
+            .push_bind(unix(new.created_at))
+            .push_bind(new.author.map(|a| a.to_string()))
+            .push_bind("");
+    });
+    insert.build().execute(&mut **tx).await.map_err(err)?;
+    for new in loops.iter().filter(|new| new.author.is_none()) {
+        ThisStore::hide_anonymous_order(tx, unix(new.created_at), &new.id.to_string())
+            .await
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
 /// Writes a new loop, its tags and its first history entry inside the caller's transaction (also
 /// used when a concluded experiment opens a loop). An anonymous loop's order is hidden here.
 pub(super) async fn insert_loop(
@@ -389,9 +483,7 @@ pub(super) async fn insert_factor(
 #[async_trait]
 impl LoopStore for ThisStore {
     async fn create_loop(&self, new: &NewLoop) -> StoreResult<()> {
-        let mut tx = self.begin_write().await.map_err(err)?;
-        insert_loop(&mut tx, new).await?;
-        tx.commit().await.map_err(err)
+        self.write_new_loop(new).await
     }
 
     async fn loop_by_id(&self, team: TeamId, id: LoopId) -> StoreResult<Option<LoopRecord>> {

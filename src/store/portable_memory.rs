@@ -38,14 +38,33 @@ fn push_teams(
     }
 }
 
-/// Loops in the dashboard's scope: ` WHERE …` over the `loops` table.
-fn push_loop_scope(query: &mut sqlx::QueryBuilder<'_, super::Db>, scope: &HealthScope) {
-    query.push(" WHERE 1 = 1");
-    push_teams(query, "loops.team_id", &scope.teams);
-    if let Some(since) = scope.since {
-        query.push(" AND loops.created_at >= ");
-        query.push_bind(since.unix_timestamp());
+/// ` WHERE …` over a table of running totals (`team_id`, `day`): the scope's teams, or the
+/// whole-organisation rows (`team_id = ''`) when it covers every team and the table keeps them.
+fn push_rollup_scope(
+    query: &mut sqlx::QueryBuilder<'_, super::Db>,
+    scope: &HealthScope,
+    since_day: i64,
+    has_organisation_rows: bool,
+) {
+    match (&scope.teams, has_organisation_rows) {
+        (None, true) => {
+            query.push(" WHERE team_id = ''");
+        }
+        (None, false) => {
+            query.push(" WHERE team_id <> ''");
+        }
+        (Some(teams), _) => {
+            // An empty list matches nothing (NULL equals nothing).
+            query.push(" WHERE team_id IN (NULL");
+            for team in teams {
+                query.push(", ");
+                query.push_bind(team.to_string());
+            }
+            query.push(")");
+        }
     }
+    query.push(" AND day >= ");
+    query.push_bind(since_day);
 }
 
 #[derive(sqlx::FromRow)]
@@ -267,68 +286,74 @@ impl MemoryStore for ThisStore {
     }
 
     async fn health(&self, scope: &HealthScope) -> StoreResult<HealthFigures> {
+        // Running totals per team and day (migrations/*/0011_health_rollups.sql); ranges count
+        // whole days.
         let now = scope.now.unix_timestamp();
-        let mut query = sqlx::QueryBuilder::new("SELECT loops.stage, COUNT(*) FROM loops");
-        push_loop_scope(&mut query, scope);
-        query.push(" GROUP BY loops.stage");
-        let by_stage = self
-            .count_by(query, |key| {
-                let key = key.unwrap_or_default();
-                Stage::parse(&key).map_err(|_| corrupt("stage", &key))
-            })
-            .await?;
+        let since_day = scope
+            .since
+            .map_or(i64::MIN, |since| since.unix_timestamp().div_euclid(86_400));
 
         let mut query = sqlx::QueryBuilder::new(
-            "SELECT COALESCE(loops.override_type, loops.suggested_type), COUNT(*) FROM loops",
+            "SELECT stage, failure_type, CAST(SUM(loops) AS BIGINT), \
+             CAST(SUM(recurrences) AS BIGINT), CAST(SUM(follow_ups_recurred) AS BIGINT) \
+             FROM health_loops",
         );
-        push_loop_scope(&mut query, scope);
-        query.push(" GROUP BY COALESCE(loops.override_type, loops.suggested_type)");
-        let by_type = self
-            .count_by(query, |key| {
-                key.map(|k| FailureType::parse(&k).map_err(|_| corrupt("type", &k)))
-                    .transpose()
-            })
-            .await?;
-
-        let mut query =
-            sqlx::QueryBuilder::new("SELECT loops.noticed_at - loops.happened_at FROM loops");
-        push_loop_scope(&mut query, scope);
-        query.push(" AND loops.happened_at IS NOT NULL");
-        let detect_seconds: Vec<i64> = query
-            .build_query_scalar()
-            .fetch_all(self.reader())
-            .await
-            .map_err(err)?;
-
-        let mut query = sqlx::QueryBuilder::new(
-            "SELECT loops.created_at, \
-             (SELECT MIN(c.changed_at) FROM loop_stage_changes c WHERE c.loop_id = loops.id AND c.to_stage = 'apply'), \
-             (SELECT MIN(c.changed_at) FROM loop_stage_changes c WHERE c.loop_id = loops.id AND c.to_stage = 'continue') \
-             FROM loops",
-        );
-        push_loop_scope(&mut query, scope);
-        query.push(" AND loops.stage IN ('apply', 'continue')");
-        let stages: Vec<(i64, Option<i64>, Option<i64>)> = query
+        push_rollup_scope(&mut query, scope, since_day, true);
+        query.push(" GROUP BY stage, failure_type");
+        let rows: Vec<(String, String, i64, i64, i64)> = query
             .build_query_as()
             .fetch_all(self.reader())
             .await
             .map_err(err)?;
-        let analyse_seconds = stages
-            .iter()
-            .filter_map(|(created, apply, _)| apply.map(|a| a - created))
-            .collect();
-        let apply_seconds = stages
-            .iter()
-            .filter_map(|(_, apply, cont)| Some((*cont)? - (*apply)?))
-            .collect();
+        let mut by_stage: Vec<(Stage, i64)> = Vec::new();
+        let mut by_type: Vec<(Option<FailureType>, i64)> = Vec::new();
+        let (mut flagged_recurrences, mut follow_ups_recurred) = (0, 0);
+        for (stage, failure_type, loops, recurrences, recurred) in rows {
+            let stage = Stage::parse(&stage).map_err(|_| corrupt("stage", &stage))?;
+            let failure_type = match failure_type.as_str() {
+                "" => None,
+                other => Some(FailureType::parse(other).map_err(|_| corrupt("type", other))?),
+            };
+            match by_stage.iter_mut().find(|(s, _)| *s == stage) {
+                Some((_, n)) => *n += loops,
+                None => by_stage.push((stage, loops)),
+            }
+            match by_type.iter_mut().find(|(t, _)| *t == failure_type) {
+                Some((_, n)) => *n += loops,
+                None => by_type.push((failure_type, loops)),
+            }
+            flagged_recurrences += recurrences;
+            follow_ups_recurred += recurred;
+        }
 
         let mut query = sqlx::QueryBuilder::new(
-            "SELECT COUNT(*) FROM loops JOIN teams ON teams.id = loops.team_id",
+            "SELECT measure, lower_seconds, CAST(SUM(loops) AS BIGINT) FROM health_durations",
         );
-        push_loop_scope(&mut query, scope);
-        query.push(" AND loops.stage <> 'continue' AND loops.stage_entered_at < ");
+        push_rollup_scope(&mut query, scope, since_day, true);
+        query.push(" GROUP BY measure, lower_seconds");
+        let rows: Vec<(String, i64, i64)> = query
+            .build_query_as()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+        let of = |measure: &str| -> Vec<(i64, i64)> {
+            rows.iter()
+                .filter(|(m, _, _)| m == measure)
+                .map(|(_, lower, n)| (*lower, *n))
+                .collect()
+        };
+        let (detect_seconds, analyse_seconds, apply_seconds) =
+            (of("detect"), of("analyse"), of("apply"));
+
+        // Stuck: entered its stage before the day that is the team's threshold ago.
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT CAST(COALESCE(SUM(health_waiting.loops), 0) AS BIGINT) FROM health_waiting \
+             JOIN teams ON teams.id = health_waiting.team_id",
+        );
+        push_rollup_scope(&mut query, scope, since_day, false);
+        query.push(" AND health_waiting.entered_day < (");
         query.push_bind(now);
-        query.push(" - teams.stuck_after_days * 86400");
+        query.push(" - teams.stuck_after_days * 86400) / 86400");
         let stuck: i64 = query
             .build_query_scalar()
             .fetch_one(self.reader())
@@ -336,25 +361,13 @@ impl MemoryStore for ThisStore {
             .map_err(err)?;
 
         let mut query = sqlx::QueryBuilder::new(
-            "SELECT COALESCE(SUM(CASE WHEN a.status = 'open' THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN a.status = 'open' AND a.due_on < ",
+            "SELECT CAST(COALESCE(SUM(open), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN due_day >= 0 AND due_day * 86400 < ",
         );
         query.push_bind(now);
-        query
-            .push(" THEN 1 ELSE 0 END), 0) FROM action_items a JOIN loops ON loops.id = a.loop_id");
-        push_loop_scope(&mut query, scope);
+        query.push(" THEN open ELSE 0 END), 0) AS BIGINT) FROM health_actions");
+        push_rollup_scope(&mut query, scope, since_day, false);
         let (open_actions, overdue_actions): (i64, i64) = query
-            .build_query_as()
-            .fetch_one(self.reader())
-            .await
-            .map_err(err)?;
-
-        let mut query = sqlx::QueryBuilder::new(
-            "SELECT COALESCE(SUM(CASE WHEN loops.recurrence_of IS NOT NULL THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN loops.follow_up_recurred THEN 1 ELSE 0 END), 0) FROM loops",
-        );
-        push_loop_scope(&mut query, scope);
-        let (flagged_recurrences, follow_ups_recurred): (i64, i64) = query
             .build_query_as()
             .fetch_one(self.reader())
             .await
@@ -426,6 +439,26 @@ impl MemoryStore for ThisStore {
             .await
             .map_err(err)?;
         found.iter().map(|id| parse_id(id)).collect()
+    }
+
+    async fn set_recurrence_of(&self, id: LoopId, earlier: LoopId) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let written: Option<(bool, i64)> = sqlx::query_as(
+            "UPDATE loops SET recurrence_of = $1 WHERE id = $2 RETURNING anonymous, created_at",
+        )
+        .bind(earlier.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(err)?;
+        match written {
+            None => return Err(StoreError::NotFound),
+            Some((true, day)) => ThisStore::hide_anonymous_order(&mut tx, day, &id.to_string())
+                .await
+                .map_err(err)?,
+            Some((false, _)) => {}
+        }
+        tx.commit().await.map_err(err)
     }
 
     async fn team_of_loop(&self, id: LoopId) -> StoreResult<Option<TeamId>> {

@@ -112,6 +112,14 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// One transaction per captured loop: PostgreSQL commits concurrent transactions together
+    /// by itself.
+    async fn write_new_loop(&self, new: &crate::store::loops::NewLoop) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        portable_loops::insert_loop(&mut tx, new).await?;
+        tx.commit().await.map_err(StoreError::from_sqlx)
+    }
+
     async fn begin_write(&self) -> Result<Transaction<'static, Db>, sqlx::Error> {
         self.pool.begin().await
     }

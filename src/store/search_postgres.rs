@@ -18,6 +18,11 @@ fn tsquery(matching: Matching<'_>) -> Option<String> {
 }
 
 /// One kind's part of the union: its table, the columns it contributes and how it is scoped.
+/// Search windows, newest first (see `search_sqlite.rs`).
+const WINDOW_DAYS: [i64; 2] = [30, 210];
+/// A search widens its window until it has at least this many matches (or its page).
+const WINDOW_TARGET: i64 = 100;
+
 struct Part {
     kind: DocKind,
     /// `kind, ref_id, loop_id, team_id, at, vector` in that order.
@@ -72,7 +77,16 @@ fn push_teams(query: &mut sqlx::QueryBuilder<'_, Db>, column: &str, teams: &[Tea
 }
 
 /// The candidate union, newest first: `kind, ref_id, loop_id, team_id, at, vector`.
-fn push_candidates(query: &mut sqlx::QueryBuilder<'_, Db>, filter: &SearchFilter, limit: i64) {
+/// `walk_dates`: let the planner walk a date index newest first (fast when matches are dense,
+/// as in the newest window of a common word). Otherwise the order is by an expression no index
+/// has, so the GIN index finds the matches first: walking the dates of an older window for a
+/// query that matches little would read every row of it.
+fn push_candidates(
+    query: &mut sqlx::QueryBuilder<'_, Db>,
+    filter: &SearchFilter,
+    limit: i64,
+    walk_dates: bool,
+) {
     let mut first = true;
     for part in &PARTS {
         if filter.kind.is_some_and(|k| k != part.kind) {
@@ -125,7 +139,11 @@ fn push_candidates(query: &mut sqlx::QueryBuilder<'_, Db>, filter: &SearchFilter
             query.push(format!(" AND {} < ", part.at_column));
             query.push_bind(until.unix_timestamp());
         }
-        query.push(format!(" ORDER BY {} DESC LIMIT ", part.at_column));
+        query.push(format!(
+            " ORDER BY {}{} DESC LIMIT ",
+            part.at_column,
+            if walk_dates { "" } else { " + 0" }
+        ));
         query.push_bind(limit);
         query.push(")");
     }
@@ -146,19 +164,19 @@ struct CandidateRow {
 
 impl PostgresStore {
     /// The newest `candidates` matches (one more, to tell whether there were more), ranked.
-    pub(super) async fn search_candidates(
+    /// The newest `limit` matches the filter allows, with their `ts_rank`.
+    async fn candidates_in(
         &self,
-        request: &SearchRequest<'_>,
-    ) -> StoreResult<(Vec<Candidate>, bool)> {
-        let Some(text) = tsquery(request.matching) else {
-            return Ok((Vec::new(), false));
-        };
-        let limit = request.candidates + 1;
+        text: &str,
+        filter: &SearchFilter,
+        limit: i64,
+        walk_dates: bool,
+    ) -> StoreResult<Vec<CandidateRow>> {
         let mut query =
             sqlx::QueryBuilder::<Db>::new("WITH search_query AS (SELECT to_tsquery('english', ");
-        query.push_bind(text);
+        query.push_bind(text.to_owned());
         query.push(") AS q), found AS (SELECT * FROM (");
-        push_candidates(&mut query, &request.filter, limit);
+        push_candidates(&mut query, filter, limit, walk_dates);
         query.push(
             ") AS u (kind, ref_id, loop_id, team_id, at, vector) ORDER BY at DESC, ref_id LIMIT ",
         );
@@ -167,12 +185,55 @@ impl PostgresStore {
             ") SELECT kind, ref_id, loop_id, team_id, at, \
              ts_rank(vector, (SELECT q FROM search_query)) AS rank FROM found ORDER BY at DESC, ref_id",
         );
-        let rows: Vec<CandidateRow> = query
+        query
             .build_query_as()
             .fetch_all(&self.pool)
             .await
-            .map_err(StoreError::from_sqlx)?;
-        let capped = rows.len() as i64 > request.candidates;
+            .map_err(StoreError::from_sqlx)
+    }
+
+    pub(super) async fn search_candidates(
+        &self,
+        request: &SearchRequest<'_>,
+    ) -> StoreResult<(Vec<Candidate>, bool)> {
+        let Some(text) = tsquery(request.matching) else {
+            return Ok((Vec::new(), false));
+        };
+        // Newest first, in windows, as on SQLite (see `search_sqlite.rs`): the last 30 days, the
+        // 180 before them, then everything older; a search stops once it has enough.
+        let target = match request.matching {
+            Matching::All(_) => (request.offset + request.limit).max(WINDOW_TARGET),
+            Matching::Any(_) => request.candidates,
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let mut bounds = vec![request.filter.until];
+        for days in WINDOW_DAYS {
+            let bound = now - time::Duration::days(days);
+            let inside = request.filter.from.is_none_or(|from| bound > from)
+                && request.filter.until.is_none_or(|until| bound < until);
+            if inside {
+                bounds.push(Some(bound));
+            }
+        }
+        bounds.push(request.filter.from);
+        let mut rows: Vec<CandidateRow> = Vec::new();
+        let mut stopped_early = false;
+        for (i, window) in bounds.windows(2).enumerate() {
+            if rows.len() as i64 >= target || rows.len() as i64 > request.candidates {
+                stopped_early = true;
+                break;
+            }
+            let filter = SearchFilter {
+                from: window[1],
+                until: window[0],
+                ..request.filter.clone()
+            };
+            let wanted = request.candidates + 1 - rows.len() as i64;
+            // Only the newest window may walk dates: reaching an older one means matches are
+            // sparse.
+            rows.extend(self.candidates_in(&text, &filter, wanted, i == 0).await?);
+        }
+        let capped = stopped_early || rows.len() as i64 > request.candidates;
         let candidates = rows
             .into_iter()
             .take(usize::try_from(request.candidates).unwrap_or(0))

@@ -5,7 +5,12 @@
 //! fifth of a million loops costs the same as a rare one. Access, team, kind, stage and tag are
 //! facet tokens inside the same MATCH expression, so they narrow the walk instead of filtering
 //! after it; dates are a rowid range. Only the candidates are ranked (bm25, title weighing ten
-//! times the body).
+//! times the body) with `ff_rank()` (see `fts5_rank.rs`), which is FTS5's bm25 fed with document
+//! frequencies from [`FrequencyCache`] instead of counting them on every query.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::{Db, SqliteStore};
 use crate::domain::search::{any_of_fts5, MARK_END, MARK_START};
@@ -16,6 +21,58 @@ use crate::store::{StoreError, StoreResult};
 
 /// Days are stored above bit 47 of the document id (see the migration).
 const DAY_SHIFT: i64 = 1 << 47;
+
+/// How long a counted document frequency is used. Frequencies move slowly (a day's new records
+/// are a sliver of the archive), and ranking needs them only roughly.
+const FREQUENCY_TTL: Duration = Duration::from_secs(600);
+/// Counted phrases kept at most (the cache starts afresh beyond this).
+const FREQUENCY_CACHE_MAX: usize = 20_000;
+/// Smaller counts are not kept: counting them is cheap (the work grows with the count), and in a
+/// young archive a stale small count would be far off.
+const FREQUENCY_CACHE_FROM: i64 = 2_000;
+/// "Similar loops" searches for at most this many of the text's words, the rarest first: common
+/// words match most of the archive and say little about likeness.
+const SIMILAR_TERMS_MAX: usize = 8;
+/// … and leaves out words found in more than this share of all records (unless none is rarer).
+const SIMILAR_COMMON_SHARE: i64 = 10;
+/// Search windows, newest first: the last 30 days, the 180 before them, then everything older.
+const WINDOW_DAYS: [i64; 2] = [30, 210];
+/// A search widens its window until it has at least this many matches (or its page).
+const WINDOW_TARGET: i64 = 100;
+/// Keys of the cache that no phrase can have (phrases are quoted): loops in all, and recent.
+const LOOPS_KEY: &str = "loops";
+const RECENT_LOOPS_KEY: &str = "recent loops";
+/// From this many loops on, document frequencies are estimated from the last
+/// [`ESTIMATE_DAYS`] days (and exactly counted below it).
+const ESTIMATE_FROM: i64 = 50_000;
+const ESTIMATE_DAYS: i64 = 30;
+
+/// Document frequencies by FTS5 phrase, and the number of searchable records, as counted a
+/// little while ago (large counts only).
+#[derive(Default)]
+pub(super) struct FrequencyCache(Mutex<HashMap<String, (i64, Instant)>>);
+
+impl FrequencyCache {
+    fn get(&self, key: &str) -> Option<i64> {
+        let cache = self.0.lock().ok()?;
+        cache
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < FREQUENCY_TTL)
+            .map(|(n, _)| *n)
+    }
+
+    fn put(&self, key: &str, count: i64) {
+        if count < FREQUENCY_CACHE_FROM {
+            return;
+        }
+        if let Ok(mut cache) = self.0.lock() {
+            if cache.len() >= FREQUENCY_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(key.to_owned(), (count, Instant::now()));
+        }
+    }
+}
 
 fn token(prefix: char, value: &str) -> String {
     format!("\"{prefix}{value}x\"")
@@ -66,13 +123,113 @@ struct MetaRow {
 }
 
 impl SqliteStore {
+    /// How many records contain `phrase` in their title or body (cached, see
+    /// [`FrequencyCache`]). In a large archive this is estimated from the last
+    /// [`ESTIMATE_DAYS`] days, scaled by the share of loops captured in them: counting a word
+    /// found in most of a million records exactly would cost more than the search it serves.
+    async fn document_frequency(&self, phrase: &str) -> StoreResult<i64> {
+        if let Some(count) = self.document_frequencies.get(phrase) {
+            return Ok(count);
+        }
+        let (all, recent) = self.loop_counts().await?;
+        let expression = format!("{{title body}} : ({phrase})");
+        let count = if all < ESTIMATE_FROM || recent < ESTIMATE_FROM / 20 {
+            self.count_matches(&expression, i64::MIN).await?
+        } else {
+            let today = time::OffsetDateTime::now_utc()
+                .unix_timestamp()
+                .div_euclid(86_400);
+            let in_window = self
+                .count_matches(&expression, (today - ESTIMATE_DAYS) * DAY_SHIFT)
+                .await?;
+            // f64: the product of two counts may not fit, and the estimate is rough anyway.
+            (in_window as f64 * all as f64 / recent as f64).round() as i64
+        };
+        self.document_frequencies.put(phrase, count);
+        Ok(count)
+    }
+
+    async fn count_matches(&self, expression: &str, from_document: i64) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM search_index WHERE search_index MATCH $1 AND rowid >= $2",
+        )
+        .bind(expression)
+        .bind(from_document)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(StoreError::from_sqlx)
+    }
+
+    /// Loops in all, and captured in the last [`ESTIMATE_DAYS`] days, from the dashboards'
+    /// running totals (counting the index's rows would walk all of them).
+    async fn loop_counts(&self) -> StoreResult<(i64, i64)> {
+        if let (Some(all), Some(recent)) = (
+            self.document_frequencies.get(LOOPS_KEY),
+            self.document_frequencies.get(RECENT_LOOPS_KEY),
+        ) {
+            return Ok((all, recent));
+        }
+        let today = time::OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .div_euclid(86_400);
+        let (all, recent): (i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(loops), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN day >= $1 THEN loops ELSE 0 END), 0) AS BIGINT) \
+             FROM health_loops WHERE team_id = ''",
+        )
+        .bind(today - ESTIMATE_DAYS)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        self.document_frequencies.put(LOOPS_KEY, all);
+        self.document_frequencies.put(RECENT_LOOPS_KEY, recent);
+        Ok((all, recent))
+    }
+
+    /// The words of a "similar loops" search worth searching for: the rarest few.
+    async fn telling_terms(&self, terms: &[String]) -> StoreResult<Vec<(String, i64)>> {
+        let mut counted = Vec::with_capacity(terms.len());
+        for term in terms {
+            let frequency = self.document_frequency(&format!("\"{term}\"")).await?;
+            if frequency > 0 {
+                counted.push((term.clone(), frequency));
+            }
+        }
+        counted.sort_by_key(|(_, frequency)| *frequency);
+        let common = (self.loop_counts().await?.0 / SIMILAR_COMMON_SHARE).max(100);
+        let telling = counted
+            .iter()
+            .filter(|(_, frequency)| *frequency <= common)
+            .count()
+            .clamp(counted.len().min(2), SIMILAR_TERMS_MAX);
+        counted.truncate(telling);
+        Ok(counted)
+    }
+
     /// The newest `candidates` matches (one more, to tell whether there were more), with their
-    /// bm25 score turned so that higher is better.
+    /// `ff_rank` score (higher is better).
     pub(super) async fn search_candidates(
         &self,
         request: &SearchRequest<'_>,
     ) -> StoreResult<(Vec<Candidate>, bool)> {
-        let Some(expression) = expression(request.matching, &request.filter) else {
+        let (expression, frequencies) = match request.matching {
+            Matching::All(query) => {
+                let mut frequencies = Vec::new();
+                for phrase in query.fts5_phrases() {
+                    frequencies.push(self.document_frequency(&phrase).await?);
+                }
+                (expression(request.matching, &request.filter), frequencies)
+            }
+            Matching::Any(terms) => {
+                let telling = self.telling_terms(terms).await?;
+                let words: Vec<String> = telling.iter().map(|(t, _)| t.clone()).collect();
+                (
+                    expression(Matching::Any(&words), &request.filter),
+                    telling.into_iter().map(|(_, f)| f).collect(),
+                )
+            }
+        };
+        let Some(expression) = expression else {
             return Ok((Vec::new(), false));
         };
         let low = request
@@ -85,32 +242,83 @@ impl SqliteStore {
             .until
             .map(|at| at.unix_timestamp().div_euclid(86_400) * DAY_SHIFT)
             .unwrap_or(i64::MAX);
-        // Only the id and the score: reading the stored columns of every candidate would cost
-        // more than ranking them (see ARCHITECTURE.md, "Search").
-        let rows: Vec<(i64, f64)> = sqlx::query_as(
-            "SELECT rowid, bm25(search_index, 10.0, 1.0, 0.0) \
-             FROM search_index WHERE search_index MATCH $1 AND rowid >= $2 AND rowid < $3 \
-             ORDER BY rowid DESC LIMIT $4",
-        )
-        .bind(&expression)
-        .bind(low)
-        .bind(high)
-        .bind(request.candidates + 1)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        let capped = rows.len() as i64 > request.candidates;
+        // Newest first, in windows (the last month, the half-year before it, everything
+        // older): a search stops after the window that fills its first pages, so matches spread
+        // thinly over a large archive do not make every search walk all of it. "Similar loops"
+        // wants the best of many and walks until it has all its candidates.
+        let target = match request.matching {
+            Matching::All(_) => (request.offset + request.limit).max(WINDOW_TARGET),
+            Matching::Any(_) => request.candidates,
+        };
+        let today = time::OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .div_euclid(86_400);
+        let mut bounds = vec![high];
+        for days in WINDOW_DAYS {
+            let bound = (today - days).saturating_mul(DAY_SHIFT);
+            if bound > low && bound < high {
+                bounds.push(bound);
+            }
+        }
+        bounds.push(low);
+        let mut rows: Vec<(i64, f64)> = Vec::new();
+        let mut stopped_early = false;
+        for window in bounds.windows(2) {
+            if rows.len() as i64 >= target || rows.len() as i64 > request.candidates {
+                // Older windows were not searched: there may be more.
+                stopped_early = true;
+                break;
+            }
+            let wanted = request.candidates + 1 - rows.len() as i64;
+            rows.extend(
+                self.candidates_in(&expression, &frequencies, window[1], window[0], wanted)
+                    .await?,
+            );
+        }
+        let capped = stopped_early || rows.len() as i64 > request.candidates;
         let candidates = rows
             .into_iter()
             .take(usize::try_from(request.candidates).unwrap_or(0))
-            .map(|(doc, rank)| Candidate {
+            .map(|(doc, score)| Candidate {
                 key: doc.to_string(),
                 at: doc.div_euclid(DAY_SHIFT) * 86_400,
-                score: -rank,
+                score,
                 meta: None,
             })
             .collect();
         Ok((candidates, capped))
+    }
+
+    /// Matches with `low <= document < high`, newest first, with their `ff_rank` score. Only
+    /// the id and the score: reading the stored columns of every candidate would cost more than
+    /// ranking them (see ARCHITECTURE.md, "Search").
+    async fn candidates_in(
+        &self,
+        expression: &str,
+        frequencies: &[i64],
+        low: i64,
+        high: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, f64)>> {
+        let mut query =
+            sqlx::QueryBuilder::<Db>::new("SELECT rowid, ff_rank(search_index, 10.0, 1.0, 0.0");
+        for frequency in frequencies {
+            query.push(", ");
+            query.push_bind(*frequency);
+        }
+        query.push(") FROM search_index WHERE search_index MATCH ");
+        query.push_bind(expression.to_owned());
+        query.push(" AND rowid >= ");
+        query.push_bind(low);
+        query.push(" AND rowid < ");
+        query.push_bind(high);
+        query.push(" ORDER BY rowid DESC LIMIT ");
+        query.push_bind(limit);
+        query
+            .build_query_as()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(StoreError::from_sqlx)
     }
 
     /// What each candidate of the page is, from the index's stored columns (one query).
@@ -148,7 +356,8 @@ impl SqliteStore {
 
     /// The highlighted title and snippet of each candidate. Highlighting with exact stems is
     /// one cheap query; a prefix over a common word costs a full doclist merge per query, so
-    /// the prefix form is used only for the records the exact form does not match.
+    /// records the exact form does not match are marked from their text instead
+    /// ([`crate::domain::search::SearchQuery::highlight`]).
     pub(super) async fn search_snippets(
         &self,
         request: &SearchRequest<'_>,
@@ -170,10 +379,18 @@ impl SqliteStore {
             .filter(|doc| !found.iter().any(|(d, _)| d == doc))
             .collect();
         if !missing.is_empty() {
-            found.extend(
-                self.snippets_of(request.matching, &request.filter, &missing)
-                    .await?,
-            );
+            match request.matching {
+                // Records found through the prefix: FTS5 would merge the prefix's postings again
+                // to highlight them, so the page's texts are marked here instead.
+                Matching::All(query) => {
+                    found.extend(self.texts_of(&missing).await?.into_iter().map(
+                        |(doc, title, body)| {
+                            (doc, (query.highlight(&title), query.snippet(&body, 24)))
+                        },
+                    ))
+                }
+                other => found.extend(self.snippets_of(other, &request.filter, &missing).await?),
+            }
         }
         Ok(docs
             .iter()
@@ -185,6 +402,23 @@ impl SqliteStore {
                     .unwrap_or_default()
             })
             .collect())
+    }
+
+    /// The title and body of some records (by document id; no full-text query).
+    async fn texts_of(&self, docs: &[i64]) -> StoreResult<Vec<(i64, String, String)>> {
+        let mut query = sqlx::QueryBuilder::<Db>::new(
+            "SELECT rowid, title, body FROM search_index WHERE rowid IN (",
+        );
+        let mut separated = query.separated(", ");
+        for doc in docs {
+            separated.push_bind(*doc);
+        }
+        query.push(")");
+        query
+            .build_query_as()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(StoreError::from_sqlx)
     }
 
     async fn snippets_of(
@@ -209,7 +443,17 @@ impl SqliteStore {
         query.push_bind(MARK_END.to_string());
         query.push(", '…', 24) FROM search_index WHERE search_index MATCH ");
         query.push_bind(expression);
-        query.push(" AND rowid IN (");
+        // One pass over the page's range of documents, the page picked out by a filter that is
+        // not a constraint FTS5 sees (`rowid + 0`): with `rowid IN (…)` FTS5 would evaluate the
+        // expression once per document, and a prefix's merge of postings with it.
+        let (Some(low), Some(high)) = (docs.iter().min(), docs.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        query.push(" AND rowid >= ");
+        query.push_bind(*low);
+        query.push(" AND rowid <= ");
+        query.push_bind(*high);
+        query.push(" AND rowid + 0 IN (");
         let mut separated = query.separated(", ");
         for doc in docs {
             separated.push_bind(*doc);

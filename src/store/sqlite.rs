@@ -17,6 +17,7 @@ use sqlx::{Connection, Transaction};
 
 use super::{Backend, StoreError, StoreResult};
 use crate::domain::TeamId;
+use crate::store::loops::NewLoop;
 
 // The portable statements are compiled once per backend on purpose (see store/mod.rs).
 #[allow(clippy::duplicate_mod)]
@@ -99,6 +100,8 @@ impl Default for SqliteOptions {
 
 /// The SQLite implementation of [`super::Store`].
 pub struct SqliteStore {
+    /// While the store is open, its checkpoint task runs (it holds a weak reference).
+    _open: std::sync::Arc<()>,
     path: PathBuf,
     options: SqliteConnectOptions,
     reader: SqlitePool,
@@ -106,6 +109,124 @@ pub struct SqliteStore {
     /// Review-session changes: one instance serves an SQLite file, so an in-process channel
     /// reaches every live client.
     review_events: tokio::sync::broadcast::Sender<(String, i64)>,
+    /// Captured loops waiting for the next commit (see [`SqliteStore::write_new_loop`]).
+    new_loops: NewLoopWriter,
+    /// How many searchable records contain a phrase, by phrase (see `search_sqlite.rs`).
+    document_frequencies: search::FrequencyCache,
+}
+
+/// Captured loops waiting for the next group commit (see [`SqliteStore::write_new_loop`]).
+#[derive(Clone)]
+struct NewLoopWriter {
+    writer: SqlitePool,
+    batch: std::sync::Arc<std::sync::Mutex<NewLoopBatch>>,
+}
+
+type Waiting = (NewLoop, tokio::sync::oneshot::Sender<StoreResult<()>>);
+
+#[derive(Default)]
+struct NewLoopBatch {
+    waiting: Vec<Waiting>,
+    /// A task is writing batches; new loops join the queue and wait for it.
+    writing: bool,
+}
+
+/// The most loops one commit writes.
+const NEW_LOOP_BATCH_MAX: usize = 64;
+
+impl NewLoopWriter {
+    fn lock(&self) -> StoreResult<std::sync::MutexGuard<'_, NewLoopBatch>> {
+        self.batch
+            .lock()
+            .map_err(|_| StoreError::Corrupt("the capture batch lock is poisoned".to_owned()))
+    }
+
+    /// Writes batches until nobody is waiting.
+    async fn write_all(self) {
+        loop {
+            let taken: Vec<Waiting> = match self.lock() {
+                Ok(mut batch) => {
+                    if batch.waiting.is_empty() {
+                        batch.writing = false;
+                        return;
+                    }
+                    let n = batch.waiting.len().min(NEW_LOOP_BATCH_MAX);
+                    batch.waiting.drain(..n).collect()
+                }
+                // Poisoned: the waiting captures see their senders dropped.
+                Err(_) => return,
+            };
+            self.write_batch(taken).await;
+        }
+    }
+
+    /// One transaction for the whole batch; if it fails, each loop again in its own, so that
+    /// one bad loop fails only its own capture.
+    async fn write_batch(&self, batch: Vec<Waiting>) {
+        let together = async {
+            let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+            let loops: Vec<&NewLoop> = batch.iter().map(|(new, _)| new).collect();
+            portable_loops::insert_loops(&mut tx, &loops).await?;
+            tx.commit().await.map_err(StoreError::from_sqlx)
+        }
+        .await;
+        match together {
+            Ok(()) => {
+                for (_, sender) in batch {
+                    // The capture may have gone (its request was cancelled); its loop is written.
+                    let _ = sender.send(Ok(()));
+                }
+                return;
+            }
+            Err(error) if batch.len() == 1 => {
+                if let Some((_, sender)) = batch.into_iter().next() {
+                    let _ = sender.send(Err(error));
+                }
+                return;
+            }
+            Err(_) => {}
+        }
+        for (new, sender) in batch {
+            let alone = async {
+                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                portable_loops::insert_loop(&mut tx, &new).await?;
+                tx.commit().await.map_err(StoreError::from_sqlx)
+            }
+            .await;
+            let _ = sender.send(alone);
+        }
+    }
+}
+
+/// How often the write-ahead log is copied into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies committed pages from the write-ahead log into the database file, on a connection of
+/// its own, until the store is dropped. A PASSIVE checkpoint never waits for readers or the
+/// writer, so captures never wait for it; SQLite's own automatic checkpoint would run inside
+/// the commit of whichever capture crossed the threshold. Durability is unchanged: commits are
+/// durable once in the log (`synchronous` as configured).
+async fn checkpoint_periodically(pool: SqlitePool, open: std::sync::Weak<()>) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if open.upgrade().is_none() {
+            pool.close().await;
+            return;
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(%error, "checkpointing the write-ahead log failed");
+        }
+    }
+}
+
+/// The functions search needs on every connection (`ff_rank`, see `fts5_rank.rs`).
+async fn register_functions(connection: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    let mut handle = connection.lock_handle().await?;
+    super::fts5_rank::register(handle.as_raw_handle().as_ptr())
+        .map_err(|e| sqlx::Error::Configuration(e.into()))
 }
 
 impl SqliteStore {
@@ -126,22 +247,44 @@ impl SqliteStore {
             .busy_timeout(options.busy_timeout)
             // Deleted content is overwritten, so removed or rewritten anonymous data cannot be
             // recovered from free pages of the file.
-            .pragma("secure_delete", "on");
+            .pragma("secure_delete", "on")
+            // 16 MiB of pages per connection (SQLite's default is 2): search and capture touch
+            // many pages of large indexes, and each page not cached is a system call.
+            .pragma("cache_size", "-16384");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(connect.clone())
+            .after_connect(|connection, _| Box::pin(register_functions(connection)))
+            // Checkpoints run beside the writer (see `checkpoint_periodically`), not inside a
+            // commit that a capture is waiting for.
+            .connect_with(connect.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
+            .after_connect(|connection, _| Box::pin(register_functions(connection)))
             .connect_with(connect.clone().read_only(true))
             .await?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(connect.clone())
+            .await?;
+        let open = std::sync::Arc::new(());
+        tokio::spawn(checkpoint_periodically(
+            checkpointer,
+            std::sync::Arc::downgrade(&open),
+        ));
         Ok(Self {
+            _open: open,
             path: path.to_owned(),
             options: connect,
             reader,
+            new_loops: NewLoopWriter {
+                writer: writer.clone(),
+                batch: Default::default(),
+            },
             writer,
             review_events: tokio::sync::broadcast::channel(1024).0,
+            document_frequencies: Default::default(),
         })
     }
 
@@ -160,6 +303,26 @@ impl SqliteStore {
 
     async fn begin_write(&self) -> Result<Transaction<'static, Db>, sqlx::Error> {
         self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// Group commit for captures: SQLite has one writer, and a commit waits for the disk, so
+    /// loops captured at the same moment are written in one transaction (each in its own
+    /// savepoint: one loop's failure fails only that capture). Nobody is answered before the
+    /// commit that holds their loop.
+    async fn write_new_loop(&self, new: &NewLoop) -> StoreResult<()> {
+        let (sender, outcome) = tokio::sync::oneshot::channel();
+        let lead = {
+            let mut batch = self.new_loops.lock()?;
+            batch.waiting.push((new.clone(), sender));
+            !std::mem::replace(&mut batch.writing, true)
+        };
+        if lead {
+            // A task of its own, so that a cancelled request cannot leave the others waiting.
+            tokio::spawn(self.new_loops.clone().write_all());
+        }
+        outcome
+            .await
+            .map_err(|_| StoreError::Corrupt("a batched capture was dropped".to_owned()))?
     }
 
     /// SQLite has one writer at a time, and `BEGIN IMMEDIATE` already holds the write lock.

@@ -364,6 +364,7 @@ pub fn location(response: &Response) -> String {
 }
 
 /// A JSON API client with a bearer token.
+#[derive(Clone)]
 pub struct Api {
     pub client: reqwest::Client,
     pub base: String,

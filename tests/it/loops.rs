@@ -612,3 +612,38 @@ fn tags_in(html: &str) -> Vec<&str> {
         .filter(|tag| !tag.starts_with('/') && !tag.starts_with('!'))
         .collect()
 }
+
+story!(
+    captures_at_the_same_moment_are_all_written_once,
+    |app: TestApp| async move {
+        let (lee, mo) = team(&app).await;
+        // SQLite writes loops captured together in one commit: each must land exactly once, and
+        // the dashboards' running totals must count each of them.
+        let mut captures = Vec::new();
+        for n in 0..24 {
+            let api = if n % 2 == 0 { lee.clone() } else { mo.clone() };
+            captures.push(tokio::spawn(async move {
+                api.post(
+                    "/api/v1/teams/ops/loops",
+                    json!({
+                        "title": format!("Concurrent capture {n}"),
+                        "what_happened": "Many people wrote at once.",
+                        "anonymous": n % 3 == 0,
+                    }),
+                )
+                .await
+            }));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for capture in captures {
+            let (status, created) = capture.await.expect("task");
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            ids.insert(id(&created));
+        }
+        assert_eq!(ids.len(), 24);
+        let (_, list) = lee.get("/api/v1/teams/ops/loops?per_page=100").await;
+        assert_eq!(list["total"], 24, "{list}");
+        let (_, health) = lee.get("/api/v1/teams/ops/health?range=all").await;
+        assert_eq!(health["loops"], 24, "{health}");
+    }
+);

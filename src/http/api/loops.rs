@@ -237,8 +237,9 @@ pub struct LoopOut {
     pub follow_up: FollowUpOut,
     pub source_experiment_id: Option<String>,
     pub next_experiment_id: Option<String>,
-    /// Flagged when captured: an earlier similar loop had all its actions done, so the learning
-    /// may not have held.
+    /// Flagged within seconds of capture (the check runs after the request, so the capture's own
+    /// response does not carry it): an earlier similar loop had all its actions done, so the
+    /// learning may not have held.
     pub possible_recurrence: Option<RecurrenceOut>,
     pub additions: Vec<AdditionOut>,
     pub history: Vec<StageChangeOut>,

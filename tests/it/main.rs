@@ -14,3 +14,4 @@ mod lint;
 mod loops;
 mod review;
 mod search;
+mod store;

@@ -45,6 +45,43 @@ pub struct SearchRequest<'a> {
     pub snippets: bool,
 }
 
+/// Search windows, newest first: the last 30 days, the 180 before them, then everything older.
+const WINDOW_DAYS: [i64; 2] = [30, 210];
+/// A search widens its window until it has at least this many matches (or its page).
+const WINDOW_TARGET: i64 = 100;
+
+/// The date range of one search window: `from` inclusive, `until` exclusive (`None`: open).
+pub(crate) type Window = (Option<OffsetDateTime>, Option<OffsetDateTime>);
+
+impl SearchRequest<'_> {
+    /// The windows both backends walk, newest first, inside the filter's own dates: a search
+    /// stops after the window that fills its first pages ([`Self::enough`]), so matches spread
+    /// thinly over a large archive do not make every search walk all of it.
+    pub(crate) fn windows(&self, now: OffsetDateTime) -> Vec<Window> {
+        let mut bounds = vec![self.filter.until];
+        for days in WINDOW_DAYS {
+            let bound = now - time::Duration::days(days);
+            let inside = self.filter.from.is_none_or(|from| bound > from)
+                && self.filter.until.is_none_or(|until| bound < until);
+            if inside {
+                bounds.push(Some(bound));
+            }
+        }
+        bounds.push(self.filter.from);
+        bounds.windows(2).map(|pair| (pair[1], pair[0])).collect()
+    }
+
+    /// Matches after which no older window is searched: the first pages, at least
+    /// [`WINDOW_TARGET`]; "similar loops" wants the best of many and walks until it has all its
+    /// candidates.
+    pub(crate) fn enough(&self) -> i64 {
+        match self.matching {
+            Matching::All(_) => (self.offset + self.limit).max(WINDOW_TARGET),
+            Matching::Any(_) => self.candidates,
+        }
+    }
+}
+
 /// One record found. `title` and `snippet` carry [`crate::domain::search::MARK_START`] and
 /// `MARK_END` around matched words and are otherwise raw text (not yet escaped).
 #[derive(Debug, Clone)]

@@ -289,9 +289,8 @@ impl ThisStore {
     }
 }
 
-/// Writes several new loops as [`insert_loop`] does, with one statement per table (SQLite's
-/// group commit of captures, see `sqlite.rs`). All or nothing, like any statement.
-#[allow(dead_code)] // The PostgreSQL store writes one loop per transaction.
+/// Writes new loops, their tags and their first history entries with one statement per table
+/// (SQLite's group commit of captures writes many at once, see `sqlite.rs`). All or nothing.
 pub(super) async fn insert_loops(
     tx: &mut sqlx::Transaction<'static, super::Db>,
     loops: &[&NewLoop],
@@ -389,74 +388,7 @@ pub(super) async fn insert_loop(
     tx: &mut sqlx::Transaction<'static, super::Db>,
     new: &NewLoop,
 ) -> StoreResult<()> {
-    let (answers, suggestion, suggested) = match &new.classification {
-        Some((answers, suggestion)) => (
-            Some(serde_json::to_string(answers).map_err(|e| StoreError::Corrupt(e.to_string()))?),
-            Some(
-                serde_json::to_string(suggestion)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            ),
-            suggestion.kind.map(|k| k.as_str()),
-        ),
-        None => (None, None, None),
-    };
-    sqlx::query(
-        "INSERT INTO loops (seq, id, team_id, kind, title, what_happened, what_was_expected, \
-         happened_at, noticed_at, impact_scale, impact_affected, author_id, anonymous, \
-         reporter_secret_hash, created_at, stage, stage_entered_at, source_experiment_id, \
-         classification_answers, suggestion_reasons, suggested_type, recurrence_of) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15, $17, $18, $19, $20, $21)",
-    )
-    .bind(new.seq)
-    .bind(new.id.to_string())
-    .bind(new.team_id.to_string())
-    .bind(new.kind.as_str())
-    .bind(&new.title)
-    .bind(&new.what_happened)
-    .bind(&new.what_was_expected)
-    .bind(new.happened_at.map(unix))
-    .bind(unix(new.noticed_at))
-    .bind(new.impact_scale.as_str())
-    .bind(&new.impact_affected)
-    .bind(new.author.map(|a| a.to_string()))
-    .bind(new.author.is_none())
-    .bind(new.reporter_secret_hash.as_deref())
-    .bind(unix(new.created_at))
-    .bind(new.stage.as_str())
-    .bind(new.source_experiment_id.as_deref())
-    .bind(answers)
-    .bind(suggestion)
-    .bind(suggested)
-    .bind(new.recurrence_of.map(|id| id.to_string()))
-    .execute(&mut **tx)
-    .await
-    .map_err(err)?;
-    if !new.tags.is_empty() {
-        let mut insert =
-            sqlx::QueryBuilder::<super::Db>::new("INSERT INTO loop_tags (loop_id, tag) ");
-        insert.push_values(&new.tags, |mut row, tag| {
-            row.push_bind(new.id.to_string()).push_bind(tag.clone());
-        });
-        insert.build().execute(&mut **tx).await.map_err(err)?;
-    }
-    sqlx::query(
-        "INSERT INTO loop_stage_changes (id, loop_id, from_stage, to_stage, position, changed_at, changed_by, note) \
-         VALUES ($1, $2, NULL, $3, 0, $4, $5, '')",
-    )
-    .bind(RecordId::random().to_string())
-    .bind(new.id.to_string())
-    .bind(new.stage.as_str())
-    .bind(unix(new.created_at))
-    .bind(new.author.map(|a| a.to_string()))
-    .execute(&mut **tx)
-    .await
-    .map_err(err)?;
-    if new.author.is_none() {
-        ThisStore::hide_anonymous_order(tx, unix(new.created_at), &new.id.to_string())
-            .await
-            .map_err(err)?;
-    }
-    Ok(())
+    insert_loops(tx, &[new]).await
 }
 
 /// Writes a contributing factor inside the caller's transaction.

@@ -18,11 +18,6 @@ fn tsquery(matching: Matching<'_>) -> Option<String> {
 }
 
 /// One kind's part of the union: its table, the columns it contributes and how it is scoped.
-/// Search windows, newest first (see `search_sqlite.rs`).
-const WINDOW_DAYS: [i64; 2] = [30, 210];
-/// A search widens its window until it has at least this many matches (or its page).
-const WINDOW_TARGET: i64 = 100;
-
 struct Part {
     kind: DocKind,
     /// `kind, ref_id, loop_id, team_id, at, vector` in that order.
@@ -199,33 +194,18 @@ impl PostgresStore {
         let Some(text) = tsquery(request.matching) else {
             return Ok((Vec::new(), false));
         };
-        // Newest first, in windows, as on SQLite (see `search_sqlite.rs`): the last 30 days, the
-        // 180 before them, then everything older; a search stops once it has enough.
-        let target = match request.matching {
-            Matching::All(_) => (request.offset + request.limit).max(WINDOW_TARGET),
-            Matching::Any(_) => request.candidates,
-        };
-        let now = time::OffsetDateTime::now_utc();
-        let mut bounds = vec![request.filter.until];
-        for days in WINDOW_DAYS {
-            let bound = now - time::Duration::days(days);
-            let inside = request.filter.from.is_none_or(|from| bound > from)
-                && request.filter.until.is_none_or(|until| bound < until);
-            if inside {
-                bounds.push(Some(bound));
-            }
-        }
-        bounds.push(request.filter.from);
+        // Newest first, in windows (`SearchRequest::windows`).
         let mut rows: Vec<CandidateRow> = Vec::new();
         let mut stopped_early = false;
-        for (i, window) in bounds.windows(2).enumerate() {
-            if rows.len() as i64 >= target || rows.len() as i64 > request.candidates {
+        let windows = request.windows(time::OffsetDateTime::now_utc());
+        for (i, (from, until)) in windows.into_iter().enumerate() {
+            if rows.len() as i64 >= request.enough() || rows.len() as i64 > request.candidates {
                 stopped_early = true;
                 break;
             }
             let filter = SearchFilter {
-                from: window[1],
-                until: window[0],
+                from,
+                until,
                 ..request.filter.clone()
             };
             let wanted = request.candidates + 1 - rows.len() as i64;

@@ -35,10 +35,6 @@ const FREQUENCY_CACHE_FROM: i64 = 2_000;
 const SIMILAR_TERMS_MAX: usize = 8;
 /// … and leaves out words found in more than this share of all records (unless none is rarer).
 const SIMILAR_COMMON_SHARE: i64 = 10;
-/// Search windows, newest first: the last 30 days, the 180 before them, then everything older.
-const WINDOW_DAYS: [i64; 2] = [30, 210];
-/// A search widens its window until it has at least this many matches (or its page).
-const WINDOW_TARGET: i64 = 100;
 /// Keys of the cache that no phrase can have (phrases are quoted): loops in all, and recent.
 const LOOPS_KEY: &str = "loops";
 const RECENT_LOOPS_KEY: &str = "recent loops";
@@ -232,46 +228,21 @@ impl SqliteStore {
         let Some(expression) = expression else {
             return Ok((Vec::new(), false));
         };
-        let low = request
-            .filter
-            .from
-            .map(|at| at.unix_timestamp().div_euclid(86_400) * DAY_SHIFT)
-            .unwrap_or(i64::MIN);
-        let high = request
-            .filter
-            .until
-            .map(|at| at.unix_timestamp().div_euclid(86_400) * DAY_SHIFT)
-            .unwrap_or(i64::MAX);
-        // Newest first, in windows (the last month, the half-year before it, everything
-        // older): a search stops after the window that fills its first pages, so matches spread
-        // thinly over a large archive do not make every search walk all of it. "Similar loops"
-        // wants the best of many and walks until it has all its candidates.
-        let target = match request.matching {
-            Matching::All(_) => (request.offset + request.limit).max(WINDOW_TARGET),
-            Matching::Any(_) => request.candidates,
-        };
-        let today = time::OffsetDateTime::now_utc()
-            .unix_timestamp()
-            .div_euclid(86_400);
-        let mut bounds = vec![high];
-        for days in WINDOW_DAYS {
-            let bound = (today - days).saturating_mul(DAY_SHIFT);
-            if bound > low && bound < high {
-                bounds.push(bound);
-            }
-        }
-        bounds.push(low);
+        let day_document =
+            |at: time::OffsetDateTime| at.unix_timestamp().div_euclid(86_400) * DAY_SHIFT;
         let mut rows: Vec<(i64, f64)> = Vec::new();
         let mut stopped_early = false;
-        for window in bounds.windows(2) {
-            if rows.len() as i64 >= target || rows.len() as i64 > request.candidates {
+        for (from, until) in request.windows(time::OffsetDateTime::now_utc()) {
+            if rows.len() as i64 >= request.enough() || rows.len() as i64 > request.candidates {
                 // Older windows were not searched: there may be more.
                 stopped_early = true;
                 break;
             }
             let wanted = request.candidates + 1 - rows.len() as i64;
+            let low = from.map_or(i64::MIN, day_document);
+            let high = until.map_or(i64::MAX, day_document);
             rows.extend(
-                self.candidates_in(&expression, &frequencies, window[1], window[0], wanted)
+                self.candidates_in(&expression, &frequencies, low, high, wanted)
                     .await?,
             );
         }

@@ -596,3 +596,105 @@ story!(
         );
     }
 );
+
+story!(
+    phrases_match_neighbouring_words_in_any_form,
+    |app: TestApp| async move {
+        let (lee, mo, sam) = teams(&app).await;
+        let stemmed = log(
+            &lee,
+            "ops",
+            json!({
+                "title": "Memory ran out",
+                "what_happened": "Caching clusters in the east region ran out of memory.",
+            }),
+        )
+        .await;
+        log(
+            &lee,
+            "ops",
+            json!({
+                "title": "Cold start",
+                "what_happened": "The cluster kept a cold cache after the restart.",
+            }),
+        )
+        .await;
+        let other_team = log(
+            &sam,
+            "sec",
+            json!({
+                "title": "Failover",
+                "what_happened": "The cache cluster failed over twice.",
+            }),
+        )
+        .await;
+        let ids = |found: &Value| -> Vec<String> {
+            let mut ids: Vec<String> = found["hits"]
+                .as_array()
+                .expect("hits")
+                .iter()
+                .filter_map(|h| h["id"].as_str().map(str::to_owned))
+                .collect();
+            ids.sort();
+            ids
+        };
+        // Another form of both words matches; the same words apart or reversed do not; another
+        // team's loop stays out of sight.
+        assert_eq!(
+            ids(&search(&mo, "q=%22cache+cluster%22").await),
+            vec![stemmed.clone()]
+        );
+        assert_eq!(
+            ids(&search(&sam, "q=%22cache+cluster%22").await),
+            vec![other_team]
+        );
+        assert_eq!(search(&mo, "q=%22cluster+cache%22").await["total"], 0);
+        assert_eq!(
+            search(&mo, "q=%22cache+cluster+region%22").await["total"],
+            0
+        );
+        assert_eq!(search(&mo, "q=%22east+region+ran%22").await["total"], 1);
+        // Joined by a hyphen, words are a phrase too.
+        assert_eq!(search(&mo, "q=caching-clusters").await["total"], 1);
+
+        // A phrase written later, in the review, is found; one the review no longer holds is not.
+        let base = format!("/api/v1/teams/ops/loops/{stemmed}");
+        let review = |lessons: &'static str| {
+            let lee = &lee;
+            let base = &base;
+            async move {
+                let (status, out) = lee
+                    .send(
+                        reqwest::Method::PUT,
+                        &format!("{base}/review"),
+                        Some(json!({"aar_lessons": lessons})),
+                    )
+                    .await;
+                assert!(status.is_success(), "{out}");
+            }
+        };
+        review("Warm the spare shard before switching.").await;
+        assert_eq!(search(&mo, "q=%22spare+shard%22").await["total"], 1);
+        review("Drain the pool first.").await;
+        assert_eq!(search(&mo, "q=%22spare+shard%22").await["total"], 0);
+        assert_eq!(search(&mo, "q=%22drain+the+pool%22").await["total"], 1);
+
+        // A removed contributing factor is no longer found by its phrase.
+        let (status, factor) = lee
+            .post(
+                &format!("{base}/factors"),
+                json!({"reason": "process_inadequacy", "description": "No runbook for the failover drill"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{factor}");
+        assert_eq!(
+            search(&mo, "q=%22failover+drill%22&kind=factor").await["total"],
+            1
+        );
+        assert_eq!(search(&mo, "q=%22failover+drill%22").await["total"], 1);
+        let factor_id = factor["factors"][0]["id"].as_str().expect("factor id");
+        let (status, out) = lee.delete(&format!("{base}/factors/{factor_id}")).await;
+        assert!(status.is_success(), "{out}");
+        assert_eq!(search(&mo, "q=%22failover+drill%22").await["total"], 0);
+    }
+);

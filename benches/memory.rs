@@ -249,14 +249,7 @@ async fn load(
     let client = reqwest::Client::new();
     if reuse {
         // The people, teams and loops of an earlier run are all there.
-        let admin = service
-            .create_api_token_directly("admin@example.org", "bench")
-            .await
-            .expect("token");
-        let member = service
-            .create_api_token_directly("member@example.org", "bench")
-            .await
-            .expect("token");
+        let (admin, member) = tokens(&service).await;
         return (
             Loaded {
                 base,
@@ -277,14 +270,7 @@ async fn load(
         .create_user_directly("member@example.org", "Member", password, false, None)
         .await
         .expect("member");
-    let admin = service
-        .create_api_token_directly("admin@example.org", "bench")
-        .await
-        .expect("token");
-    let member = service
-        .create_api_token_directly("member@example.org", "bench")
-        .await
-        .expect("token");
+    let (admin, member) = tokens(&service).await;
     for t in 0..TEAMS {
         let response = client
             .post(format!("{base}/api/v1/teams"))
@@ -314,6 +300,15 @@ async fn load(
             client,
         },
         started.elapsed(),
+    )
+}
+
+/// Fresh API tokens for the bench's admin and member (their accounts exist).
+async fn tokens(service: &failforward::service::Service) -> (String, String) {
+    let token = |email: &'static str| service.create_api_token_directly(email, "bench");
+    (
+        token("admin@example.org").await.expect("admin token"),
+        token("member@example.org").await.expect("member token"),
     )
 }
 

@@ -359,7 +359,8 @@ async fn generate(url: &str, loops: usize, postgres: bool) {
                         let noticed = created - rng.gen_range(0..3600);
                         let common = rng.gen_range(0..5) == 0;
                         Row {
-                            seq: rng.gen_range(1..i64::MAX),
+                            // As `store::loops::new_seq` numbers captured loops.
+                            seq: created.div_euclid(DAY) * (1 << 47) + rng.gen_range(1..1 << 47),
                             id: uuid::Uuid::new_v4().to_string(),
                             team: teams[rng.gen_range(0..teams.len())].clone(),
                             title: (0..3).map(|_| word(&mut rng)).collect::<Vec<_>>().join(" "),

@@ -98,12 +98,11 @@ impl Service {
     /// `NotFound`, exactly like a team that does not exist, so that names do not leak.
     pub async fn team_access(&self, actor: &Actor, slug: &str) -> ServiceResult<TeamAccess> {
         let slug = TeamSlug::parse(slug).map_err(|_| ServiceError::NotFound)?;
-        let team = self
+        let (team, role) = self
             .store
-            .team_by_slug(&slug)
+            .team_with_role(&slug, actor.id())
             .await?
             .ok_or(ServiceError::NotFound)?;
-        let role = self.store.membership(team.id, actor.id()).await?;
         if role.is_none() && !actor.is_admin() {
             return Err(ServiceError::NotFound);
         }

@@ -2,7 +2,6 @@
 //! a sealed pre-mortem, the pilot checklist, and an outcome that opens a loop when the
 //! hypothesis did not hold (domain.md §5).
 
-use rand::Rng;
 use time::{Duration, OffsetDateTime, Time};
 
 use crate::domain::experiments::{
@@ -775,7 +774,7 @@ impl Service {
         OutcomeLoop {
             new_loop: NewLoop {
                 id,
-                seq: rand::thread_rng().gen_range(1..i64::MAX),
+                seq: crate::store::loops::new_seq(now),
                 team_id: access.team().id,
                 kind: LoopKind::Experiment,
                 title,

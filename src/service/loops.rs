@@ -1,7 +1,6 @@
 //! The learning loop's use cases: capture (named or anonymous), the Analyse, Apply and Continue
 //! records, and moving between stages.
 
-use rand::Rng;
 use time::{Duration, OffsetDateTime};
 
 use crate::domain::loops::{
@@ -244,7 +243,7 @@ impl Service {
         let recurrence_check = (title.clone(), what_happened.clone());
         let new = NewLoop {
             id: LoopId::random(),
-            seq: rand::thread_rng().gen_range(1..i64::MAX),
+            seq: crate::store::loops::new_seq(now),
             team_id: access.team().id,
             kind: LoopKind::Failure,
             title,

@@ -10,7 +10,6 @@
 
 use std::io::Write as _;
 
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -330,11 +329,6 @@ fn day_if(anonymous: bool, at: OffsetDateTime) -> OffsetDateTime {
     } else {
         at
     }
-}
-
-/// Random 63-bit number for SQLite's rowid (see the loops migration).
-fn random_seq() -> i64 {
-    rand::thread_rng().gen_range(1..i64::MAX)
 }
 
 impl Service {
@@ -872,7 +866,7 @@ fn from_export(
             id: LoopId::random(),
             // Imported records are history: no recurrence is inferred for them.
             recurrence_of: None,
-            seq: random_seq(),
+            seq: crate::store::loops::new_seq(item.created_at),
             team_id: access.team().id,
             kind: item.kind,
             title,
@@ -1063,7 +1057,7 @@ fn from_postmortem(
             id: LoopId::random(),
             // Imported records are history: no recurrence is inferred for them.
             recurrence_of: None,
-            seq: random_seq(),
+            seq: crate::store::loops::new_seq(created_at),
             team_id: access.team().id,
             kind: LoopKind::Failure,
             title,

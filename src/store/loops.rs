@@ -8,11 +8,25 @@ use crate::domain::loops::{
 };
 use crate::domain::{ActionId, FactorId, LearningId, LoopId, RecordId, TeamId, UserId};
 
+/// Days are stored above bit 47 of a loop's `seq` (and of a full-text document id).
+const DAY_SHIFT: i64 = 1 << 47;
+
+/// A new loop's `seq`, SQLite's rowid for it: the day it was created above bit 47, a random
+/// number below. The order within a day stays hidden (anonymous loops keep only their day, see
+/// ARCHITECTURE.md, "Anonymous loops"), while a day's loops sit together in the table and in the
+/// indexes that end in `seq`: a capture writes to pages the day's earlier captures already hold,
+/// not to a random place of a large file. The full-text document id is the same number.
+pub fn new_seq(created_at: OffsetDateTime) -> i64 {
+    use rand::Rng;
+    let day = created_at.unix_timestamp().div_euclid(86_400).max(0);
+    day * DAY_SHIFT + rand::thread_rng().gen_range(1..DAY_SHIFT)
+}
+
 /// A loop to be written (the Detect record as first written).
 #[derive(Debug, Clone)]
 pub struct NewLoop {
     pub id: LoopId,
-    /// Random 63-bit number; SQLite's rowid for the loop (see the migration).
+    /// SQLite's rowid for the loop, from [`new_seq`].
     pub seq: i64,
     pub team_id: TeamId,
     pub kind: LoopKind,
@@ -316,4 +330,27 @@ pub struct StageChange {
     pub at: OffsetDateTime,
     pub by: Option<UserId>,
     pub note: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_seq_carries_the_day_and_hides_the_order_within_it() {
+        let morning = time::macros::datetime!(2026-11-30 08:00 UTC);
+        let evening = time::macros::datetime!(2026-11-30 20:00 UTC);
+        let next_day = time::macros::datetime!(2026-12-01 00:00 UTC);
+        let day = morning.unix_timestamp().div_euclid(86_400);
+        let seqs: Vec<i64> = (0..64).map(|_| new_seq(evening)).collect();
+        for seq in &seqs {
+            assert_eq!(seq >> 47, day);
+            assert!(*seq > 0);
+        }
+        assert_eq!(new_seq(morning) >> 47, day);
+        // Random below the day: numbers taken one after another do not rise (64 rising by
+        // chance: 1 in 64!).
+        assert!(seqs.windows(2).any(|pair| pair[0] > pair[1]));
+        assert!(new_seq(next_day) > *seqs.iter().max().unwrap_or(&0));
+    }
 }

@@ -192,6 +192,9 @@ pub(crate) struct Candidate {
     pub at: i64,
     pub score: f64,
     pub meta: Option<CandidateMeta>,
+    /// The highlighted title and snippet, when the backend found them with the match (SQLite,
+    /// for a query with few matches; otherwise they are made for the page only).
+    pub texts: Option<(String, String)>,
 }
 
 /// What a candidate is.

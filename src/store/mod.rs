@@ -305,6 +305,13 @@ pub trait PeopleStore: Send + Sync {
     /// Creates the team with `lead` as its first lead. `Conflict` when the slug is taken.
     async fn create_team(&self, team: &Team, lead: UserId, now: OffsetDateTime) -> StoreResult<()>;
     async fn team_by_slug(&self, slug: &TeamSlug) -> StoreResult<Option<Team>>;
+    /// The team and `user`'s role in it (`None` when not a member), in one query: every
+    /// team-scoped request asks both.
+    async fn team_with_role(
+        &self,
+        slug: &TeamSlug,
+        user: UserId,
+    ) -> StoreResult<Option<(Team, Option<TeamRole>)>>;
     async fn team_by_id(&self, id: TeamId) -> StoreResult<Option<Team>>;
     async fn update_team(&self, team: &Team) -> StoreResult<()>;
     /// The teams `user` belongs to, with their role, by name.

@@ -292,7 +292,7 @@ impl ThisStore {
 /// Writes new loops, their tags and their first history entries with one statement per table
 /// (SQLite's group commit of captures writes many at once, see `sqlite.rs`). All or nothing.
 pub(super) async fn insert_loops(
-    tx: &mut sqlx::Transaction<'static, super::Db>,
+    tx: &mut sqlx::Transaction<'_, super::Db>,
     loops: &[&NewLoop],
 ) -> StoreResult<()> {
     if loops.is_empty() {
@@ -385,7 +385,7 @@ pub(super) async fn insert_loops(
 /// Writes a new loop, its tags and its first history entry inside the caller's transaction (also
 /// used when a concluded experiment opens a loop). An anonymous loop's order is hidden here.
 pub(super) async fn insert_loop(
-    tx: &mut sqlx::Transaction<'static, super::Db>,
+    tx: &mut sqlx::Transaction<'_, super::Db>,
     new: &NewLoop,
 ) -> StoreResult<()> {
     insert_loops(tx, &[new]).await

@@ -89,19 +89,51 @@ struct LibraryRow {
 }
 
 impl ThisStore {
-    async fn hit_details(&self, candidate: &CandidateMeta) -> StoreResult<HitDetails> {
-        sqlx::query_as(
-            "SELECT teams.slug, teams.name, loops.title, loops.stage, loops.anonymous, \
-             author.display_name AS author_name \
-             FROM teams LEFT JOIN loops ON loops.id = $2 \
-             LEFT JOIN users AS author ON author.id = loops.author_id \
-             WHERE teams.id = $1",
-        )
-        .bind(candidate.team_id.to_string())
-        .bind(candidate.loop_id.as_deref())
-        .fetch_one(self.reader())
-        .await
-        .map_err(err)
+    /// The team, and for a loop's records the loop, of every hit of a page, in one query (a
+    /// query per hit cost a round trip to a connection each).
+    async fn hit_details(&self, hits: &[&CandidateMeta]) -> StoreResult<Vec<HitDetails>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            position: i64,
+            #[sqlx(flatten)]
+            details: HitDetails,
+        }
+        if hits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT hit.position, teams.slug, teams.name, loops.title, loops.stage, \
+             loops.anonymous, author.display_name AS author_name FROM (",
+        );
+        for (position, hit) in hits.iter().enumerate() {
+            if position > 0 {
+                query.push(" UNION ALL ");
+            }
+            query.push("SELECT CAST(");
+            query.push_bind(i64::try_from(position).unwrap_or(i64::MAX));
+            query.push(" AS BIGINT) AS position, CAST(");
+            query.push_bind(hit.team_id.to_string());
+            query.push(" AS TEXT) AS team_id, CAST(");
+            query.push_bind(hit.loop_id.clone());
+            query.push(" AS TEXT) AS loop_id");
+        }
+        query.push(
+            ") AS hit JOIN teams ON teams.id = hit.team_id \
+             LEFT JOIN loops ON loops.id = hit.loop_id \
+             LEFT JOIN users AS author ON author.id = loops.author_id",
+        );
+        let mut rows: Vec<Row> = query
+            .build_query_as()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+        rows.sort_by_key(|row| row.position);
+        if rows.len() != hits.len() {
+            return Err(StoreError::Corrupt(
+                "a search hit names a team that does not exist".to_owned(),
+            ));
+        }
+        Ok(rows.into_iter().map(|row| row.details).collect())
     }
 
     async fn count_by<T>(
@@ -143,13 +175,17 @@ impl MemoryStore for ThisStore {
         } else {
             Vec::new()
         };
+        let metas: Vec<&CandidateMeta> = page.iter().filter_map(|c| c.meta.as_ref()).collect();
+        let mut details = self.hit_details(&metas).await?.into_iter();
         let mut hits = Vec::with_capacity(page.len());
         for (i, candidate) in page.into_iter().enumerate() {
             let score = candidate.score;
             let Some(candidate) = candidate.meta else {
                 continue;
             };
-            let details = self.hit_details(&candidate).await?;
+            let Some(details) = details.next() else {
+                break;
+            };
             let (title, snippet) = snippets.get(i).cloned().unwrap_or_default();
             hits.push(SearchHit {
                 kind: candidate.kind,

@@ -544,6 +544,34 @@ impl PeopleStore for ThisStore {
             .transpose()
     }
 
+    async fn team_with_role(
+        &self,
+        slug: &TeamSlug,
+        user: UserId,
+    ) -> StoreResult<Option<(Team, Option<TeamRole>)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            team: TeamRow,
+            role: Option<String>,
+        }
+        let Some(row) = sqlx::query_as::<_, Row>(&format!(
+            "SELECT {TEAM_COLUMNS}, (SELECT role FROM memberships \
+             WHERE memberships.team_id = teams.id AND memberships.user_id = $2) AS role \
+             FROM teams WHERE slug = $1"
+        ))
+        .bind(slug.as_str())
+        .bind(user.to_string())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(err)?
+        else {
+            return Ok(None);
+        };
+        let role = row.role.as_deref().map(parse_role).transpose()?;
+        Ok(Some((Team::try_from(row.team)?, role)))
+    }
+
     async fn team_by_id(&self, id: TeamId) -> StoreResult<Option<Team>> {
         sqlx::query_as::<_, TeamRow>(&format!("SELECT {TEAM_COLUMNS} FROM teams WHERE id = $1"))
             .bind(id.to_string())

@@ -142,7 +142,7 @@ impl PostgresStore {
     /// end of each day `mix_anonymous_days` rewrites the whole day the same way. Old row versions
     /// are left to VACUUM; reading those takes page-level access to the data files.
     async fn hide_anonymous_order(
-        tx: &mut Transaction<'static, Db>,
+        tx: &mut Transaction<'_, Db>,
         day: i64,
         new_id: &str,
     ) -> Result<(), sqlx::Error> {
@@ -162,7 +162,7 @@ impl PostgresStore {
     }
 
     async fn rewrite_anonymous(
-        tx: &mut Transaction<'static, Db>,
+        tx: &mut Transaction<'_, Db>,
         mut ids: Vec<String>,
     ) -> Result<(), sqlx::Error> {
         use rand::seq::SliceRandom;

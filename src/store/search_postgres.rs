@@ -229,6 +229,7 @@ impl PostgresStore {
                         &row.team_id,
                         row.at,
                     )?),
+                    texts: None,
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;

@@ -42,6 +42,9 @@ const RECENT_LOOPS_KEY: &str = "recent loops";
 /// [`ESTIMATE_DAYS`] days (and exactly counted below it).
 const ESTIMATE_FROM: i64 = 50_000;
 const ESTIMATE_DAYS: i64 = 30;
+/// A query expected to match at most this many records the searcher may see gets its
+/// highlighting with its matches (see [`SqliteStore::few_matches`]).
+const FEW_MATCHES: f64 = 100.0;
 
 /// Document frequencies by FTS5 phrase, and the number of searchable records, as counted a
 /// little while ago (large counts only).
@@ -70,12 +73,25 @@ impl FrequencyCache {
     }
 }
 
+/// A loop's document id (as the insert trigger computes it, migrations/sqlite/0014).
+pub(super) fn loop_document(new: &crate::store::loops::NewLoop) -> i64 {
+    new.created_at.unix_timestamp().div_euclid(86_400) * DAY_SHIFT + new.seq.rem_euclid(DAY_SHIFT)
+}
+
 fn token(prefix: char, value: &str) -> String {
     format!("\"{prefix}{value}x\"")
 }
 
 fn team_token(team: TeamId) -> String {
     token('t', &team.to_string().replace('-', ""))
+}
+
+/// The facet tokens of what a member of `teams` may see: their teams' records and the
+/// organisation's learnings.
+fn access_facets(teams: &[TeamId]) -> String {
+    let mut allowed: Vec<String> = teams.iter().map(|t| team_token(*t)).collect();
+    allowed.push("\"ovisx\"".to_owned());
+    format!("({})", allowed.join(" OR "))
 }
 
 /// The MATCH expression: the user's words in title and body, the filters as facet tokens.
@@ -86,9 +102,7 @@ fn expression(matching: Matching<'_>, filter: &SearchFilter) -> Option<String> {
     };
     let mut parts = vec![format!("({words})")];
     if let Some(teams) = &filter.teams {
-        let mut allowed: Vec<String> = teams.iter().map(|t| team_token(*t)).collect();
-        allowed.push("\"ovisx\"".to_owned());
-        parts.push(format!("facets : ({})", allowed.join(" OR ")));
+        parts.push(format!("facets : {}", access_facets(teams)));
     }
     if let Some(team) = filter.team {
         parts.push(format!("facets : {}", team_token(team)));
@@ -108,6 +122,10 @@ fn expression(matching: Matching<'_>, filter: &SearchFilter) -> Option<String> {
     Some(parts.join(" AND "))
 }
 
+/// A match as a window's query returns it: document id, score, and the highlighted title and
+/// snippet when they were read with it.
+type Match = (i64, f64, Option<(String, String)>);
+
 #[derive(sqlx::FromRow)]
 struct MetaRow {
     rowid: i64,
@@ -124,25 +142,64 @@ impl SqliteStore {
     /// [`ESTIMATE_DAYS`] days, scaled by the share of loops captured in them: counting a word
     /// found in most of a million records exactly would cost more than the search it serves.
     async fn document_frequency(&self, phrase: &str) -> StoreResult<i64> {
-        if let Some(count) = self.document_frequencies.get(phrase) {
+        self.frequency(phrase, &format!("{{title body}} : ({phrase})"))
+            .await
+    }
+
+    /// How many records carry a facet token (see the migration), cached and estimated as
+    /// [`Self::document_frequency`].
+    async fn facet_frequency(&self, token: &str) -> StoreResult<i64> {
+        self.frequency(&format!("facets {token}"), &format!("facets : {token}"))
+            .await
+    }
+
+    async fn frequency(&self, key: &str, expression: &str) -> StoreResult<i64> {
+        if let Some(count) = self.document_frequencies.get(key) {
             return Ok(count);
         }
         let (all, recent) = self.loop_counts().await?;
-        let expression = format!("{{title body}} : ({phrase})");
         let count = if all < ESTIMATE_FROM || recent < ESTIMATE_FROM / 20 {
-            self.count_matches(&expression, i64::MIN).await?
+            self.count_matches(expression, i64::MIN).await?
         } else {
             let today = time::OffsetDateTime::now_utc()
                 .unix_timestamp()
                 .div_euclid(86_400);
             let in_window = self
-                .count_matches(&expression, (today - ESTIMATE_DAYS) * DAY_SHIFT)
+                .count_matches(expression, (today - ESTIMATE_DAYS) * DAY_SHIFT)
                 .await?;
             // f64: the product of two counts may not fit, and the estimate is rough anyway.
             (in_window as f64 * all as f64 / recent as f64).round() as i64
         };
-        self.document_frequencies.put(phrase, count);
+        self.document_frequencies.put(key, count);
         Ok(count)
+    }
+
+    /// Whether `query` is expected to match few records the searcher may see: its rarest
+    /// phrase's frequency times the share of records the access facets admit. Such a query's
+    /// candidates are highlighted as they are found (about 12 µs each at 1M records): a second
+    /// walk over the page's range of documents would cost as much as the search when a rare
+    /// phrase's matches spread over years. Not for prefixes: FTS5 merges every posting of a
+    /// prefix to highlight it (see [`Self::search_snippets`]).
+    async fn few_matches(
+        &self,
+        query: &crate::domain::search::SearchQuery,
+        frequencies: &[i64],
+        filter: &SearchFilter,
+    ) -> StoreResult<bool> {
+        if query.terms.iter().any(|t| t.prefix) {
+            return Ok(false);
+        }
+        let positive = query.terms.iter().filter(|t| !t.excluded).count();
+        let Some(rarest) = frequencies.iter().take(positive).min() else {
+            return Ok(false);
+        };
+        let mut estimate = *rarest as f64;
+        if let Some(teams) = &filter.teams {
+            let (all, _) = self.loop_counts().await?;
+            let admitted = self.facet_frequency(&access_facets(teams)).await?;
+            estimate *= (admitted as f64 / all.max(1) as f64).min(1.0);
+        }
+        Ok(estimate <= FEW_MATCHES)
     }
 
     async fn count_matches(&self, expression: &str, from_document: i64) -> StoreResult<i64> {
@@ -208,12 +265,17 @@ impl SqliteStore {
         &self,
         request: &SearchRequest<'_>,
     ) -> StoreResult<(Vec<Candidate>, bool)> {
+        let mut with_texts = false;
         let (expression, frequencies) = match request.matching {
             Matching::All(query) => {
                 let mut frequencies = Vec::new();
                 for phrase in query.fts5_phrases() {
                     frequencies.push(self.document_frequency(&phrase).await?);
                 }
+                with_texts = request.snippets
+                    && self
+                        .few_matches(query, &frequencies, &request.filter)
+                        .await?;
                 (expression(request.matching, &request.filter), frequencies)
             }
             Matching::Any(terms) => {
@@ -230,7 +292,7 @@ impl SqliteStore {
         };
         let day_document =
             |at: time::OffsetDateTime| at.unix_timestamp().div_euclid(86_400) * DAY_SHIFT;
-        let mut rows: Vec<(i64, f64)> = Vec::new();
+        let mut rows: Vec<Match> = Vec::new();
         let mut stopped_early = false;
         for (from, until) in request.windows(time::OffsetDateTime::now_utc()) {
             if rows.len() as i64 >= request.enough() || rows.len() as i64 > request.candidates {
@@ -242,26 +304,30 @@ impl SqliteStore {
             let low = from.map_or(i64::MIN, day_document);
             let high = until.map_or(i64::MAX, day_document);
             rows.extend(
-                self.candidates_in(&expression, &frequencies, low, high, wanted)
+                self.candidates_in(&expression, &frequencies, low, high, wanted, with_texts)
                     .await?,
             );
+            // The estimate was wrong: older windows' matches are highlighted for the page only.
+            with_texts &= rows.len() as f64 <= FEW_MATCHES;
         }
         let capped = stopped_early || rows.len() as i64 > request.candidates;
         let candidates = rows
             .into_iter()
             .take(usize::try_from(request.candidates).unwrap_or(0))
-            .map(|(doc, score)| Candidate {
+            .map(|(doc, score, texts)| Candidate {
                 key: doc.to_string(),
                 at: doc.div_euclid(DAY_SHIFT) * 86_400,
                 score,
                 meta: None,
+                texts,
             })
             .collect();
         Ok((candidates, capped))
     }
 
-    /// Matches with `low <= document < high`, newest first, with their `ff_rank` score. Only
-    /// the id and the score: reading the stored columns of every candidate would cost more than
+    /// Matches with `low <= document < high`, newest first, with their `ff_rank` score, and
+    /// with their highlighted title and snippet if `with_texts`. Otherwise only the id and the
+    /// score: reading the stored columns of thousands of candidates would cost more than
     /// ranking them (see ARCHITECTURE.md, "Search").
     async fn candidates_in(
         &self,
@@ -270,14 +336,21 @@ impl SqliteStore {
         low: i64,
         high: i64,
         limit: i64,
-    ) -> StoreResult<Vec<(i64, f64)>> {
+        with_texts: bool,
+    ) -> StoreResult<Vec<Match>> {
         let mut query =
             sqlx::QueryBuilder::<Db>::new("SELECT rowid, ff_rank(search_index, 10.0, 1.0, 0.0");
         for frequency in frequencies {
             query.push(", ");
             query.push_bind(*frequency);
         }
-        query.push(") FROM search_index WHERE search_index MATCH ");
+        query.push(")");
+        if with_texts {
+            push_highlighting(&mut query);
+        } else {
+            query.push(", NULL, NULL");
+        }
+        query.push(" FROM search_index WHERE search_index MATCH ");
         query.push_bind(expression.to_owned());
         query.push(" AND rowid >= ");
         query.push_bind(low);
@@ -285,11 +358,15 @@ impl SqliteStore {
         query.push_bind(high);
         query.push(" ORDER BY rowid DESC LIMIT ");
         query.push_bind(limit);
-        query
+        let rows: Vec<(i64, f64, Option<String>, Option<String>)> = query
             .build_query_as()
             .fetch_all(&self.reader)
             .await
-            .map_err(StoreError::from_sqlx)
+            .map_err(StoreError::from_sqlx)?;
+        Ok(rows
+            .into_iter()
+            .map(|(doc, score, title, snippet)| (doc, score, title.zip(snippet)))
+            .collect())
     }
 
     /// What each candidate of the page is, from the index's stored columns (one query).
@@ -334,7 +411,35 @@ impl SqliteStore {
         request: &SearchRequest<'_>,
         page: &[Candidate],
     ) -> StoreResult<Vec<(String, String)>> {
-        let docs = documents(page)?;
+        let mut found: Vec<(i64, (String, String))> = Vec::new();
+        let mut docs = Vec::new();
+        for (candidate, doc) in page.iter().zip(documents(page)?) {
+            match &candidate.texts {
+                Some(texts) => found.push((doc, texts.clone())),
+                None => docs.push(doc),
+            }
+        }
+        if !docs.is_empty() {
+            found.extend(self.highlight_page(request, &docs).await?);
+        }
+        Ok(documents(page)?
+            .iter()
+            .map(|doc| {
+                found
+                    .iter()
+                    .find(|(d, _)| d == doc)
+                    .map(|(_, texts)| texts.clone())
+                    .unwrap_or_default()
+            })
+            .collect())
+    }
+
+    /// The highlighted title and snippet of the page's records `docs`.
+    async fn highlight_page(
+        &self,
+        request: &SearchRequest<'_>,
+        docs: &[i64],
+    ) -> StoreResult<Vec<(i64, (String, String))>> {
         let exact_query;
         let exact = match request.matching {
             Matching::All(query) => {
@@ -343,7 +448,7 @@ impl SqliteStore {
             }
             other => other,
         };
-        let mut found = self.snippets_of(exact, &request.filter, &docs).await?;
+        let mut found = self.snippets_of(exact, &request.filter, docs).await?;
         let missing: Vec<i64> = docs
             .iter()
             .copied()
@@ -363,16 +468,7 @@ impl SqliteStore {
                 other => found.extend(self.snippets_of(other, &request.filter, &missing).await?),
             }
         }
-        Ok(docs
-            .iter()
-            .map(|doc| {
-                found
-                    .iter()
-                    .find(|(d, _)| d == doc)
-                    .map(|(_, texts)| texts.clone())
-                    .unwrap_or_default()
-            })
-            .collect())
+        Ok(found)
     }
 
     /// The title and body of some records (by document id; no full-text query).
@@ -404,15 +500,9 @@ impl SqliteStore {
         if docs.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query = sqlx::QueryBuilder::<Db>::new("SELECT rowid, highlight(search_index, 0, ");
-        query.push_bind(MARK_START.to_string());
-        query.push(", ");
-        query.push_bind(MARK_END.to_string());
-        query.push("), snippet(search_index, 1, ");
-        query.push_bind(MARK_START.to_string());
-        query.push(", ");
-        query.push_bind(MARK_END.to_string());
-        query.push(", '…', 24) FROM search_index WHERE search_index MATCH ");
+        let mut query = sqlx::QueryBuilder::<Db>::new("SELECT rowid");
+        push_highlighting(&mut query);
+        query.push(" FROM search_index WHERE search_index MATCH ");
         query.push_bind(expression);
         // One pass over the page's range of documents, the page picked out by a filter that is
         // not a constraint FTS5 sees (`rowid + 0`): with `rowid IN (…)` FTS5 would evaluate the
@@ -440,6 +530,19 @@ impl SqliteStore {
             .map(|(doc, title, snippet)| (doc, (title, snippet)))
             .collect())
     }
+}
+
+/// `, <highlighted title>, <snippet of the body>` of the current match.
+fn push_highlighting(query: &mut sqlx::QueryBuilder<'_, Db>) {
+    query.push(", highlight(search_index, 0, ");
+    query.push_bind(MARK_START.to_string());
+    query.push(", ");
+    query.push_bind(MARK_END.to_string());
+    query.push("), snippet(search_index, 1, ");
+    query.push_bind(MARK_START.to_string());
+    query.push(", ");
+    query.push_bind(MARK_END.to_string());
+    query.push(", '…', 24)");
 }
 
 fn documents(page: &[Candidate]) -> StoreResult<Vec<i64>> {

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Deserialize;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -141,8 +142,13 @@ impl NewLoopWriter {
             .map_err(|_| StoreError::Corrupt("the capture batch lock is poisoned".to_owned()))
     }
 
-    /// Writes batches until nobody is waiting.
+    /// Writes batches until nobody is waiting, on one connection held from batch to batch: a
+    /// connection returned to the pool goes back through a task of its own, and under load
+    /// the next batch waited for that task longer than its INSERTs took. Other writes get the
+    /// connection back every [`HOLD_BATCHES`] batches.
     async fn write_all(self) {
+        let mut held: Option<PoolConnection<Db>> = None;
+        let mut written = 0_usize;
         loop {
             let taken: Vec<Waiting> = match self.lock() {
                 Ok(mut batch) => {
@@ -156,45 +162,73 @@ impl NewLoopWriter {
                 // Poisoned: the waiting captures see their senders dropped.
                 Err(_) => return,
             };
-            self.write_batch(taken).await;
+            if written % HOLD_BATCHES == 0 {
+                held = None;
+            }
+            written += 1;
+            if held.is_none() {
+                match self.writer.acquire().await {
+                    Ok(connection) => held = Some(connection),
+                    Err(error) => {
+                        let message = error.to_string();
+                        for (_, sender) in taken {
+                            let _ = sender.send(Err(StoreError::Io(std::io::Error::other(
+                                format!("no connection to write with: {message}"),
+                            ))));
+                        }
+                        continue;
+                    }
+                }
+            }
+            if let Some(connection) = held.as_mut() {
+                write_batch(connection, taken).await;
+            }
         }
     }
+}
 
-    /// One transaction for the whole batch; if it fails, each loop again in its own, so that
-    /// one bad loop fails only its own capture.
-    async fn write_batch(&self, batch: Vec<Waiting>) {
-        let together = async {
-            let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-            let loops: Vec<&NewLoop> = batch.iter().map(|(new, _)| new).collect();
-            portable_loops::insert_loops(&mut tx, &loops).await?;
+/// Batches a held connection writes before other writes get their turn.
+const HOLD_BATCHES: usize = 8;
+
+/// One transaction for the whole batch; if it fails, each loop again in its own, so that one bad
+/// loop fails only its own capture.
+async fn write_batch(connection: &mut sqlx::SqliteConnection, batch: Vec<Waiting>) {
+    let together = async {
+        let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+        let mut loops: Vec<&NewLoop> = batch.iter().map(|(new, _)| new).collect();
+        // FTS5 collects a transaction's postings in memory only while document ids rise; a lower
+        // one writes what it holds as a segment of its own (and later merges). In document order
+        // the batch becomes one segment. The order tells nothing: document ids are random within
+        // a day.
+        loops.sort_by_key(|new| search::loop_document(new));
+        portable_loops::insert_loops(&mut tx, &loops).await?;
+        tx.commit().await.map_err(StoreError::from_sqlx)
+    }
+    .await;
+    match together {
+        Ok(()) => {
+            for (_, sender) in batch {
+                // The capture may have gone (its request was cancelled); its loop is written.
+                let _ = sender.send(Ok(()));
+            }
+            return;
+        }
+        Err(error) if batch.len() == 1 => {
+            if let Some((_, sender)) = batch.into_iter().next() {
+                let _ = sender.send(Err(error));
+            }
+            return;
+        }
+        Err(_) => {}
+    }
+    for (new, sender) in batch {
+        let alone = async {
+            let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+            portable_loops::insert_loop(&mut tx, &new).await?;
             tx.commit().await.map_err(StoreError::from_sqlx)
         }
         .await;
-        match together {
-            Ok(()) => {
-                for (_, sender) in batch {
-                    // The capture may have gone (its request was cancelled); its loop is written.
-                    let _ = sender.send(Ok(()));
-                }
-                return;
-            }
-            Err(error) if batch.len() == 1 => {
-                if let Some((_, sender)) = batch.into_iter().next() {
-                    let _ = sender.send(Err(error));
-                }
-                return;
-            }
-            Err(_) => {}
-        }
-        for (new, sender) in batch {
-            let alone = async {
-                let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-                portable_loops::insert_loop(&mut tx, &new).await?;
-                tx.commit().await.map_err(StoreError::from_sqlx)
-            }
-            .await;
-            let _ = sender.send(alone);
-        }
+        let _ = sender.send(alone);
     }
 }
 
@@ -248,10 +282,17 @@ impl SqliteStore {
             // Deleted content is overwritten, so removed or rewritten anonymous data cannot be
             // recovered from free pages of the file.
             .pragma("secure_delete", "on")
+            // Statement journals (a multi-row INSERT whose triggers may fail halfway) stay in
+            // memory: no temporary file to write per capture batch, and no copy of anonymous
+            // rows in a deleted file.
+            .pragma("temp_store", "memory")
             // 16 MiB of pages per connection (SQLite's default is 2): search and capture touch
             // many pages of large indexes, and each page not cached is a system call.
             .pragma("cache_size", "-16384");
+        // A connection to a local file cannot go stale, and sqlx's check before handing one out
+        // is a round trip to the connection's thread on every query: off for every pool.
         let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .after_connect(|connection, _| Box::pin(register_functions(connection)))
             // Checkpoints run beside the writer (see `checkpoint_periodically`), not inside a
@@ -260,11 +301,13 @@ impl SqliteStore {
             .await?;
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(options.read_connections.max(1))
             .after_connect(|connection, _| Box::pin(register_functions(connection)))
             .connect_with(connect.clone().read_only(true))
             .await?;
         let checkpointer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .connect_with(connect.clone())
             .await?;
@@ -336,7 +379,7 @@ impl SqliteStore {
     /// Anonymous rows already sit in random order: every table they touch is keyed by a random
     /// value (see migrations/sqlite/0002_loops.sql), and SQLite keeps no transaction ids.
     async fn hide_anonymous_order(
-        _tx: &mut Transaction<'static, Db>,
+        _tx: &mut Transaction<'_, Db>,
         _day: i64,
         _new_id: &str,
     ) -> Result<(), sqlx::Error> {

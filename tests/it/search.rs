@@ -698,3 +698,68 @@ story!(
         assert_eq!(search(&mo, "q=%22failover+drill%22").await["total"], 0);
     }
 );
+
+story!(
+    matches_are_highlighted_alike_whether_few_or_many,
+    |app: TestApp| async move {
+        let (lee, mo, _sam) = teams(&app).await;
+        // More loops with one word than a search highlights along with finding them (100 on
+        // SQLite), and one loop that a rarer word finds alone.
+        for n in 0..105 {
+            log(
+                &lee,
+                "ops",
+                json!({
+                    "title": format!("Replication lag {n}"),
+                    "what_happened": format!("The replication of the orders database fell {n} minutes behind."),
+                }),
+            )
+            .await;
+        }
+        let rare = log(
+            &lee,
+            "ops",
+            json!({
+                "title": "Replication stalled",
+                "what_happened": "The <b>replication</b> of the zeppelin archive stopped overnight.",
+            }),
+        )
+        .await;
+        let marks = |hit: &Value, words: &[&str]| {
+            let title = hit["title_html"].as_str().unwrap_or("");
+            let snippet = hit["snippet_html"].as_str().unwrap_or("");
+            assert!(
+                title.contains("<mark>Replication</mark>"),
+                "{title} in {hit}"
+            );
+            for word in words {
+                assert!(
+                    snippet.contains(&format!("<mark>{word}</mark>")),
+                    "{word}: {snippet}"
+                );
+            }
+            assert!(!snippet.contains("<b>"), "{snippet}");
+        };
+        for api in [&lee, &mo] {
+            let many = search(api, "q=%22replication%22&per_page=100").await;
+            assert_eq!(many["total"], 106, "{many}");
+            let hits = many["hits"].as_array().expect("hits");
+            assert_eq!(hits.len(), 100);
+            for hit in hits {
+                marks(hit, &["replication"]);
+            }
+            let few = search(api, "q=%22zeppelin%22+%22replication%22").await;
+            assert_eq!(few["total"], 1, "{few}");
+            let hit = &few["hits"][0];
+            assert_eq!(hit["loop"]["id"], rare.as_str());
+            marks(hit, &["replication", "zeppelin"]);
+            // The second page of many matches is highlighted too.
+            let second = search(api, "q=%22replication%22&per_page=100&page=2").await;
+            let hits = second["hits"].as_array().expect("hits");
+            assert_eq!(hits.len(), 6, "{second}");
+            for hit in hits {
+                marks(hit, &["replication"]);
+            }
+        }
+    }
+);

@@ -1,4 +1,5 @@
-//! The store through the library API, where HTTP cannot reach: SQLite's group commit of captures.
+//! The store through the library API, where HTTP cannot reach: SQLite's group commit of captures,
+//! and data written before a migration that reshapes it.
 
 use failforward::domain::loops::{ImpactScale, LoopKind, Stage};
 use failforward::domain::{LoopId, TeamId};
@@ -8,7 +9,7 @@ fn new_loop(team: TeamId, n: usize) -> NewLoop {
     let now = time::OffsetDateTime::now_utc();
     NewLoop {
         id: LoopId::random(),
-        seq: (rand::random::<u64>() >> 1).max(1) as i64,
+        seq: failforward::store::loops::new_seq(now),
         team_id: team,
         kind: LoopKind::Failure,
         title: format!("Batched capture {n}"),
@@ -81,4 +82,136 @@ async fn a_refused_capture_fails_alone_in_its_batch() {
         "the dashboards count what was written, no more"
     );
     raw.close().await;
+}
+
+/// Migration 0014 rekeys the stage history and computes a loop's full-text document id instead
+/// of keeping it in `search_docs`. A loop written before it (with an all-random `seq`) keeps its
+/// history and stays found; a later stage change and its deletion reach its document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loop_from_before_migration_14_keeps_its_history_and_its_search() {
+    use failforward::domain::search::{SearchQuery, MARK_START};
+    use failforward::domain::RecordId;
+    use failforward::store::loops::StageChange;
+    use failforward::store::memory::{Matching, SearchFilter, SearchRequest};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let raw = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("failforward.db"))
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal),
+    )
+    .await
+    .expect("raw");
+    let mut migrator = sqlx::migrate::Migrator::new(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/migrations/sqlite"
+    )))
+    .await
+    .expect("migrations");
+    migrator.migrations = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 13)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    migrator.run(&raw).await.expect("migrations up to 13");
+
+    let team = TeamId::random();
+    let id = LoopId::random();
+    let day = 86_400_i64;
+    let created = (time::OffsetDateTime::now_utc().unix_timestamp() / day - 10) * day;
+    sqlx::query("INSERT INTO teams (id, slug, name, created_at) VALUES ($1, 'ops', 'Ops', 0)")
+        .bind(team.to_string())
+        .execute(&raw)
+        .await
+        .expect("team");
+    sqlx::query(
+        "INSERT INTO loops (seq, id, team_id, kind, title, what_happened, what_was_expected, \
+         noticed_at, impact_scale, impact_affected, anonymous, created_at, stage, \
+         stage_entered_at) VALUES ($1, $2, $3, 'failure', 'Zeppelin hangar flooded', \
+         'The zeppelin hangar flooded overnight.', '', $4, 'minor', '', FALSE, $4, 'apply', $5)",
+    )
+    .bind(0x5eed_0000_1234_5678_i64)
+    .bind(id.to_string())
+    .bind(team.to_string())
+    .bind(created)
+    .bind(created + 2 * day)
+    .execute(&raw)
+    .await
+    .expect("loop");
+    for (position, from, to) in [
+        (0, None, "detect"),
+        (1, Some("detect"), "analyse"),
+        (2, Some("analyse"), "apply"),
+    ] {
+        sqlx::query(
+            "INSERT INTO loop_stage_changes (id, loop_id, from_stage, to_stage, position, \
+             changed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(RecordId::random().to_string())
+        .bind(id.to_string())
+        .bind(from)
+        .bind(to)
+        .bind(position)
+        .bind(created + position * day)
+        .execute(&raw)
+        .await
+        .expect("history");
+    }
+    raw.close().await;
+
+    let store = failforward::store::connect(None, dir.path(), &Default::default())
+        .await
+        .expect("store, migrated");
+    let history = store.stage_changes(id).await.expect("history");
+    let stages: Vec<Stage> = history.iter().map(|change| change.to).collect();
+    assert_eq!(stages, [Stage::Detect, Stage::Analyse, Stage::Apply]);
+
+    let query = SearchQuery::parse("\"zeppelin hangar\"");
+    let search = |stage: Option<Stage>| {
+        let store = store.clone();
+        let query = query.clone();
+        async move {
+            store
+                .search(&SearchRequest {
+                    matching: Matching::All(&query),
+                    filter: SearchFilter {
+                        stage,
+                        ..SearchFilter::default()
+                    },
+                    candidates: 10,
+                    limit: 10,
+                    offset: 0,
+                    snippets: true,
+                })
+                .await
+                .expect("search")
+                .hits
+        }
+    };
+    let hits = search(None).await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].loop_id, Some(id));
+    assert!(hits[0].snippet.contains(MARK_START), "{}", hits[0].snippet);
+
+    store
+        .change_stage(&StageChange {
+            id: RecordId::random(),
+            loop_id: id,
+            from: Stage::Apply,
+            to: Stage::Continue,
+            at: time::OffsetDateTime::now_utc(),
+            by: None,
+            note: String::new(),
+        })
+        .await
+        .expect("stage change");
+    assert_eq!(store.stage_changes(id).await.expect("history").len(), 4);
+    assert_eq!(search(Some(Stage::Continue)).await.len(), 1);
+    assert!(search(Some(Stage::Apply)).await.is_empty());
+
+    store.delete_loop(team, id).await.expect("delete");
+    assert!(search(None).await.is_empty());
 }

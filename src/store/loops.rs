@@ -8,8 +8,8 @@ use crate::domain::loops::{
 };
 use crate::domain::{ActionId, FactorId, LearningId, LoopId, RecordId, TeamId, UserId};
 
-/// Days are stored above bit 47 of a loop's `seq` (and of a full-text document id).
-const DAY_SHIFT: i64 = 1 << 47;
+/// Days are stored above bit 47 of a loop's `seq` (and of a SQLite full-text document id).
+pub(crate) const DAY_SHIFT: i64 = 1 << 47;
 
 /// A new loop's `seq`, SQLite's rowid for it: the day it was created above bit 47, a random
 /// number below. The order within a day stays hidden (anonymous loops keep only their day, see

@@ -19,8 +19,8 @@ use crate::store::memory::{Candidate, CandidateMeta};
 use crate::store::memory::{Matching, SearchFilter, SearchRequest};
 use crate::store::{StoreError, StoreResult};
 
-/// Days are stored above bit 47 of the document id (see the migration).
-const DAY_SHIFT: i64 = 1 << 47;
+// Days are stored above bit 47 of the document id (see the migration), as in a loop's `seq`.
+use crate::store::loops::DAY_SHIFT;
 
 /// How long a counted document frequency is used. Frequencies move slowly (a day's new records
 /// are a sliver of the archive), and ranking needs them only roughly.

@@ -298,6 +298,29 @@ pub(super) async fn insert_loops(
     if loops.is_empty() {
         return Ok(());
     }
+    let mut insert = sqlx::QueryBuilder::<super::Db>::new("");
+    push_loop_rows(&mut insert, loops)?;
+    insert.build().execute(&mut **tx).await.map_err(err)?;
+    let mut insert = sqlx::QueryBuilder::<super::Db>::new("");
+    if push_loop_tags(&mut insert, loops) {
+        insert.build().execute(&mut **tx).await.map_err(err)?;
+    }
+    let mut insert = sqlx::QueryBuilder::<super::Db>::new("");
+    push_loop_histories(&mut insert, loops);
+    insert.build().execute(&mut **tx).await.map_err(err)?;
+    for new in loops.iter().filter(|new| new.author.is_none()) {
+        ThisStore::hide_anonymous_order(tx, unix(new.created_at), &new.id.to_string())
+            .await
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// `INSERT INTO loops …` for `loops` (not empty).
+pub(super) fn push_loop_rows(
+    insert: &mut sqlx::QueryBuilder<'_, super::Db>,
+    loops: &[&NewLoop],
+) -> StoreResult<()> {
     let mut rows = Vec::with_capacity(loops.len());
     for new in loops {
         let (answers, suggestion, suggested) = match &new.classification {
@@ -316,13 +339,13 @@ pub(super) async fn insert_loops(
         };
         rows.push((*new, answers, suggestion, suggested));
     }
-    let mut insert = sqlx::QueryBuilder::<super::Db>::new(
+    insert.push(
         "INSERT INTO loops (seq, id, team_id, kind, title, what_happened, what_was_expected, \
          happened_at, noticed_at, impact_scale, impact_affected, author_id, anonymous, \
          reporter_secret_hash, created_at, stage, stage_entered_at, source_experiment_id, \
          classification_answers, suggestion_reasons, suggested_type, recurrence_of) ",
     );
-    insert.push_values(&rows, |mut row, (new, answers, suggestion, suggested)| {
+    insert.push_values(rows, |mut row, (new, answers, suggestion, suggested)| {
         row.push_bind(new.seq)
             .push_bind(new.id.to_string())
             .push_bind(new.team_id.to_string())
@@ -341,25 +364,39 @@ pub(super) async fn insert_loops(
             .push_bind(new.stage.as_str())
             .push_bind(unix(new.created_at))
             .push_bind(new.source_experiment_id.clone())
-            .push_bind(answers.clone())
-            .push_bind(suggestion.clone())
-            .push_bind(*suggested)
+            .push_bind(answers)
+            .push_bind(suggestion)
+            .push_bind(suggested)
             .push_bind(new.recurrence_of.map(|id| id.to_string()));
     });
-    insert.build().execute(&mut **tx).await.map_err(err)?;
+    Ok(())
+}
+
+/// `INSERT INTO loop_tags …` for `loops`; false (and nothing pushed) when none has a tag.
+pub(super) fn push_loop_tags(
+    insert: &mut sqlx::QueryBuilder<'_, super::Db>,
+    loops: &[&NewLoop],
+) -> bool {
     let tags: Vec<(String, String)> = loops
         .iter()
         .flat_map(|new| new.tags.iter().map(|tag| (new.id.to_string(), tag.clone())))
         .collect();
-    if !tags.is_empty() {
-        let mut insert =
-            sqlx::QueryBuilder::<super::Db>::new("INSERT INTO loop_tags (loop_id, tag) ");
-        insert.push_values(&tags, |mut row, (id, tag)| {
-            row.push_bind(id.clone()).push_bind(tag.clone());
-        });
-        insert.build().execute(&mut **tx).await.map_err(err)?;
+    if tags.is_empty() {
+        return false;
     }
-    let mut insert = sqlx::QueryBuilder::<super::Db>::new(
+    insert.push("INSERT INTO loop_tags (loop_id, tag) ");
+    insert.push_values(tags, |mut row, (id, tag)| {
+        row.push_bind(id).push_bind(tag);
+    });
+    true
+}
+
+/// `INSERT INTO loop_stage_changes …`: the first history entry of each of `loops` (not empty).
+pub(super) fn push_loop_histories(
+    insert: &mut sqlx::QueryBuilder<'_, super::Db>,
+    loops: &[&NewLoop],
+) {
+    insert.push(
         "INSERT INTO loop_stage_changes (id, loop_id, from_stage, to_stage, position, changed_at, \
          changed_by, note) ",
     );
@@ -373,13 +410,6 @@ pub(super) async fn insert_loops(
             .push_bind(new.author.map(|a| a.to_string()))
             .push_bind("");
     });
-    insert.build().execute(&mut **tx).await.map_err(err)?;
-    for new in loops.iter().filter(|new| new.author.is_none()) {
-        ThisStore::hide_anonymous_order(tx, unix(new.created_at), &new.id.to_string())
-            .await
-            .map_err(err)?;
-    }
-    Ok(())
 }
 
 /// Writes a new loop, its tags and its first history entry inside the caller's transaction (also

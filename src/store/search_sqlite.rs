@@ -411,18 +411,19 @@ impl SqliteStore {
         request: &SearchRequest<'_>,
         page: &[Candidate],
     ) -> StoreResult<Vec<(String, String)>> {
+        let page_docs = documents(page)?;
         let mut found: Vec<(i64, (String, String))> = Vec::new();
         let mut docs = Vec::new();
-        for (candidate, doc) in page.iter().zip(documents(page)?) {
+        for (candidate, doc) in page.iter().zip(&page_docs) {
             match &candidate.texts {
-                Some(texts) => found.push((doc, texts.clone())),
-                None => docs.push(doc),
+                Some(texts) => found.push((*doc, texts.clone())),
+                None => docs.push(*doc),
             }
         }
         if !docs.is_empty() {
             found.extend(self.highlight_page(request, &docs).await?);
         }
-        Ok(documents(page)?
+        Ok(page_docs
             .iter()
             .map(|doc| {
                 found

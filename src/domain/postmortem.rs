@@ -221,6 +221,17 @@ fn line_at(source: &str, offset: usize) -> usize {
 /// Reads a postmortem.
 pub fn parse(source: &str) -> Result<Postmortem, PostmortemError> {
     let source = source.replace("\r\n", "\n");
+    // Control characters are no Markdown, and U+0000 is text PostgreSQL cannot store.
+    if let Some((offset, c)) = source
+        .char_indices()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+    {
+        return Err(PostmortemError {
+            line: line_at(&source, offset),
+            field: "body",
+            message: format!("has a control character (U+{:04X})", u32::from(c)),
+        });
+    }
     let mut pm = Postmortem::default();
     let body_start = front_matter(&source, &mut pm)?;
     let body = &source[body_start..];
@@ -761,9 +772,12 @@ fn timeline_line(line: &str, day: Option<Date>) -> Line {
             }
         }
     }
-    let at = PrimitiveDateTime::new(date, time)
+    let Some(at) = PrimitiveDateTime::new(date, time)
         .assume_offset(offset)
-        .to_offset(UtcOffset::UTC);
+        .checked_to_offset(UtcOffset::UTC)
+    else {
+        return Line::Bad("is outside the years 0000 to 9999 in UTC".to_owned());
+    };
     let text = clean_text(rest);
     if text.is_empty() {
         return Line::Bad("has a time but no text".to_owned());
@@ -817,6 +831,25 @@ mod tests {
         let error = parse(bad).expect_err("refused");
         assert_eq!(error.line, 8);
         assert_eq!(error.field, "timeline");
+    }
+
+    #[test]
+    fn refuses_control_characters_with_their_line() {
+        let error =
+            parse("# T\r\n\r\nText.\r\n\r\n## Trigger\r\n\r\nA\u{0}B\r\n").expect_err("refused");
+        assert_eq!((error.line, error.field), (7, "body"));
+        assert!(error.message.contains("U+0000"), "{error}");
+    }
+
+    #[test]
+    fn refuses_instants_beyond_year_9999_in_utc() {
+        // Found by the fuzz target `postmortem`: the conversion to UTC panicked.
+        let error = parse("# T\n\nText.\n\n## Timeline\n\n- 9999-12-31 23:59 -05:00: late\n")
+            .expect_err("refused");
+        assert_eq!((error.line, error.field), (7, "timeline"));
+        let pm = parse("# T\n\nText.\n\n## Timeline\n\n- 0000-01-01 00:00 -05:00: early\n")
+            .expect("parses");
+        assert_eq!(pm.timeline[0].at.hour(), 5);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
-use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
+use time::{Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 use super::text::Invalid;
 
@@ -39,12 +39,27 @@ pub fn parse_date(raw: &str) -> Result<OffsetDateTime, Invalid> {
 
 /// Midnight UTC of the day `at` falls on: the only precision kept for anonymous records.
 pub fn day_of(at: OffsetDateTime) -> OffsetDateTime {
-    at.replace_time(Time::MIDNIGHT)
+    // Past the last day the time crate holds in UTC, the day as written is the closest there is.
+    at.checked_to_offset(UtcOffset::UTC)
+        .unwrap_or(at)
+        .replace_time(Time::MIDNIGHT)
+        .replace_offset(UtcOffset::UTC)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_of_is_midnight_utc_of_the_day_in_utc() {
+        let day = |raw: &str| day_of(parse_instant(raw).expect("instant")).unix_timestamp();
+        let midnight = |raw: &str| parse_date(raw).expect("date").unix_timestamp();
+        assert_eq!(day("2026-03-03T23:30:00-05:00"), midnight("2026-03-04"));
+        assert_eq!(day("2026-03-03T00:30:00+14:00"), midnight("2026-03-02"));
+        assert_eq!(day("2026-03-03T12:00:00Z"), midnight("2026-03-03"));
+        let last = day_of(parse_instant("9999-12-31T23:59:00-05:00").expect("instant"));
+        assert_eq!((last.year(), last.offset()), (9999, UtcOffset::UTC));
+    }
 
     #[test]
     fn accepts_the_forms_people_type() {

@@ -11,7 +11,7 @@
 use std::io::Write as _;
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
 use crate::domain::loops::{
@@ -20,7 +20,7 @@ use crate::domain::loops::{
 };
 use crate::domain::postmortem::{self, Postmortem};
 use crate::domain::when::{day_of, parse_date, parse_instant};
-use crate::domain::LoopId;
+use crate::domain::{LoopId, TeamId, UserId};
 use crate::store::loops::{FollowUp, LoopFilter, LoopRecord, NewLoop, Review};
 use crate::store::transfer::{ImportedAccount, ImportedAction, ImportedLoop};
 
@@ -668,30 +668,10 @@ impl Service {
         text: &str,
         dry_run: bool,
     ) -> ServiceResult<ImportReport> {
-        let now = self.now();
-        let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-        let (loops, kept) = if trimmed.starts_with('{') {
-            let document = parse_document(trimmed)?;
-            let mut out = Vec::new();
-            let mut errors = FieldErrors::default();
-            for (t, team) in document.teams.iter().enumerate() {
-                for (l, item) in team.loops.iter().enumerate() {
-                    let path = format!("teams[{t}].loops[{l}]");
-                    if let Some(imported) = from_export(access, item, &path, &mut errors) {
-                        out.push(imported);
-                    }
-                }
-            }
-            errors.check()?;
-            let kept = vec![Vec::new(); out.len()];
-            (out, kept)
-        } else {
-            let pm = postmortem::parse(text).map_err(|e| {
-                ServiceError::field(e.field, format!("line {}: {}", e.line, e.message))
-            })?;
-            let kept = pm.kept.iter().map(|k| k.heading.clone()).collect();
-            (vec![from_postmortem(access, &pm, now)?], vec![kept])
-        };
+        let ImportBatch {
+            loops,
+            kept_sections: kept,
+        } = read_import(text, access.team().id, access.actor(), self.now())?;
         let mut summaries = Vec::new();
         for (item, kept_sections) in loops.iter().zip(kept) {
             summaries.push(ImportedSummary {
@@ -756,6 +736,53 @@ impl Service {
     }
 }
 
+/// What an import would write, read and validated but not yet stored.
+#[derive(Debug, Clone)]
+pub struct ImportBatch {
+    pub loops: Vec<ImportedLoop>,
+    /// For each loop, the headings of Markdown sections that matched no loop field.
+    pub kept_sections: Vec<Vec<String>>,
+}
+
+/// Reads an import — a JSON export (text starting with `{`) or a Markdown postmortem — into the
+/// loops it would write to `team` on behalf of `importer` at `now`, validated as the forms
+/// would. Pure apart from drawing random ids: what it accepts, the store can write.
+pub fn read_import(
+    text: &str,
+    team: TeamId,
+    importer: UserId,
+    now: OffsetDateTime,
+) -> ServiceResult<ImportBatch> {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with('{') {
+        let document = parse_document(trimmed)?;
+        let mut loops = Vec::new();
+        let mut errors = FieldErrors::default();
+        for (t, team_data) in document.teams.iter().enumerate() {
+            for (l, item) in team_data.loops.iter().enumerate() {
+                let path = format!("teams[{t}].loops[{l}]");
+                if let Some(imported) = from_export(team, importer, now, item, &path, &mut errors) {
+                    loops.push(imported);
+                }
+            }
+        }
+        errors.check()?;
+        let kept_sections = vec![Vec::new(); loops.len()];
+        Ok(ImportBatch {
+            loops,
+            kept_sections,
+        })
+    } else {
+        let pm = postmortem::parse(text)
+            .map_err(|e| ServiceError::field(e.field, format!("line {}: {}", e.line, e.message)))?;
+        let kept = pm.kept.iter().map(|k| k.heading.clone()).collect();
+        Ok(ImportBatch {
+            loops: vec![from_postmortem(team, importer, &pm, now)?],
+            kept_sections: vec![kept],
+        })
+    }
+}
+
 fn export_team_head(access: &TeamAccess) -> ExportTeam {
     let team = access.team();
     ExportTeam {
@@ -806,9 +833,73 @@ fn check_text(errors: &mut FieldErrors, field: &str, value: &str, required: bool
         .unwrap_or_default()
 }
 
+/// The texts of a loop that are not read into a domain type, checked as the forms check them
+/// (no control characters, so nothing PostgreSQL cannot store; at most `LONG_TEXT_MAX`).
+fn check_free_text(item: &ExportLoop, path: &str, errors: &mut FieldErrors) {
+    let review = &item.review;
+    let mut texts: Vec<(String, &str)> = vec![
+        ("what_was_expected".into(), &item.what_was_expected),
+        ("impact_affected".into(), &item.impact_affected),
+        ("review.aar_intended".into(), &review.aar_intended),
+        ("review.aar_actual".into(), &review.aar_actual),
+        ("review.aar_difference".into(), &review.aar_difference),
+        ("review.aar_lessons".into(), &review.aar_lessons),
+        ("review.went_well".into(), &review.went_well),
+        ("review.went_wrong".into(), &review.went_wrong),
+        ("review.got_lucky".into(), &review.got_lucky),
+    ];
+    let optional = [
+        (
+            "type_override.reason",
+            item.type_override.as_ref().map(|o| &o.reason),
+        ),
+        ("follow_up.note", item.follow_up.note.as_ref()),
+        ("source_experiment_id", item.source_experiment_id.as_ref()),
+        ("next_experiment_id", item.next_experiment_id.as_ref()),
+    ];
+    for (field, value) in optional {
+        if let Some(value) = value {
+            texts.push((field.into(), value));
+        }
+    }
+    if let Some(classification) = &item.classification {
+        for (i, reason) in classification.suggestion.reasons.iter().enumerate() {
+            texts.push((format!("classification.suggestion.reasons[{i}]"), reason));
+        }
+    }
+    for (i, h) in item.history.iter().enumerate() {
+        texts.push((format!("history[{i}].note"), &h.note));
+    }
+    for (i, a) in item.additions.iter().enumerate() {
+        texts.push((format!("additions[{i}].body"), &a.body));
+    }
+    for (i, f) in item.factors.iter().enumerate() {
+        texts.push((format!("factors[{i}].description"), &f.description));
+    }
+    for (i, a) in item.accounts.iter().enumerate() {
+        for (name, value) in [
+            ("actions", &a.actions),
+            ("observations", &a.observations),
+            ("expectations", &a.expectations),
+            ("assumptions", &a.assumptions),
+            ("timeline_understanding", &a.timeline_understanding),
+        ] {
+            texts.push((format!("accounts[{i}].{name}"), value));
+        }
+    }
+    for (i, a) in item.actions.iter().enumerate() {
+        texts.push((format!("actions[{i}].dropped_reason"), &a.dropped_reason));
+    }
+    for (field, value) in texts {
+        check_text(errors, &format!("{path}.{field}"), value, false);
+    }
+}
+
 /// Validates one exported loop the way the forms would, naming `path.field` on a problem.
 fn from_export(
-    access: &TeamAccess,
+    team: TeamId,
+    importer: UserId,
+    now: OffsetDateTime,
     item: &ExportLoop,
     path: &str,
     errors: &mut FieldErrors,
@@ -856,6 +947,15 @@ fn from_export(
     if item.history.is_empty() {
         errors.push(&format!("{path}.history"), "must have the creation entry");
     }
+    check_free_text(item, path, errors);
+    // A loop's number carries its creation day above bit 47 (`store::loops::new_seq`, and
+    // SQLite's full-text document ids): days before 1970 or far ahead do not fit.
+    if item.created_at < OffsetDateTime::UNIX_EPOCH || item.created_at > now + Duration::days(1) {
+        errors.push(
+            &format!("{path}.created_at"),
+            "must lie between 1970-01-01 and today",
+        );
+    }
     if before && !errors.is_empty() {
         return None;
     }
@@ -867,7 +967,7 @@ fn from_export(
             // Imported records are history: no recurrence is inferred for them.
             recurrence_of: None,
             seq: crate::store::loops::new_seq(item.created_at),
-            team_id: access.team().id,
+            team_id: team,
             kind: item.kind,
             title,
             what_happened,
@@ -876,7 +976,7 @@ fn from_export(
             noticed_at: day_if(anon, item.noticed_at),
             impact_scale: item.impact_scale,
             impact_affected: item.impact_affected.clone(),
-            author: (!anon).then(|| access.actor()),
+            author: (!anon).then_some(importer),
             reporter_secret_hash: None,
             created_at: day_if(anon, item.created_at),
             stage: item.stage,
@@ -887,7 +987,7 @@ fn from_export(
                 .as_ref()
                 .map(|c| (c.answers, c.suggestion.clone())),
         },
-        importer: access.actor(),
+        importer,
         stage_entered_at: day_if(anon, item.stage_entered_at),
         review: Review {
             aar_intended: review.aar_intended.clone(),
@@ -970,7 +1070,8 @@ fn from_export(
 /// lines → timeline. Front matter may give `impact`, `tags`, `noticed_at`, `happened_at`,
 /// `stage` and `anonymous: true`.
 fn from_postmortem(
-    access: &TeamAccess,
+    team: TeamId,
+    importer: UserId,
     pm: &Postmortem,
     now: OffsetDateTime,
 ) -> ServiceResult<ImportedLoop> {
@@ -1058,7 +1159,7 @@ fn from_postmortem(
             // Imported records are history: no recurrence is inferred for them.
             recurrence_of: None,
             seq: crate::store::loops::new_seq(created_at),
-            team_id: access.team().id,
+            team_id: team,
             kind: LoopKind::Failure,
             title,
             what_happened,
@@ -1067,7 +1168,7 @@ fn from_postmortem(
             noticed_at: day_if(anon, noticed_at),
             impact_scale,
             impact_affected: pm.impact_line(),
-            author: (!anon).then(|| access.actor()),
+            author: (!anon).then_some(importer),
             reporter_secret_hash: None,
             created_at,
             stage,
@@ -1075,7 +1176,7 @@ fn from_postmortem(
             source_experiment_id: None,
             classification: None,
         },
-        importer: access.actor(),
+        importer,
         stage_entered_at: created_at,
         review: Review {
             aar_intended: String::new(),

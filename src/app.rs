@@ -105,6 +105,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_periodically(self.service.clone()));
+        let held_writer = tokio::spawn(write_held_periodically(self.service.clone()));
+        let service = self.service.clone();
         let checker = tokio::spawn(self.recurrence_checks.run(self.service.clone()));
         let stopping = self.stopping;
         let result = axum::serve(
@@ -120,6 +122,10 @@ impl Application {
         .await;
         sweeper.abort();
         checker.abort();
+        held_writer.abort();
+        if let Err(error) = service.release_held().await {
+            tracing::warn!(%error, "writing held anonymous contributions at stop failed");
+        }
         result.context("serving HTTP")
     }
 
@@ -146,6 +152,24 @@ async fn sweep_periodically(service: Service) {
         }
     }
 }
+
+/// Writes the anonymous contributions this instance holds once their moment has come elsewhere
+/// (a round closed or a tier revealed by another instance, a round's last day over).
+async fn write_held_periodically(service: Service) {
+    let mut interval = tokio::time::interval(HELD_WRITE_INTERVAL);
+    loop {
+        interval.tick().await;
+        if let Err(error) = service.write_due_answers().await {
+            tracing::warn!(%error, "writing held pulse answers failed");
+        }
+        if let Err(error) = service.write_due_items().await {
+            tracing::warn!(%error, "writing held sealed items failed");
+        }
+    }
+}
+
+/// How soon another instance's close or reveal reaches the contributions this one holds.
+pub const HELD_WRITE_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {

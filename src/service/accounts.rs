@@ -190,7 +190,8 @@ impl Service {
         })
     }
 
-    /// Resolves a session cookie. `refresh` extends the idle timeout (at most once a minute);
+    /// Resolves a session cookie. `refresh` extends the idle timeout (at most once a day, to the
+    /// day);
     /// callers pass `false` on requests whose timing must not be recorded against the person.
     pub async fn check_session(&self, token: &str, refresh: bool) -> ServiceResult<SessionCheck> {
         let hash = secrets::hash(token);
@@ -198,14 +199,18 @@ impl Service {
             return Ok(SessionCheck::Unknown);
         };
         let now = self.now();
-        let idle_expired = session.last_seen_at + self.policy.session_idle <= now;
+        // Use is recorded by the day only, so that no session row times a request (the GET
+        // before an anonymous capture included): idleness counts from the end of that day.
+        let seen_on = crate::domain::when::day_of(session.last_seen_at);
+        let idle_expired = seen_on + TimeDuration::days(1) + self.policy.session_idle <= now;
         let absolute_expired = session.created_at + self.policy.session_absolute <= now;
         if idle_expired || absolute_expired {
             self.store.delete_session(&hash).await?;
             return Ok(SessionCheck::Expired);
         }
-        if refresh && now - session.last_seen_at >= TimeDuration::minutes(1) {
-            self.store.touch_session(&hash, now).await?;
+        let today = crate::domain::when::day_of(now);
+        if refresh && today > session.last_seen_at {
+            self.store.touch_session(&hash, today).await?;
         }
         Ok(SessionCheck::Valid {
             actor: Actor {

@@ -113,8 +113,19 @@ impl Service {
         record: RoundRecord,
         with_comments: bool,
     ) -> ServiceResult<RoundView> {
+        let mut record = record;
         let now = self.now();
         let open = record.closed_at.is_none() && closing_instant(&record) > now;
+        let stored = if open {
+            Vec::new()
+        } else {
+            self.write_held_answers(record.id).await?;
+            let stored = self.store.pulse_answers(record.id).await?;
+            // Answers held by a server that died before the close are lost: count what is
+            // there, so that thresholds apply to the answers actually aggregated.
+            record.responses = stored.len() as i64;
+            stored
+        };
         let answered_by_me = self.store.has_answered(record.id, access.actor()).await?;
         let min = u32::try_from(record.min_responses).unwrap_or(culture::DEFAULT_MIN_RESPONSES);
         let (results, comments, withheld) = if open {
@@ -133,7 +144,6 @@ impl Service {
                 )),
             )
         } else {
-            let stored = self.store.pulse_answers(record.id).await?;
             let answers: Vec<PulseAnswers> = stored
                 .iter()
                 .filter_map(|(a, _)| PulseAnswers::parse(a).ok())
@@ -218,18 +228,62 @@ impl Service {
         errors.check()?;
         let parsed = PulseAnswers::parse(&values)
             .map_err(|(i, e)| ServiceError::field(&format!("item{}", i + 1), e.0))?;
+        // The mark now (it refuses a second answer on every instance); the answer waits in
+        // memory for the round's close (see `service::held`).
         match self
             .store
-            .record_pulse_answer(view.record.id, access.actor(), parsed.0, comment.as_deref())
+            .mark_pulse_participant(view.record.id, access.actor())
             .await
         {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.held.hold_answer(
+                    access.team().id,
+                    view.record.id,
+                    access.actor(),
+                    (parsed.0, comment),
+                );
+                Ok(())
+            }
             Err(StoreError::Conflict { .. }) => Err(ServiceError::Conflict {
                 field: None,
                 message: "you have already answered this round".to_owned(),
             }),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Writes the answers this server holds for a round that has closed, all in one
+    /// transaction, in an order that is not the order they were given.
+    pub(crate) async fn write_held_answers(&self, round: RecordId) -> ServiceResult<()> {
+        let held = self.held.take_round(round);
+        if held.answers.is_empty() {
+            return Ok(());
+        }
+        if let Err(error) = self.store.write_pulse_answers(round, &held.answers).await {
+            self.held.restore_round(round, held);
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    /// Writes the held answers of every round that has closed meanwhile (by a lead on another
+    /// instance, or at the end of its last day); the server calls it periodically.
+    pub async fn write_due_answers(&self) -> ServiceResult<()> {
+        let now = self.now();
+        for (round, team) in self.held.rounds() {
+            let closed = match self.store.round(team, round).await? {
+                Some(record) => record.closed_at.is_some() || closing_instant(&record) <= now,
+                // The round is gone (team deleted): nothing to write it to.
+                None => {
+                    self.held.take_round(round);
+                    false
+                }
+            };
+            if closed {
+                self.write_held_answers(round).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Closes a round early (leads only).
@@ -243,7 +297,7 @@ impl Service {
         self.store
             .close_round(access.team().id, id, self.now())
             .await?;
-        Ok(())
+        self.write_held_answers(id).await
     }
 
     /// Sets the minimum number of responses before results show (leads; never below 3).

@@ -191,6 +191,12 @@ impl Service {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
+            // An anonymous loop keeps nothing finer than the day: not even this default (the
+            // moment it was typed in, when the author gives none).
+            None if input.anonymous => Some(match happened_at {
+                Some(Some(happened)) if happened > day_of(now) => happened,
+                _ => day_of(now),
+            }),
             None => Some(now),
             Some(raw) => errors.take("noticed_at", parse_instant(raw)),
         };

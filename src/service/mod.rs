@@ -9,6 +9,7 @@ mod accounts;
 pub mod culture;
 pub mod error;
 pub mod experiments;
+pub mod held;
 pub mod lint;
 pub mod loops;
 pub mod memory;
@@ -79,6 +80,8 @@ pub struct Service {
     /// Present in the server: the possible-recurrence check runs after capture, off the
     /// request (see [`memory::RecurrenceChecks`]). Without it the check runs inline.
     after_capture: Option<memory::AfterCapture>,
+    /// Anonymous contributions waiting for a moment their writer does not choose.
+    held: Arc<held::Held>,
 }
 
 impl Service {
@@ -88,6 +91,7 @@ impl Service {
             policy: Arc::new(policy),
             sealer: None,
             after_capture: None,
+            held: Arc::default(),
         }
     }
 

@@ -9,11 +9,13 @@
 use crate::domain::when::day_of;
 use crate::domain::{RecordId, UserId};
 use crate::store::sealed::{
-    NewSealedItem, RevealedItem, SealTier, SealedBox, SealedCounts, ALREADY_CONTRIBUTED,
+    NewSealedItem, RevealedItem, SealTier, SealedBox, SealedCounts, UnnamedItem,
+    ALREADY_CONTRIBUTED,
 };
 use crate::store::StoreError;
 
 use super::error::{ServiceError, ServiceResult};
+use super::held::{self, HeldItem};
 use super::Service;
 
 /// One of my own named items, shown back to me before the reveal.
@@ -88,18 +90,42 @@ impl Service {
         text: &str,
         once_per_writer: bool,
     ) -> ServiceResult<RecordId> {
-        let item = NewSealedItem {
-            id: RecordId::random(),
-            box_id,
-            tier,
-            category: category.to_owned(),
-            author: named.then_some(writer),
-            ciphertext: self.sealer()?.seal(text, &box_id.to_string())?,
-            created_on: day_of(self.now()),
-            once_per_writer,
+        let ciphertext = self.sealer()?.seal(text, &box_id.to_string())?;
+        let id = RecordId::random();
+        let written = if named {
+            let item = NewSealedItem {
+                id,
+                box_id,
+                tier,
+                category: category.to_owned(),
+                author: Some(writer),
+                ciphertext,
+                created_on: day_of(self.now()),
+                once_per_writer,
+            };
+            self.store.add_sealed_item(&item, writer).await
+        } else {
+            // The mark now, the item at the reveal (see `service::held`).
+            let marked = self
+                .store
+                .mark_sealed_participant(box_id, writer, tier, once_per_writer)
+                .await;
+            if marked.is_ok() {
+                self.held.hold_item(
+                    box_id,
+                    tier,
+                    HeldItem {
+                        id,
+                        category: category.to_owned(),
+                        ciphertext,
+                        created_on: day_of(self.now()),
+                    },
+                );
+            }
+            marked
         };
-        match self.store.add_sealed_item(&item, writer).await {
-            Ok(()) => Ok(item.id),
+        match written {
+            Ok(()) => Ok(id),
             Err(StoreError::Refused(ALREADY_CONTRIBUTED)) => {
                 Err(ServiceError::conflict("dots", "you have already voted"))
             }
@@ -153,14 +179,17 @@ impl Service {
 
     /// Counts only — never content, never who wrote what.
     pub async fn sealed_counts(&self, box_id: RecordId) -> ServiceResult<SealedCounts> {
-        Ok(self.store.sealed_counts(box_id).await?)
+        let mut counts = self.store.sealed_counts(box_id).await?;
+        counts.items += self.held.item_count(box_id) as i64;
+        Ok(counts)
     }
 
     pub async fn sealed_participants(&self, box_id: RecordId) -> ServiceResult<Vec<UserId>> {
         Ok(self.store.sealed_participants(box_id).await?)
     }
 
-    /// Opens every item of the tier at once. Revealing twice is harmless.
+    /// Opens every item of the tier at once, with the unnamed items this server held back for
+    /// it. Revealing twice is harmless.
     pub async fn reveal_sealed(&self, box_id: RecordId, tier: SealTier) -> ServiceResult<()> {
         let sealer = self.sealer()?;
         let items = self.store.sealed_items_of_tier(box_id, tier).await?;
@@ -170,9 +199,79 @@ impl Service {
                 opened.push((item.id, sealer.open(&sealed, &box_id.to_string())?));
             }
         }
-        self.store
-            .reveal_sealed_tier(box_id, tier, &opened, self.now())
-            .await?;
+        let held = self.held.take_items(box_id, tier);
+        let mut added = Vec::with_capacity(held.len());
+        for item in &held {
+            match sealer.open(&item.ciphertext, &box_id.to_string()) {
+                Ok(text) => added.push(UnnamedItem {
+                    id: item.id,
+                    category: item.category.clone(),
+                    text,
+                    created_on: item.created_on,
+                }),
+                Err(error) => {
+                    self.held.restore_items(box_id, tier, held);
+                    return Err(error);
+                }
+            }
+        }
+        if let Err(error) = self
+            .store
+            .reveal_sealed_tier(box_id, tier, &opened, &added, self.now())
+            .await
+        {
+            self.held.restore_items(box_id, tier, held);
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    /// Writes the items held for tiers revealed meanwhile (by another instance); the server
+    /// calls it periodically.
+    pub async fn write_due_items(&self) -> ServiceResult<()> {
+        for (box_id, tier) in self.held.boxes() {
+            match self.store.sealed_box(box_id).await? {
+                Some(sealed) if sealed.revealed(tier) => self.reveal_sealed(box_id, tier).await?,
+                Some(_) => {}
+                None => {
+                    self.held.take_items(box_id, tier);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What a graceful stop does with what this server holds: groups of at least
+    /// [`held::MIN_RELEASE`] are written now (still sealed, in key order); smaller ones are
+    /// dropped — a group of one or two written alone could be paired with the marks written
+    /// since the last write. Dropped pulse answers take their participation marks with them.
+    pub async fn release_held(&self) -> ServiceResult<()> {
+        for (round, _) in self.held.rounds() {
+            let held = self.held.take_round(round);
+            if held.answers.len() >= held::MIN_RELEASE {
+                self.store.write_pulse_answers(round, &held.answers).await?;
+            } else {
+                let writers: Vec<UserId> = held.writers.into_iter().collect();
+                self.store
+                    .unmark_pulse_participants(round, &writers)
+                    .await?;
+            }
+        }
+        for (box_id, tier) in self.held.boxes() {
+            let held = self.held.take_items(box_id, tier);
+            if held.len() >= held::MIN_RELEASE {
+                let items: Vec<UnnamedItem> = held
+                    .into_iter()
+                    .map(|item| UnnamedItem {
+                        id: item.id,
+                        category: item.category,
+                        text: item.ciphertext,
+                        created_on: item.created_on,
+                    })
+                    .collect();
+                self.store.write_sealed_items(box_id, tier, &items).await?;
+            }
+        }
         Ok(())
     }
 

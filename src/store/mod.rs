@@ -453,9 +453,8 @@ pub trait SealedStore: Send + Sync {
         at: OffsetDateTime,
     ) -> StoreResult<()>;
     async fn sealed_box(&self, id: RecordId) -> StoreResult<Option<sealed::SealedBox>>;
-    /// Adds an item and marks its writer as a participant, in one transaction that also hides
-    /// the order of the box's items (see `hide_sealed_order`). `Conflict` when the tier is
-    /// already revealed.
+    /// Adds a named item and marks its writer as a participant, in one transaction. `Refused`
+    /// when the tier is already revealed.
     async fn add_sealed_item(
         &self,
         item: &sealed::NewSealedItem,
@@ -483,13 +482,34 @@ pub trait SealedStore: Send + Sync {
         id: RecordId,
         tier: sealed::SealTier,
     ) -> StoreResult<Vec<sealed::SealedItemRecord>>;
-    /// Writes the opened texts of a tier and marks it revealed, atomically; `false` when it was
-    /// already revealed (by someone else meanwhile).
+    /// Marks the writer of an unnamed item as a participant, alone: the item itself is written
+    /// later, with the others of its tier (see `reveal_sealed_tier`). `Refused` when the tier is
+    /// already revealed, or (`once_per_writer`) when the writer already contributed.
+    async fn mark_sealed_participant(
+        &self,
+        id: RecordId,
+        writer: UserId,
+        tier: sealed::SealTier,
+        once_per_writer: bool,
+    ) -> StoreResult<()>;
+    /// Writes still-sealed unnamed items held back until now, in one transaction, in the order
+    /// of their random keys.
+    async fn write_sealed_items(
+        &self,
+        id: RecordId,
+        tier: sealed::SealTier,
+        items: &[sealed::UnnamedItem],
+    ) -> StoreResult<()>;
+    /// Writes the opened texts of a tier, adds the unnamed items held back until now (`added`,
+    /// in plain text, in the order of their random keys) and marks the tier revealed, atomically;
+    /// `false` when it was already revealed (by someone else meanwhile; `added` is written all
+    /// the same).
     async fn reveal_sealed_tier(
         &self,
         id: RecordId,
         tier: sealed::SealTier,
         opened: &[(RecordId, String)],
+        added: &[sealed::UnnamedItem],
         at: OffsetDateTime,
     ) -> StoreResult<bool>;
     /// Revealed items with their author's name when they chose to show it.
@@ -593,15 +613,20 @@ pub trait CultureStore: Send + Sync {
     async fn rounds(&self, team: TeamId) -> StoreResult<Vec<culture::RoundRecord>>;
     async fn round(&self, team: TeamId, id: RecordId) -> StoreResult<Option<culture::RoundRecord>>;
     async fn has_answered(&self, round: RecordId, user: UserId) -> StoreResult<bool>;
-    /// Records that `user` answered and, apart from it, what was answered — in one
-    /// transaction that also hides the order of the round's answers. `Conflict` when the person
-    /// has already answered (nothing is written).
-    async fn record_pulse_answer(
+    /// Records that `user` answered, alone: what they answered is written later, with the
+    /// round's other answers (see `write_pulse_answers`). `Conflict` when the person has already
+    /// answered (nothing is written).
+    async fn mark_pulse_participant(&self, round: RecordId, user: UserId) -> StoreResult<()>;
+    /// Removes participation marks whose answers were lost (so those people may answer again).
+    async fn unmark_pulse_participants(&self, round: RecordId, users: &[UserId])
+        -> StoreResult<()>;
+    /// Writes answers held back until now, in one statement, under fresh random keys in key
+    /// order: neither the file, the write-ahead log nor PostgreSQL's row versions keep the order
+    /// in which they were given.
+    async fn write_pulse_answers(
         &self,
         round: RecordId,
-        user: UserId,
-        answers: [u8; 7],
-        comment: Option<&str>,
+        answers: &[([u8; 7], Option<String>)],
     ) -> StoreResult<()>;
     /// Every answer of a round (for aggregation only), in no particular order.
     async fn pulse_answers(&self, round: RecordId) -> StoreResult<Vec<([u8; 7], Option<String>)>>;

@@ -102,35 +102,62 @@ impl CultureStore for ThisStore {
         Ok(n > 0)
     }
 
-    async fn record_pulse_answer(
-        &self,
-        round: RecordId,
-        user: UserId,
-        answers: [u8; 7],
-        comment: Option<&str>,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin_write().await.map_err(err)?;
+    async fn mark_pulse_participant(&self, round: RecordId, user: UserId) -> StoreResult<()> {
         sqlx::query("INSERT INTO pulse_participants (round_id, user_id) VALUES ($1, $2)")
             .bind(round.to_string())
             .bind(user.to_string())
-            .execute(&mut *tx)
+            .execute(self.writer())
             .await
             .map_err(err)?;
-        let mut insert = sqlx::QueryBuilder::<super::Db>::new(
-            "INSERT INTO pulse_answers (id, round_id, item1, item2, item3, item4, item5, item6, item7, comment) VALUES (",
-        );
-        let mut values = insert.separated(", ");
-        values.push_bind(RecordId::random().to_string());
-        values.push_bind(round.to_string());
-        for value in answers {
-            values.push_bind(i64::from(value));
+        Ok(())
+    }
+
+    async fn unmark_pulse_participants(
+        &self,
+        round: RecordId,
+        users: &[UserId],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        for user in users {
+            sqlx::query("DELETE FROM pulse_participants WHERE round_id = $1 AND user_id = $2")
+                .bind(round.to_string())
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
         }
-        values.push_bind(comment.map(str::to_owned));
-        insert.push(")");
-        insert.build().execute(&mut *tx).await.map_err(err)?;
-        Self::hide_pulse_order(&mut tx, &round.to_string())
-            .await
-            .map_err(err)?;
+        tx.commit().await.map_err(err)
+    }
+
+    async fn write_pulse_answers(
+        &self,
+        round: RecordId,
+        answers: &[([u8; 7], Option<String>)],
+    ) -> StoreResult<()> {
+        if answers.is_empty() {
+            return Ok(());
+        }
+        // Random keys, written in key order: rows, cells and index entries follow the key.
+        let mut keyed: Vec<(String, &([u8; 7], Option<String>))> = answers
+            .iter()
+            .map(|answer| (RecordId::random().to_string(), answer))
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut tx = self.begin_write().await.map_err(err)?;
+        // 10 parameters a row: well under either database's limit per statement.
+        for chunk in keyed.chunks(500) {
+            let mut insert = sqlx::QueryBuilder::<super::Db>::new(
+                "INSERT INTO pulse_answers (id, round_id, item1, item2, item3, item4, item5, item6, item7, comment) ",
+            );
+            insert.push_values(chunk, |mut values, (id, (items, comment))| {
+                values.push_bind(id.clone()).push_bind(round.to_string());
+                for value in items {
+                    values.push_bind(i64::from(*value));
+                }
+                values.push_bind(comment.clone());
+            });
+            insert.build().execute(&mut *tx).await.map_err(err)?;
+        }
         tx.commit().await.map_err(err)
     }
 

@@ -7,7 +7,7 @@ use super::ThisStore;
 use crate::domain::{RecordId, UserId};
 use crate::store::rows::parse_id;
 use crate::store::sealed::{
-    NewSealedItem, RevealedItem, SealTier, SealedBox, SealedCounts, SealedItemRecord,
+    NewSealedItem, RevealedItem, SealTier, SealedBox, SealedCounts, SealedItemRecord, UnnamedItem,
     ALREADY_CONTRIBUTED,
 };
 use crate::store::{from_unix_opt, unix, SealedStore, StoreError, StoreResult};
@@ -31,6 +31,73 @@ fn item(row: ItemRow) -> StoreResult<SealedItemRecord> {
         ciphertext,
         plaintext,
     })
+}
+
+type Tx = sqlx::Transaction<'static, super::Db>;
+
+/// `NotFound` without the box, `Refused` once the tier is revealed.
+async fn check_sealed(tx: &mut Tx, id: RecordId, t: SealTier) -> StoreResult<()> {
+    let column = match t {
+        SealTier::Open => "revealed_open_at",
+        SealTier::Late => "revealed_late_at",
+    };
+    let revealed: Option<Option<i64>> =
+        sqlx::query_scalar(&format!("SELECT {column} FROM sealed_boxes WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(err)?;
+    match revealed {
+        None => Err(StoreError::NotFound),
+        Some(Some(_)) => Err(StoreError::Refused("already revealed")),
+        Some(None) => Ok(()),
+    }
+}
+
+/// Marks the writer as a participant; `false` when they already were.
+async fn mark(tx: &mut Tx, id: RecordId, writer: UserId, t: SealTier) -> StoreResult<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO sealed_participants (box_id, user_id, tier) VALUES ($1, $2, $3) \
+         ON CONFLICT (box_id, user_id) DO NOTHING",
+    )
+    .bind(id.to_string())
+    .bind(writer.to_string())
+    .bind(t.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?
+    .rows_affected()
+        == 1)
+}
+
+/// Inserts unnamed items in the order of their random keys, so that rows, cells and index
+/// entries follow the key rather than the order of writing; `column` holds their text.
+async fn insert_unnamed(
+    tx: &mut Tx,
+    id: RecordId,
+    t: SealTier,
+    items: &[UnnamedItem],
+    column: &str,
+) -> StoreResult<()> {
+    let mut sorted: Vec<&UnnamedItem> = items.iter().collect();
+    sorted.sort_by_key(|item| item.id.to_string());
+    for chunk in sorted.chunks(500) {
+        let mut insert = sqlx::QueryBuilder::<super::Db>::new(format!(
+            "INSERT INTO sealed_items (id, box_id, tier, category, author_id, {column}, created_on) "
+        ));
+        insert.push_values(chunk, |mut values, item| {
+            values
+                .push_bind(item.id.to_string())
+                .push_bind(id.to_string())
+                .push_bind(t.as_str())
+                .push_bind(item.category.clone())
+                .push_bind(None::<String>)
+                .push_bind(item.text.clone())
+                .push_bind(unix(item.created_on));
+        });
+        insert.build().execute(&mut **tx).await.map_err(err)?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -96,34 +163,8 @@ impl SealedStore for ThisStore {
 
     async fn add_sealed_item(&self, new: &NewSealedItem, writer: UserId) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
-        let column = match new.tier {
-            SealTier::Open => "revealed_open_at",
-            SealTier::Late => "revealed_late_at",
-        };
-        let revealed: Option<Option<i64>> =
-            sqlx::query_scalar(&format!("SELECT {column} FROM sealed_boxes WHERE id = $1"))
-                .bind(new.box_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(err)?;
-        match revealed {
-            None => return Err(StoreError::NotFound),
-            Some(Some(_)) => return Err(StoreError::Refused("already revealed")),
-            Some(None) => {}
-        }
-        let first = sqlx::query(
-            "INSERT INTO sealed_participants (box_id, user_id, tier) VALUES ($1, $2, $3) \
-             ON CONFLICT (box_id, user_id) DO NOTHING",
-        )
-        .bind(new.box_id.to_string())
-        .bind(writer.to_string())
-        .bind(new.tier.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?
-        .rows_affected()
-            == 1;
-        if new.once_per_writer && !first {
+        check_sealed(&mut tx, new.box_id, new.tier).await?;
+        if !mark(&mut tx, new.box_id, writer, new.tier).await? && new.once_per_writer {
             return Err(StoreError::Refused(ALREADY_CONTRIBUTED));
         }
         sqlx::query(
@@ -140,10 +181,32 @@ impl SealedStore for ThisStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
+        tx.commit().await.map_err(err)
+    }
 
-        Self::hide_sealed_order(&mut tx, &new.box_id.to_string())
-            .await
-            .map_err(err)?;
+    async fn mark_sealed_participant(
+        &self,
+        id: RecordId,
+        writer: UserId,
+        t: SealTier,
+        once_per_writer: bool,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        check_sealed(&mut tx, id, t).await?;
+        if !mark(&mut tx, id, writer, t).await? && once_per_writer {
+            return Err(StoreError::Refused(ALREADY_CONTRIBUTED));
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    async fn write_sealed_items(
+        &self,
+        id: RecordId,
+        t: SealTier,
+        items: &[UnnamedItem],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        insert_unnamed(&mut tx, id, t, items, "ciphertext").await?;
         tx.commit().await.map_err(err)
     }
 
@@ -236,6 +299,7 @@ impl SealedStore for ThisStore {
         id: RecordId,
         t: SealTier,
         opened: &[(RecordId, String)],
+        added: &[UnnamedItem],
         at: OffsetDateTime,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await.map_err(err)?;
@@ -253,8 +317,13 @@ impl SealedStore for ThisStore {
         .map_err(err)?
         .rows_affected();
         if marked == 0 {
+            if !added.is_empty() {
+                insert_unnamed(&mut tx, id, t, added, "plaintext").await?;
+                tx.commit().await.map_err(err)?;
+            }
             return Ok(false);
         }
+        insert_unnamed(&mut tx, id, t, added, "plaintext").await?;
         for (item_id, text) in opened {
             sqlx::query(
                 "UPDATE sealed_items SET plaintext = $1, ciphertext = NULL WHERE id = $2 AND box_id = $3",

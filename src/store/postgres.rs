@@ -221,60 +221,6 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Rewrites every item of the box in random order, in the transaction that adds one, so that
-    /// all carry that transaction's id and a shuffled physical order: neither can tell which item
-    /// came with which participant row (see `hide_anonymous_order`).
-    async fn hide_sealed_order(
-        tx: &mut Transaction<'static, Db>,
-        box_id: &str,
-    ) -> Result<(), sqlx::Error> {
-        use rand::seq::SliceRandom;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind(format!("failforward:sealed:{box_id}"))
-            .execute(&mut **tx)
-            .await?;
-        let mut ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM sealed_items WHERE box_id = $1")
-                .bind(box_id)
-                .fetch_all(&mut **tx)
-                .await?;
-        ids.shuffle(&mut rand::thread_rng());
-        for id in &ids {
-            sqlx::query("UPDATE sealed_items SET tier = tier WHERE id = $1")
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Rewrites every answer of the round in random order, in the transaction that records one,
-    /// so that all carry that transaction's id and a shuffled physical order: neither pairs an
-    /// answer with the participant row written beside it (see `hide_anonymous_order`).
-    async fn hide_pulse_order(
-        tx: &mut Transaction<'static, Db>,
-        round: &str,
-    ) -> Result<(), sqlx::Error> {
-        use rand::seq::SliceRandom;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind(format!("failforward:pulse:{round}"))
-            .execute(&mut **tx)
-            .await?;
-        let mut ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM pulse_answers WHERE round_id = $1")
-                .bind(round)
-                .fetch_all(&mut **tx)
-                .await?;
-        ids.shuffle(&mut rand::thread_rng());
-        for id in &ids {
-            sqlx::query("UPDATE pulse_answers SET round_id = round_id WHERE id = $1")
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
-    }
-
     fn backend_kind(&self) -> Backend {
         Backend::Postgres
     }

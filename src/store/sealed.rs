@@ -64,6 +64,17 @@ pub struct NewSealedItem {
     pub once_per_writer: bool,
 }
 
+/// An unnamed item written after being held back: `text` is the ciphertext before its tier's
+/// reveal and the plain text at and after it.
+#[derive(Debug, Clone)]
+pub struct UnnamedItem {
+    pub id: RecordId,
+    pub category: String,
+    pub text: String,
+    /// Midnight UTC of the day.
+    pub created_on: OffsetDateTime,
+}
+
 #[derive(Debug, Clone)]
 pub struct SealedItemRecord {
     pub id: RecordId,

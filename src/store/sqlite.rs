@@ -406,22 +406,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Sealed items sit in random order already (WITHOUT ROWID, random keys).
-    async fn hide_sealed_order(
-        _tx: &mut Transaction<'static, Db>,
-        _box_id: &str,
-    ) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
-
-    /// Pulse answers sit in random order already (WITHOUT ROWID, random keys).
-    async fn hide_pulse_order(
-        _tx: &mut Transaction<'static, Db>,
-        _round: &str,
-    ) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
-
     async fn announce_review(&self, id: &str, version: i64) -> Result<(), sqlx::Error> {
         // Nobody listening is fine.
         let _ = self.review_events.send((id.to_owned(), version));

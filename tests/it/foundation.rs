@@ -228,7 +228,8 @@ story!(
         let admin = app.set_up().await;
         assert_eq!(admin.get("/account").await.status(), StatusCode::OK);
         app.db
-            .execute("UPDATE sessions SET last_seen_at = last_seen_at - 13 * 3600")
+            // Use is recorded by the day: 12 hours idle count from the end of that day.
+            .execute("UPDATE sessions SET last_seen_at = last_seen_at - 37 * 3600")
             .await;
         let idle = admin.get("/teams").await;
         assert_eq!(idle.status(), StatusCode::SEE_OTHER);

@@ -222,6 +222,11 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// The app's data directory (the SQLite file, its log and the secret key live there).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// A browser-like client with its own cookie jar that does not follow redirects.
     pub fn browser(&self) -> Browser {
         Browser {

@@ -48,13 +48,6 @@ pub fn duration(d: time::Duration) -> String {
     }
 }
 
-fn input_datetime(at: OffsetDateTime) -> String {
-    at.format(time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]"
-    ))
-    .unwrap_or_default()
-}
-
 fn input_date(at: OffsetDateTime) -> String {
     at.format(time::macros::format_description!("[year]-[month]-[day]"))
         .unwrap_or_default()
@@ -145,10 +138,7 @@ fn scales() -> Vec<(&'static str, &'static str)> {
 pub async fn new_form(WebTeam { user, access }: WebTeam) -> Result<Response, WebError> {
     let mut echo = Echo::default();
     echo.0.insert("impact_scale".into(), "minor".into());
-    echo.0.insert(
-        "noticed_at".into(),
-        input_datetime(OffsetDateTime::now_utc()),
-    );
+    // No pre-filled time: the minute the form opened would be stored with an anonymous loop.
     Ok(render(&NewLoopPage {
         layout: Layout::signed_in(
             &user,

@@ -66,7 +66,8 @@ pub struct Found {
     /// The loop it belongs to, when the viewer may open it.
     pub loop_link: Option<(LoopId, String)>,
     pub stage: Option<Stage>,
-    /// Only for named loops; never for anonymous ones.
+    /// Only on a hit for a named loop itself; never for anonymous loops or for a loop's other
+    /// records (a factor, learning or action may come from an unnamed review card).
     pub author_name: Option<String>,
     pub anonymous: bool,
 }
@@ -328,7 +329,10 @@ impl Service {
                         _ => None,
                     },
                     stage: hit.stage.filter(|_| visible),
-                    author_name: if visible && !hit.anonymous {
+                    // A person is named only beside what they wrote under their name: the
+                    // loop itself. Its factors, learnings and actions may come from unnamed
+                    // review cards or other people, so they name nobody.
+                    author_name: if visible && !hit.anonymous && hit.kind == DocKind::Loop {
                         hit.author_name
                     } else {
                         None

@@ -763,3 +763,85 @@ story!(
         }
     }
 );
+
+story!(
+    a_hit_on_what_a_review_decided_names_nobody,
+    |app: TestApp| async move {
+        let (lee, mo, _) = teams(&app).await;
+        let loop_id = log(
+            &mo,
+            "ops",
+            json!({"title": "Checkout zebra timed out", "what_happened": "Payments took 30 s."}),
+        )
+        .await;
+        let (status, started) = lee
+            .post(
+                "/api/v1/teams/ops/reviews",
+                json!({"loop_id": loop_id, "dots": 3}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{started}");
+        let base = format!(
+            "/api/v1/teams/ops/reviews/{}",
+            started["id"].as_str().expect("id")
+        );
+        mo.post(&format!("{base}/participants"), json!({})).await;
+        lee.post(&format!("{base}/advance"), json!({"from": "open_actions"}))
+            .await;
+        // Mo writes the card that becomes an action, without a name.
+        let (status, card) = mo
+            .post(
+                &format!("{base}/cards"),
+                json!({"kind": "idea", "text": "Add a quokka circuit breaker", "show_name": false}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{card}");
+        let card = card["id"].as_str().expect("id").to_owned();
+        for api in [&mo, &lee] {
+            let (status, _) = api
+                .send(
+                    reqwest::Method::PUT,
+                    &format!("{base}/done"),
+                    Some(json!({"done": true})),
+                )
+                .await;
+            assert!(status.is_success());
+        }
+        for from in ["reveal", "group", "vote", "discuss"] {
+            let (status, body) = lee
+                .post(&format!("{base}/advance"), json!({"from": from}))
+                .await;
+            assert!(status.is_success(), "{from}: {body}");
+        }
+        for (kind, text) in [
+            ("action", "Add a quokka circuit breaker"),
+            ("learning", "Quokka breakers stop retry storms"),
+        ] {
+            let (status, decided) = lee
+                .post(
+                    &format!("{base}/decisions"),
+                    json!({"card_id": card, "kind": kind, "text": text}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{decided}");
+        }
+
+        // The loop itself was written under Mo's name, and its hit says so; what the review
+        // decided from an unnamed card names nobody, whoever searches.
+        for api in [&lee, &mo] {
+            let found = search(api, "q=zebra").await;
+            assert_eq!(found["hits"][0]["kind"], "loop", "{found}");
+            assert_eq!(found["hits"][0]["author"], "Mo Member", "{found}");
+            let found = search(api, "q=quokka").await;
+            let hits = found["hits"].as_array().expect("hits");
+            assert_eq!(hits.len(), 2, "{found}");
+            for hit in hits {
+                assert!(hit["author"].is_null(), "a decision names someone: {hit}");
+            }
+        }
+        let browser = app.sign_in("lee@example.org").await;
+        let (_, page) = browser.get_text("/search?q=quokka").await;
+        assert!(page.contains("quokka") || page.contains("Quokka"), "{page}");
+        assert!(!page.contains("Mo Member"), "the search page names Mo");
+    }
+);

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod anonymity;
+mod anonymity_logs;
 mod browser;
 mod cli;
 mod culture;

@@ -4,6 +4,7 @@ mod helpers;
 
 mod anonymity;
 mod anonymity_logs;
+mod anonymity_pages;
 mod browser;
 mod cli;
 mod culture;

@@ -1,6 +1,7 @@
-//! The server's log lines cannot tell an anonymous capture from a named one: the real binary at
-//! debug level, JSON lines, each capture's lines found by its request id and compared with the
-//! timestamp, request id and latency set aside — through the web form and the API.
+//! The server's log lines cannot tell an anonymous capture from a named one, nor an unnamed
+//! review card from a named one: the real binary at debug level, JSON lines, each request's
+//! lines found by its request id and compared with the timestamp, request id and latency set
+//! aside — captures through the web form and the API, cards through the API.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -216,9 +217,53 @@ async fn captures_log_alike(backend: Backend) {
                 .push(request_id(&response));
         }
     }
+    // Review cards: named and unnamed, through the API.
+    let started: Value = api
+        .post(format!("{}/api/v1/teams/ops/reviews", server.base))
+        .bearer_auth(&token)
+        .json(&json!({"prompt": "Last sprint", "dots": 3}))
+        .send()
+        .await
+        .expect("review")
+        .json()
+        .await
+        .expect("json");
+    let review = format!(
+        "{}/api/v1/teams/ops/reviews/{}",
+        server.base,
+        started["id"].as_str().expect("id")
+    );
+    let moved = api
+        .post(format!("{review}/advance"))
+        .bearer_auth(&token)
+        .json(&json!({"from": "open_actions"}))
+        .send()
+        .await
+        .expect("advance");
+    assert!(moved.status().is_success());
+    for n in 0..2 {
+        for (kind, named) in [("named", true), ("anonymous", false)] {
+            let response = api
+                .post(format!("{review}/cards"))
+                .bearer_auth(&token)
+                .json(&json!({"kind": "idea", "text": format!("card {n}"), "show_name": named}))
+                .send()
+                .await
+                .expect("card");
+            assert_eq!(response.status(), StatusCode::CREATED, "card, {kind}");
+            requests
+                .entry(if named {
+                    "card named"
+                } else {
+                    "card anonymous"
+                })
+                .or_default()
+                .push(request_id(&response));
+        }
+    }
     let logs = server.stop();
 
-    for door in ["web", "api"] {
+    for door in ["web", "api", "card"] {
         let named: Vec<Vec<String>> = requests[format!("{door} named").as_str()]
             .iter()
             .map(|id| lines_of(&logs, id))

@@ -32,12 +32,22 @@ impl FromStr for LogFormat {
     }
 }
 
+/// Lines never written, at any level, because what they say depends on the work a request did
+/// and so would mark an anonymous capture among the requests: the database driver's statements
+/// (an anonymous write's differ from a named one's — PostgreSQL's rewrite of the day's anonymous
+/// loops, for one) and the HTML parser's chatter while pages are sanitised.
+const SILENCED: [&str; 2] = ["sqlx::query=off", "html5ever=off"];
+
 /// Installs the global subscriber, writing to standard error. `RUST_LOG`, when set, overrides
-/// `level`. Calling it twice is harmless (the second call does nothing).
+/// `level` (but not [`SILENCED`]). Calling it twice is harmless (the second call does nothing).
 pub fn init(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = SILENCED
+        .iter()
+        .filter_map(|directive| directive.parse().ok())
+        .fold(filter, EnvFilter::add_directive);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -19,6 +19,12 @@
   document.querySelectorAll("[data-copy-source]").forEach(function (input) {
     input.addEventListener("focus", function () { input.select(); });
   });
+  // A page that answers a form in place (a newly logged loop) shows its own address, so that
+  // reloading it does not send the form again.
+  var address = document.querySelector("[data-address]");
+  if (address && window.history.replaceState) {
+    window.history.replaceState(null, "", address.getAttribute("data-address"));
+  }
   // Ask before destructive actions.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {

@@ -245,7 +245,7 @@ impl Service {
         let secret = input.anonymous.then(|| secrets::generate(""));
         // The possible-recurrence check runs after the loop is written: off the request in the
         // server (see `memory::RecurrenceChecks`), inline otherwise.
-        let recurrence_scope = self.recurrence_scope(access).await?;
+        let recurrence_scope = self.recurrence_scope(access, input.anonymous).await?;
         let recurrence_check = (title.clone(), what_happened.clone());
         let new = NewLoop {
             id: LoopId::random(),

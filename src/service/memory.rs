@@ -66,7 +66,8 @@ pub struct Found {
     /// The loop it belongs to, when the viewer may open it.
     pub loop_link: Option<(LoopId, String)>,
     pub stage: Option<Stage>,
-    /// Only for named loops; never for anonymous ones.
+    /// Only on a hit for a named loop itself; never for anonymous loops or for a loop's other
+    /// records (a factor, learning or action may come from an unnamed review card).
     pub author_name: Option<String>,
     pub anonymous: bool,
 }
@@ -328,7 +329,10 @@ impl Service {
                         _ => None,
                     },
                     stage: hit.stage.filter(|_| visible),
-                    author_name: if visible && !hit.anonymous {
+                    // A person is named only beside what they wrote under their name: the
+                    // loop itself. Its factors, learnings and actions may come from unnamed
+                    // review cards or other people, so they name nobody.
+                    author_name: if visible && !hit.anonymous && hit.kind == DocKind::Loop {
                         hit.author_name
                     } else {
                         None
@@ -421,11 +425,17 @@ impl Service {
         Ok(similar)
     }
 
-    /// The teams whose loops a capture is compared with: those the person capturing may see.
+    /// The teams whose loops a capture is compared with: for a named loop, those its author
+    /// may see; for an anonymous one, only its own team — what every teammate may see. A flag
+    /// against another team's loop would tell the team that the writer is also in that team.
     pub(crate) async fn recurrence_scope(
         &self,
         access: &TeamAccess,
+        anonymous: bool,
     ) -> ServiceResult<Option<Vec<TeamId>>> {
+        if anonymous {
+            return Ok(Some(vec![access.team().id]));
+        }
         self.visible_teams(access.actor(), access.can_see_every_team())
             .await
     }

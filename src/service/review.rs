@@ -39,8 +39,10 @@ pub struct CardView {
     pub text: String,
     /// Present only when the writer chose to show their name.
     pub author: Option<String>,
-    /// Whether it came from a lead (shown after everyone else's).
-    pub from_lead: bool,
+    /// Whether a named card came from a lead. Absent on unnamed cards: a role beside an
+    /// unnamed card would name its writer in a team with one lead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_lead: Option<bool>,
     pub group_id: Option<String>,
     /// Why the facilitator hid it, when they did.
     pub hidden_reason: Option<String>,
@@ -118,6 +120,12 @@ impl ReviewView {
 
 fn id_of(raw: &str) -> ServiceResult<RecordId> {
     raw.trim().parse().map_err(|_| ServiceError::NotFound)
+}
+
+fn leads_early() -> ServiceError {
+    ServiceError::Forbidden(
+        "only the facilitator shows the leads' cards before everyone else has finished".to_owned(),
+    )
 }
 
 fn wrong_phase(expected: &str) -> ServiceError {
@@ -243,30 +251,33 @@ impl Service {
             .await?
             .into_iter()
             .collect();
-        let cards = if open_revealed || leads_revealed {
+        let mut cards: Vec<(bool, CardView)> = if open_revealed || leads_revealed {
             self.revealed_items(record.cards_box_id)
                 .await?
                 .into_iter()
                 .map(|item| {
                     let id = item.id.to_string();
                     let hidden_reason = hidden.get(&id).cloned();
-                    CardView {
+                    let late = item.tier == SealTier::Late;
+                    let author = if hidden_reason.is_some() {
+                        None
+                    } else {
+                        item.author_name
+                    };
+                    let card = CardView {
                         kind: CardKind::parse(&item.category).unwrap_or(CardKind::Observation),
                         text: if hidden_reason.is_some() {
                             String::new()
                         } else {
                             item.text
                         },
-                        author: if hidden_reason.is_some() {
-                            None
-                        } else {
-                            item.author_name
-                        },
-                        from_lead: item.tier == SealTier::Late,
+                        from_lead: author.as_ref().map(|_| late),
+                        author,
                         group_id: groups_of.get(&id).cloned(),
                         hidden_reason,
                         id,
-                    }
+                    };
+                    (late, card)
                 })
                 .collect()
         } else {
@@ -340,6 +351,21 @@ impl Service {
         } else {
             None
         };
+        // Leads' cards after everyone else's ("leader speaks last"), on every surface that reads
+        // this view; then by dots once the vote has closed; then as the store sorts them (kind,
+        // text, random id), so nothing about the writer or the order of writing shows.
+        let dots: HashMap<&str, u32> = totals
+            .iter()
+            .flatten()
+            .map(|(card, n)| (card.as_str(), *n))
+            .collect();
+        cards.sort_by_key(|(late, card)| {
+            (
+                *late,
+                std::cmp::Reverse(dots.get(card.id.as_str()).copied().unwrap_or(0)),
+            )
+        });
+        let cards: Vec<CardView> = cards.into_iter().map(|(_, card)| card).collect();
 
         let dissents = self.store.dissents(record.id).await?;
         let decisions = self
@@ -388,6 +414,21 @@ impl Service {
             Err(ServiceError::Forbidden(
                 "only the facilitator (or a lead) runs the session".to_owned(),
             ))
+        }
+    }
+
+    /// Leads' cards show before every other participant has finished only by the facilitator's
+    /// hand: a lead or an admin who is not facilitating may run the session otherwise, but not
+    /// bring the leads' cards forward ("leader speaks last"). A session whose facilitator's
+    /// account is gone falls back to whoever may facilitate.
+    fn require_leads_due(view: &ReviewView, to: Phase) -> ServiceResult<()> {
+        let early = to.index() > Phase::Reveal.index()
+            && !view.leads_revealed
+            && !view.reveal.others_done();
+        if early && !view.is_facilitator && view.record.facilitator.is_some() {
+            Err(leads_early())
+        } else {
+            Ok(())
         }
     }
 
@@ -610,6 +651,7 @@ impl Service {
             .phase
             .next()
             .ok_or_else(|| wrong_phase("open"))?;
+        Self::require_leads_due(&view, next)?;
         self.move_phase(&view, next).await?;
         self.changed(view.record.id).await?;
         Ok(next)
@@ -620,6 +662,7 @@ impl Service {
         let view = self.review_view(access, id).await?;
         Self::require_facilitator(&view)?;
         Self::require_open(&view)?;
+        Self::require_leads_due(&view, Phase::Closed)?;
         self.move_phase(&view, Phase::Closed).await?;
         self.changed(view.record.id).await
     }
@@ -654,9 +697,13 @@ impl Service {
         Ok(())
     }
 
-    /// Shows the leads' cards before every other participant has finished (facilitator's hand).
+    /// Shows the leads' cards before every other participant has finished: the facilitator's
+    /// hand alone, not any lead's.
     pub async fn show_leads_cards(&self, access: &TeamAccess, id: &str) -> ServiceResult<()> {
         let view = self.review_view(access, id).await?;
+        if !view.is_facilitator && view.record.facilitator.is_some() {
+            return Err(leads_early());
+        }
         Self::require_facilitator(&view)?;
         if view.record.phase != Phase::Reveal {
             return Err(wrong_phase("reveal"));

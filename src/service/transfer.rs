@@ -72,7 +72,8 @@ pub struct ExportReviewSession {
     #[serde(with = "time::serde::rfc3339")]
     pub held_on: OffsetDateTime,
     pub participants: usize,
-    /// Revealed cards, hidden ones left out; sorted by dots, then text.
+    /// Revealed cards, hidden ones left out, in the order the session shows them: leads' cards
+    /// after everyone else's, then by dots, kind and text.
     #[serde(default)]
     pub cards: Vec<ExportReviewCard>,
     #[serde(default)]
@@ -466,7 +467,7 @@ impl Service {
                     .and_then(|t| t.iter().find(|(id, _)| id == card).map(|(_, n)| *n))
                     .unwrap_or(0)
             };
-            let mut cards: Vec<ExportReviewCard> = view
+            let cards: Vec<ExportReviewCard> = view
                 .cards
                 .iter()
                 .filter(|c| c.hidden_reason.is_none())
@@ -476,7 +477,6 @@ impl Service {
                     dots: dots_of(&c.id),
                 })
                 .collect();
-            cards.sort_by(|a, b| b.dots.cmp(&a.dots).then_with(|| a.text.cmp(&b.text)));
             let mut decisions: Vec<ExportDecision> = view
                 .decisions
                 .iter()

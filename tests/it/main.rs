@@ -4,6 +4,8 @@ mod helpers;
 
 mod anonymity;
 mod anonymity_adversary;
+mod anonymity_logs;
+mod anonymity_pages;
 mod browser;
 mod cli;
 mod culture;

@@ -72,7 +72,7 @@ async fn view(api: &Api, base: &str) -> Value {
     body
 }
 
-async fn ok(api: &Api, method: Method, path: &str, body: Value) -> Value {
+pub(crate) async fn ok(api: &Api, method: Method, path: &str, body: Value) -> Value {
     let (status, out) = api.send(method, path, Some(body)).await;
     assert!(status.is_success(), "{path}: {status} {out}");
     out
@@ -726,3 +726,174 @@ async fn two_instances_on_one_postgres_share_a_live_session() {
     assert_eq!(v["phase"], "reveal");
     assert_eq!(texts(&v).len(), 2);
 }
+
+/// The texts of the revealed cards in the order the view lists them.
+fn card_order(view: &Value) -> Vec<String> {
+    view["cards"]
+        .as_array()
+        .expect("cards")
+        .iter()
+        .map(|c| c["text"].as_str().expect("text").to_owned())
+        .collect()
+}
+
+fn position(haystack: &str, needle: &str) -> usize {
+    haystack
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} is missing from {haystack}"))
+}
+
+story!(
+    an_unnamed_lead_card_wears_no_role_and_comes_last_everywhere,
+    |app: TestApp| async move {
+        let (lee, mo, kim, _root, loop_id) = team(&app).await;
+        // Mo facilitates; Lee is the team's lead but not the facilitator.
+        let base = session_in_write(&mo, &lee, &kim, &loop_id).await;
+        // The lead's card would sort first by kind and text; it must come last all the same.
+        for (api, kind, text) in [
+            (&lee, "factor", "AAA-LEAD the deadline came from me"),
+            (&mo, "observation", "MMM-MO the canary was skipped"),
+            (&kim, "idea", "KKK-KIM add a pre-deploy checklist"),
+        ] {
+            let (status, card) = api
+                .post(
+                    &format!("{base}/cards"),
+                    json!({"kind": kind, "text": text, "show_name": false}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{card}");
+        }
+        for api in [&mo, &lee] {
+            ok(
+                api,
+                Method::PUT,
+                &format!("{base}/done"),
+                json!({"done": true}),
+            )
+            .await;
+        }
+        ok(
+            &mo,
+            Method::POST,
+            &format!("{base}/advance"),
+            json!({"from": "write"}),
+        )
+        .await;
+
+        // Kim is still writing: only the facilitator may bring the leads' cards forward — not
+        // the lead, by any of the buttons that would reveal them.
+        for (path, body) in [
+            (format!("{base}/show-leads"), json!({})),
+            (format!("{base}/advance"), json!({"from": "reveal"})),
+            (format!("{base}/close"), json!({})),
+        ] {
+            let response = reqwest::Client::new()
+                .post(app.url(&path))
+                .bearer_auth(&lee.token)
+                .json(&body)
+                .send()
+                .await
+                .expect("POST");
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+            assert!(response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/problem+json")));
+        }
+        let v = view(&lee, &base).await;
+        assert_eq!(v["phase"], "reveal");
+        assert_eq!(v["leads_cards_revealed"], false, "{v}");
+        let web = app.sign_in("lee@example.org").await;
+        let page_path = base.trim_start_matches("/api/v1").to_owned();
+        let (_, page) = web.get_text(&page_path).await;
+        assert!(
+            !page.contains("/show-leads"),
+            "a lead who is not facilitating is offered the button"
+        );
+
+        // Kim finishes: the lead's card shows, after everyone else's, with no role on it.
+        ok(
+            &kim,
+            Method::PUT,
+            &format!("{base}/done"),
+            json!({"done": true}),
+        )
+        .await;
+        let v = view(&kim, &base).await;
+        assert_eq!(v["leads_cards_revealed"], true);
+        let order = card_order(&v);
+        assert_eq!(order.len(), 3);
+        assert!(order[2].starts_with("AAA-LEAD"), "{order:?}");
+        for card in v["cards"].as_array().expect("cards") {
+            assert!(
+                card.get("from_lead").is_none(),
+                "an unnamed card carries a role: {card}"
+            );
+        }
+        let (_, page) = web.get_text(&page_path).await;
+        assert!(!page.contains(">lead<"), "a role badge on the page");
+        assert!(position(&page, "MMM-MO") < position(&page, "AAA-LEAD"));
+        assert!(position(&page, "KKK-KIM") < position(&page, "AAA-LEAD"));
+
+        // Even with the most dots, the lead's card stays last: in the view, the page, the
+        // summary and the export.
+        for from in ["reveal", "group"] {
+            ok(
+                &mo,
+                Method::POST,
+                &format!("{base}/advance"),
+                json!({"from": from}),
+            )
+            .await;
+        }
+        let ids: std::collections::HashMap<String, String> = view(&mo, &base).await["cards"]
+            .as_array()
+            .expect("cards")
+            .iter()
+            .map(|c| {
+                (
+                    c["text"].as_str().expect("text")[..3].to_owned(),
+                    c["id"].as_str().expect("id").to_owned(),
+                )
+            })
+            .collect();
+        for (api, card, dots) in [(&lee, "AAA", 3), (&mo, "AAA", 3), (&kim, "KKK", 1)] {
+            let (status, problem) = api
+                .post(
+                    &format!("{base}/ballot"),
+                    json!({"dots": {ids[card].as_str(): dots}}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{problem}");
+        }
+        let v = view(&mo, &base).await;
+        assert_eq!(v["phase"], "discuss");
+        let order = card_order(&v);
+        assert!(order[0].starts_with("KKK-KIM"), "by dots: {order:?}");
+        assert!(order[2].starts_with("AAA-LEAD"), "{order:?}");
+        let (_, page) = web.get_text(&page_path).await;
+        assert!(position(&page, "MMM-MO") < position(&page, "AAA-LEAD"));
+        ok(&mo, Method::POST, &format!("{base}/close"), json!({})).await;
+        let summary = reqwest::Client::new()
+            .get(app.url(&format!("{base}/summary")))
+            .bearer_auth(&kim.token)
+            .send()
+            .await
+            .expect("summary")
+            .text()
+            .await
+            .expect("text");
+        assert!(position(&summary, "KKK-KIM") < position(&summary, "AAA-LEAD"));
+        assert!(position(&summary, "MMM-MO") < position(&summary, "AAA-LEAD"));
+        let (_, export) = lee.get("/api/v1/teams/ops/export?format=json").await;
+        let exported: Vec<&str> = export["teams"][0]["review_sessions"][0]["cards"]
+            .as_array()
+            .expect("cards")
+            .iter()
+            .map(|c| c["text"].as_str().expect("text"))
+            .collect();
+        assert_eq!(exported.len(), 3, "{export}");
+        assert!(exported[2].starts_with("AAA-LEAD"), "{exported:?}");
+    }
+);

@@ -763,3 +763,160 @@ story!(
         }
     }
 );
+
+/// Waits until the deferred recurrence check has flagged `id` (or fails after five seconds).
+async fn flagged(api: &Api, team: &str, id: &str) -> Value {
+    for _ in 0..100 {
+        let (_, shown) = api.get(&format!("/api/v1/teams/{team}/loops/{id}")).await;
+        if !shown["possible_recurrence"].is_null() {
+            return shown["possible_recurrence"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{id} was never flagged");
+}
+
+story!(
+    an_anonymous_loop_is_compared_only_with_what_its_team_may_see,
+    |app: TestApp| async move {
+        let (lee, mo, sam) = teams(&app).await;
+        // Lee is also in Sec, where a loop like the coming one had all its actions done.
+        let (status, _) = sam
+            .post(
+                "/api/v1/teams/sec/members",
+                json!({"email": "lee@example.org", "role": "member"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let earlier = log(
+            &sam,
+            "sec",
+            json!({"title": "Certificate expired on the public API", "what_happened": "The TLS certificate expired and clients could not connect."}),
+        )
+        .await;
+        let (_, with_action) = sam
+            .post(
+                &format!("/api/v1/teams/sec/loops/{earlier}/actions"),
+                json!({"title": "Automate certificate renewal"}),
+            )
+            .await;
+        let action = with_action["actions"][0]["id"].as_str().expect("action");
+        let (status, _) = sam
+            .patch(
+                &format!("/api/v1/teams/sec/actions/{action}"),
+                json!({"status": "done"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+
+        // Lee logs the same failure in Ops anonymously, then under their name: checks run in
+        // order, so once the named one is flagged the anonymous one has been checked.
+        let similar = json!({"title": "API certificate expired again", "what_happened": "HTTPS clients failed: expired TLS certificate.", "anonymous": true});
+        let anonymous = log(&lee, "ops", similar.clone()).await;
+        let mut named_body = similar;
+        named_body["anonymous"] = json!(false);
+        let named = log(&lee, "ops", named_body).await;
+        // A named loop is compared with what its author may see: Mo is told only that a loop of
+        // a private team is alike.
+        assert_eq!(
+            flagged(&lee, "ops", &named).await["loop_id"],
+            earlier.as_str()
+        );
+        assert!(flagged(&mo, "ops", &named).await["loop_id"].is_null());
+        // The anonymous one is not flagged against Sec's loop, which would tell Mo that its
+        // writer is in Sec.
+        for api in [&lee, &mo] {
+            let (_, shown) = api
+                .get(&format!("/api/v1/teams/ops/loops/{anonymous}"))
+                .await;
+            assert!(shown["possible_recurrence"].is_null(), "{shown}");
+        }
+        let browser = app.sign_in("mo@example.org").await;
+        let (_, page) = browser
+            .get_text(&format!("/teams/ops/loops/{anonymous}"))
+            .await;
+        assert!(!page.contains("Possible recurrence"));
+    }
+);
+
+story!(
+    a_hit_on_what_a_review_decided_names_nobody,
+    |app: TestApp| async move {
+        let (lee, mo, _) = teams(&app).await;
+        let loop_id = log(
+            &mo,
+            "ops",
+            json!({"title": "Checkout zebra timed out", "what_happened": "Payments took 30 s."}),
+        )
+        .await;
+        let (status, started) = lee
+            .post(
+                "/api/v1/teams/ops/reviews",
+                json!({"loop_id": loop_id, "dots": 3}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{started}");
+        let base = format!(
+            "/api/v1/teams/ops/reviews/{}",
+            started["id"].as_str().expect("id")
+        );
+        mo.post(&format!("{base}/participants"), json!({})).await;
+        lee.post(&format!("{base}/advance"), json!({"from": "open_actions"}))
+            .await;
+        // Mo writes the card that becomes an action, without a name.
+        let (status, card) = mo
+            .post(
+                &format!("{base}/cards"),
+                json!({"kind": "idea", "text": "Add a quokka circuit breaker", "show_name": false}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{card}");
+        let card = card["id"].as_str().expect("id").to_owned();
+        for api in [&mo, &lee] {
+            let (status, _) = api
+                .send(
+                    reqwest::Method::PUT,
+                    &format!("{base}/done"),
+                    Some(json!({"done": true})),
+                )
+                .await;
+            assert!(status.is_success());
+        }
+        for from in ["reveal", "group", "vote", "discuss"] {
+            let (status, body) = lee
+                .post(&format!("{base}/advance"), json!({"from": from}))
+                .await;
+            assert!(status.is_success(), "{from}: {body}");
+        }
+        for (kind, text) in [
+            ("action", "Add a quokka circuit breaker"),
+            ("learning", "Quokka breakers stop retry storms"),
+        ] {
+            let (status, decided) = lee
+                .post(
+                    &format!("{base}/decisions"),
+                    json!({"card_id": card, "kind": kind, "text": text}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{decided}");
+        }
+
+        // The loop itself was written under Mo's name, and its hit says so; what the review
+        // decided from an unnamed card names nobody, whoever searches.
+        for api in [&lee, &mo] {
+            let found = search(api, "q=zebra").await;
+            assert_eq!(found["hits"][0]["kind"], "loop", "{found}");
+            assert_eq!(found["hits"][0]["author"], "Mo Member", "{found}");
+            let found = search(api, "q=quokka").await;
+            let hits = found["hits"].as_array().expect("hits");
+            assert_eq!(hits.len(), 2, "{found}");
+            for hit in hits {
+                assert!(hit["author"].is_null(), "a decision names someone: {hit}");
+            }
+        }
+        let browser = app.sign_in("lee@example.org").await;
+        let (_, page) = browser.get_text("/search?q=quokka").await;
+        assert!(page.contains("quokka") || page.contains("Quokka"), "{page}");
+        assert!(!page.contains("Mo Member"), "the search page names Mo");
+    }
+);

@@ -80,7 +80,8 @@ pub struct SearchHitOut {
     #[serde(rename = "loop")]
     pub loop_ref: Option<LoopRefOut>,
     pub stage: Option<Stage>,
-    /// Only for loops logged under a name; never for anonymous ones.
+    /// Only on a hit for a loop logged under a name (the loop itself, not its factors,
+    /// learnings or actions); never for anonymous ones.
     pub author: Option<String>,
     pub anonymous: bool,
 }

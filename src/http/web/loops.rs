@@ -219,12 +219,18 @@ pub async fn create(
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 Ok(response)
             }
-            None => Ok(Redirect::to(&format!(
-                "/teams/{}/loops/{}?notice=loop-logged",
-                access.team().slug,
-                logged.detail.record.id
-            ))
-            .into_response()),
+            None => {
+                // Answered like an anonymous capture — 201 and a page, no redirect — so that
+                // neither this request's log line nor a request following it tells the two
+                // apart. The page puts the loop's own address in the location bar.
+                let id = logged.detail.record.id.to_string();
+                let notice = NoticeQuery {
+                    notice: Some("loop-logged".to_owned()),
+                };
+                let mut page = shown_loop_page(&state, &user, &access, &id, &notice).await?;
+                page.address = Some(format!("/teams/{}/loops/{id}", access.team().slug));
+                Ok(render_with_status(StatusCode::CREATED, &page))
+            }
         },
         Err(error) => {
             let errors = FormErrors::from_service(error)?;
@@ -733,6 +739,9 @@ struct LoopPage {
     errors: FormErrors,
     echo: Echo,
     stages: &'static [Stage],
+    /// The loop's address, when the page answers the capture form (the browser shows it instead
+    /// of the form's).
+    address: Option<String>,
 }
 
 impl LoopPage {
@@ -779,6 +788,7 @@ async fn loop_page(
         errors,
         echo,
         stages: Stage::ALL,
+        address: None,
     })
 }
 
@@ -788,18 +798,30 @@ pub async fn show(
     Query(notice): Query<NoticeQuery>,
     WebTeam { user, access }: WebTeam,
 ) -> Result<Response, WebError> {
+    let page = shown_loop_page(&state, &user, &access, &id, &notice).await?;
+    Ok(render(&page))
+}
+
+/// The loop page with no form in error, and a notice.
+async fn shown_loop_page(
+    state: &AppState,
+    user: &WebUser,
+    access: &TeamAccess,
+    id: &str,
+    notice: &NoticeQuery,
+) -> Result<LoopPage, WebError> {
     let mut page = loop_page(
-        &state,
-        &user,
-        &access,
-        &id,
+        state,
+        user,
+        access,
+        id,
         "",
         FormErrors::none(),
         Echo::default(),
     )
     .await?;
-    page.layout = page.layout.with_notice(&notice);
-    Ok(render(&page))
+    page.layout = page.layout.with_notice(notice);
+    Ok(page)
 }
 
 /// After a successful form: back to the loop page at the section that changed.

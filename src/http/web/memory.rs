@@ -178,10 +178,10 @@ pub async fn search(
                             .map(|t| t.name.clone())
                             .unwrap_or_else(|| "a private team".to_owned()),
                         stage: hit.stage.map(|s| s.label().to_owned()).unwrap_or_default(),
-                        author: match (&hit.author_name, hit.anonymous) {
-                            (_, true) => "anonymous".to_owned(),
-                            (Some(name), false) => name.clone(),
-                            (None, false) => String::new(),
+                        author: match (&hit.author_name, hit.anonymous, hit.kind) {
+                            (_, true, DocKind::Loop) => "anonymous".to_owned(),
+                            (Some(name), false, _) => name.clone(),
+                            _ => String::new(),
                         },
                         date: date(hit.at),
                     }

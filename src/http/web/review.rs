@@ -209,12 +209,8 @@ fn body<'a>(
     } else {
         "All cards"
     };
+    // Each section keeps the view's order: leads' cards last, then by dots.
     sections.push((rest_title.to_owned(), rest));
-    if !totals.is_empty() {
-        for (_, cards) in &mut sections {
-            cards.sort_by_key(|c| std::cmp::Reverse(totals.get(&c.id).copied().unwrap_or(0)));
-        }
-    }
     let summary_html = if v.record.phase == Phase::Closed {
         markdown::render(&summary_markdown(v))
     } else {

@@ -35,7 +35,7 @@ pub use memory::{
     Found, HealthReport, LibraryItem, LibraryView, MedianFigure, RecurrenceLink, SearchInput,
     SearchPage, SimilarLoop, TeamRef,
 };
-pub use teams::{CreatedInvitation, TeamSummary};
+pub use teams::{CreatedInvitation, TeamSummary, DESCRIPTION_MAX as TEAM_DESCRIPTION_MAX};
 
 use crate::store::Store;
 

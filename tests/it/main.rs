@@ -5,6 +5,7 @@ mod helpers;
 mod anonymity;
 mod browser;
 mod cli;
+mod contract;
 mod culture;
 mod experiments;
 mod export;

@@ -490,9 +490,12 @@ pub fn advance(from: Stage, facts: &StageFacts) -> Result<Stage, String> {
     }
 }
 
+/// The most characters a loop's title may have.
+pub const TITLE_MAX: usize = 140;
+
 /// A loop's title.
 pub fn title(raw: &str) -> Result<String, Invalid> {
-    single_line(raw, 140)
+    single_line(raw, TITLE_MAX)
 }
 
 /// Longer prose fields (Markdown).

@@ -245,8 +245,9 @@ impl FromRequestParts<AppState> for ApiUser {
     }
 }
 
-/// A JSON request body. Malformed JSON answers 400; a wrong type, a missing field or an unknown
-/// field answers 422 naming the field — all as problem+json.
+/// A JSON object as the request body. Malformed JSON answers 400; JSON that is not an object, a
+/// wrong type, a missing field or an unknown field answers 422 naming the field (`body` for the
+/// whole) — all as problem+json.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -277,6 +278,26 @@ where
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(IntoResponse::into_response)?;
+        // Every API body is an object. serde would read a struct from an array too (`[null]`
+        // filling the first field), so anything else is refused before it gets that far.
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                    Err(error) => malformed_json(&error),
+                    Ok(_) => problem(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_input",
+                        "Some fields are not valid",
+                        "body: must be a JSON object",
+                        vec![FieldError {
+                            field: "body".to_owned(),
+                            message: "must be a JSON object".to_owned(),
+                        }],
+                    ),
+                },
+            );
+        }
         let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize::<_, T>(deserializer) {
             Ok(value) => Ok(ApiJson(value)),
@@ -289,13 +310,7 @@ fn json_problem(error: &serde_path_to_error::Error<serde_json::Error>) -> Respon
     let inner = error.inner();
     let message = inner.to_string();
     if inner.is_syntax() || inner.is_eof() {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            "The body is not valid JSON",
-            &message,
-            Vec::new(),
-        );
+        return malformed_json(inner);
     }
     let path = error.path().to_string();
     // serde_path_to_error reports an unknown field at its own path but a missing one at its
@@ -322,6 +337,17 @@ fn json_problem(error: &serde_path_to_error::Error<serde_json::Error>) -> Respon
         "Some fields are not valid",
         &format!("{field}: {message}"),
         vec![FieldError { field, message }],
+    )
+}
+
+/// Bytes that are not JSON at all (binary, invalid UTF-8, cut short): 400.
+fn malformed_json(error: &serde_json::Error) -> Response {
+    problem(
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+        "The body is not valid JSON",
+        &error.to_string(),
+        Vec::new(),
     )
 }
 

@@ -94,14 +94,17 @@ pub struct Portfolio {
     pub today: OffsetDateTime,
 }
 
-const TEXT_MAX: usize = 5000;
+/// An experiment's title.
+pub const TITLE_MAX: usize = 140;
+/// An experiment's longer answers (belief, measure, conclusion…).
+pub const TEXT_MAX: usize = 5000;
 
 fn text(errors: &mut FieldErrors, field: &str, raw: &str) -> Option<String> {
     errors.take(field, loop_rules::statement(raw, TEXT_MAX))
 }
 
 fn parse_design(input: &ExperimentInput, errors: &mut FieldErrors) -> Option<ExperimentDesign> {
-    let title = errors.take("title", single_line(&input.title, 140));
+    let title = errors.take("title", single_line(&input.title, TITLE_MAX));
     let believe = text(errors, "believe", &input.believe);
     let verify_by = text(errors, "verify_by", &input.verify_by);
     let measure = text(errors, "measure", &input.measure);

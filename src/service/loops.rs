@@ -129,7 +129,12 @@ pub struct AccountInput {
     pub anonymous: bool,
 }
 
-const SHORT_MAX: usize = 500;
+/// Short single-line fields: who was affected, action titles, notes.
+pub const SHORT_MAX: usize = 500;
+/// A timeline entry's description and a type override's reason.
+pub const STATEMENT_MAX: usize = 2000;
+/// A learning's statement.
+pub const LEARNING_MAX: usize = 1000;
 
 fn attention(
     stage: Stage,
@@ -565,7 +570,7 @@ impl Service {
         let record = self.loop_record(access, id).await?;
         let mut errors = FieldErrors::default();
         let at = errors.take("occurred_at", parse_instant(occurred_at));
-        let description = errors.take("description", loops::statement(description, 2000));
+        let description = errors.take("description", loops::statement(description, STATEMENT_MAX));
         let (Some(occurred_at), Some(description)) = (at, description) else {
             return Err(errors.into());
         };
@@ -730,7 +735,7 @@ impl Service {
             Some(raw) => {
                 let mut errors = FieldErrors::default();
                 let kind = errors.take("type", FailureType::parse(raw));
-                let reason = errors.take("reason", loops::statement(reason, 2000));
+                let reason = errors.take("reason", loops::statement(reason, STATEMENT_MAX));
                 let (Some(kind), Some(reason)) = (kind, reason) else {
                     return Err(errors.into());
                 };
@@ -757,7 +762,7 @@ impl Service {
     ) -> ServiceResult<LearningId> {
         let record = self.loop_record(access, id).await?;
         let mut errors = FieldErrors::default();
-        let statement = errors.take("statement", loops::statement(statement, 1000));
+        let statement = errors.take("statement", loops::statement(statement, LEARNING_MAX));
         let visibility = errors.take("visibility", Visibility::parse(visibility));
         let (Some(statement), Some(visibility)) = (statement, visibility) else {
             return Err(errors.into());

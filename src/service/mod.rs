@@ -36,7 +36,7 @@ pub use memory::{
     Found, HealthReport, LibraryItem, LibraryView, MedianFigure, RecurrenceLink, SearchInput,
     SearchPage, SimilarLoop, TeamRef,
 };
-pub use teams::{CreatedInvitation, TeamSummary};
+pub use teams::{CreatedInvitation, TeamSummary, DESCRIPTION_MAX as TEAM_DESCRIPTION_MAX};
 
 use crate::store::Store;
 

@@ -26,7 +26,7 @@ use super::sealed::MySealedItem;
 use super::Service;
 
 /// The longest card, prompt, reason or decision.
-const CARD_MAX: usize = 2000;
+pub const CARD_MAX: usize = 2000;
 /// Dots each participant places unless the facilitator chooses otherwise.
 pub const DEFAULT_DOTS: i64 = 3;
 

@@ -32,7 +32,7 @@ pub struct CreatedInvitation {
     pub expires_at: OffsetDateTime,
 }
 
-const DESCRIPTION_MAX: usize = 2000;
+pub const DESCRIPTION_MAX: usize = 2000;
 
 fn refused_last_lead(error: StoreError) -> ServiceError {
     match error {

@@ -16,7 +16,7 @@ fn quarter() -> String {
     format!("{}-Q{}", date.year(), (u8::from(date.month()) - 1) / 3 + 1)
 }
 
-fn design(title: &str, money_minor: u64, days_tenths: u64) -> Value {
+pub fn design(title: &str, money_minor: u64, days_tenths: u64) -> Value {
     json!({
         "title": title,
         "believe": "customers will pay for same-day refunds",

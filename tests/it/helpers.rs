@@ -424,15 +424,30 @@ impl Api {
         content_type: &str,
         body: &str,
     ) -> (StatusCode, Value, String) {
+        let (status, content_type, value) = self
+            .send_bytes(reqwest::Method::POST, path, content_type, body.into())
+            .await;
+        (status, value, content_type)
+    }
+
+    /// Sends any bytes with a content type; returns the status, the answer's content type and
+    /// its JSON (`null` when it is not JSON).
+    pub async fn send_bytes(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, String, Value) {
         let response = self
             .client
-            .post(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.token)
             .header("content-type", content_type)
-            .body(body.to_owned())
+            .body(body)
             .send()
             .await
-            .expect("POST");
+            .expect("request");
         let status = response.status();
         let content_type = response
             .headers()
@@ -443,8 +458,8 @@ impl Api {
         let text = response.text().await.expect("body");
         (
             status,
-            serde_json::from_str(&text).unwrap_or(Value::Null),
             content_type,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
         )
     }
 }

@@ -8,6 +8,7 @@ mod anonymity_logs;
 mod anonymity_pages;
 mod browser;
 mod cli;
+mod contract;
 mod culture;
 mod experiments;
 mod export;

@@ -104,7 +104,7 @@ pub struct CriteriaOut {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LossOut {
+pub struct AffordableLossOut {
     pub currency: String,
     pub money_minor: i64,
     pub days_tenths: i64,
@@ -138,7 +138,7 @@ pub struct ExperimentSummaryOut {
     pub status: ExperimentStatus,
     pub test_card: TestCardOut,
     pub criteria: CriteriaOut,
-    pub affordable_loss: LossOut,
+    pub affordable_loss: AffordableLossOut,
     pub kill_criteria: String,
     pub starts_on: String,
     pub decide_by: String,
@@ -172,7 +172,7 @@ pub(crate) fn summary(r: &ExperimentRecord) -> ExperimentSummaryOut {
             informed: d.criteria.informed,
             as_small_as_possible: d.criteria.as_small_as_possible,
         },
-        affordable_loss: LossOut {
+        affordable_loss: AffordableLossOut {
             currency: d.loss.currency.clone(),
             money_minor: d.loss.loss.money_minor,
             days_tenths: d.loss.loss.days_tenths,

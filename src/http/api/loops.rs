@@ -68,7 +68,7 @@ pub struct ImpactOut {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ReviewOut {
+pub struct LoopReviewOut {
     pub aar_intended: String,
     pub aar_actual: String,
     pub aar_difference: String,
@@ -232,7 +232,7 @@ pub struct LoopOut {
     /// Why the loop needs attention (stuck, follow-up due), if it does.
     pub attention: Option<String>,
     pub tags: Vec<String>,
-    pub review: ReviewOut,
+    pub review: LoopReviewOut,
     pub classification: ClassificationOut,
     pub follow_up: FollowUpOut,
     pub source_experiment_id: Option<String>,
@@ -303,7 +303,7 @@ pub(crate) fn loop_out(detail: LoopDetail) -> LoopOut {
         blocker: detail.next.as_ref().err().cloned(),
         attention: detail.attention.as_ref().map(|a| a.describe()),
         tags: r.tags.clone(),
-        review: ReviewOut {
+        review: LoopReviewOut {
             aar_intended: r.review.aar_intended.clone(),
             aar_actual: r.review.aar_actual.clone(),
             aar_difference: r.review.aar_difference.clone(),

@@ -356,7 +356,7 @@ pub struct TypeCountOut {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LossOut {
+pub struct CommittedLossOut {
     pub currency: String,
     pub money_minor: i64,
     pub person_days_tenths: i64,
@@ -385,7 +385,7 @@ pub struct HealthOut {
     /// Follow-up checks that found the failure had recurred.
     pub follow_ups_recurred: i64,
     pub experiments: Vec<CountOut>,
-    pub committed_loss: Vec<LossOut>,
+    pub committed_loss: Vec<CommittedLossOut>,
 }
 
 fn health_out(report: HealthReport) -> HealthOut {
@@ -419,11 +419,13 @@ fn health_out(report: HealthReport) -> HealthOut {
         committed_loss: report
             .committed_loss
             .into_iter()
-            .map(|(currency, money_minor, person_days_tenths)| LossOut {
-                currency,
-                money_minor,
-                person_days_tenths,
-            })
+            .map(
+                |(currency, money_minor, person_days_tenths)| CommittedLossOut {
+                    currency,
+                    money_minor,
+                    person_days_tenths,
+                },
+            )
             .collect(),
     }
 }

@@ -3,6 +3,7 @@
 //! binary). Errors are `application/problem+json` (see `http::error`).
 
 mod account;
+mod contract;
 mod culture;
 mod experiments;
 mod lint;
@@ -12,6 +13,7 @@ mod review;
 mod teams;
 mod transfer;
 
+use axum::middleware;
 use axum::routing::{get, patch, post, put};
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -19,6 +21,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
+use contract::{ErrorAnswers, Limits};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -279,6 +282,7 @@ pub fn routes() -> Router<AppState> {
             "/lint/terms/{term_id}",
             axum::routing::delete(lint::remove_term),
         )
+        .layer(middleware::from_fn(contract::problem_for_rejections))
 }
 
 /// The OpenAPI document and the API reference page.
@@ -395,7 +399,7 @@ pub fn reference_routes() -> Router<AppState> {
         memory::organisation_health,
     ),
     components(schemas(crate::http::error::Problem, crate::service::FieldError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ErrorAnswers, &Limits),
     tags(
         (name = "account", description = "You, your tokens, and (for admins) the organisation's people"),
         (name = "teams", description = "Teams, members and invitations"),

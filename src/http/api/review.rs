@@ -315,7 +315,7 @@ pub async fn summary(
 /// (sent at once on connect). Read the session again to see what changed.
 #[utoipa::path(get, path = "/api/v1/teams/{slug}/reviews/{review_id}/events", tag = "reviews",
     params(("slug" = String, Path), ("review_id" = String, Path)),
-    responses((status = 200, content_type = "text/event-stream", body = String), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, content_type = "text/event-stream", body = String, description = "An endless stream of `event: review` lines with `data: {\"version\": N}`"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn events(
     State(state): State<AppState>,
     ApiTeam { access, .. }: ApiTeam,

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Seeds a running failforward with one object of each kind through its JSON API, so that
+Schemathesis reaches real objects, and writes the Schemathesis configuration naming them.
+
+Usage: schemathesis-seed.py BASE_URL ADMIN_TOKEN CONFIG_OUT
+Only the standard library: it runs before (and apart from) Schemathesis' own environment.
+"""
+
+import datetime
+import json
+import sys
+import urllib.error
+import urllib.request
+
+base, token, config_out = sys.argv[1], sys.argv[2], sys.argv[3]
+
+
+def call(method, path, body=None, expect=(200, 201, 204)):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode()
+    if status not in expect:
+        sys.exit(f"seed: {method} {path} answered {status}: {text}")
+    return json.loads(text) if text.strip() else None
+
+
+today = datetime.date.today()
+quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+an_hour_ago = (now - datetime.timedelta(hours=1)).isoformat()
+
+me = call("GET", "/api/v1/me")
+call("POST", "/api/v1/teams", {"name": "Seed", "description": "Objects for Schemathesis"})
+slug = "seed"
+team = f"/api/v1/teams/{slug}"
+call("POST", f"{team}/members", {"email": "member@example.org", "role": "member"})
+members = call("GET", f"{team}/members")
+member_id = next(m["user_id"] for m in members if m["email"] == "member@example.org")
+invitation = call("POST", f"{team}/invitations", {"role": "member", "email": "guest@example.org"})
+call("POST", "/api/v1/invitations", {"email": "newcomer@example.org"})
+
+created = call(
+    "POST",
+    f"{team}/loops",
+    {
+        "title": "Checkout failed after the deploy",
+        "what_happened": "Payments returned errors for ten minutes.",
+        "what_was_expected": "A quiet deploy.",
+        "happened_at": an_hour_ago,
+        "tags": ["payments"],
+    },
+)
+loop_id = created["id"]
+anonymous = call(
+    "POST",
+    f"{team}/loops",
+    {"title": "A near miss", "what_happened": "A backup nearly ran out of space.", "anonymous": True},
+)
+reporter_secret = anonymous["reporter_link"].rstrip("/").rsplit("/", 1)[-1]
+loop = f"{team}/loops/{loop_id}"
+call("POST", f"{loop}/timeline", {"occurred_at": an_hour_ago, "description": "The deploy started."})
+call("POST", f"{loop}/factors", {"reason": "process_inadequacy", "description": "No canary stage."})
+call("POST", f"{loop}/learnings", {"statement": "Canary deploys catch payment errors."})
+call("POST", f"{loop}/actions", {"title": "Add a canary stage", "due_on": today.isoformat()})
+detail = call("GET", loop)
+factor_id = detail["factors"][0]["id"]
+action_id = call("GET", f"{team}/actions")[0]["id"]
+
+review = call("POST", f"{team}/reviews", {"loop_id": loop_id, "prompt": "What surprised us?"})
+review_id = review["id"]
+call("POST", f"{team}/reviews/{review_id}/participants", {})
+call("POST", f"{team}/reviews/{review_id}/advance", {"from": "open_actions"})
+card = call("POST", f"{team}/reviews/{review_id}/cards", {"kind": "observation", "text": "The alerts were quiet."})
+card_id = card.get("id") or card.get("card_id")
+
+experiment = call(
+    "POST",
+    f"{team}/experiments",
+    {
+        "title": "Same-day refunds",
+        "believe": "customers value same-day refunds",
+        "verify_by": "offering them to 5% of customers",
+        "measure": "uptake",
+        "right_if": "at least 3% opt in",
+        "new_territory": "yes",
+        "real_goal": "yes",
+        "informed": "yes",
+        "as_small_as_possible": "yes",
+        "currency": "EUR",
+        "money_minor": 10000,
+        "days_tenths": 15,
+        "reversibility": "full",
+        "reputation_scope": "customers",
+        "kill_criteria": "more than 20 complaints",
+        "starts_on": today.isoformat(),
+        "decide_by": (today + datetime.timedelta(days=14)).isoformat(),
+    },
+)
+experiment_id = experiment["id"]
+reason = call(
+    "POST",
+    f"{team}/experiments/{experiment_id}/premortem/reasons",
+    {"reason": "Support cannot keep up.", "show_name": True},
+)
+item_id = reason["premortem"]["mine"][0]["id"]
+
+round_ = call("POST", f"{team}/pulse-rounds", {"closes_on": (today + datetime.timedelta(days=7)).isoformat()})
+round_id = round_["id"]
+call(
+    "POST",
+    f"{team}/recognitions",
+    {"receiver_id": member_id, "behaviour": "raised the alarm early", "impact": "we rolled back fast"},
+)
+call("POST", "/api/v1/lint/terms", {"category": "blame_person", "phrase": "dropped the ball"})
+rules = call("GET", "/api/v1/lint/rules")
+term_id = rules["terms"][0]["id"]
+rule_id = rules["rules"][0]["id"]
+
+parameters = {
+    "slug": slug,
+    "loop_id": loop_id,
+    "factor_id": factor_id,
+    "action_id": action_id,
+    "review_id": review_id,
+    "card_id": card_id,
+    "experiment_id": experiment_id,
+    "item_id": item_id,
+    "round_id": round_id,
+    "user_id": member_id,
+    "quarter": quarter,
+    "term_id": term_id,
+    "rule_id": rule_id,
+    "secret": reporter_secret,
+    "id": invitation.get("id"),
+}
+missing = [name for name, value in parameters.items() if not value]
+if missing:
+    sys.exit(f"seed: no value for {', '.join(missing)}")
+with open(config_out, "w") as out:
+    out.write("# Written by .ci/schemathesis-seed.py: the seeded objects' ids.\n[parameters]\n")
+    for name, value in parameters.items():
+        out.write(f'"path.{name}" = {json.dumps(str(value))}\n')
+print(f"seed: team {slug}, loop {loop_id}, review {review_id}, experiment {experiment_id}")

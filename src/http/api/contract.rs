@@ -1,0 +1,465 @@
+//! Keeps the OpenAPI document and the API's answers in step: the error answers every operation
+//! can give, the limits the use cases enforce, and problem+json for what the framework refuses
+//! before a handler runs (bad paths, queries and bodies, unknown routes and methods).
+
+use axum::body::to_bytes;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, ResponseBuilder};
+use utoipa::Modify;
+
+use crate::http::error::problem;
+
+/// What the framework may say before a handler runs, for each kind of input an operation takes.
+/// Added to the handlers' own lists, which name the use cases' answers (409, 403 for roles…).
+pub struct ErrorAnswers;
+
+impl Modify for ErrorAnswers {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (&mut item.get, false),
+                (&mut item.put, true),
+                (&mut item.post, true),
+                (&mut item.delete, true),
+                (&mut item.patch, true),
+            ];
+            for (operation, changes_state) in operations {
+                if let Some(operation) = operation.as_mut() {
+                    add_error_answers(path, operation, changes_state);
+                    describe_event_streams(operation);
+                }
+            }
+        }
+    }
+}
+
+fn add_error_answers(path: &str, operation: &mut Operation, changes_state: bool) {
+    // `security(())` marks the reporter's secret-link operations; every other one needs a token
+    // or a session (and a browser session the CSRF header on state-changing methods).
+    let public = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| requirements.iter().all(is_empty_requirement));
+    let parameters = operation.parameters.as_deref().unwrap_or_default();
+    let in_path = parameters
+        .iter()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Path));
+    let in_query = parameters
+        .iter()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+    let has_body = operation.request_body.is_some();
+
+    let mut answers: Vec<(u16, &str)> = Vec::new();
+    if !public {
+        answers.push((401, "No valid token or session"));
+        if changes_state {
+            answers.push((
+                403,
+                "Not allowed (a role, or a browser session without X-CSRF-Token)",
+            ));
+        }
+    }
+    // Review sessions move through phases and experiments through statuses: a change that the
+    // current phase or status does not allow is a conflict.
+    if changes_state && (path.contains("{review_id}") || path.contains("{experiment_id}")) {
+        answers.push((
+            409,
+            "Not possible in the session's phase or the experiment's status",
+        ));
+    }
+    if in_path || in_query || has_body {
+        answers.push((400, "A path, query or body that cannot be read"));
+    }
+    if in_path {
+        answers.push((404, "Not found, or not yours to see"));
+    }
+    if in_query || has_body {
+        answers.push((422, "Some fields are not valid"));
+    }
+    if has_body {
+        answers.push((413, "The body is too large"));
+        answers.push((415, "The body is not of a documented media type"));
+    }
+    for (status, description) in answers {
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| problem_response(description));
+    }
+}
+
+/// A server-sent event stream is not one string: it is documented by its media type and an
+/// example of its events, without a schema a client would try to match the whole stream against.
+fn describe_event_streams(operation: &mut Operation) {
+    for response in operation.responses.responses.values_mut() {
+        if let RefOr::T(response) = response {
+            if let Some(stream) = response.content.get_mut("text/event-stream") {
+                stream.schema = None;
+                stream.example = Some(serde_json::Value::String(
+                    "event: review\ndata: {\"version\":3}\n\n".to_owned(),
+                ));
+            }
+        }
+    }
+}
+
+fn is_empty_requirement(requirement: &utoipa::openapi::security::SecurityRequirement) -> bool {
+    serde_json::to_value(requirement).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
+}
+
+fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        )
+        .build()
+        .into()
+}
+
+/// How the use cases read a text field: its length is counted in characters after trimming.
+#[derive(Clone, Copy)]
+pub enum Text {
+    /// One line (`domain::text::single_line`): no control characters.
+    Line { required: bool, max: usize },
+    /// Prose (`domain::text::multi_line`): line breaks and tabs allowed.
+    Prose { required: bool, max: usize },
+    /// Only a length limit.
+    Any { max: usize },
+}
+
+/// A string property of a component schema and the rule that reads it.
+pub struct Limit(pub &'static str, pub &'static str, pub Text);
+
+// Control characters as Rust's `char::is_control` sees them (Unicode's Cc category).
+const LINE_CHAR: &str = r"[^\x00-\x1f\x7f-\x9f]";
+const PROSE_CHAR: &str = r"[^\x00-\x08\x0b-\x1f\x7f-\x9f]";
+
+impl Text {
+    /// `minLength`, `maxLength` and `pattern`: a required field needs one character that is
+    /// neither white space nor a control character.
+    fn constraints(self) -> (Option<usize>, usize, Option<String>) {
+        let (required, max, allowed, excluded) = match self {
+            Text::Line { required, max } => (required, max, LINE_CHAR, r"\x00-\x1f\x7f-\x9f"),
+            Text::Prose { required, max } => {
+                (required, max, PROSE_CHAR, r"\x00-\x08\x0b-\x1f\x7f-\x9f")
+            }
+            Text::Any { max } => return (None, max, None),
+        };
+        if required {
+            let pattern = format!(r"^{allowed}*[^\s{excluded}]{allowed}*$");
+            (Some(1), max, Some(pattern))
+        } else {
+            (None, max, Some(format!("^{allowed}*$")))
+        }
+    }
+}
+
+/// The limits the use cases enforce on text, from the constants they use.
+pub struct Limits;
+
+impl Modify for Limits {
+    fn modify(&self, openapi: &mut OpenApi) {
+        use crate::domain::{loops as loop_rules, people::Email, team::TeamName};
+        use crate::service::{
+            experiments as experiment_rules, lint as lint_rules, loops as loop_use,
+        };
+        use Text::*;
+        const LONG: usize = loop_rules::LONG_TEXT_MAX;
+        let card = crate::service::review::CARD_MAX;
+        let experiment_text = Prose {
+            required: true,
+            max: experiment_rules::TEXT_MAX,
+        };
+        let mut limits = vec![
+            Limit(
+                "CreateLoop",
+                "title",
+                Line {
+                    required: true,
+                    max: loop_rules::TITLE_MAX,
+                },
+            ),
+            Limit(
+                "CreateLoop",
+                "what_happened",
+                Prose {
+                    required: true,
+                    max: LONG,
+                },
+            ),
+            Limit(
+                "CreateLoop",
+                "what_was_expected",
+                Prose {
+                    required: false,
+                    max: LONG,
+                },
+            ),
+            Limit(
+                "CreateLoop",
+                "impact_affected",
+                Line {
+                    required: false,
+                    max: loop_use::SHORT_MAX,
+                },
+            ),
+            Limit(
+                "TextBody",
+                "body",
+                Prose {
+                    required: true,
+                    max: LONG,
+                },
+            ),
+            Limit(
+                "CreateTimelineEvent",
+                "description",
+                Prose {
+                    required: true,
+                    max: loop_use::STATEMENT_MAX,
+                },
+            ),
+            Limit(
+                "CreateFactor",
+                "description",
+                Prose {
+                    required: true,
+                    max: LONG,
+                },
+            ),
+            Limit(
+                "CreateLearning",
+                "statement",
+                Prose {
+                    required: true,
+                    max: loop_use::LEARNING_MAX,
+                },
+            ),
+            Limit(
+                "CreateAction",
+                "title",
+                Prose {
+                    required: true,
+                    max: loop_use::SHORT_MAX,
+                },
+            ),
+            Limit(
+                "ChangeStage",
+                "note",
+                Line {
+                    required: false,
+                    max: loop_use::SHORT_MAX,
+                },
+            ),
+            Limit(
+                "AnswerFollowUp",
+                "note",
+                Prose {
+                    required: false,
+                    max: LONG,
+                },
+            ),
+            Limit(
+                "ExperimentBody",
+                "title",
+                Line {
+                    required: true,
+                    max: experiment_rules::TITLE_MAX,
+                },
+            ),
+            Limit(
+                "CardBody",
+                "text",
+                Prose {
+                    required: true,
+                    max: card,
+                },
+            ),
+            Limit(
+                "DissentBody",
+                "reason",
+                Prose {
+                    required: true,
+                    max: card,
+                },
+            ),
+            Limit(
+                "StartBody",
+                "prompt",
+                Prose {
+                    required: false,
+                    max: card,
+                },
+            ),
+            Limit(
+                "CreateTeam",
+                "name",
+                Line {
+                    required: true,
+                    max: TeamName::MAX_CHARS,
+                },
+            ),
+            Limit(
+                "CreateTeam",
+                "description",
+                Prose {
+                    required: false,
+                    max: crate::service::TEAM_DESCRIPTION_MAX,
+                },
+            ),
+            Limit(
+                "UpdateTeam",
+                "name",
+                Line {
+                    required: true,
+                    max: TeamName::MAX_CHARS,
+                },
+            ),
+            Limit(
+                "UpdateTeam",
+                "description",
+                Prose {
+                    required: false,
+                    max: crate::service::TEAM_DESCRIPTION_MAX,
+                },
+            ),
+            Limit(
+                "AddMember",
+                "email",
+                Line {
+                    required: true,
+                    max: Email::MAX_CHARS,
+                },
+            ),
+            Limit(
+                "LintRequest",
+                "text",
+                Any {
+                    max: lint_rules::MAX_LINT_CHARS,
+                },
+            ),
+        ];
+        for field in [
+            "believe",
+            "verify_by",
+            "measure",
+            "right_if",
+            "kill_criteria",
+        ] {
+            limits.push(Limit("ExperimentBody", field, experiment_text));
+        }
+        for field in [
+            "aar_intended",
+            "aar_actual",
+            "aar_difference",
+            "aar_lessons",
+            "went_well",
+            "went_wrong",
+            "got_lucky",
+        ] {
+            limits.push(Limit(
+                "SaveReview",
+                field,
+                Prose {
+                    required: false,
+                    max: LONG,
+                },
+            ));
+        }
+        for field in [
+            "actions",
+            "observations",
+            "expectations",
+            "assumptions",
+            "timeline_understanding",
+        ] {
+            limits.push(Limit(
+                "CreateAccount",
+                field,
+                Prose {
+                    required: false,
+                    max: LONG,
+                },
+            ));
+        }
+        apply_limits(openapi, &limits);
+    }
+}
+
+/// Writes `limits` into the document's component schemas. A limit naming a schema or property
+/// the document lacks panics, so that the list follows renames (the contract test builds it).
+pub fn apply_limits(openapi: &mut OpenApi, limits: &[Limit]) {
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    for Limit(schema, property, text) in limits {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(*schema) else {
+            panic!("no object schema named {schema}");
+        };
+        let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut(*property) else {
+            panic!("{schema} has no inline property {property}");
+        };
+        assert!(
+            is_string(&field.schema_type),
+            "{schema}.{property} is not a string"
+        );
+        let (min, max, pattern) = text.constraints();
+        field.min_length = min;
+        field.max_length = Some(max);
+        field.pattern = pattern;
+    }
+}
+
+fn is_string(schema_type: &SchemaType) -> bool {
+    match schema_type {
+        SchemaType::Type(one) => *one == Type::String,
+        SchemaType::Array(types) => types.contains(&Type::String),
+        SchemaType::AnyValue => false,
+    }
+}
+
+/// Under `/api`, an answer that is not JSON and says something went wrong is a framework
+/// rejection (axum's path, query and body extractors, the body limit, 405): it becomes
+/// problem+json with the framework's words as its detail.
+pub async fn problem_for_rejections(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let (parts, body) = response.into_parts();
+    let is_json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/") && v.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return Response::from_parts(parts, body);
+    }
+    let detail = match to_bytes(body, 4096).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => status.canonical_reason().unwrap_or("").to_owned(),
+    };
+    let (code, title) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "Not found"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Request too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Unsupported body"),
+        StatusCode::UNPROCESSABLE_ENTITY => ("invalid_input", "Some fields are not valid"),
+        s if s.is_server_error() => ("internal", "Something went wrong on our side"),
+        _ => ("bad_request", "The request could not be read"),
+    };
+    let mut answer = problem(status, code, title, &detail, Vec::new());
+    // Keep what the framework said besides its text, such as a 405's `Allow`.
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name, value.clone());
+        }
+    }
+    answer
+}

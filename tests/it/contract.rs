@@ -1,0 +1,390 @@
+//! Issue 16, the API contract: the served OpenAPI document describes what the API answers, and
+//! every refusal, the framework's included, is problem+json.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::experiments::design;
+use crate::helpers::{Api, TestApp};
+use crate::story;
+
+async fn document(app: &TestApp) -> Value {
+    reqwest::get(app.url("/api/v1/openapi.json"))
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// Checks `value` against `schema` for the shape a client relies on: object keys (required ones
+/// present, none undocumented), array items and JSON types, following `$ref`s.
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        return conforms(doc, &doc["components"]["schemas"][name], value, at);
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(options) = schema[key].as_array() {
+            let errors: Vec<String> = options
+                .iter()
+                .filter_map(|option| conforms(doc, option, value, at).err())
+                .collect();
+            return if errors.len() < options.len() {
+                Ok(())
+            } else {
+                Err(errors.join(" | "))
+            };
+        }
+    }
+    if let Some(parts) = schema["allOf"].as_array() {
+        // Flattened structs: every key must belong to one of the parts.
+        let mut properties = serde_json::Map::new();
+        for part in parts {
+            let part = resolve(doc, part);
+            if let Some(own) = part["properties"].as_object() {
+                properties.extend(own.clone());
+            }
+        }
+        let merged = json!({"type": "object", "properties": properties});
+        return conforms(doc, &merged, value, at);
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(one) => vec![one.as_str()],
+        Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+        _ => return Ok(()),
+    };
+    let fits = |t: &str| match t {
+        "null" => value.is_null(),
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "boolean" => value.is_boolean(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        _ => true,
+    };
+    if !types.iter().any(|t| fits(t)) {
+        return Err(format!("{at}: {value} is not {types:?}"));
+    }
+    if let Some(object) = value.as_object() {
+        let properties = schema["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for required in schema["required"].as_array().into_iter().flatten() {
+            let name = required.as_str().unwrap_or("");
+            if !object.contains_key(name) {
+                return Err(format!("{at}: the document requires `{name}`"));
+            }
+        }
+        for (key, inner) in object {
+            let Some(property) = properties.get(key) else {
+                return Err(format!("{at}: `{key}` is not documented"));
+            };
+            conforms(doc, property, inner, &format!("{at}.{key}"))?;
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, item) in array.iter().enumerate() {
+            conforms(doc, items, item, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            &doc["components"]["schemas"][reference.trim_start_matches("#/components/schemas/")]
+        }
+        None => schema,
+    }
+}
+
+/// The documented body of `status` for `method path`, checked against what the API sent.
+fn assert_documented(doc: &Value, method: &str, path: &str, status: u16, body: &Value) {
+    let schema = &doc["paths"][path][method]["responses"][status.to_string()]["content"]
+        ["application/json"]["schema"];
+    assert!(schema.is_object(), "{method} {path} documents {status}");
+    if let Err(error) = conforms(doc, schema, body, "body") {
+        panic!("{method} {path} {status} does not match its document: {error}");
+    }
+}
+
+/// Admin Ada with a team "ops" holding one loop; returns her client and the loop's id.
+async fn team_with_loop(app: &TestApp) -> (Api, String) {
+    app.create_user("ada@example.org", "Ada", true).await;
+    let ada = app.token_for("ada@example.org").await;
+    let (status, _) = ada.post("/api/v1/teams", json!({"name": "Ops"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, created) = ada
+        .post(
+            "/api/v1/teams/ops/loops",
+            json!({"title": "Deploy broke checkout", "what_happened": "500s for ten minutes"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let loop_id = created["id"].as_str().expect("loop id").to_owned();
+    (ada, loop_id)
+}
+
+story!(
+    schemas_describe_what_the_endpoints_return,
+    |app: TestApp| async move {
+        let doc = document(&app).await;
+        let (ada, loop_id) = team_with_loop(&app).await;
+        let (status, _) = ada
+            .send(
+                Method::PUT,
+                &format!("/api/v1/teams/ops/loops/{loop_id}/review"),
+                Some(json!({"went_well": "the rollback"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let path = format!("/api/v1/teams/ops/loops/{loop_id}");
+        let (status, shown) = ada.get(&path).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(shown["review"]["went_well"].is_string(), "{shown}");
+        assert_documented(
+            &doc,
+            "get",
+            "/api/v1/teams/{slug}/loops/{loop_id}",
+            200,
+            &shown,
+        );
+
+        let (status, created) = ada
+            .post(
+                "/api/v1/teams/ops/experiments",
+                design("Same-day refunds", 10_000, 15),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().expect("experiment id");
+        let (status, shown) = ada
+            .get(&format!("/api/v1/teams/ops/experiments/{id}"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(shown["affordable_loss"]["days_tenths"].is_i64(), "{shown}");
+        assert_documented(
+            &doc,
+            "get",
+            "/api/v1/teams/{slug}/experiments/{experiment_id}",
+            200,
+            &shown,
+        );
+
+        let (status, health) = ada.get("/api/v1/health").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_documented(&doc, "get", "/api/v1/health", 200, &health);
+        let loss = resolve(
+            &doc,
+            &doc["components"]["schemas"]["HealthOut"]["properties"]["committed_loss"]["items"],
+        );
+        assert!(
+            loss["properties"]["person_days_tenths"].is_object(),
+            "{loss}"
+        );
+    }
+);
+
+story!(
+    every_operation_documents_its_refusals,
+    |app: TestApp| async move {
+        let doc = document(&app).await;
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut operations = 0;
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().expect("path item") {
+                operations += 1;
+                let responses = &operation["responses"];
+                let public = operation["security"].as_array().is_some_and(|s| {
+                    s.iter()
+                        .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+                });
+                let mut expected = Vec::new();
+                if !public {
+                    expected.push("401");
+                }
+                if operation["requestBody"].is_object() {
+                    expected.extend(["400", "413", "415", "422"]);
+                }
+                if path.contains('{') {
+                    expected.extend(["400", "404"]);
+                }
+                for status in expected {
+                    let problem = &responses[status]["content"]["application/problem+json"];
+                    assert!(
+                        problem["schema"]["$ref"].as_str() == Some("#/components/schemas/Problem"),
+                        "{method} {path} documents {status} as problem+json"
+                    );
+                }
+                for (status, response) in responses.as_object().expect("responses") {
+                    for (media, content) in response["content"].as_object().into_iter().flatten() {
+                        if media == "text/event-stream" {
+                            assert!(
+                                content.get("schema").is_none(),
+                                "{method} {path} {status}: a stream is not one string"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(operations > 90, "{operations} operations");
+        let events = &paths["/api/v1/teams/{slug}/reviews/{review_id}/events"]["get"]["responses"]
+            ["200"]["content"];
+        assert!(events["text/event-stream"].is_object(), "{events}");
+    }
+);
+
+story!(
+    limits_in_the_document_are_the_ones_enforced,
+    |app: TestApp| async move {
+        let doc = document(&app).await;
+        let title = &doc["components"]["schemas"]["CreateLoop"]["properties"]["title"];
+        let max = title["maxLength"].as_u64().expect("title maxLength") as usize;
+        assert_eq!(title["minLength"], 1);
+        let (ada, _) = team_with_loop(&app).await;
+        let at_limit = "t".repeat(max);
+        let (status, body) = ada
+            .post(
+                "/api/v1/teams/ops/loops",
+                json!({"title": at_limit, "what_happened": "x"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let over = "t".repeat(max + 1);
+        let (status, body) = ada
+            .post(
+                "/api/v1/teams/ops/loops",
+                json!({"title": over, "what_happened": "x"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["errors"][0]["field"], "title");
+
+        let name = &doc["components"]["schemas"]["CreateTeam"]["properties"]["name"];
+        let max = name["maxLength"].as_u64().expect("team name maxLength") as usize;
+        let (status, _) = ada
+            .post("/api/v1/teams", json!({"name": "n".repeat(max + 1)}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let (status, _) = ada
+            .post("/api/v1/teams", json!({"name": "n".repeat(max)}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+);
+
+story!(
+    bodies_that_are_not_objects_are_refused,
+    |app: TestApp| async move {
+        let (ada, loop_id) = team_with_loop(&app).await;
+        let review = format!("/api/v1/teams/ops/loops/{loop_id}/review");
+        for (method, path, body) in [
+            (Method::POST, "/api/v1/invitations", "[null]"),
+            (Method::POST, "/api/v1/teams/ops/invitations", "[null]"),
+            (Method::PUT, review.as_str(), "[]"),
+            (Method::PUT, review.as_str(), "null"),
+            (Method::POST, "/api/v1/teams", "\"Ops\""),
+            (Method::POST, "/api/v1/teams", " 42"),
+        ] {
+            let (status, media, problem) = ada
+                .send_bytes(method.clone(), path, "application/json", body.into())
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{method} {path} {body}"
+            );
+            assert_eq!(media, "application/problem+json");
+            assert_eq!(problem["errors"][0]["field"], "body", "{problem}");
+        }
+        let (_, invitations) = ada.get("/api/v1/invitations").await;
+        assert_eq!(
+            invitations.as_array().map(Vec::len),
+            Some(0),
+            "{invitations}"
+        );
+        let (_, shown) = ada.get(&format!("/api/v1/teams/ops/loops/{loop_id}")).await;
+        assert_eq!(shown["review"]["went_well"], "", "{shown}");
+    }
+);
+
+story!(
+    framework_refusals_are_problem_json,
+    |app: TestApp| async move {
+        let (ada, loop_id) = team_with_loop(&app).await;
+        let review = format!("/api/v1/teams/ops/loops/{loop_id}/review");
+        let binary = vec![0xff, 0xfe, 0x00, 0x81, 0x7b];
+        let cases = [
+            (
+                Method::PUT,
+                review.clone(),
+                "application/json",
+                binary.clone(),
+            ),
+            (
+                Method::PUT,
+                review.clone(),
+                "application/json",
+                b"{\"went_well\": \"\xff\"}".to_vec(),
+            ),
+            (
+                Method::POST,
+                "/api/v1/teams/ops/import".to_owned(),
+                "text/markdown",
+                binary.clone(),
+            ),
+            (
+                Method::GET,
+                "/api/v1/teams/ops/loops?per_page=many".to_owned(),
+                "text/plain",
+                Vec::new(),
+            ),
+            (
+                Method::GET,
+                "/api/v1/reporter/%FF%FE".to_owned(),
+                "text/plain",
+                Vec::new(),
+            ),
+        ];
+        for (method, path, media, body) in cases {
+            let (status, answered, problem) =
+                ada.send_bytes(method.clone(), &path, media, body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {path}");
+            assert_eq!(answered, "application/problem+json", "{method} {path}");
+            assert_eq!(problem["status"], 400, "{problem}");
+            assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        }
+
+        let response = ada
+            .client
+            .request(Method::PATCH, app.url("/api/v1/me"))
+            .bearer_auth(&ada.token)
+            .send()
+            .await
+            .expect("PATCH");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(response.headers().contains_key("allow"));
+        assert_eq!(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+        let (status, media, _) = ada
+            .send_bytes(
+                Method::GET,
+                "/api/v1/no-such-thing",
+                "text/plain",
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(media, "application/problem+json");
+    }
+);

@@ -82,7 +82,7 @@ pub struct ServeArgs {
     /// Days an invitation link stays valid [default: 7]
     #[arg(long, env = "FAILFORWARD_INVITATION_DAYS", value_name = "DAYS")]
     pub invitation_days: Option<u64>,
-    /// Failed sign-ins allowed per account and per client within the window [default: 10]
+    /// Sign-in attempts allowed per account and client within the window [default: 10]
     #[arg(long, env = "FAILFORWARD_LOGIN_MAX_FAILURES", value_name = "N")]
     pub login_max_failures: Option<u32>,
     /// Length of the sign-in throttling window in minutes [default: 15]
@@ -224,6 +224,7 @@ impl Settings {
                 .or(file.login_window_minutes)
                 .map(minutes)
                 .unwrap_or(defaults.login_window),
+            login_account_max_failures: defaults.login_account_max_failures,
         };
         if policy.session_idle.is_zero() || policy.session_absolute.is_zero() {
             anyhow::bail!("session timeouts must be at least one minute");

@@ -17,6 +17,9 @@ use super::AppState;
 use crate::service::{secrets, Actor, FieldError, ServiceError, SessionCheck};
 
 pub const SESSION_COOKIE: &str = "ff_session";
+/// The long-lived device cookie that tells sign-in throttling this browser apart (sent to
+/// `/login` only).
+pub const DEVICE_COOKIE: &str = "ff_device";
 /// Before sign-in there is no session to hold a CSRF token, so the login, set-up and invitation
 /// forms use a double-submit cookie instead.
 pub const PRE_SESSION_CSRF_COOKIE: &str = "ff_csrf";
@@ -363,6 +366,18 @@ pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(secure)
+        .build()
+}
+
+/// The device cookie after a successful sign-in: the account's right password from this browser
+/// is not slowed down by someone else failing on the same account.
+pub fn device_cookie(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((DEVICE_COOKIE, token))
+        .path("/login")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(time::Duration::days(400))
         .build()
 }
 

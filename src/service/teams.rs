@@ -412,7 +412,14 @@ impl Service {
             name: user.name,
             is_admin: false,
         };
-        Ok((record, LoginOutcome { user, session }))
+        Ok((
+            record,
+            LoginOutcome {
+                user,
+                session,
+                device: None,
+            },
+        ))
     }
 }
 

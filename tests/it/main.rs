@@ -9,6 +9,7 @@ mod culture;
 mod experiments;
 mod export;
 mod foundation;
+mod hardening;
 mod isolation;
 mod lint;
 mod loops;

@@ -272,7 +272,7 @@ impl Settings {
             Ok(_) => anyhow::bail!("{} is shorter than 32 bytes", path.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 use rand::RngCore;
-                std::fs::create_dir_all(&self.storage.data_dir)
+                crate::private_files::create_dir_all(&self.storage.data_dir)
                     .with_context(|| format!("creating {}", self.storage.data_dir.display()))?;
                 let mut bytes = vec![0u8; 32];
                 rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -301,15 +301,7 @@ impl Settings {
 /// Writes a file only its owner can read.
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
+    let mut file = crate::private_files::create_new(path)
         .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(bytes)
         .with_context(|| format!("writing {}", path.display()))

@@ -234,3 +234,70 @@ async fn guess_at_once(
 fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }
+
+fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+story!(
+    every_answer_carries_a_strict_policy_and_personal_ones_are_not_stored,
+    |app: TestApp| async move {
+        let admin = app.set_up().await;
+        let api = app.token_for("ada@example.org").await;
+        let strict = "script-src 'self'; style-src 'self';";
+        for (who, response) in [
+            ("sign-in page", app.browser().get("/login").await),
+            ("signed-in page", admin.get("/account").await),
+            ("not found", admin.get("/no/such/page").await),
+            (
+                "API",
+                api.client
+                    .get(app.url("/api/v1/teams"))
+                    .bearer_auth(&api.token)
+                    .send()
+                    .await
+                    .expect("GET"),
+            ),
+        ] {
+            let policy = header(&response, "content-security-policy").unwrap_or_default();
+            assert!(policy.contains(strict), "{who}: {policy:?}");
+            assert!(!policy.contains("unsafe"), "{who}: {policy:?}");
+            assert!(policy.contains("frame-ancestors 'none'"), "{who}");
+            assert_eq!(
+                header(&response, "cache-control"),
+                Some("no-store"),
+                "{who}"
+            );
+            assert_eq!(
+                header(&response, "strict-transport-security"),
+                None,
+                "{who}"
+            );
+        }
+        let asset = app.browser().get("/static/app.js").await;
+        assert_eq!(asset.status(), StatusCode::OK);
+        assert_ne!(header(&asset, "cache-control"), Some("no-store"));
+        assert!(header(&asset, "content-security-policy").is_some());
+    }
+);
+
+story_with!(
+    behind_https_cookies_are_host_only_and_transport_is_strict,
+    |settings: &mut Settings| settings.public_url = Some("https://failforward.example".to_owned()),
+    |app: TestApp| async move {
+        let response = app.browser().get("/login").await;
+        assert_eq!(
+            header(&response, "strict-transport-security"),
+            Some("max-age=63072000")
+        );
+        let cookie = header(&response, "set-cookie")
+            .unwrap_or_default()
+            .to_owned();
+        assert!(cookie.starts_with("__Host-ff_csrf="), "{cookie}");
+        assert!(
+            cookie.contains("Secure") && cookie.contains("Path=/"),
+            "{cookie}"
+        );
+        assert!(!cookie.contains("Domain"), "{cookie}");
+    }
+);

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::{render, render_with_status, FormErrors, Layout};
 use crate::http::error::WebError;
 use crate::http::extract::{
-    clear_session_cookie, device_cookie, session_cookie, ClientAddress, CsrfForm, MaybeUser,
-    PreSessionCsrf, SessionContext, DEVICE_COOKIE, SESSION_COOKIE,
+    clear_session_cookie, cookie_name, device_cookie, session_cookie, ClientAddress, CsrfForm,
+    MaybeUser, PreSessionCsrf, SessionContext, DEVICE_COOKIE, SESSION_COOKIE,
 };
 use crate::http::AppState;
 use crate::service::{LoginClient, ServiceError};
@@ -167,7 +167,7 @@ pub async fn login_form(
         set_up,
     };
     let jar = if matches!(context, SessionContext::Expired) {
-        jar.remove(clear_session_cookie())
+        jar.remove(clear_session_cookie(state.secure_cookies))
     } else {
         jar
     };
@@ -182,7 +182,9 @@ pub async fn login_submit(
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<Response, WebError> {
     let client = LoginClient {
-        device: jar.get(DEVICE_COOKIE).map(|c| c.value().to_owned()),
+        device: jar
+            .get(cookie_name(DEVICE_COOKIE, state.secure_cookies))
+            .map(|c| c.value().to_owned()),
         address,
         address_is_shared_proxy: !state.trust_forwarded_for,
     };
@@ -249,8 +251,12 @@ pub async fn logout(
     jar: CookieJar,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, WebError> {
-    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+    if let Some(cookie) = jar.get(cookie_name(SESSION_COOKIE, state.secure_cookies)) {
         state.service.logout(cookie.value()).await?;
     }
-    Ok((jar.remove(clear_session_cookie()), Redirect::to("/login")).into_response())
+    Ok((
+        jar.remove(clear_session_cookie(state.secure_cookies)),
+        Redirect::to("/login"),
+    )
+        .into_response())
 }

@@ -379,14 +379,14 @@ story!(
         let (status, first) = api
             .post(
                 "/api/v1/teams/payments/invitations",
-                json!({"role": "member"}),
+                json!({"role": "member", "email": "bo@example.org"}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED);
         let (_, second) = api
             .post(
                 "/api/v1/teams/payments/invitations",
-                json!({"role": "lead"}),
+                json!({"role": "lead", "email": "di@example.org"}),
             )
             .await;
         let path = |v: &serde_json::Value| {
@@ -427,7 +427,7 @@ story!(
         let (_, invitation) = api
             .post(
                 "/api/v1/teams/payments/invitations",
-                json!({"role": "lead"}),
+                json!({"role": "lead", "email": "cy@example.org"}),
             )
             .await;
         let path = invitation["link"]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use failforward::config::Settings;
 use reqwest::{Response, StatusCode};
+use serde_json::json;
 
 use crate::helpers::{Backend, Browser, TestApp, PASSWORD};
 use crate::story;
@@ -299,5 +300,120 @@ story_with!(
             "{cookie}"
         );
         assert!(!cookie.contains("Domain"), "{cookie}");
+    }
+);
+
+fn link_path(app: &TestApp, invitation: &serde_json::Value) -> String {
+    invitation["link"]
+        .as_str()
+        .expect("link")
+        .trim_start_matches(&app.address)
+        .to_owned()
+}
+
+story!(
+    an_invitation_for_one_address_refuses_every_other,
+    |app: TestApp| async move {
+        app.create_user("ada@example.org", "Ada", true).await;
+        app.create_user("bo@example.org", "Bo", false).await;
+        app.create_user("cy@example.org", "Cy", false).await;
+        let api = app.token_for("ada@example.org").await;
+        api.post("/api/v1/teams", json!({"name": "Payments"})).await;
+        let (status, problem) = api
+            .post(
+                "/api/v1/teams/payments/invitations",
+                json!({"role": "member"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(problem["errors"][0]["field"], "email");
+        let (status, invitation) = api
+            .post(
+                "/api/v1/teams/payments/invitations",
+                json!({"role": "member", "email": "Bo@Example.ORG"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let path = link_path(&app, &invitation);
+        let (_, page) = app.browser().get_text(&path).await;
+        assert!(page.contains("This invitation is for <strong>bo@example.org</strong>"));
+
+        // Someone else holding the link, signed in, is told why and does not join.
+        let cy = app.sign_in("cy@example.org").await;
+        let refused = cy.submit(&path, &path, &[]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let html = refused.text().await.expect("body");
+        assert!(
+            html.contains("This invitation is for bo@example.org"),
+            "{html}"
+        );
+        // Nor can a new account with another address.
+        let stranger = app.browser();
+        let refused = stranger
+            .submit(
+                &path,
+                &path,
+                &[
+                    ("name", "Eve"),
+                    ("email", "eve@example.org"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = refused.text().await.expect("body");
+        assert!(html.contains("email-error") && html.contains("must be bo@example.org"));
+        assert_eq!(
+            app.db
+                .count("SELECT COUNT(*) FROM memberships JOIN teams ON teams.id = memberships.team_id WHERE teams.slug = 'payments'")
+                .await,
+            1,
+            "only the lead"
+        );
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM users").await, 3);
+
+        // The invited address accepts, whatever the case it was typed in.
+        let bo = app.sign_in("bo@example.org").await;
+        let accepted = bo.submit(&path, &path, &[]).await;
+        assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+        assert_eq!(bo.get("/teams/payments").await.status(), StatusCode::OK);
+    }
+);
+
+story!(
+    admins_list_and_withdraw_invitations_and_members_cannot,
+    |app: TestApp| async move {
+        app.create_user("ada@example.org", "Ada", true).await;
+        app.create_user("cy@example.org", "Cy", false).await;
+        let admin = app.token_for("ada@example.org").await;
+        let member = app.token_for("cy@example.org").await;
+        let (status, invitation) = admin
+            .post("/api/v1/invitations", json!({"email": "new@example.org"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let id = invitation["id"].as_str().expect("id").to_owned();
+        let path = link_path(&app, &invitation);
+
+        let (status, _) = member.get("/api/v1/invitations").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = member.delete(&format!("/api/v1/invitations/{id}")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        let (status, open) = admin.get("/api/v1/invitations").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(open[0]["email"], "new@example.org");
+        let (status, _) = admin.delete(&format!("/api/v1/invitations/{id}")).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, open) = admin.get("/api/v1/invitations").await;
+        assert_eq!(open, json!([]));
+        let (status, _) = admin.delete(&format!("/api/v1/invitations/{id}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(app.browser().get(&path).await.status(), StatusCode::GONE);
+        // The reference documents the new operation with its answers.
+        let (_, document) = admin.get("/api/v1/openapi.json").await;
+        let delete = &document["paths"]["/api/v1/invitations/{id}"]["delete"]["responses"];
+        for code in ["204", "401", "403", "404"] {
+            assert!(delete.get(code).is_some(), "{code} documented");
+        }
     }
 );

@@ -82,7 +82,7 @@ pub struct ServeArgs {
     /// Days an invitation link stays valid [default: 7]
     #[arg(long, env = "FAILFORWARD_INVITATION_DAYS", value_name = "DAYS")]
     pub invitation_days: Option<u64>,
-    /// Failed sign-ins allowed per account and per client within the window [default: 10]
+    /// Sign-in attempts allowed per account and client within the window [default: 10]
     #[arg(long, env = "FAILFORWARD_LOGIN_MAX_FAILURES", value_name = "N")]
     pub login_max_failures: Option<u32>,
     /// Length of the sign-in throttling window in minutes [default: 15]
@@ -224,6 +224,7 @@ impl Settings {
                 .or(file.login_window_minutes)
                 .map(minutes)
                 .unwrap_or(defaults.login_window),
+            login_account_max_failures: defaults.login_account_max_failures,
         };
         if policy.session_idle.is_zero() || policy.session_absolute.is_zero() {
             anyhow::bail!("session timeouts must be at least one minute");
@@ -271,7 +272,7 @@ impl Settings {
             Ok(_) => anyhow::bail!("{} is shorter than 32 bytes", path.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 use rand::RngCore;
-                std::fs::create_dir_all(&self.storage.data_dir)
+                crate::private_files::create_dir_all(&self.storage.data_dir)
                     .with_context(|| format!("creating {}", self.storage.data_dir.display()))?;
                 let mut bytes = vec![0u8; 32];
                 rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -300,15 +301,7 @@ impl Settings {
 /// Writes a file only its owner can read.
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
+    let mut file = crate::private_files::create_new(path)
         .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(bytes)
         .with_context(|| format!("writing {}", path.display()))

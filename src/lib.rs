@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod private_files;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -251,7 +251,8 @@ async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
                 ))
                 .context("formatting the time")?;
             let dir = storage.data_dir.join("backups");
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            crate::private_files::create_dir_all(&dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
             dir.join(format!("failforward-{stamp}.db"))
         }
     };

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::open_service;
 use crate::config::{StorageArgs, StorageSettings};
+use crate::private_files;
 use crate::service::transfer::{self, ExportFormat};
 use crate::service::{Policy, ServiceError};
 
@@ -216,7 +217,7 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
             args.data_dir.display()
         );
     }
-    std::fs::create_dir_all(&args.data_dir)
+    private_files::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let outcome = restore_into(&args).await;
     if outcome.is_err() {
@@ -236,20 +237,18 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
 
 async fn restore_into(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
     let database = args.data_dir.join("failforward.db");
-    std::fs::copy(&args.file, &database)
+    // Copied into a file created 0600 (`fs::copy` would carry over the backup's mode).
+    std::fs::File::open(&args.file)
+        .and_then(|mut backup| {
+            let mut copy = private_files::create_new(&database)?;
+            std::io::copy(&mut backup, &mut copy)?;
+            copy.sync_all()
+        })
         .with_context(|| format!("copying {}", args.file.display()))?;
     if let Some(key) = &args.secret_key_file {
         let bytes = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
         let target = args.data_dir.join("secret.key");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        options
-            .open(&target)
+        private_files::create_new(&target)
             .and_then(|mut f| f.write_all(&bytes))
             .with_context(|| format!("writing {}", target.display()))?;
     }

@@ -17,6 +17,8 @@ use super::AppState;
 use crate::service::{secrets, Actor, FieldError, ServiceError, SessionCheck};
 
 pub const SESSION_COOKIE: &str = "ff_session";
+/// The long-lived device cookie that tells sign-in throttling this browser apart.
+pub const DEVICE_COOKIE: &str = "ff_device";
 /// Before sign-in there is no session to hold a CSRF token, so the login, set-up and invitation
 /// forms use a double-submit cookie instead.
 pub const PRE_SESSION_CSRF_COOKIE: &str = "ff_csrf";
@@ -31,6 +33,17 @@ pub enum SessionContext {
     Anonymous,
 }
 
+/// A cookie's name: behind https with the `__Host-` prefix, which browsers accept only from a
+/// secure origin with `Secure`, `Path=/` and no `Domain`, so no other host or path can plant it.
+pub fn cookie_name(base: &'static str, secure: bool) -> &'static str {
+    match (base, secure) {
+        (SESSION_COOKIE, true) => "__Host-ff_session",
+        (DEVICE_COOKIE, true) => "__Host-ff_device",
+        (PRE_SESSION_CSRF_COOKIE, true) => "__Host-ff_csrf",
+        (name, _) => name,
+    }
+}
+
 /// Resolves the session cookie once per request. Only GET requests extend the idle timeout:
 /// a form submission (such as an anonymous report) must leave no timestamp against the person.
 pub async fn resolve_session(
@@ -40,7 +53,7 @@ pub async fn resolve_session(
 ) -> Response {
     let jar = CookieJar::from_headers(request.headers());
     let refresh = request.method() == Method::GET;
-    let context = match jar.get(SESSION_COOKIE) {
+    let context = match jar.get(cookie_name(SESSION_COOKIE, state.secure_cookies)) {
         None => SessionContext::Anonymous,
         Some(cookie) => match state.service.check_session(cookie.value(), refresh).await {
             Ok(SessionCheck::Valid { actor, csrf_token }) => {
@@ -123,7 +136,8 @@ impl FromRequestParts<AppState> for PreSessionCsrf {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
-        if let Some(existing) = jar.get(PRE_SESSION_CSRF_COOKIE) {
+        let name = cookie_name(PRE_SESSION_CSRF_COOKIE, state.secure_cookies);
+        if let Some(existing) = jar.get(name) {
             if existing.value().len() >= 32 {
                 return Ok(PreSessionCsrf {
                     token: existing.value().to_owned(),
@@ -132,7 +146,7 @@ impl FromRequestParts<AppState> for PreSessionCsrf {
             }
         }
         let token = secrets::generate("").plaintext;
-        let cookie = Cookie::build((PRE_SESSION_CSRF_COOKIE, token.clone()))
+        let cookie = Cookie::build((name, token.clone()))
             .path("/")
             .http_only(true)
             .same_site(SameSite::Strict)
@@ -165,7 +179,7 @@ where
         let expected = match context_of(&parts) {
             SessionContext::SignedIn { csrf_token, .. } => Some(csrf_token),
             _ => CookieJar::from_headers(&parts.headers)
-                .get(PRE_SESSION_CSRF_COOKIE)
+                .get(cookie_name(PRE_SESSION_CSRF_COOKIE, state.secure_cookies))
                 .map(|c| c.value().to_owned()),
         };
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
@@ -384,7 +398,7 @@ where
 
 /// The session cookie for a new sign-in.
 pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, token))
+    Cookie::build((cookie_name(SESSION_COOKIE, secure), token))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -392,9 +406,25 @@ pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
         .build()
 }
 
+/// The device cookie after a successful sign-in: the account's right password from this browser
+/// is not slowed down by someone else failing on the same account. (`Path=/`, which the
+/// `__Host-` prefix requires; only the sign-in reads it.)
+pub fn device_cookie(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((cookie_name(DEVICE_COOKIE, secure), token))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(time::Duration::days(400))
+        .build()
+}
+
 /// Removes the session cookie (signing out, or an expired session).
-pub fn clear_session_cookie() -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, "")).path("/").build()
+pub fn clear_session_cookie(secure: bool) -> Cookie<'static> {
+    Cookie::build((cookie_name(SESSION_COOKIE, secure), ""))
+        .path("/")
+        .secure(secure)
+        .build()
 }
 
 /// The `{slug}` of the request's path.

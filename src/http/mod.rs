@@ -6,6 +6,7 @@ mod assets;
 pub mod charts;
 pub mod error;
 pub mod extract;
+mod headers;
 pub mod highlight;
 mod live;
 pub mod markdown;
@@ -116,6 +117,10 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("DENY"),
         ))
         .layer(middleware::from_fn(reject_unsized_bodies))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            headers::security_headers,
+        ))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -1,10 +1,15 @@
 //! Accounts: first-run set-up, signing in and out, sessions, passwords and personal API tokens.
 
+use std::time::Duration as StdDuration;
+
 use time::{Duration as TimeDuration, OffsetDateTime, Time};
 
 use crate::domain::text::single_line;
-use crate::domain::{ApiTokenId, DisplayName, Email, Password, User, UserId};
-use crate::store::{ApiTokenRecord, NewApiToken, NewSession, NewUser, Organisation, StoreError};
+use crate::domain::{ApiTokenId, DisplayName, Email, User, UserId};
+use crate::store::{
+    ApiTokenRecord, LoginAttempt, LoginClaim, NewApiToken, NewSession, NewUser, Organisation,
+    StoreError,
+};
 
 use super::error::{FieldErrors, ServiceError, ServiceResult};
 use super::{passwords, secrets, Actor, Service};
@@ -24,6 +29,9 @@ pub struct NewSessionCookie {
 pub struct LoginOutcome {
     pub user: User,
     pub session: NewSessionCookie,
+    /// The device cookie to keep (signing in: the client's own when it sent one, else a new
+    /// one); `None` where the account was just created.
+    pub device: Option<String>,
 }
 
 /// What a session cookie turned out to be.
@@ -38,12 +46,46 @@ pub enum SessionCheck {
     Unknown,
 }
 
-fn email_key(email: &Email) -> String {
-    secrets::hash(&format!("email:{email}"))
+/// The account-wide limit of failed sign-ins counts over this window.
+pub(super) const ACCOUNT_WINDOW: StdDuration = StdDuration::from_secs(3600);
+
+/// A device an account has signed in from is recognised this long after its last sign-in (the
+/// device cookie lives as long).
+pub(super) const DEVICE_REMEMBERED_FOR: StdDuration = StdDuration::from_secs(400 * 24 * 3600);
+
+/// From this many accounts failing from one address, the server suspects a hiding proxy.
+const SHARED_ADDRESS_ACCOUNTS: i64 = 20;
+
+/// Who is signing in, as far as throttling tells clients apart: the device cookie (drawn at the
+/// first successful sign-in, long-lived) and the address.
+#[derive(Debug, Clone, Default)]
+pub struct LoginClient {
+    pub device: Option<String>,
+    pub address: Option<String>,
+    /// The address is the socket peer (forwarded headers are not trusted), so a proxy in front
+    /// would give every client its address.
+    pub address_is_shared_proxy: bool,
 }
 
-fn client_key(client: &str) -> String {
-    secrets::hash(&format!("client:{client}"))
+/// The wait before the next attempt after `attempts` of a window: none after the first, then
+/// 1, 2, 4, … seconds, at most five minutes.
+fn delay_after(attempts: u32) -> StdDuration {
+    match attempts {
+        0 | 1 => StdDuration::ZERO,
+        n => StdDuration::from_secs(1u64 << (n - 2).min(8)).min(StdDuration::from_secs(300)),
+    }
+}
+
+/// Device tokens are drawn by [`secrets::generate`]; anything else is ignored.
+fn is_device_token(token: &str) -> bool {
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn device_key(account: &str, device: &str) -> String {
+    secrets::hash(&format!("device:{account}:{device}"))
 }
 
 /// Midnight UTC of `at`'s day: the only precision kept for token use.
@@ -82,11 +124,12 @@ impl Service {
         email: &str,
         password: &str,
     ) -> ServiceResult<LoginOutcome> {
+        let person = passwords::about(email, name);
         let mut errors = FieldErrors::default();
         let organisation_name = errors.take("organisation", single_line(organisation_name, 120));
         let name = errors.take("name", DisplayName::parse(name));
         let email = errors.take("email", Email::parse(email));
-        let password = errors.take("password", Password::parse(password));
+        let password = errors.take("password", passwords::parse(password, &person));
         let (Some(organisation_name), Some(name), Some(email), Some(password)) =
             (organisation_name, name, email, password)
         else {
@@ -121,36 +164,71 @@ impl Service {
             is_admin: true,
         };
         let session = self.open_session_for(user.id).await?;
-        Ok(LoginOutcome { user, session })
+        Ok(LoginOutcome {
+            user,
+            session,
+            device: None,
+        })
     }
 
-    /// Signs in with email and password. Failures are counted per account and per client in the
-    /// database (so every instance sees them); past the limit, attempts are refused before the
-    /// password is checked. An unknown email and a wrong password answer alike.
+    /// Signs in with email and password, throttled per account and client (see
+    /// [`LoginClient`]). Each attempt is claimed in the database before the password is checked,
+    /// so every instance counts it and concurrent attempts cannot pass a limit together. An
+    /// unknown email and a wrong password answer alike: the counters are keyed by the typed email.
     pub async fn login(
         &self,
         email: &str,
         password: &str,
-        client: Option<&str>,
+        client: &LoginClient,
     ) -> ServiceResult<LoginOutcome> {
         let now = self.now();
-        let since = now - self.policy.login_window;
         let parsed_email = Email::parse(email).ok();
-        let mut keys = Vec::new();
-        if let Some(email) = &parsed_email {
-            keys.push(email_key(email));
-        }
-        if let Some(client) = client {
-            keys.push(client_key(client));
-        }
-        for key in &keys {
-            let failures = self.store.count_login_failures(key, since).await?;
-            if failures >= i64::from(self.policy.login_max_failures) {
+        let account = match &parsed_email {
+            Some(email) => email.to_string(),
+            None => email.trim().to_lowercase(),
+        };
+        let account_key = secrets::hash(&format!("email:{account}"));
+        let device = client
+            .device
+            .as_deref()
+            .filter(|device| is_device_token(device));
+        let presented_device_key = device.map(|device| device_key(&account, device));
+        let recognised = match &presented_device_key {
+            Some(key) => self.store.device_recognised(key).await?,
+            None => false,
+        };
+        let client_key = secrets::hash(&format!(
+            "client:{account}:{}:{}",
+            device.unwrap_or("-"),
+            client.address.as_deref().unwrap_or("-")
+        ));
+        let address_key = client
+            .address
+            .as_deref()
+            .map(|address| secrets::hash(&format!("address:{address}")));
+        let claim = self
+            .store
+            .claim_login_attempt(&LoginAttempt {
+                client_key: &client_key,
+                account_key: &account_key,
+                address_key: address_key.as_deref(),
+                client_limit: self.policy.login_max_failures,
+                client_window: self.policy.login_window,
+                delay_after,
+                account_limit: (!recognised).then_some(self.policy.login_account_max_failures),
+                account_window: ACCOUNT_WINDOW,
+                now,
+            })
+            .await?;
+        let attempts = match claim {
+            LoginClaim::Granted { attempts } => attempts,
+            LoginClaim::Refused { retry_at } => {
+                let wait = (retry_at - now).whole_seconds().max(1);
                 return Err(ServiceError::RateLimited {
-                    retry_after_secs: self.policy.login_window.as_secs(),
+                    retry_after_secs: u64::try_from(wait).unwrap_or(1),
                 });
             }
-        }
+        };
         let credentials = match &parsed_email {
             Some(email) => self.store.credentials(email).await?,
             None => None,
@@ -161,16 +239,64 @@ impl Service {
         };
         let matches = passwords::verify(password, stored_hash).await?;
         let Some(user) = user.filter(|_| matches) else {
-            for key in &keys {
-                self.store.record_login_failure(key, now).await?;
+            self.store
+                .postpone_login_attempt(&client_key, self.now() + delay_after(attempts))
+                .await?;
+            if client.address_is_shared_proxy {
+                if let Some(address_key) = &address_key {
+                    self.warn_if_many_accounts_fail_from(address_key, now)
+                        .await?;
+                }
             }
             return Err(ServiceError::BadCredentials);
         };
-        if let Some(email) = &parsed_email {
-            self.store.clear_login_failures(&email_key(email)).await?;
-        }
+        let device = match device {
+            Some(device) => device.to_owned(),
+            None => secrets::generate("").plaintext,
+        };
+        self.store
+            .login_succeeded(
+                &client_key,
+                (!recognised).then_some(account_key.as_str()),
+                &device_key(&account, &device),
+                now,
+            )
+            .await?;
         let session = self.open_session_for(user.id).await?;
-        Ok(LoginOutcome { user, session })
+        Ok(LoginOutcome {
+            user,
+            session,
+            device: Some(device),
+        })
+    }
+
+    /// Many accounts failing from one address while the address is the socket peer usually means
+    /// a proxy in front hides the clients, so all of them share one set of counters. Logged once
+    /// per window and instance, without the address.
+    async fn warn_if_many_accounts_fail_from(
+        &self,
+        address_key: &str,
+        now: OffsetDateTime,
+    ) -> ServiceResult<()> {
+        let since = now - self.policy.login_window;
+        let accounts = self.store.accounts_failing_from(address_key, since).await?;
+        if accounts < SHARED_ADDRESS_ACCOUNTS {
+            return Ok(());
+        }
+        let mut warned = self
+            .shared_address_warned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if warned.is_some_and(|at| at > since) {
+            return Ok(());
+        }
+        *warned = Some(now);
+        tracing::warn!(
+            accounts,
+            "sign-ins for many accounts are failing from one client address; if a proxy forwards \
+             requests, set trust_forwarded_for = true so that clients are told apart"
+        );
+        Ok(())
     }
 
     pub(super) async fn open_session_for(&self, user: UserId) -> ServiceResult<NewSessionCookie> {
@@ -260,7 +386,9 @@ impl Service {
         current: &str,
         new: &str,
     ) -> ServiceResult<()> {
-        let new = Password::parse(new).map_err(|e| ServiceError::field("new_password", e.0))?;
+        let person = passwords::about(actor.user.email.as_str(), actor.user.name.as_str());
+        let new =
+            passwords::parse(new, &person).map_err(|e| ServiceError::field("new_password", e.0))?;
         let stored = self.store.password_hash(actor.id()).await?;
         if !passwords::verify(current, stored).await? {
             return Err(ServiceError::field("current_password", "is not right"));
@@ -363,10 +491,11 @@ impl Service {
         is_admin: bool,
         organisation_name: Option<&str>,
     ) -> ServiceResult<User> {
+        let person = passwords::about(email, name);
         let mut errors = FieldErrors::default();
         let email = errors.take("email", Email::parse(email));
         let name = errors.take("name", DisplayName::parse(name));
-        let password = errors.take("password", Password::parse(password));
+        let password = errors.take("password", passwords::parse(password, &person));
         let (Some(email), Some(name), Some(password)) = (email, name, password) else {
             return Err(errors.into());
         };

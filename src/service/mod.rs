@@ -27,7 +27,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 pub use access::{Actor, TeamAccess};
-pub use accounts::{LoginOutcome, NewSessionCookie, SessionCheck};
+pub use accounts::{LoginClient, LoginOutcome, NewSessionCookie, SessionCheck};
 pub use error::{FieldError, FieldErrors, ServiceError, ServiceResult};
 pub use loops::{
     AccountInput, Attention, LoggedLoop, LoopDetail, LoopInput, LoopPage, LoopQuery, ReviewInput,
@@ -51,9 +51,13 @@ pub struct Policy {
     pub session_absolute: Duration,
     pub invitation_valid_for: Duration,
     pub setup_link_valid_for: Duration,
-    /// Failed sign-ins allowed per account and per client address within `login_window`.
+    /// Sign-in attempts allowed per account and client (device cookie and address) within
+    /// `login_window`, each after a growing delay.
     pub login_max_failures: u32,
     pub login_window: Duration,
+    /// Failed sign-ins allowed per account and hour from clients it has never signed in from
+    /// (ASVS 2.2.1 asks for at most 100).
+    pub login_account_max_failures: u32,
 }
 
 impl Default for Policy {
@@ -66,6 +70,7 @@ impl Default for Policy {
             setup_link_valid_for: Duration::from_secs(24 * 3600),
             login_max_failures: 10,
             login_window: Duration::from_secs(15 * 60),
+            login_account_max_failures: 100,
         }
     }
 }
@@ -82,6 +87,8 @@ pub struct Service {
     after_capture: Option<memory::AfterCapture>,
     /// Anonymous contributions waiting for a moment their writer does not choose.
     held: Arc<held::Held>,
+    /// When this instance last warned that many accounts fail from one address.
+    shared_address_warned: Arc<std::sync::Mutex<Option<OffsetDateTime>>>,
 }
 
 impl Service {
@@ -92,6 +99,7 @@ impl Service {
             sealer: None,
             after_capture: None,
             held: Arc::default(),
+            shared_address_warned: Arc::default(),
         }
     }
 
@@ -138,7 +146,7 @@ impl Service {
         format!("{}{}", self.policy.public_url.trim_end_matches('/'), path)
     }
 
-    /// Removes expired sessions and old sign-in failures; the server calls it periodically.
+    /// Removes expired sessions and ended sign-in counters; the server calls it periodically.
     pub async fn sweep(&self) -> ServiceResult<u64> {
         let now = self.now();
         let removed = self
@@ -149,7 +157,11 @@ impl Service {
             )
             .await?;
         self.store
-            .delete_login_failures_before(now - self.policy.login_window)
+            .delete_login_throttle_before(
+                now - self.policy.login_window,
+                now - accounts::ACCOUNT_WINDOW,
+                now - accounts::DEVICE_REMEMBERED_FOR,
+            )
             .await?;
         self.store
             .mix_anonymous_days(crate::domain::when::day_of(now))

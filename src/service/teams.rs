@@ -4,8 +4,7 @@ use time::OffsetDateTime;
 
 use crate::domain::text::multi_line;
 use crate::domain::{
-    DisplayName, Email, InvitationId, Password, Team, TeamId, TeamName, TeamRole, TeamSlug, User,
-    UserId,
+    DisplayName, Email, InvitationId, Team, TeamId, TeamName, TeamRole, TeamSlug, User, UserId,
 };
 use crate::store::{Acceptor, InvitationRecord, MemberRecord, NewInvitation, NewUser, StoreError};
 
@@ -251,9 +250,16 @@ impl Service {
     ) -> ServiceResult<CreatedInvitation> {
         let mut errors = FieldErrors::default();
         let role = errors.take("role", TeamRole::parse(role));
+        // An invitation is for one address: only the account with that email can accept it.
         let email = match email.map(str::trim).filter(|e| !e.is_empty()) {
             Some(raw) => errors.take("email", Email::parse(raw)).map(Some),
-            None => Some(None),
+            None => {
+                errors.push(
+                    "email",
+                    "is required: an invitation is for one email address",
+                );
+                None
+            }
         };
         let (Some(role), Some(email)) = (role, email) else {
             return Err(errors.into());
@@ -342,13 +348,20 @@ impl Service {
         Ok(invitation)
     }
 
-    /// Accepts an invitation as the signed-in actor.
+    /// Accepts an invitation as the signed-in actor, whose email must be the invitation's.
     pub async fn accept_invitation(
         &self,
         actor: &Actor,
         token: &str,
     ) -> ServiceResult<InvitationRecord> {
-        self.invitation(token).await?;
+        let invitation = self.invitation(token).await?;
+        let invited = invited_address(&invitation)?;
+        if *invited != actor.user.email {
+            return Err(ServiceError::Forbidden(format!(
+                "This invitation is for {invited}, and you are signed in as {}. Sign in as {invited} to accept it, or ask for an invitation to your own address.",
+                actor.user.email
+            )));
+        }
         match self
             .store
             .accept_invitation(
@@ -371,11 +384,24 @@ impl Service {
         email: &str,
         password: &str,
     ) -> ServiceResult<(InvitationRecord, LoginOutcome)> {
-        self.invitation(token).await?;
+        let invitation = self.invitation(token).await?;
+        let invited = invited_address(&invitation)?;
+        let person = passwords::about(email, name);
         let mut errors = FieldErrors::default();
         let name = errors.take("name", DisplayName::parse(name));
         let email = errors.take("email", Email::parse(email));
-        let password = errors.take("password", Password::parse(password));
+        let password = errors.take("password", passwords::parse(password, &person));
+        let email = email.and_then(|email| {
+            if email == *invited {
+                Some(email)
+            } else {
+                errors.push(
+                    "email",
+                    format!("must be {invited}, the address this invitation was sent to"),
+                );
+                None
+            }
+        });
         let (Some(name), Some(email), Some(password)) = (name, email, password) else {
             return Err(errors.into());
         };
@@ -412,8 +438,26 @@ impl Service {
             name: user.name,
             is_admin: false,
         };
-        Ok((record, LoginOutcome { user, session }))
+        Ok((
+            record,
+            LoginOutcome {
+                user,
+                session,
+                device: None,
+            },
+        ))
     }
+}
+
+/// The address an invitation is bound to. Invitations made before addresses were required were
+/// withdrawn by migration 0021; one without an address is refused all the same.
+fn invited_address(invitation: &InvitationRecord) -> ServiceResult<&Email> {
+    invitation.email.as_ref().ok_or_else(|| {
+        ServiceError::Gone(
+            "This invitation was withdrawn: invitations are now for one email address. Ask for a new one."
+                .to_owned(),
+        )
+    })
 }
 
 fn used_meanwhile() -> ServiceError {

@@ -130,6 +130,36 @@ pub struct SessionRecord {
     pub last_seen_at: OffsetDateTime,
 }
 
+/// One sign-in attempt to be claimed before its password is checked (`PeopleStore::claim_login_attempt`).
+#[derive(Debug, Clone)]
+pub struct LoginAttempt<'a> {
+    /// The (account, client) counter: growing delays and `client_limit` per `client_window`.
+    pub client_key: &'a str,
+    pub account_key: &'a str,
+    pub address_key: Option<&'a str>,
+    pub client_limit: u32,
+    pub client_window: std::time::Duration,
+    /// The wait before the next attempt after `n` claimed attempts of the window.
+    pub delay_after: fn(u32) -> std::time::Duration,
+    /// The account-wide limit per `account_window`; `None` for a device the account has signed
+    /// in from, which only its own counter limits.
+    pub account_limit: Option<u32>,
+    pub account_window: std::time::Duration,
+    pub now: OffsetDateTime,
+}
+
+/// Whether a sign-in attempt may check its password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginClaim {
+    /// The attempt may go on; it is the client's `attempts`-th of the window.
+    Granted {
+        attempts: u32,
+    },
+    Refused {
+        retry_at: OffsetDateTime,
+    },
+}
+
 /// A personal API token to be written.
 #[derive(Debug, Clone)]
 pub struct NewApiToken {
@@ -278,11 +308,37 @@ pub trait PeopleStore: Send + Sync {
     ) -> StoreResult<u64>;
 
     // --- sign-in throttling (in the database, so that every instance counts the same attempts) ---
-    async fn record_login_failure(&self, key_hash: &str, at: OffsetDateTime) -> StoreResult<()>;
-    async fn count_login_failures(&self, key_hash: &str, since: OffsetDateTime)
-        -> StoreResult<i64>;
-    async fn clear_login_failures(&self, key_hash: &str) -> StoreResult<()>;
-    async fn delete_login_failures_before(&self, before: OffsetDateTime) -> StoreResult<()>;
+    /// Counts the attempt against its client's and (unless it comes from a recognised device) its
+    /// account's limits in one transaction, before the password is checked: concurrent attempts
+    /// cannot pass a limit together. A refused attempt counts nowhere.
+    async fn claim_login_attempt(&self, attempt: &LoginAttempt<'_>) -> StoreResult<LoginClaim>;
+    /// The password was right: the client's counter is cleared, the account's claim given back
+    /// (when one was taken) and the device recorded as one the account signs in from.
+    async fn login_succeeded(
+        &self,
+        client_key: &str,
+        account_key: Option<&str>,
+        device_key: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// The password was wrong: the client's next attempt waits until `at` (counted from the end of
+    /// the check, which takes a while, not from the claim).
+    async fn postpone_login_attempt(&self, client_key: &str, at: OffsetDateTime)
+        -> StoreResult<()>;
+    async fn device_recognised(&self, device_key: &str) -> StoreResult<bool>;
+    /// How many accounts have failing counters from one address whose window began after `since`.
+    async fn accounts_failing_from(
+        &self,
+        address_key: &str,
+        since: OffsetDateTime,
+    ) -> StoreResult<i64>;
+    /// Removes counters whose windows ended and devices not seen since `devices_before`.
+    async fn delete_login_throttle_before(
+        &self,
+        clients_before: OffsetDateTime,
+        accounts_before: OffsetDateTime,
+        devices_before: OffsetDateTime,
+    ) -> StoreResult<()>;
 
     // --- personal API tokens ---
     async fn create_api_token(&self, token: &NewApiToken) -> StoreResult<()>;

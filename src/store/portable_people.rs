@@ -20,9 +20,9 @@ use crate::store::rows::{
     TeamWithRoleRow, UserRow,
 };
 use crate::store::{
-    from_unix, unix, Acceptor, ApiTokenRecord, Backend, InvitationRecord, MemberRecord,
-    NewApiToken, NewInvitation, NewSession, NewUser, Organisation, PeopleStore, SessionRecord,
-    Store, StoreError, StoreResult,
+    from_unix, unix, Acceptor, ApiTokenRecord, Backend, InvitationRecord, LoginAttempt, LoginClaim,
+    MemberRecord, NewApiToken, NewInvitation, NewSession, NewUser, Organisation, PeopleStore,
+    SessionRecord, Store, StoreError, StoreResult,
 };
 
 const USER_COLUMNS: &str = "users.id, users.email, users.display_name, users.is_admin";
@@ -36,6 +36,11 @@ const INVITATION_SELECT: &str =
      FROM invitations \
      LEFT JOIN teams ON teams.id = invitations.team_id \
      JOIN users AS inviter ON inviter.id = invitations.invited_by";
+
+/// Whole seconds of a policy duration, as stored beside Unix times.
+fn seconds(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
 
 fn err(error: sqlx::Error) -> StoreError {
     StoreError::from_sqlx(error)
@@ -384,47 +389,205 @@ impl PeopleStore for ThisStore {
         )
     }
 
-    async fn record_login_failure(&self, key_hash: &str, at: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query("INSERT INTO login_failures (key_hash, failed_at) VALUES ($1, $2)")
-            .bind(key_hash)
-            .bind(unix(at))
-            .execute(self.writer())
+    async fn claim_login_attempt(&self, attempt: &LoginAttempt<'_>) -> StoreResult<LoginClaim> {
+        let now = unix(attempt.now);
+        let client_since = now - seconds(attempt.client_window);
+        let mut tx = self.begin_write().await.map_err(err)?;
+        // A window that has ended starts again; otherwise the attempt needs room under the limit
+        // and the delay since the last one to have passed.
+        let claimed: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO login_client_throttle \
+             (key_hash, account_hash, address_hash, failures, window_start, next_attempt_at) \
+             VALUES ($1, $2, $3, 1, $4, $4) \
+             ON CONFLICT (key_hash) DO UPDATE SET \
+             failures = CASE WHEN login_client_throttle.window_start <= $5 THEN 1 \
+                        ELSE login_client_throttle.failures + 1 END, \
+             window_start = CASE WHEN login_client_throttle.window_start <= $5 THEN $4 \
+                            ELSE login_client_throttle.window_start END \
+             WHERE login_client_throttle.window_start <= $5 \
+                OR (login_client_throttle.failures < $6 AND login_client_throttle.next_attempt_at <= $4) \
+             RETURNING failures",
+        )
+        .bind(attempt.client_key)
+        .bind(attempt.account_key)
+        .bind(attempt.address_key)
+        .bind(now)
+        .bind(client_since)
+        .bind(i64::from(attempt.client_limit))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(err)?;
+        let Some(claimed) = claimed else {
+            let (failures, window_start, next_attempt_at): (i64, i64, i64) = sqlx::query_as(
+                "SELECT failures, window_start, next_attempt_at FROM login_client_throttle \
+                 WHERE key_hash = $1",
+            )
+            .bind(attempt.client_key)
+            .fetch_one(&mut *tx)
             .await
             .map_err(err)?;
+            let retry_at = if failures >= i64::from(attempt.client_limit) {
+                window_start + seconds(attempt.client_window)
+            } else {
+                next_attempt_at
+            };
+            return Ok(LoginClaim::Refused {
+                retry_at: from_unix(retry_at)?,
+            });
+        };
+        let attempts = u32::try_from(claimed).unwrap_or(u32::MAX);
+        let delay = (attempt.delay_after)(attempts);
+        sqlx::query("UPDATE login_client_throttle SET next_attempt_at = $1 WHERE key_hash = $2")
+            .bind(now + seconds(delay))
+            .bind(attempt.client_key)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        if let Some(limit) = attempt.account_limit {
+            let account_since = now - seconds(attempt.account_window);
+            let claimed: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO login_account_throttle (account_hash, failures, window_start) \
+                 VALUES ($1, 1, $2) \
+                 ON CONFLICT (account_hash) DO UPDATE SET \
+                 failures = CASE WHEN login_account_throttle.window_start <= $3 THEN 1 \
+                            ELSE login_account_throttle.failures + 1 END, \
+                 window_start = CASE WHEN login_account_throttle.window_start <= $3 THEN $2 \
+                                ELSE login_account_throttle.window_start END \
+                 WHERE login_account_throttle.window_start <= $3 \
+                    OR login_account_throttle.failures < $4 \
+                 RETURNING failures",
+            )
+            .bind(attempt.account_key)
+            .bind(now)
+            .bind(account_since)
+            .bind(i64::from(limit))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err)?;
+            if claimed.is_none() {
+                let window_start: i64 = sqlx::query_scalar(
+                    "SELECT window_start FROM login_account_throttle WHERE account_hash = $1",
+                )
+                .bind(attempt.account_key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(err)?;
+                // Dropping the transaction gives the client's claim back too.
+                return Ok(LoginClaim::Refused {
+                    retry_at: from_unix(window_start + seconds(attempt.account_window))?,
+                });
+            }
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(LoginClaim::Granted { attempts })
+    }
+
+    async fn postpone_login_attempt(
+        &self,
+        client_key: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE login_client_throttle SET next_attempt_at = $1 \
+             WHERE key_hash = $2 AND next_attempt_at < $1",
+        )
+        .bind(unix(at))
+        .bind(client_key)
+        .execute(self.writer())
+        .await
+        .map_err(err)?;
         Ok(())
     }
 
-    async fn count_login_failures(
+    async fn login_succeeded(
         &self,
-        key_hash: &str,
+        client_key: &str,
+        account_key: Option<&str>,
+        device_key: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        sqlx::query("DELETE FROM login_client_throttle WHERE key_hash = $1")
+            .bind(client_key)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        if let Some(account_key) = account_key {
+            sqlx::query(
+                "UPDATE login_account_throttle SET failures = failures - 1 \
+                 WHERE account_hash = $1 AND failures > 0",
+            )
+            .bind(account_key)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        sqlx::query(
+            "INSERT INTO login_devices (key_hash, recognised_at) VALUES ($1, $2) \
+             ON CONFLICT (key_hash) DO UPDATE SET recognised_at = excluded.recognised_at",
+        )
+        .bind(device_key)
+        .bind(unix(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)
+    }
+
+    async fn device_recognised(&self, device_key: &str) -> StoreResult<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT recognised_at FROM login_devices WHERE key_hash = $1")
+                .bind(device_key)
+                .fetch_optional(self.reader())
+                .await
+                .map_err(err)?;
+        Ok(found.is_some())
+    }
+
+    async fn accounts_failing_from(
+        &self,
+        address_key: &str,
         since: OffsetDateTime,
     ) -> StoreResult<i64> {
         sqlx::query_scalar(
-            "SELECT COUNT(*) FROM login_failures WHERE key_hash = $1 AND failed_at >= $2",
+            "SELECT COUNT(DISTINCT account_hash) FROM login_client_throttle \
+             WHERE address_hash = $1 AND window_start > $2",
         )
-        .bind(key_hash)
+        .bind(address_key)
         .bind(unix(since))
         .fetch_one(self.reader())
         .await
         .map_err(err)
     }
 
-    async fn clear_login_failures(&self, key_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM login_failures WHERE key_hash = $1")
-            .bind(key_hash)
-            .execute(self.writer())
-            .await
-            .map_err(err)?;
-        Ok(())
-    }
-
-    async fn delete_login_failures_before(&self, before: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query("DELETE FROM login_failures WHERE failed_at < $1")
-            .bind(unix(before))
-            .execute(self.writer())
-            .await
-            .map_err(err)?;
-        Ok(())
+    async fn delete_login_throttle_before(
+        &self,
+        clients_before: OffsetDateTime,
+        accounts_before: OffsetDateTime,
+        devices_before: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        for (statement, before) in [
+            (
+                "DELETE FROM login_client_throttle WHERE window_start < $1",
+                clients_before,
+            ),
+            (
+                "DELETE FROM login_account_throttle WHERE window_start < $1",
+                accounts_before,
+            ),
+            (
+                "DELETE FROM login_devices WHERE recognised_at < $1",
+                devices_before,
+            ),
+        ] {
+            sqlx::query(statement)
+                .bind(unix(before))
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
     }
 
     async fn create_api_token(&self, token: &NewApiToken) -> StoreResult<()> {

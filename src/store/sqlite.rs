@@ -18,6 +18,7 @@ use sqlx::{Connection, Transaction};
 
 use super::{Backend, StoreError, StoreResult};
 use crate::domain::TeamId;
+use crate::private_files;
 use crate::store::loops::NewLoop;
 
 // The portable statements are compiled once per backend on purpose (see store/mod.rs).
@@ -282,7 +283,19 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub async fn open(path: &Path, options: &SqliteOptions) -> StoreResult<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
+            private_files::create_dir_all(parent)?;
+        }
+        // SQLite gives its WAL and shared-memory files the database file's mode, so a database
+        // created 0600 keeps all three private; files of earlier versions are narrowed.
+        match private_files::create_new(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            private_files::restrict(Path::new(&file))?;
         }
         let connect = SqliteConnectOptions::new()
             .filename(path)
@@ -433,12 +446,21 @@ impl SqliteStore {
         let target = destination
             .to_str()
             .ok_or(StoreError::Unsupported("backup path must be valid UTF-8"))?;
-        let mut connection = sqlx::SqliteConnection::connect_with(&self.options).await?;
-        sqlx::query("VACUUM INTO $1")
-            .bind(target)
-            .execute(&mut connection)
-            .await?;
-        connection.close().await?;
+        // VACUUM INTO accepts an empty file: created here, it is the owner's only.
+        private_files::create_new(destination)?;
+        let written = async {
+            let mut connection = sqlx::SqliteConnection::connect_with(&self.options).await?;
+            sqlx::query("VACUUM INTO $1")
+                .bind(target)
+                .execute(&mut connection)
+                .await?;
+            connection.close().await
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(destination);
+            return Err(e.into());
+        }
         Ok(())
     }
 }

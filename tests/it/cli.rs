@@ -552,3 +552,125 @@ mod experiment_commands {
         }
     );
 }
+
+/// The umask the tests run under, from the kernel's view of this process.
+#[cfg(target_os = "linux")]
+fn umask() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+    u32::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
+}
+
+/// Issue 16: the database, its WAL and shared memory, every backup and the secret key are
+/// created readable by their owner only, and their directories 0700, whatever the umask.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_files_are_private_after_serve_backup_and_restore() {
+    use std::os::unix::fs::PermissionsExt;
+
+    use failforward::app::Application;
+    use failforward::config::{Settings, StorageSettings};
+
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(
+        umask().map(|m| m & 0o044),
+        Some(0),
+        "the test needs a umask that lets others read new files, to prove anything"
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+
+    let app = Application::build(Settings::for_tests(StorageSettings::in_dir(&data)))
+        .await
+        .expect("app builds");
+    let port = app.port();
+    let server = tokio::spawn(app.run_until(std::future::pending()));
+    let page = reqwest::get(format!("http://127.0.0.1:{port}/login"))
+        .await
+        .expect("GET");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(mode(&data), 0o700, "data directory");
+    for file in [
+        "failforward.db",
+        "failforward.db-wal",
+        "failforward.db-shm",
+        "secret.key",
+    ] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file} after serve");
+    }
+    server.abort();
+
+    let data_arg = data.display().to_string();
+    let (code, out, err) = run(&["backup", "--data-dir", &data_arg], "");
+    assert_eq!(code, 0, "{err}");
+    let backup = std::path::PathBuf::from(out.trim());
+    assert_eq!(mode(&data.join("backups")), 0o700, "backups directory");
+    assert_eq!(mode(&backup), 0o600, "backup");
+    let explicit = dir.path().join("copy.db");
+    let (code, _, err) = run(
+        &[
+            "backup",
+            "--data-dir",
+            &data_arg,
+            "--output",
+            &explicit.display().to_string(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(mode(&explicit), 0o600, "backup with --output");
+
+    // A backup someone loosened is restored private all the same.
+    std::fs::set_permissions(&explicit, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let restored = dir.path().join("restored");
+    let (code, _, err) = run(
+        &[
+            "restore",
+            &explicit.display().to_string(),
+            "--data-dir",
+            &restored.display().to_string(),
+            "--secret-key-file",
+            &data.join("secret.key").display().to_string(),
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(mode(&restored), 0o700, "restored data directory");
+    for file in ["failforward.db", "secret.key"] {
+        assert_eq!(mode(&restored.join(file)), 0o600, "{file} after restore");
+    }
+}
+
+/// Issue 16: an easily guessed password is refused on the command line with one line naming it.
+#[test]
+fn create_user_refuses_an_easily_guessed_password() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().display().to_string();
+    let (code, _, err) = run(
+        &[
+            "admin",
+            "create-user",
+            "--data-dir",
+            &data,
+            "--email",
+            "ops@example.org",
+            "--name",
+            "Ops",
+            "--admin",
+            "--password-stdin",
+        ],
+        "password123456\n",
+    );
+    assert_ne!(code, 0);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: password") && err.contains("too easy to guess"),
+        "{err}"
+    );
+}

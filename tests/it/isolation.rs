@@ -29,7 +29,10 @@ async fn build_world(app: &TestApp) -> World {
     assert_eq!(status, StatusCode::CREATED);
     let (_, me) = bert.get("/api/v1/me").await;
     let (_, invitation) = bert
-        .post("/api/v1/teams/beta/invitations", json!({"role": "member"}))
+        .post(
+            "/api/v1/teams/beta/invitations",
+            json!({"role": "member", "email": "new@example.org"}),
+        )
         .await;
     let (status, created) = bert
         .post(

@@ -168,13 +168,15 @@ impl From<crate::store::InvitationRecord> for InvitationOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganisationInvitation {
-    /// Whom the link is for; it fills in their sign-up form.
+    /// Whom the link is for (required): only the account with this email can accept it.
     pub email: Option<String>,
 }
 
 /// Open invitations to the organisation (admins only).
 #[utoipa::path(get, path = "/api/v1/invitations", tag = "account",
-    responses((status = 200, body = Vec<InvitationOut>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Vec<InvitationOut>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_organisation_invitations(
     State(state): State<AppState>,
     ApiUser(actor): ApiUser,
@@ -185,7 +187,10 @@ pub async fn list_organisation_invitations(
 
 /// Creates an invitation to the organisation without a team (admins only).
 #[utoipa::path(post, path = "/api/v1/invitations", tag = "account", request_body = CreateOrganisationInvitation,
-    responses((status = 201, body = InvitationOut), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = InvitationOut),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "no email, or not an email", body = Problem, content_type = "application/problem+json")))]
 pub async fn invite_to_organisation(
     State(state): State<AppState>,
     ApiUser(actor): ApiUser,
@@ -207,4 +212,23 @@ pub async fn invite_to_organisation(
             link: Some(created.link),
         }),
     ))
+}
+
+/// Withdraws an open invitation to the organisation (admins only).
+#[utoipa::path(delete, path = "/api/v1/invitations/{id}", tag = "account",
+    params(("id" = String, Path, description = "The invitation's id")),
+    responses((status = 204, description = "Withdrawn"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No open invitation to the organisation with this id", body = Problem, content_type = "application/problem+json")))]
+pub async fn revoke_organisation_invitation(
+    State(state): State<AppState>,
+    ApiUser(actor): ApiUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .service
+        .revoke_organisation_invitation(&actor, &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

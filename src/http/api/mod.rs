@@ -36,6 +36,10 @@ pub fn routes() -> Router<AppState> {
             "/invitations",
             get(account::list_organisation_invitations).post(account::invite_to_organisation),
         )
+        .route(
+            "/invitations/{id}",
+            axum::routing::delete(account::revoke_organisation_invitation),
+        )
         .route("/teams", get(teams::list).post(teams::create))
         .route("/teams/{slug}", get(teams::show).patch(teams::update))
         .route(
@@ -304,6 +308,7 @@ pub fn reference_routes() -> Router<AppState> {
         account::list_users,
         account::list_organisation_invitations,
         account::invite_to_organisation,
+        account::revoke_organisation_invitation,
         teams::list,
         teams::create,
         teams::show,

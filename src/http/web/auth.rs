@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
@@ -10,11 +10,11 @@ use serde::Deserialize;
 use super::{render, render_with_status, FormErrors, Layout};
 use crate::http::error::WebError;
 use crate::http::extract::{
-    clear_session_cookie, session_cookie, ClientAddress, CsrfForm, MaybeUser, PreSessionCsrf,
-    SessionContext, SESSION_COOKIE,
+    clear_session_cookie, cookie_name, device_cookie, session_cookie, ClientAddress, CsrfForm,
+    MaybeUser, PreSessionCsrf, SessionContext, DEVICE_COOKIE, SESSION_COOKIE,
 };
 use crate::http::AppState;
-use crate::service::ServiceError;
+use crate::service::{LoginClient, ServiceError};
 
 #[derive(Template)]
 #[template(path = "setup.html")]
@@ -167,7 +167,7 @@ pub async fn login_form(
         set_up,
     };
     let jar = if matches!(context, SessionContext::Expired) {
-        jar.remove(clear_session_cookie())
+        jar.remove(clear_session_cookie(state.secure_cookies))
     } else {
         jar
     };
@@ -176,33 +176,45 @@ pub async fn login_form(
 
 pub async fn login_submit(
     State(state): State<AppState>,
-    ClientAddress(client): ClientAddress,
+    ClientAddress(address): ClientAddress,
     csrf: PreSessionCsrf,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<Response, WebError> {
+    let client = LoginClient {
+        device: jar
+            .get(cookie_name(DEVICE_COOKIE, state.secure_cookies))
+            .map(|c| c.value().to_owned()),
+        address,
+        address_is_shared_proxy: !state.trust_forwarded_for,
+    };
     match state
         .service
-        .login(&form.email, &form.password, client.as_deref())
+        .login(&form.email, &form.password, &client)
         .await
     {
-        Ok(outcome) => Ok((
-            jar.add(session_cookie(outcome.session.token, state.secure_cookies)),
-            Redirect::to(safe_next(&form.next)),
-        )
-            .into_response()),
+        Ok(outcome) => {
+            let mut jar = jar.add(session_cookie(outcome.session.token, state.secure_cookies));
+            if let Some(device) = outcome.device {
+                jar = jar.add(device_cookie(device, state.secure_cookies));
+            }
+            Ok((jar, Redirect::to(safe_next(&form.next))).into_response())
+        }
         Err(error @ (ServiceError::BadCredentials | ServiceError::RateLimited { .. })) => {
-            let status = if matches!(error, ServiceError::RateLimited { .. }) {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
-            let message = match error {
-                ServiceError::RateLimited { retry_after_secs } => format!(
-                    "Too many failed attempts. Wait {} minutes and try again.",
-                    retry_after_secs.div_ceil(60)
+            let (status, message, retry_after) = match error {
+                ServiceError::RateLimited { retry_after_secs } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Too many attempts from this browser. Wait {} and try again.",
+                        wait_text(retry_after_secs)
+                    ),
+                    Some(retry_after_secs),
                 ),
-                _ => "That email and password do not match an account.".to_owned(),
+                _ => (
+                    StatusCode::UNAUTHORIZED,
+                    "That email and password do not match an account.".to_owned(),
+                    None,
+                ),
             };
             let page = LoginPage {
                 layout: Layout::public("Sign in", &csrf.token),
@@ -211,9 +223,23 @@ pub async fn login_submit(
                 message: Some(message),
                 set_up: true,
             };
-            Ok(render_with_status(status, &page))
+            let mut response = render_with_status(status, &page);
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            Ok(response)
         }
         Err(other) => Err(other.into()),
+    }
+}
+
+fn wait_text(seconds: u64) -> String {
+    match seconds {
+        0 | 1 => "a second".to_owned(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
     }
 }
 
@@ -225,8 +251,12 @@ pub async fn logout(
     jar: CookieJar,
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, WebError> {
-    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+    if let Some(cookie) = jar.get(cookie_name(SESSION_COOKIE, state.secure_cookies)) {
         state.service.logout(cookie.value()).await?;
     }
-    Ok((jar.remove(clear_session_cookie()), Redirect::to("/login")).into_response())
+    Ok((
+        jar.remove(clear_session_cookie(state.secure_cookies)),
+        Redirect::to("/login"),
+    )
+        .into_response())
 }

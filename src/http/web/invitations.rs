@@ -24,6 +24,7 @@ struct InvitePage {
     role: &'static str,
     invited_by: String,
     expires: String,
+    invited_email: String,
     signed_in_as: Option<String>,
     form: SignUpForm,
     errors: FormErrors,
@@ -58,6 +59,11 @@ fn page(
         role: invitation.role.as_str(),
         invited_by: invitation.invited_by_name.clone(),
         expires: date(invitation.expires_at),
+        invited_email: invitation
+            .email
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         signed_in_as,
         form,
         errors,

@@ -1,0 +1,480 @@
+//! Issue 16: sign-in that cannot be used to lock people out, and the other hardening promises.
+
+use std::sync::Arc;
+
+use failforward::config::Settings;
+use reqwest::{Response, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{Backend, Browser, TestApp, PASSWORD};
+use crate::story;
+
+/// Runs `body` on both databases with adjusted settings.
+macro_rules! story_with {
+    ($name:ident, $adjust:expr, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = TestApp::spawn_with(Backend::Sqlite, $adjust)
+                    .await
+                    .expect("SQLite is always available");
+                ($body)(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = TestApp::spawn_with(Backend::Postgres, $adjust).await {
+                    ($body)(app).await;
+                }
+            }
+        }
+    };
+}
+
+/// A browser whose device cookie is `device` (a well-formed one that no account has signed in
+/// from: to the server, a client it has never seen).
+fn browser_with_device(app: &TestApp, device: &str) -> Browser {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let url: reqwest::Url = app.address.parse().expect("url");
+    jar.add_cookie_str(&format!("ff_device={device}; Path=/login"), &url);
+    Browser {
+        client: reqwest::Client::builder()
+            .cookie_provider(jar)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        base: app.address.clone(),
+    }
+}
+
+fn fake_device(n: usize) -> String {
+    format!("{n:0>43}")
+}
+
+async fn try_sign_in(browser: &Browser, email: &str, password: &str) -> Response {
+    browser
+        .submit(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password), ("next", "/")],
+        )
+        .await
+}
+
+fn retry_after(response: &Response) -> u64 {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After header")
+}
+
+/// Signs the browser out; it keeps its device cookie, as a browser does.
+async fn signed_out(browser: Browser) -> Browser {
+    let csrf = browser.csrf("/account").await;
+    let out = browser
+        .post_form("/logout", &[("csrf_token", csrf.as_str())])
+        .await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    browser
+}
+
+/// Lets the next attempt of every client through at once, as if its delay had passed.
+async fn skip_delays(app: &TestApp) {
+    app.db
+        .execute("UPDATE login_client_throttle SET next_attempt_at = 0")
+        .await;
+}
+
+story!(
+    a_lockout_attempt_does_not_keep_the_victim_out,
+    |app: TestApp| async move {
+        app.set_up().await;
+        // Ada signed in from her browser before: it carries a device cookie.
+        let victim = signed_out(app.sign_in("ada@example.org").await).await;
+        // An attacker at the same address (as behind one proxy) fails until refused.
+        let attacker = app.browser();
+        let mut refused = false;
+        for _ in 0..12 {
+            skip_delays(&app).await;
+            let response = try_sign_in(&attacker, "ada@example.org", "guess guess guess").await;
+            match response.status() {
+                StatusCode::UNAUTHORIZED => {}
+                StatusCode::TOO_MANY_REQUESTS => refused = true,
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert!(
+            refused,
+            "the attacker's client is refused after 10 failures"
+        );
+        // Even the right password from the attacker's client waits for its window.
+        skip_delays(&app).await;
+        let attacker_right = try_sign_in(&attacker, "ada@example.org", PASSWORD).await;
+        assert_eq!(attacker_right.status(), StatusCode::TOO_MANY_REQUESTS);
+        // Ada, from her own browser, signs in meanwhile.
+        let response = try_sign_in(&victim, "ada@example.org", PASSWORD).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "the victim signs in"
+        );
+    }
+);
+
+story_with!(
+    the_account_limit_holds_against_many_clients_at_once_but_not_against_the_owner,
+    |settings: &mut Settings| settings.policy.login_account_max_failures = 5,
+    |app: TestApp| async move {
+        app.set_up().await;
+        let victim = signed_out(app.sign_in("ada@example.org").await).await;
+        let app = Arc::new(app);
+        // 30 clients the account has never signed in from guess at the same time.
+        let statuses = guess_at_once(&app, (0..30).map(fake_device)).await;
+        let checked = count(&statuses, StatusCode::UNAUTHORIZED);
+        let refused = count(&statuses, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(checked + refused, 30, "{statuses:?}");
+        assert!(
+            (1..=5).contains(&checked),
+            "at most the account's limit of 5 passwords were checked, got {checked}"
+        );
+        // A new client is refused now, even with the right password …
+        let stranger = browser_with_device(&app, &fake_device(99));
+        let response = try_sign_in(&stranger, "ada@example.org", PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        // … while the owner's browser, which signed in before, goes through.
+        let response = try_sign_in(&victim, "ada@example.org", PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+);
+
+story!(
+    concurrent_wrong_passwords_from_one_client_never_pass_its_limit,
+    |app: TestApp| async move {
+        app.set_up().await;
+        let app = Arc::new(app);
+        let statuses = guess_at_once(&app, (0..40).map(|_| fake_device(7))).await;
+        let checked = count(&statuses, StatusCode::UNAUTHORIZED);
+        // The client's limit is 10 a window; its growing delay lets even fewer through at once.
+        assert!(
+            (1..=10).contains(&checked),
+            "checked {checked} of 40: {statuses:?}"
+        );
+        assert_eq!(
+            app.db
+                .count("SELECT COALESCE(MAX(failures), 0) FROM login_client_throttle")
+                .await,
+            i64::try_from(checked).expect("small"),
+            "every checked attempt was counted, and only those"
+        );
+    }
+);
+
+story!(
+    sign_in_delays_grow_with_each_failure,
+    |app: TestApp| async move {
+        app.set_up().await;
+        let attacker = app.browser();
+        let wrong = "guess guess guess";
+        // A single slip costs nothing: the second try may follow at once.
+        for _ in 0..2 {
+            let response = try_sign_in(&attacker, "ada@example.org", wrong).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        let mut waits = Vec::new();
+        for failures in 2..=6 {
+            let early = try_sign_in(&attacker, "ada@example.org", wrong).await;
+            assert_eq!(
+                early.status(),
+                StatusCode::TOO_MANY_REQUESTS,
+                "after {failures} failures"
+            );
+            waits.push(retry_after(&early));
+            let html = early.text().await.expect("body");
+            assert!(html.contains("Too many attempts from this browser"));
+            skip_delays(&app).await;
+            let response = try_sign_in(&attacker, "ada@example.org", wrong).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        // Whole seconds: a wait of 2^k seconds reads as 2^k or 2^k - 1.
+        assert!(
+            waits.windows(2).skip(1).all(|w| w[0] < w[1]),
+            "delays grow: {waits:?}"
+        );
+        assert!(waits[waits.len() - 1] >= 15, "{waits:?}");
+    }
+);
+
+/// Wrong passwords for Ada from browsers with these device cookies, all at the same time.
+async fn guess_at_once(
+    app: &Arc<TestApp>,
+    devices: impl Iterator<Item = String>,
+) -> Vec<StatusCode> {
+    let tasks: Vec<_> = devices
+        .map(|device| {
+            let app = Arc::clone(app);
+            tokio::spawn(async move {
+                let browser = browser_with_device(&app, &device);
+                try_sign_in(&browser, "ada@example.org", "guess guess guess")
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.expect("attempt"));
+    }
+    statuses
+}
+
+fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+story!(
+    every_answer_carries_a_strict_policy_and_personal_ones_are_not_stored,
+    |app: TestApp| async move {
+        let admin = app.set_up().await;
+        let api = app.token_for("ada@example.org").await;
+        let strict = "script-src 'self'; style-src 'self';";
+        for (who, response) in [
+            ("sign-in page", app.browser().get("/login").await),
+            ("signed-in page", admin.get("/account").await),
+            ("not found", admin.get("/no/such/page").await),
+            (
+                "API",
+                api.client
+                    .get(app.url("/api/v1/teams"))
+                    .bearer_auth(&api.token)
+                    .send()
+                    .await
+                    .expect("GET"),
+            ),
+        ] {
+            let policy = header(&response, "content-security-policy").unwrap_or_default();
+            assert!(policy.contains(strict), "{who}: {policy:?}");
+            assert!(!policy.contains("unsafe"), "{who}: {policy:?}");
+            assert!(policy.contains("frame-ancestors 'none'"), "{who}");
+            assert_eq!(
+                header(&response, "cache-control"),
+                Some("no-store"),
+                "{who}"
+            );
+            assert_eq!(
+                header(&response, "strict-transport-security"),
+                None,
+                "{who}"
+            );
+        }
+        let asset = app.browser().get("/static/app.js").await;
+        assert_eq!(asset.status(), StatusCode::OK);
+        assert_ne!(header(&asset, "cache-control"), Some("no-store"));
+        assert!(header(&asset, "content-security-policy").is_some());
+    }
+);
+
+story_with!(
+    behind_https_cookies_are_host_only_and_transport_is_strict,
+    |settings: &mut Settings| settings.public_url = Some("https://failforward.example".to_owned()),
+    |app: TestApp| async move {
+        let response = app.browser().get("/login").await;
+        assert_eq!(
+            header(&response, "strict-transport-security"),
+            Some("max-age=63072000")
+        );
+        let cookie = header(&response, "set-cookie")
+            .unwrap_or_default()
+            .to_owned();
+        assert!(cookie.starts_with("__Host-ff_csrf="), "{cookie}");
+        assert!(
+            cookie.contains("Secure") && cookie.contains("Path=/"),
+            "{cookie}"
+        );
+        assert!(!cookie.contains("Domain"), "{cookie}");
+    }
+);
+
+fn link_path(app: &TestApp, invitation: &serde_json::Value) -> String {
+    invitation["link"]
+        .as_str()
+        .expect("link")
+        .trim_start_matches(&app.address)
+        .to_owned()
+}
+
+story!(
+    an_invitation_for_one_address_refuses_every_other,
+    |app: TestApp| async move {
+        app.create_user("ada@example.org", "Ada", true).await;
+        app.create_user("bo@example.org", "Bo", false).await;
+        app.create_user("cy@example.org", "Cy", false).await;
+        let api = app.token_for("ada@example.org").await;
+        api.post("/api/v1/teams", json!({"name": "Payments"})).await;
+        let (status, problem) = api
+            .post(
+                "/api/v1/teams/payments/invitations",
+                json!({"role": "member"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(problem["errors"][0]["field"], "email");
+        let (status, invitation) = api
+            .post(
+                "/api/v1/teams/payments/invitations",
+                json!({"role": "member", "email": "Bo@Example.ORG"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let path = link_path(&app, &invitation);
+        let (_, page) = app.browser().get_text(&path).await;
+        assert!(page.contains("This invitation is for <strong>bo@example.org</strong>"));
+
+        // Someone else holding the link, signed in, is told why and does not join.
+        let cy = app.sign_in("cy@example.org").await;
+        let refused = cy.submit(&path, &path, &[]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let html = refused.text().await.expect("body");
+        assert!(
+            html.contains("This invitation is for bo@example.org"),
+            "{html}"
+        );
+        // Nor can a new account with another address.
+        let stranger = app.browser();
+        let refused = stranger
+            .submit(
+                &path,
+                &path,
+                &[
+                    ("name", "Eve"),
+                    ("email", "eve@example.org"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = refused.text().await.expect("body");
+        assert!(html.contains("email-error") && html.contains("must be bo@example.org"));
+        assert_eq!(
+            app.db
+                .count("SELECT COUNT(*) FROM memberships JOIN teams ON teams.id = memberships.team_id WHERE teams.slug = 'payments'")
+                .await,
+            1,
+            "only the lead"
+        );
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM users").await, 3);
+
+        // The invited address accepts, whatever the case it was typed in.
+        let bo = app.sign_in("bo@example.org").await;
+        let accepted = bo.submit(&path, &path, &[]).await;
+        assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+        assert_eq!(bo.get("/teams/payments").await.status(), StatusCode::OK);
+    }
+);
+
+story!(
+    admins_list_and_withdraw_invitations_and_members_cannot,
+    |app: TestApp| async move {
+        app.create_user("ada@example.org", "Ada", true).await;
+        app.create_user("cy@example.org", "Cy", false).await;
+        let admin = app.token_for("ada@example.org").await;
+        let member = app.token_for("cy@example.org").await;
+        let (status, invitation) = admin
+            .post("/api/v1/invitations", json!({"email": "new@example.org"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let id = invitation["id"].as_str().expect("id").to_owned();
+        let path = link_path(&app, &invitation);
+
+        let (status, _) = member.get("/api/v1/invitations").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = member.delete(&format!("/api/v1/invitations/{id}")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        let (status, open) = admin.get("/api/v1/invitations").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(open[0]["email"], "new@example.org");
+        let (status, _) = admin.delete(&format!("/api/v1/invitations/{id}")).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, open) = admin.get("/api/v1/invitations").await;
+        assert_eq!(open, json!([]));
+        let (status, _) = admin.delete(&format!("/api/v1/invitations/{id}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(app.browser().get(&path).await.status(), StatusCode::GONE);
+        // The reference documents the new operation with its answers.
+        let (_, document) = admin.get("/api/v1/openapi.json").await;
+        let delete = &document["paths"]["/api/v1/invitations/{id}"]["delete"]["responses"];
+        for code in ["204", "401", "403", "404"] {
+            assert!(delete.get(code).is_some(), "{code} documented");
+        }
+    }
+);
+
+story!(
+    easily_guessed_passwords_are_refused_with_the_field_named,
+    |app: TestApp| async move {
+        let admin = app.set_up().await;
+        for weak in ["password123456", "1234567890xx", "ada@example.org1"] {
+            let csrf = admin.csrf("/account").await;
+            let response = admin
+                .post_form(
+                    "/account/password",
+                    &[
+                        ("csrf_token", csrf.as_str()),
+                        ("current_password", PASSWORD),
+                        ("new_password", weak),
+                    ],
+                )
+                .await;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{weak} is refused"
+            );
+            let html = response.text().await.expect("body");
+            assert!(html.contains("new_password-error"), "{weak}");
+            assert!(html.contains("too easy to guess"), "{weak}");
+        }
+        // Signing up through an invitation says the same as problem-free form errors, and a
+        // strong password goes through.
+        let api = app.token_for("ada@example.org").await;
+        let (_, invitation) = api
+            .post("/api/v1/invitations", json!({"email": "bo@example.org"}))
+            .await;
+        let path = link_path(&app, &invitation);
+        let newcomer = app.browser();
+        let weak = newcomer
+            .submit(
+                &path,
+                &path,
+                &[
+                    ("name", "Bo"),
+                    ("email", "bo@example.org"),
+                    ("password", "password123456"),
+                ],
+            )
+            .await;
+        assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(weak.text().await.expect("body").contains("password-error"));
+        let strong = newcomer
+            .submit(
+                &path,
+                &path,
+                &[
+                    ("name", "Bo"),
+                    ("email", "bo@example.org"),
+                    ("password", "quiet lantern orbit mosaic"),
+                ],
+            )
+            .await;
+        assert_eq!(strong.status(), StatusCode::SEE_OTHER);
+    }
+);

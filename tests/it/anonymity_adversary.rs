@@ -38,7 +38,6 @@ const ROUNDS: usize = 4;
 const SESSIONS: usize = 3;
 const WRITERS: usize = 12;
 const LOOPS: usize = 200;
-const ANONYMOUS_EVERY: usize = 7;
 
 /// A value of a SQLite record, as far as the attacks need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -261,14 +260,17 @@ fn grouped(
     out
 }
 
+/// Recognises a row by its columns: (group, user or identity).
+type RowMatcher<'a> = &'a dyn Fn(&[Val]) -> Option<(String, String)>;
+
 /// What the attacks are given: how to recognise the rows of one kind of anonymous contribution.
 struct Target<'a> {
     name: &'a str,
     /// A participation row: (group, user id) if these columns are one.
-    participant: &'a dyn Fn(&[Val]) -> Option<(String, String)>,
+    participant: RowMatcher<'a>,
     /// A contribution row: (group, identity) if these columns are one; the test's own record
     /// (`writer_of`) says who wrote it, which is what the attacker tries to reconstruct.
-    contribution: &'a dyn Fn(&[Val]) -> Option<(String, String)>,
+    contribution: RowMatcher<'a>,
 }
 
 fn attack_rows(
@@ -387,7 +389,8 @@ async fn team(app: &TestApp) -> (Api, Vec<Person>) {
 
 /// A loop captured by `who`, named or anonymous: the named activity between contributions.
 async fn capture(who: &Api, n: usize) {
-    let anonymous = n % ANONYMOUS_EVERY == 0;
+    // 3 in every 20: 30 of the 200.
+    let anonymous = n % 20 < 3;
     let (status, body) = who
         .post(
             "/api/v1/teams/ops/loops",

@@ -5,7 +5,7 @@ use std::time::Duration as StdDuration;
 use time::{Duration as TimeDuration, OffsetDateTime, Time};
 
 use crate::domain::text::single_line;
-use crate::domain::{ApiTokenId, DisplayName, Email, Password, User, UserId};
+use crate::domain::{ApiTokenId, DisplayName, Email, User, UserId};
 use crate::store::{
     ApiTokenRecord, LoginAttempt, LoginClaim, NewApiToken, NewSession, NewUser, Organisation,
     StoreError,
@@ -124,11 +124,12 @@ impl Service {
         email: &str,
         password: &str,
     ) -> ServiceResult<LoginOutcome> {
+        let person = passwords::about(email, name);
         let mut errors = FieldErrors::default();
         let organisation_name = errors.take("organisation", single_line(organisation_name, 120));
         let name = errors.take("name", DisplayName::parse(name));
         let email = errors.take("email", Email::parse(email));
-        let password = errors.take("password", Password::parse(password));
+        let password = errors.take("password", passwords::parse(password, &person));
         let (Some(organisation_name), Some(name), Some(email), Some(password)) =
             (organisation_name, name, email, password)
         else {
@@ -380,7 +381,9 @@ impl Service {
         current: &str,
         new: &str,
     ) -> ServiceResult<()> {
-        let new = Password::parse(new).map_err(|e| ServiceError::field("new_password", e.0))?;
+        let person = passwords::about(actor.user.email.as_str(), actor.user.name.as_str());
+        let new =
+            passwords::parse(new, &person).map_err(|e| ServiceError::field("new_password", e.0))?;
         let stored = self.store.password_hash(actor.id()).await?;
         if !passwords::verify(current, stored).await? {
             return Err(ServiceError::field("current_password", "is not right"));
@@ -483,10 +486,11 @@ impl Service {
         is_admin: bool,
         organisation_name: Option<&str>,
     ) -> ServiceResult<User> {
+        let person = passwords::about(email, name);
         let mut errors = FieldErrors::default();
         let email = errors.take("email", Email::parse(email));
         let name = errors.take("name", DisplayName::parse(name));
-        let password = errors.take("password", Password::parse(password));
+        let password = errors.take("password", passwords::parse(password, &person));
         let (Some(email), Some(name), Some(password)) = (email, name, password) else {
             return Err(errors.into());
         };

@@ -11,7 +11,36 @@ use argon2::password_hash::{
 use argon2::Argon2;
 
 use super::error::ServiceError;
+use crate::domain::text::Invalid;
 use crate::domain::Password;
+
+/// What the strength estimator should treat as easy to guess for this person: their email, its
+/// name part and domain words, and the words of their name.
+pub fn about(email: &str, name: &str) -> Vec<String> {
+    let email = email.trim().to_lowercase();
+    let mut words = vec![email.clone()];
+    words.extend(
+        email
+            .split(|c: char| !c.is_alphanumeric())
+            .chain(name.split_whitespace())
+            .filter(|w| w.chars().count() >= 3)
+            .map(str::to_lowercase),
+    );
+    if let Some((local, _)) = email.split_once('@') {
+        words.push(local.to_owned());
+    }
+    let name = name.trim().to_lowercase();
+    if !name.is_empty() {
+        words.push(name);
+    }
+    words
+}
+
+/// [`Password::parse`] with the person's own words counted as easy to guess.
+pub fn parse(raw: &str, person: &[String]) -> Result<Password, Invalid> {
+    let inputs: Vec<&str> = person.iter().map(String::as_str).collect();
+    Password::parse(raw, &inputs)
+}
 
 pub async fn hash(password: &Password) -> Result<String, ServiceError> {
     let plaintext = password.expose().to_owned();

@@ -4,8 +4,7 @@ use time::OffsetDateTime;
 
 use crate::domain::text::multi_line;
 use crate::domain::{
-    DisplayName, Email, InvitationId, Password, Team, TeamId, TeamName, TeamRole, TeamSlug, User,
-    UserId,
+    DisplayName, Email, InvitationId, Team, TeamId, TeamName, TeamRole, TeamSlug, User, UserId,
 };
 use crate::store::{Acceptor, InvitationRecord, MemberRecord, NewInvitation, NewUser, StoreError};
 
@@ -387,10 +386,11 @@ impl Service {
     ) -> ServiceResult<(InvitationRecord, LoginOutcome)> {
         let invitation = self.invitation(token).await?;
         let invited = invited_address(&invitation)?;
+        let person = passwords::about(email, name);
         let mut errors = FieldErrors::default();
         let name = errors.take("name", DisplayName::parse(name));
         let email = errors.take("email", Email::parse(email));
-        let password = errors.take("password", Password::parse(password));
+        let password = errors.take("password", passwords::parse(password, &person));
         let email = email.and_then(|email| {
             if email == *invited {
                 Some(email)

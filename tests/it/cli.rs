@@ -646,3 +646,31 @@ async fn data_files_are_private_after_serve_backup_and_restore() {
         assert_eq!(mode(&restored.join(file)), 0o600, "{file} after restore");
     }
 }
+
+/// Issue 16: an easily guessed password is refused on the command line with one line naming it.
+#[test]
+fn create_user_refuses_an_easily_guessed_password() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().display().to_string();
+    let (code, _, err) = run(
+        &[
+            "admin",
+            "create-user",
+            "--data-dir",
+            &data,
+            "--email",
+            "ops@example.org",
+            "--name",
+            "Ops",
+            "--admin",
+            "--password-stdin",
+        ],
+        "password123456\n",
+    );
+    assert_ne!(code, 0);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: password") && err.contains("too easy to guess"),
+        "{err}"
+    );
+}

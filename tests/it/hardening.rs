@@ -417,3 +417,64 @@ story!(
         }
     }
 );
+
+story!(
+    easily_guessed_passwords_are_refused_with_the_field_named,
+    |app: TestApp| async move {
+        let admin = app.set_up().await;
+        for weak in ["password123456", "1234567890xx", "ada@example.org1"] {
+            let csrf = admin.csrf("/account").await;
+            let response = admin
+                .post_form(
+                    "/account/password",
+                    &[
+                        ("csrf_token", csrf.as_str()),
+                        ("current_password", PASSWORD),
+                        ("new_password", weak),
+                    ],
+                )
+                .await;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{weak} is refused"
+            );
+            let html = response.text().await.expect("body");
+            assert!(html.contains("new_password-error"), "{weak}");
+            assert!(html.contains("too easy to guess"), "{weak}");
+        }
+        // Signing up through an invitation says the same as problem-free form errors, and a
+        // strong password goes through.
+        let api = app.token_for("ada@example.org").await;
+        let (_, invitation) = api
+            .post("/api/v1/invitations", json!({"email": "bo@example.org"}))
+            .await;
+        let path = link_path(&app, &invitation);
+        let newcomer = app.browser();
+        let weak = newcomer
+            .submit(
+                &path,
+                &path,
+                &[
+                    ("name", "Bo"),
+                    ("email", "bo@example.org"),
+                    ("password", "password123456"),
+                ],
+            )
+            .await;
+        assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(weak.text().await.expect("body").contains("password-error"));
+        let strong = newcomer
+            .submit(
+                &path,
+                &path,
+                &[
+                    ("name", "Bo"),
+                    ("email", "bo@example.org"),
+                    ("password", "quiet lantern orbit mosaic"),
+                ],
+            )
+            .await;
+        assert_eq!(strong.status(), StatusCode::SEE_OTHER);
+    }
+);

@@ -12,6 +12,8 @@ const SEED: &str = include_str!("../../fuzz/seeds/import_json/team.json");
 
 /// A lead of team "ops"; returns their API.
 async fn lead(app: &TestApp) -> Api {
+    app.create_user("root@example.org", "Root Admin", true)
+        .await;
     app.create_user("lee@example.org", "Lee Lead", false).await;
     let lee = app.token_for("lee@example.org").await;
     let (status, out) = lee.post("/api/v1/teams", json!({"name": "Ops"})).await;

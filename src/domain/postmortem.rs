@@ -723,13 +723,15 @@ fn timeline_line(line: &str, day: Option<Date>) -> Line {
     if !looks_like_time {
         if let Some(date) = date {
             // `2024-05-01` or `2024-05-01 (all times UTC)` dates the lines after it.
-            if rest.trim().is_empty() || rest.trim_start().starts_with('(') {
+            // (`2024-05-01 —` too: once its punctuation is cleaned nothing is left to be an event.)
+            let text = clean_text(rest);
+            if text.is_empty() || rest.trim_start().starts_with('(') {
                 return Line::Day(date);
             }
             // A dated line without a time: the event is put at midnight of that day.
             return Line::Event(
                 PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_utc(),
-                clean_text(rest),
+                text,
             );
         }
         return Line::Other;
@@ -822,6 +824,16 @@ mod tests {
         assert_eq!(pm.timeline[0].text, "News reports the sonnet.");
         assert_eq!(pm.kept[0].heading, "Glossary");
         assert!(pm.description().contains("## Glossary\n\nSonnet: a poem."));
+    }
+
+    #[test]
+    fn a_dated_line_with_nothing_but_punctuation_dates_the_lines_after_it() {
+        // Found by the postmortem fuzz target: `2024-05-01 —` became an event with no text.
+        let pm =
+            parse("# T\n\nText.\n\n## Timeline\n\n2024-05-01 —\n- 14:03 paged\n").expect("parses");
+        assert_eq!(pm.timeline.len(), 1);
+        assert_eq!(pm.timeline[0].text, "paged");
+        assert!(pm.timeline.iter().all(|event| !event.text.is_empty()));
     }
 
     #[test]

@@ -798,7 +798,12 @@ fn export_team_head(access: &TeamAccess) -> ExportTeam {
 fn parse_document(text: &str) -> ServiceResult<ExportDocument> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let located = |path: String, error: &serde_json::Error| {
-        let field = if path == "." { "body".to_owned() } else { path };
+        // An error at the top, or under a key that is the empty string, has no name of its own.
+        let field = if path == "." || path.is_empty() {
+            "body".to_owned()
+        } else {
+            path
+        };
         ServiceError::field(
             &field,
             format!("line {} column {}: {error}", error.line(), error.column()),

@@ -76,6 +76,10 @@ story!(
             refused(&app, &lee, "application/json", &document.to_string(), &path).await;
         }
 
+        // Found by the import_json target: a syntax error under the empty key named no field.
+        let under_empty_key = r#"{"format": "failforward-export", "": [ {"title": "x"} nope ]}"#;
+        refused(&app, &lee, "application/json", under_empty_key, "body").await;
+
         // A creation date the loop's number (day above bit 47) cannot carry: overflowed.
         for at in [
             "2200-01-01T00:00:00Z",

@@ -257,8 +257,7 @@ pub struct StartBody {
     /// The loop under review; leave out for a free retrospective.
     pub loop_id: Option<String>,
     /// The question the session answers (required without a loop).
-    #[serde(default)]
-    pub prompt: String,
+    pub prompt: Option<String>,
     /// Dots each participant places (1–10, default 3).
     pub dots: Option<i64>,
 }
@@ -274,7 +273,12 @@ pub async fn start(
 ) -> Result<(StatusCode, Json<ReviewOut>), ApiError> {
     let id = state
         .service
-        .start_review(&access, body.loop_id.as_deref(), &body.prompt, body.dots)
+        .start_review(
+            &access,
+            body.loop_id.as_deref(),
+            body.prompt.as_deref().unwrap_or_default(),
+            body.dots,
+        )
         .await?;
     Ok((
         StatusCode::CREATED,

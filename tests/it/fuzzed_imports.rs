@@ -98,6 +98,30 @@ story!(
             .await;
             assert!(message.contains("1970"), "{message}");
         }
+
+        // Found by the import_json target: with an earlier loop already refused, a far-future
+        // date on the next one overflowed its number instead of being refused too.
+        let mut document = seed();
+        document["teams"][0]["loops"][0]["title"] = json!("");
+        document["teams"][0]["loops"][1]["created_at"] = json!("2319-03-03T00:00:00Z");
+        let (status, problem, _) = lee
+            .post_raw(
+                "/api/v1/teams/ops/import",
+                "application/json",
+                &document.to_string(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|error| error["field"].as_str())
+            .collect();
+        assert!(
+            fields.contains(&"teams[0].loops[1].created_at"),
+            "{problem}"
+        );
     }
 );
 

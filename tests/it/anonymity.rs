@@ -1,12 +1,10 @@
 //! Anonymous loops: nothing stored or logged links them to the person who logged them — no
 //! author, no session or token trace, no time finer than the day, no order of writing.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::anonymity_logs::Server;
 use crate::helpers::{fresh_postgres_url, Backend, TestApp, TestDb, PASSWORD};
 use crate::story;
 
@@ -285,16 +283,6 @@ story!(
     }
 );
 
-fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_failforward"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("FAILFORWARD_") || key == "RUST_LOG" {
-            command.env_remove(key);
-        }
-    }
-    command
-}
-
 /// The server's own log lines, at debug level, for the request that logs an anonymous loop.
 async fn logs_carry_nothing_identifying(backend: Backend) {
     let dir = tempfile::tempdir().expect("dir");
@@ -306,9 +294,9 @@ async fn logs_carry_nothing_identifying(backend: Backend) {
             None => return,
         },
     }
-    let mut create = binary()
-        .args([
-            "admin",
+    let created_user = Server::admin(
+        &storage,
+        &[
             "create-user",
             "--email",
             "ann@example.org",
@@ -316,21 +304,10 @@ async fn logs_carry_nothing_identifying(backend: Backend) {
             "Ann Anon",
             "--admin",
             "--password-stdin",
-        ])
-        .args(&storage)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("create-user");
-    create
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .expect("write");
-    let output = create.wait_with_output().expect("create-user finishes");
-    assert!(output.status.success());
-    let user_id = String::from_utf8_lossy(&output.stdout)
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    let user_id = created_user
         .rsplit('(')
         .next()
         .unwrap_or("")
@@ -338,46 +315,14 @@ async fn logs_carry_nothing_identifying(backend: Backend) {
         .trim_end_matches(')')
         .to_owned();
     assert_eq!(user_id.len(), 36, "user id printed");
-    let token = String::from_utf8_lossy(
-        &binary()
-            .args(["admin", "create-token", "--email", "ann@example.org"])
-            .args(&storage)
-            .output()
-            .expect("create-token")
-            .stdout,
-    )
-    .trim()
-    .to_owned();
+    let token = Server::admin(
+        &storage,
+        &["create-token", "--email", "ann@example.org"],
+        "",
+    );
 
-    let mut server = binary()
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--log-level",
-            "debug",
-        ])
-        .args(&storage)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let mut stdout = BufReader::new(server.stdout.take().expect("stdout"));
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).expect("banner");
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let mut stderr = server.stderr.take().expect("stderr");
-    let collector = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let base = banner
-        .trim()
-        .trim_start_matches("failforward is running at ")
-        .to_owned();
+    let server = Server::start(&storage);
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let team = client
         .post(format!("{base}/api/v1/teams"))
@@ -407,12 +352,7 @@ async fn logs_carry_nothing_identifying(backend: Backend) {
         .await
         .expect("addition");
     assert_eq!(added.status(), StatusCode::CREATED);
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .expect("kill");
-    server.wait().expect("exit");
-    let logs = collector.join().expect("logs");
+    let logs = server.stop();
 
     let request_lines: Vec<&str> = logs
         .lines()

@@ -12,10 +12,11 @@ use serde_json::{json, Value};
 
 use crate::helpers::{fresh_postgres_url, Backend, Browser, PASSWORD};
 
-/// A `failforward serve` process whose standard error is collected until it stops.
-struct Server {
+/// A `failforward serve` process whose standard error is collected until it stops (also used by
+/// `anonymity.rs`'s log test).
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     logs: std::thread::JoinHandle<String>,
 }
 
@@ -29,7 +30,7 @@ impl Server {
         command
     }
 
-    fn admin(storage: &[String], args: &[&str], stdin: &str) -> String {
+    pub(crate) fn admin(storage: &[String], args: &[&str], stdin: &str) -> String {
         let mut child = Self::command()
             .arg("admin")
             .args(args)
@@ -46,7 +47,7 @@ impl Server {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
-    fn start(storage: &[String]) -> Server {
+    pub(crate) fn start(storage: &[String]) -> Server {
         let mut child = Self::command()
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(["--log-format", "json", "--log-level", "debug"])
@@ -72,7 +73,7 @@ impl Server {
         Server { child, base, logs }
     }
 
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()

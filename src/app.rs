@@ -154,7 +154,8 @@ async fn sweep_periodically(service: Service) {
 }
 
 /// Writes the anonymous contributions this instance holds once their moment has come elsewhere
-/// (a round closed or a tier revealed by another instance, a round's last day over).
+/// (a round closed or a tier revealed by another instance, a round's last day over), and the
+/// anonymous loops it holds once their UTC day is over.
 async fn write_held_periodically(service: Service) {
     let mut interval = tokio::time::interval(HELD_WRITE_INTERVAL);
     loop {
@@ -164,6 +165,9 @@ async fn write_held_periodically(service: Service) {
         }
         if let Err(error) = service.write_due_items().await {
             tracing::warn!(%error, "writing held sealed items failed");
+        }
+        if let Err(error) = service.write_due_loops().await {
+            tracing::warn!(%error, "writing held anonymous loops failed");
         }
     }
 }

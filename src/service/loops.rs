@@ -62,6 +62,9 @@ pub struct LoopDetail {
     pub today: OffsetDateTime,
     /// A possible recurrence of an earlier loop, flagged when this one was captured.
     pub recurrence: Option<super::RecurrenceLink>,
+    /// An anonymous loop this server holds until the day's release (see `service::held`): only
+    /// its reporter sees it, and the team from the first minutes after midnight UTC.
+    pub unpublished: bool,
 }
 
 /// Why a loop needs someone's attention: the product makes an abandoned loop visible.
@@ -248,10 +251,6 @@ impl Service {
         };
         errors.check()?;
         let secret = input.anonymous.then(|| secrets::generate(""));
-        // The possible-recurrence check runs after the loop is written: off the request in the
-        // server (see `memory::RecurrenceChecks`), inline otherwise.
-        let recurrence_scope = self.recurrence_scope(access, input.anonymous).await?;
-        let recurrence_check = (title.clone(), what_happened.clone());
         let new = NewLoop {
             id: LoopId::random(),
             seq: crate::store::loops::new_seq(now),
@@ -273,6 +272,27 @@ impl Service {
             classification: None,
             recurrence_of: None,
         };
+        if let Some(secret) = secret {
+            // Written at the end of the day with every other anonymous loop this server holds
+            // (see `service::held`): nothing written now, so nothing to place among the author's
+            // named writes. The recurrence check runs then, against the team's loops only.
+            let detail = self.unwritten_detail(&new, Vec::new(), now);
+            self.held.hold_loop(
+                secret.hash.clone(),
+                super::held::HeldLoop {
+                    new,
+                    additions: Vec::new(),
+                },
+            );
+            return Ok(LoggedLoop {
+                detail,
+                reporter_link: Some(self.link(&format!("/reporter/{}", secret.plaintext))),
+            });
+        }
+        // The possible-recurrence check runs after the loop is written: off the request in the
+        // server (see `memory::RecurrenceChecks`), inline otherwise.
+        let recurrence_scope = self.recurrence_scope(access).await?;
+        let recurrence_check = (new.title.clone(), new.what_happened.clone());
         self.store.create_loop(&new).await?;
         let deferred = self.checks_after_capture();
         self.after_capture(super::memory::RecurrenceCheck::new(
@@ -291,6 +311,39 @@ impl Service {
                 .await?
                 .and_then(|record| record.recurrence_of)
         };
+        let mut detail = self.unwritten_detail(
+            &NewLoop {
+                recurrence_of,
+                ..new
+            },
+            Vec::new(),
+            now,
+        );
+        if let Some(author) = detail.record.author.as_mut() {
+            author.1 = access.actor_name().to_owned();
+        }
+        if let Some(entry) = detail.history.first_mut() {
+            entry.by_name = Some(access.actor_name().to_owned());
+        }
+        detail.unpublished = false;
+        if let Some(earlier) = recurrence_of {
+            detail.recurrence = self.recurrence_link(access, earlier).await?;
+        }
+        Ok(LoggedLoop {
+            detail,
+            reporter_link: None,
+        })
+    }
+
+    /// A new loop's story as it will be written, before anything else is attached; `additions`
+    /// are its reporter's, held with it.
+    fn unwritten_detail(
+        &self,
+        new: &NewLoop,
+        additions: Vec<AdditionRecord>,
+        now: OffsetDateTime,
+    ) -> LoopDetail {
+        let new = new.clone();
         let record = LoopRecord {
             id: new.id,
             team_id: new.team_id,
@@ -302,7 +355,8 @@ impl Service {
             noticed_at: new.noticed_at,
             impact_scale: new.impact_scale,
             impact_affected: new.impact_affected,
-            author: new.author.map(|id| (id, access.actor_name().to_owned())),
+            // The name is filled in by the caller, who knows it.
+            author: new.author.map(|id| (id, String::new())),
             anonymous: new.author.is_none(),
             created_at: new.created_at,
             stage: new.stage,
@@ -318,16 +372,16 @@ impl Service {
                 tags.sort();
                 tags
             },
-            recurrence_of,
+            recurrence_of: new.recurrence_of,
         };
         let facts = StageFacts {
             has_expectation: !record.what_was_expected.trim().is_empty(),
             ..StageFacts::default()
         };
-        let detail = LoopDetail {
+        LoopDetail {
             next: loops::advance(record.stage, &facts),
             attention: None,
-            additions: Vec::new(),
+            additions,
             history: vec![StageChangeRecord {
                 from: None,
                 to: record.stage,
@@ -341,16 +395,10 @@ impl Service {
             learnings: Vec::new(),
             actions: Vec::new(),
             today: day_of(now),
-            recurrence: match record.recurrence_of {
-                Some(earlier) => self.recurrence_link(access, earlier).await?,
-                None => None,
-            },
+            recurrence: None,
+            unpublished: record.anonymous,
             record,
-        };
-        Ok(LoggedLoop {
-            detail,
-            reporter_link: secret.map(|s| self.link(&format!("/reporter/{}", s.plaintext))),
-        })
+        }
     }
 
     /// One page of the team's loops, filtered and sorted.
@@ -486,6 +534,7 @@ impl Service {
             actions: self.store.actions_of_loop(id).await?,
             today: day_of(now),
             recurrence: None,
+            unpublished: false,
             record,
         })
     }
@@ -512,41 +561,105 @@ impl Service {
         Ok(())
     }
 
-    /// The loop behind an anonymous reporter's link.
+    /// The loop behind an anonymous reporter's link, with what they added that this server
+    /// still holds. Before the day's release only the server holding the loop finds it.
     pub async fn reporter_loop(&self, secret: &str) -> ServiceResult<LoopDetail> {
-        let record = self
-            .store
-            .loop_by_reporter_secret(&secrets::hash(secret))
-            .await?
-            .ok_or(ServiceError::NotFound)?;
+        let hash = secrets::hash(secret);
+        let Some(record) = self.store.loop_by_reporter_secret(&hash).await? else {
+            let held = self.held.held_loop(&hash).ok_or(ServiceError::NotFound)?;
+            let additions = held.additions.iter().map(held_addition).collect();
+            return Ok(self.unwritten_detail(&held.new, additions, self.now()));
+        };
         let team = self
             .store
             .team_by_id(record.team_id)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        self.detail_of(record, team.stuck_after_days).await
+        let held = self.held.additions_for(record.id);
+        let mut detail = self.detail_of(record, team.stuck_after_days).await?;
+        detail.additions.extend(held.iter().map(held_addition));
+        Ok(detail)
     }
 
-    /// The anonymous reporter adds what they know now, still without a name.
+    /// The anonymous reporter adds what they know now, still without a name. Held, like the
+    /// loop, until the day's release: written at once it would sit among its writer's named
+    /// writes.
     pub async fn reporter_add(&self, secret: &str, body: &str) -> ServiceResult<LoopDetail> {
         let detail = self.reporter_loop(secret).await?;
         let body = loops::long_text(body, true).map_err(|e| ServiceError::field("body", e.0))?;
-        self.store
-            .add_addition(&NewAddition {
-                id: RecordId::random(),
-                loop_id: detail.record.id,
-                body,
-                added_on: day_of(self.now()),
-                author: None,
-                by_reporter: true,
-            })
-            .await?;
+        let addition = NewAddition {
+            id: RecordId::random(),
+            loop_id: detail.record.id,
+            body,
+            added_on: day_of(self.now()),
+            author: None,
+            by_reporter: true,
+        };
+        match self.held.add_to_held_loop(&secrets::hash(secret), addition.clone()) {
+            true => {}
+            // Written already (or a moment ago): held for the next release on its own.
+            false => self.held.hold_addition(addition),
+        }
         self.reporter_loop(secret).await
+    }
+
+    /// Writes every anonymous loop and reporter's addition this server holds, now, in one
+    /// transaction (see `service::held`). The server calls it at the end of each UTC day (through
+    /// [`Service::write_due_loops`]) and when it stops; tests call it to stand for midnight.
+    /// Returns how many loops were written.
+    pub async fn release_held_anonymous_loops(&self) -> ServiceResult<usize> {
+        self.write_held_loops(None).await
+    }
+
+    /// Writes the anonymous loops captured, and the additions made, before today (UTC): the
+    /// daily release. The server calls it every [`crate::app::HELD_WRITE_INTERVAL`].
+    pub async fn write_due_loops(&self) -> ServiceResult<()> {
+        self.write_held_loops(Some(day_of(self.now()))).await.map(|_| ())
+    }
+
+    async fn write_held_loops(&self, before: Option<OffsetDateTime>) -> ServiceResult<usize> {
+        let (mut taken, additions) = self.held.take_loops(before);
+        if taken.is_empty() && additions.is_empty() {
+            return Ok(0);
+        }
+        let written = async {
+            // The possible-recurrence check, against what the whole team may see: a read, so
+            // nothing of it is written before the loop.
+            for (_, held) in &mut taken {
+                held.new.recurrence_of = self
+                    .possible_recurrence(
+                        Some(vec![held.new.team_id]),
+                        &held.new.title,
+                        &held.new.what_happened,
+                        None,
+                    )
+                    .await?;
+            }
+            let loops: Vec<NewLoop> = taken.iter().map(|(_, held)| held.new.clone()).collect();
+            let all_additions: Vec<NewAddition> = taken
+                .iter()
+                .flat_map(|(_, held)| held.additions.iter().cloned())
+                .chain(additions.iter().cloned())
+                .collect();
+            self.store
+                .write_anonymous_loops(&loops, &all_additions)
+                .await?;
+            Ok::<usize, ServiceError>(loops.len())
+        }
+        .await;
+        if written.is_err() {
+            self.held.restore_loops(taken, additions);
+        }
+        written
     }
 
     /// The anonymous reporter withdraws their report while it is still at Detect.
     pub async fn reporter_withdraw(&self, secret: &str) -> ServiceResult<()> {
+        if self.held.withdraw_loop(&secrets::hash(secret)) {
+            return Ok(());
+        }
         let detail = self.reporter_loop(secret).await?;
+        self.held.drop_additions_for(detail.record.id);
         if detail.record.stage != Stage::Detect {
             return Err(ServiceError::Conflict {
                 field: None,
@@ -1019,6 +1132,17 @@ impl Service {
             }
         }
         Ok(out)
+    }
+}
+
+/// A held addition as the reporter's page shows it.
+fn held_addition(addition: &NewAddition) -> AdditionRecord {
+    AdditionRecord {
+        id: addition.id,
+        body: addition.body.clone(),
+        added_on: addition.added_on,
+        author_name: None,
+        by_reporter: true,
     }
 }
 

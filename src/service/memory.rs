@@ -425,17 +425,14 @@ impl Service {
         Ok(similar)
     }
 
-    /// The teams whose loops a capture is compared with: for a named loop, those its author
-    /// may see; for an anonymous one, only its own team — what every teammate may see. A flag
-    /// against another team's loop would tell the team that the writer is also in that team.
+    /// The teams whose loops a named capture is compared with: those its author may see. (An
+    /// anonymous loop is compared at its release with its own team's loops only — what every
+    /// teammate may see: a flag against another team's loop would tell the team that the writer
+    /// is also in that team.)
     pub(crate) async fn recurrence_scope(
         &self,
         access: &TeamAccess,
-        anonymous: bool,
     ) -> ServiceResult<Option<Vec<TeamId>>> {
-        if anonymous {
-            return Ok(Some(vec![access.team().id]));
-        }
         self.visible_teams(access.actor(), access.can_see_every_team())
             .await
     }

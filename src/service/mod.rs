@@ -163,9 +163,6 @@ impl Service {
                 now - accounts::DEVICE_REMEMBERED_FOR,
             )
             .await?;
-        self.store
-            .mix_anonymous_days(crate::domain::when::day_of(now))
-            .await?;
         Ok(removed)
     }
 }

@@ -245,7 +245,9 @@ impl Service {
     /// [`held::MIN_RELEASE`] are written now (still sealed, in key order); smaller ones are
     /// dropped — a group of one or two written alone could be paired with the marks written
     /// since the last write. Dropped pulse answers take their participation marks with them.
+    /// Anonymous loops are all written (they have no participation mark to be paired with).
     pub async fn release_held(&self) -> ServiceResult<()> {
+        self.release_held_anonymous_loops().await?;
         for (round, _) in self.held.rounds() {
             let held = self.held.take_round(round);
             if held.answers.len() >= held::MIN_RELEASE {

@@ -491,9 +491,15 @@ pub trait LoopStore: Send + Sync {
         by: UserId,
     ) -> StoreResult<()>;
     async fn set_next_experiment(&self, id: LoopId, experiment: Option<&str>) -> StoreResult<()>;
-    /// After a day ends, rewrites its anonymous loops together (PostgreSQL; a no-op on SQLite,
-    /// which keeps no transaction ids or write order).
-    async fn mix_anonymous_days(&self, today: OffsetDateTime) -> StoreResult<()>;
+    /// Writes held anonymous loops (with their tags and first history entries) and reporters'
+    /// additions in one transaction, each table's rows in the order of their random keys, so
+    /// neither the write-ahead log, nor a page's cells, nor PostgreSQL's `xmin`/`ctid` keep the
+    /// order of capture. An addition whose loop no longer exists (withdrawn) is skipped.
+    async fn write_anonymous_loops(
+        &self,
+        loops: &[NewLoop],
+        additions: &[NewAddition],
+    ) -> StoreResult<()>;
 }
 
 /// Sealed contributions (see `migrations/*/0004_sealed.sql`) and installation facts.

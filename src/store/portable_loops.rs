@@ -308,11 +308,6 @@ pub(super) async fn insert_loops(
     let mut insert = sqlx::QueryBuilder::<super::Db>::new("");
     push_loop_histories(&mut insert, loops);
     insert.build().execute(&mut **tx).await.map_err(err)?;
-    for new in loops.iter().filter(|new| new.author.is_none()) {
-        ThisStore::hide_anonymous_order(tx, unix(new.created_at), &new.id.to_string())
-            .await
-            .map_err(err)?;
-    }
     Ok(())
 }
 
@@ -412,8 +407,29 @@ pub(super) fn push_loop_histories(
     });
 }
 
+/// Writes an addition inside the caller's transaction.
+async fn insert_addition(
+    tx: &mut sqlx::Transaction<'_, super::Db>,
+    addition: &NewAddition,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO loop_additions (id, loop_id, body, added_on, author_id, by_reporter) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(addition.id.to_string())
+    .bind(addition.loop_id.to_string())
+    .bind(&addition.body)
+    .bind(unix(addition.added_on))
+    .bind(addition.author.map(|a| a.to_string()))
+    .bind(addition.by_reporter)
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
 /// Writes a new loop, its tags and its first history entry inside the caller's transaction (also
-/// used when a concluded experiment opens a loop). An anonymous loop's order is hidden here.
+/// used when a concluded experiment opens a loop).
 pub(super) async fn insert_loop(
     tx: &mut sqlx::Transaction<'_, super::Db>,
     new: &NewLoop,
@@ -658,20 +674,9 @@ impl LoopStore for ThisStore {
     }
 
     async fn add_addition(&self, addition: &NewAddition) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO loop_additions (id, loop_id, body, added_on, author_id, by_reporter) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(addition.id.to_string())
-        .bind(addition.loop_id.to_string())
-        .bind(&addition.body)
-        .bind(unix(addition.added_on))
-        .bind(addition.author.map(|a| a.to_string()))
-        .bind(addition.by_reporter)
-        .execute(self.writer())
-        .await
-        .map_err(err)?;
-        Ok(())
+        let mut tx = self.begin_write().await.map_err(err)?;
+        insert_addition(&mut tx, addition).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn additions(&self, id: LoopId) -> StoreResult<Vec<AdditionRecord>> {
@@ -1082,8 +1087,31 @@ impl LoopStore for ThisStore {
         Ok(())
     }
 
-    async fn mix_anonymous_days(&self, today: OffsetDateTime) -> StoreResult<()> {
-        ThisStore::mix_anonymous_days(self, unix(today)).await
+    async fn write_anonymous_loops(
+        &self,
+        loops: &[NewLoop],
+        additions: &[NewAddition],
+    ) -> StoreResult<()> {
+        let mut loops: Vec<&NewLoop> = loops.iter().collect();
+        // The rowid (day, then 47 random bits): random order within the day, and the full-text
+        // index's document order on SQLite.
+        loops.sort_by_key(|new| new.seq);
+        let mut additions: Vec<&NewAddition> = additions.iter().collect();
+        additions.sort_by_key(|addition| addition.id.to_string());
+        let mut tx = self.begin_write().await.map_err(err)?;
+        insert_loops(&mut tx, &loops).await?;
+        for addition in additions {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM loops WHERE id = $1")
+                .bind(addition.loop_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?;
+            if exists.is_none() {
+                continue;
+            }
+            insert_addition(&mut tx, addition).await?;
+        }
+        tx.commit().await.map_err(err)
     }
 
     async fn set_next_experiment(&self, id: LoopId, experiment: Option<&str>) -> StoreResult<()> {

@@ -478,23 +478,17 @@ impl MemoryStore for ThisStore {
     }
 
     async fn set_recurrence_of(&self, id: LoopId, earlier: LoopId) -> StoreResult<()> {
-        let mut tx = self.begin_write().await.map_err(err)?;
-        let written: Option<(bool, i64)> = sqlx::query_as(
-            "UPDATE loops SET recurrence_of = $1 WHERE id = $2 RETURNING anonymous, created_at",
-        )
-        .bind(earlier.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(err)?;
-        match written {
-            None => return Err(StoreError::NotFound),
-            Some((true, day)) => ThisStore::hide_anonymous_order(&mut tx, day, &id.to_string())
-                .await
-                .map_err(err)?,
-            Some((false, _)) => {}
+        let changed = sqlx::query("UPDATE loops SET recurrence_of = $1 WHERE id = $2")
+            .bind(earlier.to_string())
+            .bind(id.to_string())
+            .execute(self.writer())
+            .await
+            .map_err(err)?
+            .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound);
         }
-        tx.commit().await.map_err(err)
+        Ok(())
     }
 
     async fn team_of_loop(&self, id: LoopId) -> StoreResult<Option<TeamId>> {

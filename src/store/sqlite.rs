@@ -200,8 +200,7 @@ async fn write_batch(connection: &mut sqlx::SqliteConnection, batch: Vec<Waiting
     // batch becomes one segment. The order tells nothing: document ids are random within a day.
     loops.sort_by_key(|new| search::loop_document(new));
     // The whole transaction is one call to the connection's thread (sqlx binds each statement's
-    // parameters in turn): under load every round trip waited for a core. Anonymous loops need
-    // nothing more on SQLite (see `hide_anonymous_order`).
+    // parameters in turn): under load every round trip waited for a core.
     let mut transaction = sqlx::QueryBuilder::<Db>::new("BEGIN IMMEDIATE; ");
     let together = match portable_loops::push_loop_rows(&mut transaction, &loops) {
         Ok(()) => {
@@ -401,21 +400,6 @@ impl SqliteStore {
         _tx: &mut Transaction<'static, Db>,
         _team: TeamId,
     ) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
-
-    /// Anonymous rows already sit in random order: every table they touch is keyed by a random
-    /// value (see migrations/sqlite/0002_loops.sql), and SQLite keeps no transaction ids.
-    async fn hide_anonymous_order(
-        _tx: &mut Transaction<'_, Db>,
-        _day: i64,
-        _new_id: &str,
-    ) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
-
-    /// Nothing to mix: see `hide_anonymous_order`.
-    async fn mix_anonymous_days(&self, _today: i64) -> StoreResult<()> {
         Ok(())
     }
 

@@ -114,6 +114,18 @@ story!(
             0,
             "writing through the API leaves no day of use on the token"
         );
+        // Held until the day's release: nothing of them is written at capture, and the team
+        // does not see them yet.
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM loops").await, 0);
+        let (_, listed) = ann.get("/api/v1/teams/ops/loops").await;
+        assert_eq!(listed["total"], 0, "{listed}");
+        let (status, _) = ann
+            .get(&format!("/api/v1/teams/ops/loops/{}", written[0]))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        app.release_anonymous_loops().await;
+        let (_, listed) = ann.get("/api/v1/teams/ops/loops").await;
+        assert_eq!(listed["total"], 11, "{listed}");
 
         let identity = identity_of(&app, "ann@example.org").await;
         assert!(identity.len() >= 3);
@@ -194,26 +206,12 @@ story!(
             "seq grows with writing order: {seqs:?}"
         );
         if let TestDb::Postgres(_) = &app.db {
-            // Writing an anonymous loop rewrites it together with up to eight others of the
-            // day, so the newest one (the one logged through the web form) shares its
-            // transaction id with a crowd, not with nobody.
-            let crowd = app
+            // The release writes them all in one transaction: one transaction id for all.
+            let ids = app
                 .db
-                .count(
-                    "SELECT COUNT(*) FROM loops WHERE anonymous AND xmin::text = \
-                     (SELECT xmin::text FROM loops WHERE title = 'Web anonymous')",
-                )
+                .count("SELECT COUNT(DISTINCT xmin::text) FROM loops WHERE anonymous")
                 .await;
-            let anonymous = app
-                .db
-                .count("SELECT COUNT(*) FROM loops WHERE anonymous")
-                .await;
-            assert!(anonymous >= written.len() as i64);
-            assert_eq!(
-                crowd,
-                anonymous.min(9),
-                "the newest anonymous loop hides among the day's others"
-            );
+            assert_eq!(ids, 1, "the day's anonymous loops share one transaction id");
         }
 
         // Pages and the API name nobody; the reporter link works without signing in.
@@ -250,21 +248,41 @@ story!(
         );
         let stranger = app.browser();
         let path = link.trim_start_matches(&app.address).to_owned();
+        // Before the day's release the link works from this server's memory, and says when the
+        // report is published; the team does not see it yet.
         let (status, page) = stranger.get_text(&path).await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("Quiet one"));
+        assert!(page.contains("Not published yet"), "{page}");
+        let loop_path = format!(
+            "/api/v1/teams/ops/loops/{}",
+            created["id"].as_str().expect("id")
+        );
+        assert_eq!(root.get(&loop_path).await.0, StatusCode::NOT_FOUND);
         let added = stranger
             .submit(&path, &path, &[("body", "I later found the cron overlap.")])
             .await;
         assert_eq!(added.status(), StatusCode::OK);
-        let (_, shown) = root
-            .get(&format!(
-                "/api/v1/teams/ops/loops/{}",
-                created["id"].as_str().expect("id")
-            ))
-            .await;
+        let page = added.text().await.expect("page");
+        assert!(page.contains("cron overlap"), "{page}");
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM loop_additions").await, 0);
+        app.release_anonymous_loops().await;
+        let (status, shown) = root.get(&loop_path).await;
+        assert_eq!(status, StatusCode::OK);
         assert_eq!(shown["additions"][0]["by_reporter"], true);
         assert_eq!(shown["additions"][0]["by"], Value::Null);
+        let (_, page) = stranger.get_text(&path).await;
+        assert!(!page.contains("Not published yet"), "{page}");
+        // An addition to a published report is held until the next release too.
+        let added = stranger
+            .submit(&path, &path, &[("body", "And the retry doubled it.")])
+            .await;
+        assert_eq!(added.status(), StatusCode::OK);
+        let page = added.text().await.expect("page");
+        assert!(page.contains("retry doubled"), "{page}");
+        assert_eq!(root.get(&loop_path).await.1["additions"].as_array().map(Vec::len), Some(1));
+        app.release_anonymous_loops().await;
+        assert_eq!(root.get(&loop_path).await.1["additions"].as_array().map(Vec::len), Some(2));
         assert_eq!(
             app.db
                 .count("SELECT COUNT(*) FROM loop_additions WHERE author_id IS NOT NULL")

@@ -682,3 +682,319 @@ story!(
         }
     }
 );
+
+/// Days of captures in the loop story; each ends with the daily release of held anonymous loops.
+const DAYS: usize = 4;
+
+/// What the server does at the UTC day boundary: writes the anonymous loops it holds.
+async fn day_ends(app: &TestApp) {
+    app.service
+        .release_held_anonymous_loops()
+        .await
+        .expect("release held anonymous loops");
+}
+
+/// One loop row of SQLite's `loops` table (rowid table: the rowid column reads as NULL):
+/// (id, title, author id when named).
+fn loop_row(vals: &[Val]) -> Option<(String, String, Option<String>)> {
+    if vals.len() < 20 || vals.get(3)?.text()? != "failure" {
+        return None;
+    }
+    let title = vals.get(4)?.text()?;
+    if !title.starts_with("Loop ") {
+        return None;
+    }
+    Some((
+        vals.get(1)?.text()?.to_owned(),
+        title.to_owned(),
+        vals.get(11).and_then(Val::text).map(str::to_owned),
+    ))
+}
+
+/// The adjacency attack: each anonymous loop (known by title in `author_of`) is given the author
+/// of the first named row after it in `rows` (sorted by the attack's position, each row at its
+/// earliest position). `same_page` keeps neighbours to the anonymous row's own page (the first
+/// element of the position). `named` says whose name a row carries. Returns the matches.
+fn next_named_matches(
+    mut rows: Vec<(Position, Option<String>, Option<String>)>,
+    author_of: &HashMap<String, String>,
+    same_page: bool,
+) -> usize {
+    // (position, anonymous loop title, named user)
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut matched = 0;
+    for (i, (position, title, _)) in rows.iter().enumerate() {
+        let Some(author) = title.as_ref().and_then(|t| author_of.get(t)) else {
+            continue;
+        };
+        let guess = rows[i + 1..]
+            .iter()
+            .take_while(|(p, _, _)| !same_page || p.0 == position.0)
+            .find_map(|(_, _, named)| named.clone());
+        if guess.as_ref() == Some(author) {
+            matched += 1;
+        }
+    }
+    matched
+}
+
+/// Rows of a SQLite copy for the adjacency attacks, each at its earliest position: every loop
+/// row (anonymous ones by title, named ones with their author) and, when `any_table`, every
+/// other row that holds a member's id in some column.
+fn adjacency_rows(
+    rows: Vec<(Position, Vec<Val>)>,
+    author_of: &HashMap<String, String>,
+    members: &[String],
+    any_table: bool,
+) -> Vec<(Position, Option<String>, Option<String>)> {
+    let mut first: HashMap<String, (Position, Option<String>, Option<String>)> = HashMap::new();
+    for (position, vals) in rows {
+        let (key, seen) = match loop_row(&vals) {
+            Some((id, title, _)) if author_of.contains_key(&title) => {
+                (id, (position, Some(title), None))
+            }
+            Some((id, _, Some(author))) => (id, (position, None, Some(author))),
+            Some(_) => continue,
+            None if any_table => {
+                let Some(user) = vals
+                    .iter()
+                    .filter_map(Val::text)
+                    .find(|t| members.iter().any(|m| m == t))
+                else {
+                    continue;
+                };
+                (format!("{vals:?}"), (position, None, Some(user.to_owned())))
+            }
+            None => continue,
+        };
+        let entry = first.entry(key).or_insert_with(|| seen.clone());
+        if seen.0 < entry.0 {
+            *entry = seen;
+        }
+    }
+    first.into_values().collect()
+}
+
+/// The most matches an adjacency attack may make: the guesses name one of the 40 members and
+/// each member wrote at most one anonymous loop, so a guess that does not follow authorship
+/// matches with probability 1/40 — 30/40 < 1 expected over the 30 loops; the limit is that of one
+/// group, 1 + ⌈3·√1⌉ + 4 = 8.
+const LOOPS_ALLOWED: usize = 8;
+
+/// What a PostgreSQL superuser reads at one moment: every test loop's (xmin, ctid) position,
+/// title when anonymous, author when named.
+async fn postgres_loops(
+    pool: &sqlx::PgPool,
+    author_of: &HashMap<String, String>,
+) -> Vec<(Position, Option<String>, Option<String>)> {
+    let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT xmin::text, ctid::text, title, author_id FROM loops WHERE title LIKE 'Loop %'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("loops");
+    rows.into_iter()
+        .map(|(xmin, ctid, title, author)| {
+            let (page, tuple) = ctid
+                .trim_matches(|c| c == '(' || c == ')')
+                .split_once(',')
+                .expect("ctid");
+            let xmin: usize = xmin.parse().expect("xmin");
+            let position = (
+                0,
+                xmin * 1_000_000
+                    + page.parse::<usize>().expect("page") * 1000
+                    + tuple.parse::<usize>().expect("tuple"),
+            );
+            let anonymous = author_of.contains_key(&title).then_some(title);
+            (position, anonymous, author)
+        })
+        .collect()
+}
+
+/// One copy of the storage as the attacks read it.
+enum Copy {
+    Sqlite(SqliteCopy),
+    Postgres(Vec<(Position, Option<String>, Option<String>)>),
+}
+
+impl Copy {
+    async fn take(app: &TestApp, author_of: &HashMap<String, String>) -> Self {
+        match &app.db {
+            TestDb::Sqlite(_) => Copy::Sqlite(SqliteCopy::take(app.data_dir())),
+            TestDb::Postgres(pool) => Copy::Postgres(postgres_loops(pool, author_of).await),
+        }
+    }
+
+    /// Each attack's matches in this copy.
+    fn attacks(
+        &self,
+        author_of: &HashMap<String, String>,
+        members: &[String],
+    ) -> Vec<(&'static str, usize)> {
+        match self {
+            Copy::Sqlite(copy) => {
+                let mut out = Vec::new();
+                for (how, rows, same_page) in [
+                    ("log order", copy.log_rows(), false),
+                    ("page position", copy.image_rows(), true),
+                ] {
+                    for any_table in [false, true] {
+                        let found = adjacency_rows(rows.clone(), author_of, members, any_table);
+                        let matched = next_named_matches(found, author_of, same_page);
+                        let name = match (how, any_table) {
+                            ("log order", false) => "next named loop in log order",
+                            ("log order", true) => "next row naming a member in log order",
+                            (_, false) => "next named loop in the same page",
+                            (_, true) => "next row naming a member in the same page",
+                        };
+                        out.push((name, matched));
+                    }
+                }
+                out
+            }
+            Copy::Postgres(rows) => vec![(
+                "next named loop by xmin then ctid",
+                next_named_matches(rows.clone(), author_of, false),
+            )],
+        }
+    }
+
+    /// Whether anything of the loop titled `title` is in this copy.
+    fn holds(&self, title: &str) -> bool {
+        match self {
+            Copy::Sqlite(copy) => {
+                let needle = title.as_bytes();
+                copy.file.windows(needle.len()).any(|w| w == needle)
+                    || copy
+                        .frames
+                        .iter()
+                        .any(|(_, page)| page.windows(needle.len()).any(|w| w == needle))
+            }
+            Copy::Postgres(rows) => rows.iter().any(|(_, t, _)| t.as_deref() == Some(title)),
+        }
+    }
+}
+
+story!(
+    a_database_reader_cannot_place_an_anonymous_loop_next_to_its_authors_named_writes,
+    |app: TestApp| async move {
+        let (_lee, people) = team(&app).await;
+        let members: Vec<String> = people.iter().map(|p| p.id.clone()).collect();
+        // Every anonymous title is known before the story starts (the attacks recognise rows by
+        // it); `author_of` is the truth the attacks try to reconstruct.
+        let mut author_of: HashMap<String, String> = HashMap::new();
+        let mut k = 0;
+        for n in 0..LOOPS {
+            if matches!(n % 20, 0 | 7 | 14) {
+                author_of.insert(
+                    format!("Loop {n}: the nightly export stalled"),
+                    people[(k * 7 + 3) % MEMBERS].id.clone(),
+                );
+                k += 1;
+            }
+        }
+        assert_eq!(author_of.len(), 30, "30 anonymous loops, each by another member");
+        let per_day = LOOPS / DAYS;
+        let mut after_capture = Vec::new();
+        let mut end_of_day = Vec::new();
+        let mut held_now: Vec<String> = Vec::new();
+        let mut anonymous = 0;
+        for day in 0..DAYS {
+            fresh_log(&app).await;
+            let mut n = day * per_day;
+            while n < (day + 1) * per_day {
+                // 3 in every 20 anonymous, each by a different member, who logs a named loop
+                // right after it: the author's next named write.
+                if matches!(n % 20, 0 | 7 | 14) {
+                    let author = &people[(anonymous * 7 + 3) % MEMBERS];
+                    anonymous += 1;
+                    for (m, anonymous) in [(n, true), (n + 1, false)] {
+                        let title = format!("Loop {m}: the nightly export stalled");
+                        let (status, body) = author
+                            .api
+                            .post(
+                                "/api/v1/teams/ops/loops",
+                                json!({"title": title, "what_happened": format!("Run {m} waited on a lock."), "anonymous": anonymous}),
+                            )
+                            .await;
+                        assert_eq!(status, StatusCode::CREATED, "{body}");
+                        if anonymous {
+                            held_now.push(title);
+                        }
+                    }
+                    n += 2;
+                    after_capture.push((Copy::take(&app, &author_of).await, held_now.clone()));
+                } else {
+                    let (status, body) = people[(n * 11 + 5) % MEMBERS]
+                        .api
+                        .post(
+                            "/api/v1/teams/ops/loops",
+                            json!({"title": format!("Loop {n}: the nightly export stalled"), "what_happened": format!("Run {n} waited on a lock.")}),
+                        )
+                        .await;
+                    assert_eq!(status, StatusCode::CREATED, "{body}");
+                    n += 1;
+                }
+            }
+            day_ends(&app).await;
+            held_now.clear();
+            end_of_day.push(Copy::take(&app, &author_of).await);
+        }
+        let (status, list) = people[0].api.get("/api/v1/teams/ops/loops").await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        assert_eq!(list["total"], LOOPS, "every loop is there after the release");
+
+        // A copy taken right after a capture holds nothing of the anonymous loops not yet
+        // released: nothing to place.
+        let mut present = 0;
+        for (copy, held) in &after_capture {
+            present += held.iter().filter(|title| copy.holds(title)).count();
+        }
+        // Against every copy on its own, and against the four end-of-day copies together (a
+        // daily backup of the data directory).
+        let mut worst: HashMap<&str, (usize, usize)> = HashMap::new();
+        for (n, (copy, _)) in after_capture.iter().enumerate() {
+            for (attack, matched) in copy.attacks(&author_of, &members) {
+                let entry = worst.entry(attack).or_insert((0, n));
+                if matched > entry.0 {
+                    *entry = (matched, n);
+                }
+            }
+        }
+        let mut daily: HashMap<&str, usize> = HashMap::new();
+        for copy in &end_of_day {
+            for (attack, matched) in copy.attacks(&author_of, &members) {
+                *daily.entry(attack).or_default() += matched;
+            }
+        }
+        eprintln!(
+            "loop attacks, {:?}: anonymous loops found in copies taken right after their capture: {present}; most matches of 30 in one such copy (copy): {worst:?}; matches of 30 over the four end-of-day copies: {daily:?}",
+            app.database_url.as_ref().map_or("SQLite", |_| "PostgreSQL")
+        );
+        assert_eq!(present, 0, "copies right after a capture hold the held loops");
+        for (attack, (matched, copy)) in &worst {
+            assert!(
+                *matched <= LOOPS_ALLOWED,
+                "{attack} matched {matched} in copy {copy} (limit {LOOPS_ALLOWED})"
+            );
+        }
+        for (attack, matched) in &daily {
+            assert!(
+                *matched <= LOOPS_ALLOWED,
+                "{attack} matched {matched} over the daily copies (limit {LOOPS_ALLOWED})"
+            );
+        }
+        // The attacks see the data (a parser that found nothing would pass).
+        match end_of_day.last().expect("copies") {
+            Copy::Sqlite(last) => {
+                let seen = adjacency_rows(last.image_rows(), &author_of, &members, false);
+                let anonymous_seen = seen.iter().filter(|(_, t, _)| t.is_some()).count();
+                let named_seen = seen.iter().filter(|(_, _, a)| a.is_some()).count();
+                assert_eq!(anonymous_seen, 30, "the parser finds every anonymous loop");
+                assert_eq!(named_seen, LOOPS - 30, "and every named loop");
+            }
+            Copy::Postgres(rows) => assert_eq!(rows.len(), LOOPS),
+        }
+    }
+);

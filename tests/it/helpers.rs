@@ -112,6 +112,7 @@ pub struct TestApp {
 /// A further app server on the same database, as behind a load balancer.
 pub struct SiblingApp {
     pub address: String,
+    pub service: Service,
     _dir: TempDir,
 }
 
@@ -214,12 +215,25 @@ impl TestApp {
             .await
             .expect("second app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let service = app.service().clone();
         tokio::spawn(app.run_until(pending()));
-        SiblingApp { address, _dir: dir }
+        SiblingApp {
+            address,
+            service,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// Stands for the end of the UTC day: writes the anonymous loops this instance holds.
+    pub async fn release_anonymous_loops(&self) {
+        self.service
+            .release_held_anonymous_loops()
+            .await
+            .expect("release held anonymous loops");
     }
 
     /// The app's data directory (the SQLite file, its log and the secret key live there).

@@ -1084,6 +1084,8 @@ struct ReporterPage {
     errors: FormErrors,
     withdrawn: bool,
     message: String,
+    /// Held by this server until the day's release.
+    unpublished: bool,
 }
 
 fn private_page(mut response: Response) -> Response {
@@ -1127,6 +1129,7 @@ pub async fn reporter(
         errors: FormErrors::none(),
         withdrawn: false,
         message: String::new(),
+        unpublished: detail.unpublished,
     };
     let response = render(&page);
     let response = match csrf.cookie {
@@ -1163,6 +1166,7 @@ pub async fn reporter_submit(
             errors: FormErrors::none(),
             withdrawn: true,
             message: "Your report has been withdrawn and deleted.".to_owned(),
+            unpublished: false,
         };
         return Ok(private_page(render(&page)));
     }
@@ -1173,7 +1177,8 @@ pub async fn reporter_submit(
             secret,
             errors: FormErrors::none(),
             withdrawn: false,
-            message: "Added. It shows beside your report as written by the reporter.".to_owned(),
+            message: "Added. It shows beside your report as written by the reporter, published with today's other anonymous entries after midnight UTC.".to_owned(),
+            unpublished: detail.unpublished,
         }))),
         Err(error) => {
             let errors = FormErrors::from_service(error)?;
@@ -1187,6 +1192,7 @@ pub async fn reporter_submit(
                     errors,
                     withdrawn: false,
                     message: String::new(),
+                    unpublished: detail.unpublished,
                 },
             )))
         }

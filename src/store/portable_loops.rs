@@ -1101,7 +1101,7 @@ impl LoopStore for ThisStore {
         let mut tx = self.begin_write().await.map_err(err)?;
         insert_loops(&mut tx, &loops).await?;
         for addition in additions {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM loops WHERE id = $1")
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM loops WHERE id = $1")
                 .bind(addition.loop_id.to_string())
                 .fetch_optional(&mut *tx)
                 .await

@@ -77,6 +77,8 @@ async fn world(app: &TestApp) -> World {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let anonymous_loop = created["id"].as_str().expect("id").to_owned();
+    // Midnight UTC: the day's anonymous loops are written.
+    app.release_anonymous_loops().await;
 
     let (status, round) = lee
         .post(

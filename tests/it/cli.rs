@@ -391,6 +391,8 @@ mod loop_commands {
             let created: serde_json::Value = serde_json::from_str(&out).expect("json");
             assert!(created["reporter_link"].as_str().is_some());
             let quiet = created["id"].as_str().expect("id").to_owned();
+            // Written at the end of the day, with the day's other anonymous loops.
+            app.release_anonymous_loops().await;
             let (code, out, _) = cli(
                 &[
                     "loop", "advance", "--team", "ops", &quiet, "--note", "starting",

@@ -161,6 +161,7 @@ fn backend_of(app: &TestApp) -> Backend {
 story!(json_export_round_trips, |app: TestApp| async move {
     let (lee, mo) = team(&app).await;
     rich_team(&lee, &mo).await;
+    app.release_anonymous_loops().await;
     let (status, first) = lee.get("/api/v1/teams/ops/export?format=json").await;
     assert_eq!(status, StatusCode::OK, "{first}");
     assert_eq!(first["format"], "failforward-export");
@@ -337,6 +338,7 @@ story!(
     |app: TestApp| async move {
         let (lee, mo) = team(&app).await;
         let (named, anonymous) = rich_team(&lee, &mo).await;
+        app.release_anonymous_loops().await;
         app.create_user("out@example.org", "Otto Outsider", false)
             .await;
         let outsider = app.token_for("out@example.org").await;

@@ -116,6 +116,17 @@ pub struct SiblingApp {
     _dir: TempDir,
 }
 
+impl SiblingApp {
+    /// A client of this instance with `api`'s token.
+    pub fn api_as(&self, api: &Api) -> Api {
+        Api {
+            client: api.client.clone(),
+            base: self.address.clone(),
+            token: api.token.clone(),
+        }
+    }
+}
+
 /// Whether the suite must run everything (CI sets this, so a missing PostgreSQL or Chromium
 /// fails the run instead of skipping silently).
 pub fn full_suite_required() -> bool {
@@ -156,6 +167,31 @@ impl TestApp {
         backend: Backend,
         adjust: impl FnOnce(&mut Settings),
     ) -> Option<TestApp> {
+        Some(Self::spawn_until(backend, adjust, pending()).await?.0)
+    }
+
+    /// Starts the app and a handle that stops it gracefully, as SIGTERM does; the task ends
+    /// when the stop has finished.
+    pub async fn spawn_stoppable(
+        backend: Backend,
+    ) -> Option<(
+        TestApp,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    )> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (app, task) = Self::spawn_until(backend, |_| {}, async move {
+            let _ = stopped.await;
+        })
+        .await?;
+        Some((app, stop, task))
+    }
+
+    async fn spawn_until(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Option<(TestApp, tokio::task::JoinHandle<anyhow::Result<()>>)> {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()))
@@ -173,7 +209,7 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let setup_link = app.setup_link().map(str::to_owned);
         let service = app.service().clone();
-        tokio::spawn(app.run_until(pending()));
+        let task = tokio::spawn(app.run_until(shutdown));
         let db = match &database_url {
             None => TestDb::Sqlite(
                 SqlitePoolOptions::new()
@@ -193,14 +229,17 @@ impl TestApp {
                     .expect("open test postgres"),
             ),
         };
-        Some(TestApp {
-            address,
-            setup_link,
-            service,
-            db,
-            database_url,
-            _dir: dir,
-        })
+        Some((
+            TestApp {
+                address,
+                setup_link,
+                service,
+                db,
+                database_url,
+                _dir: dir,
+            },
+            task,
+        ))
     }
 
     /// Starts a second app server on this app's PostgreSQL database with the given settings

@@ -641,6 +641,10 @@ story!(
             ids.insert(id(&created));
         }
         assert_eq!(ids.len(), 24);
+        // The anonymous ones are written at the end of the day.
+        let (_, list) = lee.get("/api/v1/teams/ops/loops?per_page=100").await;
+        assert_eq!(list["total"], 16, "{list}");
+        app.release_anonymous_loops().await;
         let (_, list) = lee.get("/api/v1/teams/ops/loops?per_page=100").await;
         assert_eq!(list["total"], 24, "{list}");
         let (_, health) = lee.get("/api/v1/teams/ops/health?range=all").await;

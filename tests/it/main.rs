@@ -14,6 +14,7 @@ mod experiments;
 mod export;
 mod foundation;
 mod fuzzed_imports;
+mod held;
 mod hardening;
 mod isolation;
 mod lint;

@@ -595,10 +595,12 @@ impl Service {
             author: None,
             by_reporter: true,
         };
-        match self.held.add_to_held_loop(&secrets::hash(secret), addition.clone()) {
-            true => {}
+        if !self
+            .held
+            .add_to_held_loop(&secrets::hash(secret), addition.clone())
+        {
             // Written already (or a moment ago): held for the next release on its own.
-            false => self.held.hold_addition(addition),
+            self.held.hold_addition(addition);
         }
         self.reporter_loop(secret).await
     }
@@ -614,7 +616,9 @@ impl Service {
     /// Writes the anonymous loops captured, and the additions made, before today (UTC): the
     /// daily release. The server calls it every [`crate::app::HELD_WRITE_INTERVAL`].
     pub async fn write_due_loops(&self) -> ServiceResult<()> {
-        self.write_held_loops(Some(day_of(self.now()))).await.map(|_| ())
+        self.write_held_loops(Some(day_of(self.now())))
+            .await
+            .map(|_| ())
     }
 
     async fn write_held_loops(&self, before: Option<OffsetDateTime>) -> ServiceResult<usize> {

@@ -734,7 +734,7 @@ pub trait LintStore: Send + Sync {
         rule: &str,
         start: i64,
         reason: &str,
-        by: UserId,
+        by: Option<UserId>,
         at: OffsetDateTime,
     ) -> StoreResult<()>;
     /// (rule, start) of the findings dismissed for the text with this hash.

@@ -106,7 +106,7 @@ impl LintStore for ThisStore {
         rule: &str,
         start: i64,
         reason: &str,
-        by: UserId,
+        by: Option<UserId>,
         at: OffsetDateTime,
     ) -> StoreResult<()> {
         sqlx::query(
@@ -118,7 +118,7 @@ impl LintStore for ThisStore {
         .bind(rule)
         .bind(start)
         .bind(reason)
-        .bind(by.to_string())
+        .bind(by.map(|by| by.to_string()))
         .bind(unix(at))
         .execute(self.writer())
         .await

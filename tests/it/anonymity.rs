@@ -280,9 +280,19 @@ story!(
         assert_eq!(added.status(), StatusCode::OK);
         let page = added.text().await.expect("page");
         assert!(page.contains("retry doubled"), "{page}");
-        assert_eq!(root.get(&loop_path).await.1["additions"].as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            root.get(&loop_path).await.1["additions"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
         app.release_anonymous_loops().await;
-        assert_eq!(root.get(&loop_path).await.1["additions"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            root.get(&loop_path).await.1["additions"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
         assert_eq!(
             app.db
                 .count("SELECT COUNT(*) FROM loop_additions WHERE author_id IS NOT NULL")

@@ -721,7 +721,7 @@ fn next_named_matches(
     same_page: bool,
 ) -> usize {
     // (position, anonymous loop title, named user)
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.sort_by_key(|row| row.0);
     let mut matched = 0;
     for (i, (position, title, _)) in rows.iter().enumerate() {
         let Some(author) = title.as_ref().and_then(|t| author_of.get(t)) else {
@@ -894,7 +894,11 @@ story!(
                 k += 1;
             }
         }
-        assert_eq!(author_of.len(), 30, "30 anonymous loops, each by another member");
+        assert_eq!(
+            author_of.len(),
+            30,
+            "30 anonymous loops, each by another member"
+        );
         let per_day = LOOPS / DAYS;
         let mut after_capture = Vec::new();
         let mut end_of_day = Vec::new();
@@ -943,7 +947,10 @@ story!(
         }
         let (status, list) = people[0].api.get("/api/v1/teams/ops/loops").await;
         assert_eq!(status, StatusCode::OK, "{list}");
-        assert_eq!(list["total"], LOOPS, "every loop is there after the release");
+        assert_eq!(
+            list["total"], LOOPS,
+            "every loop is there after the release"
+        );
 
         // A copy taken right after a capture holds nothing of the anonymous loops not yet
         // released: nothing to place.
@@ -972,7 +979,10 @@ story!(
             "loop attacks, {:?}: anonymous loops found in copies taken right after their capture: {present}; most matches of 30 in one such copy (copy): {worst:?}; matches of 30 over the four end-of-day copies: {daily:?}",
             app.database_url.as_ref().map_or("SQLite", |_| "PostgreSQL")
         );
-        assert_eq!(present, 0, "copies right after a capture hold the held loops");
+        assert_eq!(
+            present, 0,
+            "copies right after a capture hold the held loops"
+        );
         for (attack, (matched, copy)) in &worst {
             assert!(
                 *matched <= LOOPS_ALLOWED,

@@ -92,9 +92,7 @@ crate::story!(
         let (status, shown) = reporter.get(&format!("/api/v1/reporter/{secret}")).await;
         assert_eq!(status, StatusCode::OK, "{shown}");
         assert_eq!(shown["title"], "Second thoughts");
-        let (status, _) = reporter
-            .delete(&format!("/api/v1/reporter/{secret}"))
-            .await;
+        let (status, _) = reporter.delete(&format!("/api/v1/reporter/{secret}")).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         app.release_anonymous_loops().await;
         assert_eq!(app.db.count("SELECT COUNT(*) FROM loops").await, 0);
@@ -181,7 +179,10 @@ async fn two_instances_each_write_what_they_hold() {
             second.api_as(member)
         };
         let (status, body) = api
-            .post(&format!("{path}/answers"), json!({"answers": [4, 4, 4, 4, 4, 4, 4]}))
+            .post(
+                &format!("{path}/answers"),
+                json!({"answers": [4, 4, 4, 4, 4, 4, 4]}),
+            )
             .await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     }
@@ -193,7 +194,11 @@ async fn two_instances_each_write_what_they_hold() {
         "the first instance wrote what it held"
     );
     let (_, view) = lee.get(&path).await;
-    assert_eq!(view["results"], Value::Null, "three answers are below the threshold");
+    assert_eq!(
+        view["results"],
+        Value::Null,
+        "three answers are below the threshold"
+    );
     second
         .service
         .write_due_answers()
@@ -224,7 +229,9 @@ async fn two_instances_each_write_what_they_hold() {
         started["id"].as_str().expect("id")
     );
     for member in &members[..2] {
-        let (status, body) = member.post(&format!("{base}/participants"), json!({})).await;
+        let (status, body) = member
+            .post(&format!("{base}/participants"), json!({}))
+            .await;
         assert!(status.is_success(), "{status} {body}");
     }
     let (status, body) = lee

@@ -143,6 +143,15 @@ story!(
             0,
             "only a hash of the text is kept"
         );
+        assert_eq!(
+            app.db
+                .count(
+                    "SELECT COUNT(*) FROM lint_dismissals WHERE dismissed_by IS NULL AND dismissed_at % 86400 = 0"
+                )
+                .await,
+            1,
+            "and neither who dismissed nor the time: the text may become an anonymous loop's"
+        );
         let web = app.sign_in("ada@example.org").await;
         let (status, page) = web.get_text("/people/lint").await;
         assert_eq!(status, StatusCode::OK);

@@ -276,7 +276,7 @@ impl Service {
             // Written at the end of the day with every other anonymous loop this server holds
             // (see `service::held`): nothing written now, so nothing to place among the author's
             // named writes. The recurrence check runs then, against the team's loops only.
-            let detail = self.unwritten_detail(&new, Vec::new(), now);
+            let detail = self.unwritten_detail(new.clone(), Vec::new(), now);
             self.held.hold_loop(
                 secret.hash.clone(),
                 super::held::HeldLoop {
@@ -312,7 +312,7 @@ impl Service {
                 .and_then(|record| record.recurrence_of)
         };
         let mut detail = self.unwritten_detail(
-            &NewLoop {
+            NewLoop {
                 recurrence_of,
                 ..new
             },
@@ -339,11 +339,10 @@ impl Service {
     /// are its reporter's, held with it.
     fn unwritten_detail(
         &self,
-        new: &NewLoop,
+        new: NewLoop,
         additions: Vec<AdditionRecord>,
         now: OffsetDateTime,
     ) -> LoopDetail {
-        let new = new.clone();
         let record = LoopRecord {
             id: new.id,
             team_id: new.team_id,
@@ -568,7 +567,7 @@ impl Service {
         let Some(record) = self.store.loop_by_reporter_secret(&hash).await? else {
             let held = self.held.held_loop(&hash).ok_or(ServiceError::NotFound)?;
             let additions = held.additions.iter().map(held_addition).collect();
-            return Ok(self.unwritten_detail(&held.new, additions, self.now()));
+            return Ok(self.unwritten_detail(held.new, additions, self.now()));
         };
         let team = self
             .store

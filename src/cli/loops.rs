@@ -191,6 +191,9 @@ pub async fn run(args: LoopArgs, flags: &ClientArgs) -> anyhow::Result<ExitCode>
                 );
                 if let Some(link) = created["reporter_link"].as_str() {
                     println!("anonymous: keep your private reporter link (shown only now): {link}");
+                    println!(
+                        "it is published with today's other anonymous entries after midnight UTC"
+                    );
                 }
             }
         }

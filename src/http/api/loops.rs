@@ -418,7 +418,9 @@ pub struct LoopCreated {
     #[serde(flatten)]
     pub r#loop: LoopOut,
     /// For anonymous loops only, shown once: the reporter's private link to add to or withdraw
-    /// the report. Only its hash is stored.
+    /// the report. Only its hash is stored. An anonymous loop is published (to the team, and
+    /// stored) with the day's other anonymous loops after midnight UTC; until then only this
+    /// link shows it, on the instance that took it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reporter_link: Option<String>,
 }

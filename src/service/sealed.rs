@@ -247,7 +247,8 @@ impl Service {
     /// since the last write. Dropped pulse answers take their participation marks with them.
     /// Anonymous loops are all written (they have no participation mark to be paired with).
     pub async fn release_held(&self) -> ServiceResult<()> {
-        self.release_held_anonymous_loops().await?;
+        // A failure here must not keep the answers and items below from being written.
+        let loops = self.release_held_anonymous_loops().await;
         for (round, _) in self.held.rounds() {
             let held = self.held.take_round(round);
             if held.answers.len() >= held::MIN_RELEASE {
@@ -274,7 +275,7 @@ impl Service {
                 self.store.write_sealed_items(box_id, tier, &items).await?;
             }
         }
-        Ok(())
+        loops.map(|_| ())
     }
 
     /// What has been revealed, sorted by category and text (never by the order of writing).

@@ -1,5 +1,6 @@
-//! Issue 15: the anonymity of pulse answers and unnamed review cards, attacked by a reader of
-//! the database at rest, on both databases.
+//! Issue 15: the anonymity of pulse answers, unnamed review cards and anonymous loops, attacked
+//! by a reader of the database at rest, on both databases. (The loop story is described at
+//! `a_database_reader_cannot_place_an_anonymous_loop_next_to_its_authors_named_writes`.)
 //!
 //! One story plays a 40-member team's life through the public API — 4 pulse rounds that every
 //! member answers, 3 review sessions of 12 writers each writing one unnamed card, 200 loops (30
@@ -876,6 +877,13 @@ impl Copy {
     }
 }
 
+// A 40-member team logs 200 loops over four days, each day ended by the release of held
+// anonymous loops (what the server does at midnight UTC). 30 are anonymous, each by a different
+// member, who logs a named loop right after it. The storage is copied right after each such pair
+// and at the end of each day; each anonymous loop is then given the author of the next named row
+// after it (`next_named_matches`) by write-ahead-log order, by cell position in its page, and on
+// PostgreSQL by xmin then ctid. With the loop written at capture, the next named loop in log
+// order named 30 of 30 authors over the daily copies.
 story!(
     a_database_reader_cannot_place_an_anonymous_loop_next_to_its_authors_named_writes,
     |app: TestApp| async move {

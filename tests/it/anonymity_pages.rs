@@ -77,8 +77,17 @@ async fn world(app: &TestApp) -> World {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let anonymous_loop = created["id"].as_str().expect("id").to_owned();
-    // Midnight UTC: the day's anonymous loops are written.
+    // Before midnight UTC nobody but its reporter sees it; then the day's anonymous loops are
+    // written.
+    let (status, _) = lee
+        .get(&format!("/api/v1/teams/ops/loops/{anonymous_loop}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not published before the release");
+    let (_, found) = lee.get("/api/v1/search?q=quokka").await;
+    assert!(!found.to_string().contains(&anonymous_loop), "{found}");
     app.release_anonymous_loops().await;
+    let (_, found) = lee.get("/api/v1/search?q=quokka").await;
+    assert!(found.to_string().contains(&anonymous_loop), "{found}");
 
     let (status, round) = lee
         .post(

@@ -82,7 +82,11 @@ async fn world(app: &TestApp) -> World {
     let (status, _) = lee
         .get(&format!("/api/v1/teams/ops/loops/{anonymous_loop}"))
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "not published before the release");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "not published before the release"
+    );
     let (_, found) = lee.get("/api/v1/search?q=quokka").await;
     assert!(!found.to_string().contains(&anonymous_loop), "{found}");
     app.release_anonymous_loops().await;

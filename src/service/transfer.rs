@@ -687,6 +687,17 @@ impl Service {
         self.import_batch(batch, dry_run).await
     }
 
+    /// Reads a file for the team as [`Service::import_file`] would, writing nothing: bulk imports
+    /// read every file first, then write them one by one or all at once.
+    pub fn read_file(
+        &self,
+        access: &TeamAccess,
+        name: &str,
+        bytes: &[u8],
+    ) -> ServiceResult<ImportBatch> {
+        read_import_file(name, bytes, access.team().id, access.actor(), self.now())
+    }
+
     /// Writes (unless a dry run) what [`read_import`] read, and reports it.
     pub async fn import_batch(
         &self,

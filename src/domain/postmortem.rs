@@ -315,8 +315,10 @@ fn slot_of(heading: &str) -> Option<Slot> {
                 "gone better",
                 "went poorly",
                 "could be improved",
-                "didn t work",
+                "didnt work",
                 "did not work",
+                "didnt go",
+                "what didnt",
                 "could have been better",
                 "do better",
             ],
@@ -338,10 +340,12 @@ fn slot_of(heading: &str) -> Option<Slot> {
                 "corrective",
                 "preventive",
                 "preventative",
-                "what we re doing",
+                "what were doing",
                 "what we are doing",
                 "what we will do",
-                "what we ll do",
+                "what well do",
+                "remedial",
+                "prevent recurrence",
                 "going forward",
                 "to do",
                 "todo",
@@ -394,7 +398,9 @@ fn slot_of(heading: &str) -> Option<Slot> {
                 "recovery",
                 "how we fixed",
                 "fixed",
+                "fix",
                 "remedy",
+                "containment",
             ],
             Slot::Resolution,
         ),
@@ -425,6 +431,12 @@ fn slot_of(heading: &str) -> Option<Slot> {
         .iter()
         .find(|(keys, _)| keys.iter().any(|k| has(k)))
         .map(|(_, slot)| *slot)
+}
+
+/// A heading that names a section rather than the incident: a field's name in a few words
+/// ("Summary", "What went well"); "DNS resolution failures in the build farm" is a title.
+fn is_section_name(heading: &str) -> bool {
+    slot_of(heading).is_some() && heading_words(heading).split(' ').count() <= 4
 }
 
 struct Heading {
@@ -504,10 +516,17 @@ pub fn parse_with(source: &str, hints: Hints<'_>) -> Result<Postmortem, Postmort
     let mut title_overflow = String::new();
     let front_title = pm.front("title").map(str::trim).unwrap_or("").to_owned();
     if !front_title.is_empty() {
+        // The exporter writes the title twice, in front matter and as the first heading.
+        if let Some(Block::Heading(i)) = first_block {
+            if headings[i].text.trim() == front_title {
+                title_heading = Some(i);
+                preamble_start = headings[i].end;
+            }
+        }
         pm.title = front_title;
     } else {
         match first_block {
-            Some(Block::Heading(i)) if slot_of(&headings[i].text).is_none() => {
+            Some(Block::Heading(i)) if !is_section_name(&headings[i].text) => {
                 title_heading = Some(i);
             }
             Some(Block::Other(start)) => {
@@ -523,7 +542,7 @@ pub fn parse_with(source: &str, hints: Hints<'_>) -> Result<Postmortem, Postmort
         if pm.title.is_empty() && title_heading.is_none() {
             title_heading = headings
                 .iter()
-                .position(|h| h.level == 1 && slot_of(&h.text).is_none());
+                .position(|h| h.level == 1 && !is_section_name(&h.text));
         }
         if let Some(i) = title_heading {
             pm.title = headings[i].text.trim().to_owned();
@@ -846,6 +865,21 @@ fn shorten(text: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
+/// A heading without its numbering: `III. Remedial measures` → `Remedial measures`.
+fn unnumbered(heading: &str) -> &str {
+    match heading.split_once(' ') {
+        Some((first, rest))
+            if first.ends_with(['.', ')'])
+                && first[..first.len() - 1]
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "IVXivx".contains(c)) =>
+        {
+            rest
+        }
+        _ => heading,
+    }
+}
+
 /// Plain-text headings made Markdown ones: a line alone that names a section ("Timeline:",
 /// "ACTION ITEMS", "**What went well**") becomes `## …`. Line numbers stay as they were.
 fn mark_plain_headings(body: &str) -> String {
@@ -882,11 +916,12 @@ fn mark_plain_headings(body: &str) -> String {
             && bare.chars().count() <= 60
             && !bare.contains(':')
             && (trimmed == content.trim_end() && !content.starts_with("    "))
-            && slot_of(bare).is_some()
+            && is_section_name(bare)
             && (trimmed.ends_with(':')
-                || trimmed.starts_with(['*', '_'])
+                || (trimmed.starts_with(['*', '_'])
+                    && trimmed.trim_end_matches(':').ends_with(['*', '_']))
                 || bare.chars().all(|c| !c.is_lowercase())
-                || heading_words(bare).split(' ').count() <= 4);
+                || !unnumbered(bare).contains(['.', ',', ';']));
         if is_heading {
             out.push_str("## ");
             out.push_str(bare);
@@ -1284,7 +1319,10 @@ fn actions_in<'a>(
             blank_before = true;
             continue;
         }
-        if had_table && (trimmed.starts_with('|') || is_table_rule(trimmed)) {
+        if (had_table && trimmed.starts_with('|'))
+            || is_table_rule(trimmed)
+            || is_underline(trimmed)
+        {
             continue;
         }
         let item = list_item(trimmed);
@@ -1341,6 +1379,13 @@ fn push_action(
         status,
         line,
     });
+}
+
+/// A setext heading's underline (`=====`), or a thematic break.
+fn is_underline(line: &str) -> bool {
+    line.len() >= 3
+        && (line.chars().all(|c| c == '=')
+            || line.chars().all(|c| c == '-' || c == '*' || c == ' '))
 }
 
 fn is_table_rule(line: &str) -> bool {
@@ -1552,13 +1597,7 @@ fn timeline_in(
                 });
                 open_event = Some(pm.timeline.len() - 1);
             }
-            Line::Day => {
-                // The day line itself is kept when it says more than the date.
-                open_event = None;
-                if plain_line(trimmed).chars().any(char::is_alphabetic) && trimmed.contains('(') {
-                    notes.push(line.to_owned());
-                }
-            }
+            Line::Day => open_event = None,
             Line::Other => {
                 let continues = open_event.filter(|_| {
                     let indented = line.starts_with([' ', '\t']);

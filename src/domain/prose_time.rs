@@ -168,7 +168,10 @@ fn numeric_date_at(s: &str) -> Option<(WrittenDate, usize)> {
     let rest2 = rest[second.len()..].strip_prefix(sep)?;
     let third = digits(rest2);
     let len = first.len() + 1 + second.len() + 1 + third.len();
-    if s[len..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+    // `2024-08-01T03:14:07Z`: the date ends at the `T`.
+    let iso_time =
+        s[len..].starts_with('T') && s[len + 1..].starts_with(|c: char| c.is_ascii_digit());
+    if !iso_time && s[len..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return None;
     }
     let (year, month, day) = match (first.len(), second.len(), third.len()) {
@@ -551,6 +554,7 @@ mod tests {
             "9/29/2025",
             "29/09/2025",
             "2025/09/29",
+            "2025-09-29T16:58:03Z",
         ] {
             assert_eq!(date_of(written), Some(date!(2025 - 09 - 29)), "{written}");
         }

@@ -679,7 +679,7 @@ impl Service {
     pub async fn import_file(
         &self,
         access: &TeamAccess,
-        name: &str,
+        name: Option<&str>,
         bytes: &[u8],
         dry_run: bool,
     ) -> ServiceResult<ImportReport> {
@@ -695,7 +695,13 @@ impl Service {
         name: &str,
         bytes: &[u8],
     ) -> ServiceResult<ImportBatch> {
-        read_import_file(name, bytes, access.team().id, access.actor(), self.now())
+        read_import_file(
+            Some(name),
+            bytes,
+            access.team().id,
+            access.actor(),
+            self.now(),
+        )
     }
 
     /// Writes (unless a dry run) what [`read_import`] read, and reports it.
@@ -796,22 +802,40 @@ pub fn read_import(
 /// (too large, an image or archive, not UTF-8, control characters) with the file's name and
 /// line in the message.
 pub fn read_import_file(
-    name: &str,
+    name: Option<&str>,
     bytes: &[u8],
     team: TeamId,
     importer: UserId,
     now: OffsetDateTime,
 ) -> ServiceResult<ImportBatch> {
+    let named = |message: String| match name {
+        Some(name) => format!("{name}, {message}"),
+        None => message,
+    };
+    let json = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if !json && bytes.len() > postmortem::MAX_BYTES {
+        return Err(ServiceError::field(
+            "body",
+            named(format!(
+                "line 1: is {} bytes, larger than the {} a postmortem may have",
+                bytes.len(),
+                postmortem::MAX_BYTES
+            )),
+        ));
+    }
     let text = postmortem::check_bytes(bytes).map_err(|e| {
-        ServiceError::field(e.field, format!("{name}, line {}: {}", e.line, e.message))
+        ServiceError::field(e.field, named(format!("line {}: {}", e.line, e.message)))
     })?;
-    read_import_named(text, Some(name), team, importer, now).map_err(|error| match error {
-        ServiceError::Invalid(fields) => {
-            let mut named = FieldErrors::default();
+    read_import_named(text, name, team, importer, now).map_err(|error| match error {
+        ServiceError::Invalid(fields) if name.is_some() => {
+            let mut errors = FieldErrors::default();
             for f in fields.iter() {
-                named.push(&f.field, format!("{name}, {}", f.message));
+                errors.push(&f.field, named(f.message.clone()));
             }
-            named.into()
+            errors.into()
         }
         other => other,
     })

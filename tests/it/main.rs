@@ -15,6 +15,7 @@ mod export;
 mod foundation;
 mod fuzzed_imports;
 mod hardening;
+mod imports;
 mod isolation;
 mod lint;
 mod loops;

@@ -105,10 +105,9 @@ pub async fn import(
     Query(params): Query<ImportParams>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
-    let name = params.file_name.as_deref().unwrap_or("the request body");
     let report = state
         .service
-        .import_file(&access, name, &body, params.dry_run)
+        .import_file(&access, params.file_name.as_deref(), &body, params.dry_run)
         .await?;
     let status = if params.dry_run {
         StatusCode::OK

@@ -295,3 +295,145 @@ story!(
         );
     }
 );
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_failforward"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FAILFORWARD_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn loop_count(database: &Path) -> i64 {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", database.display()))
+        .await
+        .expect("open");
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM loops")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    pool.close().await;
+    count
+}
+
+/// The command line imports a folder and an archive with a line per file; refused files are
+/// named with their reason, and `--all-or-nothing` imports nothing when one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_import_of_a_folder_and_an_archive_from_the_command_line() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    lead(&app).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let backup = dir.path().join("backup.db");
+    app.service
+        .store()
+        .backup_to(&backup)
+        .await
+        .expect("backup");
+    let data = dir.path().join("data");
+    let (code, _, err) = run(&[
+        "restore",
+        &backup.display().to_string(),
+        "--data-dir",
+        &data.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let database = data.join("failforward.db");
+    let data = data.display().to_string();
+
+    let folder = dir.path().join("postmortems");
+    std::fs::create_dir_all(folder.join("2024")).expect("folder");
+    for name in ["01-sre-template.md", "02-plain-first-line.txt"] {
+        std::fs::copy(corpus_dir().join(name), folder.join(name)).expect("copy");
+    }
+    std::fs::copy(
+        corpus_dir().join("03-h2-start.md"),
+        folder.join("2024/03-h2-start.md"),
+    )
+    .expect("copy");
+    std::fs::write(folder.join("diagram.png"), b"\x89PNG\r\n\x1a\n").expect("write");
+    std::fs::write(folder.join("photo.md"), b"\x89PNG\r\n\x1a\n\0\0").expect("write");
+    std::fs::write(
+        folder.join("latin1.md"),
+        b"# Outage\n\nCaf\xe9 orders failed.\n",
+    )
+    .expect("write");
+    let folder = folder.display().to_string();
+    let base = [
+        "import",
+        "--data-dir",
+        &data,
+        "--as",
+        "lee@example.org",
+        "--team",
+        "ops",
+    ];
+
+    let before = loop_count(&database).await;
+    let (code, out, err) = run(&[&base[..], &["--all-or-nothing", &folder]].concat());
+    assert_ne!(code, 0, "{out}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("nothing imported"), "{err}");
+    assert_eq!(loop_count(&database).await, before);
+
+    let (code, out, err) = run(&[&base[..], &[&folder]].concat());
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("2 of 5 files refused"), "{err}");
+    assert_eq!(
+        out.matches("\nimported ").count() + usize::from(out.starts_with("imported ")),
+        3,
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("refused") && l.contains("photo.md") && l.contains("PNG")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("refused") && l.contains("latin1.md") && l.contains("line 3")),
+        "{out}"
+    );
+    assert!(out.contains("skipped 1 files"), "{out}");
+    assert_eq!(loop_count(&database).await, before + 3);
+
+    // A .tar.gz archive of postmortems.
+    let archive = dir.path().join("history.tar.gz");
+    {
+        let file = std::fs::File::create(&archive).expect("archive");
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            file,
+            flate2::Compression::fast(),
+        ));
+        for name in ["04-front-matter-lines.md", "05-yaml-front-matter.md"] {
+            tar.append_path_with_name(corpus_dir().join(name), format!("old/{name}"))
+                .expect("append");
+        }
+        tar.into_inner().expect("tar").finish().expect("gzip");
+    }
+    let (code, out, err) =
+        run(&[&base[..], &["--dry-run", &archive.display().to_string()]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("would import").count(), 2, "{out}");
+    assert!(out.contains("kept unmapped: Details"), "{out}");
+    assert_eq!(loop_count(&database).await, before + 3);
+    let (code, out, err) = run(&[&base[..], &[&archive.display().to_string()]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("history.tar.gz:old/04-front-matter-lines.md"),
+        "{out}"
+    );
+    assert_eq!(loop_count(&database).await, before + 5);
+}

@@ -1850,4 +1850,25 @@ Follow-ups:\n- [ ] Alert on backup size (owner: @sam) #123\n- [x] Restore test\n
         assert!(pm.actions[0].title.contains("@sam"));
         assert!(pm.details.contains("status: resolved"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+        /// Whatever text it is given, the reader does not panic, names lines that exist, keeps a
+        /// title, and orders the timeline (the fuzz target checks the same at scale).
+        #[test]
+        fn reads_any_text_without_panicking(text in "(#{0,3} ?|- |\\| |\\*\\*|\\[ \\] |---\n|title: |[0-9]{1,2}:[0-9]{2} ?(UTC|PT|Z|pm)? |Sep 3[0-9] |2025-0[0-9]-[0-9]{2}T? ?|é|—|\\(|\\)|[a-zA-Z ]{0,12}|Timeline:?\n|Action items\n|\n){0,40}") {
+            let lines = normalise(&text).split('\n').count();
+            if let Ok(pm) = parse(&text) {
+                proptest::prop_assert!(!pm.title.trim().is_empty());
+                for e in &pm.timeline {
+                    proptest::prop_assert!((1..=lines).contains(&e.line));
+                    proptest::prop_assert!(!e.text.is_empty());
+                }
+                for a in &pm.actions {
+                    proptest::prop_assert!((1..=lines).contains(&a.line));
+                }
+                proptest::prop_assert!(pm.timeline.windows(2).all(|w| w[0].at <= w[1].at));
+            }
+        }
+    }
 }

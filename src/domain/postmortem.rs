@@ -643,6 +643,8 @@ pub fn parse_with(source: &str, hints: Hints<'_>) -> Result<Postmortem, Postmort
         let (slot, child) = match (own, parent) {
             (Some(slot), _) => (Some(slot), false),
             (None, Some((slot, _))) => (Some(slot), true),
+            // A time written as a heading (`### 16:58 UTC — alerts fire`) is a timeline entry.
+            (None, None) if starts_timed(&heading_text) => (Some(Slot::Timeline), true),
             (None, None) => (None, false),
         };
         match slot {
@@ -1483,10 +1485,8 @@ impl Clock {
                 rest = &closing[n..];
             }
         }
+        // A time alone (`### 16:58 UTC`) is an event whose text is on the lines after it.
         let text = clean_text(rest);
-        if text.is_empty() {
-            return Line::Other;
-        }
         let explicit = date.is_some();
         let Some(mut date) = date.or(self.day).or(self.base) else {
             return Line::Other;
@@ -1559,6 +1559,11 @@ fn timeline_in(
     let mut notes: Vec<String> = Vec::new();
     let mut offset = start;
     let mut open_event: Option<usize> = None;
+    // An event whose time stood alone on its line, waiting for its text.
+    let mut pending: Option<(OffsetDateTime, String)> = None;
+    let mut pending_offset = start;
+    // Under a time written as a heading, the paragraphs after it are the event's text.
+    let mut from_heading = false;
     let mut previous_blank = true;
     let text = &body[start.min(end)..end];
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
@@ -1584,7 +1589,18 @@ fn timeline_in(
             continue;
         }
         match clock.read(trimmed) {
+            Line::Event(at, text) if text.is_empty() => {
+                if let Some((_, pending_line)) = pending.take() {
+                    notes.push(pending_line);
+                }
+                pending = Some((at, line.to_owned()));
+                pending_offset = line_offset;
+                open_event = None;
+            }
             Line::Event(at, text) => {
+                if let Some((_, pending_line)) = pending.take() {
+                    notes.push(pending_line);
+                }
                 let mut text = text;
                 if text.chars().count() > EVENT_MAX {
                     notes.push(line.to_owned());
@@ -1596,12 +1612,33 @@ fn timeline_in(
                     line: offset_line(line_offset),
                 });
                 open_event = Some(pm.timeline.len() - 1);
+                from_heading = trimmed.starts_with('#');
             }
-            Line::Day => open_event = None,
+            Line::Day => {
+                if let Some((_, pending_line)) = pending.take() {
+                    notes.push(pending_line);
+                }
+                open_event = None;
+            }
+            Line::Other if pending.is_some() && !trimmed.starts_with('#') => {
+                if let Some((at, _)) = pending.take() {
+                    let text = list_item(trimmed).unwrap_or(trimmed);
+                    pm.timeline.push(PostmortemEvent {
+                        at,
+                        text: shorten(text, EVENT_MAX),
+                        line: offset_line(pending_offset),
+                    });
+                    if text.chars().count() > EVENT_MAX {
+                        notes.push(line.to_owned());
+                    }
+                    open_event = Some(pm.timeline.len() - 1);
+                    from_heading = true;
+                }
+            }
             Line::Other => {
                 let continues = open_event.filter(|_| {
                     let indented = line.starts_with([' ', '\t']);
-                    indented || (!previous_blank && list_item(trimmed).is_none())
+                    from_heading || indented || (!previous_blank && list_item(trimmed).is_none())
                 });
                 match continues.and_then(|i| pm.timeline.get_mut(i)) {
                     Some(event)
@@ -1619,6 +1656,9 @@ fn timeline_in(
             }
         }
         previous_blank = false;
+    }
+    if let Some((_, pending_line)) = pending.take() {
+        notes.push(pending_line);
     }
     let notes = notes.join("\n").trim().to_owned();
     if !notes.is_empty() {
@@ -1808,6 +1848,16 @@ mod tests {
         assert_eq!(pm.date, Some(date!(2025 - 09 - 29)));
         assert_eq!(pm.summary, "The queue stalled.");
         assert_eq!(parse(" \n\n").expect_err("empty").message, "is empty");
+    }
+
+    #[test]
+    fn reads_times_written_as_headings() {
+        let text = "# Cache outage\n\nOn 2 May 2025 the cache fell over.\n\n## 16:58 UTC\n\nAlerts fire.\n\nThe on-call looks.\n\n## 17:10 UTC - Cache restarted\n\nAll good.\n";
+        let pm = parse(text).expect("parses");
+        assert_eq!(pm.timeline.len(), 2, "{pm:?}");
+        assert_eq!(pm.timeline[0].text, "Alerts fire. The on-call looks.");
+        assert_eq!(pm.timeline[1].text, "Cache restarted All good.");
+        assert_eq!(pm.timeline[1].at.date(), date!(2025 - 05 - 02));
     }
 
     #[test]

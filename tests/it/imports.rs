@@ -241,6 +241,38 @@ async fn refused(app: &TestApp, api: &Api, name: &str, body: Vec<u8>) -> (Status
     (status, problem)
 }
 
+/// Sends the headers of a 50 MB import of `name` and reads the answer: status, head and body.
+async fn declare_huge_upload(api: &Api, name: &str) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = api.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST /api/v1/teams/ops/import?file_name={name} HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {}\r\nContent-Type: text/markdown\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        api.token,
+        50 * 1024 * 1024
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "no answer to a 50 MB upload");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
 story!(
     what_cannot_be_a_postmortem_is_refused_naming_the_file,
     |app: TestApp| async move {
@@ -274,9 +306,17 @@ story!(
             "{problem}"
         );
 
-        let huge = vec![b'a'; 50 * 1024 * 1024];
-        let (status, _) = refused(&app, &lee, "huge.md", huge).await;
-        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        // A 50 MB file is refused from its declared length, before its body is read: sent as
+        // headers alone, so that the refusal is read back whatever the network does with a
+        // body the server does not want.
+        let (status, head, body) = declare_huge_upload(&lee, "huge.md").await;
+        assert_eq!(status, 413, "{head}");
+        assert!(
+            head.to_lowercase()
+                .contains("content-type: application/problem+json"),
+            "{head}"
+        );
+        assert!(body.contains("huge.md"), "{body}");
 
         // Empty is no postmortem either; a missing heading is no reason to refuse.
         refused(&app, &lee, "empty.md", b" \n\n".to_vec()).await;
@@ -435,5 +475,18 @@ async fn bulk_import_of_a_folder_and_an_archive_from_the_command_line() {
         out.contains("history.tar.gz:old/04-front-matter-lines.md"),
         "{out}"
     );
+    assert_eq!(loop_count(&database).await, before + 5);
+
+    // A 50 MB file: one line of error naming it, exit 1, nothing written.
+    let huge = dir.path().join("huge.md");
+    std::fs::write(&huge, vec![b'a'; 50 * 1024 * 1024]).expect("write");
+    let (code, out, err) = run(&[&base[..], &[&huge.display().to_string()]].concat());
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("refused") && l.contains("huge.md") && l.contains("larger")),
+        "{out}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert_eq!(loop_count(&database).await, before + 5);
 }

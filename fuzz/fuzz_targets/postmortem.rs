@@ -8,8 +8,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    // Errors and records name lines of the source (after \r\n became \n).
-    let lines = text.replace("\r\n", "\n").split('\n').count();
+    // Errors and records name lines of the text as the reader sees it.
+    let lines = postmortem::normalise(text).split('\n').count();
     match postmortem::parse(text) {
         Ok(pm) => {
             for a in &pm.actions {
@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
                 pm.timeline.windows(2).all(|w| w[0].at <= w[1].at),
                 "timeline out of order"
             );
+            assert!(!pm.title.trim().is_empty(), "an empty title");
             // No section is dropped: every kept one is in the description.
             let description = pm.description();
             for kept in &pm.kept {

@@ -45,7 +45,8 @@ enum Command {
     Restore(transfer::RestoreArgs),
     /// Export a loop, a team or the organisation (JSON, Markdown or CSV) from the local database
     Export(transfer::ExportArgs),
-    /// Import JSON exports or Markdown postmortems into a team of the local database
+    /// Import JSON exports and postmortems (Markdown or plain text; files, folders, archives) into
+    /// a team of the local database
     Import(transfer::ImportArgs),
     /// Print the version
     Version,

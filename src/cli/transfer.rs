@@ -48,8 +48,12 @@ pub struct ImportArgs {
     /// Check every file and report what would be created, writing nothing
     #[arg(long)]
     dry_run: bool,
-    /// JSON exports or Markdown postmortems ("-" for standard input)
-    #[arg(required = true, value_name = "FILE")]
+    /// Import nothing when any file is refused [default: import every file that can be read]
+    #[arg(long)]
+    all_or_nothing: bool,
+    /// JSON exports, postmortems (Markdown or plain text), folders of them, or .zip, .tar or
+    /// .tar.gz archives of them ("-" for standard input)
+    #[arg(required = true, value_name = "PATH")]
     files: Vec<PathBuf>,
 }
 
@@ -128,71 +132,299 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_input(path: &Path) -> anyhow::Result<String> {
-    if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading standard input")?;
-        return Ok(text);
-    }
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+/// File names a folder or an archive is searched for: what postmortems and exports are written
+/// in. Other files there (images, attachments) are listed as skipped.
+const IMPORTABLE: [&str; 6] = ["md", "markdown", "txt", "text", "json", "mdown"];
+
+fn importable(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    let base = lower.rsplit('/').next().unwrap_or(&lower);
+    !base.starts_with('.')
+        && base
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| IMPORTABLE.contains(&ext))
 }
 
-/// Checks every file first (a dry run), then imports them: one malformed file imports nothing.
+/// One input of a bulk import: its name and bytes, or why it could not be read.
+struct Input {
+    name: String,
+    bytes: Result<Vec<u8>, String>,
+}
+
+/// Expands the command line's paths: files as given, folders walked in name order, archives
+/// opened; standard input for "-".
+fn collect_inputs(paths: &[PathBuf]) -> Vec<Input> {
+    let mut out = Vec::new();
+    for path in paths {
+        let name = path.display().to_string();
+        if path.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            let read = std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map(|_| bytes)
+                .map_err(|e| format!("cannot be read: {e}"));
+            out.push(Input {
+                name: "standard input".to_owned(),
+                bytes: read,
+            });
+        } else if path.is_dir() {
+            walk(path, &mut out);
+        } else {
+            let lower = name.to_lowercase();
+            let archive = if lower.ends_with(".zip") {
+                Some(unzip(path))
+            } else if lower.ends_with(".tar.gz") || lower.ends_with(".tgz") {
+                Some(
+                    std::fs::File::open(path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|f| untar(&name, flate2::read::GzDecoder::new(f))),
+                )
+            } else if lower.ends_with(".tar") {
+                Some(
+                    std::fs::File::open(path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|f| untar(&name, f)),
+                )
+            } else {
+                None
+            };
+            match archive {
+                Some(Ok(inputs)) => out.extend(inputs),
+                Some(Err(reason)) => out.push(Input {
+                    name,
+                    bytes: Err(format!("cannot be opened as an archive: {reason}")),
+                }),
+                None => out.push(Input {
+                    bytes: read_limited(path),
+                    name,
+                }),
+            }
+        }
+    }
+    out
+}
+
+/// Reads a file, refusing one far beyond any postmortem or export before it is all in memory.
+fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    const LIMIT: u64 = 256 * 1024 * 1024;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > LIMIT {
+        return Err(format!("is larger than {LIMIT} bytes"));
+    }
+    Ok(bytes)
+}
+
+fn walk(dir: &Path, out: &mut Vec<Input>) {
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries.flatten().map(|e| e.path()).collect(),
+        Err(e) => {
+            out.push(Input {
+                name: dir.display().to_string(),
+                bytes: Err(format!("cannot be read: {e}")),
+            });
+            return;
+        }
+    };
+    entries.sort();
+    for path in entries {
+        let name = path.display().to_string();
+        if path.is_dir() {
+            walk(&path, out);
+        } else if importable(&name) {
+            out.push(Input {
+                bytes: read_limited(&path),
+                name,
+            });
+        } else {
+            out.push(Input {
+                name,
+                bytes: Err(SKIPPED.to_owned()),
+            });
+        }
+    }
+}
+
+/// The reason given for files a folder or archive holds that are not postmortems or exports.
+const SKIPPED: &str = "skipped: not a .md, .markdown, .txt or .json file";
+
+fn untar(archive: &str, reader: impl Read) -> Result<Vec<Input>, String> {
+    let mut out = Vec::new();
+    let mut tar = tar::Archive::new(reader);
+    for entry in tar.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let inner = entry
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let name = format!("{archive}:{inner}");
+        if !importable(&inner) {
+            out.push(Input {
+                name,
+                bytes: Err(SKIPPED.to_owned()),
+            });
+            continue;
+        }
+        let mut bytes = Vec::new();
+        let read = entry
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
+            .map_err(|e| format!("cannot be read: {e}"));
+        out.push(Input { name, bytes: read });
+    }
+    Ok(out)
+}
+
+fn unzip(path: &Path) -> Result<Vec<Input>, String> {
+    let archive = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for index in 0..zip.len() {
+        let mut entry = zip.by_index(index).map_err(|e| e.to_string())?;
+        if !entry.is_file() {
+            continue;
+        }
+        let inner = entry.name().to_owned();
+        let name = format!("{archive}:{inner}");
+        if !importable(&inner) {
+            out.push(Input {
+                name,
+                bytes: Err(SKIPPED.to_owned()),
+            });
+            continue;
+        }
+        let mut bytes = Vec::new();
+        let read = entry
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
+            .map_err(|e| format!("cannot be read: {e}"));
+        out.push(Input { name, bytes: read });
+    }
+    Ok(out)
+}
+
+/// Imports files, folders and archives with a report line per file: imported (and what was
+/// kept unmapped), or refused with the reason. Every file is read before anything is written;
+/// with `--all-or-nothing` one refusal imports nothing, otherwise the readable files are
+/// imported and the command fails at the end if any was refused.
 pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let storage = StorageSettings::resolve(&args.storage)?;
     let service = open_service(&storage, Policy::default()).await?;
     let actor = service.operator_actor(&args.actor).await?;
     let access = service.team_access(&actor, &args.team).await?;
-    let mut texts = Vec::new();
-    for path in &args.files {
-        let text = read_input(path)?;
-        if let Err(error) = service.import(&access, &text, true).await {
-            return Err(in_file(path, error));
-        }
-        texts.push(text);
-    }
-    let bar = progress(args.files.len());
-    for (path, text) in args.files.iter().zip(&texts) {
-        let report = service
-            .import(&access, text, args.dry_run)
-            .await
-            .map_err(|e| in_file(path, e))?;
+    let inputs = collect_inputs(&args.files);
+    let bar = progress(inputs.len() * 2);
+    let mut read = Vec::new();
+    let mut refused = Vec::new();
+    let mut skipped = 0usize;
+    for input in inputs {
         bar.inc(1);
-        for item in &report.loops {
-            bar.suspend(|| {
-                println!(
-                    "{} {}: {:?} ({} timeline events, {} actions, {} kept sections, {} blameless-language findings)",
-                    if args.dry_run { "would import" } else { "imported" },
-                    path.display(),
-                    item.title,
-                    item.timeline_events,
-                    item.actions,
-                    item.kept_sections.len(),
-                    item.findings.len()
-                );
-                for finding in &item.findings {
-                    println!("  {}: \"{}\" — {}", finding.rule, finding.excerpt, finding.message);
-                }
-            });
+        let outcome = input.bytes.and_then(|bytes| {
+            service
+                .read_file(&access, &input.name, &bytes)
+                .map_err(|e| detail(&e).replace(&format!("{}, ", input.name), ""))
+        });
+        match outcome {
+            Ok(batch) => read.push((input.name, batch)),
+            Err(reason) if reason == SKIPPED => skipped += 1,
+            Err(reason) => refused.push((input.name, reason)),
         }
+    }
+    let say = |line: String| bar.suspend(|| println!("{line}"));
+    if args.all_or_nothing && !refused.is_empty() {
+        bar.finish_and_clear();
+        for (name, reason) in &refused {
+            println!("refused {name}: {reason}");
+        }
+        let (name, reason) = &refused[0];
+        anyhow::bail!(
+            "{name}: {reason}: nothing imported ({} of {} files refused)",
+            refused.len(),
+            refused.len() + read.len()
+        );
+    }
+    let verb = if args.dry_run {
+        "would import"
+    } else {
+        "imported"
+    };
+    let mut reports = Vec::new();
+    if args.all_or_nothing {
+        let mut all = transfer::ImportBatch {
+            loops: Vec::new(),
+            kept_sections: Vec::new(),
+        };
+        let mut names = Vec::new();
+        for (name, batch) in read {
+            names.extend(std::iter::repeat_n(name, batch.loops.len()));
+            all.loops.extend(batch.loops);
+            all.kept_sections.extend(batch.kept_sections);
+        }
+        let report = service.import_batch(all, args.dry_run).await?;
+        bar.inc(names.len() as u64);
+        for (name, item) in names.into_iter().zip(report.loops) {
+            reports.push((name, item));
+        }
+    } else {
+        for (name, batch) in read {
+            match service.import_batch(batch, args.dry_run).await {
+                Ok(report) => reports.extend(report.loops.into_iter().map(|l| (name.clone(), l))),
+                Err(error) => refused.push((name, detail(&error))),
+            }
+            bar.inc(1);
+        }
+    }
+    for (name, item) in &reports {
+        let kept = if item.kept_sections.is_empty() {
+            String::new()
+        } else {
+            format!("; kept unmapped: {}", item.kept_sections.join(", "))
+        };
+        say(format!(
+            "{verb} {name}: {:?} ({} timeline events, {} actions, {} blameless-language findings{kept})",
+            item.title,
+            item.timeline_events,
+            item.actions,
+            item.findings.len(),
+        ));
+        for finding in &item.findings {
+            say(format!(
+                "  {}: \"{}\" — {}",
+                finding.rule, finding.excerpt, finding.message
+            ));
+        }
+    }
+    for (name, reason) in &refused {
+        say(format!("refused {name}: {reason}"));
     }
     bar.finish_and_clear();
+    let files = reports.len() + refused.len();
+    if skipped > 0 {
+        println!("skipped {skipped} files that are not postmortems or exports");
+    }
+    if !refused.is_empty() {
+        anyhow::bail!("{} of {files} files refused", refused.len());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Names the file in a one-line error ("notes.md: timeline line 12: …").
-fn in_file(path: &Path, error: ServiceError) -> anyhow::Error {
-    let detail = match &error {
+/// A service error as one line ("notes.md, line 12: …").
+fn detail(error: &ServiceError) -> String {
+    match error {
         ServiceError::Invalid(fields) => fields
             .iter()
             .map(|f| format!("{} {}", f.field, f.message))
             .collect::<Vec<_>>()
             .join("; "),
         other => other.to_string(),
-    };
-    anyhow::anyhow!("{}: {detail}", path.display())
+    }
 }
 
 /// Copies a backup into a fresh data directory and opens it once (which applies newer

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod loops;
 pub mod people;
 pub mod postmortem;
+pub mod prose_time;
 pub mod review;
 pub mod search;
 pub mod team;

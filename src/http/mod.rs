@@ -129,18 +129,37 @@ pub fn router(state: AppState) -> Router {
 
 /// Turns the body-limit layer's bare 413 into a readable answer.
 async fn reject_unsized_bodies(request: Request, next: Next) -> Response {
+    // An import names its file (`?file_name=`) in the refusal too.
+    let file_name = request.uri().query().and_then(|query| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .ok()?
+            .into_iter()
+            .find(|(key, _)| key == "file_name")
+            .map(|(_, value)| value)
+    });
     let response = next.run(request).await;
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == b"application/problem+json");
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_problem {
+        let detail = format!(
+            "{} is larger than {BODY_LIMIT_BYTES} bytes",
+            file_name.as_deref().unwrap_or("the request body")
+        );
+        let errors = file_name
+            .iter()
+            .map(|_| crate::service::error::FieldError {
+                field: "body".to_owned(),
+                message: detail.clone(),
+            })
+            .collect();
         return error::problem(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             "Request too large",
-            &format!("the request body is larger than {BODY_LIMIT_BYTES} bytes"),
-            Vec::new(),
+            &detail,
+            errors,
         );
     }
     response

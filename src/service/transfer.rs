@@ -668,10 +668,52 @@ impl Service {
         text: &str,
         dry_run: bool,
     ) -> ServiceResult<ImportReport> {
+        let batch = read_import_named(text, None, access.team().id, access.actor(), self.now())?;
+        self.import_batch(batch, dry_run).await
+    }
+
+    /// Imports a file as uploaded: refused, naming the file (and the line where there is one),
+    /// when it cannot be a postmortem at all (too large, an image or archive, not UTF-8 text);
+    /// otherwise read as [`Service::import`] does, with the file's name as a hint for the title
+    /// and the date.
+    pub async fn import_file(
+        &self,
+        access: &TeamAccess,
+        name: Option<&str>,
+        bytes: &[u8],
+        dry_run: bool,
+    ) -> ServiceResult<ImportReport> {
+        let batch = read_import_file(name, bytes, access.team().id, access.actor(), self.now())?;
+        self.import_batch(batch, dry_run).await
+    }
+
+    /// Reads a file for the team as [`Service::import_file`] would, writing nothing: bulk imports
+    /// read every file first, then write them one by one or all at once.
+    pub fn read_file(
+        &self,
+        access: &TeamAccess,
+        name: &str,
+        bytes: &[u8],
+    ) -> ServiceResult<ImportBatch> {
+        read_import_file(
+            Some(name),
+            bytes,
+            access.team().id,
+            access.actor(),
+            self.now(),
+        )
+    }
+
+    /// Writes (unless a dry run) what [`read_import`] read, and reports it.
+    pub async fn import_batch(
+        &self,
+        batch: ImportBatch,
+        dry_run: bool,
+    ) -> ServiceResult<ImportReport> {
         let ImportBatch {
             loops,
             kept_sections: kept,
-        } = read_import(text, access.team().id, access.actor(), self.now())?;
+        } = batch;
         let mut summaries = Vec::new();
         for (item, kept_sections) in loops.iter().zip(kept) {
             summaries.push(ImportedSummary {
@@ -753,6 +795,60 @@ pub fn read_import(
     importer: UserId,
     now: OffsetDateTime,
 ) -> ServiceResult<ImportBatch> {
+    read_import_named(text, None, team, importer, now)
+}
+
+/// Reads a file's bytes as [`read_import`] reads text, refusing what cannot be a postmortem
+/// (too large, an image or archive, not UTF-8, control characters) with the file's name and
+/// line in the message.
+pub fn read_import_file(
+    name: Option<&str>,
+    bytes: &[u8],
+    team: TeamId,
+    importer: UserId,
+    now: OffsetDateTime,
+) -> ServiceResult<ImportBatch> {
+    let named = |message: String| match name {
+        Some(name) => format!("{name}, {message}"),
+        None => message,
+    };
+    let json = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if !json && bytes.len() > postmortem::MAX_BYTES {
+        return Err(ServiceError::field(
+            "body",
+            named(format!(
+                "line 1: is {} bytes, larger than the {} a postmortem may have",
+                bytes.len(),
+                postmortem::MAX_BYTES
+            )),
+        ));
+    }
+    let text = postmortem::check_bytes(bytes).map_err(|e| {
+        ServiceError::field(e.field, named(format!("line {}: {}", e.line, e.message)))
+    })?;
+    read_import_named(text, name, team, importer, now).map_err(|error| match error {
+        ServiceError::Invalid(fields) if name.is_some() => {
+            let mut errors = FieldErrors::default();
+            for f in fields.iter() {
+                errors.push(&f.field, named(f.message.clone()));
+            }
+            errors.into()
+        }
+        other => other,
+    })
+}
+
+/// [`read_import`] with the file's name, which a postmortem may take its title or date from.
+pub fn read_import_named(
+    text: &str,
+    file_name: Option<&str>,
+    team: TeamId,
+    importer: UserId,
+    now: OffsetDateTime,
+) -> ServiceResult<ImportBatch> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     if trimmed.starts_with('{') {
         let document = parse_document(trimmed)?;
@@ -773,12 +869,15 @@ pub fn read_import(
             kept_sections,
         })
     } else {
-        let pm = postmortem::parse(text)
+        let hints = postmortem::Hints {
+            file_name,
+            today: Some(now.date()),
+        };
+        let pm = postmortem::parse_with(text, hints)
             .map_err(|e| ServiceError::field(e.field, format!("line {}: {}", e.line, e.message)))?;
-        let kept = pm.kept.iter().map(|k| k.heading.clone()).collect();
         Ok(ImportBatch {
             loops: vec![from_postmortem(team, importer, &pm, now)?],
-            kept_sections: vec![kept],
+            kept_sections: vec![pm.unmapped()],
         })
     }
 }
@@ -1086,46 +1185,55 @@ fn from_postmortem(
 ) -> ServiceResult<ImportedLoop> {
     let mut errors = FieldErrors::default();
     let title = errors.take("title", loops::title(&pm.title));
-    let what_happened = errors.take("summary", loops::long_text(&pm.description(), true));
-    let impact_scale = errors.take(
-        "impact",
-        ImpactScale::parse(
-            pm.front("impact")
-                .or_else(|| pm.front("impact_scale"))
-                .or_else(|| pm.front("severity"))
-                .unwrap_or("minor"),
-        ),
-    );
-    let tags = errors.take(
-        "tags",
-        loops::tags(
-            postmortem::front_list(pm.front("tags").unwrap_or(""))
-                .iter()
-                .map(String::as_str),
-        ),
-    );
-    let instant = |raw: &str| parse_instant(raw).or_else(|_| parse_date(raw));
-    let noticed_at = match pm.front("noticed_at").or_else(|| pm.front("date")) {
-        Some(raw) => errors.take("noticed_at", instant(raw)),
-        None => Some(pm.timeline.first().map_or(now, |e| e.at)),
+    // A description longer than a loop's field is split at its sections: the rest becomes the
+    // loop's additions, so nothing of the source is lost.
+    let mut parts = split_long(&pm.description(), loops::LONG_TEXT_MAX);
+    let first = if parts.is_empty() {
+        String::new()
+    } else {
+        parts.remove(0)
     };
-    let happened_at = match pm.front("happened_at") {
-        Some(raw) => errors.take("happened_at", instant(raw)).map(Some),
-        None => Some(None),
-    };
-    let stage = match pm.front("stage") {
-        Some(raw) => errors.take("stage", Stage::parse(raw)),
-        None => Some(
-            if [&pm.root_causes, &pm.lessons, &pm.went_well, &pm.went_wrong]
-                .iter()
-                .any(|s| !s.is_empty())
-            {
+    let what_happened = errors.take("summary", loops::long_text(&first, true));
+    // Front matter is read leniently: a value that does not fit is kept in the description.
+    let impact_scale = Some(
+        pm.front("impact")
+            .or_else(|| pm.front("impact_scale"))
+            .and_then(|raw| ImpactScale::parse(raw).ok())
+            .unwrap_or(ImpactScale::Minor),
+    );
+    let tags: Option<Vec<String>> = Some(
+        postmortem::front_list(pm.front("tags").unwrap_or(""))
+            .iter()
+            .filter_map(|t| loops::tag(t).ok())
+            .fold(Vec::new(), |mut all, t| {
+                if !all.contains(&t) {
+                    all.push(t);
+                }
+                all
+            }),
+    );
+    let instant = |raw: &str| parse_instant(raw).or_else(|_| parse_date(raw)).ok();
+    let noticed_at = Some(
+        pm.front("noticed_at")
+            .or_else(|| pm.front("date"))
+            .and_then(instant)
+            .or_else(|| pm.timeline.first().map(|e| e.at))
+            .or_else(|| pm.date.map(|d| d.midnight().assume_utc()))
+            .unwrap_or(now),
+    );
+    let happened_at = Some(pm.front("happened_at").and_then(instant));
+    let analysed = [&pm.root_causes, &pm.lessons, &pm.went_well, &pm.went_wrong]
+        .iter()
+        .any(|s| !s.is_empty());
+    let stage = Some(
+        pm.front("stage")
+            .and_then(|raw| Stage::parse(raw).ok())
+            .unwrap_or(if analysed {
                 Stage::Analyse
             } else {
                 Stage::Detect
-            },
-        ),
-    };
+            }),
+    );
     for event in &pm.timeline {
         if let Err(e) = loops::statement(&event.text, 2000) {
             errors.push("timeline", format!("line {}: {}", event.line, e.0));
@@ -1200,7 +1308,10 @@ fn from_postmortem(
         follow_up: FollowUp::default(),
         next_experiment_id: None,
         history: vec![(None, stage, created_at, "imported".to_owned())],
-        additions: Vec::new(),
+        additions: parts
+            .into_iter()
+            .map(|body| (body, created_at, false))
+            .collect(),
         timeline: pm.timeline.iter().map(|e| (e.at, e.text.clone())).collect(),
         factors: Vec::new(),
         accounts: Vec::new(),
@@ -1218,6 +1329,33 @@ fn from_postmortem(
             })
             .collect(),
     })
+}
+
+/// Text cut into parts of at most `max` characters, at section breaks where it can.
+fn split_long(text: &str, max: usize) -> Vec<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for paragraph in text.split("\n\n") {
+        let pieces: Vec<String> = if paragraph.chars().count() > max {
+            let chars: Vec<char> = paragraph.chars().collect();
+            chars.chunks(max).map(|c| c.iter().collect()).collect()
+        } else {
+            vec![paragraph.to_owned()]
+        };
+        for piece in pieces {
+            if !current.is_empty() && current.chars().count() + 2 + piece.chars().count() > max {
+                parts.push(std::mem::take(&mut current).trim().to_owned());
+            }
+            if !current.is_empty() {
+                current.push_str("\n\n");
+            }
+            current.push_str(&piece);
+        }
+    }
+    if !current.trim().is_empty() {
+        parts.push(current.trim().to_owned());
+    }
+    parts
 }
 
 // --- rendering ---------------------------------------------------------------------------------

@@ -333,12 +333,6 @@ story!(
                 b"{\"went_well\": \"\xff\"}".to_vec(),
             ),
             (
-                Method::POST,
-                "/api/v1/teams/ops/import".to_owned(),
-                "text/markdown",
-                binary.clone(),
-            ),
-            (
                 Method::GET,
                 "/api/v1/teams/ops/loops?per_page=many".to_owned(),
                 "text/plain",
@@ -359,6 +353,26 @@ story!(
             assert_eq!(problem["status"], 400, "{problem}");
             assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
         }
+
+        // A binary import is no framework refusal but the importer's (issue 18): 422, naming
+        // the body and the line.
+        let (status, answered, problem) = ada
+            .send_bytes(
+                Method::POST,
+                "/api/v1/teams/ops/import",
+                "text/markdown",
+                binary.clone(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(answered, "application/problem+json");
+        assert_eq!(problem["errors"][0]["field"], "body", "{problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("line 1")),
+            "{problem}"
+        );
 
         let response = ada
             .client

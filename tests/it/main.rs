@@ -16,6 +16,7 @@ mod foundation;
 mod fuzzed_imports;
 mod hardening;
 mod held;
+mod imports;
 mod isolation;
 mod lint;
 mod loops;

@@ -27,6 +27,10 @@ pub struct ImportParams {
     /// Check and report what would be created, writing nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// The uploaded file's name: errors name it, and a postmortem may take its title or date
+    /// from it (`2025-09-29-queue-outage.md`).
+    #[serde(default)]
+    pub file_name: Option<String>,
 }
 
 fn file_response(document: &ExportDocument, format: Option<&str>) -> Result<Response, ApiError> {
@@ -93,14 +97,18 @@ pub async fn export_organisation(
 #[utoipa::path(post, path = "/api/v1/teams/{slug}/import", tag = "export", params(("slug" = String, Path), ImportParams),
     request_body(content = String, description = "A JSON export (application/json), or a Markdown postmortem (text/markdown)", content_type = "text/markdown"),
     responses((status = 201, body = ImportReport), (status = 200, description = "Dry run", body = ImportReport),
-        (status = 422, description = "Malformed input, with its line", body = Problem, content_type = "application/problem+json")))]
+        (status = 413, description = "Larger than the request limit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a postmortem at all (binary, an image, not UTF-8, empty) or a malformed export, naming the file and line", body = Problem, content_type = "application/problem+json")))]
 pub async fn import(
     State(state): State<AppState>,
     ApiTeam { access, .. }: ApiTeam,
     Query(params): Query<ImportParams>,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
-    let report = state.service.import(&access, &body, params.dry_run).await?;
+    let report = state
+        .service
+        .import_file(&access, params.file_name.as_deref(), &body, params.dry_run)
+        .await?;
     let status = if params.dry_run {
         StatusCode::OK
     } else {

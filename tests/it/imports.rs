@@ -1,0 +1,492 @@
+//! Issue 18: postmortems as people write them import through the API on both databases, with
+//! the mapping each fixture expects and nothing of the source lost; what cannot be a
+//! postmortem is refused as problem+json naming the file, and nothing is written.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{Api, TestApp};
+use crate::story;
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/postmortems")
+}
+
+/// The corpus's documents: every file but the README and the fixtures.
+fn corpus() -> Vec<(String, Vec<u8>, toml::Value)> {
+    let mut names: Vec<String> = std::fs::read_dir(corpus_dir())
+        .expect("the corpus folder")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "README.md" && !n.ends_with(".expect.toml"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let bytes = std::fs::read(corpus_dir().join(&name)).expect("a document");
+            let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+            let fixture = std::fs::read_to_string(corpus_dir().join(format!("{stem}.expect.toml")))
+                .unwrap_or_else(|_| panic!("{name} has no fixture"));
+            let fixture: toml::Value = toml::from_str(&fixture).expect("a TOML fixture");
+            (name, bytes, fixture)
+        })
+        .collect()
+}
+
+/// A lead of team "ops"; returns their API.
+async fn lead(app: &TestApp) -> Api {
+    app.create_user("root@example.org", "Root Admin", true)
+        .await;
+    app.create_user("lee@example.org", "Lee Lead", false).await;
+    let lee = app.token_for("lee@example.org").await;
+    let (status, out) = lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{out}");
+    lee
+}
+
+/// Words for comparing text regardless of Markdown, punctuation and written times: lower case,
+/// without tokens holding digits and without time-zone and month words (a timeline line's time
+/// becomes the entry's instant, not its text).
+fn words(text: &str) -> Vec<String> {
+    const DROPPED: [&str; 14] = [
+        "utc", "pt", "pdt", "cet", "cest", "am", "pm", "t", "z", "sep", "sept", "sept", "mon", "x",
+    ];
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !w.chars().any(|c| c.is_ascii_digit()))
+        .filter(|w| !DROPPED.contains(w))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn strings_of(value: &Value, out: &mut String) {
+    match value {
+        Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        Value::Array(items) => items.iter().for_each(|v| strings_of(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings_of(v, out)),
+        _ => {}
+    }
+}
+
+/// The fragments of a source that must survive an import: sentences of lines and table cells
+/// (front matter values, list items without their markers), leaving out headings and other
+/// short labels, which become the loop's structure.
+fn fragments(source: &str) -> Vec<String> {
+    let text = source.trim_start_matches('\u{feff}').replace("\r\n", "\n");
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim();
+        let underlined = lines
+            .get(i + 1)
+            .is_some_and(|n| n.trim().len() >= 3 && n.trim().chars().all(|c| c == '=' || c == '-'));
+        if trimmed.starts_with('#') || underlined || trimmed == "---" {
+            continue;
+        }
+        let listed =
+            trimmed.starts_with(['-', '*']) || trimmed.starts_with(|c: char| c.is_ascii_digit());
+        for cell in trimmed.split('|') {
+            for sentence in cell.split(". ").flat_map(|s| s.split(": ")) {
+                let w = words(sentence);
+                let short =
+                    w.len() < 3 || (w.len() <= 4 && !listed && !sentence.trim_end().ends_with('.'));
+                if !short {
+                    out.push(w.join(" "));
+                }
+            }
+        }
+    }
+    out
+}
+
+story!(
+    postmortems_as_written_import_with_their_expected_mapping,
+    |app: TestApp| async move {
+        let lee = lead(&app).await;
+        let documents = corpus();
+        assert!(
+            documents.len() >= 40,
+            "the corpus has {} documents",
+            documents.len()
+        );
+        for (name, bytes, fixture) in documents {
+            let (status, _, report) = lee
+                .send_bytes(
+                    reqwest::Method::POST,
+                    &format!("/api/v1/teams/ops/import?file_name={name}"),
+                    "text/markdown",
+                    bytes.clone(),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{name}: {report}");
+            let summary = &report["loops"][0];
+            let expect = |key: &str| fixture.get(key).cloned();
+            assert_eq!(
+                summary["title"].as_str(),
+                expect("title").as_ref().and_then(|v| v.as_str()),
+                "{name}"
+            );
+            assert_eq!(
+                summary["timeline_events"].as_i64(),
+                expect("timeline").and_then(|v| v.as_integer()),
+                "{name}"
+            );
+            assert_eq!(
+                summary["actions"].as_i64(),
+                expect("actions").and_then(|v| v.as_integer()),
+                "{name}"
+            );
+            let kept: Vec<String> = expect("kept")
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            assert_eq!(summary["kept_sections"], json!(kept), "{name}");
+
+            let id = summary["id"].as_str().expect("an id");
+            let (status, export) = lee
+                .get(&format!("/api/v1/teams/ops/loops/{id}/export?format=json"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{name}: {export}");
+            let item = &export["teams"][0]["loops"][0];
+            if let Some(date) = expect("date").and_then(|v| v.as_str().map(str::to_owned)) {
+                let noticed = item["noticed_at"].as_str().unwrap_or("");
+                // The first entry's instant, or the document's day.
+                assert!(
+                    noticed.starts_with(&date)
+                        || item["timeline"][0]["occurred_at"] == item["noticed_at"],
+                    "{name}: noticed {noticed}, expected {date}"
+                );
+            }
+            let at: Vec<&str> = item["timeline"]
+                .as_array()
+                .map(|events| {
+                    events
+                        .iter()
+                        .filter_map(|e| e["occurred_at"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for time in expect("times")
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+            {
+                let time = time.as_str().unwrap_or("");
+                assert!(at.contains(&time), "{name}: {time} not among {at:?}");
+            }
+            let done = item["actions"]
+                .as_array()
+                .map_or(0, |a| a.iter().filter(|a| a["status"] == "done").count());
+            assert_eq!(
+                Some(done as i64),
+                expect("done").and_then(|v| v.as_integer()),
+                "{name}"
+            );
+            if let Some(fields) = expect("fields").and_then(|v| v.as_table().cloned()) {
+                for (field, phrase) in fields {
+                    let pointer = format!("/{}", field.replace('.', "/"));
+                    let value = item.pointer(&pointer).and_then(Value::as_str).unwrap_or("");
+                    let phrase = phrase.as_str().unwrap_or("");
+                    assert!(
+                        value.contains(phrase),
+                        "{name}: {field} lacks {phrase:?}: {value:?}"
+                    );
+                }
+            }
+
+            // Nothing lost: every sentence of the source is somewhere in the loop.
+            let mut all = String::new();
+            strings_of(item, &mut all);
+            let loop_words = format!(" {} ", words(&all).join(" "));
+            let source = String::from_utf8(bytes).expect("UTF-8");
+            for fragment in fragments(&source) {
+                assert!(
+                    loop_words.contains(&format!(" {fragment} ")),
+                    "{name}: lost {fragment:?}"
+                );
+            }
+        }
+    }
+);
+
+/// Posts `body` as the file `name`, expecting a problem+json 4xx naming it; nothing is written.
+async fn refused(app: &TestApp, api: &Api, name: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let before = app.db.count("SELECT COUNT(*) FROM loops").await;
+    let (status, kind, problem) = api
+        .send_bytes(
+            reqwest::Method::POST,
+            &format!("/api/v1/teams/ops/import?file_name={name}"),
+            "text/markdown",
+            body,
+        )
+        .await;
+    assert!(status.is_client_error(), "{name}: {status} {problem}");
+    assert_eq!(kind, "application/problem+json", "{name}");
+    assert!(
+        problem["detail"].as_str().unwrap_or("").contains(name),
+        "{name}: {problem}"
+    );
+    assert_eq!(
+        app.db.count("SELECT COUNT(*) FROM loops").await,
+        before,
+        "{name}"
+    );
+    (status, problem)
+}
+
+/// Sends the headers of a 50 MB import of `name` and reads the answer: status, head and body.
+async fn declare_huge_upload(api: &Api, name: &str) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = api.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST /api/v1/teams/ops/import?file_name={name} HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {}\r\nContent-Type: text/markdown\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        api.token,
+        50 * 1024 * 1024
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "no answer to a 50 MB upload");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+story!(
+    what_cannot_be_a_postmortem_is_refused_naming_the_file,
+    |app: TestApp| async move {
+        let lee = lead(&app).await;
+        let (status, problem) = refused(
+            &app,
+            &lee,
+            "blob.md",
+            vec![0x00, 0x13, 0x37, 0xfe, 0x00, b'a'],
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            problem["detail"].as_str().unwrap_or("").contains("line 1"),
+            "{problem}"
+        );
+
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend([0u8; 64]);
+        let (_, problem) = refused(&app, &lee, "diagram.md", png).await;
+        assert!(
+            problem["detail"].as_str().unwrap_or("").contains("PNG"),
+            "{problem}"
+        );
+
+        let latin1 = b"# Outage\n\nCaf\xe9 orders failed.\n".to_vec();
+        let (_, problem) = refused(&app, &lee, "latin1.md", latin1).await;
+        let detail = problem["detail"].as_str().unwrap_or("");
+        assert!(
+            detail.contains("line 3") && detail.contains("UTF-8"),
+            "{problem}"
+        );
+
+        // A 50 MB file is refused from its declared length, before its body is read: sent as
+        // headers alone, so that the refusal is read back whatever the network does with a
+        // body the server does not want.
+        let (status, head, body) = declare_huge_upload(&lee, "huge.md").await;
+        assert_eq!(status, 413, "{head}");
+        assert!(
+            head.to_lowercase()
+                .contains("content-type: application/problem+json"),
+            "{head}"
+        );
+        assert!(body.contains("huge.md"), "{body}");
+
+        // Empty is no postmortem either; a missing heading is no reason to refuse.
+        refused(&app, &lee, "empty.md", b" \n\n".to_vec()).await;
+        let (status, _, report) = lee
+            .send_bytes(
+                reqwest::Method::POST,
+                "/api/v1/teams/ops/import?file_name=notes.txt&dry_run=true",
+                "text/plain",
+                b"The deploy broke login; we rolled back.\n".to_vec(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(
+            report["loops"][0]["title"],
+            "The deploy broke login; we rolled back."
+        );
+    }
+);
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_failforward"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FAILFORWARD_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn loop_count(database: &Path) -> i64 {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", database.display()))
+        .await
+        .expect("open");
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM loops")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    pool.close().await;
+    count
+}
+
+/// The command line imports a folder and an archive with a line per file; refused files are
+/// named with their reason, and `--all-or-nothing` imports nothing when one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_import_of_a_folder_and_an_archive_from_the_command_line() {
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    lead(&app).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let backup = dir.path().join("backup.db");
+    app.service
+        .store()
+        .backup_to(&backup)
+        .await
+        .expect("backup");
+    let data = dir.path().join("data");
+    let (code, _, err) = run(&[
+        "restore",
+        &backup.display().to_string(),
+        "--data-dir",
+        &data.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let database = data.join("failforward.db");
+    let data = data.display().to_string();
+
+    let folder = dir.path().join("postmortems");
+    std::fs::create_dir_all(folder.join("2024")).expect("folder");
+    for name in ["01-sre-template.md", "02-plain-first-line.txt"] {
+        std::fs::copy(corpus_dir().join(name), folder.join(name)).expect("copy");
+    }
+    std::fs::copy(
+        corpus_dir().join("03-h2-start.md"),
+        folder.join("2024/03-h2-start.md"),
+    )
+    .expect("copy");
+    std::fs::write(folder.join("diagram.png"), b"\x89PNG\r\n\x1a\n").expect("write");
+    std::fs::write(folder.join("photo.md"), b"\x89PNG\r\n\x1a\n\0\0").expect("write");
+    std::fs::write(
+        folder.join("latin1.md"),
+        b"# Outage\n\nCaf\xe9 orders failed.\n",
+    )
+    .expect("write");
+    let folder = folder.display().to_string();
+    let base = [
+        "import",
+        "--data-dir",
+        &data,
+        "--as",
+        "lee@example.org",
+        "--team",
+        "ops",
+    ];
+
+    let before = loop_count(&database).await;
+    let (code, out, err) = run(&[&base[..], &["--all-or-nothing", &folder]].concat());
+    assert_ne!(code, 0, "{out}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("nothing imported"), "{err}");
+    assert_eq!(loop_count(&database).await, before);
+
+    let (code, out, err) = run(&[&base[..], &[&folder]].concat());
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("2 of 5 files refused"), "{err}");
+    assert_eq!(
+        out.matches("\nimported ").count() + usize::from(out.starts_with("imported ")),
+        3,
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("refused") && l.contains("photo.md") && l.contains("PNG")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("refused") && l.contains("latin1.md") && l.contains("line 3")),
+        "{out}"
+    );
+    assert!(out.contains("skipped 1 files"), "{out}");
+    assert_eq!(loop_count(&database).await, before + 3);
+
+    // A .tar.gz archive of postmortems.
+    let archive = dir.path().join("history.tar.gz");
+    {
+        let file = std::fs::File::create(&archive).expect("archive");
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            file,
+            flate2::Compression::fast(),
+        ));
+        for name in ["04-front-matter-lines.md", "05-yaml-front-matter.md"] {
+            tar.append_path_with_name(corpus_dir().join(name), format!("old/{name}"))
+                .expect("append");
+        }
+        tar.into_inner().expect("tar").finish().expect("gzip");
+    }
+    let (code, out, err) =
+        run(&[&base[..], &["--dry-run", &archive.display().to_string()]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("would import").count(), 2, "{out}");
+    assert!(out.contains("kept unmapped: Details"), "{out}");
+    assert_eq!(loop_count(&database).await, before + 3);
+    let (code, out, err) = run(&[&base[..], &[&archive.display().to_string()]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("history.tar.gz:old/04-front-matter-lines.md"),
+        "{out}"
+    );
+    assert_eq!(loop_count(&database).await, before + 5);
+
+    // A 50 MB file: one line of error naming it, exit 1, nothing written.
+    let huge = dir.path().join("huge.md");
+    std::fs::write(&huge, vec![b'a'; 50 * 1024 * 1024]).expect("write");
+    let (code, out, err) = run(&[&base[..], &[&huge.display().to_string()]].concat());
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("refused") && l.contains("huge.md") && l.contains("larger")),
+        "{out}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(loop_count(&database).await, before + 5);
+}

@@ -1,7 +1,8 @@
 //! Anonymous contributions held in this server's memory until a moment their writer does not
 //! choose: pulse answers until their round closes, unnamed sealed items (review cards, ballots,
 //! pre-mortem reasons) until their tier is revealed, anonymous loops (and what their reporter
-//! adds through the one-time link) until the end of the UTC day.
+//! adds through the one-time link), unnamed participants' accounts and lint dismissals (tied to
+//! a text that may become an anonymous loop's) until the end of the UTC day.
 //!
 //! Why: a contribution written in the same transaction as its participation mark — or in the
 //! next one — can be paired with it by anyone holding a copy of the database taken later (the
@@ -15,6 +16,10 @@
 //! group was last written) and drops smaller ones; dropped pulse answers lose their participation
 //! marks too, so those people may answer again. Anonymous loops have no participation mark to
 //! pair with: a stop writes them all (which tells a reader only that they came before the stop).
+//! Accounts and dismissals likewise.
+//!
+//! What is held is bounded ([`Limits`]): a member could otherwise fill the server's memory. Every
+//! hold is admitted first ([`Held::admit`]), before anything is written.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};

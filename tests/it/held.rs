@@ -382,7 +382,11 @@ crate::story!(
             .await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let (_, page) = web.get_text(&location(&response)).await;
-        assert!(page.contains("appears here after midnight UTC"), "{page}");
+        assert!(
+            page.contains("Your unnamed account appears here after midnight UTC"),
+            "{page}"
+        );
+        assert!(page.contains("An anonymous account is kept on the server"));
         app.release_anonymous_loops().await;
         let (_, shown) = lee.get(&format!("/api/v1/teams/ops/loops/{id}")).await;
         let accounts = shown["accounts"].as_array().cloned().unwrap_or_default();

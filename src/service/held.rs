@@ -373,9 +373,11 @@ impl Held {
 
     /// The held dismissals of a text: (rule, start).
     pub fn dismissals_of(&self, text_hash: &str) -> Vec<(String, i64)> {
+        // Keys sort by hash first: the text's dismissals are one range (lint runs as people type).
         lock(&self.dismissals)
-            .keys()
-            .filter(|(hash, _, _)| hash == text_hash)
+            .range((text_hash.to_owned(), String::new(), i64::MIN)..)
+            .map(|(key, _)| key)
+            .take_while(|(hash, _, _)| hash == text_hash)
             .map(|(_, rule, start)| (rule.clone(), *start))
             .collect()
     }

@@ -602,7 +602,7 @@ impl Service {
             >= self.policy.held_limits.additions_per_loop
         {
             return Err(ServiceError::TooMuchHeld(format!(
-                "you have added {} times to this report today; add more after midnight UTC",
+                "you have added {} times to this report since the last release; add more after midnight UTC",
                 self.policy.held_limits.additions_per_loop
             )));
         }

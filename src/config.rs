@@ -225,6 +225,7 @@ impl Settings {
                 .map(minutes)
                 .unwrap_or(defaults.login_window),
             login_account_max_failures: defaults.login_account_max_failures,
+            held_limits: defaults.held_limits,
         };
         if policy.session_idle.is_zero() || policy.session_absolute.is_zero() {
             anyhow::bail!("session timeouts must be at least one minute");

@@ -35,6 +35,11 @@ pub fn status_of(error: &ServiceError) -> (StatusCode, &'static str, &'static st
             "rate_limited",
             "Too many attempts",
         ),
+        ServiceError::TooMuchHeld(_) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_much_held",
+            "Too much unpublished anonymous content",
+        ),
         ServiceError::Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -53,7 +58,7 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     /// `invalid_input`, `not_found`, `unauthenticated`, `bad_credentials`, `forbidden`,
-    /// `conflict`, `gone`, `rate_limited`, `malformed_json`, `payload_too_large` or `internal`.
+    /// `conflict`, `gone`, `rate_limited`, `too_much_held`, `malformed_json`, `payload_too_large` or `internal`.
     pub code: String,
     /// The fields at fault, for `invalid_input` and `conflict`.
     #[serde(skip_serializing_if = "Vec::is_empty")]

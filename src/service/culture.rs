@@ -230,25 +230,30 @@ impl Service {
             .map_err(|(i, e)| ServiceError::field(&format!("item{}", i + 1), e.0))?;
         // The mark now (it refuses a second answer on every instance); the answer waits in
         // memory for the round's close (see `service::held`).
+        let answer: super::held::HeldAnswer = (parsed.0, comment);
+        let bytes = super::held::size_of_answer(&answer);
+        self.admit_held(Some(access.actor()), bytes, false)?;
         match self
             .store
             .mark_pulse_participant(view.record.id, access.actor())
             .await
         {
             Ok(()) => {
-                self.held.hold_answer(
-                    access.team().id,
-                    view.record.id,
-                    access.actor(),
-                    (parsed.0, comment),
-                );
+                self.held
+                    .hold_answer(access.team().id, view.record.id, access.actor(), answer);
                 Ok(())
             }
-            Err(StoreError::Conflict { .. }) => Err(ServiceError::Conflict {
-                field: None,
-                message: "you have already answered this round".to_owned(),
-            }),
-            Err(other) => Err(other.into()),
+            Err(StoreError::Conflict { .. }) => {
+                self.held.give_back(bytes);
+                Err(ServiceError::Conflict {
+                    field: None,
+                    message: "you have already answered this round".to_owned(),
+                })
+            }
+            Err(other) => {
+                self.held.give_back(bytes);
+                Err(other.into())
+            }
         }
     }
 

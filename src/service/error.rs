@@ -37,6 +37,9 @@ pub enum ServiceError {
     Gone(String),
     #[error("too many attempts; try again in {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
+    /// More anonymous content than the server holds until its release (`service::held`).
+    #[error("{0}")]
+    TooMuchHeld(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }

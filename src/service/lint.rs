@@ -63,7 +63,10 @@ impl Service {
         let dismissed = if findings.is_empty() {
             Vec::new()
         } else {
-            self.store.dismissals(&secrets::hash(text)).await?
+            let hash = secrets::hash(text);
+            let mut dismissed = self.store.dismissals(&hash).await?;
+            dismissed.extend(self.held.dismissals_of(&hash));
+            dismissed
         };
         let before = findings.len();
         let findings: Vec<Finding> = findings
@@ -83,8 +86,9 @@ impl Service {
     /// Dismisses one finding for this exact text, with a reason; it stays dismissed for it.
     pub async fn dismiss_finding(
         &self,
-        // Only a signed-in person dismisses; who it was is not kept (below).
-        _signed_in: &Actor,
+        // Only a signed-in person dismisses; who it was is not kept (below), only counted
+        // against their share of what this server holds.
+        signed_in: &Actor,
         text: &str,
         rule: &str,
         start: i64,
@@ -102,18 +106,22 @@ impl Service {
                 "there is no such finding in this text",
             ));
         }
-        // Neither who nor when: the text may be an anonymous loop's, and its hash would name
-        // the writer once the loop is published. (Nothing reads these columns.)
-        self.store
-            .dismiss_finding(
-                &secrets::hash(text),
-                rule,
-                start,
-                &reason,
-                None,
-                crate::domain::when::day_of(self.now()),
-            )
-            .await?;
+        // Neither who nor when, and not now: the text may become an anonymous loop's, and its
+        // hash would pair with it once published — a row written now would sit among the
+        // writer's named writes. Held, and written with the day's anonymous loops (see
+        // `service::held`); this server's lint answers count it meanwhile.
+        let dismissal = crate::store::lint::NewDismissal {
+            text_hash: secrets::hash(text),
+            rule: rule.to_owned(),
+            start,
+            reason,
+            dismissed_on: crate::domain::when::day_of(self.now()),
+        };
+        let bytes = super::held::size_of_dismissal(&dismissal);
+        self.admit_held(Some(signed_in.id()), bytes, false)?;
+        if !self.held.hold_dismissal(dismissal) {
+            self.held.give_back(bytes);
+        }
         Ok(())
     }
 

@@ -277,6 +277,7 @@ impl Service {
             // (see `service::held`): nothing written now, so nothing to place among the author's
             // named writes. The recurrence check runs then, against the team's loops only.
             let detail = self.unwritten_detail(new.clone(), Vec::new(), now);
+            self.admit_held(Some(access.actor()), super::held::size_of_loop(&new), true)?;
             self.held.hold_loop(
                 secret.hash.clone(),
                 super::held::HeldLoop {
@@ -594,6 +595,18 @@ impl Service {
             author: None,
             by_reporter: true,
         };
+        // What one link may add before a release is bounded; the refusal speaks of this loop
+        // only, which its reporter knows.
+        let hash = secrets::hash(secret);
+        if self.held.additions_held(&hash, detail.record.id)
+            >= self.policy.held_limits.additions_per_loop
+        {
+            return Err(ServiceError::TooMuchHeld(format!(
+                "you have added {} times to this report since the last release; add more after midnight UTC",
+                self.policy.held_limits.additions_per_loop
+            )));
+        }
+        self.admit_held(None, super::held::size_of_addition(&addition), false)?;
         if !self
             .held
             .add_to_held_loop(&secrets::hash(secret), addition.clone())
@@ -622,7 +635,9 @@ impl Service {
 
     async fn write_held_loops(&self, before: Option<OffsetDateTime>) -> ServiceResult<usize> {
         let (mut taken, additions) = self.held.take_loops(before);
-        if taken.is_empty() && additions.is_empty() {
+        let (accounts, dismissals) = self.held.take_accounts_and_dismissals(before);
+        if taken.is_empty() && additions.is_empty() && accounts.is_empty() && dismissals.is_empty()
+        {
             return Ok(0);
         }
         let written = async {
@@ -645,13 +660,20 @@ impl Service {
                 .chain(additions.iter().cloned())
                 .collect();
             self.store
-                .write_anonymous_loops(&loops, &all_additions)
+                .write_anonymous_loops(&crate::store::AnonymousBatch {
+                    loops: &loops,
+                    additions: &all_additions,
+                    accounts: &accounts,
+                    dismissals: &dismissals,
+                })
                 .await?;
             Ok::<usize, ServiceError>(loops.len())
         }
         .await;
         if written.is_err() {
             self.held.restore_loops(taken, additions);
+            self.held
+                .restore_accounts_and_dismissals(accounts, dismissals);
         }
         written
     }
@@ -810,6 +832,17 @@ impl Service {
             errors.push("actions", "write at least one part of your account");
         }
         errors.check()?;
+        if account.author.is_none() {
+            // Held for the daily release with the anonymous loops (see `service::held`): written
+            // now it would sit among its writer's named writes.
+            self.admit_held(
+                Some(access.actor()),
+                super::held::size_of_account(&account),
+                false,
+            )?;
+            self.held.hold_account(account);
+            return Ok(());
+        }
         self.store.add_account(&account).await?;
         Ok(())
     }

@@ -58,6 +58,8 @@ pub struct Policy {
     /// Failed sign-ins allowed per account and hour from clients it has never signed in from
     /// (ASVS 2.2.1 asks for at most 100).
     pub login_account_max_failures: u32,
+    /// How much anonymous content this server holds in memory, at most (see `service::held`).
+    pub held_limits: held::Limits,
 }
 
 impl Default for Policy {
@@ -71,6 +73,7 @@ impl Default for Policy {
             login_max_failures: 10,
             login_window: Duration::from_secs(15 * 60),
             login_account_max_failures: 100,
+            held_limits: held::Limits::default(),
         }
     }
 }
@@ -126,6 +129,24 @@ impl Service {
         }
         self.sealer = Some(sealer);
         Ok(self)
+    }
+
+    /// Admits `bytes` of anonymous content to be held for `who` (see [`held::Held::admit`]).
+    fn admit_held(
+        &self,
+        who: Option<crate::domain::UserId>,
+        bytes: usize,
+        anonymous_loop: bool,
+    ) -> ServiceResult<()> {
+        self.held
+            .admit(
+                who,
+                bytes,
+                anonymous_loop,
+                &self.policy.held_limits,
+                self.now(),
+            )
+            .map_err(|held::Refused(why)| ServiceError::TooMuchHeld(why))
     }
 
     pub fn policy(&self) -> &Policy {

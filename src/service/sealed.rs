@@ -106,21 +106,22 @@ impl Service {
             self.store.add_sealed_item(&item, writer).await
         } else {
             // The mark now, the item at the reveal (see `service::held`).
+            let item = HeldItem {
+                id,
+                category: category.to_owned(),
+                ciphertext,
+                created_on: day_of(self.now()),
+            };
+            let bytes = held::size_of_item(&item);
+            self.admit_held(Some(writer), bytes, false)?;
             let marked = self
                 .store
                 .mark_sealed_participant(box_id, writer, tier, once_per_writer)
                 .await;
             if marked.is_ok() {
-                self.held.hold_item(
-                    box_id,
-                    tier,
-                    HeldItem {
-                        id,
-                        category: category.to_owned(),
-                        ciphertext,
-                        created_on: day_of(self.now()),
-                    },
-                );
+                self.held.hold_item(box_id, tier, item);
+            } else {
+                self.held.give_back(bytes);
             }
             marked
         };

@@ -491,15 +491,22 @@ pub trait LoopStore: Send + Sync {
         by: UserId,
     ) -> StoreResult<()>;
     async fn set_next_experiment(&self, id: LoopId, experiment: Option<&str>) -> StoreResult<()>;
-    /// Writes held anonymous loops (with their tags and first history entries) and reporters'
-    /// additions in one transaction, each table's rows in the order of their random keys, so
-    /// neither the write-ahead log, nor a page's cells, nor PostgreSQL's `xmin`/`ctid` keep the
-    /// order of capture. An addition whose loop no longer exists (withdrawn) is skipped.
-    async fn write_anonymous_loops(
-        &self,
-        loops: &[NewLoop],
-        additions: &[NewAddition],
-    ) -> StoreResult<()>;
+    /// Writes held anonymous loops (with their tags and first history entries), reporters'
+    /// additions, unnamed participants' accounts and lint dismissals in one transaction, each
+    /// table's rows in the order of their keys (random, or a text's hash), so neither the
+    /// write-ahead log, nor a page's cells, nor PostgreSQL's `xmin`/`ctid` keep the order they
+    /// were given in. An addition or account whose loop no longer exists is skipped; a dismissal
+    /// already stored is kept as it is.
+    async fn write_anonymous_loops(&self, batch: &AnonymousBatch<'_>) -> StoreResult<()>;
+}
+
+/// What the daily release of anonymous contributions writes (see `service::held`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnonymousBatch<'a> {
+    pub loops: &'a [NewLoop],
+    pub additions: &'a [NewAddition],
+    pub accounts: &'a [NewAccount],
+    pub dismissals: &'a [lint::NewDismissal],
 }
 
 /// Sealed contributions (see `migrations/*/0004_sealed.sql`) and installation facts.
@@ -726,15 +733,6 @@ pub trait LintStore: Send + Sync {
         rule: &str,
         enabled: bool,
         by: UserId,
-        at: OffsetDateTime,
-    ) -> StoreResult<()>;
-    async fn dismiss_finding(
-        &self,
-        text_hash: &str,
-        rule: &str,
-        start: i64,
-        reason: &str,
-        by: Option<UserId>,
         at: OffsetDateTime,
     ) -> StoreResult<()>;
     /// (rule, start) of the findings dismissed for the text with this hash.

@@ -100,32 +100,6 @@ impl LintStore for ThisStore {
         Ok(())
     }
 
-    async fn dismiss_finding(
-        &self,
-        text_hash: &str,
-        rule: &str,
-        start: i64,
-        reason: &str,
-        by: Option<UserId>,
-        at: OffsetDateTime,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO lint_dismissals (text_hash, rule_id, start_char, reason, dismissed_by, dismissed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (text_hash, rule_id, start_char) DO UPDATE SET \
-             reason = excluded.reason, dismissed_by = excluded.dismissed_by, dismissed_at = excluded.dismissed_at",
-        )
-        .bind(text_hash)
-        .bind(rule)
-        .bind(start)
-        .bind(reason)
-        .bind(by.map(|by| by.to_string()))
-        .bind(unix(at))
-        .execute(self.writer())
-        .await
-        .map_err(err)?;
-        Ok(())
-    }
-
     async fn dismissals(&self, text_hash: &str) -> StoreResult<Vec<(String, i64)>> {
         sqlx::query_as("SELECT rule_id, start_char FROM lint_dismissals WHERE text_hash = $1")
             .bind(text_hash)

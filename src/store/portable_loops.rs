@@ -10,6 +10,7 @@ use crate::domain::loops::{
     Suggestion, Visibility,
 };
 use crate::domain::{ActionId, FactorId, LoopId, RecordId, TeamId, UserId};
+use crate::store::lint::NewDismissal;
 use crate::store::loops::{
     AccountRecord, ActionRecord, AdditionRecord, FactorRecord, FollowUp, LearningRecord,
     LoopCounts, LoopFilter, LoopRecord, LoopSort, LoopSummary, NewAccount, NewAction, NewAddition,
@@ -17,7 +18,9 @@ use crate::store::loops::{
     TimelineEventRecord, TypeOverride,
 };
 use crate::store::rows::parse_id;
-use crate::store::{from_unix, from_unix_opt, unix, LoopStore, StoreError, StoreResult};
+use crate::store::{
+    from_unix, from_unix_opt, unix, AnonymousBatch, LoopStore, StoreError, StoreResult,
+};
 
 fn err(error: sqlx::Error) -> StoreError {
     StoreError::from_sqlx(error)
@@ -408,6 +411,40 @@ pub(super) fn push_loop_histories(
 }
 
 /// Writes an addition inside the caller's transaction.
+async fn loop_exists(tx: &mut sqlx::Transaction<'_, super::Db>, id: LoopId) -> StoreResult<bool> {
+    sqlx::query_scalar::<_, String>("SELECT id FROM loops WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map(|found| found.is_some())
+        .map_err(err)
+}
+
+async fn insert_account(
+    tx: &mut sqlx::Transaction<'_, super::Db>,
+    account: &NewAccount,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO participant_accounts (id, loop_id, author_id, anonymous, actions, \
+         observations, expectations, assumptions, timeline_understanding, added_on) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(account.id.to_string())
+    .bind(account.loop_id.to_string())
+    .bind(account.author.map(|a| a.to_string()))
+    .bind(account.author.is_none())
+    .bind(&account.actions)
+    .bind(&account.observations)
+    .bind(&account.expectations)
+    .bind(&account.assumptions)
+    .bind(&account.timeline_understanding)
+    .bind(unix(account.added_on))
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
 async fn insert_addition(
     tx: &mut sqlx::Transaction<'_, super::Db>,
     addition: &NewAddition,
@@ -802,25 +839,9 @@ impl LoopStore for ThisStore {
     }
 
     async fn add_account(&self, account: &NewAccount) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO participant_accounts (id, loop_id, author_id, anonymous, actions, \
-             observations, expectations, assumptions, timeline_understanding, added_on) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(account.id.to_string())
-        .bind(account.loop_id.to_string())
-        .bind(account.author.map(|a| a.to_string()))
-        .bind(account.author.is_none())
-        .bind(&account.actions)
-        .bind(&account.observations)
-        .bind(&account.expectations)
-        .bind(&account.assumptions)
-        .bind(&account.timeline_understanding)
-        .bind(unix(account.added_on))
-        .execute(self.writer())
-        .await
-        .map_err(err)?;
-        Ok(())
+        let mut tx = self.begin_write().await.map_err(err)?;
+        insert_account(&mut tx, account).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn accounts(&self, id: LoopId) -> StoreResult<Vec<AccountRecord>> {
@@ -1087,29 +1108,45 @@ impl LoopStore for ThisStore {
         Ok(())
     }
 
-    async fn write_anonymous_loops(
-        &self,
-        loops: &[NewLoop],
-        additions: &[NewAddition],
-    ) -> StoreResult<()> {
-        let mut loops: Vec<&NewLoop> = loops.iter().collect();
+    async fn write_anonymous_loops(&self, batch: &AnonymousBatch<'_>) -> StoreResult<()> {
+        let mut loops: Vec<&NewLoop> = batch.loops.iter().collect();
         // The rowid (day, then 47 random bits): random order within the day, and the full-text
         // index's document order on SQLite.
         loops.sort_by_key(|new| new.seq);
-        let mut additions: Vec<&NewAddition> = additions.iter().collect();
+        let mut additions: Vec<&NewAddition> = batch.additions.iter().collect();
         additions.sort_by_key(|addition| addition.id.to_string());
+        let mut accounts: Vec<&NewAccount> = batch.accounts.iter().collect();
+        accounts.sort_by_key(|account| account.id.to_string());
+        let mut dismissals: Vec<&NewDismissal> = batch.dismissals.iter().collect();
+        dismissals.sort_by(|a, b| {
+            (&a.text_hash, &a.rule, a.start).cmp(&(&b.text_hash, &b.rule, b.start))
+        });
         let mut tx = self.begin_write().await.map_err(err)?;
         insert_loops(&mut tx, &loops).await?;
         for addition in additions {
-            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM loops WHERE id = $1")
-                .bind(addition.loop_id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(err)?;
-            if exists.is_none() {
-                continue;
+            if loop_exists(&mut tx, addition.loop_id).await? {
+                insert_addition(&mut tx, addition).await?;
             }
-            insert_addition(&mut tx, addition).await?;
+        }
+        for account in accounts {
+            if loop_exists(&mut tx, account.loop_id).await? {
+                insert_account(&mut tx, account).await?;
+            }
+        }
+        for dismissal in dismissals {
+            sqlx::query(
+                "INSERT INTO lint_dismissals (text_hash, rule_id, start_char, reason, dismissed_by, \
+                 dismissed_at) VALUES ($1, $2, $3, $4, NULL, $5) \
+                 ON CONFLICT (text_hash, rule_id, start_char) DO NOTHING",
+            )
+            .bind(&dismissal.text_hash)
+            .bind(&dismissal.rule)
+            .bind(dismissal.start)
+            .bind(&dismissal.reason)
+            .bind(unix(dismissal.dismissed_on))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
         }
         tx.commit().await.map_err(err)
     }

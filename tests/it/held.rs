@@ -6,7 +6,9 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{Api, Backend, TestApp};
+use failforward::service::held::Limits;
+
+use crate::helpers::{location, Api, Backend, TestApp};
 
 const SECRET_KEY: &str = "an-installation-secret-shared-by-both-instances";
 
@@ -54,9 +56,46 @@ async fn graceful_stop_writes_held_loops(backend: Backend) {
         return;
     };
     let (lee, members) = team(&app, 1).await;
+    let (status, subject) = lee
+        .post(
+            "/api/v1/teams/ops/loops",
+            json!({"title": "Named subject", "what_happened": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{subject}");
     log_anonymously(&lee, "Held until the stop").await;
     log_anonymously(&members[0], "Also held").await;
-    assert_eq!(app.db.count("SELECT COUNT(*) FROM loops").await, 0);
+    let (status, body) = members[0]
+        .post(
+            &format!(
+                "/api/v1/teams/ops/loops/{}/accounts",
+                subject["id"].as_str().expect("id")
+            ),
+            json!({"actions": "I restarted the export.", "anonymous": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let text = "The root cause was the cron schedule.";
+    let (_, report) = members[0].post("/api/v1/lint", json!({"text": text})).await;
+    let finding = report["findings"][0].clone();
+    let (status, body) = members[0]
+        .post(
+            "/api/v1/lint/dismissals",
+            json!({"text": text, "rule": finding["rule"], "start": finding["start"], "reason": "Quoted."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(app.db.count("SELECT COUNT(*) FROM loops").await, 1);
+    assert_eq!(
+        app.db
+            .count("SELECT COUNT(*) FROM participant_accounts")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.db.count("SELECT COUNT(*) FROM lint_dismissals").await,
+        0
+    );
     stop.send(()).expect("the server is running");
     task.await.expect("task").expect("the server stops cleanly");
     assert_eq!(
@@ -65,6 +104,22 @@ async fn graceful_stop_writes_held_loops(backend: Backend) {
             .await,
         2,
         "a graceful stop writes the held anonymous loops"
+    );
+    assert_eq!(
+        app.db
+            .count(
+                "SELECT COUNT(*) FROM participant_accounts WHERE anonymous AND author_id IS NULL"
+            )
+            .await,
+        1,
+        "and the held unnamed account"
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT COUNT(*) FROM lint_dismissals WHERE dismissed_by IS NULL")
+            .await,
+        1,
+        "and the held dismissal"
     );
 }
 
@@ -276,4 +331,181 @@ async fn two_instances_each_write_what_they_hold() {
         .expect("the second instance writes its cards");
     let (_, view) = lee.get(&base).await;
     assert_eq!(view["cards"].as_array().map(Vec::len), Some(3), "{view}");
+}
+
+crate::story!(
+    an_unnamed_account_is_held_until_the_release,
+    |app: TestApp| async move {
+        let (lee, members) = team(&app, 1).await;
+        let (status, subject) = lee
+            .post(
+                "/api/v1/teams/ops/loops",
+                json!({"title": "The export stalled", "what_happened": "x"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{subject}");
+        let id = subject["id"].as_str().expect("id").to_owned();
+        let path = format!("/api/v1/teams/ops/loops/{id}/accounts");
+        let (status, shown) = members[0]
+            .post(
+                &path,
+                json!({"actions": "I restarted it at once.", "anonymous": true}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{shown}");
+        assert_eq!(shown["accounts"], json!([]), "not shown before the release");
+        let (status, shown) = members[0]
+            .post(&path, json!({"actions": "I watched the queue."}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{shown}");
+        assert_eq!(
+            shown["accounts"].as_array().map(Vec::len),
+            Some(1),
+            "a named account shows at once"
+        );
+        assert_eq!(
+            app.db
+                .count("SELECT COUNT(*) FROM participant_accounts WHERE author_id IS NULL")
+                .await,
+            0,
+            "nothing of the unnamed account is written before the release"
+        );
+        // The web form says when it appears.
+        let web = app.sign_in("m0@example.org").await;
+        let page_path = format!("/teams/ops/loops/{id}");
+        let response = web
+            .submit(
+                &page_path,
+                &format!("{page_path}/accounts"),
+                &[("actions", "I paged the on-call."), ("anonymous", "on")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let (_, page) = web.get_text(&location(&response)).await;
+        assert!(
+            page.contains("Your unnamed account appears here after midnight UTC"),
+            "{page}"
+        );
+        assert!(page.contains("An anonymous account is kept on the server"));
+        app.release_anonymous_loops().await;
+        let (_, shown) = lee.get(&format!("/api/v1/teams/ops/loops/{id}")).await;
+        let accounts = shown["accounts"].as_array().cloned().unwrap_or_default();
+        assert_eq!(accounts.len(), 3, "{shown}");
+        assert_eq!(
+            accounts.iter().filter(|a| a["anonymous"] == true).count(),
+            2
+        );
+        assert!(accounts
+            .iter()
+            .filter(|a| a["anonymous"] == true)
+            .all(|a| a["author"].is_null()));
+    }
+);
+
+/// Small limits, so that a test reaches each of them.
+const LIMITS: Limits = Limits {
+    total_bytes: 30_000,
+    person_bytes_per_day: 12_000,
+    loops_per_day: 2,
+    additions_per_loop: 2,
+};
+
+async fn refused(api: &Api, path: &str, body: Value) -> String {
+    let (status, problem) = api.post(path, body).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{problem}");
+    assert_eq!(problem["code"], "too_much_held", "{problem}");
+    problem["detail"].as_str().expect("detail").to_owned()
+}
+
+async fn held_content_is_bounded(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.policy.held_limits = LIMITS).await else {
+        return;
+    };
+    let (lee, members) = team(&app, 5).await;
+    let (status, subject) = lee
+        .post(
+            "/api/v1/teams/ops/loops",
+            json!({"title": "Subject", "what_happened": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{subject}");
+    let accounts = format!(
+        "/api/v1/teams/ops/loops/{}/accounts",
+        subject["id"].as_str().expect("id")
+    );
+    let long =
+        |who: usize| json!({"actions": format!("{who} {}", "a".repeat(5000)), "anonymous": true});
+
+    // Anonymous loops a day, per person; a named loop is still taken.
+    let first = log_anonymously(&members[0], "One").await;
+    log_anonymously(&members[0], "Two").await;
+    let why = refused(
+        &members[0],
+        "/api/v1/teams/ops/loops",
+        json!({"title": "Three", "what_happened": "x", "anonymous": true}),
+    )
+    .await;
+    assert!(why.contains("2 anonymous loops today"), "{why}");
+    let (status, _) = members[0]
+        .post(
+            "/api/v1/teams/ops/loops",
+            json!({"title": "Three, named", "what_happened": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    log_anonymously(&members[1], "Someone else's").await;
+
+    // What a reporter adds through one link.
+    let secret = first["reporter_link"]
+        .as_str()
+        .and_then(|link| link.rsplit('/').next())
+        .expect("secret")
+        .to_owned();
+    let reporter = app.api("none");
+    let additions = format!("/api/v1/reporter/{secret}/additions");
+    for _ in 0..2 {
+        let (status, body) = reporter.post(&additions, json!({"body": "More."})).await;
+        assert!(status.is_success(), "{status} {body}");
+    }
+    let why = refused(&reporter, &additions, json!({"body": "Even more."})).await;
+    assert!(why.contains("to this report"), "{why}");
+
+    // One person's share of a day.
+    for _ in 0..2 {
+        let (status, body) = members[1].post(&accounts, long(1)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let own = refused(&members[1], &accounts, long(1)).await;
+    assert!(
+        own.contains("as much unnamed content today as one person may"),
+        "{own}"
+    );
+
+    // The instance's total: refused to someone who holds nothing, in words that say nothing of
+    // whose content fills it, the same for everyone.
+    for who in [2, 2, 3] {
+        let (status, body) = members[who].post(&accounts, long(who)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let full = refused(&members[4], &accounts, long(4)).await;
+    assert!(full.starts_with("this server holds as much"), "{full}");
+    assert_eq!(refused(&members[3], &accounts, long(3)).await, full);
+    for word in ["Ops", "ops", "Member", "loop", "account"] {
+        assert!(!full.contains(word), "{full}");
+    }
+
+    // The release frees it.
+    app.release_anonymous_loops().await;
+    let (status, body) = members[4].post(&accounts, long(4)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_content_is_bounded_sqlite() {
+    held_content_is_bounded(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_content_is_bounded_postgres() {
+    held_content_is_bounded(Backend::Postgres).await;
 }

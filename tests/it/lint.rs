@@ -137,6 +137,15 @@ story!(
             "another text is still checked"
         );
         assert_eq!(
+            app.db.count("SELECT COUNT(*) FROM lint_dismissals").await,
+            0,
+            "held until the day's release: the text may become an anonymous loop's, and a row \
+             written now would sit among its writer's named writes"
+        );
+        app.release_anonymous_loops().await;
+        let (_, again) = member.post("/api/v1/lint", json!({"text": text})).await;
+        assert_eq!(again["dismissed"], 1, "still dismissed once written");
+        assert_eq!(
             app.db
                 .count("SELECT COUNT(*) FROM lint_dismissals WHERE text_hash LIKE '%cron%'")
                 .await,

@@ -38,6 +38,19 @@ impl Modify for ErrorAnswers {
     }
 }
 
+/// Operations whose anonymous or unnamed content the server holds in memory until its release
+/// (`service::held`), within bounds.
+const HOLDS_CONTENT: &[&str] = &[
+    "/api/v1/teams/{slug}/loops",
+    "/api/v1/teams/{slug}/loops/{loop_id}/accounts",
+    "/api/v1/reporter/{secret}/additions",
+    "/api/v1/lint/dismissals",
+    "/api/v1/teams/{slug}/pulse-rounds/{round_id}/answers",
+    "/api/v1/teams/{slug}/reviews/{review_id}/cards",
+    "/api/v1/teams/{slug}/reviews/{review_id}/ballot",
+    "/api/v1/teams/{slug}/experiments/{experiment_id}/premortem/reasons",
+];
+
 fn add_error_answers(path: &str, operation: &mut Operation, changes_state: bool) {
     // `security(())` marks the reporter's secret-link operations; every other one needs a token
     // or a session (and a browser session the CSRF header on state-changing methods).
@@ -70,6 +83,12 @@ fn add_error_answers(path: &str, operation: &mut Operation, changes_state: bool)
         answers.push((
             409,
             "Not possible in the session's phase or the experiment's status",
+        ));
+    }
+    if changes_state && HOLDS_CONTENT.contains(&path) {
+        answers.push((
+            429,
+            "More unpublished anonymous content than this server holds: the person's share of the day, the link's, or the server's total (`too_much_held`)",
         ));
     }
     if in_path || in_query || has_body {

@@ -752,7 +752,9 @@ pub struct CreateAccount {
     pub assumptions: String,
     #[serde(default)]
     pub timeline_understanding: String,
-    /// No author and only the day are stored.
+    /// No author and only the day are stored, and not now: an unnamed account is held and
+    /// published with the day's anonymous contributions just after midnight UTC (the answer
+    /// does not list it until then).
     #[serde(default)]
     pub anonymous: bool,
 }

@@ -940,7 +940,11 @@ pub async fn act(
                         },
                     )
                     .await,
-                "account-added",
+                if fields.contains_key("anonymous") {
+                    "account-held"
+                } else {
+                    "account-added"
+                },
                 "accounts",
                 "account",
             ),

@@ -223,6 +223,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "factor-removed" => "Contributing factor removed.",
         "review-saved" => "Review saved.",
         "account-added" => "Account added. Thank you for sharing it.",
+        "account-held" => "Thank you for sharing it. Your unnamed account appears here after midnight UTC, with every other unnamed contribution of the day, so that nothing sets it next to what you write under your name.",
         "classified" => "Suggestion updated from your answers.",
         "override-saved" => "Your choice of type is recorded beside the suggestion.",
         "override-cleared" => "Override withdrawn; the suggestion stands.",

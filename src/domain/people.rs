@@ -119,7 +119,7 @@ impl Password {
             }
             message.push_str(
                 ": use a few uncommon words, or a longer mix, that has nothing to do with your \
-                 name or email",
+                 name, email, organisation or team",
             );
             return Err(Invalid(message));
         }
@@ -243,8 +243,7 @@ mod tests {
             "lovelace",
             "ada lovelace",
         ];
-        // The person's own email is refused even though no list holds it. (zxcvbn rates a run
-        // of their name words with a year, such as "adalovelace1815", 3 and lets it through.)
+        // The person's own email is refused even though no list holds it.
         assert!(Password::parse("ada.lovelace@example.org", &person).is_err());
         assert!(Password::parse("ada.lovelace@example.org", &[]).is_ok());
         assert!(Password::parse("correct horse battery staple", &person).is_ok());

@@ -312,11 +312,32 @@ where
                 },
             );
         }
-        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize::<_, T>(deserializer) {
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|error| malformed_json(&error))?;
+        whole_numbers(&mut value);
+        match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(value) => Ok(ApiJson(value)),
             Err(error) => Err(json_problem(&error)),
         }
+    }
+}
+
+/// JSON has one kind of number, and JSON Schema's `integer` counts `5.0` as one: a whole number
+/// written with a fraction becomes the integer, so integer fields take it (up to 2^53, where
+/// every whole float is exact).
+fn whole_numbers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            if let Some(f) = number.as_f64() {
+                if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+                    *value = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers),
+        _ => {}
     }
 }
 

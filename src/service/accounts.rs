@@ -124,7 +124,7 @@ impl Service {
         email: &str,
         password: &str,
     ) -> ServiceResult<LoginOutcome> {
-        let person = passwords::about(email, name);
+        let person = passwords::about(email, name, &[organisation_name]);
         let mut errors = FieldErrors::default();
         let organisation_name = errors.take("organisation", single_line(organisation_name, 120));
         let name = errors.take("name", DisplayName::parse(name));
@@ -379,6 +379,27 @@ impl Service {
         Ok(name)
     }
 
+    /// Names a password should not be made of, besides the person's own: the organisation's, and
+    /// the teams `user` belongs to.
+    pub(crate) async fn password_context(
+        &self,
+        user: Option<UserId>,
+    ) -> ServiceResult<Vec<String>> {
+        let mut names: Vec<String> = self
+            .store
+            .organisation()
+            .await?
+            .map(|o| o.name)
+            .into_iter()
+            .collect();
+        if let Some(user) = user {
+            for (team, _) in self.store.teams_of(user).await? {
+                names.push(team.name.as_str().to_owned());
+            }
+        }
+        Ok(names)
+    }
+
     /// Changes the actor's password after checking the current one, and ends their other sessions.
     pub async fn change_password(
         &self,
@@ -386,7 +407,13 @@ impl Service {
         current: &str,
         new: &str,
     ) -> ServiceResult<()> {
-        let person = passwords::about(actor.user.email.as_str(), actor.user.name.as_str());
+        let context = self.password_context(Some(actor.id())).await?;
+        let context: Vec<&str> = context.iter().map(String::as_str).collect();
+        let person = passwords::about(
+            actor.user.email.as_str(),
+            actor.user.name.as_str(),
+            &context,
+        );
         let new =
             passwords::parse(new, &person).map_err(|e| ServiceError::field("new_password", e.0))?;
         let stored = self.store.password_hash(actor.id()).await?;
@@ -491,7 +518,10 @@ impl Service {
         is_admin: bool,
         organisation_name: Option<&str>,
     ) -> ServiceResult<User> {
-        let person = passwords::about(email, name);
+        let mut context = self.password_context(None).await?;
+        context.extend(organisation_name.map(str::to_owned));
+        let context: Vec<&str> = context.iter().map(String::as_str).collect();
+        let person = passwords::about(email, name, &context);
         let mut errors = FieldErrors::default();
         let email = errors.take("email", Email::parse(email));
         let name = errors.take("name", DisplayName::parse(name));

@@ -15,24 +15,42 @@ use crate::domain::text::Invalid;
 use crate::domain::Password;
 
 /// What the strength estimator should treat as easy to guess for this person: their email, its
-/// name part and domain words, and the words of their name.
-pub fn about(email: &str, name: &str) -> Vec<String> {
+/// name part, domain and their words; their name, its words, and the words run together in both
+/// orders (`adalovelace`, `lovelaceada`); and the same of their organisation's and teams' names
+/// (`context`). zxcvbn then finds these inside a password as it finds its own dictionary words.
+pub fn about(email: &str, name: &str, context: &[&str]) -> Vec<String> {
     let email = email.trim().to_lowercase();
     let mut words = vec![email.clone()];
     words.extend(
         email
             .split(|c: char| !c.is_alphanumeric())
             .chain(name.split_whitespace())
+            .chain(context.iter().flat_map(|c| c.split_whitespace()))
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
             .filter(|w| w.chars().count() >= 3)
             .map(str::to_lowercase),
     );
-    if let Some((local, _)) = email.split_once('@') {
+    if let Some((local, domain)) = email.split_once('@') {
         words.push(local.to_owned());
+        words.push(domain.to_owned());
     }
-    let name = name.trim().to_lowercase();
-    if !name.is_empty() {
-        words.push(name);
+    for phrase in std::iter::once(name).chain(context.iter().copied()) {
+        let phrase = phrase.trim().to_lowercase();
+        if phrase.chars().count() >= 3 {
+            // Every run of neighbouring words run together (`analyticalengines` from
+            // "Analytical Engines Ltd"), and the whole backwards (family name first).
+            let parts: Vec<&str> = phrase.split_whitespace().take(8).collect();
+            for start in 0..parts.len() {
+                for end in start + 2..=parts.len() {
+                    words.push(parts[start..end].concat());
+                }
+            }
+            words.push(parts.iter().rev().copied().collect());
+            words.push(phrase);
+        }
     }
+    words.sort();
+    words.dedup();
     words
 }
 
@@ -85,4 +103,40 @@ fn dummy_hash() -> &'static str {
             .map(|hash| hash.to_string())
             .unwrap_or_default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(password: &str, person: &[String]) -> bool {
+        parse(password, person).is_err()
+    }
+
+    #[test]
+    fn a_password_made_of_the_persons_own_words_is_refused() {
+        let ada = about(
+            "ada.lovelace@example.org",
+            "Ada Lovelace",
+            &["Analytical Engines Ltd", "Difference Team"],
+        );
+        for weak in [
+            "adalovelace1815",
+            "AdaLovelace1815!",
+            "lovelaceada1815",
+            "ada.lovelace@example.org",
+            "analyticalengines1843",
+            "analytical engines ltd",
+            "differenceteam2024",
+            "example.org12345",
+        ] {
+            assert!(refused(weak, &ada), "{weak} should be refused for Ada");
+        }
+        // Without knowing who is choosing, the same words are not refused: the inputs matter.
+        assert!(!refused(
+            "adalovelace1815",
+            &about("bob@example.net", "Bob", &[])
+        ));
+        assert!(!refused("correct horse battery staple", &ada));
+    }
 }

@@ -386,7 +386,10 @@ impl Service {
     ) -> ServiceResult<(InvitationRecord, LoginOutcome)> {
         let invitation = self.invitation(token).await?;
         let invited = invited_address(&invitation)?;
-        let person = passwords::about(email, name);
+        let mut context = self.password_context(None).await?;
+        context.extend(invitation.team.as_ref().map(|(_, _, team)| team.clone()));
+        let context: Vec<&str> = context.iter().map(String::as_str).collect();
+        let person = passwords::about(email, name, &context);
         let mut errors = FieldErrors::default();
         let name = errors.take("name", DisplayName::parse(name));
         let email = errors.take("email", Email::parse(email));

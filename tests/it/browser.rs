@@ -86,6 +86,8 @@ impl Driver {
                 ]
             }),
         );
+        // The console is kept, so that a test can read what the page logged (policy violations).
+        capabilities.insert("goog:loggingPrefs".to_owned(), json!({"browser": "ALL"}));
         self.profiles.push(profile);
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)

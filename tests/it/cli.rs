@@ -676,3 +676,56 @@ fn create_user_refuses_an_easily_guessed_password() {
         "{err}"
     );
 }
+
+/// Issue 16: on the command line too, a password made of the person's name, their email's
+/// domain or the organisation's name is refused, for the first admin and for later accounts.
+async fn create_user_refuses_a_password_made_of_own_names(backend: Backend) {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => match fresh_postgres_url().await {
+            Some(url) => Some(url),
+            None => return,
+        },
+    };
+    let storage = storage_args(dir.path(), &url);
+    let storage: Vec<&str> = storage.iter().map(String::as_str).collect();
+    let create = |email: &'static str, name: &'static str, password: &str| {
+        let mut args = vec!["admin", "create-user"];
+        args.extend(&storage);
+        args.extend(["--email", email, "--name", name, "--password-stdin"]);
+        if email.starts_with("ada") {
+            args.extend(["--admin", "--organisation", "Analytical Engines"]);
+        }
+        run(&args, &format!("{password}\n"))
+    };
+    for weak in [
+        "adalovelace1815",
+        "lovelaceada1815",
+        "analyticalengines1843",
+    ] {
+        let (code, _, err) = create("ada.lovelace@example.org", "Ada Lovelace", weak);
+        assert_ne!(code, 0, "{weak} is refused");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("error: password") && err.contains("too easy to guess"),
+            "{weak}: {err}"
+        );
+    }
+    let (code, _, err) = create("ada.lovelace@example.org", "Ada Lovelace", PASSWORD);
+    assert_eq!(code, 0, "{err}");
+    // The organisation now exists: its stored name counts for the next account.
+    let (code, _, err) = create("bob@example.net", "Bob Stone", "analyticalengines1843");
+    assert_ne!(code, 0, "the organisation's name is refused for Bob");
+    assert!(err.contains("too easy to guess"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_user_refuses_own_names_on_sqlite() {
+    create_user_refuses_a_password_made_of_own_names(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_user_refuses_own_names_on_postgres() {
+    create_user_refuses_a_password_made_of_own_names(Backend::Postgres).await;
+}

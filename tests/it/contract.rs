@@ -402,3 +402,122 @@ story!(
         assert_eq!(media, "application/problem+json");
     }
 );
+
+/// A property's schema in the served document.
+fn property<'a>(doc: &'a Value, schema: &str, name: &str) -> &'a Value {
+    &doc["components"]["schemas"][schema]["properties"][name]
+}
+
+/// A query parameter's schema in the served document (of the path's GET).
+fn query<'a>(doc: &'a Value, path: &str, name: &str) -> &'a Value {
+    doc["paths"][path]["get"]["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name && p["in"] == "query"))
+        .map(|p| &p["schema"])
+        .unwrap_or_else(|| panic!("{path} has no query parameter {name}"))
+}
+
+story!(
+    the_document_states_the_rules_the_api_enforces,
+    |app: TestApp| async move {
+        let doc = document(&app).await;
+        let (ada, _) = team_with_loop(&app).await;
+
+        // Number ranges: the bounds in the document are the last values taken.
+        let stuck = property(&doc, "UpdateTeam", "stuck_after_days");
+        assert_eq!(
+            (stuck["minimum"].as_i64(), stuck["maximum"].as_i64()),
+            (Some(1), Some(365))
+        );
+        for (days, expected) in [
+            (1, StatusCode::OK),
+            (365, StatusCode::OK),
+            (0, StatusCode::UNPROCESSABLE_ENTITY),
+            (366, StatusCode::UNPROCESSABLE_ENTITY),
+        ] {
+            let (status, body) = ada
+                .patch("/api/v1/teams/ops", json!({"stuck_after_days": days}))
+                .await;
+            assert_eq!(status, expected, "stuck_after_days {days}: {body}");
+        }
+        let minimum = property(&doc, "PulseSettings", "min_responses");
+        assert_eq!(
+            (minimum["minimum"].as_i64(), minimum["maximum"].as_i64()),
+            (Some(3), Some(50))
+        );
+        for (n, expected) in [(3, true), (50, true), (2, false), (51, false)] {
+            let (status, _, body) = ada
+                .send_bytes(
+                    Method::PUT,
+                    "/api/v1/teams/ops/pulse-settings",
+                    "application/json",
+                    json!({"min_responses": n}).to_string().into_bytes(),
+                )
+                .await;
+            assert_eq!(status.is_success(), expected, "min_responses {n}: {body}");
+        }
+        let dots = property(&doc, "StartBody", "dots");
+        assert_eq!(
+            (dots["minimum"].as_i64(), dots["maximum"].as_i64()),
+            (Some(1), Some(20))
+        );
+
+        // A whole number written with a fraction is the integer JSON Schema says it is.
+        let (status, _, body) = ada
+            .send_bytes(
+                Method::PUT,
+                "/api/v1/teams/ops/pulse-settings",
+                "application/json",
+                br#"{"min_responses": 5.0}"#.to_vec(),
+            )
+            .await;
+        assert!(status.is_success(), "5.0 is 5: {body}");
+        let (status, _, body) = ada
+            .send_bytes(
+                Method::PUT,
+                "/api/v1/teams/ops/pulse-settings",
+                "application/json",
+                br#"{"min_responses": 5.5}"#.to_vec(),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "5.5 is not: {body}"
+        );
+
+        // An invitation names its address: required, and not null, in the document too.
+        let invitation = &doc["components"]["schemas"]["CreateOrganisationInvitation"];
+        assert!(invitation["required"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("email"))));
+        assert_eq!(
+            property(&doc, "CreateOrganisationInvitation", "email")["type"],
+            "string"
+        );
+        let (status, _) = ada.post("/api/v1/invitations", json!({})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Enumerated query values (empty means the default) as a pattern the server agrees with.
+        let range = query(&doc, "/api/v1/health", "range")["pattern"]
+            .as_str()
+            .expect("range has a pattern");
+        assert!(range.contains("30|90|365|all"), "{range}");
+        for (value, expected) in [
+            ("", StatusCode::OK),
+            ("90", StatusCode::OK),
+            ("all", StatusCode::OK),
+            ("7", StatusCode::UNPROCESSABLE_ENTITY),
+        ] {
+            let (status, _) = ada.get(&format!("/api/v1/health?range={value}")).await;
+            assert_eq!(status, expected, "range={value}");
+        }
+
+        // Exports name every media type `format` can choose.
+        let content =
+            &doc["paths"]["/api/v1/teams/{slug}/export"]["get"]["responses"]["200"]["content"];
+        for media in ["application/json", "text/markdown", "text/csv"] {
+            assert!(content.get(media).is_some(), "{media} documented");
+        }
+    }
+);

@@ -478,3 +478,205 @@ story!(
         assert_eq!(strong.status(), StatusCode::SEE_OTHER);
     }
 );
+
+/// Many accounts failing from one address while forwarded headers are not trusted: the real
+/// server warns once (not once per failure), and the warning names no account and no address.
+async fn proxy_warning_is_logged_once_and_names_no_one(backend: Backend) {
+    use crate::anonymity_logs::Server;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let mut storage = vec!["--data-dir".to_owned(), dir.path().display().to_string()];
+    if backend == Backend::Postgres {
+        match crate::helpers::fresh_postgres_url().await {
+            Some(url) => storage.extend(["--database-url".to_owned(), url]),
+            None => return,
+        }
+    }
+    Server::admin(
+        &storage,
+        &[
+            "create-user",
+            "--email",
+            "ann@example.org",
+            "--name",
+            "Ann Admin",
+            "--admin",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    let server = Server::start(&storage);
+    let browser = Browser {
+        client: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        base: server.base.clone(),
+    };
+    // 20 accounts reach the threshold; 10 more failures (and the real account's) come after it.
+    let mut emails: Vec<String> = (0..30).map(|n| format!("person{n}@example.org")).collect();
+    emails.push("ann@example.org".to_owned());
+    for email in &emails {
+        let response = try_sign_in(&browser, email, "not the password at all").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{email}");
+    }
+    let logs = server.stop();
+    let warnings: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("trust_forwarded_for"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one warning per window:\n{logs}");
+    let warning = warnings[0];
+    assert!(warning.contains("\"WARN\""), "{warning}");
+    for email in &emails {
+        let local = email.split('@').next().unwrap_or(email);
+        assert!(!warning.contains(local), "{warning} names {email}");
+    }
+    assert!(!warning.contains("example.org"), "{warning}");
+    assert!(
+        !warning.contains("127.0.0.1"),
+        "{warning} names the address"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_warning_on_sqlite() {
+    proxy_warning_is_logged_once_and_names_no_one(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_warning_on_postgres() {
+    proxy_warning_is_logged_once_and_names_no_one(Backend::Postgres).await;
+}
+
+/// A form answer that refuses `field` as too easy to guess.
+async fn refused_as_guessable(response: Response, field: &str, what: &str) {
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{what} is refused"
+    );
+    let html = response.text().await.expect("body");
+    assert!(html.contains(&format!("{field}-error")), "{what}");
+    assert!(html.contains("too easy to guess"), "{what}");
+    assert!(
+        html.contains("name, email, organisation or team"),
+        "{what}: the message says what to avoid"
+    );
+}
+
+story!(
+    passwords_made_of_the_persons_own_names_are_refused,
+    |app: TestApp| async move {
+        // Set-up: the person's name run together, their email's domain, the organisation's name.
+        let link = app.setup_link.clone().expect("a set-up link");
+        let path = link.trim_start_matches(&app.address).to_owned();
+        let token = path.split("token=").nth(1).expect("token").to_owned();
+        let ada = app.browser();
+        for weak in [
+            "adalovelace1815",
+            "lovelaceada1815",
+            "example.org12345",
+            "analyticalengines1843",
+        ] {
+            let response = ada
+                .submit(
+                    &path,
+                    "/setup",
+                    &[
+                        ("token", token.as_str()),
+                        ("organisation", "Analytical Engines"),
+                        ("name", "Ada Lovelace"),
+                        ("email", "ada.lovelace@example.org"),
+                        ("password", weak),
+                    ],
+                )
+                .await;
+            refused_as_guessable(response, "password", weak).await;
+        }
+        let response = ada
+            .submit(
+                &path,
+                "/setup",
+                &[
+                    ("token", token.as_str()),
+                    ("organisation", "Analytical Engines"),
+                    ("name", "Ada Lovelace"),
+                    ("email", "ada.lovelace@example.org"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "a strong one is taken"
+        );
+
+        // Changing the password: the teams one belongs to count too.
+        let api = app.token_for("ada.lovelace@example.org").await;
+        let (status, _) = api
+            .post("/api/v1/teams", json!({"name": "Difference Engine"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        for weak in [
+            "adalovelace1815",
+            "differenceengine1822",
+            "analyticalengines1843",
+        ] {
+            let csrf = ada.csrf("/account").await;
+            let response = ada
+                .post_form(
+                    "/account/password",
+                    &[
+                        ("csrf_token", csrf.as_str()),
+                        ("current_password", PASSWORD),
+                        ("new_password", weak),
+                    ],
+                )
+                .await;
+            refused_as_guessable(response, "new_password", weak).await;
+        }
+
+        // Accepting an invitation with a new account: the team it is for counts.
+        let (_, invitation) = api
+            .post(
+                "/api/v1/teams/difference-engine/invitations",
+                json!({"email": "charles.babbage@example.org", "role": "member"}),
+            )
+            .await;
+        let path = link_path(&app, &invitation);
+        let charles = app.browser();
+        for weak in [
+            "charlesbabbage1791",
+            "differenceengine1822",
+            "analyticalengines1843",
+        ] {
+            let response = charles
+                .submit(
+                    &path,
+                    &path,
+                    &[
+                        ("name", "Charles Babbage"),
+                        ("email", "charles.babbage@example.org"),
+                        ("password", weak),
+                    ],
+                )
+                .await;
+            refused_as_guessable(response, "password", weak).await;
+        }
+        let strong = charles
+            .submit(
+                &path,
+                &path,
+                &[
+                    ("name", "Charles Babbage"),
+                    ("email", "charles.babbage@example.org"),
+                    ("password", "quiet lantern orbit mosaic"),
+                ],
+            )
+            .await;
+        assert_eq!(strong.status(), StatusCode::SEE_OTHER);
+    }
+);

@@ -7,6 +7,7 @@ mod anonymity_adversary;
 mod anonymity_logs;
 mod anonymity_pages;
 mod browser;
+mod browser_csp;
 mod cli;
 mod contract;
 mod culture;

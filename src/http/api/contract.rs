@@ -482,3 +482,334 @@ pub async fn problem_for_rejections(request: Request, next: Next) -> Response {
     }
     answer
 }
+
+/// Where a rule applies: a property of a component schema, or a query parameter of every
+/// operation on a path.
+#[derive(Clone, Copy)]
+pub enum Target {
+    Property(&'static str, &'static str),
+    Query(&'static str, &'static str),
+}
+
+/// A rule the use cases enforce that is not a text limit, as the JSON Schema keywords that say
+/// it. `required` also makes the property required and not `null`.
+pub struct Rule {
+    pub target: Target,
+    pub keywords: serde_json::Value,
+    pub required: bool,
+}
+
+/// The pattern of one non-blank line (`single_line`) or prose (`multi_line`), as [`Text`] writes it.
+fn nonblank(prose: bool) -> serde_json::Value {
+    let text = if prose {
+        Text::Prose {
+            required: true,
+            max: usize::MAX,
+        }
+    } else {
+        Text::Line {
+            required: true,
+            max: usize::MAX,
+        }
+    };
+    let (_, _, pattern) = text.constraints();
+    serde_json::json!({"minLength": 1, "pattern": pattern})
+}
+
+/// Enums, formats, number ranges and required fields the use cases check. Rules tying fields
+/// together stay in the fields' descriptions: utoipa's schema model keeps no `anyOf` beside an
+/// object's properties. What no schema can say (a receiver who must be a member of *this* team,
+/// a card of *this* session) is in the descriptions and in `.ci/schemathesis.toml`'s allowances.
+pub struct Rules;
+
+/// `range` of the health views.
+const HEALTH_RANGE: &str = r"^\s*(30|90|365|all)?\s*$";
+/// An export's `format`.
+const EXPORT_FORMAT: &str = r"^\s*(json|markdown|csv)?\s*$";
+/// `Email::parse`: no white space inside, something before the last `@`, a domain of dot-separated
+/// non-empty labels.
+const EMAIL: &str =
+    r"^\s*[^\s\x00-\x1f\x7f-\x9f]+@[^\s@.\x00-\x1f\x7f-\x9f]+(\.[^\s@.\x00-\x1f\x7f-\x9f]+)*\s*$";
+/// A day (`YYYY-MM-DD`) or nothing. The pattern names days up to the 28th only, which every month
+/// has: `format` cannot be combined with "or empty" in a way generators follow.
+const OPTIONAL_DATE: &str = r"^\s*([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]))?\s*$";
+/// `loops::tag`, or nothing: at least one letter or digit (`[^\W_]`); a tag keeps 32 characters
+/// once each run of separators is one `-`, which 16 letters or digits always fit.
+const TAG: &str = r"^(\s*|[\W_]*([^\W_][\W_]*){1,16})$";
+/// A loop's stage, or nothing.
+const STAGE: &str = r"^\s*(detect|analyse|apply|continue)?\s*$";
+/// `experiments::currency`: three letters, any case (upper-cased when read).
+const CURRENCY: &str = r"^\s*[A-Za-z]{3}\s*$";
+/// The largest amount and effort `experiments::money_minor` and `person_days_tenths` take.
+const MONEY_MAX: i64 = 1_000_000_000_000;
+const DAYS_TENTHS_MAX: i64 = 1_000_000;
+
+pub fn rules() -> Vec<Rule> {
+    use serde_json::json;
+    use Target::*;
+    let rule = |target, keywords| Rule {
+        target,
+        keywords,
+        required: false,
+    };
+    let required = |target, keywords| Rule {
+        target,
+        keywords,
+        required: true,
+    };
+    let date = json!({"format": "date"});
+    let mut rules = vec![
+        rule(
+            Query("/api/v1/health", "range"),
+            json!({"pattern": HEALTH_RANGE}),
+        ),
+        rule(
+            Query("/api/v1/teams/{slug}/health", "range"),
+            json!({"pattern": HEALTH_RANGE}),
+        ),
+        rule(
+            Query("/api/v1/teams/{slug}/export", "format"),
+            json!({"pattern": EXPORT_FORMAT}),
+        ),
+        rule(
+            Query("/api/v1/teams/{slug}/loops/{loop_id}/export", "format"),
+            json!({"pattern": EXPORT_FORMAT}),
+        ),
+        rule(
+            Query("/api/v1/export", "format"),
+            json!({"pattern": EXPORT_FORMAT}),
+        ),
+        rule(
+            Query("/api/v1/teams/{slug}/loops", "stage"),
+            json!({"pattern": STAGE}),
+        ),
+        rule(
+            Query("/api/v1/teams/{slug}/loops", "kind"),
+            json!({"pattern": r"^\s*(failure|experiment)?\s*$"}),
+        ),
+        rule(
+            Query("/api/v1/teams/{slug}/loops", "type"),
+            json!({"pattern": r"^\s*(basic|complex|intelligent|experiment_not_yet_intelligent)?\s*$"}),
+        ),
+        rule(
+            Query("/api/v1/teams/{slug}/loops", "from"),
+            json!({"pattern": OPTIONAL_DATE}),
+        ),
+        rule(
+            Query("/api/v1/teams/{slug}/loops", "to"),
+            json!({"pattern": OPTIONAL_DATE}),
+        ),
+        rule(Query("/api/v1/search", "stage"), json!({"pattern": STAGE})),
+        rule(Query("/api/v1/search", "tag"), json!({"pattern": TAG})),
+        rule(
+            Query("/api/v1/teams/{slug}/loops", "tag"),
+            json!({"pattern": TAG}),
+        ),
+        rule(
+            Query("/api/v1/search", "from"),
+            json!({"pattern": OPTIONAL_DATE}),
+        ),
+        rule(
+            Query("/api/v1/search", "to"),
+            json!({"pattern": OPTIONAL_DATE}),
+        ),
+        rule(
+            Query("/api/v1/teams/{slug}/loops", "page"),
+            json!({"minimum": 1}),
+        ),
+        rule(
+            Query("/api/v1/teams/{slug}/loops", "per_page"),
+            json!({"minimum": 1, "maximum": 200}),
+        ),
+        rule(
+            Query("/api/v1/teams/{slug}/loops", "sort"),
+            json!({"pattern": r"^\s*(newest|oldest|longest_in_stage|title)?\s*$"}),
+        ),
+        rule(
+            Query("/api/v1/search", "kind"),
+            json!({"pattern": r"^\s*(loop|learning|factor|action|experiment)?\s*$"}),
+        ),
+        rule(
+            Query("/api/v1/search", "page"),
+            json!({"pattern": r"^\s*(\+?0*[1-9][0-9]{0,17})?\s*$"}),
+        ),
+        rule(
+            Query("/api/v1/search", "per_page"),
+            json!({"pattern": r"^\s*(\+?0*([1-9][0-9]?|100))?\s*$"}),
+        ),
+        rule(
+            Property("UpdateTeam", "stuck_after_days"),
+            json!({"minimum": 1, "maximum": 365}),
+        ),
+        rule(
+            Property("PulseSettings", "min_responses"),
+            json!({"minimum": 3, "maximum": 50}),
+        ),
+        rule(
+            Property("StartBody", "dots"),
+            json!({"minimum": 1, "maximum": 20}),
+        ),
+        rule(
+            Property("AnswerBody", "answers"),
+            json!({"items": {"type": "integer", "minimum": 1, "maximum": 7}}),
+        ),
+        required(
+            Property("CreateOrganisationInvitation", "email"),
+            json!({"pattern": EMAIL, "maxLength": crate::domain::people::Email::MAX_CHARS}),
+        ),
+        required(
+            Property("CreateInvitation", "email"),
+            json!({"pattern": EMAIL, "maxLength": crate::domain::people::Email::MAX_CHARS}),
+        ),
+        rule(Property("AddMember", "email"), json!({"pattern": EMAIL})),
+        rule(Property("DismissRequest", "reason"), nonblank(false)),
+        rule(
+            Property("DismissRequest", "reason"),
+            json!({"maxLength": 500}),
+        ),
+        rule(Property("TermBody", "phrase"), nonblank(false)),
+        rule(
+            Property("TermBody", "category"),
+            json!({"pattern": r"^\s*(blame_person|counterfactual|human_error|root_cause_singular|moralising|hindsight_certainty)\s*$"}),
+        ),
+        rule(Property("NoteBody", "note"), nonblank(true)),
+        rule(Property("NoteBody", "note"), json!({"maxLength": 2000})),
+        rule(Property("HideBody", "reason"), nonblank(true)),
+        rule(Property("CreateToken", "name"), nonblank(false)),
+        rule(Property("CreateToken", "name"), json!({"maxLength": 80})),
+        rule(Property("RecogniseBody", "behaviour"), nonblank(true)),
+        rule(Property("RecogniseBody", "impact"), nonblank(true)),
+        rule(
+            Property("RecogniseBody", "behaviour"),
+            json!({"maxLength": 1000}),
+        ),
+        rule(
+            Property("RecogniseBody", "impact"),
+            json!({"maxLength": 1000}),
+        ),
+        rule(
+            Property("ExperimentBody", "currency"),
+            json!({"pattern": CURRENCY}),
+        ),
+        rule(Property("ExperimentBody", "starts_on"), date.clone()),
+        rule(Property("ExperimentBody", "decide_by"), date.clone()),
+        rule(
+            Property("ExperimentBody", "money_minor"),
+            json!({"maximum": MONEY_MAX}),
+        ),
+        rule(
+            Property("ExperimentBody", "days_tenths"),
+            json!({"maximum": DAYS_TENTHS_MAX}),
+        ),
+        rule(
+            Property("BudgetBody", "currency"),
+            json!({"pattern": CURRENCY}),
+        ),
+        rule(
+            Property("BudgetBody", "money_minor"),
+            json!({"maximum": MONEY_MAX}),
+        ),
+        rule(
+            Property("BudgetBody", "days_tenths"),
+            json!({"maximum": DAYS_TENTHS_MAX}),
+        ),
+        // Left empty, an action has no due day.
+        rule(
+            Property("CreateAction", "due_on"),
+            json!({"pattern": OPTIONAL_DATE}),
+        ),
+        rule(Property("OpenRound", "closes_on"), date.clone()),
+        rule(
+            Property("CreateTimelineEvent", "occurred_at"),
+            json!({"format": "date-time"}),
+        ),
+    ];
+    for field in ["believed", "observed", "learned", "therefore"] {
+        rules.push(rule(Property("ConclusionBody", field), nonblank(true)));
+    }
+    rules
+}
+
+impl Modify for Rules {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let Ok(mut document) = serde_json::to_value(&*openapi) else {
+            return;
+        };
+        apply_rules(&mut document, &rules());
+        match serde_json::from_value(document) {
+            Ok(document) => *openapi = document,
+            Err(e) => panic!("the document with its rules no longer reads: {e}"),
+        }
+    }
+}
+
+/// Merges `rules` into the document. A rule naming a schema, property or parameter the
+/// document lacks panics, so that the list follows renames (the contract test builds it).
+pub fn apply_rules(document: &mut serde_json::Value, rules: &[Rule]) {
+    use serde_json::Value;
+    for rule in rules {
+        let Value::Object(keywords) = &rule.keywords else {
+            panic!("a rule's keywords are an object");
+        };
+        let mut targets: Vec<&mut Value> = Vec::new();
+        match rule.target {
+            Target::Property(schema, property) => {
+                let object = document
+                    .pointer_mut(&format!("/components/schemas/{schema}"))
+                    .unwrap_or_else(|| panic!("no schema named {schema}"));
+                if rule.required {
+                    let list = object
+                        .as_object_mut()
+                        .map(|o| o.entry("required").or_insert_with(|| Value::Array(vec![])));
+                    if let Some(Value::Array(list)) = list {
+                        if !list.iter().any(|v| v == property) {
+                            list.push(Value::from(property));
+                        }
+                    }
+                }
+                targets.push(
+                    object
+                        .pointer_mut(&format!("/properties/{property}"))
+                        .unwrap_or_else(|| panic!("{schema} has no property {property}")),
+                );
+            }
+            Target::Query(path, name) => {
+                let item = document
+                    .get_mut("paths")
+                    .and_then(|p| p.get_mut(path))
+                    .and_then(Value::as_object_mut)
+                    .unwrap_or_else(|| panic!("no path {path}"));
+                for operation in item.values_mut() {
+                    let Some(Value::Array(parameters)) = operation.get_mut("parameters") else {
+                        continue;
+                    };
+                    for parameter in parameters {
+                        if parameter["in"] == "query" && parameter["name"] == name {
+                            if let Some(schema) = parameter.get_mut("schema") {
+                                targets.push(schema);
+                            }
+                        }
+                    }
+                }
+                assert!(!targets.is_empty(), "{path} has no query parameter {name}");
+            }
+        }
+        for target in targets {
+            let Value::Object(target) = target else {
+                panic!("a rule's target is an object");
+            };
+            if rule.required {
+                if let Some(Value::Array(types)) = target.get_mut("type") {
+                    types.retain(|t| t != "null");
+                    if types.len() == 1 {
+                        let only = types[0].clone();
+                        target.insert("type".to_owned(), only);
+                    }
+                }
+            }
+            for (keyword, value) in keywords {
+                target.insert(keyword.clone(), value.clone());
+            }
+        }
+    }
+}

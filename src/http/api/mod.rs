@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
-use contract::{ErrorAnswers, Limits};
+use contract::{ErrorAnswers, Limits, Rules};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -404,7 +404,7 @@ pub fn reference_routes() -> Router<AppState> {
         memory::organisation_health,
     ),
     components(schemas(crate::http::error::Problem, crate::service::FieldError)),
-    modifiers(&BearerAuth, &ErrorAnswers, &Limits),
+    modifiers(&BearerAuth, &ErrorAnswers, &Limits, &Rules),
     tags(
         (name = "account", description = "You, your tokens, and (for admins) the organisation's people"),
         (name = "teams", description = "Teams, members and invitations"),

@@ -51,7 +51,8 @@ fn file_response(document: &ExportDocument, format: Option<&str>) -> Result<Resp
 
 /// Every loop of the team, without any person's name (anonymous loops keep only their days).
 #[utoipa::path(get, path = "/api/v1/teams/{slug}/export", tag = "export", params(("slug" = String, Path), ExportParams),
-    responses((status = 200, description = "The export: JSON as described here, or text/markdown, application/x-tar or text/csv by `format`", body = ExportDocument, content_type = "application/json"),
+    responses((status = 200, description = "The export: JSON as described here, or text/markdown, application/x-tar or text/csv by `format`",
+            content((ExportDocument = "application/json"), (String = "text/markdown"), (String = "application/x-tar"), (String = "text/csv"))),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn export_team(
@@ -66,7 +67,8 @@ pub async fn export_team(
 /// One loop: JSON, a Markdown file with YAML front matter, or one CSV row.
 #[utoipa::path(get, path = "/api/v1/teams/{slug}/loops/{loop_id}/export", tag = "export",
     params(("slug" = String, Path), ("loop_id" = String, Path), ExportParams),
-    responses((status = 200, description = "The export: JSON as described here, or text/markdown, application/x-tar or text/csv by `format`", body = ExportDocument, content_type = "application/json"),
+    responses((status = 200, description = "The export: JSON as described here, or text/markdown, application/x-tar or text/csv by `format`",
+            content((ExportDocument = "application/json"), (String = "text/markdown"), (String = "application/x-tar"), (String = "text/csv"))),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn export_loop(
     State(state): State<AppState>,
@@ -80,7 +82,8 @@ pub async fn export_loop(
 
 /// Every team's loops (organisation admins only).
 #[utoipa::path(get, path = "/api/v1/export", tag = "export", params(ExportParams),
-    responses((status = 200, description = "The export: JSON as described here, or text/markdown, application/x-tar or text/csv by `format`", body = ExportDocument, content_type = "application/json"),
+    responses((status = 200, description = "The export: JSON as described here, or text/markdown, application/x-tar or text/csv by `format`",
+            content((ExportDocument = "application/json"), (String = "text/markdown"), (String = "application/x-tar"), (String = "text/csv"))),
         (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub async fn export_organisation(
     State(state): State<AppState>,

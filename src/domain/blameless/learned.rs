@@ -101,11 +101,7 @@ fn lemma(word: &str) -> &str {
         stem = &word[..n - 2];
     } else if n > 5 && word.ends_with("ing") {
         stem = &word[..n - 3];
-    } else if n > 4 && word.ends_with("ied") {
-        stem = &word[..n - 2];
-    } else if n > 4 && word.ends_with("ed") {
-        stem = &word[..n - 2];
-    } else if n > 4 && word.ends_with("es") && !word.ends_with("ses") {
+    } else if n > 4 && (word.ends_with("ed") || (word.ends_with("es") && !word.ends_with("ses"))) {
         stem = &word[..n - 2];
     } else if n > 3 && word.ends_with('s') && !word.ends_with("ss") && !word.ends_with("us") {
         stem = &word[..n - 1];

@@ -462,7 +462,10 @@ pub fn lint_with(text: &str, rules: &Rules, model: Option<&Model>) -> Vec<Findin
                 .iter()
                 .any(|(category, status)| *category == c && *status != Status::NoPerson)
         };
+        // Three words or fewer ("It went fine.") give the model too little to go on alone.
+        let words = sentence.tokens.iter().filter(|t| t.is_word).count();
         if findings.len() == before
+            && words > 3
             && !silenced
             && !cancelled(score.category)
             && score.flag >= model.flag_threshold

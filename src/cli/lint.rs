@@ -1,12 +1,16 @@
 //! `failforward lint [FILE|-]` like other linters — `line:col: category: message`, exit 1 when
-//! there are findings, 0 when clean, 2 on error — and `failforward lint-eval`, which measures the
-//! linter on a labelled corpus.
+//! there are findings, 0 when clean, 2 on error — `failforward lint-eval`, which measures the
+//! linter on a labelled corpus, and the hidden `failforward lint-train`, which trains the model
+//! that ships in the binary.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::domain::blameless::{evaluate, lint, Rules};
+use crate::domain::blameless::{
+    builtin_training_corpus, cross_validate, evaluate_with, lint, read_corpus, train_builtin,
+    Model, Params, Rules, HELDOUT_CORPUS,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct LintArgs {
@@ -20,11 +24,43 @@ pub struct LintArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// A TSV corpus (label, category, sentence) [default: the development corpus built in]
+    /// A TSV corpus (`id, text, label, phenomenon, register` or `label, category, sentence`)
+    /// [default: 5-fold cross-validation on the training corpus, then the held-out split]
     file: Option<PathBuf>,
+    /// Measure the rules alone, without the learned scorer
+    #[arg(long)]
+    rules_only: bool,
+    /// List every sentence the linter got wrong
+    #[arg(long)]
+    misses: bool,
+    /// Cross-validate these training settings instead of the defaults (for tuning; the held-out
+    /// split is not measured then)
+    #[arg(long, hide = true, value_parser = parse_params)]
+    tune: Option<Params>,
 }
 
-const DEV_CORPUS: &str = include_str!("../../tests/data/blameless-dev.tsv");
+/// `iterations,learning_rate,l2,flag_threshold,rule_threshold`
+fn parse_params(raw: &str) -> Result<Params, String> {
+    let v: Vec<&str> = raw.split(',').collect();
+    let [iterations, learning_rate, l2, flag, rule] = v.as_slice() else {
+        return Err("expected five comma-separated values".to_owned());
+    };
+    let f = |s: &str| s.trim().parse::<f32>().map_err(|e| e.to_string());
+    Ok(Params {
+        iterations: iterations.trim().parse().map_err(|e| format!("{e}"))?,
+        learning_rate: f(learning_rate)?,
+        l2: f(l2)?,
+        flag_threshold: f(flag)?,
+        rule_threshold: f(rule)?,
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Where to write the model
+    #[arg(long, default_value = "src/domain/blameless/model.bin")]
+    out: PathBuf,
+}
 
 fn read(file: &PathBuf) -> Result<String, String> {
     if file.as_os_str() == "-" {
@@ -97,16 +133,75 @@ pub fn run(args: &LintArgs) -> ExitCode {
 }
 
 pub fn evaluate_corpus(args: &EvalArgs) -> ExitCode {
-    let corpus = match &args.file {
-        None => DEV_CORPUS.to_owned(),
+    let rules = Rules::builtin();
+    let model = if args.rules_only {
+        None
+    } else {
+        Model::builtin()
+    };
+    let show = |title: &str, evaluation: &crate::domain::blameless::Evaluation| {
+        println!("== {title}");
+        if args.misses {
+            println!("{evaluation:#}");
+        } else {
+            println!("{evaluation}");
+        }
+    };
+    if let Some(params) = &args.tune {
+        show(
+            &format!("5-fold cross-validation with {params:?}"),
+            &cross_validate(&builtin_training_corpus(), rules, params, 5),
+        );
+        return ExitCode::SUCCESS;
+    }
+    match &args.file {
         Some(path) => match read(path) {
-            Ok(text) => text,
+            Ok(text) => show(
+                &path.display().to_string(),
+                &evaluate_with(&read_corpus(&text), rules, model),
+            ),
             Err(error) => {
                 eprintln!("error: {error}");
                 return ExitCode::from(2);
             }
         },
-    };
-    print!("{}", evaluate(&corpus, Rules::builtin()));
+        None => {
+            if !args.rules_only {
+                show(
+                    "5-fold cross-validation on the training corpus (tests/data/blameless/train.tsv and blameless-dev.tsv)",
+                    &cross_validate(&builtin_training_corpus(), rules, &Params::default(), 5),
+                );
+            }
+            let title = if args.rules_only {
+                "held-out split (tests/data/blameless/heldout.tsv), rules alone"
+            } else {
+                "held-out split (tests/data/blameless/heldout.tsv), rules and the shipped model"
+            };
+            show(
+                title,
+                &evaluate_with(&read_corpus(HELDOUT_CORPUS), rules, model),
+            );
+        }
+    }
     ExitCode::SUCCESS
+}
+
+/// Trains the model on the built-in training corpus and writes it where `include_bytes!` finds it.
+pub fn train(args: &TrainArgs) -> ExitCode {
+    let bytes = train_builtin().to_bytes();
+    match std::fs::write(&args.out, &bytes) {
+        Ok(()) => {
+            println!(
+                "wrote {} ({} bytes, SHA-256 {})",
+                args.out.display(),
+                bytes.len(),
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: writing {}: {error}", args.out.display());
+            ExitCode::from(2)
+        }
+    }
 }

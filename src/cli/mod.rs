@@ -61,6 +61,9 @@ enum Command {
     Lint(lint::LintArgs),
     /// Measure the blameless-language linter on a labelled corpus
     LintEval(lint::EvalArgs),
+    /// Train the linter's model from the corpus in the source tree (for maintainers)
+    #[command(hide = true)]
+    LintTrain(lint::TrainArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::run(args, &cli.client).await,
         Command::Lint(args) => Ok(lint::run(&args)),
         Command::LintEval(args) => Ok(lint::evaluate_corpus(&args)),
+        Command::LintTrain(args) => Ok(lint::train(&args)),
         Command::Version => {
             println!("failforward {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

@@ -6,12 +6,15 @@
 //! sentence splitting, tokens with character offsets, quotations, headings, negation and the
 //! subject of a clause. It does no IO.
 
+mod learned;
 mod text;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
+use learned::{Example, Features, RuleHit};
+pub use learned::{Model, Params};
 use text::{sentences, Sentence, Token};
 
 /// What kind of blame-laden wording a finding is.
@@ -143,6 +146,50 @@ struct Rule {
     at_start: bool,
     message: String,
     suggestion: String,
+    /// Off for the organisation: it reports nothing, and a sentence it matches is left alone.
+    enabled: bool,
+    /// An organisation's term: always reported, whatever the learned scorer says.
+    custom: bool,
+}
+
+/// The ids under which the learned scorer reports, one per category (in `Category::ALL` order);
+/// an organisation can switch each off like a rule.
+pub const LEARNED_RULES: [&str; 6] = [
+    "learned-blame-person",
+    "learned-counterfactual",
+    "learned-human-error",
+    "learned-root-cause-singular",
+    "learned-moralising",
+    "learned-hindsight-certainty",
+];
+
+fn learned_text(category: Category) -> (&'static str, &'static str) {
+    match category {
+        Category::BlamePerson => (
+            "This reads as making a person the cause of the failure; blame makes people hide the next one.",
+            "What made this action make sense at the time, and what in the system allowed it?",
+        ),
+        Category::Counterfactual => (
+            "This reads as a counterfactual: it describes what did not happen instead of explaining what did.",
+            "What made the action that was taken make sense at the time?",
+        ),
+        Category::HumanError => (
+            "This reads as stopping at a person's mistake, where an investigation should start.",
+            "What in the design, tools or workload made this error likely, and what would catch it next time?",
+        ),
+        Category::RootCauseSingular => (
+            "This reads as one cause for the whole failure; complex failures have several contributing factors.",
+            "Which other conditions had to be present for this to happen?",
+        ),
+        Category::Moralising => (
+            "This reads as a judgement of people's character or competence, which puts them on the defensive.",
+            "Describe the behaviour and its effect instead: what happened, and what made it happen?",
+        ),
+        Category::HindsightCertainty => (
+            "This reads as hindsight: the outcome looks predictable only once it is known.",
+            "What did people know at the time, and what made the signals hard to see?",
+        ),
+    }
 }
 
 /// A parsed rule set, indexed by each pattern's first word for speed.
@@ -153,6 +200,8 @@ pub struct Rules {
     by_first: HashMap<String, Vec<(usize, usize)>>,
     /// Patterns whose first word is a prefix or a class.
     other_first: Vec<(usize, usize)>,
+    /// Categories in which the learned scorer is switched off.
+    learned_off: Vec<Category>,
 }
 
 const BUILTIN: &str = include_str!("rules.txt");
@@ -226,6 +275,8 @@ impl Rules {
                 at_start: fields.get("start").is_some_and(|v| v == "yes"),
                 message,
                 suggestion,
+                enabled: true,
+                custom: false,
             });
             Ok(())
         };
@@ -278,16 +329,21 @@ impl Rules {
             rules,
             by_first,
             other_first,
+            learned_off: Vec::new(),
         }
     }
 
     /// The built-in rules plus an organisation's terms, without the rules it switched off.
     pub fn with_overrides(&self, extra: &[CustomTerm], disabled: &[String]) -> Rules {
+        // Switched-off rules stay, marked off, so that what they match is left alone.
         let mut rules: Vec<Rule> = self
             .rules
             .iter()
-            .filter(|r| !disabled.contains(&r.id))
             .cloned()
+            .map(|mut r| {
+                r.enabled = r.enabled && !disabled.contains(&r.id);
+                r
+            })
             .collect();
         for (i, term) in extra.iter().enumerate() {
             let words: Vec<Word> = term
@@ -318,28 +374,107 @@ impl Rules {
                 suggestion: term.suggestion.clone().unwrap_or_else(|| {
                     "How could this be said about the situation rather than a person?".to_owned()
                 }),
+                enabled: true,
+                custom: true,
             });
         }
-        Rules::from_rules(rules)
+        let mut out = Rules::from_rules(rules);
+        out.learned_off = self.learned_off.clone();
+        for (category, id) in Category::ALL.iter().zip(LEARNED_RULES) {
+            if disabled.iter().any(|d| d == id) && !out.learned_off.contains(category) {
+                out.learned_off.push(*category);
+            }
+        }
+        out
     }
 
-    /// The ids of the rules, in file order, with their category and message.
+    /// The ids of the rules in force, in file order, then the organisation's terms and the
+    /// learned scorer's categories, with their category and message.
     pub fn describe(&self) -> Vec<(String, Category, String)> {
+        let learned = Category::ALL
+            .iter()
+            .zip(LEARNED_RULES)
+            .filter(|(c, _)| !self.learned_off.contains(c))
+            .map(|(c, id)| (id.to_owned(), *c, learned_text(*c).0.to_owned()));
         self.rules
             .iter()
+            .filter(|r| r.enabled)
             .map(|r| (r.id.clone(), r.category, r.message.clone()))
+            .chain(learned)
             .collect()
     }
 }
 
-/// Finds blame-laden wording in `text`, sorted by position.
+/// Finds blame-laden wording in `text`, sorted by position: the rules, weighed and completed by
+/// the learned scorer shipped in the binary.
 pub fn lint(text: &str, rules: &Rules) -> Vec<Finding> {
+    lint_with(text, rules, Model::builtin())
+}
+
+/// [`lint`] with a given model, or with the rules alone (`None`).
+///
+/// For each sentence: an organisation's term is always reported; a built-in rule's finding is
+/// kept when the model gives the sentence at least `rule_threshold`; a sentence with no rule
+/// match is flagged by the model from `flag_threshold`, with its category, the words that weigh
+/// most, and a message; a sentence matched by a rule the organisation switched off is left alone.
+pub fn lint_with(text: &str, rules: &Rules, model: Option<&Model>) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let mut features = Features::default();
+    let mut hits = Vec::new();
     for sentence in sentences(text) {
         if sentence.heading {
             continue;
         }
-        lint_sentence(&sentence, rules, &mut findings);
+        hits.clear();
+        lint_sentence(&sentence, rules, &mut hits);
+        let Some(model) = model else {
+            findings.extend(
+                hits.drain(..)
+                    .filter(|h| h.status == Status::Active && rules.rules[h.rule].enabled)
+                    .map(|h| h.finding),
+            );
+            continue;
+        };
+        sentence_features(&sentence, rules, &hits, &mut features);
+        let score = model.score(&features);
+        let silenced = hits
+            .iter()
+            .any(|h| h.status == Status::Active && !rules.rules[h.rule].enabled);
+        let hits_cancelled: Vec<(Category, Status)> = hits
+            .iter()
+            .filter(|h| h.status != Status::Active)
+            .map(|h| (h.finding.category, h.status))
+            .collect();
+        let before = findings.len();
+        for hit in hits.drain(..) {
+            let rule = &rules.rules[hit.rule];
+            if hit.status == Status::Active
+                && rule.enabled
+                && (rule.custom || score.flag >= model.rule_threshold)
+            {
+                findings.push(hit.finding);
+            }
+        }
+        // Where a rule saw its own wording negated or quoted ("not human error"), the model
+        // does not bring the same category back.
+        let cancelled = |c: Category| {
+            hits_cancelled
+                .iter()
+                .any(|(category, status)| *category == c && *status != Status::NoPerson)
+        };
+        // Three words or fewer ("It went fine.") give the model too little to go on alone.
+        let words = sentence.tokens.iter().filter(|t| t.is_word).count();
+        if findings.len() == before
+            && words > 3
+            && !silenced
+            && !cancelled(score.category)
+            && score.flag >= model.flag_threshold
+            && !rules.learned_off.contains(&score.category)
+        {
+            if let Some(finding) = learned_finding(&sentence, model, &features, score.category) {
+                findings.push(finding);
+            }
+        }
     }
     findings.sort_by(|a, b| {
         (a.start, a.end, a.category, a.rule.as_str()).cmp(&(
@@ -353,7 +488,91 @@ pub fn lint(text: &str, rules: &Rules) -> Vec<Finding> {
     findings
 }
 
-fn lint_sentence(sentence: &Sentence, rules: &Rules, out: &mut Vec<Finding>) {
+/// The features of a sentence, with the matches of the built-in rules in force.
+fn sentence_features(sentence: &Sentence, rules: &Rules, hits: &[Hit], out: &mut Features) {
+    let rule_hits: Vec<RuleHit<'_>> = hits
+        .iter()
+        .filter(|h| {
+            let rule = &rules.rules[h.rule];
+            rule.enabled && !rule.custom
+        })
+        .map(|h| RuleHit {
+            rule: &rules.rules[h.rule].id,
+            category: h.finding.category,
+            token: h.token,
+            status: h.status,
+        })
+        .collect();
+    learned::features(sentence, &rule_hits, out);
+}
+
+/// A finding for a sentence only the model flags: its span is the run of words that push it most
+/// towards the category (the whole sentence when no word stands out).
+fn learned_finding(
+    sentence: &Sentence,
+    model: &Model,
+    features: &Features,
+    category: Category,
+) -> Option<Finding> {
+    let tokens = &sentence.tokens;
+    let weights = model.contributions(features, category, tokens.len());
+    let usable = |i: usize| tokens[i].is_word && !tokens[i].quoted && i >= sentence.first_word;
+    let best = (0..tokens.len())
+        .filter(|&i| usable(i))
+        .max_by(|&a, &b| weights[a].total_cmp(&weights[b]));
+    let (first, last) = match best {
+        Some(best) if weights[best] > 0.0 => {
+            let strong = |i: usize| usable(i) && weights[i] > 0.3 * weights[best];
+            let (mut first, mut last) = (best, best);
+            let mut words = 1;
+            while words < 6 {
+                let left = (first > 0 && strong(first - 1)).then(|| first - 1);
+                let right = (last + 1 < tokens.len() && strong(last + 1)).then(|| last + 1);
+                match (left, right) {
+                    (Some(l), Some(r)) if weights[l] >= weights[r] => first = l,
+                    (Some(_), Some(r)) | (None, Some(r)) => last = r,
+                    (Some(l), None) => first = l,
+                    (None, None) => break,
+                }
+                words += 1;
+            }
+            (first, last)
+        }
+        _ => {
+            let words: Vec<usize> = (0..tokens.len()).filter(|&i| usable(i)).collect();
+            (*words.first()?, *words.last()?)
+        }
+    };
+    let (message, suggestion) = learned_text(category);
+    Some(Finding {
+        category,
+        start: tokens[first].start,
+        end: tokens[last].end,
+        message: message.to_owned(),
+        suggestion: suggestion.to_owned(),
+        rule: LEARNED_RULES[learned::class_of(category) - 1].to_owned(),
+    })
+}
+
+/// A rule's match in a sentence, before the learned scorer weighs it.
+struct Hit {
+    rule: usize,
+    token: usize,
+    status: Status,
+    finding: Finding,
+}
+
+/// Whether a rule's match stands, or which of its conditions cancelled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Active,
+    Quoted,
+    Negated,
+    /// The rule wants a person as the subject and the clause has none.
+    NoPerson,
+}
+
+fn lint_sentence(sentence: &Sentence, rules: &Rules, out: &mut Vec<Hit>) {
     let tokens = &sentence.tokens;
     for start in 0..tokens.len() {
         if !tokens[start].is_word {
@@ -373,37 +592,46 @@ fn lint_sentence(sentence: &Sentence, rules: &Rules, out: &mut Vec<Finding>) {
             let Some(end) = match_at(&rule.patterns[p], tokens, start) else {
                 continue;
             };
-            if tokens[start..end].iter().any(|t| t.quoted) {
-                continue;
-            }
-            if rule.negatable && negated_before(tokens, start) {
-                continue;
-            }
+            // A match the rule's own conditions cancel is kept for the learned scorer, which
+            // weighs "not human error" or "the job failed to" differently from the plain match.
+            let mut status = if tokens[start..end].iter().any(|t| t.quoted) {
+                Status::Quoted
+            } else if rule.negatable && negated_before(tokens, start) {
+                Status::Negated
+            } else {
+                Status::Active
+            };
             let subject_start = match rule.subject {
                 Subject::Any => None,
                 Subject::Person | Subject::Other => {
-                    match person_subject(
+                    let found = person_subject(
                         tokens,
                         start,
                         sentence.first_word,
                         rule.subject == Subject::Other,
-                    ) {
-                        Some(s) => Some(s),
-                        None => continue,
+                    );
+                    if found.is_none() && status == Status::Active {
+                        status = Status::NoPerson;
                     }
+                    found
                 }
             };
             let span_start = match (rule.category, subject_start) {
                 (Category::BlamePerson, Some(s)) => tokens[s].start,
                 _ => tokens[start].start,
             };
-            out.push(Finding {
-                category: rule.category,
-                start: span_start,
-                end: tokens[end - 1].end,
-                message: rule.message.clone(),
-                suggestion: rule.suggestion.clone(),
-                rule: rule.id.clone(),
+            out.push(Hit {
+                rule: r,
+                token: start,
+                status,
+                finding: Finding {
+                    category: rule.category,
+                    start: span_start,
+                    end: tokens[end - 1].end,
+                    message: rule.message.clone(),
+                    suggestion: rule.suggestion.clone(),
+                    rule: rule.id.clone(),
+                },
             });
         }
     }
@@ -548,63 +776,66 @@ fn person_subject(
     Some(first)
 }
 
-/// Precision, recall and the confusion table of the linter on a labelled corpus.
+/// The corpus the shipped model is trained on: the training part of `tests/data/blameless/` and
+/// the older development corpus.
+pub const TRAIN_CORPUS: &str = include_str!("../../../tests/data/blameless/train.tsv");
+pub const DEV_CORPUS: &str = include_str!("../../../tests/data/blameless-dev.tsv");
+/// The held-out quarter of the corpus: measured, never trained or tuned on.
+pub const HELDOUT_CORPUS: &str = include_str!("../../../tests/data/blameless/heldout.tsv");
+
+/// One labelled sentence of a corpus.
 #[derive(Debug, Clone)]
-pub struct Evaluation {
+pub struct Labelled {
+    pub text: String,
+    /// `None` for a sentence that should be left alone.
+    pub label: Option<Category>,
+}
+
+/// Reads a TSV corpus with a header line: either `id, text, label, phenomenon, register` (label a
+/// category or `ok`) or the older `label, category, sentence` (label `flag` or `ok`). Lines that
+/// fit neither are skipped.
+pub fn read_corpus(tsv: &str) -> Vec<Labelled> {
+    let mut lines = tsv.lines();
+    let header = lines.next().unwrap_or("");
+    let new_format = header.starts_with("id\t");
+    lines
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let (text, label) = if new_format {
+                let (text, label) = (fields.get(1)?, fields.get(2)?);
+                let label = match *label {
+                    "ok" => None,
+                    other => Some(Category::parse(other)?),
+                };
+                (text.to_string(), label)
+            } else {
+                let (flag, category) = (fields.first()?, fields.get(1)?);
+                let text = fields.get(2..)?.join("\t");
+                let label = match *flag {
+                    "flag" => Some(Category::parse(category)?),
+                    "ok" => None,
+                    _ => return None,
+                };
+                (text, label)
+            };
+            Some(Labelled { text, label })
+        })
+        .collect()
+}
+
+/// Precision, recall and F1 of one category (a sentence counts under the category of its first
+/// finding).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CategoryScore {
     pub tp: usize,
     pub fp: usize,
     pub fn_: usize,
-    pub tn: usize,
     pub precision: f64,
     pub recall: f64,
     pub f1: f64,
-    /// (expected category, predicted category or "none", count)
-    pub confusion: Vec<(String, String, usize)>,
-    /// One readable line per sentence the linter got wrong.
-    pub misses: Vec<String>,
 }
 
-/// Runs the linter over a TSV corpus (`label`, `category`, `sentence`, with a header line). A
-/// sentence is predicted "flag" when the linter finds anything; its predicted category is that of
-/// the first finding.
-pub fn evaluate(corpus_tsv: &str, rules: &Rules) -> Evaluation {
-    let (mut tp, mut fp, mut fn_, mut tn) = (0, 0, 0, 0);
-    let mut confusion: HashMap<(String, String), usize> = HashMap::new();
-    let mut misses = Vec::new();
-    for line in corpus_tsv.lines().skip(1) {
-        let mut fields = line.splitn(3, '\t');
-        let (Some(label), Some(expected), Some(sentence)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
-            continue;
-        };
-        let findings = lint(sentence, rules);
-        let predicted = findings
-            .first()
-            .map(|f| f.category.as_str().to_owned())
-            .unwrap_or_else(|| "none".to_owned());
-        let flagged = !findings.is_empty();
-        let should = label == "flag";
-        match (should, flagged) {
-            (true, true) => tp += 1,
-            (false, true) => fp += 1,
-            (true, false) => fn_ += 1,
-            (false, false) => tn += 1,
-        }
-        let expected_category = if should {
-            expected.to_owned()
-        } else {
-            "none".to_owned()
-        };
-        *confusion
-            .entry((expected_category.clone(), predicted.clone()))
-            .or_default() += 1;
-        if expected_category != predicted {
-            misses.push(format!(
-                "expected {expected_category}, got {predicted}: {sentence}"
-            ));
-        }
-    }
+fn prf(tp: usize, fp: usize, fn_: usize) -> (f64, f64, f64) {
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let precision = ratio(tp, tp + fp);
     let recall = ratio(tp, tp + fn_);
@@ -613,20 +844,192 @@ pub fn evaluate(corpus_tsv: &str, rules: &Rules) -> Evaluation {
     } else {
         2.0 * precision * recall / (precision + recall)
     };
-    let mut confusion: Vec<(String, String, usize)> =
-        confusion.into_iter().map(|((e, p), n)| (e, p, n)).collect();
-    confusion.sort();
-    Evaluation {
-        tp,
-        fp,
-        fn_,
-        tn,
-        precision,
-        recall,
-        f1,
-        confusion,
-        misses,
+    (precision, recall, f1)
+}
+
+/// Precision, recall and the confusion table of the linter on a labelled corpus; `{:#}` also
+/// lists the misses.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub tp: usize,
+    pub fp: usize,
+    pub fn_: usize,
+    pub tn: usize,
+    /// Of "flag or not", whatever the category.
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub per_category: Vec<(Category, CategoryScore)>,
+    /// (expected category, predicted category or "none", count)
+    pub confusion: Vec<(String, String, usize)>,
+    /// One readable line per sentence the linter got wrong.
+    pub misses: Vec<String>,
+}
+
+impl Evaluation {
+    fn from_predictions(pairs: &[(&Labelled, Option<Category>)]) -> Evaluation {
+        let (mut tp, mut fp, mut fn_, mut tn) = (0, 0, 0, 0);
+        let mut confusion: HashMap<(String, String), usize> = HashMap::new();
+        let mut misses = Vec::new();
+        let mut per: HashMap<Category, CategoryScore> = HashMap::new();
+        for (row, predicted) in pairs {
+            match (row.label.is_some(), predicted.is_some()) {
+                (true, true) => tp += 1,
+                (false, true) => fp += 1,
+                (true, false) => fn_ += 1,
+                (false, false) => tn += 1,
+            }
+            if row.label == *predicted {
+                if let Some(c) = predicted {
+                    per.entry(*c).or_default().tp += 1;
+                }
+            } else {
+                if let Some(c) = predicted {
+                    per.entry(*c).or_default().fp += 1;
+                }
+                if let Some(c) = row.label {
+                    per.entry(c).or_default().fn_ += 1;
+                }
+            }
+            let name = |c: Option<Category>| c.map_or("none", Category::as_str).to_owned();
+            *confusion
+                .entry((name(row.label), name(*predicted)))
+                .or_default() += 1;
+            if row.label != *predicted {
+                misses.push(format!(
+                    "expected {}, got {}: {}",
+                    name(row.label),
+                    name(*predicted),
+                    row.text
+                ));
+            }
+        }
+        let (precision, recall, f1) = prf(tp, fp, fn_);
+        let per_category = Category::ALL
+            .iter()
+            .map(|c| {
+                let mut score = per.get(c).copied().unwrap_or_default();
+                (score.precision, score.recall, score.f1) = prf(score.tp, score.fp, score.fn_);
+                (*c, score)
+            })
+            .collect();
+        let mut confusion: Vec<(String, String, usize)> =
+            confusion.into_iter().map(|((e, p), n)| (e, p, n)).collect();
+        confusion.sort();
+        Evaluation {
+            tp,
+            fp,
+            fn_,
+            tn,
+            precision,
+            recall,
+            f1,
+            per_category,
+            confusion,
+            misses,
+        }
     }
+
+    /// The lowest F1 of any category.
+    pub fn min_category_f1(&self) -> f64 {
+        self.per_category
+            .iter()
+            .map(|(_, s)| s.f1)
+            .fold(f64::MAX, f64::min)
+    }
+}
+
+/// A corpus row is linted as a line of its own, as `failforward lint -` reads it.
+fn predict(text: &str, rules: &Rules, model: Option<&Model>) -> Option<Category> {
+    lint_with(&format!("{text}\n"), rules, model)
+        .first()
+        .map(|f| f.category)
+}
+
+/// Runs the linter (rules and shipped model) over a TSV corpus (see [`read_corpus`]). A sentence
+/// is predicted "flag" when the linter finds anything; its category is that of the first finding.
+pub fn evaluate(corpus_tsv: &str, rules: &Rules) -> Evaluation {
+    evaluate_with(&read_corpus(corpus_tsv), rules, Model::builtin())
+}
+
+/// [`evaluate`] with a given model, or the rules alone.
+pub fn evaluate_with(corpus: &[Labelled], rules: &Rules, model: Option<&Model>) -> Evaluation {
+    let pairs: Vec<(&Labelled, Option<Category>)> = corpus
+        .iter()
+        .map(|row| (row, predict(&row.text, rules, model)))
+        .collect();
+    Evaluation::from_predictions(&pairs)
+}
+
+/// The training examples of a corpus: each sentence of each row, with the row's label.
+fn examples(corpus: &[&Labelled], rules: &Rules) -> Vec<Example> {
+    let mut out = Vec::new();
+    let mut hits = Vec::new();
+    for row in corpus {
+        for sentence in sentences(&format!("{}\n", row.text)) {
+            if sentence.heading {
+                continue;
+            }
+            hits.clear();
+            lint_sentence(&sentence, rules, &mut hits);
+            let mut features = Features::default();
+            sentence_features(&sentence, rules, &hits, &mut features);
+            out.push(Example {
+                features,
+                class: row.label.map_or(0, learned::class_of),
+            });
+        }
+    }
+    out
+}
+
+/// Trains a model on a corpus, with the given rules' matches as features.
+pub fn train_model(corpus: &[Labelled], rules: &Rules, params: &Params) -> Model {
+    let rows: Vec<&Labelled> = corpus.iter().collect();
+    learned::train(&examples(&rows, rules), params)
+}
+
+/// The training corpus of the shipped model.
+pub fn builtin_training_corpus() -> Vec<Labelled> {
+    let mut corpus = read_corpus(TRAIN_CORPUS);
+    corpus.extend(read_corpus(DEV_CORPUS));
+    corpus
+}
+
+/// Trains the model that ships in the binary (`failforward lint-train` writes it to
+/// `src/domain/blameless/model.bin`); deterministic.
+pub fn train_builtin() -> Model {
+    train_model(
+        &builtin_training_corpus(),
+        Rules::builtin(),
+        &Params::default(),
+    )
+}
+
+/// K-fold cross-validation: row `i` is in fold `i % folds` (the corpus is grouped by label, so the
+/// folds are stratified); each fold is predicted by a model trained on the others.
+pub fn cross_validate(
+    corpus: &[Labelled],
+    rules: &Rules,
+    params: &Params,
+    folds: usize,
+) -> Evaluation {
+    let folds = folds.max(2);
+    let mut predictions: Vec<Option<Category>> = vec![None; corpus.len()];
+    for fold in 0..folds {
+        let train: Vec<&Labelled> = corpus
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % folds != fold)
+            .map(|(_, r)| r)
+            .collect();
+        let model = learned::train(&examples(&train, rules), params);
+        for (i, row) in corpus.iter().enumerate().filter(|(i, _)| i % folds == fold) {
+            predictions[i] = predict(&row.text, rules, Some(&model));
+        }
+    }
+    let pairs: Vec<(&Labelled, Option<Category>)> = corpus.iter().zip(predictions).collect();
+    Evaluation::from_predictions(&pairs)
 }
 
 impl fmt::Display for Evaluation {
@@ -636,12 +1039,33 @@ impl fmt::Display for Evaluation {
             "flag: precision {:.3}, recall {:.3}, F1 {:.3} (tp {}, fp {}, fn {}, tn {})",
             self.precision, self.recall, self.f1, self.tp, self.fp, self.fn_, self.tn
         )?;
+        writeln!(
+            f,
+            "\n{:<22}{:>10}{:>8}{:>8}{:>6}{:>6}{:>6}",
+            "category", "precision", "recall", "F1", "tp", "fp", "fn"
+        )?;
+        for (category, s) in &self.per_category {
+            writeln!(
+                f,
+                "{:<22}{:>10.3}{:>8.3}{:>8.3}{:>6}{:>6}{:>6}",
+                category.as_str(),
+                s.precision,
+                s.recall,
+                s.f1,
+                s.tp,
+                s.fp,
+                s.fn_
+            )?;
+        }
         writeln!(f, "\nconfusion (expected → predicted: count)")?;
         for (expected, predicted, n) in &self.confusion {
             let mark = if expected == predicted { " " } else { "✗" };
             writeln!(f, "{mark} {expected:<20} → {predicted:<20} {n}")?;
         }
         writeln!(f, "\nmisses: {}", self.misses.len())?;
+        if !f.alternate() {
+            return Ok(());
+        }
         for miss in &self.misses {
             writeln!(f, "  {miss}")?;
         }

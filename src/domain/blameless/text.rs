@@ -362,12 +362,22 @@ impl Scanner {
                     | "be"
             )
         });
+        // A short unpunctuated line is a heading ("Root cause analysis", "What Went Wrong"), but
+        // not a headline or a chat line ("Company blames human error for outage", "lol he broke
+        // prod"): those run longer in sentence case or start in lower case.
+        let word_tokens = || tokens.iter().filter(|t| t.is_word);
+        let starts_capitalised = word_tokens().next().is_some_and(|t| t.capitalised);
+        let title_case = word_tokens()
+            .filter(|t| t.lower.chars().count() >= 4)
+            .all(|t| t.capitalised);
         let heading = self.line_is_heading
             || (by_line
                 && self.sentence_at_line_start
                 && !self.terminal
                 && words <= 8
-                && !has_verb);
+                && !has_verb
+                && starts_capitalised
+                && (words <= 4 || title_case));
         self.sentences.push(Sentence {
             tokens,
             first_word,

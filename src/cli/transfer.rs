@@ -206,16 +206,36 @@ fn collect_inputs(paths: &[PathBuf]) -> Vec<Input> {
 
 /// Reads a file, refusing one far beyond any postmortem or export before it is all in memory.
 fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
-    const LIMIT: u64 = 256 * 1024 * 1024;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot be read: {e}"))?;
+    read_bounded(file)
+}
+
+/// Reads at most [`READ_LIMIT`] bytes, so that a huge file or an archive entry that unpacks to
+/// gigabytes (a zip bomb) is refused instead of filling the memory.
+fn read_bounded(reader: impl Read) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
-    file.take(LIMIT + 1)
+    reader
+        .take(READ_LIMIT + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot be read: {e}"))?;
-    if bytes.len() as u64 > LIMIT {
-        return Err(format!("is larger than {LIMIT} bytes"));
+    if bytes.len() as u64 > READ_LIMIT {
+        return Err(format!("is larger than {READ_LIMIT} bytes"));
     }
     Ok(bytes)
+}
+
+/// The most a file, or one file of an archive, may hold.
+const READ_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// One file of an archive, read unless it is not a postmortem or an export.
+fn archive_entry(archive: &str, inner: &str, reader: impl Read) -> Input {
+    let name = format!("{archive}:{inner}");
+    let bytes = if importable(inner) {
+        read_bounded(reader)
+    } else {
+        Err(SKIPPED.to_owned())
+    };
+    Input { name, bytes }
 }
 
 fn walk(dir: &Path, out: &mut Vec<Input>) {
@@ -255,7 +275,7 @@ fn untar(archive: &str, reader: impl Read) -> Result<Vec<Input>, String> {
     let mut out = Vec::new();
     let mut tar = tar::Archive::new(reader);
     for entry in tar.entries().map_err(|e| e.to_string())? {
-        let mut entry = entry.map_err(|e| e.to_string())?;
+        let entry = entry.map_err(|e| e.to_string())?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
@@ -263,20 +283,7 @@ fn untar(archive: &str, reader: impl Read) -> Result<Vec<Input>, String> {
             .path()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let name = format!("{archive}:{inner}");
-        if !importable(&inner) {
-            out.push(Input {
-                name,
-                bytes: Err(SKIPPED.to_owned()),
-            });
-            continue;
-        }
-        let mut bytes = Vec::new();
-        let read = entry
-            .read_to_end(&mut bytes)
-            .map(|_| bytes)
-            .map_err(|e| format!("cannot be read: {e}"));
-        out.push(Input { name, bytes: read });
+        out.push(archive_entry(archive, &inner, entry));
     }
     Ok(out)
 }
@@ -292,20 +299,7 @@ fn unzip(path: &Path) -> Result<Vec<Input>, String> {
             continue;
         }
         let inner = entry.name().to_owned();
-        let name = format!("{archive}:{inner}");
-        if !importable(&inner) {
-            out.push(Input {
-                name,
-                bytes: Err(SKIPPED.to_owned()),
-            });
-            continue;
-        }
-        let mut bytes = Vec::new();
-        let read = entry
-            .read_to_end(&mut bytes)
-            .map(|_| bytes)
-            .map_err(|e| format!("cannot be read: {e}"));
-        out.push(Input { name, bytes: read });
+        out.push(archive_entry(&archive, &inner, &mut entry));
     }
     Ok(out)
 }

@@ -94,11 +94,18 @@ pub async fn export_organisation(
     file_response(&document, params.format.as_deref())
 }
 
+/// An import's body as the document states it: raw bytes, since the importer reads any text (a
+/// typed schema would promise a refusal of JSON-looking text that the lenient reader accepts).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // never built: the handler takes the bytes as they come
+pub struct ImportBody(Vec<u8>);
+
 /// Imports a JSON export (all its loops) or a Markdown postmortem into the team, all or nothing,
 /// and reports the blameless-language linter's findings on the imported text. Named loops become
 /// the caller's; anonymous ones stay anonymous.
 #[utoipa::path(post, path = "/api/v1/teams/{slug}/import", tag = "export", params(("slug" = String, Path), ImportParams),
-    request_body(content = String, description = "A JSON export (application/json), or a Markdown postmortem (text/markdown)", content_type = "text/markdown"),
+    request_body(content = ImportBody, description = "A JSON export (application/json), or a postmortem as written (text/markdown or plain text): raw bytes, read leniently; only what cannot be text is refused", content_type = "text/markdown"),
     responses((status = 201, body = ImportReport), (status = 200, description = "Dry run", body = ImportReport),
         (status = 413, description = "Larger than the request limit", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a postmortem at all (binary, an image, not UTF-8, empty) or a malformed export, naming the file and line", body = Problem, content_type = "application/problem+json")))]

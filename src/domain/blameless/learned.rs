@@ -369,6 +369,8 @@ pub struct Score {
     pub flag: f32,
     /// The most likely category if it is.
     pub category: Category,
+    /// The probability of each class (`ok` first, then `Category::ALL`'s order).
+    pub probabilities: [f32; CLASSES],
 }
 
 impl Model {
@@ -482,6 +484,7 @@ impl Model {
         Score {
             flag: 1.0 - p[0],
             category: Category::ALL[best - 1],
+            probabilities: p,
         }
     }
 

@@ -445,8 +445,15 @@ pub fn lint_with(text: &str, rules: &Rules, model: Option<&Model>) -> Vec<Findin
             .filter(|h| h.status != Status::Active)
             .map(|h| (h.finding.category, h.status))
             .collect();
+        // Where rules of different categories match overlapping words ("should have known":
+        // a counterfactual's words inside hindsight's), one finding is told: the category the
+        // model finds likelier in this sentence, else the longer match.
+        let overlapping_losers = overlapping_losers(&sentence, rules, &hits, &score);
         let before = findings.len();
-        for hit in hits.drain(..) {
+        for (index, hit) in hits.drain(..).enumerate() {
+            if overlapping_losers.contains(&index) {
+                continue;
+            }
             let rule = &rules.rules[hit.rule];
             if hit.status == Status::Active
                 && rule.enabled
@@ -486,6 +493,42 @@ pub fn lint_with(text: &str, rules: &Rules, model: Option<&Model>) -> Vec<Findin
     });
     findings.dedup_by(|b, a| a.start == b.start && a.category == b.category);
     findings
+}
+
+/// The rule hits (indexes into `hits`) that give way to an overlapping hit of another category.
+fn overlapping_losers(
+    sentence: &Sentence,
+    rules: &Rules,
+    hits: &[Hit],
+    score: &learned::Score,
+) -> Vec<usize> {
+    let candidates: Vec<(usize, usize, usize, f32)> = hits
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| {
+            let rule = &rules.rules[h.rule];
+            h.status == Status::Active && rule.enabled && !rule.custom
+        })
+        .map(|(i, h)| {
+            let start = sentence.tokens[h.token].start;
+            let p = score.probabilities[learned::class_of(h.finding.category)];
+            (i, start, h.finding.end, p)
+        })
+        .collect();
+    let mut losers = Vec::new();
+    for &(i, start, end, p) in &candidates {
+        let beaten = candidates.iter().any(|&(j, s2, e2, q)| {
+            j != i
+                && hits[j].finding.category != hits[i].finding.category
+                && start < e2
+                && s2 < end
+                && (q > p || (q == p && e2 - s2 > end - start))
+        });
+        if beaten {
+            losers.push(i);
+        }
+    }
+    losers
 }
 
 /// The features of a sentence, with the matches of the built-in rules in force.

@@ -134,7 +134,9 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
 
 /// File names a folder or an archive is searched for: what postmortems and exports are written
 /// in. Other files there (images, attachments) are listed as skipped.
-const IMPORTABLE: [&str; 6] = ["md", "markdown", "txt", "text", "json", "mdown"];
+const IMPORTABLE: [&str; 8] = [
+    "md", "markdown", "txt", "text", "json", "mdown", "html", "htm",
+];
 
 fn importable(name: &str) -> bool {
     let lower = name.to_lowercase();
@@ -269,7 +271,7 @@ fn walk(dir: &Path, out: &mut Vec<Input>) {
 }
 
 /// The reason given for files a folder or archive holds that are not postmortems or exports.
-const SKIPPED: &str = "skipped: not a .md, .markdown, .txt or .json file";
+const SKIPPED: &str = "skipped: not a .md, .markdown, .txt, .html or .json file";
 
 fn untar(archive: &str, reader: impl Read) -> Result<Vec<Input>, String> {
     let mut out = Vec::new();

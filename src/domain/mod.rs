@@ -5,8 +5,10 @@
 
 pub mod blameless;
 pub mod culture;
+
 pub mod experiments;
 pub mod health;
+pub mod html;
 pub mod ids;
 pub mod loops;
 pub mod people;

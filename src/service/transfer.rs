@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
+use crate::domain::html;
 use crate::domain::loops::{
     self, ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, Questionnaire, Stage,
     Suggestion, Visibility,
@@ -868,18 +869,33 @@ pub fn read_import_named(
             loops,
             kept_sections,
         })
+    } else if html::is_html(file_name, text) {
+        // Lines of an HTML file are no help to its reader: a problem names the part at fault.
+        let markdown = html::to_markdown(text);
+        read_postmortem(&markdown, file_name, team, importer, now)
     } else {
-        let hints = postmortem::Hints {
-            file_name,
-            today: Some(now.date()),
-        };
-        let pm = postmortem::parse_with(text, hints)
-            .map_err(|e| ServiceError::field(e.field, format!("line {}: {}", e.line, e.message)))?;
-        Ok(ImportBatch {
-            loops: vec![from_postmortem(team, importer, &pm, now)?],
-            kept_sections: vec![pm.unmapped()],
-        })
+        read_postmortem(text, file_name, team, importer, now)
     }
+}
+
+/// A postmortem in Markdown or plain text, read leniently into one loop.
+fn read_postmortem(
+    text: &str,
+    file_name: Option<&str>,
+    team: TeamId,
+    importer: UserId,
+    now: OffsetDateTime,
+) -> ServiceResult<ImportBatch> {
+    let hints = postmortem::Hints {
+        file_name,
+        today: Some(now.date()),
+    };
+    let pm = postmortem::parse_with(text, hints)
+        .map_err(|e| ServiceError::field(e.field, format!("line {}: {}", e.line, e.message)))?;
+    Ok(ImportBatch {
+        loops: vec![from_postmortem(team, importer, &pm, now)?],
+        kept_sections: vec![pm.unmapped()],
+    })
 }
 
 fn export_team_head(access: &TeamAccess) -> ExportTeam {

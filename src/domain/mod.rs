@@ -5,7 +5,7 @@
 
 pub mod blameless;
 pub mod culture;
-
+pub mod docx;
 pub mod experiments;
 pub mod health;
 pub mod html;

@@ -14,13 +14,13 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::domain::html;
 use crate::domain::loops::{
     self, ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, Questionnaire, Stage,
     Suggestion, Visibility,
 };
 use crate::domain::postmortem::{self, Postmortem};
 use crate::domain::when::{day_of, parse_date, parse_instant};
+use crate::domain::{docx, html};
 use crate::domain::{LoopId, TeamId, UserId};
 use crate::store::loops::{FollowUp, LoopFilter, LoopRecord, NewLoop, Review};
 use crate::store::transfer::{ImportedAccount, ImportedAction, ImportedLoop};
@@ -827,10 +827,18 @@ pub fn read_import_file(
             )),
         ));
     }
-    let text = postmortem::check_bytes(bytes).map_err(|e| {
-        ServiceError::field(e.field, named(format!("line {}: {}", e.line, e.message)))
-    })?;
-    read_import_named(text, name, team, importer, now).map_err(|error| match error {
+    let read = if bytes.starts_with(b"PK\x03\x04") && docx::is_docx(name, bytes) {
+        // A Word document has no lines its reader could count: a problem names the part.
+        let markdown =
+            docx::to_markdown(bytes).map_err(|e| ServiceError::field("body", named(e.0)))?;
+        read_postmortem(&markdown, name, team, importer, now)
+    } else {
+        let text = postmortem::check_bytes(bytes).map_err(|e| {
+            ServiceError::field(e.field, named(format!("line {}: {}", e.line, e.message)))
+        })?;
+        read_import_named(text, name, team, importer, now)
+    };
+    read.map_err(|error| match error {
         ServiceError::Invalid(fields) if name.is_some() => {
             let mut errors = FieldErrors::default();
             for f in fields.iter() {

@@ -134,8 +134,8 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
 
 /// File names a folder or an archive is searched for: what postmortems and exports are written
 /// in. Other files there (images, attachments) are listed as skipped.
-const IMPORTABLE: [&str; 9] = [
-    "md", "markdown", "txt", "text", "json", "mdown", "html", "htm", "docx",
+const IMPORTABLE: [&str; 10] = [
+    "md", "markdown", "txt", "text", "json", "mdown", "html", "htm", "docx", "csv",
 ];
 
 fn importable(name: &str) -> bool {
@@ -271,7 +271,7 @@ fn walk(dir: &Path, out: &mut Vec<Input>) {
 }
 
 /// The reason given for files a folder or archive holds that are not postmortems or exports.
-const SKIPPED: &str = "skipped: not a .md, .markdown, .txt, .html, .docx or .json file";
+const SKIPPED: &str = "skipped: not a .md, .markdown, .txt, .html, .docx, .csv or .json file";
 
 fn untar(archive: &str, reader: impl Read) -> Result<Vec<Input>, String> {
     let mut out = Vec::new();

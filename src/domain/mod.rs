@@ -18,6 +18,7 @@ pub mod review;
 pub mod search;
 pub mod team;
 pub mod text;
+pub mod tool_exports;
 pub mod when;
 
 pub use ids::{

@@ -20,7 +20,7 @@ use crate::domain::loops::{
 };
 use crate::domain::postmortem::{self, Postmortem};
 use crate::domain::when::{day_of, parse_date, parse_instant};
-use crate::domain::{docx, html};
+use crate::domain::{docx, html, tool_exports};
 use crate::domain::{LoopId, TeamId, UserId};
 use crate::store::loops::{FollowUp, LoopFilter, LoopRecord, NewLoop, Review};
 use crate::store::transfer::{ImportedAccount, ImportedAction, ImportedLoop};
@@ -859,6 +859,20 @@ pub fn read_import_named(
     now: OffsetDateTime,
 ) -> ServiceResult<ImportBatch> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    let located = |e: postmortem::PostmortemError| {
+        ServiceError::field(e.field, format!("line {}: {}", e.line, e.message))
+    };
+    if trimmed.starts_with(['{', '[']) {
+        // An incident tool's or Parabol's JSON export; anything else starting with `{` is read
+        // as a failforward export.
+        if let Some(found) = tool_exports::from_json(trimmed) {
+            return batch_of(&found.map_err(located)?, team, importer, now);
+        }
+    }
+    if tool_exports::is_csv(file_name) {
+        let found = tool_exports::from_csv(text, file_name).map_err(located)?;
+        return batch_of(&found, team, importer, now);
+    }
     if trimmed.starts_with('{') {
         let document = parse_document(trimmed)?;
         let mut loops = Vec::new();
@@ -884,6 +898,25 @@ pub fn read_import_named(
     } else {
         read_postmortem(text, file_name, team, importer, now)
     }
+}
+
+/// Loops of postmortems read from a tool's export, one each.
+fn batch_of(
+    found: &[Postmortem],
+    team: TeamId,
+    importer: UserId,
+    now: OffsetDateTime,
+) -> ServiceResult<ImportBatch> {
+    let mut loops = Vec::new();
+    let mut kept_sections = Vec::new();
+    for pm in found {
+        loops.push(from_postmortem(team, importer, pm, now)?);
+        kept_sections.push(pm.unmapped());
+    }
+    Ok(ImportBatch {
+        loops,
+        kept_sections,
+    })
 }
 
 /// A postmortem in Markdown or plain text, read leniently into one loop.

@@ -795,3 +795,148 @@ story!(
         refused(&app, &lee, "renamed.docx", not_word).await;
     }
 );
+
+fn tools_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tools")
+}
+
+story!(
+    exports_of_incident_tools_and_retrospectives_import_as_loops,
+    |app: TestApp| async move {
+        let lee = lead(&app).await;
+        let mut names: Vec<String> = std::fs::read_dir(tools_dir())
+            .expect("the tools folder")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".toml") && n != "README.md")
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 4, "{names:?}");
+        for name in names {
+            let bytes = std::fs::read(tools_dir().join(&name)).expect("a sample");
+            let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+            let fixture: toml::Value = toml::from_str(
+                &std::fs::read_to_string(tools_dir().join(format!("{stem}.expect.toml")))
+                    .expect("a fixture"),
+            )
+            .expect("TOML");
+            let expected = fixture["loops"].as_array().cloned().unwrap_or_default();
+            let (status, _, report) = lee
+                .send_bytes(
+                    reqwest::Method::POST,
+                    &format!("/api/v1/teams/ops/import?file_name={name}"),
+                    "application/octet-stream",
+                    bytes,
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{name}: {report}");
+            let loops = report["loops"].as_array().cloned().unwrap_or_default();
+            assert_eq!(loops.len(), expected.len(), "{name}: {report}");
+            for want in expected {
+                let title = want["title"].as_str().unwrap_or("");
+                let summary = loops
+                    .iter()
+                    .find(|l| l["title"] == title)
+                    .unwrap_or_else(|| panic!("{name}: no loop {title:?} in {report}"));
+                for (key, field) in [("timeline", "timeline_events"), ("actions", "actions")] {
+                    assert_eq!(
+                        summary[field].as_i64(),
+                        want.get(key).and_then(toml::Value::as_integer),
+                        "{name}: {title}: {field}"
+                    );
+                }
+                let kept: Vec<&str> = want
+                    .get("kept")
+                    .and_then(toml::Value::as_array)
+                    .map(|k| k.iter().filter_map(toml::Value::as_str).collect())
+                    .unwrap_or_default();
+                assert_eq!(summary["kept_sections"], json!(kept), "{name}: {title}");
+                let id = summary["id"].as_str().expect("an id");
+                let (status, export) = lee
+                    .get(&format!("/api/v1/teams/ops/loops/{id}/export?format=json"))
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{export}");
+                let item = &export["teams"][0]["loops"][0];
+                let date = want["date"].as_str().unwrap_or("");
+                assert!(
+                    item["noticed_at"].as_str().unwrap_or("").starts_with(date),
+                    "{name}: {title}: noticed {}",
+                    item["noticed_at"]
+                );
+                let at: Vec<&str> = item["timeline"]
+                    .as_array()
+                    .map(|e| e.iter().filter_map(|e| e["occurred_at"].as_str()).collect())
+                    .unwrap_or_default();
+                for time in want
+                    .get("times")
+                    .and_then(toml::Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    let time = time.as_str().unwrap_or("");
+                    assert!(at.contains(&time), "{name}: {time} not among {at:?}");
+                }
+                let done = item["actions"]
+                    .as_array()
+                    .map_or(0, |a| a.iter().filter(|a| a["status"] == "done").count());
+                assert_eq!(
+                    Some(done as i64),
+                    want.get("done").and_then(toml::Value::as_integer),
+                    "{name}: {title}"
+                );
+                if let Some(tags) = want.get("tags").and_then(toml::Value::as_array) {
+                    let tags: Vec<&str> = tags.iter().filter_map(toml::Value::as_str).collect();
+                    assert_eq!(item["tags"], json!(tags), "{name}: {title}");
+                }
+                for (field, phrase) in want
+                    .get("fields")
+                    .and_then(toml::Value::as_table)
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    let pointer = format!("/{}", field.replace('.', "/"));
+                    let value = item.pointer(&pointer).and_then(Value::as_str).unwrap_or("");
+                    let phrase = phrase.as_str().unwrap_or("");
+                    assert!(
+                        value.contains(phrase),
+                        "{name}: {title}: {field} lacks {phrase:?}: {value:?}"
+                    );
+                }
+                // Imports carry no attribution: no assignee, author or reporter is kept.
+                let mut all = String::new();
+                strings_of(item, &mut all);
+                for absent in fixture["absent"].as_array().cloned().unwrap_or_default() {
+                    let absent = absent.as_str().unwrap_or("");
+                    assert!(!all.contains(absent), "{name}: {absent:?} kept in {all}");
+                }
+            }
+        }
+
+        // A CSV of no known export, and a Jira export without a postmortem, are refused.
+        let (_, problem) = refused(
+            &app,
+            &lee,
+            "budget.csv",
+            b"month,amount\nJanuary,12\n".to_vec(),
+        )
+        .await;
+        assert!(
+            problem["detail"].as_str().unwrap_or("").contains("Parabol"),
+            "{problem}"
+        );
+        let (_, problem) = refused(
+            &app,
+            &lee,
+            "stories.csv",
+            b"Summary,Issue key,Issue Type,Labels\nA story,ST-1,Story,ux\n".to_vec(),
+        )
+        .await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("postmortem"),
+            "{problem}"
+        );
+    }
+);

@@ -940,3 +940,108 @@ story!(
         );
     }
 );
+
+/// Uploads files on the "Your data" page with the page's own token; returns status and page.
+async fn upload(
+    browser: &crate::helpers::Browser,
+    files: &[(&str, Vec<u8>)],
+    options: &[&str],
+) -> (StatusCode, String) {
+    let token = browser.csrf("/teams/ops/data").await;
+    let mut form = reqwest::multipart::Form::new().text("csrf_token", token);
+    for option in options {
+        form = form.text(option.to_string(), "on");
+    }
+    for (name, bytes) in files {
+        form = form.part(
+            "files",
+            reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()),
+        );
+    }
+    let response = browser
+        .client
+        .post(format!("{}/teams/ops/import-files", browser.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    let status = response.status();
+    (status, response.text().await.unwrap_or_default())
+}
+
+story!(
+    the_data_page_imports_several_files_and_archives_with_a_report_per_file,
+    |app: TestApp| async move {
+        lead(&app).await;
+        let browser = app.sign_in("lee@example.org").await;
+        let corpus_file = |name: &str| std::fs::read(corpus_dir().join(name)).expect("a document");
+        let zip = {
+            use std::io::Write;
+            let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            let options = zip::write::SimpleFileOptions::default();
+            for name in ["03-h2-start.md", "46-github-rendered.html"] {
+                zip.start_file(format!("old/{name}"), options)
+                    .expect("entry");
+                zip.write_all(&corpus_file(name)).expect("write");
+            }
+            zip.start_file("old/diagram.png", options).expect("entry");
+            zip.write_all(b"\x89PNG\r\n\x1a\n").expect("write");
+            zip.finish().expect("zip").into_inner()
+        };
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        png.extend([0u8; 32]);
+        let files = [
+            ("01-sre-template.md", corpus_file("01-sre-template.md")),
+            ("history.zip", zip),
+            ("photo.md", png),
+        ];
+        let before = app.db.count("SELECT COUNT(*) FROM loops").await;
+
+        // A dry run reports every file and writes nothing.
+        let (status, page) = upload(&browser, &files, &["dry_run"]).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+        assert_eq!(page.matches("<td>would import</td>").count(), 3, "{page}");
+        assert!(
+            page.contains("<td>history.zip:old/46-github-rendered.html</td>"),
+            "{page}"
+        );
+        assert!(page.contains("<td>skipped</td>"), "{page}");
+        assert!(
+            page.contains("<td>refused</td>") && page.contains("PNG"),
+            "{page}"
+        );
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM loops").await, before);
+
+        // All or nothing: one refusal, nothing written.
+        let (status, page) = upload(&browser, &files, &["all_or_nothing"]).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+        assert_eq!(page.matches("<td>not imported</td>").count(), 3, "{page}");
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM loops").await, before);
+
+        // Otherwise the readable files are imported, each with its line.
+        let (status, page) = upload(&browser, &files, &[]).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+        assert_eq!(page.matches("<td>imported</td>").count(), 3, "{page}");
+        assert!(
+            page.contains("Artifact cache eviction slowed every build"),
+            "{page}"
+        );
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM loops").await, before + 3);
+
+        // Without the page's token nothing is read.
+        let form = reqwest::multipart::Form::new().part(
+            "files",
+            reqwest::multipart::Part::bytes(corpus_file("02-plain-first-line.txt"))
+                .file_name("02-plain-first-line.txt"),
+        );
+        let response = browser
+            .client
+            .post(format!("{}/teams/ops/import-files", browser.base))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(app.db.count("SELECT COUNT(*) FROM loops").await, before + 3);
+    }
+);

@@ -2,7 +2,7 @@
 //! stores and keep the promises of docs/export-schema.md.
 
 use failforward::service::error::ServiceError;
-use failforward::service::transfer::{read_import, ImportBatch};
+use failforward::service::transfer::{read_import, read_import_file, ImportBatch};
 use failforward::store::transfer::ImportedLoop;
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -20,6 +20,24 @@ pub fn import(text: &str) {
             assert!(!fields.is_empty(), "a refusal names no field");
             for f in &fields {
                 assert!(!f.field.is_empty(), "a refusal without a field: {f:?}");
+            }
+        }
+        Err(other) => panic!("an import is refused with {other:?}, not a field error"),
+    }
+}
+
+/// Runs the importer on a file's bytes as uploaded (HTML, `.docx`, a tool's export…): a
+/// refusal names a field and the file, an acceptance is storable.
+pub fn import_file(name: &str, bytes: &[u8]) {
+    let team = failforward::domain::TeamId::random();
+    let importer = failforward::domain::UserId::random();
+    match read_import_file(Some(name), bytes, team, importer, NOW) {
+        Ok(batch) => check_batch(&batch),
+        Err(ServiceError::Invalid(fields)) => {
+            assert!(!fields.is_empty(), "a refusal names no field");
+            for f in &fields {
+                assert!(!f.field.is_empty(), "a refusal without a field: {f:?}");
+                assert!(f.message.contains(name), "a refusal without the file: {f:?}");
             }
         }
         Err(other) => panic!("an import is refused with {other:?}, not a field error"),

@@ -132,9 +132,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// File names a folder or an archive is searched for: what postmortems and exports are written
-/// in. Other files there (images, attachments) are listed as skipped.
-const IMPORTABLE: [&str; 6] = ["md", "markdown", "txt", "text", "json", "mdown"];
+use crate::service::transfer::{IMPORTABLE, SKIPPED};
 
 fn importable(name: &str) -> bool {
     let lower = name.to_lowercase();
@@ -267,9 +265,6 @@ fn walk(dir: &Path, out: &mut Vec<Input>) {
         }
     }
 }
-
-/// The reason given for files a folder or archive holds that are not postmortems or exports.
-const SKIPPED: &str = "skipped: not a .md, .markdown, .txt or .json file";
 
 fn untar(archive: &str, reader: impl Read) -> Result<Vec<Input>, String> {
     let mut out = Vec::new();

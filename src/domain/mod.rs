@@ -5,8 +5,10 @@
 
 pub mod blameless;
 pub mod culture;
+pub mod docx;
 pub mod experiments;
 pub mod health;
+pub mod html;
 pub mod ids;
 pub mod loops;
 pub mod people;
@@ -16,6 +18,7 @@ pub mod review;
 pub mod search;
 pub mod team;
 pub mod text;
+pub mod tool_exports;
 pub mod when;
 
 pub use ids::{

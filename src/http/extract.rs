@@ -213,6 +213,61 @@ where
     }
 }
 
+/// A multipart form (file uploads) whose `csrf_token` field matched the session's: its other
+/// fields as (name, file name, bytes). A mismatch answers 403 and runs no handler.
+pub struct CsrfMultipart(pub Vec<(String, Option<String>, Vec<u8>)>);
+
+impl FromRequest<AppState> for CsrfMultipart {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let expected = match request.extensions().get::<SessionContext>().cloned() {
+            Some(SessionContext::SignedIn { csrf_token, .. }) => Some(csrf_token),
+            _ => None,
+        };
+        let unreadable = |message: String| {
+            error_page(
+                StatusCode::BAD_REQUEST,
+                "The form could not be read",
+                &message,
+                Vec::new(),
+            )
+        };
+        let mut multipart = axum::extract::Multipart::from_request(request, state)
+            .await
+            .map_err(|e| unreadable(e.body_text()))?;
+        let mut fields = Vec::new();
+        let mut given = None;
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| unreadable(e.body_text()))?
+        {
+            let name = field.name().unwrap_or("").to_owned();
+            let file_name = field.file_name().map(str::to_owned);
+            let bytes = field.bytes().await.map_err(|e| unreadable(e.body_text()))?;
+            if name == "csrf_token" {
+                given = Some(String::from_utf8_lossy(&bytes).into_owned());
+            } else {
+                fields.push((name, file_name, bytes.to_vec()));
+            }
+        }
+        let valid = match (&expected, &given) {
+            (Some(expected), Some(given)) => secrets::same(expected, given),
+            _ => false,
+        };
+        if !valid {
+            return Err(error_page(
+                StatusCode::FORBIDDEN,
+                "This form has expired",
+                "The form was missing its security token or was opened in another session. Go back, reload the page and try again.",
+                Vec::new(),
+            ));
+        }
+        Ok(CsrfMultipart(fields))
+    }
+}
+
 /// The caller of an API endpoint: a personal API token (`Authorization: Bearer ffp_…`), or the
 /// browser's session plus an `X-CSRF-Token` header on state-changing methods.
 pub struct ApiUser(pub Actor);

@@ -20,6 +20,7 @@ use crate::domain::loops::{
 };
 use crate::domain::postmortem::{self, Postmortem};
 use crate::domain::when::{day_of, parse_date, parse_instant};
+use crate::domain::{docx, html, tool_exports};
 use crate::domain::{LoopId, TeamId, UserId};
 use crate::store::loops::{FollowUp, LoopFilter, LoopRecord, NewLoop, Review};
 use crate::store::transfer::{ImportedAccount, ImportedAction, ImportedLoop};
@@ -778,6 +779,176 @@ impl Service {
     }
 }
 
+/// What became of one uploaded file (or one file of an uploaded archive) in a bulk import.
+#[derive(Debug, Clone)]
+pub struct FileOutcome {
+    pub name: String,
+    /// `imported`, `would import`, `not imported` (another file was refused and the batch is
+    /// all or nothing), `refused` or `skipped`.
+    pub outcome: &'static str,
+    pub loops: Vec<ImportedSummary>,
+    /// Why it was refused or skipped.
+    pub reason: String,
+}
+
+/// The extensions a bulk import reads inside an archive; other files there are skipped.
+pub const IMPORTABLE: [&str; 10] = [
+    "md", "markdown", "txt", "text", "json", "mdown", "html", "htm", "docx", "csv",
+];
+
+fn importable(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    let base = lower.rsplit(['/', ':']).next().unwrap_or(&lower);
+    !base.starts_with('.')
+        && base
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| IMPORTABLE.contains(&ext))
+}
+
+/// The most one file of an uploaded archive may unpack to.
+const ENTRY_LIMIT: u64 = 16 * 1024 * 1024;
+
+fn bounded(reader: impl std::io::Read) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    reader
+        .take(ENTRY_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > ENTRY_LIMIT {
+        return Err(format!("is larger than {ENTRY_LIMIT} bytes"));
+    }
+    Ok(bytes)
+}
+
+/// An uploaded file, or the files of an uploaded `.zip`, `.tar` or `.tar.gz` archive, each named
+/// `archive:path`, with its bytes or why it cannot be read.
+pub fn unpack_upload(name: &str, bytes: Vec<u8>) -> Vec<(String, Result<Vec<u8>, String>)> {
+    let lower = name.to_lowercase();
+    let entry = |inner: &str, reader: &mut dyn std::io::Read| {
+        let full = format!("{name}:{inner}");
+        if importable(inner) {
+            (full, bounded(reader))
+        } else {
+            (full, Err(SKIPPED.to_owned()))
+        }
+    };
+    let tar_entries = |reader: &mut dyn std::io::Read| -> Result<Vec<_>, String> {
+        let mut out = Vec::new();
+        let mut archive = tar::Archive::new(reader);
+        for item in archive.entries().map_err(|e| e.to_string())? {
+            let mut item = item.map_err(|e| e.to_string())?;
+            if !item.header().entry_type().is_file() {
+                continue;
+            }
+            let inner = item
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            out.push(entry(&inner, &mut item));
+        }
+        Ok(out)
+    };
+    let unpacked = if lower.ends_with(".zip") {
+        zip::ZipArchive::new(std::io::Cursor::new(bytes.as_slice()))
+            .map_err(|e| e.to_string())
+            .and_then(|mut zip| {
+                let mut out = Vec::new();
+                for index in 0..zip.len() {
+                    let mut item = zip.by_index(index).map_err(|e| e.to_string())?;
+                    if item.is_file() {
+                        let inner = item.name().to_owned();
+                        out.push(entry(&inner, &mut item));
+                    }
+                }
+                Ok(out)
+            })
+    } else if lower.ends_with(".tar.gz") || lower.ends_with(".tgz") {
+        tar_entries(&mut flate2::read::GzDecoder::new(bytes.as_slice()))
+    } else if lower.ends_with(".tar") {
+        tar_entries(&mut bytes.as_slice())
+    } else {
+        return vec![(name.to_owned(), Ok(bytes))];
+    };
+    unpacked.unwrap_or_else(|reason| {
+        vec![(
+            name.to_owned(),
+            Err(format!("cannot be opened as an archive: {reason}")),
+        )]
+    })
+}
+
+/// The reason given for files of an archive that are not postmortems or exports.
+pub const SKIPPED: &str = "skipped: not a .md, .markdown, .txt, .html, .docx, .csv or .json file";
+
+impl Service {
+    /// Imports several uploaded files (archives unpacked) with an outcome per file, as the
+    /// command line does: every file is read first; then, unless a dry run, the readable ones
+    /// are imported one by one — or none of them when `all_or_nothing` and one was refused.
+    pub async fn import_files(
+        &self,
+        access: &TeamAccess,
+        files: Vec<(String, Vec<u8>)>,
+        dry_run: bool,
+        all_or_nothing: bool,
+    ) -> ServiceResult<Vec<FileOutcome>> {
+        let mut read = Vec::new();
+        for (name, bytes) in files {
+            for (inner, bytes) in unpack_upload(&name, bytes) {
+                let batch = bytes.and_then(|b| {
+                    self.read_file(access, &inner, &b).map_err(|e| match e {
+                        ServiceError::Invalid(fields) => fields
+                            .iter()
+                            .map(|f| f.message.replace(&format!("{inner}, "), ""))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        other => other.to_string(),
+                    })
+                });
+                read.push((inner, batch));
+            }
+        }
+        let refused = read
+            .iter()
+            .any(|(_, b)| matches!(b, Err(reason) if reason != SKIPPED));
+        let mut out = Vec::new();
+        for (name, batch) in read {
+            let outcome = match batch {
+                Err(reason) if reason == SKIPPED => FileOutcome {
+                    name,
+                    outcome: "skipped",
+                    loops: Vec::new(),
+                    reason,
+                },
+                Err(reason) => FileOutcome {
+                    name,
+                    outcome: "refused",
+                    loops: Vec::new(),
+                    reason,
+                },
+                Ok(batch) => {
+                    let hold = dry_run || (all_or_nothing && refused);
+                    let report = self.import_batch(batch, hold).await?;
+                    FileOutcome {
+                        name,
+                        outcome: if dry_run {
+                            "would import"
+                        } else if hold {
+                            "not imported"
+                        } else {
+                            "imported"
+                        },
+                        loops: report.loops,
+                        reason: String::new(),
+                    }
+                }
+            };
+            out.push(outcome);
+        }
+        Ok(out)
+    }
+}
+
 /// What an import would write, read and validated but not yet stored.
 #[derive(Debug, Clone)]
 pub struct ImportBatch {
@@ -826,10 +997,18 @@ pub fn read_import_file(
             )),
         ));
     }
-    let text = postmortem::check_bytes(bytes).map_err(|e| {
-        ServiceError::field(e.field, named(format!("line {}: {}", e.line, e.message)))
-    })?;
-    read_import_named(text, name, team, importer, now).map_err(|error| match error {
+    let read = if bytes.starts_with(b"PK\x03\x04") && docx::is_docx(name, bytes) {
+        // A Word document has no lines its reader could count: a problem names the part.
+        let markdown =
+            docx::to_markdown(bytes).map_err(|e| ServiceError::field("body", named(e.0)))?;
+        read_postmortem(&markdown, name, team, importer, now)
+    } else {
+        let text = postmortem::check_bytes(bytes).map_err(|e| {
+            ServiceError::field(e.field, named(format!("line {}: {}", e.line, e.message)))
+        })?;
+        read_import_named(text, name, team, importer, now)
+    };
+    read.map_err(|error| match error {
         ServiceError::Invalid(fields) if name.is_some() => {
             let mut errors = FieldErrors::default();
             for f in fields.iter() {
@@ -850,6 +1029,20 @@ pub fn read_import_named(
     now: OffsetDateTime,
 ) -> ServiceResult<ImportBatch> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    let located = |e: postmortem::PostmortemError| {
+        ServiceError::field(e.field, format!("line {}: {}", e.line, e.message))
+    };
+    if trimmed.starts_with(['{', '[']) {
+        // An incident tool's or Parabol's JSON export; anything else starting with `{` is read
+        // as a failforward export.
+        if let Some(found) = tool_exports::from_json(trimmed) {
+            return batch_of(&found.map_err(located)?, team, importer, now);
+        }
+    }
+    if tool_exports::is_csv(file_name) {
+        let found = tool_exports::from_csv(text, file_name).map_err(located)?;
+        return batch_of(&found, team, importer, now);
+    }
     if trimmed.starts_with('{') {
         let document = parse_document(trimmed)?;
         let mut loops = Vec::new();
@@ -868,18 +1061,52 @@ pub fn read_import_named(
             loops,
             kept_sections,
         })
+    } else if html::is_html(file_name, text) {
+        // Lines of an HTML file are no help to its reader: a problem names the part at fault.
+        let markdown = html::to_markdown(text);
+        read_postmortem(&markdown, file_name, team, importer, now)
     } else {
-        let hints = postmortem::Hints {
-            file_name,
-            today: Some(now.date()),
-        };
-        let pm = postmortem::parse_with(text, hints)
-            .map_err(|e| ServiceError::field(e.field, format!("line {}: {}", e.line, e.message)))?;
-        Ok(ImportBatch {
-            loops: vec![from_postmortem(team, importer, &pm, now)?],
-            kept_sections: vec![pm.unmapped()],
-        })
+        read_postmortem(text, file_name, team, importer, now)
     }
+}
+
+/// Loops of postmortems read from a tool's export, one each.
+fn batch_of(
+    found: &[Postmortem],
+    team: TeamId,
+    importer: UserId,
+    now: OffsetDateTime,
+) -> ServiceResult<ImportBatch> {
+    let mut loops = Vec::new();
+    let mut kept_sections = Vec::new();
+    for pm in found {
+        loops.push(from_postmortem(team, importer, pm, now)?);
+        kept_sections.push(pm.unmapped());
+    }
+    Ok(ImportBatch {
+        loops,
+        kept_sections,
+    })
+}
+
+/// A postmortem in Markdown or plain text, read leniently into one loop.
+fn read_postmortem(
+    text: &str,
+    file_name: Option<&str>,
+    team: TeamId,
+    importer: UserId,
+    now: OffsetDateTime,
+) -> ServiceResult<ImportBatch> {
+    let hints = postmortem::Hints {
+        file_name,
+        today: Some(now.date()),
+    };
+    let pm = postmortem::parse_with(text, hints)
+        .map_err(|e| ServiceError::field(e.field, format!("line {}: {}", e.line, e.message)))?;
+    Ok(ImportBatch {
+        loops: vec![from_postmortem(team, importer, &pm, now)?],
+        kept_sections: vec![pm.unmapped()],
+    })
 }
 
 fn export_team_head(access: &TeamAccess) -> ExportTeam {

@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/teams/{slug}/data", get(transfer::show))
         .route("/teams/{slug}/export", get(transfer::export))
         .route("/teams/{slug}/import", post(transfer::import))
+        .route("/teams/{slug}/import-files", post(transfer::import_files))
         .route(
             "/teams/{slug}/settings",
             get(teams::settings_form).post(teams::settings_submit),

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use super::{render, render_with_status, FormErrors, Layout};
 use crate::domain::Team;
 use crate::http::error::WebError;
-use crate::http::extract::{CsrfForm, WebTeam, WebUser};
+use crate::http::extract::{CsrfForm, CsrfMultipart, WebTeam, WebUser};
 use crate::http::AppState;
-use crate::service::transfer::{self, ExportFormat, ImportReport};
+use crate::service::transfer::{self, ExportFormat, FileOutcome, ImportReport};
 
 #[derive(Template)]
 #[template(path = "team_data.html")]
@@ -22,6 +22,11 @@ struct DataPage {
     form: ImportForm,
     errors: FormErrors,
     report: Option<ImportReport>,
+    /// The outcome of each uploaded file, after a bulk upload.
+    files: Vec<FileOutcome>,
+    /// The bulk upload's options as sent.
+    bulk_dry_run: bool,
+    all_or_nothing: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +52,9 @@ fn page(user: &WebUser, team: Team) -> DataPage {
         },
         errors: FormErrors::none(),
         report: None,
+        files: Vec::new(),
+        bulk_dry_run: true,
+        all_or_nothing: false,
     }
 }
 
@@ -104,4 +112,46 @@ pub async fn import(
             Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &data))
         }
     }
+}
+
+/// Several files or archives uploaded at once: a line per file, as the command line prints,
+/// with a dry run and all-or-nothing like its own. 201 when something was written, 422 when a
+/// file was refused, 200 otherwise.
+pub async fn import_files(
+    State(state): State<AppState>,
+    WebTeam { user, access }: WebTeam,
+    CsrfMultipart(fields): CsrfMultipart,
+) -> Result<Response, WebError> {
+    let on = |name: &str| fields.iter().any(|(n, _, _)| n == name);
+    let dry_run = on("dry_run");
+    let all_or_nothing = on("all_or_nothing");
+    let files: Vec<(String, Vec<u8>)> = fields
+        .iter()
+        .filter(|(n, f, b)| {
+            n == "files" && (f.as_deref().is_some_and(|f| !f.is_empty()) || !b.is_empty())
+        })
+        .map(|(_, f, b)| (f.clone().unwrap_or_else(|| "upload".to_owned()), b.clone()))
+        .collect();
+    let mut data = page(&user, access.team().clone());
+    data.bulk_dry_run = dry_run;
+    data.all_or_nothing = all_or_nothing;
+    if files.is_empty() {
+        data.errors = FormErrors::from_service(crate::service::error::ServiceError::field(
+            "files",
+            "choose at least one file",
+        ))?;
+        return Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &data));
+    }
+    data.files = state
+        .service
+        .import_files(&access, files, dry_run, all_or_nothing)
+        .await?;
+    let status = if data.files.iter().any(|f| f.outcome == "refused") {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else if data.files.iter().any(|f| f.outcome == "imported") {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(render_with_status(status, &data))
 }

@@ -24,6 +24,16 @@ EMAIL = re.compile(r"^\s*[^\s\x00-\x1f\x7f-\x9f]+@[^\s@.\x00-\x1f\x7f-\x9f]+(\.[
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def whole(value, low, high):
+    """Whether `value` is a JSON Schema integer (`5.0` is one) in [low, high)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and float(value).is_integer()
+        and low <= value < high
+    )
+
+
 def day(value):
     """The day a `format: date` value names, or None when it is not one."""
     if not isinstance(value, str) or not DATE.match(value):
@@ -56,7 +66,7 @@ def ballot(body):
     # Dots go on this session's cards, at most the session's dots in all; any map of int32 counts
     # of at least 0 is valid.
     dots = body.get("dots")
-    if isinstance(dots, dict) and all(type(n) is int and 0 <= n < 2**31 for n in dots.values()):
+    if isinstance(dots, dict) and all(whole(n, 0, 2**31) for n in dots.values()):
         body["dots"] = {SEEDED["card_id"]: 1}
 
 
@@ -70,8 +80,7 @@ def dismiss(body):
     if (
         isinstance(body.get("text"), str)
         and isinstance(body.get("rule"), str)
-        and type(body.get("start")) is int
-        and -(2**63) <= body["start"] < 2**63
+        and whole(body.get("start"), -(2**63), 2**63)
     ):
         finding = SEEDED["finding"]
         body.update(text=f"{finding['text']} Note {next(TEXTS)}.", rule=finding["rule"], start=finding["start"])
@@ -85,6 +94,9 @@ def open_round(body):
 
 
 def design(body):
+    # A loop it comes from is one of the team's: any string that is not blank names one.
+    if isinstance(body.get("source_loop_id"), str) and body["source_loop_id"].strip():
+        body["source_loop_id"] = SEEDED["loop_id"]
     # An experiment is decided on or after its start: two valid days in the wrong order are swapped.
     starts, decide = day(body.get("starts_on")), day(body.get("decide_by"))
     if starts is not None and decide is not None and decide < starts:

@@ -549,6 +549,11 @@ fn one_of_words<'a>(words: impl Iterator<Item = &'a str>) -> String {
     format!(r"^\s*({})?\s*$", words.collect::<Vec<_>>().join("|"))
 }
 
+/// One of `words` (trimmed).
+fn word<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    format!(r"^\s*({})\s*$", words.collect::<Vec<_>>().join("|"))
+}
+
 pub fn rules() -> Vec<Rule> {
     use serde_json::json;
     use Target::*;
@@ -661,6 +666,10 @@ pub fn rules() -> Vec<Rule> {
                 "items": {"type": "integer", "minimum": 1, "maximum": 7},
                 "minItems": crate::domain::culture::PULSE_ITEMS.len(),
             }),
+        ),
+        rule(
+            Property("CardBody", "kind"),
+            json!({"pattern": word(crate::domain::review::CardKind::ALL.iter().map(|k| k.as_str()))}),
         ),
         rule(
             Query("/api/v1/library", "theme"),

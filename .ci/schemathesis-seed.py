@@ -2,7 +2,8 @@
 """Seeds a running failforward with one object of each kind through its JSON API, so that
 Schemathesis reaches real objects, and writes the Schemathesis configuration naming them.
 
-Usage: schemathesis-seed.py BASE_URL ADMIN_TOKEN CONFIG_OUT
+Usage: schemathesis-seed.py BASE_URL ADMIN_TOKEN CONFIG_OUT SEEDED_OUT
+SEEDED_OUT receives, as JSON, the values .ci/schemathesis-hooks.py puts into request bodies.
 Only the standard library: it runs before (and apart from) Schemathesis' own environment.
 """
 
@@ -12,7 +13,7 @@ import sys
 import urllib.error
 import urllib.request
 
-base, token, config_out = sys.argv[1], sys.argv[2], sys.argv[3]
+base, token, config_out, seeded_out = sys.argv[1:5]
 
 
 def call(method, path, body=None, expect=(200, 201, 204)):
@@ -43,6 +44,10 @@ team = f"/api/v1/teams/{slug}"
 call("POST", f"{team}/members", {"email": "member@example.org", "role": "member"})
 members = call("GET", f"{team}/members")
 member_id = next(m["user_id"] for m in members if m["email"] == "member@example.org")
+# A second member, for recognitions: the run may remove the first (`DELETE …/members/{user_id}`).
+call("POST", f"{team}/members", {"email": "peer@example.org", "role": "member"})
+members = call("GET", f"{team}/members")
+peer_id = next(m["user_id"] for m in members if m["email"] == "peer@example.org")
 invitation = call("POST", f"{team}/invitations", {"role": "member", "email": "guest@example.org"})
 call("POST", "/api/v1/invitations", {"email": "newcomer@example.org"})
 
@@ -79,6 +84,34 @@ call("POST", f"{team}/reviews/{review_id}/participants", {})
 call("POST", f"{team}/reviews/{review_id}/advance", {"from": "open_actions"})
 card = call("POST", f"{team}/reviews/{review_id}/cards", {"kind": "observation", "text": "The alerts were quiet."})
 card_id = card.get("id") or card.get("card_id")
+
+
+
+def review_in_vote(prompt):
+    """A free session of one participant (the admin), with one card, in its vote phase."""
+    started = call("POST", f"{team}/reviews", {"prompt": prompt})
+    path = f"{team}/reviews/{started['id']}"
+    call("POST", f"{path}/participants", {}, expect=(200, 201, 204, 409))
+    call("POST", f"{path}/advance", {"from": "open_actions"})
+    made = call("POST", f"{path}/cards", {"kind": "observation", "text": "The pager stayed quiet."})
+    call("PUT", f"{path}/done", {"done": True})
+    for phase in ("reveal", "group"):
+        call("POST", f"{path}/advance", {"from": phase})
+    return started["id"], made.get("id") or made.get("card_id")
+
+
+# Sessions of their own for the ballot and dissent, which the runs of other operations on the
+# first session (advance, close) would otherwise move past the phase they need.
+vote_review_id, vote_card_id = review_in_vote("Where do our dots go?")
+decided_review_id, decided_card_id = review_in_vote("What do we change?")
+decided = f"{team}/reviews/{decided_review_id}"
+call("POST", f"{decided}/ballot", {"dots": {decided_card_id: 1}})
+call("POST", f"{decided}/advance", {"from": "discuss"})
+decision_id = call(
+    "POST",
+    f"{decided}/decisions",
+    {"card_id": decided_card_id, "kind": "action", "text": "Page the on-call for quiet alerts"},
+)["id"]
 
 experiment = call(
     "POST",
@@ -123,6 +156,13 @@ rules = call("GET", "/api/v1/lint/rules")
 term_id = rules["terms"][0]["id"]
 rule_id = rules["rules"][0]["id"]
 
+# A finding to dismiss, of a built-in rule other than the one the run may switch off and not
+# of the custom term it may delete.
+finding_text = "The outage happened because of human error."
+finding = next(
+    f for f in call("POST", "/api/v1/lint", {"text": finding_text})["findings"] if f["rule"] != rule_id
+)
+
 parameters = {
     "slug": slug,
     "loop_id": loop_id,
@@ -147,4 +187,27 @@ with open(config_out, "w") as out:
     out.write("# Written by .ci/schemathesis-seed.py: the seeded objects' ids.\n[parameters]\n")
     for name, value in parameters.items():
         out.write(f'"path.{name}" = {json.dumps(str(value))}\n')
+    # The ballot and the dissent go to the sessions seeded for them.
+    for operation, values in [
+        ("POST /api/v1/teams/{slug}/reviews/{review_id}/ballot", {"review_id": vote_review_id}),
+        (
+            "POST /api/v1/teams/{slug}/reviews/{review_id}/decisions/{decision_id}/dissents",
+            {"review_id": decided_review_id, "decision_id": decision_id},
+        ),
+    ]:
+        out.write(f"\n[[operations]]\ninclude-name = {json.dumps(operation)}\n[operations.parameters]\n")
+        for name, value in values.items():
+            out.write(f'"path.{name}" = {json.dumps(str(value))}\n')
+    out.write("\n")
+with open(seeded_out, "w") as out:
+    json.dump(
+        {
+            "loop_id": loop_id,
+            "peer_id": peer_id,
+            "member_email": "member@example.org",
+            "card_id": vote_card_id,
+            "finding": {"text": finding_text, "rule": finding["rule"], "start": finding["start"]},
+        },
+        out,
+    )
 print(f"seed: team {slug}, loop {loop_id}, review {review_id}, experiment {experiment_id}")

@@ -456,11 +456,16 @@ story!(
                 .await;
             assert_eq!(status.is_success(), expected, "min_responses {n}: {body}");
         }
-        let dots = property(&doc, "StartBody", "dots");
-        assert_eq!(
-            (dots["minimum"].as_i64(), dots["maximum"].as_i64()),
-            (Some(1), Some(20))
-        );
+        for shape in doc["components"]["schemas"]["StartBody"]["oneOf"]
+            .as_array()
+            .expect("StartBody's shapes")
+        {
+            let dots = &shape["properties"]["dots"];
+            assert_eq!(
+                (dots["minimum"].as_i64(), dots["maximum"].as_i64()),
+                (Some(1), Some(20))
+            );
+        }
 
         // A whole number written with a fraction is the integer JSON Schema says it is.
         let (status, _, body) = ada
@@ -518,6 +523,187 @@ story!(
             &doc["paths"]["/api/v1/teams/{slug}/export"]["get"]["responses"]["200"]["content"];
         for media in ["application/json", "text/markdown", "text/csv"] {
             assert!(content.get(media).is_some(), "{media} documented");
+        }
+    }
+);
+
+/// Whether `body` fits one alternative of a shape, as far as the keywords the shapes use go:
+/// required properties, no undocumented ones, JSON types, enums (through `$ref`), and the
+/// blank-or-not patterns (`^\s*$` blank; `\S` or a required text's pattern, something written).
+fn fits(doc: &Value, alternative: &Value, body: &Value) -> bool {
+    let object = body.as_object().expect("an object body");
+    let properties = alternative["properties"].as_object().expect("properties");
+    let required = alternative["required"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !required
+        .iter()
+        .all(|r| object.contains_key(r.as_str().unwrap_or("")))
+    {
+        return false;
+    }
+    object.iter().all(|(key, value)| {
+        let Some(property) = properties.get(key) else {
+            return false;
+        };
+        let property = resolve(doc, property);
+        let types: Vec<&str> = match &property["type"] {
+            Value::String(one) => vec![one.as_str()],
+            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let typed = types.iter().any(|t| match *t {
+            "null" => value.is_null(),
+            "string" => value.is_string(),
+            "integer" => value.is_i64(),
+            "boolean" => value.is_boolean(),
+            _ => true,
+        });
+        let listed = property["enum"]
+            .as_array()
+            .is_none_or(|values| values.contains(value));
+        let text = value.as_str().map(str::trim);
+        let pattern = property["pattern"].as_str().unwrap_or("");
+        let blank_ok = match text {
+            Some(text) if pattern == r"^\s*$" => text.is_empty(),
+            Some(text) if pattern == r"\S" || pattern.contains(r"[^\s") => !text.is_empty(),
+            _ => true,
+        };
+        typed && listed && blank_ok
+    })
+}
+
+/// For one shaped body: the document's alternatives that `body` fits (exactly one for `oneOf`,
+/// at least one for `anyOf`) say it is valid, and the API agrees; a refusal names `field`.
+async fn agree(
+    doc: &Value,
+    api: &Api,
+    (method, path, schema): (Method, &str, &str),
+    body: Value,
+    field: Option<&str>,
+) {
+    let shape = &doc["components"]["schemas"][schema];
+    let (alternatives, exactly_one) = match (shape["oneOf"].as_array(), shape["anyOf"].as_array()) {
+        (Some(alternatives), _) => (alternatives, true),
+        (_, Some(alternatives)) => (alternatives, false),
+        _ => panic!("{schema} states its alternatives"),
+    };
+    let fitting = alternatives.iter().filter(|a| fits(doc, a, &body)).count();
+    let valid = if exactly_one {
+        fitting == 1
+    } else {
+        fitting >= 1
+    };
+    let (status, answer) = api.send(method.clone(), path, Some(body.clone())).await;
+    assert_eq!(
+        valid,
+        field.is_none(),
+        "{schema}: the document says {body} is {}",
+        if valid { "valid" } else { "not valid" }
+    );
+    match field {
+        None => assert!(status.is_success(), "{method} {path} {body}: {answer}"),
+        Some(field) => {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+            let named: Vec<&str> = answer["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["field"].as_str())
+                .collect();
+            assert!(named.contains(&field), "{body} names {field}: {answer}");
+        }
+    }
+}
+
+story!(
+    bodies_whose_fields_depend_on_each_other_are_documented_as_their_alternatives,
+    |app: TestApp| async move {
+        let doc = document(&app).await;
+        let (ada, loop_id) = team_with_loop(&app).await;
+        let looped = format!("/api/v1/teams/ops/loops/{loop_id}");
+
+        // A review: a free retrospective asks its question, a loop's review may leave it out.
+        let start = (Method::POST, "/api/v1/teams/ops/reviews", "StartBody");
+        for (body, field) in [
+            (json!({"prompt": "What surprised us?"}), None),
+            (json!({"loop_id": loop_id}), None),
+            (json!({"loop_id": loop_id, "prompt": "  ", "dots": 5}), None),
+            (json!({"loop_id": loop_id, "prompt": null}), None),
+            (json!({"loop_id": " ", "prompt": "What held?"}), None),
+            (json!({"loop_id": null, "prompt": "What held?"}), None),
+            (json!({}), Some("prompt")),
+            (json!({"loop_id": "", "prompt": " "}), Some("prompt")),
+            (json!({"loop_id": null, "dots": 3}), Some("prompt")),
+        ] {
+            agree(&doc, &ada, start.clone(), body, field).await;
+        }
+
+        // An action: dropping it says why.
+        let (status, _) = ada
+            .post(
+                &format!("{looped}/actions"),
+                json!({"title": "Add a canary stage"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (_, actions) = ada.get("/api/v1/teams/ops/actions").await;
+        let action_id = actions[0]["id"].as_str().expect("action id").to_owned();
+        let action = format!("/api/v1/teams/ops/actions/{action_id}");
+        let update = (Method::PATCH, action.as_str(), "UpdateAction");
+        for (body, field) in [
+            (json!({"status": "done"}), None),
+            (json!({"status": "open", "dropped_reason": "  "}), None),
+            (
+                json!({"status": "dropped", "dropped_reason": "The canary came with the new platform"}),
+                None,
+            ),
+            (json!({"status": "dropped"}), Some("dropped_reason")),
+            (
+                json!({"status": "dropped", "dropped_reason": " "}),
+                Some("dropped_reason"),
+            ),
+        ] {
+            agree(&doc, &ada, update.clone(), body, field).await;
+        }
+
+        // A type chosen over the suggestion gives a reason; withdrawing it needs none.
+        let override_path = format!("{looped}/classification/override");
+        let choose = (Method::PUT, override_path.as_str(), "SaveOverride");
+        for (body, field) in [
+            (
+                json!({"type": "complex", "reason": "Several factors met"}),
+                None,
+            ),
+            (json!({}), None),
+            (json!({"type": null, "reason": ""}), None),
+            (json!({"type": "basic"}), Some("reason")),
+            (json!({"type": "basic", "reason": "  "}), Some("reason")),
+        ] {
+            agree(&doc, &ada, choose.clone(), body, field).await;
+        }
+
+        // An account has at least one written part, whichever.
+        let accounts = format!("{looped}/accounts");
+        let account = (Method::POST, accounts.as_str(), "CreateAccount");
+        for (body, field) in [
+            (json!({"observations": "The graph went flat"}), None),
+            (
+                json!({"actions": " ", "timeline_understanding": "It began at noon"}),
+                None,
+            ),
+            (
+                json!({"actions": "I rolled back", "assumptions": "It was the cache"}),
+                None,
+            ),
+            (json!({}), Some("actions")),
+            (
+                json!({"actions": "  ", "observations": "", "anonymous": true}),
+                Some("actions"),
+            ),
+        ] {
+            agree(&doc, &ada, account.clone(), body, field).await;
         }
     }
 );

@@ -516,10 +516,10 @@ fn nonblank(prose: bool) -> serde_json::Value {
     serde_json::json!({"minLength": 1, "pattern": pattern})
 }
 
-/// Enums, formats, number ranges and required fields the use cases check. Rules tying fields
-/// together stay in the fields' descriptions: utoipa's schema model keeps no `anyOf` beside an
-/// object's properties. What no schema can say (a receiver who must be a member of *this* team,
-/// a card of *this* session) is in the descriptions and in `.ci/schemathesis.toml`'s allowances.
+/// Enums, formats, number ranges and required fields the use cases check, and the bodies whose
+/// fields depend on each other as the alternatives they are ([`shapes`]). What no schema can say
+/// (a receiver who must be a member of *this* team, a card of *this* session) is in the
+/// descriptions, and `.ci/schemathesis` gives its generated requests the seeded objects.
 pub struct Rules;
 
 /// `range` of the health views.
@@ -543,6 +543,16 @@ const CURRENCY: &str = r"^\s*[A-Za-z]{3}\s*$";
 /// The largest amount and effort `experiments::money_minor` and `person_days_tenths` take.
 const MONEY_MAX: i64 = 1_000_000_000_000;
 const DAYS_TENTHS_MAX: i64 = 1_000_000;
+
+/// One of `words` (trimmed), or nothing.
+fn one_of_words<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    format!(r"^\s*({})?\s*$", words.collect::<Vec<_>>().join("|"))
+}
+
+/// One of `words` (trimmed).
+fn word<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    format!(r"^\s*({})\s*$", words.collect::<Vec<_>>().join("|"))
+}
 
 pub fn rules() -> Vec<Rule> {
     use serde_json::json;
@@ -649,9 +659,26 @@ pub fn rules() -> Vec<Rule> {
             Property("StartBody", "dots"),
             json!({"minimum": 1, "maximum": 20}),
         ),
+        // Every item answered, in order; answers past the last item are not read.
         rule(
             Property("AnswerBody", "answers"),
-            json!({"items": {"type": "integer", "minimum": 1, "maximum": 7}}),
+            json!({
+                "items": {"type": "integer", "minimum": 1, "maximum": 7},
+                "minItems": crate::domain::culture::PULSE_ITEMS.len(),
+            }),
+        ),
+        rule(
+            Property("CardBody", "kind"),
+            json!({"pattern": word(crate::domain::review::CardKind::ALL.iter().map(|k| k.as_str()))}),
+        ),
+        rule(
+            Query("/api/v1/library", "theme"),
+            json!({"pattern": one_of_words(crate::domain::loops::FactorReason::ALL.iter().map(|r| r.as_str()))}),
+        ),
+        rule(Query("/api/v1/library", "tag"), json!({"pattern": TAG})),
+        rule(
+            Query("/api/v1/library", "page"),
+            json!({"pattern": r"^\s*(\+?0*[1-9][0-9]{0,17})?\s*$"}),
         ),
         required(
             Property("CreateOrganisationInvitation", "email"),
@@ -736,6 +763,7 @@ impl Modify for Rules {
             return;
         };
         apply_rules(&mut document, &rules());
+        apply_shapes(&mut document, &shapes());
         match serde_json::from_value(document) {
             Ok(document) => *openapi = document,
             Err(e) => panic!("the document with its rules no longer reads: {e}"),
@@ -811,5 +839,204 @@ pub fn apply_rules(document: &mut serde_json::Value, rules: &[Rule]) {
                 target.insert(keyword.clone(), value.clone());
             }
         }
+    }
+}
+
+/// Nothing but white space (or nothing): what `trim` leaves empty, so an optional text left so
+/// counts as not given.
+pub const BLANK: &str = r"^\s*$";
+/// Something other than white space.
+pub const NOT_BLANK: &str = r"\S";
+
+/// A body whose fields depend on each other, stated as the alternatives the use case accepts:
+/// each alternative is the generated object with some properties replaced and some required.
+/// `one_of` when the alternatives exclude each other (a body matches exactly one), `anyOf` when
+/// they overlap (a body may match several).
+pub struct Shape {
+    pub schema: &'static str,
+    pub description: &'static str,
+    pub one_of: bool,
+    pub alternatives: Vec<Alternative>,
+}
+
+/// One alternative: `(property, keywords)` replacing the property's own type and constraints
+/// (its description stays), and the properties it requires.
+pub struct Alternative {
+    pub properties: Vec<(&'static str, serde_json::Value)>,
+    pub required: Vec<&'static str>,
+}
+
+/// The keywords of a text that must hold something (`required`) or may be left blank, as
+/// [`Text::Prose`] writes them; a blank optional text is accepted whatever its characters, since
+/// the use cases read it trimmed.
+fn prose(required: bool, max: usize, nullable: bool) -> serde_json::Value {
+    let (_, _, pattern) = Text::Prose { required, max }.constraints();
+    let pattern = pattern.unwrap_or_default();
+    let ty = if nullable {
+        serde_json::json!(["string", "null"])
+    } else {
+        serde_json::json!("string")
+    };
+    if required {
+        serde_json::json!({"type": ty, "minLength": 1, "maxLength": max, "pattern": pattern})
+    } else {
+        let inner = pattern.trim_start_matches('^').trim_end_matches('$');
+        serde_json::json!({"type": ty, "maxLength": max, "pattern": format!(r"^(\s*|{inner})$")})
+    }
+}
+
+pub fn shapes() -> Vec<Shape> {
+    use crate::domain::loops::LONG_TEXT_MAX;
+    use crate::service::{loops::STATEMENT_MAX, review::CARD_MAX};
+    use serde_json::json;
+    let account_parts = [
+        "actions",
+        "observations",
+        "expectations",
+        "assumptions",
+        "timeline_understanding",
+    ];
+    vec![
+        Shape {
+            schema: "StartBody",
+            description: "A free retrospective asks its question (`prompt`); a review of a loop \
+                          names the loop (`loop_id`, one of the team's) and may ask one.",
+            one_of: true,
+            alternatives: vec![
+                Alternative {
+                    properties: vec![
+                        (
+                            "loop_id",
+                            json!({"type": ["string", "null"], "pattern": BLANK}),
+                        ),
+                        ("prompt", prose(true, CARD_MAX, false)),
+                    ],
+                    required: vec!["prompt"],
+                },
+                Alternative {
+                    properties: vec![
+                        ("loop_id", json!({"type": "string", "pattern": NOT_BLANK})),
+                        ("prompt", prose(false, CARD_MAX, true)),
+                    ],
+                    required: vec!["loop_id"],
+                },
+            ],
+        },
+        Shape {
+            schema: "UpdateAction",
+            description: "Dropping an action says why (`dropped_reason`); marking it open or \
+                          done ignores the reason.",
+            one_of: true,
+            alternatives: vec![
+                Alternative {
+                    properties: vec![
+                        (
+                            "status",
+                            json!({"type": "string", "enum": ["open", "done"]}),
+                        ),
+                        ("dropped_reason", json!({"type": "string"})),
+                    ],
+                    required: vec!["status"],
+                },
+                Alternative {
+                    properties: vec![
+                        ("status", json!({"type": "string", "enum": ["dropped"]})),
+                        ("dropped_reason", prose(true, 1000, false)),
+                    ],
+                    required: vec!["status", "dropped_reason"],
+                },
+            ],
+        },
+        Shape {
+            schema: "CreateAccount",
+            description: "An account has at least one written part.",
+            one_of: false,
+            alternatives: account_parts
+                .iter()
+                .map(|part| Alternative {
+                    properties: vec![(*part, prose(true, LONG_TEXT_MAX, false))],
+                    required: vec![part],
+                })
+                .collect(),
+        },
+        Shape {
+            schema: "SaveOverride",
+            description: "Choosing a type gives a reason; `type` left out or `null` withdraws \
+                          the override and ignores the reason.",
+            one_of: true,
+            alternatives: vec![
+                Alternative {
+                    properties: vec![
+                        ("type", json!({"type": "null"})),
+                        ("reason", json!({"type": "string"})),
+                    ],
+                    required: vec![],
+                },
+                Alternative {
+                    properties: vec![
+                        ("type", json!({"$ref": "#/components/schemas/FailureType"})),
+                        ("reason", prose(true, STATEMENT_MAX, false)),
+                    ],
+                    required: vec!["type", "reason"],
+                },
+            ],
+        },
+    ]
+}
+
+/// Replaces each shape's object schema by its alternatives (`oneOf` or `anyOf`, with no `type`
+/// beside it, which utoipa's model would read as a plain object and drop the rest). A shape
+/// naming a schema or property the document lacks panics, so that the list follows renames.
+pub fn apply_shapes(document: &mut serde_json::Value, shapes: &[Shape]) {
+    use serde_json::Value;
+    for shape in shapes {
+        let slot = document
+            .pointer_mut(&format!("/components/schemas/{}", shape.schema))
+            .unwrap_or_else(|| panic!("no schema named {}", shape.schema));
+        let base = slot.clone();
+        assert!(
+            base["properties"].is_object(),
+            "{} is not an object schema",
+            shape.schema
+        );
+        let alternatives: Vec<Value> = shape
+            .alternatives
+            .iter()
+            .map(|alternative| {
+                let mut object = base.clone();
+                if let Some(object) = object.as_object_mut() {
+                    object.remove("description");
+                }
+                for (name, keywords) in &alternative.properties {
+                    let property = object
+                        .pointer_mut(&format!("/properties/{name}"))
+                        .unwrap_or_else(|| panic!("{} has no property {name}", shape.schema));
+                    let mut replaced = serde_json::Map::new();
+                    if let Some(description) = property.get("description") {
+                        replaced.insert("description".to_owned(), description.clone());
+                    }
+                    if let Value::Object(keywords) = keywords {
+                        replaced.extend(keywords.clone());
+                    }
+                    *property = Value::Object(replaced);
+                }
+                let mut required: Vec<Value> =
+                    object["required"].as_array().cloned().unwrap_or_default();
+                for name in &alternative.required {
+                    if !required.iter().any(|r| r == name) {
+                        required.push(Value::from(*name));
+                    }
+                }
+                if let Some(object) = object.as_object_mut() {
+                    object.insert("required".to_owned(), Value::Array(required));
+                }
+                object
+            })
+            .collect();
+        let keyword = if shape.one_of { "oneOf" } else { "anyOf" };
+        *slot = serde_json::json!({
+            keyword: alternatives,
+            "description": shape.description,
+        });
     }
 }

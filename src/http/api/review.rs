@@ -258,7 +258,7 @@ pub struct StartBody {
     pub loop_id: Option<String>,
     /// The question the session answers (required without a loop).
     pub prompt: Option<String>,
-    /// Dots each participant places (1–10, default 3).
+    /// Dots each participant places (1–20, default 3).
     pub dots: Option<i64>,
 }
 

@@ -87,10 +87,57 @@ def dismiss(body):
 
 
 def open_round(body):
-    # A round closes today or later; any valid day before today becomes a week from today.
+    # A round closes today or later, and before the calendar's last day (whose end cannot be
+    # reached); any other valid day becomes a week from today.
     closes = day(body.get("closes_on"))
-    if closes is not None and closes < datetime.date.today():
+    if closes is not None and (closes < datetime.date.today() or closes == datetime.date.max):
         body["closes_on"] = (datetime.date.today() + datetime.timedelta(days=7)).isoformat()
+
+
+# `when::parse_instant` as the document's pattern states it (contract.rs, OPTIONAL_INSTANT).
+INSTANT = re.compile(
+    r"^\s*([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?"
+    r"| ([01][0-9]|2[0-3]):[0-5][0-9]"
+    r"|T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?\s*$"
+)
+
+
+def instant(value):
+    """The UTC instant a valid, non-blank instant field names; "blank" when it is blank; None
+    when it is not valid (or names a year Python cannot hold, which is long past)."""
+    if not isinstance(value, str) or not INSTANT.match(value):
+        return None
+    text = value.strip()
+    if not text:
+        return "blank"
+    text = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", text).replace(" ", "T")
+    try:
+        at = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=datetime.timezone.utc)
+    return at
+
+
+def capture(body):
+    # `noticed_at` (default: now) must not be in the future, and `happened_at` not after it:
+    # rules on the clock and between two fields, which the document describes but no schema can
+    # state. Valid instants that break them become valid ones that keep them.
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)
+    stamp = lambda at: at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    noticed = instant(body.get("noticed_at"))
+    if isinstance(noticed, datetime.datetime) and (noticed > now or noticed.year == 1):
+        # (Year 1 also stands for years Python cannot hold, before which nothing can happen.)
+        body["noticed_at"], noticed = stamp(now), now
+    if not isinstance(noticed, datetime.datetime):
+        # Left out or blank, it is now (an anonymous loop's: today, or `happened_at` if later).
+        noticed = now
+    happened = instant(body.get("happened_at"))
+    if isinstance(happened, datetime.datetime) and happened > noticed:
+        earlier = noticed - datetime.timedelta(minutes=1)
+        body["happened_at"] = stamp(earlier)
 
 
 def design(body):
@@ -110,6 +157,7 @@ BY_OPERATION = {
     "POST /api/v1/teams/{slug}/reviews/{review_id}/ballot": ballot,
     "POST /api/v1/lint/dismissals": dismiss,
     "POST /api/v1/teams/{slug}/pulse-rounds": open_round,
+    "POST /api/v1/teams/{slug}/loops": capture,
     "POST /api/v1/teams/{slug}/experiments": design,
     "PUT /api/v1/teams/{slug}/experiments/{experiment_id}": design,
 }

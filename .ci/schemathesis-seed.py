@@ -49,7 +49,7 @@ call("POST", f"{team}/members", {"email": "peer@example.org", "role": "member"})
 members = call("GET", f"{team}/members")
 peer_id = next(m["user_id"] for m in members if m["email"] == "peer@example.org")
 invitation = call("POST", f"{team}/invitations", {"role": "member", "email": "guest@example.org"})
-call("POST", "/api/v1/invitations", {"email": "newcomer@example.org"})
+organisation_invitation = call("POST", "/api/v1/invitations", {"email": "newcomer@example.org"})
 
 created = call(
     "POST",
@@ -187,8 +187,11 @@ with open(config_out, "w") as out:
     out.write("# Written by .ci/schemathesis-seed.py: the seeded objects' ids.\n[parameters]\n")
     for name, value in parameters.items():
         out.write(f'"path.{name}" = {json.dumps(str(value))}\n')
-    # The ballot and the dissent go to the sessions seeded for them.
+    # The ballot and the dissent go to the sessions seeded for them, and withdrawing an
+    # invitation to the organisation to the open one seeded for it (`path.id` above is the
+    # team's invitation).
     for operation, values in [
+        ("DELETE /api/v1/invitations/{id}", {"id": organisation_invitation["id"]}),
         ("POST /api/v1/teams/{slug}/reviews/{review_id}/ballot", {"review_id": vote_review_id}),
         (
             "POST /api/v1/teams/{slug}/reviews/{review_id}/decisions/{decision_id}/dissents",

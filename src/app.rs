@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Settings, StorageSettings};
 use crate::http;
-use crate::service::{Policy, Service};
+use crate::service::{Clock, Policy, Service, SystemClock};
 use crate::store;
 
 /// A bound, ready-to-run server. Binding happens in [`Application::build`], so the port is known
@@ -40,6 +40,15 @@ pub async fn open_service(storage: &StorageSettings, policy: Policy) -> anyhow::
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, std::sync::Arc::new(SystemClock)).await
+    }
+
+    /// Builds the server with the use cases reading `clock` (tests pass a
+    /// [`SetClock`](crate::service::SetClock) to move time).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: std::sync::Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("listening on {}", settings.bind))?;
@@ -55,6 +64,7 @@ impl Application {
         let sealer = crate::service::sealing::Sealer::from_secret(&settings.secret()?);
         let service = open_service(&settings.storage, policy)
             .await?
+            .with_clock(clock)
             .with_sealer(sealer)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -106,6 +116,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_periodically(self.service.clone()));
         let held_writer = tokio::spawn(write_held_periodically(self.service.clone()));
+        let deliverer = tokio::spawn(crate::delivery::run(self.service.clone()));
         let service = self.service.clone();
         let checker = tokio::spawn(self.recurrence_checks.run(self.service.clone()));
         let stopping = self.stopping;
@@ -123,6 +134,7 @@ impl Application {
         sweeper.abort();
         checker.abort();
         held_writer.abort();
+        deliverer.abort();
         if let Err(error) = service.release_held().await {
             tracing::warn!(%error, "writing held anonymous contributions at stop failed");
         }
@@ -149,6 +161,9 @@ async fn sweep_periodically(service: Service) {
         interval.tick().await;
         if let Err(error) = service.sweep().await {
             tracing::warn!(%error, "sweeping expired sessions failed");
+        }
+        if let Err(error) = service.raise_overdue_actions().await {
+            tracing::warn!(%error, "recording overdue actions failed");
         }
     }
 }

@@ -92,6 +92,15 @@ pub struct ServeArgs {
     /// sets it) [default: false]
     #[arg(long, env = "FAILFORWARD_TRUST_FORWARDED_FOR", value_name = "BOOL")]
     pub trust_forwarded_for: Option<bool>,
+    /// Let webhooks reach loopback, private and link-local addresses and plain http (a receiver
+    /// on the same host or network; never on a server that can reach cloud metadata)
+    /// [default: false]
+    #[arg(long, env = "FAILFORWARD_WEBHOOKS_ALLOW_PRIVATE", value_name = "BOOL")]
+    pub webhooks_allow_private: Option<bool>,
+    /// Minutes within which a re-fired alert adds to its loop instead of opening a new one
+    /// [default: 1440]
+    #[arg(long, env = "FAILFORWARD_ALERT_DEDUP_MINUTES", value_name = "MINUTES")]
+    pub alert_dedup_minutes: Option<u32>,
 }
 
 /// The optional TOML file. Keys are the long flag names with underscores.
@@ -111,6 +120,8 @@ struct FileSettings {
     login_max_failures: Option<u32>,
     login_window_minutes: Option<u64>,
     trust_forwarded_for: Option<bool>,
+    webhooks_allow_private: Option<bool>,
+    alert_dedup_minutes: Option<u32>,
     secret_key: Option<String>,
     /// Read by `failforward loop …`, not by the server; accepted so one file serves both.
     #[allow(dead_code)]
@@ -226,6 +237,15 @@ impl Settings {
                 .unwrap_or(defaults.login_window),
             login_account_max_failures: defaults.login_account_max_failures,
             held_limits: defaults.held_limits,
+            webhooks_allow_private: args
+                .webhooks_allow_private
+                .or(file.webhooks_allow_private)
+                .unwrap_or(defaults.webhooks_allow_private),
+            alert_dedup_window: args
+                .alert_dedup_minutes
+                .or(file.alert_dedup_minutes)
+                .map(|minutes| time::Duration::minutes(i64::from(minutes)))
+                .unwrap_or(defaults.alert_dedup_window),
         };
         if policy.session_idle.is_zero() || policy.session_absolute.is_zero() {
             anyhow::bail!("session timeouts must be at least one minute");

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use crate::domain::blameless::{
     builtin_training_corpus, cross_validate, evaluate_with, lint, read_corpus, train_builtin,
-    Model, Params, Rules, HELDOUT_CORPUS,
+    Model, Params, Rules, DEV_CORPUS, HELDOUT_CORPUS,
 };
 
 #[derive(Debug, clap::Args)]
@@ -37,13 +37,19 @@ pub struct EvalArgs {
     /// split is not measured then)
     #[arg(long, hide = true, value_parser = parse_params)]
     tune: Option<Params>,
+    /// With `--tune`: cross-validate on this TSV instead of the built-in training corpus (to try
+    /// new training sentences without rebuilding)
+    #[arg(long, hide = true, requires = "tune")]
+    train: Option<PathBuf>,
 }
 
-/// `iterations,learning_rate,l2,flag_threshold,rule_threshold`
+/// `iterations,learning_rate,l2,flag_threshold,rule_threshold[,category_weight]`
 fn parse_params(raw: &str) -> Result<Params, String> {
     let v: Vec<&str> = raw.split(',').collect();
-    let [iterations, learning_rate, l2, flag, rule] = v.as_slice() else {
-        return Err("expected five comma-separated values".to_owned());
+    let (iterations, learning_rate, l2, flag, rule, weight) = match v.as_slice() {
+        [a, b, c, d, e] => (a, b, c, d, e, &"1"),
+        [a, b, c, d, e, w] => (a, b, c, d, e, w),
+        _ => return Err("expected five or six comma-separated values".to_owned()),
     };
     let f = |s: &str| s.trim().parse::<f32>().map_err(|e| e.to_string());
     Ok(Params {
@@ -52,6 +58,7 @@ fn parse_params(raw: &str) -> Result<Params, String> {
         l2: f(l2)?,
         flag_threshold: f(flag)?,
         rule_threshold: f(rule)?,
+        category_weight: f(weight)?,
     })
 }
 
@@ -148,9 +155,23 @@ pub fn evaluate_corpus(args: &EvalArgs) -> ExitCode {
         }
     };
     if let Some(params) = &args.tune {
+        let corpus = match &args.train {
+            Some(path) => match read(path) {
+                Ok(text) => {
+                    let mut corpus = read_corpus(&text);
+                    corpus.extend(read_corpus(DEV_CORPUS));
+                    corpus
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            },
+            None => builtin_training_corpus(),
+        };
         show(
             &format!("5-fold cross-validation with {params:?}"),
-            &cross_validate(&builtin_training_corpus(), rules, params, 5),
+            &cross_validate(&corpus, rules, params, 5),
         );
         return ExitCode::SUCCESS;
     }

@@ -14,6 +14,7 @@ mod lint;
 mod loops;
 mod search;
 mod transfer;
+mod webhooks;
 
 use crate::app::{open_service, Application};
 use crate::config::{ServeArgs, Settings, StorageArgs, StorageSettings};
@@ -54,6 +55,9 @@ enum Command {
     Loop(loops::LoopArgs),
     /// Design, list and conclude experiments on a running server (uses --server and --token)
     Experiment(experiments::ExperimentArgs),
+    /// Manage signed webhook subscriptions and their deliveries on a running server (uses
+    /// --server and --token)
+    Webhook(webhooks::WebhookArgs),
     /// Search the loops, learnings, factors, actions and experiments you may see on a running
     /// server (uses --server and --token)
     Search(search::SearchArgs),
@@ -180,6 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => transfer::import(args).await,
         Command::Loop(args) => loops::run(args, &cli.client).await,
         Command::Experiment(args) => experiments::run(args, &cli.client).await,
+        Command::Webhook(args) => webhooks::run(args, &cli.client).await,
         Command::Search(args) => search::run(args, &cli.client).await,
         Command::Lint(args) => Ok(lint::run(&args)),
         Command::LintEval(args) => Ok(lint::evaluate_corpus(&args)),

@@ -37,6 +37,12 @@ macro_rules! word_enum {
             }
         }
 
+        impl $crate::domain::text::Word for $name {
+            fn parse_word(raw: &str) -> Result<Self, Invalid> {
+                Self::parse(raw)
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
@@ -238,10 +244,13 @@ pub fn format_money(minor: i64, currency: &str) -> String {
 
 /// "2.5 person-days".
 pub fn format_days(tenths: i64) -> String {
-    let days = if tenths % 10 == 0 {
-        format!("{}", tenths / 10)
+    // The sign on its own: -0.5 has no whole days to carry it.
+    let sign = if tenths < 0 { "-" } else { "" };
+    let abs = tenths.unsigned_abs();
+    let days = if abs % 10 == 0 {
+        format!("{sign}{}", abs / 10)
     } else {
-        format!("{}.{}", tenths / 10, (tenths % 10).abs())
+        format!("{sign}{}.{}", abs / 10, abs % 10)
     };
     format!("{days} person-day{}", if tenths == 10 { "" } else { "s" })
 }
@@ -411,6 +420,8 @@ mod tests {
         assert_eq!(format_money(5, "USD"), "0.05 USD");
         assert_eq!(format_days(25), "2.5 person-days");
         assert_eq!(format_days(10), "1 person-day");
+        assert_eq!(format_days(-5), "-0.5 person-days");
+        assert_eq!(format_days(-25), "-2.5 person-days");
     }
 
     #[test]

@@ -70,21 +70,33 @@ pub fn to_markdown(html: &str) -> String {
     let body = find(root, |e| e.name() == "body");
     let content = confluence.or(github).or(body).unwrap_or(root);
 
-    // The title: Confluence's page title (without its "Space : " prefix), else — when the
-    // content does not start with a heading of its own — the page's <title>.
-    let page_title = if confluence.is_some() {
-        find(root, |e| e.id() == Some("title-text")).map(|t| {
-            let text = collapse(&text_of(t));
-            match text.split_once(" : ") {
-                Some((_, page)) if !page.trim().is_empty() => page.trim().to_owned(),
-                _ => text,
-            }
-        })
-    } else if github.is_none() && !starts_with_heading(content) {
-        find(root, |e| e.name() == "title").map(|t| collapse(&text_of(t)))
-    } else {
-        None
+    // The title: Confluence's page title element, else — when the content does not start with a
+    // heading of its own — the page's `og:title`, else its <title>; Confluence's "Space : "
+    // prefix dropped. The file name is the reader's last resort.
+    let without_space = |text: String| match text.split_once(" : ") {
+        Some((_, page)) if !page.trim().is_empty() => page.trim().to_owned(),
+        _ => text,
     };
+    let confluence_title = confluence
+        .and_then(|_| find(root, |e| e.id() == Some("title-text")))
+        .map(|t| collapse(&text_of(t)))
+        .filter(|t| !t.is_empty());
+    let page_title = confluence_title
+        .or_else(|| {
+            (github.is_none() && !starts_with_heading(content))
+                .then(|| {
+                    find(root, |e| {
+                        e.name() == "meta"
+                            && e.attr("property") == Some("og:title")
+                            && e.attr("content").is_some_and(|c| !c.trim().is_empty())
+                    })
+                    .and_then(|m| element(m).and_then(|e| e.attr("content")))
+                    .map(collapse)
+                    .or_else(|| find(root, |e| e.name() == "title").map(|t| collapse(&text_of(t))))
+                })
+                .flatten()
+        })
+        .map(without_space);
     if let Some(title) = page_title.filter(|t| !t.is_empty()) {
         writer.out.push_str("# ");
         writer.out.push_str(&title);

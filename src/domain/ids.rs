@@ -50,6 +50,11 @@ id_type!(
     UserId
 );
 id_type!(
+    /// A domain event in the outbox; a webhook delivery carries it as `webhook-id`, the same
+    /// on every retry.
+    EventId
+);
+id_type!(
     /// A team.
     TeamId
 );

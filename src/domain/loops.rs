@@ -34,6 +34,12 @@ macro_rules! word_enum {
             }
         }
 
+        impl $crate::domain::text::Word for $name {
+            fn parse_word(raw: &str) -> Result<Self, Invalid> {
+                Self::parse(raw)
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
@@ -543,8 +549,43 @@ pub fn tags<'a>(raw: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, I
             out.push(tag);
         }
     }
-    if out.len() > 12 {
-        return Err(Invalid::new("at most 12 tags"));
+    if out.len() > TAGS_MAX {
+        return Err(Invalid(format!("at most {TAGS_MAX} tags")));
+    }
+    Ok(out)
+}
+
+/// The most tags a loop keeps.
+pub const TAGS_MAX: usize = 12;
+/// The longest tag item, as written (a tag keeps at most as many characters once normalised).
+pub const TAG_ITEM_MAX: usize = 32;
+
+/// Tags given one an item, as the API and the service take them: each item is one [`tag`] of at
+/// most [`TAG_ITEM_MAX`] characters as written, at most [`TAGS_MAX`] items, and items that name the same tag are kept once. A comma in an item is
+/// refused rather than read as a list: a client that sends a list of tags has split it already,
+/// and the rule for one item stays one a schema can state (`contract.rs`, ITEM_TAG).
+pub fn tag_items<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, Invalid> {
+    let mut out: Vec<String> = Vec::new();
+    for (n, item) in items.into_iter().enumerate() {
+        if n == TAGS_MAX {
+            return Err(Invalid(format!("at most {TAGS_MAX} tags")));
+        }
+        if item.chars().count() > TAG_ITEM_MAX {
+            return Err(Invalid(format!(
+                "\"{}\" must be at most {TAG_ITEM_MAX} characters",
+                item.trim()
+            )));
+        }
+        if item.contains(',') {
+            return Err(Invalid(format!(
+                "\"{}\" is more than one tag: give each tag as an item of its own",
+                item.trim()
+            )));
+        }
+        let tag = tag(item).map_err(|e| Invalid(format!("\"{}\" {}", item.trim(), e.0)))?;
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
     }
     Ok(out)
 }
@@ -748,5 +789,25 @@ mod tests {
             .join(",")
             .as_str()])
         .is_err());
+    }
+
+    #[test]
+    fn tag_items_are_one_tag_each() {
+        assert_eq!(
+            tag_items(["Database Outage", "db", "DB"]),
+            Ok(vec!["database-outage".to_owned(), "db".to_owned()])
+        );
+        assert!(tag_items(["db, deploy"]).is_err(), "a comma is not a list");
+        assert!(tag_items([" "]).is_err(), "a blank item is no tag");
+        assert!(tag_items(["\u{e000}"]).is_err(), "no letter or digit");
+        let twelve: Vec<String> = (0..12).map(|i| format!("t{i}")).collect();
+        assert!(tag_items(twelve.iter().map(String::as_str)).is_ok());
+        let thirteen = ["a"; 13];
+        assert!(tag_items(thirteen).is_err(), "13 items, even of one tag");
+        let long = "  a  ".repeat(7);
+        assert!(
+            tag_items([long.as_str()]).is_err(),
+            "35 characters as written"
+        );
     }
 }

@@ -3,9 +3,11 @@
 //! Everything that enters the system is parsed into these types at the edge (`TeamName::parse`,
 //! `Email::parse`), so that the service and store layers never see an invalid value.
 
+pub mod alerts;
 pub mod blameless;
 pub mod culture;
 pub mod docx;
+pub mod events;
 pub mod experiments;
 pub mod health;
 pub mod html;
@@ -14,15 +16,19 @@ pub mod loops;
 pub mod people;
 pub mod postmortem;
 pub mod prose_time;
+pub mod records;
+pub mod recurrence;
 pub mod review;
 pub mod search;
 pub mod team;
 pub mod text;
 pub mod tool_exports;
+pub mod webhooks;
 pub mod when;
 
 pub use ids::{
-    ActionId, ApiTokenId, FactorId, InvitationId, LearningId, LoopId, RecordId, TeamId, UserId,
+    ActionId, ApiTokenId, EventId, FactorId, InvitationId, LearningId, LoopId, RecordId, TeamId,
+    UserId,
 };
 pub use people::{DisplayName, Email, Password, TeamRole, User};
 pub use team::{Team, TeamName, TeamSlug};

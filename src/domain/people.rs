@@ -164,6 +164,12 @@ impl TeamRole {
     }
 }
 
+impl super::text::Word for TeamRole {
+    fn parse_word(raw: &str) -> Result<Self, Invalid> {
+        Self::parse(raw)
+    }
+}
+
 impl fmt::Display for TeamRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -119,6 +119,9 @@ pub struct Postmortem {
     pub expected: String,
     pub impact: String,
     pub root_causes: String,
+    /// The writer's heading over `root_causes` ("Contributing factors", "Root cause", "Why"),
+    /// kept as its label: the loop does not rename a team's words.
+    pub root_causes_heading: String,
     pub trigger: String,
     pub resolution: String,
     pub detection: String,
@@ -205,10 +208,16 @@ impl Postmortem {
         ])
     }
 
-    /// "Why was there a difference" of the review: root causes and trigger.
+    /// "Why was there a difference" of the review: root causes (under the writer's heading, or
+    /// "Contributing factors" — the blameless word, domain.md §3 — when none was written) and
+    /// trigger.
     pub fn review_difference(&self) -> String {
+        let heading = match self.root_causes_heading.trim() {
+            "" => "Contributing factors",
+            written => written,
+        };
         join_nonempty(&[
-            labelled("Root causes", &self.root_causes),
+            labelled(heading, &self.root_causes),
             labelled("Trigger", &self.trigger),
         ])
     }
@@ -288,6 +297,22 @@ fn slot_of(heading: &str) -> Option<Slot> {
         "todo" | "to do" | "todos" | "actions" | "tasks" | "improvements" | "prevention"
         | "future work" => Some(Slot::Actions),
         "lucky" | "luck" => Some(Slot::GotLucky),
+        // German and French postmortems, as teams in those languages title their sections.
+        "ablauf" | "zeitablauf" | "zeitleiste" | "chronologie" | "déroulement" | "deroulement" => {
+            Some(Slot::Timeline)
+        }
+        "maßnahmen"
+        | "massnahmen"
+        | "folgemaßnahmen"
+        | "nächste schritte"
+        | "mesures"
+        | "actions correctives"
+        | "plan daction"
+        | "prochaines étapes" => Some(Slot::Actions),
+        "zusammenfassung" | "beschreibung" | "résumé" | "contexte" => Some(Slot::Summary),
+        "ursache" | "ursachen" | "facteurs contributifs" => Some(Slot::RootCauses),
+        "auswirkungen" | "auswirkung" => Some(Slot::Impact),
+        "lehren" | "erkenntnisse" | "enseignements" | "leçons apprises" => Some(Slot::Lessons),
         "expected" | "expectation" | "expectations" => Some(Slot::Expected),
         "the good" | "good" | "positives" => Some(Slot::WentWell),
         "the bad" | "bad" | "negatives" | "challenges" => Some(Slot::WentWrong),
@@ -560,6 +585,7 @@ pub fn parse_with(source: &str, hints: Hints<'_>) -> Result<Postmortem, Postmort
                 .unwrap_or_else(|| "Imported postmortem".to_owned());
         }
     }
+    pm.title = without_mail_prefix(&pm.title).to_owned();
     if pm.title.chars().count() > TITLE_MAX {
         title_overflow = pm.title.clone();
         pm.title = shorten(&pm.title, TITLE_MAX - 1);
@@ -581,7 +607,16 @@ pub fn parse_with(source: &str, hints: Hints<'_>) -> Result<Postmortem, Postmort
     .iter()
     .flatten()
     .find_map(|text| prose_time::year_in(text))
-    .or(hints.today.map(Date::year));
+    .or_else(|| {
+        // No year written ("Dec 4, 16:02 UTC"): the latest such day not after today, as a
+        // status page read later means.
+        let today = hints.today?;
+        let later = prose_time::dates_in(body.get(..body.len().min(200_000)).unwrap_or(""))
+            .into_iter()
+            .find_map(|(_, d)| d.resolve(Some(today.year())))
+            .is_some_and(|d| d > today);
+        Some(today.year() - i32::from(later))
+    });
     let first_date = |text: &str| {
         prose_time::dates_in(text)
             .into_iter()
@@ -597,10 +632,12 @@ pub fn parse_with(source: &str, hints: Hints<'_>) -> Result<Postmortem, Postmort
         .or_else(|| first_date(opening))
         .or_else(|| hints.file_name.and_then(first_date))
         .or_else(|| first_date(whole));
-    let zone = prose_time::declared_zone(whole).or_else(|| {
-        pm.front("timezone")
-            .and_then(|z| prose_time::zone_at(z.trim()).map(|(z, _)| z))
-    });
+    let zone = prose_time::declared_zone(whole)
+        .or_else(|| {
+            pm.front("timezone")
+                .and_then(|z| prose_time::zone_at(z.trim()).map(|(z, _)| z))
+        })
+        .or_else(|| prose_time::first_written_zone(whole));
     let mut clock = Clock {
         base: pm.date.or(hints.today),
         year,
@@ -669,14 +706,33 @@ pub fn parse_with(source: &str, hints: Hints<'_>) -> Result<Postmortem, Postmort
             Some(Slot::Timeline) => {
                 // A heading under the timeline may be a day ("### September 30").
                 let from = if child { heading.start } else { content_start };
+                // A zone in the heading ("Timeline (ET)") holds for this section.
+                let document_zone = clock.zone;
+                if !child {
+                    clock.zone = prose_time::zone_named_in(&heading_text).or(clock.zone);
+                }
                 timeline_in(&body, from, end, &offset_line, &mut clock, &mut pm);
+                clock.zone = document_zone;
             }
             Some(slot) => {
-                let text = if slot == Slot::Summary {
+                let mut text = if slot == Slot::Summary {
                     text_with_timeline(&body, content_start, end, &offset_line, &mut clock, &mut pm)
                 } else {
                     body[content_start..end].trim().to_owned()
                 };
+                // An issue form's answer left empty is no answer.
+                if text.trim() == "_No response_" {
+                    continue;
+                }
+                // The writer's heading labels the part; a second heading feeding it stays
+                // with its text.
+                if slot == Slot::RootCauses && !child {
+                    if pm.root_causes.is_empty() && pm.root_causes_heading.is_empty() {
+                        pm.root_causes_heading = heading_text.clone();
+                    } else if heading_text != pm.root_causes_heading {
+                        text = labelled(&heading_text, &text);
+                    }
+                }
                 let text = if child {
                     let hashes = "#".repeat(usize::from(heading.level));
                     format!("{hashes} {heading_text}\n\n{text}")
@@ -721,6 +777,26 @@ pub fn parse_with(source: &str, hints: Hints<'_>) -> Result<Postmortem, Postmort
     pm.timeline
         .sort_by(|a, b| a.at.cmp(&b.at).then(a.line.cmp(&b.line)));
     Ok(pm)
+}
+
+/// A title without the prefixes of a mail it was sent as ("Subject: Re: Fwd: …"): they belong
+/// to the mail, not to the incident. Other prefixes ("Postmortem:") are the writer's and stay.
+fn without_mail_prefix(title: &str) -> &str {
+    let mut rest = title.trim();
+    loop {
+        let lower = rest.to_ascii_lowercase();
+        let Some(prefix) = ["subject:", "subj:", "re:", "fwd:", "fw:", "aw:", "wg:"]
+            .iter()
+            .find(|p| lower.starts_with(**p))
+        else {
+            return rest;
+        };
+        let after = rest[prefix.len()..].trim_start();
+        if after.is_empty() {
+            return rest;
+        }
+        rest = after;
+    }
 }
 
 /// The first block of the body: a heading (its index), or anything else (where it starts).
@@ -888,7 +964,8 @@ fn mark_plain_headings(body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 64);
     let mut fence: Option<&str> = None;
     let mut previous_blank = true;
-    for line in body.split_inclusive('\n') {
+    let lines: Vec<&str> = body.split_inclusive('\n').collect();
+    for (index, line) in lines.iter().copied().enumerate() {
         let content = line.trim_end_matches('\n');
         let trimmed = content.trim();
         if let Some(marker) = fence {
@@ -912,13 +989,22 @@ fn mark_plain_headings(body: &str) -> String {
             .trim_end_matches(':')
             .trim_end_matches(['*', '_'])
             .trim();
+        // "Follow-ups agreed in the thread:" over a list: a heading, whose line is also kept as
+        // text, being a sentence of the writer's.
+        let long_label = trimmed.ends_with(':')
+            && !is_section_name(bare)
+            && heading_words(bare).split(' ').count() <= 6
+            && slot_of(bare).is_some()
+            && lines
+                .get(index + 1)
+                .is_some_and(|next| list_item(next.trim()).is_some());
         let is_heading = previous_blank
             && !trimmed.is_empty()
             && !trimmed.starts_with(['#', '-', '|', '>', '+'])
             && bare.chars().count() <= 60
             && !bare.contains(':')
             && (trimmed == content.trim_end() && !content.starts_with("    "))
-            && is_section_name(bare)
+            && (is_section_name(bare) || long_label)
             && (trimmed.ends_with(':')
                 || (trimmed.starts_with(['*', '_'])
                     && trimmed.trim_end_matches(':').ends_with(['*', '_']))
@@ -928,6 +1014,9 @@ fn mark_plain_headings(body: &str) -> String {
             out.push_str("## ");
             out.push_str(bare);
             out.push('\n');
+            if long_label {
+                out.push_str(line);
+            }
         } else {
             out.push_str(line);
         }
@@ -1258,16 +1347,33 @@ fn actions_in<'a>(
         .unwrap_or(0);
         for (row_start, cells) in &table.rows {
             let title = cells.get(action).map(|s| s.trim()).unwrap_or_default();
-            let extras: Vec<String> = cells
-                .iter()
-                .enumerate()
-                .filter(|(i, c)| {
-                    *i != action && Some(*i) != owner && Some(*i) != status && !c.trim().is_empty()
-                })
-                .map(|(i, c)| match table.head.get(i).filter(|h| !h.is_empty()) {
-                    Some(head) if Some(i) != reference => format!("{head}: {}", c.trim()),
-                    _ => c.trim().to_owned(),
-                })
+            // The owner is kept in the action's text, first among its details: the writer put
+            // it there, and nothing of the source is dropped (the loop's owner field holds team
+            // members only).
+            let owner_cell = owner
+                .and_then(|i| cells.get(i))
+                .map(|c| c.trim())
+                .filter(|c| {
+                    !c.is_empty() && !["-", "—", "n/a", "tbd"].contains(&c.to_lowercase().as_str())
+                });
+            let extras: Vec<String> = owner_cell
+                .map(|c| format!("owner: {c}"))
+                .into_iter()
+                .chain(
+                    cells
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, c)| {
+                            *i != action
+                                && Some(*i) != owner
+                                && Some(*i) != status
+                                && !c.trim().is_empty()
+                        })
+                        .map(|(i, c)| match table.head.get(i).filter(|h| !h.is_empty()) {
+                            Some(head) if Some(i) != reference => format!("{head}: {}", c.trim()),
+                            _ => c.trim().to_owned(),
+                        }),
+                )
                 .collect();
             if title.is_empty() {
                 if !extras.is_empty() {
@@ -1436,6 +1542,9 @@ impl Clock {
     /// `[16:58] text`, `4:58pm PT text`, `Sep 30 01:10 text`, `| 16:58 | text |`, and a date
     /// alone (`### September 30`, `**2024-05-01**`) that dates the lines after it.
     fn read(&mut self, raw: &str) -> Line {
+        if let Some(stamped) = stamp_after_name(raw) {
+            return self.read(&stamped);
+        }
         let line = undecorate(raw);
         let (date, after_date) = match prose_time::date_at(line) {
             Some((written, len)) => match written.resolve(self.year) {
@@ -1516,6 +1625,30 @@ impl Clock {
     }
 }
 
+/// A chat transcript's line, a name and then its stamp (`Dana Ruiz  [10:42 AM]`, the text on
+/// the lines after it), rewritten with the time first (`10:42 AM Dana Ruiz:`) so that it reads
+/// as a timeline entry. The name stays: it is part of what the writer kept.
+fn stamp_after_name(line: &str) -> Option<String> {
+    let line = line.trim();
+    let open = line.find('[')?;
+    let name = line[..open].trim();
+    if name.is_empty()
+        || name.chars().count() > 60
+        || name.starts_with(|c: char| c.is_ascii_digit() || c == '[')
+        || prose_time::time_at(undecorate(name)).is_some()
+    {
+        return None;
+    }
+    let inside = &line[open + 1..];
+    let (_, _, len) = prose_time::time_at(inside)?;
+    let after = inside[len..].strip_prefix(']')?;
+    Some(
+        format!("{} {name}: {}", &inside[..len], after.trim())
+            .trim()
+            .to_owned(),
+    )
+}
+
 /// A line without its list marker, task box, table pipe, emphasis and brackets around a time.
 fn undecorate(raw: &str) -> &str {
     let mut line = raw.trim();
@@ -1559,6 +1692,8 @@ fn timeline_in(
     let mut notes: Vec<String> = Vec::new();
     let mut offset = start;
     let mut open_event: Option<usize> = None;
+    // A table header's zone holds for these lines only.
+    let document_zone = clock.zone;
     // An event whose time stood alone on its line, waiting for its text.
     let mut pending: Option<(OffsetDateTime, String)> = None;
     let mut pending_offset = start;
@@ -1585,6 +1720,14 @@ fn timeline_in(
             .get(index + 1)
             .is_some_and(|next| is_table_rule(next.trim()));
         if trimmed.starts_with('|') && next_is_rule {
+            // A zone in the time column's header ("| Time (PST) | Event |") dates its rows.
+            if let Some(zone) = trimmed
+                .split('|')
+                .find(|cell| cell.to_lowercase().contains("time"))
+                .and_then(prose_time::zone_named_in)
+            {
+                clock.zone = Some(zone);
+            }
             previous_blank = false;
             continue;
         }
@@ -1660,6 +1803,7 @@ fn timeline_in(
     if let Some((_, pending_line)) = pending.take() {
         notes.push(pending_line);
     }
+    clock.zone = document_zone;
     let notes = notes.join("\n").trim().to_owned();
     if !notes.is_empty() {
         pm.timeline_notes = join_nonempty(&[pm.timeline_notes.clone(), notes]);
@@ -1678,7 +1822,8 @@ fn starts_timed(line: &str) -> bool {
     let line = undecorate(line);
     let after_date = prose_time::date_at(line).map_or(line, |(_, n)| &line[n..]);
     let rest = after_date.trim_start_matches([' ', ',', 'T', '@', '|', '*', '_', '`']);
-    prose_time::time_at(rest).is_some() && matches!(probe.read(line), Line::Event(..))
+    (prose_time::time_at(rest).is_some() || stamp_after_name(line).is_some())
+        && matches!(probe.read(line), Line::Event(..))
 }
 
 /// Prose with a timeline inside: runs of paragraphs or items that start with a time (two or
@@ -1730,10 +1875,56 @@ fn text_with_timeline(
                 && starting * 2 >= heads
         })
         .collect();
+    // A status page's updates: a paragraph of text, its stamp on the last line ("Dec 4, 16:02
+    // UTC"). Two or more in a row are timeline entries.
+    let stamp_of = |&(s, e): &(usize, usize)| {
+        let lines: Vec<&str> = body[s..e]
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let (last, before) = lines.split_last()?;
+        let mut probe = Clock {
+            base: None,
+            year: clock.year,
+            zone: clock.zone,
+            day: None,
+            last: None,
+        };
+        let bare = matches!(probe.read(last), Line::Event(_, ref text) if text.is_empty());
+        (bare && !before.is_empty() && !before.iter().any(|l| starts_timed(l))).then(|| {
+            (
+                last.trim().to_owned(),
+                before
+                    .iter()
+                    .map(|l| l.trim())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        })
+    };
+    let stamped: Vec<Option<(String, String)>> = blocks.iter().map(stamp_of).collect();
     // Runs of timed blocks with at least two timed lines among them.
     let mut kept = Vec::new();
     let mut i = 0;
     while i < blocks.len() {
+        let run = stamped[i..].iter().take_while(|s| s.is_some()).count();
+        if run >= 2 {
+            for (n, (stamp, text)) in stamped[i..i + run].iter().flatten().enumerate() {
+                match clock.read(stamp) {
+                    Line::Event(at, _) => pm.timeline.push(PostmortemEvent {
+                        at,
+                        text: shorten(text, EVENT_MAX),
+                        line: offset_line(blocks[i + n].0),
+                    }),
+                    _ => kept.push(body[blocks[i + n].0..blocks[i + n].1].trim_end().to_owned()),
+                }
+                if text.chars().count() > EVENT_MAX {
+                    kept.push(text.clone());
+                }
+            }
+            i += run;
+            continue;
+        }
         if !timed[i] {
             kept.push(body[blocks[i].0..blocks[i].1].trim_end().to_owned());
             i += 1;
@@ -1784,7 +1975,7 @@ mod tests {
         assert_eq!(pm.actions[0].status, ActionStatus::Done);
         assert_eq!(
             pm.actions[1].title,
-            "Add load shedding (Type: prevent; BUG-4321)"
+            "Add load shedding (owner: martin; Type: prevent; BUG-4321)"
         );
         assert_eq!(pm.timeline.len(), 2);
         assert_eq!(pm.timeline[0].text, "News reports the sonnet.");
@@ -1920,5 +2111,85 @@ Follow-ups:\n- [ ] Alert on backup size (owner: @sam) #123\n- [x] Restore test\n
                 proptest::prop_assert!(pm.timeline.windows(2).all(|w| w[0].at <= w[1].at));
             }
         }
+    }
+
+    fn day(y: i32, m: time::Month, d: u8) -> Option<Date> {
+        Date::from_calendar_date(y, m, d).ok()
+    }
+
+    fn at(pm: &Postmortem) -> Vec<String> {
+        pm.timeline
+            .iter()
+            .map(|e| format!("{} {}", e.at.date(), e.at.time()))
+            .collect()
+    }
+
+    #[test]
+    fn a_zone_in_the_timeline_heading_or_time_column_dates_its_times() {
+        let heading = "# Login outage\n\nOn 7 May 2024 logins failed.\n\n## Timeline (ET)\n\n\
+            - 2:15 PM first failures\n- 3:02 PM recovered\n";
+        let pm = parse(heading).expect("parses");
+        assert_eq!(at(&pm), ["2024-05-07 18:15:00.0", "2024-05-07 19:02:00.0"]);
+        let column = "# Checkout\n\nOn March 3rd, 2024 checkout slowed.\n\n## Timeline\n\n\
+            | Time (PST) | Event |\n|---|---|\n| 2:20 PM | alert |\n| 3:40 PM | all clear |\n";
+        let pm = parse(column).expect("parses");
+        assert_eq!(at(&pm), ["2024-03-03 22:20:00.0", "2024-03-03 23:40:00.0"]);
+        // A zone written once with a time holds for the times written alone.
+        let once = "# Checkout\n\nOn March 3rd, 2024 at 2:20 PM PST checkout slowed.\n\n\
+            ## Timeline\n\n- 2:20 PM alert\n- 3:40 PM all clear\n";
+        assert_eq!(
+            at(&parse(once).expect("parses"))[0],
+            "2024-03-03 22:20:00.0"
+        );
+    }
+
+    #[test]
+    fn owners_stay_in_their_actions_and_the_writers_heading_labels_factors() {
+        let pm = parse(
+            "# Checkout\n\nSlow.\n\n## Contributing factors\n\n- Pools kept their size.\n\n\
+             ## Action Items\n\n| Action | Owner | Ticket |\n|---|---|---|\n\
+             | Resize pools | @kim | PLAT-231 |\n",
+        )
+        .expect("parses");
+        assert_eq!(pm.actions[0].title, "Resize pools (owner: @kim; PLAT-231)");
+        assert!(pm
+            .review_difference()
+            .starts_with("**Contributing factors**"));
+        assert!(!pm.review_difference().contains("Root causes"));
+    }
+
+    #[test]
+    fn a_mail_subject_loses_its_prefix() {
+        let pm = parse("Subject: Re: Postmortem - login outage of 7 May\n\nLogins failed.\n")
+            .expect("parses");
+        assert_eq!(pm.title, "Postmortem - login outage of 7 May");
+    }
+
+    #[test]
+    fn chat_stamps_status_updates_and_european_times_are_read() {
+        let chat = "Export of #inc-42, June 4, 2024 (times in PT)\n\nDana  [10:42 AM]\n\
+            deliveries failing\nSam  [11:20 AM]\ndeliveries flowing\n";
+        let pm = parse(chat).expect("parses");
+        assert_eq!(at(&pm), ["2024-06-04 17:42:00.0", "2024-06-04 18:20:00.0"]);
+        assert_eq!(pm.timeline[0].text, "Dana: deliveries failing");
+
+        let status = "# API errors\n\n**Resolved** - Fixed.\nDec 4, 16:02 UTC\n\n\
+            **Investigating** - Looking.\nDec 4, 14:48 UTC\n";
+        let hints = Hints {
+            file_name: None,
+            today: day(2026, time::Month::December, 3),
+        };
+        let pm = parse_with(status, hints).expect("parses");
+        // Dec 4 read on Dec 3 is last year's.
+        assert_eq!(at(&pm), ["2025-12-04 14:48:00.0", "2025-12-04 16:02:00.0"]);
+        assert_eq!(pm.timeline[1].text, "**Resolved** - Fixed.");
+
+        let french = "# Paiements refusés le 5 février 2025\n\n## Chronologie\n\n\
+            - 14h20 premiers refus\n- 15h05 paiements rétablis\n";
+        let pm = parse(french).expect("parses");
+        assert_eq!(at(&pm), ["2025-02-05 14:20:00.0", "2025-02-05 15:05:00.0"]);
+        let german = "# Störung am 12.03.2024\n\n## Ablauf\n\n- 14.20 Uhr MEZ: Alarm\n- 15:05 Uhr: behoben\n";
+        let pm = parse(german).expect("parses");
+        assert_eq!(at(&pm), ["2024-03-12 13:20:00.0", "2024-03-12 14:05:00.0"]);
     }
 }

@@ -74,16 +74,58 @@ const MONTHS: [(&str, Month); 12] = [
     ("december", Month::December),
 ];
 
-/// A month's name or its abbreviation ("Sep", "Sept", "September"), any case.
+/// Month names in French and German that English abbreviations do not cover, written whole.
+const FOREIGN_MONTHS: [(&str, Month); 20] = [
+    ("janvier", Month::January),
+    ("jänner", Month::January),
+    ("januar", Month::January),
+    ("février", Month::February),
+    ("fevrier", Month::February),
+    ("februar", Month::February),
+    ("mars", Month::March),
+    ("märz", Month::March),
+    ("avril", Month::April),
+    ("mai", Month::May),
+    ("juin", Month::June),
+    ("juni", Month::June),
+    ("juillet", Month::July),
+    ("juli", Month::July),
+    ("août", Month::August),
+    ("aout", Month::August),
+    ("septembre", Month::September),
+    ("octobre", Month::October),
+    ("oktober", Month::October),
+    ("dezember", Month::December),
+];
+
+/// A month's name or its abbreviation ("Sep", "Sept", "September"), any case; French and
+/// German names ("février", "März") written whole.
 pub fn month_of(word: &str) -> Option<Month> {
-    let lower = word.to_ascii_lowercase();
+    let lower = word.to_lowercase();
     if lower == "sept" {
         return Some(Month::September);
     }
     MONTHS
         .iter()
         .find(|(name, _)| lower.len() >= 3 && name.starts_with(lower.as_str()))
+        .or_else(|| FOREIGN_MONTHS.iter().find(|(name, _)| *name == lower))
         .map(|(_, month)| *month)
+        .or(match lower.as_str() {
+            "novembre" => Some(Month::November),
+            "décembre" | "decembre" => Some(Month::December),
+            "okt" => Some(Month::October),
+            "dez" => Some(Month::December),
+            _ => None,
+        })
+}
+
+/// A run of letters at the start of `s`, accents included ("février").
+fn word_at(s: &str) -> &str {
+    let n = s
+        .char_indices()
+        .find(|(_, c)| !c.is_alphabetic())
+        .map_or(s.len(), |(i, _)| i);
+    &s[..n]
 }
 
 fn is_weekday(word: &str) -> bool {
@@ -211,7 +253,7 @@ fn worded_date_at(s: &str) -> Option<(WrittenDate, usize)> {
         at += skip(&s[at..], &[',']);
     }
     let rest = &s[at..];
-    let word = letters(rest);
+    let word = word_at(rest);
     if let Some(month) = (!word.is_empty()).then(|| month_of(word)).flatten() {
         // "September 29, 2025", "Sept. 29th", "Sep 29 2025"
         let mut len = at + word.len();
@@ -248,7 +290,7 @@ fn worded_date_at(s: &str) -> Option<(WrittenDate, usize)> {
     if s[len..].to_ascii_lowercase().starts_with("of ") {
         len += 3;
     }
-    let word = letters(&s[len..]);
+    let word = word_at(&s[len..]);
     let month = (!word.is_empty()).then(|| month_of(word)).flatten()?;
     len += word.len();
     len += s[len..].strip_prefix('.').map_or(0, |_| 1);
@@ -303,7 +345,32 @@ pub fn time_at(s: &str) -> Option<(Time, Option<Zone>, usize)> {
     let mut minute = 0u8;
     let mut second = 0u8;
     let mut has_minutes = false;
-    if let Some(rest) = s[len..].strip_prefix(':') {
+    // European ways: `14.20 Uhr`, `14h20`, `14 Uhr` (a dot alone is a date's or a version's).
+    let uhr_after = |from: usize| {
+        let gap = skip(&s[from..], &[]);
+        let word = letters(&s[from + gap..]);
+        word.eq_ignore_ascii_case("uhr").then_some(gap + 3)
+    };
+    let european = match s[len..].chars().next() {
+        Some('.') => {
+            let m = digits(&s[len + 1..]);
+            (m.len() == 2)
+                .then(|| uhr_after(len + 3))
+                .flatten()
+                .map(|uhr| (m, 3 + uhr))
+        }
+        Some('h') => {
+            let m = digits(&s[len + 1..]);
+            let after = s[len + 1 + m.len()..].chars().next();
+            (m.len() == 2 && !after.is_some_and(|c| c.is_alphanumeric())).then_some((m, 3))
+        }
+        _ => uhr_after(len).map(|uhr| ("00", uhr)),
+    };
+    if let Some((m, taken)) = european {
+        minute = m.parse().ok()?;
+        len += taken;
+        has_minutes = true;
+    } else if let Some(rest) = s[len..].strip_prefix(':') {
         let m = digits(rest);
         if m.len() != 2 {
             return None;
@@ -311,6 +378,9 @@ pub fn time_at(s: &str) -> Option<(Time, Option<Zone>, usize)> {
         minute = m.parse().ok()?;
         len += 3;
         has_minutes = true;
+        if let Some(uhr) = uhr_after(len) {
+            len += uhr;
+        }
         if let Some(rest) = s[len..].strip_prefix(':') {
             let sec = digits(rest);
             if sec.len() == 2 {
@@ -372,7 +442,7 @@ pub fn time_at(s: &str) -> Option<(Time, Option<Zone>, usize)> {
     Some((time, None, len))
 }
 
-const NAMED_ZONES: [(&str, i8, i8); 24] = [
+const NAMED_ZONES: [(&str, i8, i8); 30] = [
     // (name, hours, minutes); the US ones without S/D are handled separately.
     ("UTC", 0, 0),
     ("GMT", 0, 0),
@@ -398,6 +468,13 @@ const NAMED_ZONES: [(&str, i8, i8); 24] = [
     ("AEST", 10, 0),
     ("AEDT", 11, 0),
     ("NZST", 12, 0),
+    ("NZDT", 13, 0),
+    ("HST", -10, 0),
+    ("AKST", -9, 0),
+    ("AKDT", -8, 0),
+    // German: "14.20 Uhr MEZ".
+    ("MEZ", 1, 0),
+    ("MESZ", 2, 0),
 ];
 
 const US_ZONES: [(&str, i8); 8] = [
@@ -528,6 +605,54 @@ pub fn declared_zone(text: &str) -> Option<Zone> {
             }
             from = start;
         }
+    }
+    None
+}
+
+/// A zone named in a short label — a timeline's heading ("Timeline (ET)", "Timeline, Pacific
+/// time") or a table's time column ("Time (PST)", "UTC time") — which dates the times under it.
+/// A lone "Z" is not read as a zone here: in a label it is a letter.
+pub fn zone_named_in(label: &str) -> Option<Zone> {
+    let mut previous_alnum = false;
+    for (i, c) in label.char_indices() {
+        if !previous_alnum && (c.is_ascii_alphabetic() || c == '+') {
+            let rest = &label[i..];
+            if let Some((zone, n)) = zone_at(rest) {
+                let whole_word = !rest[n..].starts_with(|c: char| c.is_alphanumeric());
+                if whole_word && !rest[..n].eq_ignore_ascii_case("z") {
+                    return Some(zone);
+                }
+            }
+        }
+        previous_alnum = c.is_alphanumeric();
+    }
+    None
+}
+
+/// The zone of the first time written with one ("at 2:20 PM PST", "3:02 PM (Eastern)"): a
+/// writer who names a zone once and then gives times alone means that zone for all of them.
+pub fn first_written_zone(text: &str) -> Option<Zone> {
+    let mut previous = ' ';
+    for (i, c) in text.char_indices() {
+        if c.is_ascii_digit() && !previous.is_alphanumeric() && previous != '.' && previous != ':' {
+            match time_at(&text[i..]) {
+                Some((_, Some(zone), _)) => return Some(zone),
+                // "between 2:15 PM and 3:02 PM (heure de Paris, CET)"
+                Some((_, None, len)) => {
+                    let rest = text[i + len..].trim_start();
+                    let named = rest
+                        .strip_prefix('(')
+                        .and_then(|inner| inner.split_once(')'))
+                        .filter(|(inside, _)| inside.len() <= 40)
+                        .and_then(|(inside, _)| zone_named_in(inside));
+                    if named.is_some() {
+                        return named;
+                    }
+                }
+                None => {}
+            }
+        }
+        previous = c;
     }
     None
 }

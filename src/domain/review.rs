@@ -143,6 +143,18 @@ impl CardKind {
     }
 }
 
+impl super::text::Word for CardKind {
+    fn parse_word(raw: &str) -> Result<Self, Invalid> {
+        Self::parse(raw)
+    }
+}
+
+impl super::text::Word for Phase {
+    fn parse_word(raw: &str) -> Result<Self, Invalid> {
+        Self::parse(raw)
+    }
+}
+
 /// Where the leads' cards stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RevealState {

@@ -242,7 +242,7 @@ impl SearchQuery {
 }
 
 /// Common English words that say nothing about what an incident was about.
-const STOP_WORDS: &[&str] = &[
+pub(crate) const STOP_WORDS: &[&str] = &[
     "a",
     "about",
     "after",

@@ -18,6 +18,13 @@ impl fmt::Display for Invalid {
     }
 }
 
+/// A closed set of values that forms, files and the API send as words. The front doors read a
+/// word into the enum at the edge with it, so the use cases take the enum and never re-parse a
+/// string; the refusal says which words are allowed, to be shown next to the field.
+pub trait Word: Sized {
+    fn parse_word(raw: &str) -> Result<Self, Invalid>;
+}
+
 /// Trims `raw` and checks it is a single line of 1..=`max` characters without control characters.
 ///
 /// Lengths are counted in Unicode scalar values, which is what people see as "characters" in most
@@ -67,6 +74,24 @@ pub fn multi_line(raw: &str, max: usize, required: bool) -> Result<String, Inval
     Ok(trimmed.to_owned())
 }
 
+/// "1 loop", "2 loops", "0 loops": a count with its noun in the right number, so that no page
+/// says "1 loops".
+pub fn count(n: impl std::fmt::Display, one: &str, many: &str) -> String {
+    let n = n.to_string();
+    let noun = if n == "1" { one } else { many };
+    format!("{n} {noun}")
+}
+
+/// "Ops's" would read wrong for "Payments": a name ending in s takes the apostrophe alone.
+pub fn possessive(name: impl std::fmt::Display) -> String {
+    let name = name.to_string();
+    if name.ends_with(['s', 'S']) {
+        format!("{name}'")
+    } else {
+        format!("{name}'s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +111,16 @@ mod tests {
         assert!(multi_line("a\u{7}b", 10, true).is_err());
         assert_eq!(multi_line("", 10, false).as_deref(), Ok(""));
         assert!(multi_line("", 10, true).is_err());
+    }
+
+    #[test]
+    fn counts_and_possessives_read_as_english() {
+        assert_eq!(count(1, "loop", "loops"), "1 loop");
+        assert_eq!(count(0_usize, "loop", "loops"), "0 loops");
+        assert_eq!(count(-1, "loop", "loops"), "-1 loops");
+        assert_eq!(count(11, "dot", "dots"), "11 dots");
+        assert_eq!(possessive("Payments"), "Payments'");
+        assert_eq!(possessive("Ops"), "Ops'");
+        assert_eq!(possessive("Platform"), "Platform's");
     }
 }

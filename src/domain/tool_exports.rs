@@ -114,6 +114,10 @@ fn detail(details: &mut String, label: &str, value: &str) {
 fn place(pm: &mut Postmortem, name: &str, value: &str) {
     let lower = name.to_lowercase();
     let field = if lower.contains("root cause") || lower.contains("contributing") {
+        // The first such field names the part, as the writer named it.
+        if pm.root_causes.is_empty() && pm.root_causes_heading.is_empty() {
+            pm.root_causes_heading = name.trim().to_owned();
+        }
         Some(&mut pm.root_causes)
     } else if lower.contains("impact") {
         Some(&mut pm.impact)

@@ -172,7 +172,7 @@ async fn healthz() -> &'static str {
 
 /// The process can reach its database.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.service.store().ping().await {
+    match state.service.database_reachable().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");

@@ -55,8 +55,25 @@ pub struct Fairness {
     pub withheld: Option<String>,
 }
 
+impl RoundView {
+    /// The day the round actually closed: the day a lead closed it early, else its last day
+    /// (it closes at that day's end); `None` while it is open. The pulse trend is labelled with
+    /// it, so that an early close does not read as a later one (issue 19).
+    pub fn closed_on(&self) -> Option<OffsetDateTime> {
+        if self.open {
+            return None;
+        }
+        Some(match self.record.closed_at {
+            Some(at) if at < closing_instant(&self.record) => at,
+            _ => self.record.closes_on,
+        })
+    }
+}
+
+/// The end of the round's last day. A round stored before `open_pulse_round` refused the last
+/// representable day ends with it rather than past it (`+` would panic there).
 fn closing_instant(record: &RoundRecord) -> OffsetDateTime {
-    record.closes_on + Duration::days(1)
+    record.closes_on.saturating_add(Duration::days(1))
 }
 
 impl Service {
@@ -82,6 +99,14 @@ impl Service {
         let closes_on = parse_date(closes_on).map_err(|e| ServiceError::field("closes_on", e.0))?;
         if closes_on < today {
             return Err(ServiceError::field("closes_on", "must be today or later"));
+        }
+        // A round takes answers until the end of its day: the last day the calendar holds
+        // (9999-12-31) has no end to reach.
+        if closes_on.checked_add(Duration::days(1)).is_none() {
+            return Err(ServiceError::field(
+                "closes_on",
+                "must be before 9999-12-31",
+            ));
         }
         let now = self.now();
         let rounds = self.store.rounds(access.team().id).await?;
@@ -139,8 +164,8 @@ impl Service {
                 None,
                 None,
                 Some(format!(
-                    "{} responses: results show only from {min}, so that no answer can be singled out.",
-                    record.responses
+                    "{}: results show only from {min}, so that no answer can be singled out.",
+                    crate::domain::text::count(record.responses, "response", "responses")
                 )),
             )
         } else {
@@ -299,8 +324,9 @@ impl Service {
             .round(access.team().id, id)
             .await?
             .ok_or(ServiceError::NotFound)?;
+        let event = self.emitter(access).round_closed(access.team().id, id);
         self.store
-            .close_round(access.team().id, id, self.now())
+            .close_round(access.team().id, id, self.now(), &[event])
             .await?;
         self.write_held_answers(id).await
     }

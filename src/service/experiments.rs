@@ -2,6 +2,7 @@
 //! a sealed pre-mortem, the pilot checklist, and an outcome that opens a loop when the
 //! hypothesis did not hold (domain.md §5).
 
+use crate::domain::events::EventKind;
 use time::{Duration, OffsetDateTime, Time};
 
 use crate::domain::experiments::{
@@ -18,7 +19,7 @@ use crate::store::experiments::{
     AffordableLoss, BudgetRecord, Concluded, Criteria, DispositionRecord, ExperimentDesign,
     ExperimentRecord, LearningCard, NewConclusion, NewExperiment, OutcomeLoop, TestCard,
 };
-use crate::store::loops::{NewFactor, NewLoop};
+use crate::store::loops::{LoopDraft, NewFactor};
 use crate::store::sealed::{RevealedItem, SealTier, SealedCounts};
 use crate::store::StoreError;
 
@@ -27,22 +28,22 @@ use super::sealed::MySealedItem;
 use super::{Service, TeamAccess};
 
 /// An experiment's design as typed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ExperimentInput {
     pub title: String,
     pub believe: String,
     pub verify_by: String,
     pub measure: String,
     pub right_if: String,
-    pub new_territory: String,
-    pub real_goal: String,
-    pub informed: String,
-    pub as_small_as_possible: String,
+    pub new_territory: Answer,
+    pub real_goal: Answer,
+    pub informed: Answer,
+    pub as_small_as_possible: Answer,
     pub currency: String,
     pub loss_money: String,
     pub loss_days: String,
-    pub reversibility: String,
-    pub reputation_scope: String,
+    pub reversibility: Reversibility,
+    pub reputation_scope: ReputationScope,
     pub kill_criteria: String,
     pub starts_on: String,
     pub decide_by: String,
@@ -66,7 +67,11 @@ pub struct ExperimentView {
     pub record: ExperimentRecord,
     pub quarter: Quarter,
     pub budget: Option<BudgetRecord>,
+    /// What the team has committed in the quarter: with this experiment when it is running or
+    /// concluded (as the portfolio counts it), without it while it is a draft.
     pub position: Option<BudgetPosition>,
+    /// Whether `position` counts this experiment.
+    pub includes_this: bool,
     /// Going past the remaining budget, so a lead must approve it.
     pub needs_approval: bool,
     pub premortem: PremortemView,
@@ -75,6 +80,8 @@ pub struct ExperimentView {
     pub can_reveal: bool,
     pub can_approve: bool,
     pub today: OffsetDateTime,
+    /// The decision is overdue by the service's clock (`ExperimentRecord::overdue_on`).
+    pub overdue: bool,
 }
 
 /// The team's experiments against its budget for a quarter.
@@ -109,23 +116,18 @@ fn parse_design(input: &ExperimentInput, errors: &mut FieldErrors) -> Option<Exp
     let verify_by = text(errors, "verify_by", &input.verify_by);
     let measure = text(errors, "measure", &input.measure);
     let right_if = text(errors, "right_if", &input.right_if);
-    let answer =
-        |errors: &mut FieldErrors, field: &str, raw: &str| errors.take(field, Answer::parse(raw));
-    let new_territory = answer(errors, "new_territory", &input.new_territory);
-    let real_goal = answer(errors, "real_goal", &input.real_goal);
-    let informed = answer(errors, "informed", &input.informed);
-    let small = answer(errors, "as_small_as_possible", &input.as_small_as_possible);
+    let new_territory = Some(input.new_territory);
+    let real_goal = Some(input.real_goal);
+    let informed = Some(input.informed);
+    let small = Some(input.as_small_as_possible);
     let currency = errors.take("currency", experiments::currency(&input.currency));
     let money = errors.take("loss_money", experiments::money_minor(&input.loss_money));
     let days = errors.take(
         "loss_days",
         experiments::person_days_tenths(&input.loss_days),
     );
-    let reversibility = errors.take("reversibility", Reversibility::parse(&input.reversibility));
-    let reputation = errors.take(
-        "reputation_scope",
-        ReputationScope::parse(&input.reputation_scope),
-    );
+    let reversibility = Some(input.reversibility);
+    let reputation = Some(input.reputation_scope);
     let kill = text(errors, "kill_criteria", &input.kill_criteria);
     let starts = errors.take("starts_on", parse_date(&input.starts_on));
     let decide = errors.take("decide_by", parse_date(&input.decide_by));
@@ -318,8 +320,26 @@ impl Service {
     /// An experiment as the actor may see it.
     pub async fn experiment(&self, access: &TeamAccess, id: &str) -> ServiceResult<ExperimentView> {
         let record = self.record(access, id).await?;
-        let (quarter, budget, position, needs_approval) =
-            self.budget_check(access, &record).await?;
+        let (quarter, budget, others, needs_approval) = self.budget_check(access, &record).await?;
+        // The budget check leaves this experiment out (what a draft would take from). Once it
+        // runs, it is part of what the team has committed, as the portfolio counts it: a
+        // concluded experiment's page must not say nothing is committed (issue 19).
+        let includes_this = matches!(
+            record.status,
+            ExperimentStatus::Running | ExperimentStatus::Concluded
+        );
+        let position = match (&budget, others) {
+            (Some(b), Some(others)) if includes_this => {
+                let own = record.design.loss.loss;
+                let same_currency = b.budget.currency == record.design.loss.currency;
+                Some(b.budget.position(Loss {
+                    money_minor: others.committed.money_minor
+                        + if same_currency { own.money_minor } else { 0 },
+                    days_tenths: others.committed.days_tenths + own.days_tenths,
+                }))
+            }
+            (_, others) => others,
+        };
         let sealed = self.sealed_box(record.premortem_box_id).await?;
         let revealed = sealed.revealed(SealTier::Open);
         let dispositions = self.store.dispositions(record.id).await?;
@@ -384,6 +404,7 @@ impl Service {
             quarter,
             budget,
             position,
+            includes_this,
             needs_approval,
             premortem: PremortemView {
                 revealed,
@@ -393,6 +414,7 @@ impl Service {
             },
             start_blockers: blockers,
             today: day_of(self.now()),
+            overdue: record.overdue_on(day_of(self.now())),
             record,
         })
     }
@@ -481,7 +503,7 @@ impl Service {
                 .filter(|e| e.design.decide_by >= today && e.design.decide_by <= soon)
                 .collect(),
             overdue: of(ExperimentStatus::Running)
-                .filter(|e| e.design.decide_by < today)
+                .filter(|e| e.overdue_on(today))
                 .collect(),
             running: of(ExperimentStatus::Running).collect(),
             drafts: of(ExperimentStatus::Draft).collect(),
@@ -562,17 +584,13 @@ impl Service {
         access: &TeamAccess,
         id: &str,
         item: &str,
-        kind: &str,
+        kind: Disposition,
         note: &str,
     ) -> ServiceResult<()> {
         let record = self.draft(access, id).await?;
         let item = id_of(item)?;
-        let mut errors = FieldErrors::default();
-        let kind = errors.take("kind", Disposition::parse(kind));
-        let note = errors.take("note", loop_rules::statement(note, 2000));
-        let (Some(kind), Some(note)) = (kind, note) else {
-            return Err(errors.into());
-        };
+        let note =
+            loop_rules::statement(note, 2000).map_err(|e| ServiceError::field("note", e.0))?;
         let revealed = self.revealed_items(record.premortem_box_id).await?;
         if !revealed.iter().any(|r| r.id == item) {
             return Err(ServiceError::NotFound);
@@ -662,7 +680,17 @@ impl Service {
         }
         if self
             .store
-            .start_experiment(access.team().id, view.record.id, self.now())
+            .start_experiment(
+                access.team().id,
+                view.record.id,
+                self.now(),
+                &[self.emitter(access).experiment(
+                    EventKind::ExperimentStarted,
+                    access.team().id,
+                    view.record.id,
+                    None,
+                )],
+            )
             .await?
         {
             Ok(())
@@ -691,28 +719,34 @@ impl Service {
         &self,
         access: &TeamAccess,
         id: &str,
-        outcome: &str,
+        outcome: Outcome,
         card: &LearningCard,
-        decision: &str,
+        decision: Decision,
     ) -> ServiceResult<(ExperimentRecord, Option<String>)> {
         let record = self.record(access, id).await?;
         let mut errors = FieldErrors::default();
-        let outcome = errors.take("outcome", Outcome::parse(outcome));
-        let decision = errors.take("decision", Decision::parse(decision));
         let card = LearningCard {
             believed: text(&mut errors, "believed", &card.believed).unwrap_or_default(),
             observed: text(&mut errors, "observed", &card.observed).unwrap_or_default(),
             learned: text(&mut errors, "learned", &card.learned).unwrap_or_default(),
             therefore: text(&mut errors, "therefore", &card.therefore).unwrap_or_default(),
         };
-        let (Some(outcome), Some(decision)) = (outcome, decision) else {
-            return Err(errors.into());
-        };
         errors.check()?;
         let now = self.now();
-        let opens = outcome
+        let emitter = self.emitter(access);
+        let mut opens = outcome
             .opens_a_loop()
             .then(|| self.outcome_loop(access, &record, outcome, &card, now));
+        if let Some(opens) = opens.as_mut() {
+            let logged = emitter.loop_logged(&opens.new_loop);
+            opens.new_loop.events.push(logged);
+        }
+        let concluded = emitter.experiment(
+            EventKind::ExperimentConcluded,
+            access.team().id,
+            record.id,
+            Some(outcome.as_str()),
+        );
         let conclusion = NewConclusion {
             outcome,
             card,
@@ -722,7 +756,13 @@ impl Service {
         };
         let loop_id = match self
             .store
-            .conclude_experiment(access.team().id, record.id, &conclusion, opens.as_ref())
+            .conclude_experiment(
+                access.team().id,
+                record.id,
+                &conclusion,
+                opens.as_ref(),
+                &[concluded],
+            )
             .await
         {
             Ok(Concluded::Now(loop_id)) => loop_id,
@@ -775,9 +815,8 @@ impl Service {
             .take(140)
             .collect();
         OutcomeLoop {
-            new_loop: NewLoop {
+            new_loop: LoopDraft {
                 id,
-                seq: crate::store::loops::new_seq(now),
                 team_id: access.team().id,
                 kind: LoopKind::Experiment,
                 title,
@@ -795,6 +834,7 @@ impl Service {
                 source_experiment_id: Some(record.id.to_string()),
                 classification: Some((answers, suggestion)),
                 recurrence_of: None,
+                events: Vec::new(),
             },
             factor: NewFactor {
                 id: FactorId::random(),

@@ -29,7 +29,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::domain::{LoopId, RecordId, TeamId, UserId};
 use crate::store::lint::NewDismissal;
-use crate::store::loops::{NewAccount, NewAddition, NewLoop};
+use crate::store::loops::{LoopDraft, NewAccount, NewAddition};
 use crate::store::sealed::SealTier;
 
 /// The smallest group a graceful stop writes before its normal moment.
@@ -58,7 +58,7 @@ pub struct HeldItem {
 /// An anonymous loop waiting for the daily release, with what its reporter added meanwhile.
 #[derive(Debug, Clone)]
 pub struct HeldLoop {
-    pub new: NewLoop,
+    pub new: LoopDraft,
     pub additions: Vec<NewAddition>,
 }
 
@@ -129,7 +129,7 @@ pub fn size_of_item(item: &HeldItem) -> usize {
     96 + item.category.len() + item.ciphertext.len()
 }
 
-pub fn size_of_loop(new: &NewLoop) -> usize {
+pub fn size_of_loop(new: &LoopDraft) -> usize {
     256 + new.title.len()
         + new.what_happened.len()
         + new.what_was_expected.len()

@@ -11,9 +11,9 @@ use crate::domain::text::single_line;
 use crate::domain::when::{day_of, parse_date, parse_instant};
 use crate::domain::{ActionId, FactorId, LearningId, LoopId, RecordId, UserId};
 use crate::store::loops::{
-    AccountRecord, ActionRecord, AdditionRecord, FactorRecord, LearningRecord, LoopFilter,
-    LoopRecord, LoopSummary, NewAccount, NewAction, NewAddition, NewFactor, NewLearning, NewLoop,
-    NewTimelineEvent, Review, StageChange, StageChangeRecord, TimelineEventRecord,
+    AccountRecord, ActionRecord, AdditionRecord, FactorRecord, LearningRecord, LoopDraft,
+    LoopFilter, LoopRecord, LoopSummary, NewAccount, NewAction, NewAddition, NewFactor,
+    NewLearning, NewTimelineEvent, Review, StageChange, StageChangeRecord, TimelineEventRecord,
 };
 use crate::store::StoreError;
 
@@ -29,9 +29,10 @@ pub struct LoopInput {
     pub happened_at: Option<String>,
     /// Defaults to now.
     pub noticed_at: Option<String>,
-    /// Defaults to "minor".
-    pub impact_scale: Option<String>,
+    /// Defaults to minor.
+    pub impact_scale: Option<ImpactScale>,
     pub impact_affected: String,
+    /// One tag an item ([`loops::tag_items`]); a form's comma-separated field is split first.
     pub tags: Vec<String>,
     pub anonymous: bool,
 }
@@ -67,6 +68,22 @@ pub struct LoopDetail {
     pub unpublished: bool,
 }
 
+impl LoopDetail {
+    /// Whether one of the loop's action items is overdue by the service's clock, so that no
+    /// page or answer applies the rule or reads a clock of its own.
+    pub fn is_overdue(&self, action: &ActionRecord) -> bool {
+        action.overdue_on(self.today)
+    }
+}
+
+/// An action item as the use cases hand it out: the record and whether it is overdue by the
+/// service's clock (`ActionRecord::overdue_on`).
+#[derive(Debug, Clone)]
+pub struct ActionItem {
+    pub record: ActionRecord,
+    pub overdue: bool,
+}
+
 /// Why a loop needs someone's attention: the product makes an abandoned loop visible.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attention {
@@ -79,7 +96,10 @@ pub enum Attention {
 impl Attention {
     pub fn describe(&self) -> String {
         match self {
-            Attention::Stuck { days } => format!("Stuck: {days} days in this stage"),
+            Attention::Stuck { days } => format!(
+                "Stuck: {} in this stage",
+                crate::domain::text::count(days, "day", "days")
+            ),
             Attention::FollowUpDue => "Follow-up check due".to_owned(),
         }
     }
@@ -139,7 +159,7 @@ pub const STATEMENT_MAX: usize = 2000;
 /// A learning's statement.
 pub const LEARNING_MAX: usize = 1000;
 
-fn attention(
+pub(super) fn attention(
     stage: Stage,
     entered: OffsetDateTime,
     follow_up: Option<(Option<OffsetDateTime>, bool)>,
@@ -208,15 +228,15 @@ impl Service {
             None => Some(now),
             Some(raw) => errors.take("noticed_at", parse_instant(raw)),
         };
-        let impact_scale = errors.take(
-            "impact_scale",
-            ImpactScale::parse(input.impact_scale.as_deref().unwrap_or("minor")),
-        );
+        let impact_scale = Some(input.impact_scale.unwrap_or(ImpactScale::Minor));
         let impact_affected = errors.take(
             "impact_affected",
             single_line_or_empty(&input.impact_affected, SHORT_MAX),
         );
-        let tags = errors.take("tags", loops::tags(input.tags.iter().map(String::as_str)));
+        let tags = errors.take(
+            "tags",
+            loops::tag_items(input.tags.iter().map(String::as_str)),
+        );
         if let Some(noticed) = noticed_at {
             if !not_in_future(noticed, now) {
                 errors.push("noticed_at", "must not be in the future");
@@ -251,9 +271,8 @@ impl Service {
         };
         errors.check()?;
         let secret = input.anonymous.then(|| secrets::generate(""));
-        let new = NewLoop {
+        let mut new = LoopDraft {
             id: LoopId::random(),
-            seq: crate::store::loops::new_seq(now),
             team_id: access.team().id,
             kind: LoopKind::Failure,
             title,
@@ -271,7 +290,11 @@ impl Service {
             source_experiment_id: None,
             classification: None,
             recurrence_of: None,
+            events: Vec::new(),
         };
+        // An anonymous loop's event is unnamed and to the day, and is held with the loop: it is
+        // written in the day's release, never now (see `service::events`).
+        new.events.push(self.emitter(access).loop_logged(&new));
         if let Some(secret) = secret {
             // Written at the end of the day with every other anonymous loop this server holds
             // (see `service::held`): nothing written now, so nothing to place among the author's
@@ -313,7 +336,7 @@ impl Service {
                 .and_then(|record| record.recurrence_of)
         };
         let mut detail = self.unwritten_detail(
-            NewLoop {
+            LoopDraft {
                 recurrence_of,
                 ..new
             },
@@ -340,7 +363,7 @@ impl Service {
     /// are its reporter's, held with it.
     fn unwritten_detail(
         &self,
-        new: NewLoop,
+        new: LoopDraft,
         additions: Vec<AdditionRecord>,
         now: OffsetDateTime,
     ) -> LoopDetail {
@@ -452,6 +475,7 @@ impl Service {
             in_stage_before: query
                 .stuck
                 .then(|| now - Duration::days(i64::from(team.stuck_after_days))),
+            author: None,
             sort,
             limit: per_page,
             offset: (page - 1) * per_page,
@@ -653,7 +677,7 @@ impl Service {
                     )
                     .await?;
             }
-            let loops: Vec<NewLoop> = taken.iter().map(|(_, held)| held.new.clone()).collect();
+            let loops: Vec<LoopDraft> = taken.iter().map(|(_, held)| held.new.clone()).collect();
             let all_additions: Vec<NewAddition> = taken
                 .iter()
                 .flat_map(|(_, held)| held.additions.iter().cloned())
@@ -729,16 +753,12 @@ impl Service {
         &self,
         access: &TeamAccess,
         id: &str,
-        reason: &str,
+        reason: FactorReason,
         description: &str,
     ) -> ServiceResult<FactorId> {
         let record = self.loop_record(access, id).await?;
-        let mut errors = FieldErrors::default();
-        let reason = errors.take("reason", FactorReason::parse(reason));
-        let description = errors.take("description", loops::long_text(description, true));
-        let (Some(reason), Some(description)) = (reason, description) else {
-            return Err(errors.into());
-        };
+        let description = loops::long_text(description, true)
+            .map_err(|e| ServiceError::field("description", e.0))?;
         let factor = NewFactor {
             id: FactorId::random(),
             loop_id: record.id,
@@ -863,8 +883,14 @@ impl Service {
             .map(|f| f.reason)
             .collect();
         let suggestion = loops::suggest_type(&answers, &reasons);
+        let event = self.emitter(access).classified(
+            access.team().id,
+            record.id,
+            record.anonymous,
+            &suggestion,
+        );
         self.store
-            .save_classification(record.id, &answers, &suggestion)
+            .save_classification(record.id, &answers, &suggestion, &[event])
             .await?;
         Ok(suggestion)
     }
@@ -875,19 +901,15 @@ impl Service {
         &self,
         access: &TeamAccess,
         id: &str,
-        kind: Option<&str>,
+        kind: Option<FailureType>,
         reason: &str,
     ) -> ServiceResult<()> {
         let record = self.loop_record(access, id).await?;
-        let chosen = match kind.map(str::trim).filter(|k| !k.is_empty()) {
+        let chosen = match kind {
             None => None,
-            Some(raw) => {
-                let mut errors = FieldErrors::default();
-                let kind = errors.take("type", FailureType::parse(raw));
-                let reason = errors.take("reason", loops::statement(reason, STATEMENT_MAX));
-                let (Some(kind), Some(reason)) = (kind, reason) else {
-                    return Err(errors.into());
-                };
+            Some(kind) => {
+                let reason = loops::statement(reason, STATEMENT_MAX)
+                    .map_err(|e| ServiceError::field("reason", e.0))?;
                 Some((kind, reason))
             }
         };
@@ -907,15 +929,11 @@ impl Service {
         access: &TeamAccess,
         id: &str,
         statement: &str,
-        visibility: &str,
+        visibility: Visibility,
     ) -> ServiceResult<LearningId> {
         let record = self.loop_record(access, id).await?;
-        let mut errors = FieldErrors::default();
-        let statement = errors.take("statement", loops::statement(statement, LEARNING_MAX));
-        let visibility = errors.take("visibility", Visibility::parse(visibility));
-        let (Some(statement), Some(visibility)) = (statement, visibility) else {
-            return Err(errors.into());
-        };
+        let statement = loops::statement(statement, LEARNING_MAX)
+            .map_err(|e| ServiceError::field("statement", e.0))?;
         let learning = NewLearning {
             id: LearningId::random(),
             loop_id: record.id,
@@ -925,7 +943,10 @@ impl Service {
             created_by: access.actor(),
             created_at: self.now(),
         };
-        self.store.add_learning(&learning).await?;
+        let event = self
+            .emitter(access)
+            .learning_shared(&learning, record.anonymous);
+        self.store.add_learning(&learning, &[event]).await?;
         Ok(learning.id)
     }
 
@@ -976,7 +997,10 @@ impl Service {
             created_by: access.actor(),
             created_at: self.now(),
         };
-        self.store.add_action(&action).await?;
+        let event = self
+            .emitter(access)
+            .action_created(&action, record.anonymous);
+        self.store.add_action(&action, &[event]).await?;
         Ok(action.id)
     }
 
@@ -985,11 +1009,10 @@ impl Service {
         &self,
         access: &TeamAccess,
         action: &str,
-        status: &str,
+        status: ActionStatus,
         dropped_reason: &str,
-    ) -> ServiceResult<ActionRecord> {
+    ) -> ServiceResult<ActionItem> {
         let id: ActionId = action.parse().map_err(|_| ServiceError::NotFound)?;
-        let status = ActionStatus::parse(status).map_err(|e| ServiceError::field("status", e.0))?;
         let reason = if status == ActionStatus::Dropped {
             loops::statement(dropped_reason, 1000).map_err(|_| {
                 ServiceError::field("dropped_reason", "say why the action is dropped")
@@ -997,32 +1020,61 @@ impl Service {
         } else {
             String::new()
         };
+        let mut events = Vec::new();
+        if status == ActionStatus::Done {
+            let action = self
+                .store
+                .action(access.team().id, id)
+                .await?
+                .ok_or(ServiceError::NotFound)?;
+            if action.status != ActionStatus::Done {
+                let anonymous = self
+                    .store
+                    .loop_by_id(access.team().id, action.loop_id)
+                    .await?
+                    .is_some_and(|record| record.anonymous);
+                events.push(
+                    self.emitter(access)
+                        .action_done(access.team().id, id, anonymous),
+                );
+            }
+        }
         if !self
             .store
-            .set_action_status(access.team().id, id, status, &reason, self.now())
+            .set_action_status(access.team().id, id, status, &reason, self.now(), &events)
             .await?
         {
             return Err(ServiceError::NotFound);
         }
-        self.store
+        let record = self
+            .store
             .action(access.team().id, id)
             .await?
-            .ok_or(ServiceError::NotFound)
+            .ok_or(ServiceError::NotFound)?;
+        Ok(ActionItem {
+            overdue: record.overdue_on(self.today()),
+            record,
+        })
     }
 
-    /// The team's action items (open ones first by due date when `status` is "open").
+    /// The team's action items (open ones first by due date when `status` is open), each
+    /// with whether it is overdue today.
     pub async fn team_actions(
         &self,
         access: &TeamAccess,
-        status: Option<&str>,
-    ) -> ServiceResult<Vec<ActionRecord>> {
-        let status = status
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(ActionStatus::parse)
-            .transpose()
-            .map_err(|e| ServiceError::field("status", e.0))?;
-        Ok(self.store.team_actions(access.team().id, status).await?)
+        status: Option<ActionStatus>,
+    ) -> ServiceResult<Vec<ActionItem>> {
+        let today = self.today();
+        Ok(self
+            .store
+            .team_actions(access.team().id, status)
+            .await?
+            .into_iter()
+            .map(|record| ActionItem {
+                overdue: record.overdue_on(today),
+                record,
+            })
+            .collect())
     }
 
     /// Sets (or clears) the date of the follow-up check: did it recur? did the change hold?
@@ -1105,17 +1157,27 @@ impl Service {
         };
         let note =
             single_line_or_empty(note, SHORT_MAX).map_err(|e| ServiceError::field("note", e.0))?;
+        let event = self.emitter(access).stage_changed(
+            access.team().id,
+            detail.record.id,
+            detail.record.anonymous,
+            from,
+            to,
+        );
         match self
             .store
-            .change_stage(&StageChange {
-                id: RecordId::random(),
-                loop_id: detail.record.id,
-                from,
-                to,
-                at: self.now(),
-                by: Some(access.actor()),
-                note,
-            })
+            .change_stage(
+                &StageChange {
+                    id: RecordId::random(),
+                    loop_id: detail.record.id,
+                    from,
+                    to,
+                    at: self.now(),
+                    by: Some(access.actor()),
+                    note,
+                },
+                &[event],
+            )
             .await
         {
             Ok(()) => Ok(to),

@@ -11,9 +11,11 @@ use std::collections::HashSet;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::domain::health::{describe_seconds, median_of_buckets, HealthRange};
+use crate::domain::health::{median_of_buckets, BucketMedian, HealthRange};
 use crate::domain::loops::{self, ActionStatus, FactorReason, FailureType, Stage};
+use crate::domain::recurrence;
 use crate::domain::search::{salient_terms, DocKind, SearchQuery};
+use crate::domain::text::count;
 use crate::domain::when::parse_date;
 use crate::domain::{LoopId, TeamId, TeamSlug};
 use crate::store::memory::{HealthScope, LibraryFilter, Matching, SearchFilter, SearchRequest};
@@ -30,6 +32,23 @@ pub const SEARCH_CANDIDATES: i64 = 2000;
 pub const SIMILAR_MAX: i64 = 5;
 /// How many of the newest loops sharing a salient word are ranked for similarity.
 pub const SIMILAR_CANDIDATES: i64 = 500;
+/// How many of the best by words are then scored by meaning (each costs three reads).
+pub const SIMILAR_POOL: i64 = 50;
+/// How much more a mechanism text (factor, "why the difference", learning, what went wrong)
+/// weighs in a loop's vector than its title or story, which carry names and dates.
+const MECHANISM_WEIGHT: f32 = 2.0;
+
+/// A candidate for "similar loops", scored.
+struct RankedLoop {
+    hit: crate::store::memory::SearchHit,
+    record: crate::store::loops::LoopRecord,
+    learnings: Vec<String>,
+    /// Cosine of the two texts' vectors; `None` without the similarity table.
+    cosine: Option<f32>,
+    score: f64,
+    /// Salient words of the new text found in this loop: the reason shown with a flag.
+    shared: Vec<String>,
+}
 
 /// The search form or query string as typed; parsed by [`Service::search`].
 #[derive(Debug, Clone, Default)]
@@ -96,13 +115,17 @@ pub struct SimilarLoop {
     pub actions_total: usize,
     pub actions_done: usize,
     pub actions_open: usize,
+    /// Similar enough by the calibrated threshold to be a recurrence.
+    pub similar_enough: bool,
+    /// The salient words the two texts share (why it is shown).
+    pub shared_words: Vec<String>,
 }
 
 impl SimilarLoop {
-    /// Every action was done, yet something like it happened again: the learning may not have
-    /// held.
+    /// Every action was done, yet something this similar happened again: the learning may not
+    /// have held.
     pub fn suggests_recurrence(&self) -> bool {
-        self.actions_total > 0 && self.actions_done == self.actions_total
+        self.similar_enough && self.actions_total > 0 && self.actions_done == self.actions_total
     }
 }
 
@@ -142,10 +165,12 @@ pub struct LibraryView {
     pub tags: Vec<(String, i64)>,
 }
 
-/// A median duration with its sample size.
+/// A median duration with its sample size. The dashboards count durations in buckets, so the
+/// median is an interval (see [`BucketMedian`]); pages and the API show its middle and how far
+/// the exact median may be from it.
 #[derive(Debug, Clone, Copy)]
 pub struct MedianFigure {
-    pub seconds: Option<i64>,
+    pub median: Option<BucketMedian>,
     pub loops: usize,
 }
 
@@ -153,15 +178,21 @@ impl MedianFigure {
     fn of(buckets: &[(i64, i64)]) -> Self {
         let loops = buckets.iter().map(|(_, n)| (*n).max(0)).sum::<i64>();
         MedianFigure {
-            seconds: median_of_buckets(buckets),
+            median: median_of_buckets(buckets),
             loops: usize::try_from(loops).unwrap_or(0),
         }
     }
 
+    /// "about 2 d 1 h (to within 30 min) over 2 loops", "no loop yet".
     pub fn describe(&self) -> String {
-        self.seconds
-            .map(describe_seconds)
-            .unwrap_or_else(|| "—".to_owned())
+        match &self.median {
+            None => "no loop yet".to_owned(),
+            Some(median) => format!(
+                "{} over {}",
+                median.describe(),
+                count(self.loops, "loop", "loops")
+            ),
+        }
     }
 }
 
@@ -296,6 +327,7 @@ impl Service {
                 until: to.map(|d| d + Duration::days(1)),
             },
             candidates: SEARCH_CANDIDATES,
+            now: self.now(),
             limit: per_page,
             offset: (page - 1).saturating_mul(per_page),
             snippets: true,
@@ -357,13 +389,17 @@ impl Service {
         self.similar_among(teams, title, description).await
     }
 
-    /// The best matches among the loops of `teams` for the salient words of a text.
-    async fn similar_hits(
+    /// Earlier loops ranked for a text: the newest loops sharing a salient word make the pool
+    /// ([`SIMILAR_POOL`] best by words), then each is scored by meaning and words together
+    /// ([`recurrence::hybrid_score`]) over its whole text, what describes the mechanism (the
+    /// contributing factors, "why the difference", learnings) weighing more than the rest.
+    async fn ranked_similar(
         &self,
         teams: Option<Vec<TeamId>>,
         title: &str,
         description: &str,
-    ) -> ServiceResult<Vec<crate::store::memory::SearchHit>> {
+        itself: Option<LoopId>,
+    ) -> ServiceResult<Vec<RankedLoop>> {
         let terms = salient_terms(title, description);
         if terms.is_empty() {
             return Ok(Vec::new());
@@ -376,11 +412,74 @@ impl Service {
                 ..SearchFilter::default()
             },
             candidates: SIMILAR_CANDIDATES,
-            limit: SIMILAR_MAX,
+            limit: SIMILAR_POOL,
             offset: 0,
             snippets: false,
+            now: self.now(),
         };
-        Ok(self.store.search(&request).await?.hits)
+        let hits = self.store.search(&request).await?.hits;
+        let model = recurrence::embedder();
+        let query = model.and_then(|m| m.embed(&[(title, 1.0), (description, 1.0)]));
+        let best_lexical = hits.iter().map(|h| h.score).fold(0.0_f64, f64::max);
+        let mut ranked = Vec::with_capacity(hits.len());
+        for hit in hits {
+            let Some(id) = hit.loop_id else { continue };
+            if Some(id) == itself {
+                continue;
+            }
+            let Some(record) = self.store.loop_by_id(hit.team_id, id).await? else {
+                continue;
+            };
+            let factors = self.store.factors(id).await?;
+            let learnings: Vec<String> = self
+                .store
+                .learnings_of_loop(id)
+                .await?
+                .into_iter()
+                .map(|l| l.statement)
+                .collect();
+            let mechanism: Vec<&str> = factors
+                .iter()
+                .map(|f| f.description.as_str())
+                .chain(learnings.iter().map(String::as_str))
+                .chain([
+                    record.review.aar_difference.as_str(),
+                    record.review.aar_lessons.as_str(),
+                    record.review.went_wrong.as_str(),
+                ])
+                .collect();
+            let cosine = match (model, &query) {
+                (Some(model), Some(query)) => {
+                    let mut parts = vec![
+                        (record.title.as_str(), 1.0),
+                        (record.what_happened.as_str(), 1.0),
+                        (record.what_was_expected.as_str(), 0.5),
+                    ];
+                    parts.extend(mechanism.iter().map(|text| (*text, MECHANISM_WEIGHT)));
+                    model
+                        .embed(&parts)
+                        .map(|candidate| recurrence::cosine(query, &candidate))
+                }
+                _ => None,
+            };
+            let mut words: Vec<String> = crate::domain::search::words(&record.title);
+            words.extend(crate::domain::search::words(&record.what_happened));
+            for text in &mechanism {
+                words.extend(crate::domain::search::words(text));
+            }
+            let shared = recurrence::shared_words(&terms, &words);
+            ranked.push(RankedLoop {
+                score: recurrence::hybrid_score(cosine, hit.score, best_lexical),
+                cosine,
+                shared,
+                hit,
+                record,
+                learnings,
+            });
+        }
+        ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+        ranked.truncate(usize::try_from(SIMILAR_MAX).unwrap_or(5));
+        Ok(ranked)
     }
 
     pub(crate) async fn similar_among(
@@ -389,25 +488,21 @@ impl Service {
         title: &str,
         description: &str,
     ) -> ServiceResult<Vec<SimilarLoop>> {
-        let hits = self.similar_hits(teams, title, description).await?;
-        let mut similar = Vec::with_capacity(hits.len());
-        for hit in hits {
-            let Some(id) = hit.loop_id else { continue };
-            let Some(record) = self.store.loop_by_id(hit.team_id, id).await? else {
-                continue;
-            };
+        let ranked = self.ranked_similar(teams, title, description, None).await?;
+        let mut similar = Vec::with_capacity(ranked.len());
+        for loop_ in ranked {
+            let id = loop_.record.id;
             let actions = self.store.actions_of_loop(id).await?;
-            let learnings = self.store.learnings_of_loop(id).await?;
             similar.push(SimilarLoop {
                 id,
                 team: TeamRef {
-                    slug: hit.team_slug,
-                    name: hit.team_name,
+                    slug: loop_.hit.team_slug,
+                    name: loop_.hit.team_name,
                 },
-                title: record.title,
-                stage: record.stage,
-                created_at: record.created_at,
-                learnings: learnings.into_iter().map(|l| l.statement).collect(),
+                title: loop_.record.title,
+                stage: loop_.record.stage,
+                created_at: loop_.record.created_at,
+                learnings: loop_.learnings,
                 actions_total: actions
                     .iter()
                     .filter(|a| a.status != ActionStatus::Dropped)
@@ -420,6 +515,8 @@ impl Service {
                     .iter()
                     .filter(|a| a.status == ActionStatus::Open)
                     .count(),
+                similar_enough: recurrence::CALIBRATION.flags(loop_.cosine, loop_.shared.len()),
+                shared_words: loop_.shared,
             });
         }
         Ok(similar)
@@ -437,8 +534,9 @@ impl Service {
             .await
     }
 
-    /// The earlier loop a new one may repeat: the most similar loop (of the top five other
-    /// than `itself`) whose actions were all done.
+    /// The earlier loop a new one may repeat: the best ranked of the top five other than
+    /// `itself` that is similar enough by the calibration ([`recurrence::CALIBRATION`]) and
+    /// whose actions were all done.
     pub(crate) async fn possible_recurrence(
         &self,
         teams: Option<Vec<TeamId>>,
@@ -447,12 +545,11 @@ impl Service {
         itself: Option<LoopId>,
     ) -> ServiceResult<Option<LoopId>> {
         let ids: Vec<LoopId> = self
-            .similar_hits(teams, title, description)
+            .ranked_similar(teams, title, description, itself)
             .await?
             .into_iter()
-            .filter_map(|hit| hit.loop_id)
-            .filter(|id| Some(*id) != itself)
-            .take(usize::try_from(SIMILAR_MAX).unwrap_or(5))
+            .filter(|r| recurrence::CALIBRATION.flags(r.cosine, r.shared.len()))
+            .map(|r| r.record.id)
             .collect();
         let done = self.store.loops_with_all_actions_done(&ids).await?;
         Ok(ids.into_iter().find(|id| done.contains(id)))

@@ -6,8 +6,11 @@
 
 mod access;
 mod accounts;
+pub mod alerts;
+pub mod clock;
 pub mod culture;
 pub mod error;
+pub mod events;
 pub mod experiments;
 pub mod held;
 pub mod lint;
@@ -20,6 +23,8 @@ pub mod sealing;
 pub mod secrets;
 mod teams;
 pub mod transfer;
+pub mod webhooks;
+pub mod work;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,9 +33,11 @@ use time::OffsetDateTime;
 
 pub use access::{Actor, TeamAccess};
 pub use accounts::{LoginClient, LoginOutcome, NewSessionCookie, SessionCheck};
+pub use clock::{Clock, SetClock, SystemClock};
 pub use error::{FieldError, FieldErrors, ServiceError, ServiceResult};
 pub use loops::{
-    AccountInput, Attention, LoggedLoop, LoopDetail, LoopInput, LoopPage, LoopQuery, ReviewInput,
+    AccountInput, ActionItem, Attention, LoggedLoop, LoopDetail, LoopInput, LoopPage, LoopQuery,
+    ReviewInput,
 };
 pub use memory::{
     Found, HealthReport, LibraryItem, LibraryView, MedianFigure, RecurrenceLink, SearchInput,
@@ -60,6 +67,13 @@ pub struct Policy {
     pub login_account_max_failures: u32,
     /// How much anonymous content this server holds in memory, at most (see `service::held`).
     pub held_limits: held::Limits,
+    /// Whether webhooks may reach loopback, private and link-local addresses, and plain http
+    /// (see `domain::webhooks::address_is_public`). Off by default: a subscriber could otherwise
+    /// make the server call its own network or the cloud's metadata service.
+    pub webhooks_allow_private: bool,
+    /// An alert group that fires again within this long after its last firing adds to its loop
+    /// (a timeline entry); later, it opens a new loop (see `service::alerts`).
+    pub alert_dedup_window: time::Duration,
 }
 
 impl Default for Policy {
@@ -74,6 +88,8 @@ impl Default for Policy {
             login_window: Duration::from_secs(15 * 60),
             login_account_max_failures: 100,
             held_limits: held::Limits::default(),
+            webhooks_allow_private: false,
+            alert_dedup_window: time::Duration::hours(24),
         }
     }
 }
@@ -92,6 +108,8 @@ pub struct Service {
     held: Arc<held::Held>,
     /// When this instance last warned that many accounts fail from one address.
     shared_address_warned: Arc<std::sync::Mutex<Option<OffsetDateTime>>>,
+    /// Where every use case reads the time (see [`clock`]).
+    clock: Arc<dyn Clock>,
 }
 
 impl Service {
@@ -103,7 +121,15 @@ impl Service {
             after_capture: None,
             held: Arc::default(),
             shared_address_warned: Arc::default(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reads the time from `clock` instead of the system's (tests move time with a
+    /// [`SetClock`]).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Moves the possible-recurrence check of captures off the request; the returned worker
@@ -153,13 +179,25 @@ impl Service {
         &self.policy
     }
 
-    /// The store, for operations outside any use case (readiness checks, backups).
+    /// The store, for the operator's commands outside any use case (backups, restores).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+    /// Whether the database answers (the readiness check), so that `http` need not reach the
+    /// store for it.
+    pub async fn database_reachable(&self) -> ServiceResult<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// The current instant, from the service's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Midnight UTC of the current day, from the service's clock: what due dates compare with.
+    pub fn today(&self) -> OffsetDateTime {
+        self.clock.today()
     }
 
     /// Absolute link to `path` on this installation.

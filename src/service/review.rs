@@ -7,13 +7,14 @@
 //! Every change bumps the session's version and is announced to every instance, so live clients
 //! refresh without reloading.
 
+use crate::domain::events::EventKind;
 use std::collections::HashMap;
 
 use time::Duration;
 
-use crate::domain::loops::{self, ActionStatus};
+use crate::domain::loops::{self, ActionStatus, FactorReason, Visibility};
 use crate::domain::review::{self, CardKind, Phase, RevealState};
-use crate::domain::{ActionId, RecordId, TeamRole};
+use crate::domain::{ActionId, Invalid, RecordId, TeamRole};
 use crate::store::loops::ActionRecord;
 use crate::store::review::{
     DecisionRecord, DissentRecord, NewReview, ParticipantRecord, ReviewRecord,
@@ -24,6 +25,9 @@ use super::access::TeamAccess;
 use super::error::{FieldErrors, ServiceError, ServiceResult};
 use super::sealed::MySealedItem;
 use super::Service;
+
+/// The summary is rendered with the other Markdown renderers.
+pub use super::transfer::summary_markdown;
 
 /// The longest card, prompt, reason or decision.
 pub const CARD_MAX: usize = 2000;
@@ -94,6 +98,8 @@ pub struct ReviewView {
     /// Card → dots, only once the vote has closed.
     pub totals: Option<Vec<(String, u32)>>,
     pub decisions: Vec<DecisionView>,
+    /// Seconds left on the facilitator's timer, if one runs (on the service's clock).
+    pub seconds_left: Option<i64>,
 }
 
 impl ReviewView {
@@ -108,13 +114,6 @@ impl ReviewView {
 
     pub fn card(&self, id: &str) -> Option<&CardView> {
         self.cards.iter().find(|c| c.id == id)
-    }
-
-    /// Seconds left on the facilitator's timer, if one runs.
-    pub fn seconds_left(&self, now: time::OffsetDateTime) -> Option<i64> {
-        self.record
-            .phase_ends_at
-            .map(|end| (end - now).whole_seconds().max(0))
     }
 }
 
@@ -187,7 +186,10 @@ impl Service {
             dots,
             created_at: self.now(),
         };
-        self.store.create_review(&new).await?;
+        let event = self
+            .emitter(access)
+            .review(EventKind::ReviewStarted, new.team_id, new.id);
+        self.store.create_review(&new, &[event]).await?;
         Ok(new.id)
     }
 
@@ -383,7 +385,11 @@ impl Service {
             })
             .collect();
 
+        let now = self.now();
         Ok(ReviewView {
+            seconds_left: record
+                .phase_ends_at
+                .map(|end| (end - now).whole_seconds().max(0)),
             can_facilitate: is_facilitator || access.can_manage(),
             is_facilitator,
             roster: participants
@@ -504,10 +510,11 @@ impl Service {
         })?;
         match outcome.trim() {
             "done" => {
-                self.set_action_status(access, action, "done", "").await?;
+                self.set_action_status(access, action, ActionStatus::Done, "")
+                    .await?;
             }
             "dropped" => {
-                self.set_action_status(access, action, "dropped", dropped_reason)
+                self.set_action_status(access, action, ActionStatus::Dropped, dropped_reason)
                     .await?;
             }
             "relevant" => {
@@ -545,6 +552,7 @@ impl Service {
             return Err(wrong_phase("write"));
         }
         Self::require_participant(&view)?;
+        // The kind stays a word here so that a bad kind and a bad text are named together.
         let mut errors = FieldErrors::default();
         let kind = errors.take("kind", CardKind::parse(kind));
         let text = errors.take("text", loops::statement(text, CARD_MAX));
@@ -628,14 +636,13 @@ impl Service {
         &self,
         access: &TeamAccess,
         id: &str,
-        from: Option<&str>,
+        from: Option<Phase>,
     ) -> ServiceResult<Phase> {
         let view = self.review_view(access, id).await?;
         Self::require_facilitator(&view)?;
         Self::require_open(&view)?;
-        if let Some(from) = from.map(str::trim).filter(|s| !s.is_empty()) {
+        if let Some(from) = from {
             // A second click from a stale page must not skip a phase.
-            let from = Phase::parse(from).map_err(|e| ServiceError::field("from", e.0))?;
             if from != view.record.phase {
                 return Err(ServiceError::conflict(
                     "from",
@@ -684,9 +691,23 @@ impl Service {
             self.reveal_sealed(record.votes_box_id, SealTier::Open)
                 .await?;
         }
+        // A phase change may follow the last participant marking "done": its event names no one,
+        // so that it cannot say who finished last.
+        let kind = match to {
+            Phase::Reveal => Some(EventKind::ReviewRevealed),
+            Phase::Closed => Some(EventKind::ReviewClosed),
+            _ => None,
+        };
+        let events: Vec<_> = kind
+            .map(|kind| {
+                self.system_emitter()
+                    .review(kind, record.team_id, record.id)
+            })
+            .into_iter()
+            .collect();
         if !self
             .store
-            .set_phase(record.id, record.phase, to, self.now())
+            .set_phase(record.id, record.phase, to, self.now(), &events)
             .await?
         {
             return Err(ServiceError::Conflict {
@@ -858,8 +879,8 @@ impl Service {
         card: Option<&str>,
         kind: &str,
         text: &str,
-        factor_reason: Option<&str>,
-        learning_visibility: Option<&str>,
+        factor_reason: Option<FactorReason>,
+        learning_visibility: Option<Visibility>,
     ) -> ServiceResult<RecordId> {
         let view = self.review_view(access, id).await?;
         if view.record.phase != Phase::Decide {
@@ -884,16 +905,20 @@ impl Service {
         if let Some(loop_id) = view.record.loop_id.as_deref() {
             match kind {
                 "factor" => {
-                    self.add_factor(access, loop_id, factor_reason.unwrap_or(""), &text)
-                        .await
-                        .map_err(|e| rename_field(e, "reason", "factor_reason"))?;
+                    let reason = factor_reason.ok_or_else(|| {
+                        let refusal = FactorReason::parse("").err().unwrap_or_else(|| {
+                            Invalid::new("is required for a contributing factor")
+                        });
+                        ServiceError::field("factor_reason", refusal.0)
+                    })?;
+                    self.add_factor(access, loop_id, reason, &text).await?;
                 }
                 "learning" => {
                     self.add_learning(
                         access,
                         loop_id,
                         &text,
-                        learning_visibility.unwrap_or("team"),
+                        learning_visibility.unwrap_or(Visibility::Team),
                     )
                     .await
                     .map_err(|e| rename_field(e, "visibility", "learning_visibility"))?;
@@ -977,122 +1002,4 @@ fn rename_field(error: ServiceError, from: &str, to: &str) -> ServiceError {
         }
         other => other,
     }
-}
-
-/// Escapes what Markdown would otherwise read as markup in people's text.
-fn md(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|'
-        ) {
-            out.push('\\');
-        }
-        out.push(if c == '\n' { ' ' } else { c });
-    }
-    out
-}
-
-/// Renders the summary; pure, so the page and the API give the same text.
-pub fn summary_markdown(view: &ReviewView) -> String {
-    use std::fmt::Write;
-    let r = &view.record;
-    let mut out = String::new();
-    let title = r
-        .loop_title
-        .as_deref()
-        .map(|t| format!("Review: {}", md(t)))
-        .unwrap_or_else(|| "Retrospective".to_owned());
-    let _ = writeln!(out, "# {title}\n");
-    if !r.prompt.is_empty() {
-        let _ = writeln!(out, "{}\n", md(&r.prompt));
-    }
-    let writers = view.roster.iter().filter(|(_, o)| !o).count();
-    let _ = writeln!(
-        out,
-        "- Phase: {}\n- Held on: {}\n- Participants: {writers}, observers: {}\n",
-        r.phase.label(),
-        r.created_at.date(),
-        view.roster.len() - writers
-    );
-    let checked: Vec<&ActionCheck> = view
-        .action_checks
-        .iter()
-        .filter(|c| c.outcome.is_some())
-        .collect();
-    if !checked.is_empty() {
-        let _ = writeln!(out, "## Open actions reviewed\n");
-        for c in checked {
-            let _ = writeln!(
-                out,
-                "- {} — {}",
-                md(&c.action.title),
-                c.outcome.as_deref().unwrap_or("")
-            );
-        }
-        out.push('\n');
-    }
-    if !view.cards.is_empty() {
-        let _ = writeln!(out, "## Cards\n");
-        let dots: HashMap<&str, u32> = view
-            .totals
-            .iter()
-            .flatten()
-            .map(|(c, n)| (c.as_str(), *n))
-            .collect();
-        let mut sections: Vec<(String, Vec<&CardView>)> = view
-            .groups
-            .iter()
-            .map(|g| {
-                (
-                    g.title.clone(),
-                    view.cards
-                        .iter()
-                        .filter(|c| c.group_id.as_deref() == Some(&g.id))
-                        .collect(),
-                )
-            })
-            .collect();
-        sections.push((
-            "Not grouped".to_owned(),
-            view.cards.iter().filter(|c| c.group_id.is_none()).collect(),
-        ));
-        for (title, cards) in sections.into_iter().filter(|(_, c)| !c.is_empty()) {
-            let _ = writeln!(out, "### {}\n", md(&title));
-            for c in cards {
-                if let Some(reason) = &c.hidden_reason {
-                    let _ = writeln!(out, "- *(hidden by the facilitator: {})*", md(reason));
-                    continue;
-                }
-                let by = c
-                    .author
-                    .as_deref()
-                    .map(|a| format!(" — {}", md(a)))
-                    .unwrap_or_default();
-                let votes = dots
-                    .get(c.id.as_str())
-                    .map(|n| format!(" ({n} dots)"))
-                    .unwrap_or_default();
-                let _ = writeln!(out, "- **{}**: {}{by}{votes}", c.kind.label(), md(&c.text));
-            }
-            out.push('\n');
-        }
-    }
-    if !view.decisions.is_empty() {
-        let _ = writeln!(out, "## Decisions\n");
-        for d in &view.decisions {
-            let _ = writeln!(out, "- **{}**: {}", d.decision.kind, md(&d.decision.text));
-            for x in &d.dissents {
-                let who = x
-                    .author_name
-                    .as_deref()
-                    .map(md)
-                    .unwrap_or_else(|| "someone".to_owned());
-                let _ = writeln!(out, "  - I disagree ({who}): {}", md(&x.reason));
-            }
-        }
-        out.push('\n');
-    }
-    out
 }

@@ -28,7 +28,7 @@ pub struct MySealedItem {
 }
 
 impl Service {
-    fn sealer(&self) -> ServiceResult<&super::sealing::Sealer> {
+    pub(super) fn sealer(&self) -> ServiceResult<&super::sealing::Sealer> {
         self.sealer.as_ref().ok_or_else(|| {
             ServiceError::internal(anyhow::anyhow!(
                 "sealed contributions need the server's secret key (serve loads it)"

@@ -162,15 +162,10 @@ impl Service {
         &self,
         access: &TeamAccess,
         email: &str,
-        role: &str,
+        role: TeamRole,
     ) -> ServiceResult<User> {
         access.require_manage()?;
-        let mut errors = FieldErrors::default();
-        let email = errors.take("email", Email::parse(email));
-        let role = errors.take("role", TeamRole::parse(role));
-        let (Some(email), Some(role)) = (email, role) else {
-            return Err(errors.into());
-        };
+        let email = Email::parse(email).map_err(|e| ServiceError::field("email", e.0))?;
         let user = self.store.user_by_email(&email).await?.ok_or_else(|| {
             ServiceError::field(
                 "email",
@@ -196,10 +191,9 @@ impl Service {
         &self,
         access: &TeamAccess,
         user: &str,
-        role: &str,
+        role: TeamRole,
     ) -> ServiceResult<()> {
         access.require_manage()?;
-        let role = TeamRole::parse(role).map_err(|e| ServiceError::field("role", e.0))?;
         let user: UserId = user.parse().map_err(|_| ServiceError::NotFound)?;
         self.store
             .set_member_role(access.team().id, user, role)
@@ -223,7 +217,7 @@ impl Service {
     pub async fn invite_to_team(
         &self,
         access: &TeamAccess,
-        role: &str,
+        role: TeamRole,
         email: Option<&str>,
     ) -> ServiceResult<CreatedInvitation> {
         access.require_manage()?;
@@ -238,18 +232,17 @@ impl Service {
         email: Option<&str>,
     ) -> ServiceResult<CreatedInvitation> {
         actor.require_admin()?;
-        self.invite(actor.id(), None, "member", email).await
+        self.invite(actor.id(), None, TeamRole::Member, email).await
     }
 
     async fn invite(
         &self,
         inviter: UserId,
         team: Option<TeamId>,
-        role: &str,
+        role: TeamRole,
         email: Option<&str>,
     ) -> ServiceResult<CreatedInvitation> {
         let mut errors = FieldErrors::default();
-        let role = errors.take("role", TeamRole::parse(role));
         // An invitation is for one address: only the account with that email can accept it.
         let email = match email.map(str::trim).filter(|e| !e.is_empty()) {
             Some(raw) => errors.take("email", Email::parse(raw)).map(Some),
@@ -261,7 +254,7 @@ impl Service {
                 None
             }
         };
-        let (Some(role), Some(email)) = (role, email) else {
+        let Some(email) = email else {
             return Err(errors.into());
         };
         let secret = secrets::generate("");

@@ -4,6 +4,9 @@ use time::OffsetDateTime;
 
 use crate::domain::{RecordId, TeamId, UserId};
 
+/// The read model lives in `domain::records`; the store builds it from rows.
+pub use crate::domain::records::culture::{RecognitionRecord, RoundRecord};
+
 #[derive(Debug, Clone)]
 pub struct NewRound {
     pub id: RecordId,
@@ -16,33 +19,11 @@ pub struct NewRound {
 }
 
 #[derive(Debug, Clone)]
-pub struct RoundRecord {
-    pub id: RecordId,
-    pub opened_by_name: Option<String>,
-    pub opened_at: OffsetDateTime,
-    pub closes_on: OffsetDateTime,
-    pub closed_at: Option<OffsetDateTime>,
-    pub members_at_open: i64,
-    pub min_responses: i64,
-    pub responses: i64,
-}
-
-#[derive(Debug, Clone)]
 pub struct NewRecognition {
     pub id: RecordId,
     pub team_id: TeamId,
     pub giver: UserId,
     pub receiver: UserId,
-    pub behaviour: String,
-    pub impact: String,
-    pub created_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone)]
-pub struct RecognitionRecord {
-    pub id: RecordId,
-    pub giver: Option<(UserId, String)>,
-    pub receiver: (UserId, String),
     pub behaviour: String,
     pub impact: String,
     pub created_at: OffsetDateTime,

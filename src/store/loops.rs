@@ -3,31 +3,36 @@
 use time::OffsetDateTime;
 
 use crate::domain::loops::{
-    ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, Questionnaire, Stage,
-    Suggestion, Visibility,
+    FactorReason, FailureType, ImpactScale, LoopKind, Questionnaire, Stage, Suggestion, Visibility,
 };
 use crate::domain::{ActionId, FactorId, LearningId, LoopId, RecordId, TeamId, UserId};
+
+/// The read model lives in `domain::records`; the store builds it from rows.
+pub use crate::domain::records::loops::{
+    AccountRecord, ActionRecord, AdditionRecord, FactorRecord, FollowUp, LearningRecord,
+    LoopRecord, LoopSummary, Review, StageChangeRecord, TimelineEventRecord, TypeOverride,
+};
 
 /// Days are stored above bit 47 of a loop's `seq` (and of a SQLite full-text document id).
 pub(crate) const DAY_SHIFT: i64 = 1 << 47;
 
-/// A new loop's `seq`, SQLite's rowid for it: the day it was created above bit 47, a random
+/// A new loop's `seq`, SQLite's rowid for it (drawn by the store when it writes the loop, see
+/// [`NewLoop::number`]): the day it was created above bit 47, a random
 /// number below. The order within a day stays hidden (anonymous loops keep only their day, see
 /// ARCHITECTURE.md, "Anonymous loops"), while a day's loops sit together in the table and in the
 /// indexes that end in `seq`: a capture writes to pages the day's earlier captures already hold,
 /// not to a random place of a large file. The full-text document id is the same number.
-pub fn new_seq(created_at: OffsetDateTime) -> i64 {
+pub(super) fn new_seq(created_at: OffsetDateTime) -> i64 {
     use rand::Rng;
     let day = created_at.unix_timestamp().div_euclid(86_400).max(0);
     day * DAY_SHIFT + rand::thread_rng().gen_range(1..DAY_SHIFT)
 }
 
-/// A loop to be written (the Detect record as first written).
+/// A loop to be written (the Detect record as first written), as the use cases give it: the
+/// store numbers its row ([`NewLoop::number`]) when it writes it.
 #[derive(Debug, Clone)]
-pub struct NewLoop {
+pub struct LoopDraft {
     pub id: LoopId,
-    /// SQLite's rowid for the loop, from [`new_seq`].
-    pub seq: i64,
     pub team_id: TeamId,
     pub kind: LoopKind,
     pub title: String,
@@ -51,95 +56,36 @@ pub struct NewLoop {
     /// An earlier loop this one may repeat (its actions were all done): the learning may not
     /// have held.
     pub recurrence_of: Option<LoopId>,
+    /// Written with the loop, in its transaction: its `loop.logged` (none for an import). An
+    /// anonymous loop's is held with it and written in the day's release.
+    pub events: Vec<crate::domain::events::Event>,
 }
 
-/// The after-action review and the lessons of the Analyse stage.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Review {
-    pub aar_intended: String,
-    pub aar_actual: String,
-    pub aar_difference: String,
-    pub aar_lessons: String,
-    pub went_well: String,
-    pub went_wrong: String,
-    pub got_lucky: String,
-}
-
-/// A person's override of the suggested type.
+/// A loop numbered for writing: its draft and its row number (`seq`, from [`new_seq`]). Only the
+/// store makes one, so the numbering scheme — the day above bit 47, a random number below — is
+/// the store's alone.
 #[derive(Debug, Clone)]
-pub struct TypeOverride {
-    pub kind: FailureType,
-    pub reason: String,
-    pub by_name: Option<String>,
-    pub at: OffsetDateTime,
+pub struct NewLoop {
+    pub(super) seq: i64,
+    draft: LoopDraft,
 }
 
-/// The follow-up check of the Continue stage.
-#[derive(Debug, Clone, Default)]
-pub struct FollowUp {
-    pub on: Option<OffsetDateTime>,
-    pub recurred: Option<bool>,
-    pub held: Option<bool>,
-    pub note: Option<String>,
-    pub answered_at: Option<OffsetDateTime>,
-    pub answered_by_name: Option<String>,
-}
-
-/// A loop as stored.
-#[derive(Debug, Clone)]
-pub struct LoopRecord {
-    pub id: LoopId,
-    pub team_id: TeamId,
-    pub kind: LoopKind,
-    pub title: String,
-    pub what_happened: String,
-    pub what_was_expected: String,
-    pub happened_at: Option<OffsetDateTime>,
-    pub noticed_at: OffsetDateTime,
-    pub impact_scale: ImpactScale,
-    pub impact_affected: String,
-    pub author: Option<(UserId, String)>,
-    pub anonymous: bool,
-    pub created_at: OffsetDateTime,
-    pub stage: Stage,
-    pub stage_entered_at: OffsetDateTime,
-    pub review: Review,
-    pub classification: Option<(Questionnaire, Suggestion)>,
-    pub type_override: Option<TypeOverride>,
-    pub follow_up: FollowUp,
-    pub source_experiment_id: Option<String>,
-    pub next_experiment_id: Option<String>,
-    pub tags: Vec<String>,
-    pub recurrence_of: Option<LoopId>,
-}
-
-impl LoopRecord {
-    /// The type people settled on: the override when there is one, else the suggestion.
-    pub fn failure_type(&self) -> Option<FailureType> {
-        self.type_override
-            .as_ref()
-            .map(|o| o.kind)
-            .or_else(|| self.classification.as_ref().and_then(|(_, s)| s.kind))
+impl NewLoop {
+    /// Draws the row number of `draft`, on the day it was created.
+    pub(super) fn number(draft: &LoopDraft) -> Self {
+        Self {
+            seq: new_seq(draft.created_at),
+            draft: draft.clone(),
+        }
     }
 }
 
-/// One line of a team's loop list.
-#[derive(Debug, Clone)]
-pub struct LoopSummary {
-    pub id: LoopId,
-    pub kind: LoopKind,
-    pub title: String,
-    pub stage: Stage,
-    pub stage_entered_at: OffsetDateTime,
-    pub created_at: OffsetDateTime,
-    pub noticed_at: OffsetDateTime,
-    pub happened_at: Option<OffsetDateTime>,
-    pub anonymous: bool,
-    pub author_name: Option<String>,
-    pub failure_type: Option<FailureType>,
-    pub tags: Vec<String>,
-    pub open_actions: i64,
-    pub overdue_actions: i64,
+impl std::ops::Deref for NewLoop {
+    type Target = LoopDraft;
+
+    fn deref(&self) -> &LoopDraft {
+        &self.draft
+    }
 }
 
 /// How a loop list is ordered.
@@ -164,6 +110,9 @@ pub struct LoopFilter {
     pub created_until: Option<OffsetDateTime>,
     /// Only loops that entered their stage before this instant (stuck loops).
     pub in_stage_before: Option<OffsetDateTime>,
+    /// Only loops this person logged under their name ("my work"); an anonymous loop has no
+    /// author, so it never matches.
+    pub author: Option<UserId>,
     pub sort: LoopSort,
     pub limit: i64,
     pub offset: i64,
@@ -175,78 +124,6 @@ pub struct LoopCounts {
     pub factors: i64,
     pub learnings: i64,
     pub actions: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct AdditionRecord {
-    pub id: RecordId,
-    pub body: String,
-    pub added_on: OffsetDateTime,
-    pub author_name: Option<String>,
-    pub by_reporter: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct StageChangeRecord {
-    pub from: Option<Stage>,
-    pub to: Stage,
-    pub at: OffsetDateTime,
-    pub by_name: Option<String>,
-    pub note: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct TimelineEventRecord {
-    pub id: RecordId,
-    pub occurred_at: OffsetDateTime,
-    pub description: String,
-    pub added_by_name: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct FactorRecord {
-    pub id: FactorId,
-    pub reason: FactorReason,
-    pub description: String,
-    pub added_by_name: Option<String>,
-    pub added_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone)]
-pub struct AccountRecord {
-    pub id: RecordId,
-    pub author_name: Option<String>,
-    pub anonymous: bool,
-    pub actions: String,
-    pub observations: String,
-    pub expectations: String,
-    pub assumptions: String,
-    pub timeline_understanding: String,
-    pub added_on: OffsetDateTime,
-}
-
-#[derive(Debug, Clone)]
-pub struct LearningRecord {
-    pub id: LearningId,
-    pub loop_id: LoopId,
-    pub statement: String,
-    pub visibility: Visibility,
-    pub created_by_name: Option<String>,
-    pub created_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone)]
-pub struct ActionRecord {
-    pub id: ActionId,
-    pub loop_id: LoopId,
-    pub loop_title: String,
-    pub title: String,
-    pub owner: Option<(UserId, String)>,
-    pub due_on: Option<OffsetDateTime>,
-    pub status: ActionStatus,
-    pub dropped_reason: String,
-    pub created_at: OffsetDateTime,
-    pub closed_at: Option<OffsetDateTime>,
 }
 
 /// A timeline entry, factor, account, learning or action to be written.

@@ -43,6 +43,9 @@ pub struct SearchRequest<'a> {
     pub offset: i64,
     /// Build highlighted snippets for the page (not needed for similar loops).
     pub snippets: bool,
+    /// The service clock's present: the newest window ends here, so a test that moves the
+    /// clock moves the windows with it, and the store reads no clock of its own.
+    pub now: OffsetDateTime,
 }
 
 /// Search windows, newest first: the last 30 days, the 180 before them, then everything older.
@@ -57,10 +60,10 @@ impl SearchRequest<'_> {
     /// The windows both backends walk, newest first, inside the filter's own dates: a search
     /// stops after the window that fills its first pages ([`Self::enough`]), so matches spread
     /// thinly over a large archive do not make every search walk all of it.
-    pub(crate) fn windows(&self, now: OffsetDateTime) -> Vec<Window> {
+    pub(crate) fn windows(&self) -> Vec<Window> {
         let mut bounds = vec![self.filter.until];
         for days in WINDOW_DAYS {
-            let bound = now - time::Duration::days(days);
+            let bound = self.now - time::Duration::days(days);
             let inside = self.filter.from.is_none_or(|from| bound > from)
                 && self.filter.until.is_none_or(|until| bound < until);
             if inside {

@@ -7,7 +7,10 @@
 //! backups) lives in `sqlite.rs` or `postgres.rs` alone. Times are stored as Unix seconds
 //! and ids as UUID text on both backends so that one set of queries serves both.
 
+pub mod alerts;
+mod backend;
 pub mod culture;
+pub mod events;
 pub mod experiments;
 mod fts5_rank;
 pub mod lint;
@@ -19,6 +22,7 @@ mod rows;
 pub mod sealed;
 mod sqlite;
 pub mod transfer;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,6 +30,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::domain::events::Event;
 use crate::domain::loops::{ActionStatus, FailureType, Questionnaire, Suggestion};
 use crate::domain::{
     ActionId, ApiTokenId, DisplayName, Email, FactorId, InvitationId, LoopId, RecordId, Team,
@@ -33,11 +38,12 @@ use crate::domain::{
 };
 use loops::{
     AccountRecord, ActionRecord, AdditionRecord, FactorRecord, LearningRecord, LoopCounts,
-    LoopFilter, LoopRecord, LoopSummary, NewAccount, NewAction, NewAddition, NewFactor,
-    NewLearning, NewLoop, NewTimelineEvent, Review, StageChange, StageChangeRecord,
-    TimelineEventRecord,
+    LoopDraft, LoopFilter, LoopRecord, LoopSummary, NewAccount, NewAction, NewAddition, NewFactor,
+    NewLearning, NewTimelineEvent, Review, StageChange, StageChangeRecord, TimelineEventRecord,
 };
 
+/// The read model lives in `domain::records`; the store builds it from rows.
+pub use crate::domain::records::people::{ApiTokenRecord, InvitationRecord, MemberRecord};
 pub use postgres::PostgresStore;
 pub use sqlite::{Durability, SqliteOptions, SqliteStore};
 
@@ -172,26 +178,6 @@ pub struct NewApiToken {
     pub created_at: OffsetDateTime,
 }
 
-/// A stored API token, without its secret.
-#[derive(Debug, Clone)]
-pub struct ApiTokenRecord {
-    pub id: ApiTokenId,
-    pub name: String,
-    pub prefix: String,
-    pub created_at: OffsetDateTime,
-    /// Kept to the day: finer times would let token use be matched to anonymous submissions.
-    pub last_used_on: Option<OffsetDateTime>,
-    pub revoked_at: Option<OffsetDateTime>,
-}
-
-/// A member of a team as listed on the members page.
-#[derive(Debug, Clone)]
-pub struct MemberRecord {
-    pub user: User,
-    pub role: TeamRole,
-    pub joined_at: OffsetDateTime,
-}
-
 /// An invitation to be written.
 #[derive(Debug, Clone)]
 pub struct NewInvitation {
@@ -203,20 +189,6 @@ pub struct NewInvitation {
     pub invited_by: UserId,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
-}
-
-/// A stored invitation with the names needed to show it.
-#[derive(Debug, Clone)]
-pub struct InvitationRecord {
-    pub id: InvitationId,
-    pub team: Option<(TeamId, TeamSlug, String)>,
-    pub role: TeamRole,
-    pub email: Option<Email>,
-    pub invited_by_name: String,
-    pub created_at: OffsetDateTime,
-    pub expires_at: OffsetDateTime,
-    pub accepted_at: Option<OffsetDateTime>,
-    pub revoked_at: Option<OffsetDateTime>,
 }
 
 /// Who accepts an invitation: someone signed in, or a new account created in the same transaction.
@@ -240,6 +212,9 @@ pub trait Store:
     + ReviewStore
     + TransferStore
     + MemoryStore
+    + EventStore
+    + WebhookStore
+    + AlertStore
     + Send
     + Sync
     + 'static
@@ -251,6 +226,106 @@ pub trait Store:
 
     /// Writes a consistent copy of the whole database to `destination` while the server runs.
     async fn backup_to(&self, destination: &Path) -> StoreResult<()>;
+}
+
+/// The event outbox (ARCHITECTURE.md, "Events"). Events of a change are written by the store
+/// method that makes the change, in its transaction; these are the outbox's own statements.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// The newest events, of one team or (`None`) of all.
+    async fn events(
+        &self,
+        team: Option<TeamId>,
+        limit: i64,
+    ) -> StoreResult<Vec<events::OutboxRecord>>;
+    /// Writes events that are no change's but the passage of time's (an action overdue); an
+    /// event whose `once_key` is stored already is skipped.
+    async fn record_events(&self, events: &[Event]) -> StoreResult<()>;
+    /// Open actions due on a day before `today` whose overdue event (keyed
+    /// `action.overdue:<id>:<due, Unix seconds>`) is not stored yet, at most `limit`: (team,
+    /// action, due day).
+    async fn actions_newly_overdue(
+        &self,
+        today: OffsetDateTime,
+        limit: i64,
+    ) -> StoreResult<Vec<(TeamId, ActionId, OffsetDateTime)>>;
+}
+
+/// The alert intake (ARCHITECTURE.md, "Alert intake").
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Sets up, or replaces, a team's intake (a new token voids the old one).
+    async fn set_alert_intake(
+        &self,
+        team: TeamId,
+        intake: &alerts::IntakeRecord,
+    ) -> StoreResult<()>;
+    async fn alert_intake(&self, team: TeamId) -> StoreResult<Option<alerts::IntakeRecord>>;
+    /// The loop an alert group with this fingerprint opened, if any.
+    async fn alert_loop(
+        &self,
+        team: TeamId,
+        fingerprint: &str,
+    ) -> StoreResult<Option<alerts::AlertLoop>>;
+    /// Remembers that the group fired for `loop_id` at `seen_at`.
+    async fn remember_alert(
+        &self,
+        team: TeamId,
+        fingerprint: &str,
+        loop_id: LoopId,
+        seen_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+}
+
+/// Webhook subscriptions and their deliveries (ARCHITECTURE.md, "Webhooks").
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_subscription(&self, new: &webhooks::NewSubscription) -> StoreResult<()>;
+    /// One team's subscriptions, or (`None`) the organisation-wide ones.
+    async fn subscriptions(
+        &self,
+        team: Option<TeamId>,
+    ) -> StoreResult<Vec<webhooks::SubscriptionRecord>>;
+    async fn subscription(&self, id: RecordId)
+        -> StoreResult<Option<webhooks::SubscriptionRecord>>;
+    async fn delete_subscription(&self, id: RecordId) -> StoreResult<bool>;
+    /// Replaces the secret, keeping the previous one (signed with too) until `previous_until`.
+    async fn rotate_secret(
+        &self,
+        id: RecordId,
+        secret_sealed: &str,
+        previous_sealed: &str,
+        previous_until: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Switches a subscription back on after it was disabled, forgetting its failures.
+    async fn enable_subscription(&self, id: RecordId) -> StoreResult<bool>;
+    /// Queues up to `limit` events not yet dispatched for every enabled subscription that wants
+    /// them, and marks them dispatched, in one transaction (rows claimed so that two instances
+    /// never take the same event). Returns how many events it took.
+    async fn dispatch_events(&self, limit: i64, now: OffsetDateTime) -> StoreResult<usize>;
+    /// Claims up to `limit` deliveries due at `now` by pushing them to `lease_until` (another
+    /// worker takes them only if this one has not recorded an attempt by then).
+    async fn claim_deliveries(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: i64,
+    ) -> StoreResult<Vec<webhooks::ClaimedDelivery>>;
+    /// Logs an attempt and moves its delivery and subscription on, in one transaction.
+    async fn record_attempt(&self, outcome: &webhooks::AttemptOutcome) -> StoreResult<()>;
+    /// A subscription's delivery log, newest first.
+    async fn attempts(
+        &self,
+        subscription: RecordId,
+        limit: i64,
+    ) -> StoreResult<Vec<webhooks::AttemptRecord>>;
+    /// Queues a delivery again, now, with its attempts counted afresh.
+    async fn redeliver(
+        &self,
+        subscription: RecordId,
+        delivery: RecordId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
 }
 
 /// Imports: whole loops written at once.
@@ -420,7 +495,7 @@ pub trait PeopleStore: Send + Sync {
 #[async_trait]
 pub trait LoopStore: Send + Sync {
     /// Writes the loop, its tags and the first history entry in one transaction.
-    async fn create_loop(&self, new: &NewLoop) -> StoreResult<()>;
+    async fn create_loop(&self, new: &LoopDraft) -> StoreResult<()>;
     async fn loop_by_id(&self, team: TeamId, id: LoopId) -> StoreResult<Option<LoopRecord>>;
     async fn loop_by_reporter_secret(&self, hash: &str) -> StoreResult<Option<LoopRecord>>;
     /// Removes a loop and everything attached (the anonymous reporter withdrawing it).
@@ -435,7 +510,7 @@ pub trait LoopStore: Send + Sync {
     async fn loop_counts(&self, id: LoopId) -> StoreResult<LoopCounts>;
     /// Moves the loop from `change.from` to `change.to` and records it; `NotFound` when the loop
     /// is no longer in `change.from` (someone else moved it meanwhile).
-    async fn change_stage(&self, change: &StageChange) -> StoreResult<()>;
+    async fn change_stage(&self, change: &StageChange, events: &[Event]) -> StoreResult<()>;
     async fn stage_changes(&self, id: LoopId) -> StoreResult<Vec<StageChangeRecord>>;
     async fn add_addition(&self, addition: &NewAddition) -> StoreResult<()>;
     async fn additions(&self, id: LoopId) -> StoreResult<Vec<AdditionRecord>>;
@@ -452,6 +527,7 @@ pub trait LoopStore: Send + Sync {
         id: LoopId,
         answers: &Questionnaire,
         suggestion: &Suggestion,
+        events: &[Event],
     ) -> StoreResult<()>;
     /// Records (or, with `None`, clears) a person's override of the suggested type.
     async fn save_override(
@@ -461,9 +537,9 @@ pub trait LoopStore: Send + Sync {
         by: UserId,
         at: OffsetDateTime,
     ) -> StoreResult<()>;
-    async fn add_learning(&self, learning: &NewLearning) -> StoreResult<()>;
+    async fn add_learning(&self, learning: &NewLearning, events: &[Event]) -> StoreResult<()>;
     async fn learnings_of_loop(&self, id: LoopId) -> StoreResult<Vec<LearningRecord>>;
-    async fn add_action(&self, action: &NewAction) -> StoreResult<()>;
+    async fn add_action(&self, action: &NewAction, events: &[Event]) -> StoreResult<()>;
     async fn actions_of_loop(&self, id: LoopId) -> StoreResult<Vec<ActionRecord>>;
     /// The team's action items, optionally only those with `status`, soonest due first.
     async fn team_actions(
@@ -479,6 +555,7 @@ pub trait LoopStore: Send + Sync {
         status: ActionStatus,
         dropped_reason: &str,
         at: OffsetDateTime,
+        events: &[Event],
     ) -> StoreResult<bool>;
     async fn set_follow_up_date(&self, id: LoopId, on: Option<OffsetDateTime>) -> StoreResult<()>;
     async fn answer_follow_up(
@@ -503,7 +580,7 @@ pub trait LoopStore: Send + Sync {
 /// What the daily release of anonymous contributions writes (see `service::held`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AnonymousBatch<'a> {
-    pub loops: &'a [NewLoop],
+    pub loops: &'a [LoopDraft],
     pub additions: &'a [NewAddition],
     pub accounts: &'a [NewAccount],
     pub dismissals: &'a [lint::NewDismissal],
@@ -647,6 +724,7 @@ pub trait ExperimentStore: Send + Sync {
         team: TeamId,
         id: RecordId,
         at: OffsetDateTime,
+        events: &[Event],
     ) -> StoreResult<bool>;
     async fn cancel_experiment(&self, team: TeamId, id: RecordId) -> StoreResult<bool>;
     async fn set_disposition(
@@ -670,6 +748,7 @@ pub trait ExperimentStore: Send + Sync {
         id: RecordId,
         conclusion: &experiments::NewConclusion,
         opens: Option<&experiments::OutcomeLoop>,
+        events: &[Event],
     ) -> StoreResult<experiments::Concluded>;
 }
 
@@ -704,6 +783,7 @@ pub trait CultureStore: Send + Sync {
         team: TeamId,
         id: RecordId,
         at: OffsetDateTime,
+        events: &[Event],
     ) -> StoreResult<bool>;
     async fn create_recognition(&self, recognition: &culture::NewRecognition) -> StoreResult<()>;
     /// The team's recognitions since `since`, newest first.
@@ -743,7 +823,7 @@ pub trait LintStore: Send + Sync {
 #[async_trait]
 pub trait ReviewStore: Send + Sync {
     /// Creates the session, its two sealed boxes and the facilitator's place, in one transaction.
-    async fn create_review(&self, new: &review::NewReview) -> StoreResult<()>;
+    async fn create_review(&self, new: &review::NewReview, events: &[Event]) -> StoreResult<()>;
     async fn review(&self, team: TeamId, id: RecordId)
         -> StoreResult<Option<review::ReviewRecord>>;
     async fn reviews(&self, team: TeamId) -> StoreResult<Vec<review::ReviewRecord>>;
@@ -767,6 +847,7 @@ pub trait ReviewStore: Send + Sync {
         from: crate::domain::review::Phase,
         to: crate::domain::review::Phase,
         at: OffsetDateTime,
+        events: &[Event],
     ) -> StoreResult<bool>;
     async fn set_timer(&self, id: RecordId, ends_at: Option<OffsetDateTime>) -> StoreResult<()>;
     /// Bumps the session's version and tells every instance (for live clients).

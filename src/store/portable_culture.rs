@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::ThisStore;
+use crate::domain::events::Event;
 use crate::domain::{RecordId, TeamId, UserId};
+use crate::store::backend::BackendHooks;
 use crate::store::culture::{NewRecognition, NewRound, RecognitionRecord, RoundRecord};
 use crate::store::rows::parse_id;
 use crate::store::{from_unix, from_unix_opt, unix, CultureStore, StoreError, StoreResult};
@@ -187,18 +189,25 @@ impl CultureStore for ThisStore {
         team: TeamId,
         id: RecordId,
         at: OffsetDateTime,
+        events: &[Event],
     ) -> StoreResult<bool> {
-        Ok(sqlx::query(
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let changed = sqlx::query(
             "UPDATE pulse_rounds SET closed_at = $1 WHERE id = $2 AND team_id = $3 AND closed_at IS NULL",
         )
         .bind(unix(at))
         .bind(id.to_string())
         .bind(team.to_string())
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?
         .rows_affected()
-            > 0)
+            > 0;
+        if changed {
+            super::portable_events::insert_events(&mut tx, events).await?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(changed)
     }
 
     async fn create_recognition(&self, r: &NewRecognition) -> StoreResult<()> {

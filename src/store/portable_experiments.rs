@@ -6,11 +6,13 @@ use time::OffsetDateTime;
 
 use super::portable_loops::{insert_factor, insert_loop};
 use super::ThisStore;
+use crate::domain::events::Event;
 use crate::domain::experiments::{
     Budget, Decision, Disposition, ExperimentStatus, Loss, Outcome, ReputationScope, Reversibility,
 };
 use crate::domain::loops::Answer;
 use crate::domain::{RecordId, TeamId, UserId};
+use crate::store::backend::BackendHooks;
 use crate::store::experiments::{
     AffordableLoss, Approval, BudgetRecord, Concluded, Conclusion, Criteria, DispositionRecord,
     ExperimentDesign, ExperimentRecord, LearningCard, NewConclusion, NewExperiment, OutcomeLoop,
@@ -427,19 +429,26 @@ impl ExperimentStore for ThisStore {
         team: TeamId,
         id: RecordId,
         at: OffsetDateTime,
+        events: &[Event],
     ) -> StoreResult<bool> {
-        Ok(sqlx::query(
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let changed = sqlx::query(
             "UPDATE experiments SET status = 'running', started_at = $1 \
              WHERE id = $2 AND team_id = $3 AND status = 'draft'",
         )
         .bind(unix(at))
         .bind(id.to_string())
         .bind(team.to_string())
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?
         .rows_affected()
-            > 0)
+            > 0;
+        if changed {
+            super::portable_events::insert_events(&mut tx, events).await?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(changed)
     }
 
     async fn cancel_experiment(&self, team: TeamId, id: RecordId) -> StoreResult<bool> {
@@ -508,6 +517,7 @@ impl ExperimentStore for ThisStore {
         id: RecordId,
         conclusion: &NewConclusion,
         opens: Option<&OutcomeLoop>,
+        events: &[Event],
     ) -> StoreResult<Concluded> {
         let NewConclusion {
             outcome,
@@ -566,6 +576,7 @@ impl ExperimentStore for ThisStore {
                 Some(_) => Ok(Concluded::NotRunning),
             };
         }
+        super::portable_events::insert_events(&mut tx, events).await?;
         tx.commit().await.map_err(err)?;
         Ok(Concluded::Now(opens.map(|o| o.new_loop.id.to_string())))
     }

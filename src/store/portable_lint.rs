@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::ThisStore;
 use crate::domain::{RecordId, UserId};
+use crate::store::backend::BackendHooks;
 use crate::store::lint::{LintTermRecord, NewLintTerm};
 use crate::store::rows::parse_id;
 use crate::store::{from_unix, unix, LintStore, StoreError, StoreResult};

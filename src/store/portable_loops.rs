@@ -5,17 +5,19 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::ThisStore;
+use crate::domain::events::Event;
 use crate::domain::loops::{
     ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, Questionnaire, Stage,
     Suggestion, Visibility,
 };
 use crate::domain::{ActionId, FactorId, LoopId, RecordId, TeamId, UserId};
+use crate::store::backend::BackendHooks;
 use crate::store::lint::NewDismissal;
 use crate::store::loops::{
     AccountRecord, ActionRecord, AdditionRecord, FactorRecord, FollowUp, LearningRecord,
-    LoopCounts, LoopFilter, LoopRecord, LoopSort, LoopSummary, NewAccount, NewAction, NewAddition,
-    NewFactor, NewLearning, NewLoop, NewTimelineEvent, Review, StageChange, StageChangeRecord,
-    TimelineEventRecord, TypeOverride,
+    LoopCounts, LoopDraft, LoopFilter, LoopRecord, LoopSort, LoopSummary, NewAccount, NewAction,
+    NewAddition, NewFactor, NewLearning, NewLoop, NewTimelineEvent, Review, StageChange,
+    StageChangeRecord, TimelineEventRecord, TypeOverride,
 };
 use crate::store::rows::parse_id;
 use crate::store::{
@@ -311,7 +313,18 @@ pub(super) async fn insert_loops(
     let mut insert = sqlx::QueryBuilder::<super::Db>::new("");
     push_loop_histories(&mut insert, loops);
     insert.build().execute(&mut **tx).await.map_err(err)?;
+    let mut insert = sqlx::QueryBuilder::<super::Db>::new("");
+    if super::portable_events::push_events(&mut insert, loop_events(loops)) {
+        insert.build().execute(&mut **tx).await.map_err(err)?;
+    }
     Ok(())
+}
+
+/// The events that travel with `loops` (their `loop.logged`), written in the loops' transaction.
+pub(super) fn loop_events<'a>(
+    loops: &'a [&NewLoop],
+) -> impl Iterator<Item = &'a crate::domain::events::Event> {
+    loops.iter().flat_map(|new| new.events.iter())
 }
 
 /// `INSERT INTO loops …` for `loops` (not empty).
@@ -469,9 +482,9 @@ async fn insert_addition(
 /// used when a concluded experiment opens a loop).
 pub(super) async fn insert_loop(
     tx: &mut sqlx::Transaction<'_, super::Db>,
-    new: &NewLoop,
+    new: &LoopDraft,
 ) -> StoreResult<()> {
-    insert_loops(tx, &[new]).await
+    insert_loops(tx, &[&NewLoop::number(new)]).await
 }
 
 /// Writes a contributing factor inside the caller's transaction.
@@ -497,8 +510,8 @@ pub(super) async fn insert_factor(
 
 #[async_trait]
 impl LoopStore for ThisStore {
-    async fn create_loop(&self, new: &NewLoop) -> StoreResult<()> {
-        self.write_new_loop(new).await
+    async fn create_loop(&self, new: &LoopDraft) -> StoreResult<()> {
+        self.write_new_loop(&NewLoop::number(new)).await
     }
 
     async fn loop_by_id(&self, team: TeamId, id: LoopId) -> StoreResult<Option<LoopRecord>> {
@@ -569,6 +582,10 @@ impl LoopStore for ThisStore {
             if let Some(before) = filter.in_stage_before {
                 query.push(" AND loops.stage_entered_at < ");
                 query.push_bind(unix(before));
+            }
+            if let Some(author) = filter.author {
+                query.push(" AND loops.author_id = ");
+                query.push_bind(author.to_string());
             }
         }
         let mut count = sqlx::QueryBuilder::<super::Db>::new("SELECT COUNT(*) FROM loops");
@@ -653,7 +670,7 @@ impl LoopStore for ThisStore {
         })
     }
 
-    async fn change_stage(&self, change: &StageChange) -> StoreResult<()> {
+    async fn change_stage(&self, change: &StageChange, events: &[Event]) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         let moved = sqlx::query(
             "UPDATE loops SET stage = $1, stage_entered_at = $2 WHERE id = $3 AND stage = $4",
@@ -684,6 +701,7 @@ impl LoopStore for ThisStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
+        super::portable_events::insert_events(&mut tx, events).await?;
         tx.commit().await.map_err(err)
     }
 
@@ -890,21 +908,29 @@ impl LoopStore for ThisStore {
         id: LoopId,
         answers: &Questionnaire,
         suggestion: &Suggestion,
+        events: &[Event],
     ) -> StoreResult<()> {
         let answers =
             serde_json::to_string(answers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let reasons =
             serde_json::to_string(suggestion).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.update_loop(
-            id,
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let changed = sqlx::query(
             "UPDATE loops SET classification_answers = $1, suggestion_reasons = $2, suggested_type = $3 WHERE id = $4",
-            vec![
-                Some(answers),
-                Some(reasons),
-                suggestion.kind.map(|k| k.as_str().to_owned()),
-            ],
         )
+        .bind(answers)
+        .bind(reasons)
+        .bind(suggestion.kind.map(|k| k.as_str()))
+        .bind(id.to_string())
+        .execute(&mut *tx)
         .await
+        .map_err(err)?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        super::portable_events::insert_events(&mut tx, events).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn save_override(
@@ -932,7 +958,8 @@ impl LoopStore for ThisStore {
         Ok(())
     }
 
-    async fn add_learning(&self, learning: &NewLearning) -> StoreResult<()> {
+    async fn add_learning(&self, learning: &NewLearning, events: &[Event]) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
         sqlx::query(
             "INSERT INTO learnings (id, loop_id, team_id, statement, visibility, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -944,10 +971,11 @@ impl LoopStore for ThisStore {
         .bind(learning.visibility.as_str())
         .bind(learning.created_by.to_string())
         .bind(unix(learning.created_at))
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
-        Ok(())
+        super::portable_events::insert_events(&mut tx, events).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn learnings_of_loop(&self, id: LoopId) -> StoreResult<Vec<LearningRecord>> {
@@ -975,7 +1003,8 @@ impl LoopStore for ThisStore {
             .collect()
     }
 
-    async fn add_action(&self, action: &NewAction) -> StoreResult<()> {
+    async fn add_action(&self, action: &NewAction, events: &[Event]) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
         sqlx::query(
             "INSERT INTO action_items (id, loop_id, team_id, title, owner_id, due_on, status, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8)",
@@ -988,10 +1017,11 @@ impl LoopStore for ThisStore {
         .bind(action.due_on.map(unix))
         .bind(action.created_by.to_string())
         .bind(unix(action.created_at))
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
-        Ok(())
+        super::portable_events::insert_events(&mut tx, events).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn actions_of_loop(&self, id: LoopId) -> StoreResult<Vec<ActionRecord>> {
@@ -1047,9 +1077,11 @@ impl LoopStore for ThisStore {
         status: ActionStatus,
         dropped_reason: &str,
         at: OffsetDateTime,
+        events: &[Event],
     ) -> StoreResult<bool> {
         let closed_at = (status != ActionStatus::Open).then(|| unix(at));
-        Ok(sqlx::query(
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let changed = sqlx::query(
             "UPDATE action_items SET status = $1, dropped_reason = $2, closed_at = $3 \
              WHERE id = $4 AND team_id = $5",
         )
@@ -1058,11 +1090,16 @@ impl LoopStore for ThisStore {
         .bind(closed_at)
         .bind(id.to_string())
         .bind(team.to_string())
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?
         .rows_affected()
-            > 0)
+            > 0;
+        if changed {
+            super::portable_events::insert_events(&mut tx, events).await?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(changed)
     }
 
     async fn set_follow_up_date(&self, id: LoopId, on: Option<OffsetDateTime>) -> StoreResult<()> {
@@ -1109,7 +1146,8 @@ impl LoopStore for ThisStore {
     }
 
     async fn write_anonymous_loops(&self, batch: &AnonymousBatch<'_>) -> StoreResult<()> {
-        let mut loops: Vec<&NewLoop> = batch.loops.iter().collect();
+        let numbered: Vec<NewLoop> = batch.loops.iter().map(NewLoop::number).collect();
+        let mut loops: Vec<&NewLoop> = numbered.iter().collect();
         // The rowid (day, then 47 random bits): random order within the day, and the full-text
         // index's document order on SQLite.
         loops.sort_by_key(|new| new.seq);

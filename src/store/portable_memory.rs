@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use super::ThisStore;
 use crate::domain::loops::{FactorReason, FailureType, Stage};
 use crate::domain::{LoopId, TeamId};
+use crate::store::backend::{BackendHooks, FullText};
 use crate::store::memory::{
     Candidate, CandidateMeta, HealthFigures, HealthScope, LibraryEntry, LibraryFilter, LibraryPage,
     SearchHit, SearchRequest, SearchResults,

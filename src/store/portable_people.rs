@@ -15,6 +15,7 @@ use super::ThisStore;
 use crate::domain::{
     ApiTokenId, DisplayName, Email, InvitationId, Team, TeamId, TeamRole, TeamSlug, User, UserId,
 };
+use crate::store::backend::BackendHooks;
 use crate::store::rows::{
     parse_role, ApiTokenRow, CredentialsRow, InvitationRow, MemberRow, SessionRow, TeamRow,
     TeamWithRoleRow, UserRow,

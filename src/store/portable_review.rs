@@ -4,8 +4,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::ThisStore;
+use crate::domain::events::Event;
 use crate::domain::review::Phase;
 use crate::domain::{ActionId, RecordId, TeamId, UserId};
+use crate::store::backend::BackendHooks;
 use crate::store::review::{
     DecisionRecord, DissentRecord, NewReview, ParticipantRecord, ReviewRecord,
 };
@@ -71,7 +73,7 @@ impl TryFrom<ReviewRow> for ReviewRecord {
 
 #[async_trait]
 impl ReviewStore for ThisStore {
-    async fn create_review(&self, new: &NewReview) -> StoreResult<()> {
+    async fn create_review(&self, new: &NewReview, events: &[Event]) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         for (box_id, purpose) in [
             (new.cards_box_id, "review-cards"),
@@ -111,6 +113,7 @@ impl ReviewStore for ThisStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
+        super::portable_events::insert_events(&mut tx, events).await?;
         tx.commit().await.map_err(err)
     }
 
@@ -202,9 +205,11 @@ impl ReviewStore for ThisStore {
         from: Phase,
         to: Phase,
         at: OffsetDateTime,
+        events: &[Event],
     ) -> StoreResult<bool> {
         let closed_at = (to == Phase::Closed).then(|| unix(at));
-        Ok(sqlx::query(
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let moved = sqlx::query(
             "UPDATE review_sessions SET phase = $1, phase_started_at = $2, phase_ends_at = NULL, \
              closed_at = COALESCE(closed_at, $3) WHERE id = $4 AND phase = $5",
         )
@@ -213,11 +218,16 @@ impl ReviewStore for ThisStore {
         .bind(closed_at)
         .bind(id.to_string())
         .bind(from.as_str())
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?
         .rows_affected()
-            > 0)
+            > 0;
+        if moved {
+            super::portable_events::insert_events(&mut tx, events).await?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(moved)
     }
 
     async fn set_timer(&self, id: RecordId, ends_at: Option<OffsetDateTime>) -> StoreResult<()> {
@@ -454,6 +464,6 @@ impl ReviewStore for ThisStore {
     }
 
     fn review_changes(&self) -> tokio::sync::broadcast::Receiver<(String, i64)> {
-        self.review_events.subscribe()
+        self.review_events().subscribe()
     }
 }

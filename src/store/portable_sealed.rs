@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::ThisStore;
 use crate::domain::{RecordId, UserId};
+use crate::store::backend::BackendHooks;
 use crate::store::rows::parse_id;
 use crate::store::sealed::{
     NewSealedItem, RevealedItem, SealTier, SealedBox, SealedCounts, SealedItemRecord, UnnamedItem,

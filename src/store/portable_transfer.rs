@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use super::portable_loops::insert_loop;
 use super::ThisStore;
 use crate::domain::RecordId;
+use crate::store::backend::BackendHooks;
 use crate::store::transfer::ImportedLoop;
 use crate::store::{unix, StoreError, StoreResult, TransferStore};
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Transaction;
 
+use super::backend::BackendHooks;
 use super::{Backend, StoreError, StoreResult};
 use crate::domain::TeamId;
 
@@ -13,6 +14,9 @@ use crate::domain::TeamId;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_culture.rs"]
 mod portable_culture;
+#[allow(clippy::duplicate_mod)]
+#[path = "portable_events.rs"]
+mod portable_events;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_experiments.rs"]
 mod portable_experiments;
@@ -37,6 +41,13 @@ mod portable_sealed;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_transfer.rs"]
 mod portable_transfer;
+#[allow(clippy::duplicate_mod)]
+#[path = "portable_webhooks.rs"]
+mod portable_webhooks;
+
+#[allow(clippy::duplicate_mod)]
+#[path = "portable_alerts.rs"]
+mod portable_alerts;
 
 #[path = "search_postgres.rs"]
 mod search;
@@ -93,6 +104,12 @@ impl PostgresStore {
             review_events,
         })
     }
+}
+
+impl BackendHooks for PostgresStore {
+    type Db = Db;
+
+    const CLAIM_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
 
     /// Tells every instance (this one included, through its listener) that a session changed.
     async fn announce_review(&self, id: &str, version: i64) -> Result<(), sqlx::Error> {
@@ -102,6 +119,10 @@ impl PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    fn review_events(&self) -> &tokio::sync::broadcast::Sender<(String, i64)> {
+        &self.review_events
     }
 
     fn reader(&self) -> &PgPool {

@@ -6,6 +6,7 @@
 use super::{Db, PostgresStore};
 use crate::domain::search::{any_of_tsquery, DocKind};
 use crate::domain::TeamId;
+use crate::store::backend::FullText;
 use crate::store::memory::{Candidate, CandidateMeta};
 use crate::store::memory::{Matching, SearchFilter, SearchRequest};
 use crate::store::{StoreError, StoreResult};
@@ -186,8 +187,10 @@ impl PostgresStore {
             .await
             .map_err(StoreError::from_sqlx)
     }
+}
 
-    pub(super) async fn search_candidates(
+impl FullText for PostgresStore {
+    async fn search_candidates(
         &self,
         request: &SearchRequest<'_>,
     ) -> StoreResult<(Vec<Candidate>, bool)> {
@@ -197,7 +200,7 @@ impl PostgresStore {
         // Newest first, in windows (`SearchRequest::windows`).
         let mut rows: Vec<CandidateRow> = Vec::new();
         let mut stopped_early = false;
-        let windows = request.windows(time::OffsetDateTime::now_utc());
+        let windows = request.windows();
         for (i, (from, until)) in windows.into_iter().enumerate() {
             if rows.len() as i64 >= request.enough() || rows.len() as i64 > request.candidates {
                 stopped_early = true;
@@ -237,12 +240,12 @@ impl PostgresStore {
     }
 
     /// Candidates come with what they are already.
-    pub(super) async fn search_meta(&self, _page: &mut [Candidate]) -> StoreResult<()> {
+    async fn search_meta(&self, _page: &mut [Candidate]) -> StoreResult<()> {
         Ok(())
     }
 
     /// The highlighted title and snippet of each candidate (`ts_headline`).
-    pub(super) async fn search_snippets(
+    async fn search_snippets(
         &self,
         request: &SearchRequest<'_>,
         page: &[Candidate],

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use super::{Db, SqliteStore};
 use crate::domain::search::{any_of_fts5, MARK_END, MARK_START};
 use crate::domain::TeamId;
+use crate::store::backend::FullText;
 use crate::store::memory::{Candidate, CandidateMeta};
 use crate::store::memory::{Matching, SearchFilter, SearchRequest};
 use crate::store::{StoreError, StoreResult};
@@ -259,72 +260,6 @@ impl SqliteStore {
         Ok(counted)
     }
 
-    /// The newest `candidates` matches (one more, to tell whether there were more), with their
-    /// `ff_rank` score (higher is better).
-    pub(super) async fn search_candidates(
-        &self,
-        request: &SearchRequest<'_>,
-    ) -> StoreResult<(Vec<Candidate>, bool)> {
-        let mut with_texts = false;
-        let (expression, frequencies) = match request.matching {
-            Matching::All(query) => {
-                let mut frequencies = Vec::new();
-                for phrase in query.fts5_phrases() {
-                    frequencies.push(self.document_frequency(&phrase).await?);
-                }
-                with_texts = request.snippets
-                    && self
-                        .few_matches(query, &frequencies, &request.filter)
-                        .await?;
-                (expression(request.matching, &request.filter), frequencies)
-            }
-            Matching::Any(terms) => {
-                let telling = self.telling_terms(terms).await?;
-                let words: Vec<String> = telling.iter().map(|(t, _)| t.clone()).collect();
-                (
-                    expression(Matching::Any(&words), &request.filter),
-                    telling.into_iter().map(|(_, f)| f).collect(),
-                )
-            }
-        };
-        let Some(expression) = expression else {
-            return Ok((Vec::new(), false));
-        };
-        let day_document =
-            |at: time::OffsetDateTime| at.unix_timestamp().div_euclid(86_400) * DAY_SHIFT;
-        let mut rows: Vec<Match> = Vec::new();
-        let mut stopped_early = false;
-        for (from, until) in request.windows(time::OffsetDateTime::now_utc()) {
-            if rows.len() as i64 >= request.enough() || rows.len() as i64 > request.candidates {
-                // Older windows were not searched: there may be more.
-                stopped_early = true;
-                break;
-            }
-            let wanted = request.candidates + 1 - rows.len() as i64;
-            let low = from.map_or(i64::MIN, day_document);
-            let high = until.map_or(i64::MAX, day_document);
-            rows.extend(
-                self.candidates_in(&expression, &frequencies, low, high, wanted, with_texts)
-                    .await?,
-            );
-            // The estimate was wrong: older windows' matches are highlighted for the page only.
-            with_texts &= rows.len() as f64 <= FEW_MATCHES;
-        }
-        let capped = stopped_early || rows.len() as i64 > request.candidates;
-        let candidates = rows
-            .into_iter()
-            .take(usize::try_from(request.candidates).unwrap_or(0))
-            .map(|(doc, score, texts)| Candidate {
-                key: doc.to_string(),
-                at: doc.div_euclid(DAY_SHIFT) * 86_400,
-                score,
-                meta: None,
-                texts,
-            })
-            .collect();
-        Ok((candidates, capped))
-    }
-
     /// Matches with `low <= document < high`, newest first, with their `ff_rank` score, and
     /// with their highlighted title and snippet if `with_texts`. Otherwise only the id and the
     /// score: reading the stored columns of thousands of candidates would cost more than
@@ -366,72 +301,6 @@ impl SqliteStore {
         Ok(rows
             .into_iter()
             .map(|(doc, score, title, snippet)| (doc, score, title.zip(snippet)))
-            .collect())
-    }
-
-    /// What each candidate of the page is, from the index's stored columns (one query).
-    pub(super) async fn search_meta(&self, page: &mut [Candidate]) -> StoreResult<()> {
-        let docs = documents(page)?;
-        if docs.is_empty() {
-            return Ok(());
-        }
-        let mut query = sqlx::QueryBuilder::<Db>::new(
-            "SELECT rowid, kind, ref_id, loop_id, team_id, at FROM search_index WHERE rowid IN (",
-        );
-        let mut separated = query.separated(", ");
-        for doc in &docs {
-            separated.push_bind(*doc);
-        }
-        query.push(")");
-        let rows: Vec<MetaRow> = query
-            .build_query_as()
-            .fetch_all(&self.reader)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        for (candidate, doc) in page.iter_mut().zip(&docs) {
-            if let Some(row) = rows.iter().find(|r| r.rowid == *doc) {
-                candidate.meta = Some(CandidateMeta::new(
-                    &row.kind,
-                    row.ref_id.clone(),
-                    row.loop_id.clone(),
-                    &row.team_id,
-                    row.at,
-                )?);
-            }
-        }
-        Ok(())
-    }
-
-    /// The highlighted title and snippet of each candidate. Highlighting with exact stems is
-    /// one cheap query; a prefix over a common word costs a full doclist merge per query, so
-    /// records the exact form does not match are marked from their text instead
-    /// ([`crate::domain::search::SearchQuery::highlight`]).
-    pub(super) async fn search_snippets(
-        &self,
-        request: &SearchRequest<'_>,
-        page: &[Candidate],
-    ) -> StoreResult<Vec<(String, String)>> {
-        let page_docs = documents(page)?;
-        let mut found: Vec<(i64, (String, String))> = Vec::new();
-        let mut docs = Vec::new();
-        for (candidate, doc) in page.iter().zip(&page_docs) {
-            match &candidate.texts {
-                Some(texts) => found.push((*doc, texts.clone())),
-                None => docs.push(*doc),
-            }
-        }
-        if !docs.is_empty() {
-            found.extend(self.highlight_page(request, &docs).await?);
-        }
-        Ok(page_docs
-            .iter()
-            .map(|doc| {
-                found
-                    .iter()
-                    .find(|(d, _)| d == doc)
-                    .map(|(_, texts)| texts.clone())
-                    .unwrap_or_default()
-            })
             .collect())
     }
 
@@ -529,6 +398,140 @@ impl SqliteStore {
         Ok(rows
             .into_iter()
             .map(|(doc, title, snippet)| (doc, (title, snippet)))
+            .collect())
+    }
+}
+
+impl FullText for SqliteStore {
+    /// The newest `candidates` matches (one more, to tell whether there were more), with their
+    /// `ff_rank` score (higher is better).
+    async fn search_candidates(
+        &self,
+        request: &SearchRequest<'_>,
+    ) -> StoreResult<(Vec<Candidate>, bool)> {
+        let mut with_texts = false;
+        let (expression, frequencies) = match request.matching {
+            Matching::All(query) => {
+                let mut frequencies = Vec::new();
+                for phrase in query.fts5_phrases() {
+                    frequencies.push(self.document_frequency(&phrase).await?);
+                }
+                with_texts = request.snippets
+                    && self
+                        .few_matches(query, &frequencies, &request.filter)
+                        .await?;
+                (expression(request.matching, &request.filter), frequencies)
+            }
+            Matching::Any(terms) => {
+                let telling = self.telling_terms(terms).await?;
+                let words: Vec<String> = telling.iter().map(|(t, _)| t.clone()).collect();
+                (
+                    expression(Matching::Any(&words), &request.filter),
+                    telling.into_iter().map(|(_, f)| f).collect(),
+                )
+            }
+        };
+        let Some(expression) = expression else {
+            return Ok((Vec::new(), false));
+        };
+        let day_document =
+            |at: time::OffsetDateTime| at.unix_timestamp().div_euclid(86_400) * DAY_SHIFT;
+        let mut rows: Vec<Match> = Vec::new();
+        let mut stopped_early = false;
+        for (from, until) in request.windows() {
+            if rows.len() as i64 >= request.enough() || rows.len() as i64 > request.candidates {
+                // Older windows were not searched: there may be more.
+                stopped_early = true;
+                break;
+            }
+            let wanted = request.candidates + 1 - rows.len() as i64;
+            let low = from.map_or(i64::MIN, day_document);
+            let high = until.map_or(i64::MAX, day_document);
+            rows.extend(
+                self.candidates_in(&expression, &frequencies, low, high, wanted, with_texts)
+                    .await?,
+            );
+            // The estimate was wrong: older windows' matches are highlighted for the page only.
+            with_texts &= rows.len() as f64 <= FEW_MATCHES;
+        }
+        let capped = stopped_early || rows.len() as i64 > request.candidates;
+        let candidates = rows
+            .into_iter()
+            .take(usize::try_from(request.candidates).unwrap_or(0))
+            .map(|(doc, score, texts)| Candidate {
+                key: doc.to_string(),
+                at: doc.div_euclid(DAY_SHIFT) * 86_400,
+                score,
+                meta: None,
+                texts,
+            })
+            .collect();
+        Ok((candidates, capped))
+    }
+
+    /// What each candidate of the page is, from the index's stored columns (one query).
+    async fn search_meta(&self, page: &mut [Candidate]) -> StoreResult<()> {
+        let docs = documents(page)?;
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let mut query = sqlx::QueryBuilder::<Db>::new(
+            "SELECT rowid, kind, ref_id, loop_id, team_id, at FROM search_index WHERE rowid IN (",
+        );
+        let mut separated = query.separated(", ");
+        for doc in &docs {
+            separated.push_bind(*doc);
+        }
+        query.push(")");
+        let rows: Vec<MetaRow> = query
+            .build_query_as()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        for (candidate, doc) in page.iter_mut().zip(&docs) {
+            if let Some(row) = rows.iter().find(|r| r.rowid == *doc) {
+                candidate.meta = Some(CandidateMeta::new(
+                    &row.kind,
+                    row.ref_id.clone(),
+                    row.loop_id.clone(),
+                    &row.team_id,
+                    row.at,
+                )?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The highlighted title and snippet of each candidate. Highlighting with exact stems is
+    /// one cheap query; a prefix over a common word costs a full doclist merge per query, so
+    /// records the exact form does not match are marked from their text instead
+    /// ([`crate::domain::search::SearchQuery::highlight`]).
+    async fn search_snippets(
+        &self,
+        request: &SearchRequest<'_>,
+        page: &[Candidate],
+    ) -> StoreResult<Vec<(String, String)>> {
+        let page_docs = documents(page)?;
+        let mut found: Vec<(i64, (String, String))> = Vec::new();
+        let mut docs = Vec::new();
+        for (candidate, doc) in page.iter().zip(&page_docs) {
+            match &candidate.texts {
+                Some(texts) => found.push((*doc, texts.clone())),
+                None => docs.push(*doc),
+            }
+        }
+        if !docs.is_empty() {
+            found.extend(self.highlight_page(request, &docs).await?);
+        }
+        Ok(page_docs
+            .iter()
+            .map(|doc| {
+                found
+                    .iter()
+                    .find(|(d, _)| d == doc)
+                    .map(|(_, texts)| texts.clone())
+                    .unwrap_or_default()
+            })
             .collect())
     }
 }

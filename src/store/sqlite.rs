@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Transaction};
 
+use super::backend::BackendHooks;
 use super::{Backend, StoreError, StoreResult};
 use crate::domain::TeamId;
 use crate::private_files;
@@ -25,6 +26,9 @@ use crate::store::loops::NewLoop;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_culture.rs"]
 mod portable_culture;
+#[allow(clippy::duplicate_mod)]
+#[path = "portable_events.rs"]
+mod portable_events;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_experiments.rs"]
 mod portable_experiments;
@@ -49,6 +53,13 @@ mod portable_sealed;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_transfer.rs"]
 mod portable_transfer;
+#[allow(clippy::duplicate_mod)]
+#[path = "portable_webhooks.rs"]
+mod portable_webhooks;
+
+#[allow(clippy::duplicate_mod)]
+#[path = "portable_alerts.rs"]
+mod portable_alerts;
 
 #[path = "search_sqlite.rs"]
 mod search;
@@ -209,7 +220,11 @@ async fn write_batch(connection: &mut sqlx::SqliteConnection, batch: Vec<Waiting
                 transaction.push("; ");
             }
             portable_loops::push_loop_histories(&mut transaction, &loops);
-            transaction.push("; COMMIT");
+            transaction.push("; ");
+            if portable_events::push_events(&mut transaction, portable_loops::loop_events(&loops)) {
+                transaction.push("; ");
+            }
+            transaction.push("COMMIT");
             let written = transaction.build().execute(&mut *connection).await;
             if written.is_err() {
                 // A statement failed halfway and left the transaction open (when none is open,
@@ -362,6 +377,13 @@ impl SqliteStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+impl BackendHooks for SqliteStore {
+    type Db = Db;
+
+    /// The single writer connection already serialises every claim.
+    const CLAIM_LOCK: &'static str = "";
 
     fn reader(&self) -> &SqlitePool {
         &self.reader
@@ -376,9 +398,9 @@ impl SqliteStore {
     }
 
     /// Group commit for captures: SQLite has one writer, and a commit waits for the disk, so
-    /// loops captured at the same moment are written in one transaction (each in its own
-    /// savepoint: one loop's failure fails only that capture). Nobody is answered before the
-    /// commit that holds their loop.
+    /// loops captured at the same moment are written in one transaction (if it fails, each loop
+    /// is written again alone, so one loop's failure fails only that capture; see
+    /// `write_batch`). Nobody is answered before the commit that holds their loop.
     async fn write_new_loop(&self, new: &NewLoop) -> StoreResult<()> {
         let (sender, outcome) = tokio::sync::oneshot::channel();
         let lead = {
@@ -407,6 +429,10 @@ impl SqliteStore {
         // Nobody listening is fine.
         let _ = self.review_events.send((id.to_owned(), version));
         Ok(())
+    }
+
+    fn review_events(&self) -> &tokio::sync::broadcast::Sender<(String, i64)> {
+        &self.review_events
     }
 
     fn backend_kind(&self) -> Backend {

@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use super::loops::{FollowUp, NewLoop, Review};
+use super::loops::{FollowUp, LoopDraft, Review};
 use crate::domain::loops::{ActionStatus, FactorReason, FailureType, Stage, Visibility};
 use crate::domain::UserId;
 
@@ -11,7 +11,7 @@ use crate::domain::UserId;
 /// docs/export-schema.md).
 #[derive(Debug, Clone)]
 pub struct ImportedLoop {
-    pub new: NewLoop,
+    pub new: LoopDraft,
     /// The importer: written as the adder of timeline entries, factors, learnings and actions.
     pub importer: UserId,
     pub stage_entered_at: OffsetDateTime,

@@ -707,3 +707,82 @@ story!(
         }
     }
 );
+
+story!(
+    a_loops_tags_are_documented_one_tag_an_item_and_the_web_form_still_splits_its_list,
+    |app: TestApp| async move {
+        let doc = document(&app).await;
+        let (ada, _) = team_with_loop(&app).await;
+        let tags = property(&doc, "CreateLoop", "tags");
+        assert_eq!(tags["maxItems"].as_u64(), Some(12), "{tags}");
+        let pattern = tags["items"]["pattern"]
+            .as_str()
+            .expect("an item's pattern");
+        assert_eq!(
+            pattern, r"^[^,]*[^\W_][^,]*$",
+            "a letter or digit, and no comma"
+        );
+        assert_eq!(tags["items"]["maxLength"].as_u64(), Some(32), "{tags}");
+        // What the pattern and maxItems say, the API does: valid items are taken, invalid ones
+        // refused naming `tags`.
+        let twelve: Vec<String> = (0..12).map(|i| format!("t{i}")).collect();
+        let thirteen: Vec<String> = (0..13).map(|_| "same".to_owned()).collect();
+        for (items, valid) in [
+            (json!(["payments"]), true),
+            (json!(["Database Outage", "k8s", "__a__"]), true),
+            (json!(twelve), true),
+            (json!(["db, deploy"]), false),
+            (json!([","]), false),
+            (json!([" "]), false),
+            (json!(["\u{e000}"]), false),
+            (json!(["!!!"]), false),
+            (json!(thirteen), false),
+            (json!(["a-".repeat(16)]), true),
+            (json!([format!("{} ", "a-".repeat(16))]), false),
+        ] {
+            let (status, answer) = ada
+                .post(
+                    "/api/v1/teams/ops/loops",
+                    json!({"title": "Tagged", "what_happened": "x", "tags": items}),
+                )
+                .await;
+            if valid {
+                assert_eq!(status, StatusCode::CREATED, "{items}: {answer}");
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "{items}: {answer}"
+                );
+                assert_eq!(answer["errors"][0]["field"], "tags", "{answer}");
+            }
+        }
+
+        // The capture form keeps its one comma-separated field.
+        let browser = app.sign_in("ada@example.org").await;
+        let token = browser.csrf("/teams/ops/loops/new").await;
+        let response = browser
+            .post_form(
+                "/teams/ops/loops",
+                &[
+                    ("csrf_token", token.as_str()),
+                    ("title", "Web tagged"),
+                    ("what_happened", "y"),
+                    ("noticed_at", ""),
+                    ("impact_scale", "minor"),
+                    ("tags", "Billing, deploy,, billing"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let (_, listed) = ada.get("/api/v1/teams/ops/loops?tag=deploy").await;
+        let web_tagged = listed["loops"]
+            .as_array()
+            .expect("loops")
+            .iter()
+            .find(|l| l["title"] == "Web tagged")
+            .cloned()
+            .expect("the web loop is listed under its tag");
+        assert_eq!(web_tagged["tags"], json!(["billing", "deploy"]));
+    }
+);

@@ -356,3 +356,36 @@ story!(leaders_go_first, |app: TestApp| async move {
         "anonymous loops count for nobody"
     );
 });
+
+story!(
+    a_round_cannot_close_on_the_calendars_last_day,
+    |app: TestApp| async move {
+        // A round takes answers until the end of its day; 9999-12-31 has no end the calendar
+        // holds, and reading such a round used to overflow. Refused, naming the field.
+        let (lee, _) = team(&app, 1).await;
+        let (status, problem) = lee
+            .post(
+                "/api/v1/teams/ops/pulse-rounds",
+                json!({"closes_on": "9999-12-31"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], "closes_on", "{problem}");
+        // The day before is a day like any other: opened, listed and read.
+        let (status, round) = lee
+            .post(
+                "/api/v1/teams/ops/pulse-rounds",
+                json!({"closes_on": "9999-12-30"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{round}");
+        let id = round["id"].as_str().expect("id");
+        let (status, rounds) = lee.get("/api/v1/teams/ops/pulse-rounds").await;
+        assert_eq!(status, StatusCode::OK, "{rounds}");
+        assert_eq!(rounds[0]["closes_on"], "9999-12-30", "{rounds}");
+        let (status, view) = lee
+            .get(&format!("/api/v1/teams/ops/pulse-rounds/{id}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+    }
+);

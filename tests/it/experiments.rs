@@ -11,7 +11,7 @@ fn today() -> String {
     time::OffsetDateTime::now_utc().date().to_string()
 }
 
-fn quarter() -> String {
+pub fn quarter() -> String {
     let date = time::OffsetDateTime::now_utc().date();
     format!("{}-Q{}", date.year(), (u8::from(date.month()) - 1) / 3 + 1)
 }
@@ -59,7 +59,7 @@ fn id(v: &Value) -> String {
 }
 
 /// Creates an experiment by `api` and takes it through the pre-mortem and the pilot checklist.
-async fn prepared(api: &Api, body: Value) -> String {
+pub async fn prepared(api: &Api, body: Value) -> String {
     let (status, created) = api.post("/api/v1/teams/ops/experiments", body).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let e = id(&created);

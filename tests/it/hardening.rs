@@ -3,8 +3,10 @@
 use std::sync::Arc;
 
 use failforward::config::Settings;
+use failforward::service::SetClock;
 use reqwest::{Response, StatusCode};
 use serde_json::json;
+use time::Duration;
 
 use crate::helpers::{Backend, Browser, TestApp, PASSWORD};
 use crate::story;
@@ -174,40 +176,79 @@ story!(
     }
 );
 
-story!(
-    sign_in_delays_grow_with_each_failure,
-    |app: TestApp| async move {
-        app.set_up().await;
-        let attacker = app.browser();
-        let wrong = "guess guess guess";
-        // A single slip costs nothing: the second try may follow at once.
-        for _ in 0..2 {
-            let response = try_sign_in(&attacker, "ada@example.org", wrong).await;
-            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        }
-        let mut waits = Vec::new();
-        for failures in 2..=6 {
-            let early = try_sign_in(&attacker, "ada@example.org", wrong).await;
-            assert_eq!(
-                early.status(),
-                StatusCode::TOO_MANY_REQUESTS,
-                "after {failures} failures"
-            );
-            waits.push(retry_after(&early));
-            let html = early.text().await.expect("body");
-            assert!(html.contains("Too many attempts from this browser"));
-            skip_delays(&app).await;
-            let response = try_sign_in(&attacker, "ada@example.org", wrong).await;
-            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        }
-        // Whole seconds: a wait of 2^k seconds reads as 2^k or 2^k - 1.
-        assert!(
-            waits.windows(2).skip(1).all(|w| w[0] < w[1]),
-            "delays grow: {waits:?}"
-        );
-        assert!(waits[waits.len() - 1] >= 15, "{waits:?}");
+/// The waits a client is told after each failure, on a service clock that stands still: the
+/// wait announced is the one the server keeps (a second earlier it still refuses, at the end of
+/// the wait it checks the password again), and it doubles with each failure.
+async fn sign_in_delays_grow_with_each_failure(backend: Backend) {
+    // On a whole second: the throttle keeps whole seconds, so the announced waits are exact.
+    let start = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("a whole second");
+    let clock = SetClock::at(start);
+    let Some(app) = TestApp::spawn_with_clock(backend, clock.clone()).await else {
+        return;
+    };
+    app.set_up().await;
+    let attacker = app.browser();
+    let wrong = "guess guess guess";
+    // A single slip costs nothing: the second try may follow at once.
+    for _ in 0..2 {
+        let response = try_sign_in(&attacker, "ada@example.org", wrong).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-);
+    let mut waits = Vec::new();
+    for failures in 2..=6 {
+        let early = try_sign_in(&attacker, "ada@example.org", wrong).await;
+        assert_eq!(
+            early.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "after {failures} failures"
+        );
+        let wait = retry_after(&early);
+        let html = early.text().await.expect("body");
+        assert!(html.contains("Too many attempts from this browser"));
+        waits.push(wait);
+        let wait = i64::try_from(wait).expect("a short wait");
+        if wait > 1 {
+            clock.advance(Duration::seconds(wait - 1));
+            let still_early = try_sign_in(&attacker, "ada@example.org", wrong).await;
+            assert_eq!(
+                still_early.status(),
+                StatusCode::TOO_MANY_REQUESTS,
+                "a second before the announced wait ends, after {failures} failures"
+            );
+            assert_eq!(retry_after(&still_early), 1);
+            clock.advance(Duration::seconds(1));
+        } else {
+            clock.advance(Duration::seconds(wait));
+        }
+        let response = try_sign_in(&attacker, "ada@example.org", wrong).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "checked once the announced wait is over, after {failures} failures"
+        );
+    }
+    assert_eq!(
+        waits,
+        [1, 2, 4, 8, 16],
+        "the delay doubles with each failure"
+    );
+}
+
+mod sign_in_delays_grow_with_each_failure {
+    use crate::helpers::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::sign_in_delays_grow_with_each_failure(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::sign_in_delays_grow_with_each_failure(Backend::Postgres).await;
+    }
+}
 
 /// Wrong passwords for Ada from browsers with these device cookies, all at the same time.
 async fn guess_at_once(

@@ -3,10 +3,11 @@
 //! `FAILFORWARD_TEST_DATABASE_URL`), driven over HTTP like any client.
 
 use std::future::pending;
+use std::sync::Arc;
 
 use failforward::app::Application;
 use failforward::config::{Settings, StorageSettings};
-use failforward::service::Service;
+use failforward::service::{Clock, Service, SetClock, SystemClock};
 use reqwest::redirect::Policy;
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
@@ -170,6 +171,29 @@ impl TestApp {
         Some(Self::spawn_until(backend, adjust, pending()).await?.0)
     }
 
+    /// Starts the app reading the time from `clock`: the test moves time with
+    /// `clock.advance(…)` instead of sleeping or back-dating rows.
+    pub async fn spawn_with_clock(backend: Backend, clock: SetClock) -> Option<TestApp> {
+        Some(
+            Self::spawn_until_with_clock(backend, |_| {}, pending(), Arc::new(clock))
+                .await?
+                .0,
+        )
+    }
+
+    /// Starts the app with adjusted settings, reading the time from `clock`.
+    pub async fn spawn_with_clock_and(
+        backend: Backend,
+        clock: SetClock,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
+        Some(
+            Self::spawn_until_with_clock(backend, adjust, pending(), Arc::new(clock))
+                .await?
+                .0,
+        )
+    }
+
     /// Starts the app and a handle that stops it gracefully, as SIGTERM does; the task ends
     /// when the stop has finished.
     pub async fn spawn_stoppable(
@@ -192,6 +216,15 @@ impl TestApp {
         adjust: impl FnOnce(&mut Settings),
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Option<(TestApp, tokio::task::JoinHandle<anyhow::Result<()>>)> {
+        Self::spawn_until_with_clock(backend, adjust, shutdown, Arc::new(SystemClock)).await
+    }
+
+    async fn spawn_until_with_clock(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        clock: Arc<dyn Clock>,
+    ) -> Option<(TestApp, tokio::task::JoinHandle<anyhow::Result<()>>)> {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()))
@@ -205,7 +238,9 @@ impl TestApp {
         storage.database_url = database_url.clone();
         let mut settings = Settings::for_tests(storage);
         adjust(&mut settings);
-        let app = Application::build(settings).await.expect("app builds");
+        let app = Application::build_with_clock(settings, clock)
+            .await
+            .expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let setup_link = app.setup_link().map(str::to_owned);
         let service = app.service().clone();

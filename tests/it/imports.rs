@@ -236,6 +236,21 @@ story!(
                 expect("done").and_then(|v| v.as_integer()),
                 "{name}"
             );
+            // Phrases each found in some action's title (their order is not the document's).
+            let titles: Vec<&str> = item["actions"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|a| a["title"].as_str()).collect())
+                .unwrap_or_default();
+            for phrase in expect("in_actions")
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+            {
+                let phrase = phrase.as_str().unwrap_or("");
+                assert!(
+                    titles.iter().any(|t| t.contains(phrase)),
+                    "{name}: no action has {phrase:?}: {titles:?}"
+                );
+            }
             if let Some(fields) = expect("fields").and_then(|v| v.as_table().cloned()) {
                 for (field, phrase) in fields {
                     let pointer = format!("/{}", field.replace('.', "/"));

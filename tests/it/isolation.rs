@@ -123,6 +123,38 @@ async fn build_world(app: &TestApp) -> World {
     );
     ids.insert("round_id", round["id"].as_str().expect("round").to_owned());
     ids.insert("experiment_id", experiment_id);
+    // A subscription of Beta's and one delivery attempt of it: the first capture after it makes
+    // an event, and the worker records its attempt (failed here: a name under .invalid never resolves).
+    let (status, webhook) = bert
+        .post(
+            "/api/v1/teams/beta/webhooks",
+            json!({"url": "https://hooks.invalid/hook", "event_types": ["loop.logged"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{webhook}");
+    let webhook_id = webhook["id"].as_str().expect("webhook").to_owned();
+    let (status, logged) = bert
+        .post(
+            "/api/v1/teams/beta/loops",
+            json!({"title": "Beta's hooked loop", "what_happened": "x", "what_was_expected": "y"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{logged}");
+    let attempts_path = format!("/api/v1/teams/beta/webhooks/{webhook_id}/attempts");
+    let mut delivery_id = None;
+    for _ in 0..300 {
+        let (_, attempts) = bert.get(&attempts_path).await;
+        if let Some(id) = attempts[0]["delivery_id"].as_str() {
+            delivery_id = Some(id.to_owned());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    ids.insert("webhook_id", webhook_id);
+    ids.insert(
+        "delivery_id",
+        delivery_id.expect("the worker records an attempt"),
+    );
     ids.insert(
         "item_id",
         revealed["premortem"]["reasons"][0]["id"]
@@ -210,7 +242,10 @@ story!(
         let paths = doc["paths"].as_object().expect("paths");
         let mut checked = 0;
         for (template, operations) in paths {
-            if !template.contains("{slug}") {
+            // The alert intake is reached with the team's intake token, not a member's: for
+            // any team without that token it answers 401, as for a team that does not exist
+            // (`alerts::` tests it).
+            if !template.contains("{slug}") || template.contains("/alerts/{provider}") {
                 continue;
             }
             let mut path = template.clone();

@@ -202,6 +202,17 @@ fn the_command_line_behaves_like_a_linter() {
     assert!(out.starts_with("-:4:14: counterfactual: "), "{out}");
     let (code, out, _) = lint_cli(&["-"], "The job failed to start.\n");
     assert_eq!((code, out.as_str()), (0, ""));
+    // An e-mail pasted whole: its header lines are labels, not people doing things.
+    let email = "From: Ines Duarte\nSubject: Postmortem - login outage of 7 May\n\n\
+                 On 7 May the login service returned errors for 42 minutes after a certificate expired.\n";
+    let (code, out, _) = lint_cli(&["-"], email);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (code, out, _) = lint_cli(&["-"], "Subject: Tom broke prod again, what an idiot\n");
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with("-:1:"),
+        "a label does not hide what follows it: {out}"
+    );
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("review.md");
     std::fs::write(&file, "Obviously the backup was never tested.").expect("write");

@@ -2,17 +2,23 @@
 
 mod helpers;
 
+mod alerts;
 mod anonymity;
 mod anonymity_adversary;
 mod anonymity_logs;
 mod anonymity_pages;
+mod architecture;
 mod browser;
+mod browser_axe;
 mod browser_csp;
 mod cli;
+mod clock;
 mod contract;
 mod culture;
+mod events;
 mod experiments;
 mod export;
+mod figures;
 mod foundation;
 mod fuzzed_imports;
 mod hardening;
@@ -21,6 +27,9 @@ mod imports;
 mod isolation;
 mod lint;
 mod loops;
+mod recurrence;
 mod review;
 mod search;
 mod store;
+mod webhooks;
+mod work;

@@ -335,7 +335,11 @@ story!(
         };
         assert_eq!(count("detect"), Some(json!(2)));
         assert_eq!(count("analyse"), Some(json!(1)));
-        assert_eq!(health["time_to_detect"]["median_seconds"], 7200);
+        // 1, 2 and 3 hours: the middle value, 2 h, lies in the bucket [2 h, 2 h 15 min).
+        assert_eq!(health["time_to_detect"]["low_seconds"], 7200);
+        assert_eq!(health["time_to_detect"]["high_seconds"], 8100);
+        assert_eq!(health["time_to_detect"]["median_seconds"], 7650);
+        assert_eq!(health["time_to_detect"]["within_seconds"], 450);
         assert_eq!(health["time_to_detect"]["loops"], 3);
         assert_eq!(health["stuck"], 0);
 

@@ -3,13 +3,12 @@
 
 use failforward::domain::loops::{ImpactScale, LoopKind, Stage};
 use failforward::domain::{LoopId, TeamId};
-use failforward::store::loops::NewLoop;
+use failforward::store::loops::LoopDraft;
 
-fn new_loop(team: TeamId, n: usize) -> NewLoop {
+fn new_loop(team: TeamId, n: usize) -> LoopDraft {
     let now = time::OffsetDateTime::now_utc();
-    NewLoop {
+    LoopDraft {
         id: LoopId::random(),
-        seq: failforward::store::loops::new_seq(now),
         team_id: team,
         kind: LoopKind::Failure,
         title: format!("Batched capture {n}"),
@@ -27,6 +26,7 @@ fn new_loop(team: TeamId, n: usize) -> NewLoop {
         source_experiment_id: None,
         classification: None,
         recurrence_of: None,
+        events: Vec::new(),
     }
 }
 
@@ -185,6 +185,7 @@ async fn a_loop_from_before_migration_14_keeps_its_history_and_its_search() {
                     limit: 10,
                     offset: 0,
                     snippets: true,
+                    now: time::OffsetDateTime::now_utc(),
                 })
                 .await
                 .expect("search")
@@ -197,15 +198,18 @@ async fn a_loop_from_before_migration_14_keeps_its_history_and_its_search() {
     assert!(hits[0].snippet.contains(MARK_START), "{}", hits[0].snippet);
 
     store
-        .change_stage(&StageChange {
-            id: RecordId::random(),
-            loop_id: id,
-            from: Stage::Apply,
-            to: Stage::Continue,
-            at: time::OffsetDateTime::now_utc(),
-            by: None,
-            note: String::new(),
-        })
+        .change_stage(
+            &StageChange {
+                id: RecordId::random(),
+                loop_id: id,
+                from: Stage::Apply,
+                to: Stage::Continue,
+                at: time::OffsetDateTime::now_utc(),
+                by: None,
+                note: String::new(),
+            },
+            &[],
+        )
         .await
         .expect("stage change");
     assert_eq!(store.stage_changes(id).await.expect("history").len(), 4);

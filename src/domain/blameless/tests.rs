@@ -307,6 +307,21 @@ fn the_model_flags_wording_no_rule_lists_with_a_category_span_and_question() {
 }
 
 #[test]
+fn a_label_before_a_colon_is_not_the_subject() {
+    // An e-mail's header lines and a chat transcript's speakers: the label names a field or a
+    // speaker, and what follows it is read on its own.
+    check(&[
+        ("Subject: Postmortem - login outage of 7 May", None),
+        ("Subject: Postmortem - payments latency on 12 March", None),
+        ("alice: restarting the primary now", None),
+        (
+            "Subject: Tom broke prod again, what an idiot",
+            Some("moralising"),
+        ),
+    ]);
+}
+
+#[test]
 fn the_model_overrules_a_rule_on_neutral_wording() {
     // The root-cause rule matches the first; the model reads a document section.
     check(&[
@@ -325,9 +340,11 @@ fn held_out_split_keeps_its_floors() {
     assert!(heldout.len() > 350, "the held-out split is read whole");
     let evaluation = evaluate_with(&heldout, Rules::builtin(), Model::builtin());
     println!("{evaluation}");
+    // A little under what the shipped model measures (precision 0.914, recall 0.847, weakest
+    // category hindsight at 0.708): issue 17's goal is precision 0.88 and recall 0.80.
     assert!(evaluation.precision >= 0.90, "{evaluation}");
-    assert!(evaluation.recall >= 0.79, "{evaluation}");
-    assert!(evaluation.min_category_f1() >= 0.62, "{evaluation}");
+    assert!(evaluation.recall >= 0.84, "{evaluation}");
+    assert!(evaluation.min_category_f1() >= 0.70, "{evaluation}");
     let rules_only = evaluate_with(&heldout, Rules::builtin(), None);
     assert!(
         evaluation.f1 >= rules_only.f1 + 0.3,

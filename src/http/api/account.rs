@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::rfc3339;
+use crate::domain::records::people::ApiTokenRecord;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiUser};
 use crate::http::AppState;
-use crate::store::ApiTokenRecord;
 
 /// A person's account.
 #[derive(Debug, Serialize, ToSchema)]
@@ -151,8 +151,8 @@ pub struct InvitationOut {
     pub link: Option<String>,
 }
 
-impl From<crate::store::InvitationRecord> for InvitationOut {
-    fn from(r: crate::store::InvitationRecord) -> Self {
+impl From<crate::domain::records::people::InvitationRecord> for InvitationOut {
+    fn from(r: crate::domain::records::people::InvitationRecord) -> Self {
         Self {
             id: r.id.to_string(),
             team: r.team.map(|(_, slug, _)| slug.to_string()),

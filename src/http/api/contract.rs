@@ -533,9 +533,22 @@ const EMAIL: &str =
 /// A day (`YYYY-MM-DD`) or nothing. The pattern names days up to the 28th only, which every month
 /// has: `format` cannot be combined with "or empty" in a way generators follow.
 const OPTIONAL_DATE: &str = r"^\s*([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]))?\s*$";
+/// `when::parse_instant`, or nothing: a day (midnight UTC), a day with `HH:MM` or `HH:MM:SS`
+/// read as UTC, or RFC 3339 with seconds and an offset. Days stop at 28, as in [`OPTIONAL_DATE`],
+/// so that every string the pattern allows is a real instant.
+const OPTIONAL_INSTANT: &str = concat!(
+    r"^\s*([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])",
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?",
+    r"| ([01][0-9]|2[0-3]):[0-5][0-9]",
+    r"|T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?\s*$"
+);
 /// `loops::tag`, or nothing: at least one letter or digit (`[^\W_]`); a tag keeps 32 characters
 /// once each run of separators is one `-`, which 16 letters or digits always fit.
 const TAG: &str = r"^(\s*|[\W_]*([^\W_][\W_]*){1,16})$";
+/// One item of a loop's `tags` (`loops::tag_items`): one tag, so no comma, with at least one
+/// letter or digit, at most 32 characters as written (`maxLength`). It counts no letters: `\w`
+/// is ASCII under ECMA-262's rules and Unicode under Python's, and generators use either.
+const ITEM_TAG: &str = r"^[^,]*[^\W_][^,]*$";
 /// A loop's stage, or nothing.
 const STAGE: &str = r"^\s*(detect|analyse|apply|continue)?\s*$";
 /// `experiments::currency`: three letters, any case (upper-cased when read).
@@ -672,6 +685,14 @@ pub fn rules() -> Vec<Rule> {
             json!({"pattern": word(crate::domain::review::CardKind::ALL.iter().map(|k| k.as_str()))}),
         ),
         rule(
+            Property("DecisionBody", "factor_reason"),
+            json!({"pattern": one_of_words(crate::domain::loops::FactorReason::ALL.iter().map(|r| r.as_str()))}),
+        ),
+        rule(
+            Property("DecisionBody", "learning_visibility"),
+            json!({"pattern": r"^\s*(team|organisation)?\s*$"}),
+        ),
+        rule(
             Query("/api/v1/library", "theme"),
             json!({"pattern": one_of_words(crate::domain::loops::FactorReason::ALL.iter().map(|r| r.as_str()))}),
         ),
@@ -746,6 +767,27 @@ pub fn rules() -> Vec<Rule> {
             json!({"pattern": OPTIONAL_DATE}),
         ),
         rule(Property("OpenRound", "closes_on"), date.clone()),
+        // The rest of the rule (not in the future, not after `noticed_at`) depends on the clock
+        // and on the other field, which a schema cannot state; the fields' descriptions say it.
+        rule(
+            Property("CreateLoop", "happened_at"),
+            json!({"pattern": OPTIONAL_INSTANT}),
+        ),
+        rule(
+            Property("CreateLoop", "tags"),
+            json!({
+                "items": {
+                    "type": "string",
+                    "pattern": ITEM_TAG,
+                    "maxLength": crate::domain::loops::TAG_ITEM_MAX,
+                },
+                "maxItems": crate::domain::loops::TAGS_MAX,
+            }),
+        ),
+        rule(
+            Property("CreateLoop", "noticed_at"),
+            json!({"pattern": OPTIONAL_INSTANT}),
+        ),
         rule(
             Property("CreateTimelineEvent", "occurred_at"),
             json!({"format": "date-time"}),

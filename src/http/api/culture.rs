@@ -94,7 +94,8 @@ pub async fn rounds(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenRound {
-    /// YYYY-MM-DD: the last day answers are taken.
+    /// YYYY-MM-DD: the last day answers are taken (until its end, UTC). Today or later, and
+    /// before 9999-12-31: the calendar's last day has no end to close at, so it is refused.
     pub closes_on: String,
 }
 

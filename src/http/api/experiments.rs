@@ -13,12 +13,12 @@ use crate::domain::experiments::{
     Decision, Disposition, ExperimentStatus, Outcome, ReputationScope, Reversibility,
 };
 use crate::domain::loops::Answer;
+use crate::domain::records::experiments::{ExperimentRecord, LearningCard};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiTeam};
 use crate::http::AppState;
 use crate::service::experiments::{ExperimentInput, ExperimentView, Portfolio};
 use crate::service::TeamAccess;
-use crate::store::experiments::{ExperimentRecord, LearningCard};
 
 fn day(at: time::OffsetDateTime) -> String {
     at.format(time::macros::format_description!("[year]-[month]-[day]"))
@@ -71,15 +71,15 @@ impl ExperimentBody {
             verify_by: self.verify_by.clone(),
             measure: self.measure.clone(),
             right_if: self.right_if.clone(),
-            new_territory: self.new_territory.as_str().to_owned(),
-            real_goal: self.real_goal.as_str().to_owned(),
-            informed: self.informed.as_str().to_owned(),
-            as_small_as_possible: self.as_small_as_possible.as_str().to_owned(),
+            new_territory: self.new_territory,
+            real_goal: self.real_goal,
+            informed: self.informed,
+            as_small_as_possible: self.as_small_as_possible,
             currency: self.currency.clone(),
             loss_money: format!("{}.{:02}", self.money_minor / 100, self.money_minor % 100),
             loss_days: format!("{}.{}", self.days_tenths / 10, self.days_tenths % 10),
-            reversibility: self.reversibility.as_str().to_owned(),
-            reputation_scope: self.reputation_scope.as_str().to_owned(),
+            reversibility: self.reversibility,
+            reputation_scope: self.reputation_scope,
             kill_criteria: self.kill_criteria.clone(),
             starts_on: self.starts_on.clone(),
             decide_by: self.decide_by.clone(),
@@ -244,7 +244,11 @@ pub struct PremortemOut {
 pub struct ExperimentOut {
     #[serde(flatten)]
     pub experiment: ExperimentSummaryOut,
+    /// The quarter of its start: what running and concluded experiments have committed.
     pub budget: BudgetPositionOut,
+    /// Whether `budget`'s committed figures count this experiment (running or concluded, as
+    /// the portfolio does); a draft's leave it out, to show what it would take from.
+    pub budget_includes_this: bool,
     /// It goes past the remaining budget, so a lead must approve it.
     pub needs_approval: bool,
     pub premortem: PremortemOut,
@@ -266,6 +270,7 @@ fn experiment_out(view: ExperimentView) -> ExperimentOut {
     ExperimentOut {
         experiment: summary(&view.record),
         budget,
+        budget_includes_this: view.includes_this,
         needs_approval: view.needs_approval,
         premortem: PremortemOut {
             revealed: view.premortem.revealed,
@@ -451,13 +456,7 @@ pub async fn dispose(
 ) -> Result<Json<ExperimentOut>, ApiError> {
     state
         .service
-        .dispose_reason(
-            &access,
-            &experiment_id,
-            &item_id,
-            body.kind.as_str(),
-            &body.note,
-        )
+        .dispose_reason(&access, &experiment_id, &item_id, body.kind, &body.note)
         .await?;
     view_json(&state, &access, &experiment_id).await
 }
@@ -580,14 +579,14 @@ pub async fn conclude(
         .conclude_experiment(
             &access,
             &experiment_id,
-            body.outcome.as_str(),
+            body.outcome,
             &LearningCard {
                 believed: body.believed,
                 observed: body.observed,
                 learned: body.learned,
                 therefore: body.therefore,
             },
-            body.decision.as_str(),
+            body.decision,
         )
         .await?;
     Ok(Json(ConcludedOut {

@@ -12,11 +12,13 @@ use crate::domain::loops::{
     ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, Questionnaire, Stage,
     Suggestion, Visibility,
 };
+use crate::domain::records::loops::{ActionRecord, LoopRecord};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiTeam};
 use crate::http::AppState;
-use crate::service::{AccountInput, LoopDetail, LoopInput, LoopQuery, RecurrenceLink, ReviewInput};
-use crate::store::loops::{ActionRecord, LoopRecord};
+use crate::service::{
+    AccountInput, LoopDetail, LoopInput, LoopQuery, RecurrenceLink, ReviewInput, ServiceError,
+};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +39,9 @@ pub struct CreateLoop {
     /// Who or what was affected.
     #[serde(default)]
     pub impact_affected: String,
+    /// One tag an item, at most 12: each up to 32 characters with a letter or digit and no
+    /// comma (a client splits its list itself), kept lower-cased with runs of spaces, `-` and
+    /// `_` made one `-`; items naming the same tag count once.
     #[serde(default)]
     pub tags: Vec<String>,
     /// When true, nothing stored links the loop to the caller; `reporter_link` comes back once.
@@ -189,12 +194,13 @@ fn day(at: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-fn action_out(a: ActionRecord, today: time::OffsetDateTime) -> ActionOut {
+/// An action item as the API shows it; whether it is overdue is the service's word.
+fn action_out(a: ActionRecord, overdue: bool) -> ActionOut {
     ActionOut {
+        overdue,
         id: a.id.to_string(),
         loop_id: a.loop_id.to_string(),
         loop_title: a.loop_title,
-        overdue: a.status == ActionStatus::Open && a.due_on.is_some_and(|d| d < today),
         title: a.title,
         owner_id: a.owner.as_ref().map(|(id, _)| id.to_string()),
         owner: a.owner.map(|(_, name)| name),
@@ -281,7 +287,11 @@ fn record_fields(r: &LoopRecord) -> (ReporterOut, ClassificationOut, FollowUpOut
 pub(crate) fn loop_out(detail: LoopDetail) -> LoopOut {
     let r = &detail.record;
     let (reporter, classification, follow_up) = record_fields(r);
-    let today = detail.today;
+    let overdue: Vec<bool> = detail
+        .actions
+        .iter()
+        .map(|a| detail.is_overdue(a))
+        .collect();
     LoopOut {
         id: r.id.to_string(),
         kind: r.kind,
@@ -407,7 +417,8 @@ pub(crate) fn loop_out(detail: LoopDetail) -> LoopOut {
         actions: detail
             .actions
             .into_iter()
-            .map(|a| action_out(a, today))
+            .zip(overdue)
+            .map(|(a, overdue)| action_out(a, overdue))
             .collect(),
     }
 }
@@ -444,7 +455,7 @@ pub async fn create(
                 what_was_expected: body.what_was_expected,
                 happened_at: body.happened_at,
                 noticed_at: body.noticed_at,
-                impact_scale: body.impact_scale.map(|s| s.as_str().to_owned()),
+                impact_scale: body.impact_scale,
                 impact_affected: body.impact_affected,
                 tags: body.tags,
                 anonymous: body.anonymous,
@@ -667,7 +678,7 @@ pub async fn add_factor(
 ) -> Result<(StatusCode, Json<LoopOut>), ApiError> {
     state
         .service
-        .add_factor(&access, &loop_id, body.reason.as_str(), &body.description)
+        .add_factor(&access, &loop_id, body.reason, &body.description)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -826,12 +837,7 @@ pub async fn override_type(
 ) -> Result<Json<LoopOut>, ApiError> {
     state
         .service
-        .override_type(
-            &access,
-            &loop_id,
-            body.kind.map(|k| k.as_str()),
-            &body.reason,
-        )
+        .override_type(&access, &loop_id, body.kind, &body.reason)
         .await?;
     detail_json(&state, &access, &loop_id).await
 }
@@ -860,7 +866,7 @@ pub async fn add_learning(
             &access,
             &loop_id,
             &body.statement,
-            body.visibility.unwrap_or(Visibility::Team).as_str(),
+            body.visibility.unwrap_or(Visibility::Team),
         )
         .await?;
     Ok((
@@ -922,13 +928,20 @@ pub async fn team_actions(
     ApiTeam { access, .. }: ApiTeam,
     Query(params): Query<ActionParams>,
 ) -> Result<Json<Vec<ActionOut>>, ApiError> {
-    let today = crate::domain::when::day_of(time::OffsetDateTime::now_utc());
-    let actions = state
-        .service
-        .team_actions(&access, params.status.as_deref())
-        .await?;
+    let status = params
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(ActionStatus::parse)
+        .transpose()
+        .map_err(|e| ServiceError::field("status", e.0))?;
+    let actions = state.service.team_actions(&access, status).await?;
     Ok(Json(
-        actions.into_iter().map(|a| action_out(a, today)).collect(),
+        actions
+            .into_iter()
+            .map(|a| action_out(a.record, a.overdue))
+            .collect(),
     ))
 }
 
@@ -951,17 +964,11 @@ pub async fn update_action(
     Path((_slug, action_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<UpdateAction>,
 ) -> Result<Json<ActionOut>, ApiError> {
-    let today = crate::domain::when::day_of(time::OffsetDateTime::now_utc());
     let action = state
         .service
-        .set_action_status(
-            &access,
-            &action_id,
-            body.status.as_str(),
-            &body.dropped_reason,
-        )
+        .set_action_status(&access, &action_id, body.status, &body.dropped_reason)
         .await?;
-    Ok(Json(action_out(action, today)))
+    Ok(Json(action_out(action.record, action.overdue)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -175,12 +175,15 @@ pub struct SimilarLoopOut {
     pub actions_open: usize,
     /// Every action was done, yet something similar is happening: the learning may not have held.
     pub possible_recurrence: bool,
+    /// Why it is shown: the salient words of the new text that this loop shares.
+    pub shared_words: Vec<String>,
 }
 
 impl From<SimilarLoop> for SimilarLoopOut {
     fn from(s: SimilarLoop) -> Self {
         SimilarLoopOut {
             possible_recurrence: s.suggests_recurrence(),
+            shared_words: s.shared_words.clone(),
             id: s.id.to_string(),
             team: s.team.into(),
             title: s.title,
@@ -324,10 +327,20 @@ pub struct HealthParams {
     pub range: Option<String>,
 }
 
+/// A median read off counted buckets, so approximate: the exact median lies in
+/// `[low_seconds, high_seconds)`; `median_seconds` is the middle of that interval (the middle
+/// value, or the mean of the two middle values for an even count).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MedianOut {
     /// `null` when no loop has the figure yet.
     pub median_seconds: Option<i64>,
+    /// The exact median is at most this many seconds from `median_seconds`; `null` when no loop
+    /// has the figure or the median falls in the last, open-ended bucket (3 years or more).
+    pub within_seconds: Option<i64>,
+    /// The lowest the exact median can be.
+    pub low_seconds: Option<i64>,
+    /// Above the exact median; `null` when open-ended.
+    pub high_seconds: Option<i64>,
     /// How many loops the median is taken over.
     pub loops: usize,
 }
@@ -335,7 +348,10 @@ pub struct MedianOut {
 impl From<MedianFigure> for MedianOut {
     fn from(m: MedianFigure) -> Self {
         MedianOut {
-            median_seconds: m.seconds,
+            median_seconds: m.median.map(|x| x.estimate()),
+            within_seconds: m.median.and_then(|x| x.within()),
+            low_seconds: m.median.map(|x| x.low),
+            high_seconds: m.median.and_then(|x| x.high),
             loops: m.loops,
         }
     }

@@ -3,6 +3,7 @@
 //! binary). Errors are `application/problem+json` (see `http::error`).
 
 mod account;
+mod alerts;
 mod contract;
 mod culture;
 mod experiments;
@@ -12,6 +13,7 @@ mod memory;
 mod review;
 mod teams;
 mod transfer;
+mod webhooks;
 
 use axum::middleware;
 use axum::routing::{get, patch, post, put};
@@ -286,7 +288,49 @@ pub fn routes() -> Router<AppState> {
             "/lint/terms/{term_id}",
             axum::routing::delete(lint::remove_term),
         )
+        .merge(webhook_routes())
         .layer(middleware::from_fn(contract::problem_for_rejections))
+}
+
+/// Webhook subscriptions: the organisation's (admins) and a team's (leads).
+fn webhook_routes() -> Router<AppState> {
+    use axum::routing::delete;
+    Router::new()
+        .route("/teams/{slug}/alert-intake", post(alerts::set_up))
+        .route("/teams/{slug}/alerts/{provider}", post(alerts::receive))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{webhook_id}", delete(webhooks::delete))
+        .route("/webhooks/{webhook_id}/rotate", post(webhooks::rotate))
+        .route("/webhooks/{webhook_id}/enable", post(webhooks::enable))
+        .route("/webhooks/{webhook_id}/attempts", get(webhooks::attempts))
+        .route(
+            "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+            post(webhooks::redeliver),
+        )
+        .route(
+            "/teams/{slug}/webhooks",
+            get(webhooks::team_list).post(webhooks::team_create),
+        )
+        .route(
+            "/teams/{slug}/webhooks/{webhook_id}",
+            delete(webhooks::team_delete),
+        )
+        .route(
+            "/teams/{slug}/webhooks/{webhook_id}/rotate",
+            post(webhooks::team_rotate),
+        )
+        .route(
+            "/teams/{slug}/webhooks/{webhook_id}/enable",
+            post(webhooks::team_enable),
+        )
+        .route(
+            "/teams/{slug}/webhooks/{webhook_id}/attempts",
+            get(webhooks::team_attempts),
+        )
+        .route(
+            "/teams/{slug}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+            post(webhooks::team_redeliver),
+        )
 }
 
 /// The OpenAPI document and the API reference page.
@@ -402,8 +446,29 @@ pub fn reference_routes() -> Router<AppState> {
         memory::library,
         memory::team_health,
         memory::organisation_health,
+        webhooks::create,
+        webhooks::list,
+        webhooks::delete,
+        webhooks::rotate,
+        webhooks::enable,
+        webhooks::attempts,
+        webhooks::redeliver,
+        webhooks::team_create,
+        webhooks::team_list,
+        webhooks::team_delete,
+        webhooks::team_rotate,
+        webhooks::team_enable,
+        webhooks::team_attempts,
+        webhooks::team_redeliver,
+        alerts::set_up,
+        alerts::receive,
     ),
-    components(schemas(crate::http::error::Problem, crate::service::FieldError)),
+    components(schemas(
+        crate::http::error::Problem,
+        crate::service::FieldError,
+        webhooks::EventPayload,
+        webhooks::EventData
+    )),
     modifiers(&BearerAuth, &ErrorAnswers, &Limits, &Rules),
     tags(
         (name = "account", description = "You, your tokens, and (for admins) the organisation's people"),
@@ -415,6 +480,8 @@ pub fn reference_routes() -> Router<AppState> {
         (name = "lint", description = "The blameless-language linter"),
         (name = "export", description = "Your data is yours: export (JSON, Markdown, CSV) and import (JSON, Markdown postmortems)"),
         (name = "memory", description = "The organisation's memory: search, similar loops, the learning library, loop health"),
+        (name = "alerts", description = "Alert intake: Alertmanager, PagerDuty, Opsgenie and generic alerts open loops at Detect"),
+        (name = "webhooks", description = "Signed webhooks (Standard Webhooks): subscriptions, the delivery log, redelivery; `EventPayload` is what a subscriber receives"),
     ),
     security(("bearer" = []))
 )]
@@ -431,6 +498,17 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("A personal API token (ffp_…)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "intake",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A team's alert intake token (ffa_…); PagerDuty signs instead",
+                    ))
                     .build(),
             ),
         );

@@ -10,13 +10,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::rfc3339;
+use crate::domain::loops::{FactorReason, Visibility};
+use crate::domain::records::review::ReviewRecord;
 use crate::domain::review::Phase;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiTeam};
 use crate::http::{live, AppState};
 use crate::service::review::{CardView, GroupView, ReviewView};
-use crate::service::TeamAccess;
-use crate::store::review::ReviewRecord;
+use crate::service::{ServiceError, TeamAccess};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReviewSummaryOut {
@@ -478,10 +479,9 @@ pub async fn advance(
     Path((_slug, review_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<AdvanceBody>,
 ) -> Result<Json<ReviewOut>, ApiError> {
-    let from = body.from.map(|p| p.as_str());
     state
         .service
-        .advance_review(&access, &review_id, from)
+        .advance_review(&access, &review_id, body.from)
         .await?;
     view_json(&state, &access, &review_id).await
 }
@@ -653,6 +653,21 @@ pub async fn decide(
     Path((_slug, review_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<DecisionBody>,
 ) -> Result<(StatusCode, Json<CreatedOut>), ApiError> {
+    // A blank choice is no choice: only the kind that uses a choice needs it.
+    let factor_reason = body
+        .factor_reason
+        .as_deref()
+        .filter(|word| !word.trim().is_empty())
+        .map(FactorReason::parse)
+        .transpose()
+        .map_err(|e| ServiceError::field("factor_reason", e.0))?;
+    let learning_visibility = body
+        .learning_visibility
+        .as_deref()
+        .filter(|word| !word.trim().is_empty())
+        .map(Visibility::parse)
+        .transpose()
+        .map_err(|e| ServiceError::field("learning_visibility", e.0))?;
     let id = state
         .service
         .decide(
@@ -661,8 +676,8 @@ pub async fn decide(
             body.card_id.as_deref(),
             &body.kind,
             &body.text,
-            body.factor_reason.as_deref(),
-            body.learning_visibility.as_deref(),
+            factor_reason,
+            learning_visibility,
         )
         .await?;
     Ok((StatusCode::CREATED, Json(CreatedOut { id: id.to_string() })))

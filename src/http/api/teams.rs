@@ -8,11 +8,11 @@ use utoipa::ToSchema;
 
 use super::account::InvitationOut;
 use super::rfc3339;
+use crate::domain::records::people::MemberRecord;
 use crate::domain::{Team, TeamRole};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiTeam, ApiUser};
 use crate::http::AppState;
-use crate::store::MemberRecord;
 
 /// A team as the caller sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -174,7 +174,7 @@ pub async fn add_member(
 ) -> Result<(StatusCode, Json<MemberOut>), ApiError> {
     let user = state
         .service
-        .add_member(&access, &body.email, body.role.as_str())
+        .add_member(&access, &body.email, body.role)
         .await?;
     let member = state
         .service
@@ -204,7 +204,7 @@ pub async fn update_member(
 ) -> Result<StatusCode, ApiError> {
     state
         .service
-        .set_member_role(&access, &user_id, body.role.as_str())
+        .set_member_role(&access, &user_id, body.role)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -253,7 +253,7 @@ pub async fn invite(
 ) -> Result<(StatusCode, Json<InvitationOut>), ApiError> {
     let created = state
         .service
-        .invite_to_team(&access, body.role.as_str(), body.email.as_deref())
+        .invite_to_team(&access, body.role, body.email.as_deref())
         .await?;
     Ok((
         StatusCode::CREATED,

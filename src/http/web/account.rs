@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{date, render, render_with_status, FormErrors, Layout, NoticeQuery};
+use crate::domain::records::people::ApiTokenRecord;
 use crate::http::error::WebError;
 use crate::http::extract::{CsrfForm, WebUser};
 use crate::http::AppState;
-use crate::store::ApiTokenRecord;
 
 #[derive(Template)]
 #[template(path = "account.html")]

@@ -1,13 +1,12 @@
 //! The pulse (rounds, answering, results with charts) and recognition (feed, fairness view).
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use super::form::{Echo, EmptyForm};
 use super::{date, render, render_with_status, FormErrors, Layout, NoticeQuery};
 use crate::domain::culture::{PULSE_ITEMS, SCALE};
 use crate::domain::Team;
@@ -18,12 +17,6 @@ use crate::http::markdown;
 use crate::http::AppState;
 use crate::service::culture::RoundView;
 use crate::service::ServiceError;
-
-type Fields = HashMap<String, String>;
-
-fn field<'a>(fields: &'a Fields, key: &str) -> &'a str {
-    fields.get(key).map(String::as_str).unwrap_or("")
-}
 
 /// A round in a list.
 struct RoundRow {
@@ -79,7 +72,8 @@ async fn pulse_page(
         .filter_map(|v| {
             v.results
                 .as_ref()
-                .map(|r| (date(v.record.closes_on), r.team_score, r.responses))
+                .zip(v.closed_on())
+                .map(|(r, closed)| (date(closed), r.team_score, r.responses))
         })
         .collect();
     trend.reverse();
@@ -89,7 +83,7 @@ async fn pulse_page(
         line(
             "pulse-trend",
             "Psychological safety across rounds",
-            "Team score (mean of respondents' means, 1 to 7) for each closed round with enough responses, oldest first.",
+            "Team score (mean of respondents' means, 1 to 7) for each closed round with enough responses, by the day it closed, oldest first.",
             &trend.iter().map(|(l, v, _)| (l.clone(), *v)).collect::<Vec<_>>(),
             1.0,
             7.0,
@@ -123,31 +117,55 @@ pub async fn pulse(
     Ok(render(&page))
 }
 
-/// Opening a round and changing the threshold (leads).
-pub async fn pulse_settings(
+/// The form that opens a round (leads). Text fields default to empty, as a missing field did
+/// before: the use case names what is wrong (422), not the form reader (400).
+#[derive(Debug, Default, Deserialize)]
+pub struct OpenRoundForm {
+    #[serde(default)]
+    closes_on: String,
+}
+
+/// The form that changes the pulse's threshold (leads).
+#[derive(Debug, Default, Deserialize)]
+pub struct ThresholdForm {
+    #[serde(default)]
+    min_responses: String,
+}
+
+/// Opens a pulse round (`POST …/pulse-settings/open`).
+pub async fn open_round(
     State(state): State<AppState>,
-    Path((_slug, action)): Path<(String, String)>,
     team: WebTeam,
-    CsrfForm(fields): CsrfForm<Fields>,
+    CsrfForm(form): CsrfForm<OpenRoundForm>,
 ) -> Result<Response, WebError> {
-    let (result, notice) = match action.as_str() {
-        "open" => (
-            state
-                .service
-                .open_pulse_round(&team.access, field(&fields, "closes_on"))
-                .await
-                .map(|_| ()),
-            "round-opened",
-        ),
-        "threshold" => (
-            state
-                .service
-                .set_pulse_threshold(&team.access, field(&fields, "min_responses"))
-                .await,
-            "threshold-set",
-        ),
-        _ => return Err(ServiceError::NotFound.into()),
-    };
+    let result = state
+        .service
+        .open_pulse_round(&team.access, &form.closes_on)
+        .await
+        .map(|_| ());
+    after_settings(&state, &team, result, "round-opened").await
+}
+
+/// Changes the threshold below which no figure shows (`POST …/pulse-settings/threshold`).
+pub async fn set_threshold(
+    State(state): State<AppState>,
+    team: WebTeam,
+    CsrfForm(form): CsrfForm<ThresholdForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .set_pulse_threshold(&team.access, &form.min_responses)
+        .await;
+    after_settings(&state, &team, result, "threshold-set").await
+}
+
+/// Back to the pulse page with `notice`, or the page again with the errors.
+async fn after_settings(
+    state: &AppState,
+    team: &WebTeam,
+    result: Result<(), ServiceError>,
+    notice: &str,
+) -> Result<Response, WebError> {
     match result {
         Ok(()) => Ok(Redirect::to(&format!(
             "/teams/{}/pulse?notice={notice}",
@@ -160,7 +178,7 @@ pub async fn pulse_settings(
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
             let errors = FormErrors::from_service(error)?;
-            let page = pulse_page(&state, &team, errors).await?;
+            let page = pulse_page(state, team, errors).await?;
             Ok(render_with_status(status, &page))
         }
     }
@@ -262,31 +280,73 @@ pub async fn round(
     Ok(render(&page))
 }
 
-pub async fn round_action(
+/// A pulse answer: the seven items (1–7, each may be left out) and a comment. Kept as text, as
+/// typed: an item that is not a number counts as unanswered, as before.
+#[derive(Debug, Default, Deserialize)]
+pub struct AnswerForm {
+    #[serde(default)]
+    item1: String,
+    #[serde(default)]
+    item2: String,
+    #[serde(default)]
+    item3: String,
+    #[serde(default)]
+    item4: String,
+    #[serde(default)]
+    item5: String,
+    #[serde(default)]
+    item6: String,
+    #[serde(default)]
+    item7: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// Answers a round (`POST …/pulse/{id}/answer`).
+pub async fn answer_round(
     State(state): State<AppState>,
-    Path((_slug, id, action)): Path<(String, String, String)>,
+    Path((_slug, id)): Path<(String, String)>,
     team: WebTeam,
-    CsrfForm(fields): CsrfForm<Fields>,
+    CsrfForm(form): CsrfForm<AnswerForm>,
 ) -> Result<Response, WebError> {
-    let (result, notice) = match action.as_str() {
-        "answer" => {
-            let answers: Vec<Option<u8>> = (1..=7)
-                .map(|i| field(&fields, &format!("item{i}")).parse().ok())
-                .collect();
-            (
-                state
-                    .service
-                    .answer_pulse(&team.access, &id, &answers, field(&fields, "comment"))
-                    .await,
-                "pulse-answered",
-            )
-        }
-        "close" => (
-            state.service.close_pulse_round(&team.access, &id).await,
-            "round-closed",
-        ),
-        _ => return Err(ServiceError::NotFound.into()),
-    };
+    let answers: Vec<Option<u8>> = [
+        &form.item1,
+        &form.item2,
+        &form.item3,
+        &form.item4,
+        &form.item5,
+        &form.item6,
+        &form.item7,
+    ]
+    .into_iter()
+    .map(|item| item.parse().ok())
+    .collect();
+    let result = state
+        .service
+        .answer_pulse(&team.access, &id, &answers, &form.comment)
+        .await;
+    after_round(&state, &team, &id, result, "pulse-answered").await
+}
+
+/// Closes a round now (`POST …/pulse/{id}/close`).
+pub async fn close_round(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    team: WebTeam,
+    CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
+) -> Result<Response, WebError> {
+    let result = state.service.close_pulse_round(&team.access, &id).await;
+    after_round(&state, &team, &id, result, "round-closed").await
+}
+
+/// Back to the round with `notice`, or the round again with the errors.
+async fn after_round(
+    state: &AppState,
+    team: &WebTeam,
+    id: &str,
+    result: Result<(), ServiceError>,
+    notice: &str,
+) -> Result<Response, WebError> {
     match result {
         Ok(()) => Ok(Redirect::to(&format!(
             "/teams/{}/pulse/{id}?notice={notice}",
@@ -306,7 +366,7 @@ pub async fn round_action(
                 }) => FormErrors::from_message("answer", &message),
                 Err(other) => return Err(other.into()),
             };
-            let page = round_page(&state, &team, &id, errors).await?;
+            let page = round_page(state, team, id, errors).await?;
             Ok(render_with_status(status, &page))
         }
     }
@@ -348,14 +408,14 @@ struct RecognitionPage {
     members: Vec<(String, String)>,
     can_manage: bool,
     errors: FormErrors,
-    echo: super::loops::Echo,
+    echo: Echo,
 }
 
 async fn recognition_page(
     state: &AppState,
     team: &WebTeam,
     errors: FormErrors,
-    echo: Fields,
+    echo: Echo,
 ) -> Result<RecognitionPage, WebError> {
     let feed = state
         .service
@@ -392,7 +452,7 @@ async fn recognition_page(
         members,
         can_manage: team.access.can_manage(),
         errors,
-        echo: super::loops::Echo::from(echo),
+        echo,
     })
 }
 
@@ -401,23 +461,34 @@ pub async fn recognition(
     Query(notice): Query<NoticeQuery>,
     team: WebTeam,
 ) -> Result<Response, WebError> {
-    let mut page = recognition_page(&state, &team, FormErrors::none(), Fields::new()).await?;
+    let mut page = recognition_page(&state, &team, FormErrors::none(), Echo::default()).await?;
     page.layout = page.layout.with_notice(&notice);
     Ok(render(&page))
+}
+
+/// A recognition: who, for what they did, and what it made possible.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct RecognitionForm {
+    #[serde(default)]
+    receiver_id: String,
+    #[serde(default)]
+    behaviour: String,
+    #[serde(default)]
+    impact: String,
 }
 
 pub async fn recognise(
     State(state): State<AppState>,
     team: WebTeam,
-    CsrfForm(fields): CsrfForm<Fields>,
+    CsrfForm(form): CsrfForm<RecognitionForm>,
 ) -> Result<Response, WebError> {
     match state
         .service
         .recognise(
             &team.access,
-            field(&fields, "receiver_id"),
-            field(&fields, "behaviour"),
-            field(&fields, "impact"),
+            &form.receiver_id,
+            &form.behaviour,
+            &form.impact,
         )
         .await
     {
@@ -428,7 +499,7 @@ pub async fn recognise(
         .into_response()),
         Err(error) => {
             let errors = FormErrors::from_service(error)?;
-            let page = recognition_page(&state, &team, errors, fields).await?;
+            let page = recognition_page(&state, &team, errors, Echo::of(&form)).await?;
             Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }

@@ -1,20 +1,21 @@
 //! Smart risks: the portfolio, designing an experiment, its pre-mortem, pilot checklist,
 //! approval, start and conclusion.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::loops::Echo;
-use super::{date, render, render_with_status, FormErrors, Layout, NoticeQuery};
+use super::form::{Choice, Echo, EmptyForm, Reading, Tick};
+use super::format::{date, input_date};
+use super::{render, render_with_status, FormErrors, Layout, NoticeQuery};
 use crate::domain::experiments::{
     format_days, format_money, Decision, Disposition, ExperimentStatus, Outcome, ReputationScope,
     Reversibility, PILOT_CHECKLIST,
 };
+use crate::domain::loops::Answer;
+use crate::domain::records::experiments::{ExperimentRecord, LearningCard};
 use crate::domain::Team;
 use crate::http::error::WebError;
 use crate::http::extract::{CsrfForm, WebTeam, WebUser};
@@ -22,13 +23,6 @@ use crate::http::markdown;
 use crate::http::AppState;
 use crate::service::experiments::{ExperimentInput, ExperimentView, Portfolio};
 use crate::service::{ServiceError, TeamAccess};
-use crate::store::experiments::{ExperimentRecord, LearningCard};
-
-type Fields = HashMap<String, String>;
-
-fn field<'a>(fields: &'a Fields, key: &str) -> &'a str {
-    fields.get(key).map(String::as_str).unwrap_or("")
-}
 
 /// One line of a portfolio list.
 struct Row {
@@ -158,21 +152,28 @@ pub async fn portfolio(
     Ok(render(&page))
 }
 
+/// A quarter's risk budget: the money and person-days the team may lose.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct BudgetForm {
+    #[serde(default)]
+    quarter: String,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    money: String,
+    #[serde(default)]
+    days: String,
+}
+
 pub async fn set_budget(
     State(state): State<AppState>,
     WebTeam { user, access }: WebTeam,
-    CsrfForm(fields): CsrfForm<Fields>,
+    CsrfForm(form): CsrfForm<BudgetForm>,
 ) -> Result<Response, WebError> {
-    let quarter = field(&fields, "quarter");
+    let quarter = form.quarter.as_str();
     match state
         .service
-        .set_risk_budget(
-            &access,
-            quarter,
-            field(&fields, "currency"),
-            field(&fields, "money"),
-            field(&fields, "days"),
-        )
+        .set_risk_budget(&access, quarter, &form.currency, &form.money, &form.days)
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!(
@@ -186,7 +187,7 @@ pub async fn set_budget(
             let p = state.service.portfolio(&access, None).await?;
             let mut page = portfolio_page(&user, &access, p);
             page.errors = errors;
-            page.echo = Echo::from(fields);
+            page.echo = Echo::of(&form);
             Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
@@ -250,10 +251,11 @@ pub struct NewQuery {
 }
 
 pub async fn new_form(
+    State(state): State<AppState>,
     Query(query): Query<NewQuery>,
     WebTeam { user, access }: WebTeam,
 ) -> Result<Response, WebError> {
-    let today = date_input(time::OffsetDateTime::now_utc());
+    let today = input_date(state.service.today());
     let mut echo = Echo::default();
     for (k, v) in [
         ("currency", "EUR"),
@@ -279,48 +281,117 @@ pub async fn new_form(
     )))
 }
 
-fn date_input(at: time::OffsetDateTime) -> String {
-    at.format(time::macros::format_description!("[year]-[month]-[day]"))
-        .unwrap_or_default()
+/// The experiment's design: test card, the four criteria, affordable loss, kill criteria and
+/// dates. Choices stay as typed until `input` reads them, so a word outside the set is named
+/// beside its field.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct DesignForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    believe: String,
+    #[serde(default)]
+    verify_by: String,
+    #[serde(default)]
+    measure: String,
+    #[serde(default)]
+    right_if: String,
+    #[serde(default)]
+    new_territory: Choice<Answer>,
+    #[serde(default)]
+    real_goal: Choice<Answer>,
+    #[serde(default)]
+    informed: Choice<Answer>,
+    #[serde(default)]
+    as_small_as_possible: Choice<Answer>,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    loss_money: String,
+    #[serde(default)]
+    loss_days: String,
+    #[serde(default)]
+    reversibility: Choice<Reversibility>,
+    #[serde(default)]
+    reputation_scope: Choice<ReputationScope>,
+    #[serde(default)]
+    kill_criteria: String,
+    #[serde(default)]
+    starts_on: String,
+    #[serde(default)]
+    decide_by: String,
+    /// Set when the experiment is a loop's next smart risk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source_loop_id: Option<String>,
 }
 
-fn input_of(fields: &Fields) -> ExperimentInput {
-    let f = |k: &str| field(fields, k).to_owned();
-    ExperimentInput {
-        title: f("title"),
-        believe: f("believe"),
-        verify_by: f("verify_by"),
-        measure: f("measure"),
-        right_if: f("right_if"),
-        new_territory: f("new_territory"),
-        real_goal: f("real_goal"),
-        informed: f("informed"),
-        as_small_as_possible: f("as_small_as_possible"),
-        currency: f("currency"),
-        loss_money: f("loss_money"),
-        loss_days: f("loss_days"),
-        reversibility: f("reversibility"),
-        reputation_scope: f("reputation_scope"),
-        kill_criteria: f("kill_criteria"),
-        starts_on: f("starts_on"),
-        decide_by: f("decide_by"),
+impl DesignForm {
+    fn input(&self) -> Result<ExperimentInput, ServiceError> {
+        let mut reading = Reading::default();
+        let new_territory = reading.choice("new_territory", &self.new_territory);
+        let real_goal = reading.choice("real_goal", &self.real_goal);
+        let informed = reading.choice("informed", &self.informed);
+        let small = reading.choice("as_small_as_possible", &self.as_small_as_possible);
+        let reversibility = reading.choice("reversibility", &self.reversibility);
+        let reputation = reading.choice("reputation_scope", &self.reputation_scope);
+        let (
+            Some(new_territory),
+            Some(real_goal),
+            Some(informed),
+            Some(as_small_as_possible),
+            Some(reversibility),
+            Some(reputation_scope),
+        ) = (
+            new_territory,
+            real_goal,
+            informed,
+            small,
+            reversibility,
+            reputation,
+        )
+        else {
+            return Err(reading
+                .finish()
+                .err()
+                .unwrap_or_else(|| ServiceError::field("new_territory", "is required")));
+        };
+        Ok(ExperimentInput {
+            title: self.title.clone(),
+            believe: self.believe.clone(),
+            verify_by: self.verify_by.clone(),
+            measure: self.measure.clone(),
+            right_if: self.right_if.clone(),
+            new_territory,
+            real_goal,
+            informed,
+            as_small_as_possible,
+            currency: self.currency.clone(),
+            loss_money: self.loss_money.clone(),
+            loss_days: self.loss_days.clone(),
+            reversibility,
+            reputation_scope,
+            kill_criteria: self.kill_criteria.clone(),
+            starts_on: self.starts_on.clone(),
+            decide_by: self.decide_by.clone(),
+        })
     }
 }
 
 pub async fn create(
     State(state): State<AppState>,
     WebTeam { user, access }: WebTeam,
-    CsrfForm(fields): CsrfForm<Fields>,
+    CsrfForm(form): CsrfForm<DesignForm>,
 ) -> Result<Response, WebError> {
-    match state
-        .service
-        .create_experiment(
-            &access,
-            &input_of(&fields),
-            fields.get("source_loop_id").map(String::as_str),
-        )
-        .await
-    {
+    let result = match form.input() {
+        Ok(input) => {
+            state
+                .service
+                .create_experiment(&access, &input, form.source_loop_id.as_deref())
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    match result {
         Ok(record) => Ok(Redirect::to(&format!(
             "/teams/{}/experiments/{}?notice=experiment-created",
             access.team().slug,
@@ -336,7 +407,7 @@ pub async fn create(
                     &access,
                     format!("/teams/{}/experiments", access.team().slug),
                     "Design an experiment",
-                    Echo::from(fields),
+                    Echo::of(&form),
                     errors,
                 ),
             ))
@@ -376,8 +447,8 @@ fn echo_of(record: &ExperimentRecord) -> Echo {
         ("reversibility", d.loss.reversibility.as_str()),
         ("reputation_scope", d.loss.reputation_scope.as_str()),
         ("kill_criteria", &d.kill_criteria),
-        ("starts_on", &date_input(d.starts_on)),
-        ("decide_by", &date_input(d.decide_by)),
+        ("starts_on", &input_date(d.starts_on)),
+        ("decide_by", &input_date(d.decide_by)),
     ] {
         echo.set(k, v);
     }
@@ -416,8 +487,8 @@ struct ExperimentPage {
     id: String,
     title: String,
     status: ExperimentStatus,
-    card: [(&'static str, String); 4],
-    criteria: Vec<(&'static str, &'static str)>,
+    card: [CardLineView; 4],
+    criteria: Vec<CriterionView>,
     loss: String,
     reversibility: &'static str,
     reputation: &'static str,
@@ -427,15 +498,15 @@ struct ExperimentPage {
     overdue: bool,
     budget_line: String,
     needs_approval: bool,
-    approval: Option<(String, String, String)>,
+    approval: Option<ApprovalView>,
     can_approve: bool,
     premortem_revealed: bool,
     writers: i64,
     reasons_written: i64,
-    mine: Vec<(String, String)>,
+    mine: Vec<MyReasonView>,
     reasons: Vec<ReasonView>,
     can_reveal: bool,
-    pilot: Option<Vec<(&'static str, bool)>>,
+    pilot: Option<Vec<PilotAnswerView>>,
     pilot_questions: [(&'static str, &'static str); 6],
     blockers: Vec<String>,
     conclusion: Option<ConclusionView>,
@@ -449,10 +520,48 @@ struct ExperimentPage {
     echo: Echo,
 }
 
+/// One line of a test or learning card: its opening words and the text as HTML.
+struct CardLineView {
+    label: &'static str,
+    html: String,
+}
+
+/// One of the four criteria of an intelligent failure and its answer.
+struct CriterionView {
+    question: &'static str,
+    answer: &'static str,
+}
+
+/// A lead's approval past the remaining budget.
+struct ApprovalView {
+    by: String,
+    at: String,
+    note: String,
+}
+
+/// A pre-mortem reason of the viewer's own, before the reveal.
+struct MyReasonView {
+    id: String,
+    text: String,
+}
+
+/// A question of the pilot checklist and its answer.
+struct PilotAnswerView {
+    question: &'static str,
+    yes: bool,
+}
+
+fn card_line(label: &'static str, text: &str) -> CardLineView {
+    CardLineView {
+        label,
+        html: markdown::render(text),
+    }
+}
+
 struct ConclusionView {
     outcome: &'static str,
     decision: &'static str,
-    card: [(&'static str, String); 4],
+    card: [CardLineView; 4],
     by: String,
     at: String,
 }
@@ -462,10 +571,15 @@ fn experiment_page(user: &WebUser, access: &TeamAccess, view: ExperimentView) ->
     let d = &r.design;
     let budget_line = match (&view.budget, &view.position) {
         (Some(b), Some(p)) => format!(
-            "{} budget: {} and {}; already committed {} and {}; remaining {} and {}.",
+            "{} budget: {} and {}; {} {} and {}; remaining {} and {}.",
             view.quarter,
             format_money(b.budget.money_minor, &b.budget.currency),
             format_days(b.budget.days_tenths),
+            if view.includes_this {
+                "committed, this experiment included,"
+            } else {
+                "already committed by other experiments"
+            },
             format_money(p.committed.money_minor, &b.budget.currency),
             format_days(p.committed.days_tenths),
             format_money(p.remaining_money_minor, &b.budget.currency),
@@ -480,13 +594,10 @@ fn experiment_page(user: &WebUser, access: &TeamAccess, view: ExperimentView) ->
         title: d.title.clone(),
         status: r.status,
         card: [
-            ("We believe that", markdown::render(&d.card.believe)),
-            (
-                "To verify that, we will",
-                markdown::render(&d.card.verify_by),
-            ),
-            ("and measure", markdown::render(&d.card.measure)),
-            ("We are right if", markdown::render(&d.card.right_if)),
+            card_line("We believe that", &d.card.believe),
+            card_line("To verify that, we will", &d.card.verify_by),
+            card_line("and measure", &d.card.measure),
+            card_line("We are right if", &d.card.right_if),
         ],
         criteria: CRITERIA
             .iter()
@@ -496,7 +607,10 @@ fn experiment_page(user: &WebUser, access: &TeamAccess, view: ExperimentView) ->
                 d.criteria.informed,
                 d.criteria.as_small_as_possible,
             ])
-            .map(|((_, q), a)| (*q, a.as_str()))
+            .map(|(&(_, question), answer)| CriterionView {
+                question,
+                answer: answer.as_str(),
+            })
             .collect(),
         loss: loss_text(r),
         reversibility: d.loss.reversibility.label(),
@@ -504,17 +618,16 @@ fn experiment_page(user: &WebUser, access: &TeamAccess, view: ExperimentView) ->
         kill_criteria: markdown::render(&d.kill_criteria),
         starts_on: date(d.starts_on),
         decide_by: date(d.decide_by),
-        overdue: r.status == ExperimentStatus::Running && d.decide_by < view.today,
+        overdue: view.overdue,
         budget_line,
         needs_approval: view.needs_approval,
-        approval: r.approval.as_ref().map(|a| {
-            (
-                a.by_name
-                    .clone()
-                    .unwrap_or_else(|| "a former member".to_owned()),
-                date(a.at),
-                a.note.clone(),
-            )
+        approval: r.approval.as_ref().map(|a| ApprovalView {
+            by: a
+                .by_name
+                .clone()
+                .unwrap_or_else(|| "a former member".to_owned()),
+            at: date(a.at),
+            note: a.note.clone(),
         }),
         can_approve: view.can_approve && access.is_lead(),
         premortem_revealed: view.premortem.revealed,
@@ -524,7 +637,10 @@ fn experiment_page(user: &WebUser, access: &TeamAccess, view: ExperimentView) ->
             .premortem
             .mine
             .iter()
-            .map(|m| (m.id.to_string(), m.text.clone()))
+            .map(|m| MyReasonView {
+                id: m.id.to_string(),
+                text: m.text.clone(),
+            })
             .collect(),
         reasons: view
             .premortem
@@ -548,7 +664,10 @@ fn experiment_page(user: &WebUser, access: &TeamAccess, view: ExperimentView) ->
         pilot: r.pilot.as_ref().map(|answers| {
             PILOT_CHECKLIST
                 .iter()
-                .map(|(key, question)| (*question, answers.iter().any(|(k, yes)| k == key && *yes)))
+                .map(|&(key, question)| PilotAnswerView {
+                    question,
+                    yes: answers.iter().any(|(k, yes)| k == key && *yes),
+                })
                 .collect()
         }),
         pilot_questions: PILOT_CHECKLIST,
@@ -557,10 +676,10 @@ fn experiment_page(user: &WebUser, access: &TeamAccess, view: ExperimentView) ->
             outcome: c.outcome.label(),
             decision: c.decision.label(),
             card: [
-                ("We believed that", markdown::render(&c.card.believed)),
-                ("We observed", markdown::render(&c.card.observed)),
-                ("From that we learned", markdown::render(&c.card.learned)),
-                ("Therefore, we will", markdown::render(&c.card.therefore)),
+                card_line("We believed that", &c.card.believed),
+                card_line("We observed", &c.card.observed),
+                card_line("From that we learned", &c.card.learned),
+                card_line("Therefore, we will", &c.card.therefore),
             ],
             by: c.by_name.clone().unwrap_or_default(),
             at: date(c.at),
@@ -588,152 +707,389 @@ pub async fn show(
     Ok(render(&page))
 }
 
-/// The experiment page's forms, by `{action}`.
-pub async fn act(
+/// `POST …/experiments/{id}/update`: the changed design, or the design form again with errors.
+pub async fn update(
     State(state): State<AppState>,
-    Path((_slug, id, action)): Path<(String, String, String)>,
+    Path((_slug, id)): Path<(String, String)>,
     WebTeam { user, access }: WebTeam,
-    CsrfForm(fields): CsrfForm<Fields>,
+    CsrfForm(form): CsrfForm<DesignForm>,
 ) -> Result<Response, WebError> {
-    let service = &state.service;
-    let (result, notice, form): (Result<(), ServiceError>, &str, &'static str) =
-        match action.as_str() {
-            "update" => {
-                let result = service
-                    .update_experiment(&access, &id, &input_of(&fields))
-                    .await;
-                if let Err(error) = result {
-                    let errors = FormErrors::from_service(error)?;
-                    return Ok(render_with_status(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        &design_page(
-                            &user,
-                            &access,
-                            format!("/teams/{}/experiments/{id}/update", access.team().slug),
-                            "Change the design",
-                            Echo::from(fields),
-                            errors,
-                        ),
-                    ));
-                }
-                (Ok(()), "experiment-updated", "")
-            }
-            "reasons" => (
-                service
-                    .write_premortem_reason(
-                        &access,
-                        &id,
-                        field(&fields, "reason"),
-                        fields.contains_key("show_name"),
-                    )
-                    .await,
-                "reason-sealed",
-                "reason",
-            ),
-            "reason-withdraw" => (
-                service
-                    .withdraw_premortem_reason(&access, &id, field(&fields, "item_id"))
-                    .await,
-                "reason-withdrawn",
-                "reason",
-            ),
-            "reveal" => (
-                service.reveal_premortem(&access, &id).await,
-                "premortem-revealed",
-                "reveal",
-            ),
-            "dispose" => (
-                service
-                    .dispose_reason(
-                        &access,
-                        &id,
-                        field(&fields, "item_id"),
-                        field(&fields, "kind"),
-                        field(&fields, "note"),
-                    )
-                    .await,
-                "reason-disposed",
-                "dispose",
-            ),
-            "pilot" => {
-                let answers: Vec<(String, String)> = fields
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != "csrf_token")
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                (
-                    service.answer_pilot(&access, &id, &answers).await,
-                    "pilot-answered",
-                    "pilot",
-                )
-            }
-            "approve" => (
-                service
-                    .approve_experiment(&access, &id, field(&fields, "note"))
-                    .await,
-                "experiment-approved",
-                "approve",
-            ),
-            "start" => (
-                service.start_experiment(&access, &id).await,
-                "experiment-started",
-                "start",
-            ),
-            "cancel" => (
-                service.cancel_experiment(&access, &id).await,
-                "experiment-cancelled",
-                "start",
-            ),
-            "conclude" => {
-                let card = LearningCard {
-                    believed: field(&fields, "believed").to_owned(),
-                    observed: field(&fields, "observed").to_owned(),
-                    learned: field(&fields, "learned").to_owned(),
-                    therefore: field(&fields, "therefore").to_owned(),
-                };
-                (
-                    service
-                        .conclude_experiment(
-                            &access,
-                            &id,
-                            field(&fields, "outcome"),
-                            &card,
-                            field(&fields, "decision"),
-                        )
-                        .await
-                        .map(|_| ()),
-                    "experiment-concluded",
-                    "conclude",
-                )
-            }
-            _ => return Err(ServiceError::NotFound.into()),
-        };
+    let result = match form.input() {
+        Ok(input) => state.service.update_experiment(&access, &id, &input).await,
+        Err(error) => Err(error),
+    };
     match result {
-        Ok(()) => Ok(Redirect::to(&format!(
-            "/teams/{}/experiments/{id}?notice={notice}",
-            access.team().slug
-        ))
-        .into_response()),
+        Ok(()) => Ok(back_to(&access, &id, "experiment-updated")),
         Err(error) => {
-            let status = if matches!(error, ServiceError::Conflict { .. }) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            let errors = match FormErrors::from_service(error) {
-                Ok(errors) => errors,
-                Err(ServiceError::Conflict {
-                    field: None,
-                    message,
-                }) => FormErrors::from_message(form, &message),
-                Err(other) => return Err(other.into()),
-            };
-            let view = service.experiment(&access, &id).await?;
-            let mut page = experiment_page(&user, &access, view);
-            page.error_form = form;
-            page.errors = errors;
-            page.echo = Echo::from(fields);
-            Ok(render_with_status(status, &page))
+            let errors = FormErrors::from_service(error)?;
+            Ok(render_with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &design_page(
+                    &user,
+                    &access,
+                    format!("/teams/{}/experiments/{id}/update", access.team().slug),
+                    "Change the design",
+                    Echo::of(&form),
+                    errors,
+                ),
+            ))
         }
     }
+}
+
+/// After a success: back to the experiment page with `notice`.
+fn back_to(access: &TeamAccess, id: &str, notice: &str) -> Response {
+    Redirect::to(&format!(
+        "/teams/{}/experiments/{id}?notice={notice}",
+        access.team().slug
+    ))
+    .into_response()
+}
+
+/// After an experiment form: back to the page with `notice`, or the page again with the errors
+/// beside the form named `form` and what was typed in it.
+#[allow(clippy::too_many_arguments)]
+async fn after_form(
+    state: &AppState,
+    user: &WebUser,
+    access: &TeamAccess,
+    id: &str,
+    result: Result<(), ServiceError>,
+    notice: &str,
+    form: &'static str,
+    echo: Echo,
+) -> Result<Response, WebError> {
+    let error = match result {
+        Ok(()) => return Ok(back_to(access, id, notice)),
+        Err(error) => error,
+    };
+    let status = if matches!(error, ServiceError::Conflict { .. }) {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let errors = match FormErrors::from_service(error) {
+        Ok(errors) => errors,
+        Err(ServiceError::Conflict {
+            field: None,
+            message,
+        }) => FormErrors::from_message(form, &message),
+        Err(other) => return Err(other.into()),
+    };
+    let view = state.service.experiment(access, id).await?;
+    let mut page = experiment_page(user, access, view);
+    page.error_form = form;
+    page.errors = errors;
+    page.echo = echo;
+    Ok(render_with_status(status, &page))
+}
+
+/// A pre-mortem reason, sealed until the reveal.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+    /// Ticked to show the writer's name beside it after the reveal.
+    #[serde(default)]
+    show_name: Tick,
+}
+
+/// `POST …/experiments/{id}/reasons`.
+pub async fn write_reason(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<ReasonForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .write_premortem_reason(&access, &id, &form.reason, form.show_name.0)
+        .await;
+    let echo = Echo::of(&form);
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        "reason-sealed",
+        "reason",
+        echo,
+    )
+    .await
+}
+
+/// Which reason (or disposition) a form is about.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ItemForm {
+    #[serde(default)]
+    item_id: String,
+}
+
+/// `POST …/experiments/{id}/reason-withdraw`.
+pub async fn withdraw_reason(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<ItemForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .withdraw_premortem_reason(&access, &id, &form.item_id)
+        .await;
+    let echo = Echo::of(&form);
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        "reason-withdrawn",
+        "reason",
+        echo,
+    )
+    .await
+}
+
+/// `POST …/experiments/{id}/reveal`.
+pub async fn reveal(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
+) -> Result<Response, WebError> {
+    let result = state.service.reveal_premortem(&access, &id).await;
+    let echo = Echo::default();
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        "premortem-revealed",
+        "reveal",
+        echo,
+    )
+    .await
+}
+
+/// What a revealed reason becomes, and the note that says how.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct DisposeForm {
+    #[serde(default)]
+    item_id: String,
+    #[serde(default)]
+    kind: Choice<Disposition>,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST …/experiments/{id}/dispose`.
+pub async fn dispose(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<DisposeForm>,
+) -> Result<Response, WebError> {
+    let result = match form.kind.read("kind") {
+        Ok(kind) => {
+            state
+                .service
+                .dispose_reason(&access, &id, &form.item_id, kind, &form.note)
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    let echo = Echo::of(&form);
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        "reason-disposed",
+        "dispose",
+        echo,
+    )
+    .await
+}
+
+/// The pilot checklist (`PILOT_CHECKLIST`): each question answered "yes" or "no".
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct PilotForm {
+    #[serde(default)]
+    typical_conditions: String,
+    #[serde(default)]
+    representative: String,
+    #[serde(default)]
+    learn_not_prove: String,
+    #[serde(default)]
+    goal_understood: String,
+    #[serde(default)]
+    rewards_independent: String,
+    #[serde(default)]
+    changes_planned: String,
+}
+
+/// `POST …/experiments/{id}/pilot`.
+pub async fn answer_pilot(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<PilotForm>,
+) -> Result<Response, WebError> {
+    let echo = Echo::of(&form);
+    // The checklist's questions, in its order, with what was ticked; a question left out is
+    // absent, as the use case expects.
+    let answers: Vec<(String, String)> = PILOT_CHECKLIST
+        .iter()
+        .map(|(key, _)| (*key, echo.value(key)))
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+    let result = state.service.answer_pilot(&access, &id, &answers).await;
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        "pilot-answered",
+        "pilot",
+        echo,
+    )
+    .await
+}
+
+/// A lead's note approving the experiment past the remaining budget.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ApproveForm {
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST …/experiments/{id}/approve`.
+pub async fn approve(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<ApproveForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .approve_experiment(&access, &id, &form.note)
+        .await;
+    let echo = Echo::of(&form);
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        "experiment-approved",
+        "approve",
+        echo,
+    )
+    .await
+}
+
+/// `POST …/experiments/{id}/start`.
+pub async fn start(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
+) -> Result<Response, WebError> {
+    let result = state.service.start_experiment(&access, &id).await;
+    let echo = Echo::default();
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        "experiment-started",
+        "start",
+        echo,
+    )
+    .await
+}
+
+/// `POST …/experiments/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
+) -> Result<Response, WebError> {
+    let result = state.service.cancel_experiment(&access, &id).await;
+    let echo = Echo::default();
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        "experiment-cancelled",
+        "start",
+        echo,
+    )
+    .await
+}
+
+/// The conclusion: the outcome, the learning card and the decision.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ConclusionForm {
+    #[serde(default)]
+    outcome: Choice<Outcome>,
+    #[serde(default)]
+    believed: String,
+    #[serde(default)]
+    observed: String,
+    #[serde(default)]
+    learned: String,
+    #[serde(default)]
+    therefore: String,
+    #[serde(default)]
+    decision: Choice<Decision>,
+}
+
+/// `POST …/experiments/{id}/conclude`.
+pub async fn conclude(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<ConclusionForm>,
+) -> Result<Response, WebError> {
+    let mut reading = Reading::default();
+    let outcome = reading.choice("outcome", &form.outcome);
+    let decision = reading.choice("decision", &form.decision);
+    let result = match (outcome, decision) {
+        (Some(outcome), Some(decision)) => {
+            let card = LearningCard {
+                believed: form.believed.clone(),
+                observed: form.observed.clone(),
+                learned: form.learned.clone(),
+                therefore: form.therefore.clone(),
+            };
+            state
+                .service
+                .conclude_experiment(&access, &id, outcome, &card, decision)
+                .await
+                .map(|_| ())
+        }
+        _ => reading.finish(),
+    };
+    let echo = Echo::of(&form);
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        "experiment-concluded",
+        "conclude",
+        echo,
+    )
+    .await
 }

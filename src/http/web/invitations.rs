@@ -8,12 +8,12 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::{date, render_with_status, FormErrors, Layout};
+use crate::domain::records::people::InvitationRecord;
 use crate::http::error::WebError;
 use crate::http::extract::{
     session_cookie, CsrfForm, MaybeUser, PreSessionCsrf, SessionContext, WebUser,
 };
 use crate::http::AppState;
-use crate::store::InvitationRecord;
 
 #[derive(Template)]
 #[template(path = "invite.html")]

@@ -1,19 +1,19 @@
 //! The learning loop's pages: "Log a failure", the team's loop list, the loop's story page with a
 //! form for each stage, and the anonymous reporter's page.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
-use time::OffsetDateTime;
+use serde::{Deserialize, Serialize};
 
-use super::{date, render, render_with_status, FormErrors, Layout, NoticeQuery};
+use super::form::{Choice, Echo, EmptyForm, Tick};
+use super::format::{date, datetime, duration, input_date};
+use super::{render, render_with_status, FormErrors, Layout, NoticeQuery};
 use crate::domain::loops::{
-    ActionStatus, Answer, FactorReason, FailureType, ImpactScale, Questionnaire, Stage,
+    ActionStatus, Answer, FactorReason, FailureType, ImpactScale, Questionnaire, Stage, Visibility,
 };
+use crate::domain::records::loops::LoopSummary;
 use crate::domain::Team;
 use crate::http::error::WebError;
 use crate::http::extract::{CsrfForm, MaybeUser, PreSessionCsrf, SessionContext, WebTeam, WebUser};
@@ -23,66 +23,19 @@ use crate::service::{
     AccountInput, Attention, LoopDetail, LoopInput, LoopQuery, ReviewInput, ServiceError,
     TeamAccess,
 };
-use crate::store::loops::LoopSummary;
-
-/// "2 Mar 2026, 14:05 UTC".
-pub fn datetime(at: OffsetDateTime) -> String {
-    at.format(time::macros::format_description!(
-        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
-    ))
-    .unwrap_or_default()
-}
-
-/// "3 h 20 min", "2 days 4 h": a duration as people read it.
-pub fn duration(d: time::Duration) -> String {
-    let minutes = d.whole_minutes().max(0);
-    let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
-    match (days, hours, mins) {
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (1, 0, _) => "1 day".to_owned(),
-        (d, 0, _) => format!("{d} days"),
-        (1, h, _) => format!("1 day {h} h"),
-        (d, h, _) => format!("{d} days {h} h"),
-    }
-}
-
-fn input_date(at: OffsetDateTime) -> String {
-    at.format(time::macros::format_description!("[year]-[month]-[day]"))
-        .unwrap_or_default()
-}
-
-/// Values typed into a form, echoed back when it is shown again with errors.
-#[derive(Debug, Default)]
-pub struct Echo(HashMap<String, String>);
-
-impl Echo {
-    pub fn value(&self, key: &str) -> &str {
-        self.0.get(key).map(String::as_str).unwrap_or("")
-    }
-
-    pub fn is(&self, key: &str, value: &str) -> bool {
-        self.value(key) == value
-    }
-
-    pub fn set(&mut self, key: &str, value: &str) {
-        self.0.insert(key.to_owned(), value.to_owned());
-    }
-}
-
-impl From<HashMap<String, String>> for Echo {
-    fn from(fields: HashMap<String, String>) -> Self {
-        Echo(fields)
-    }
-}
 
 /// Which teams someone can log into, for the "Log a failure" chooser.
 #[derive(Template)]
 #[template(path = "log_choose.html")]
 struct ChooseTeamPage {
     layout: Layout,
-    teams: Vec<(String, String)>,
+    teams: Vec<TeamChoice>,
+}
+
+/// A team someone can log into.
+struct TeamChoice {
+    slug: String,
+    name: String,
 }
 
 /// `/log`: straight to the form when there is one team, else a choice.
@@ -90,16 +43,19 @@ pub async fn log_anywhere(
     State(state): State<AppState>,
     user: WebUser,
 ) -> Result<Response, WebError> {
-    let teams: Vec<(String, String)> = state
+    let teams: Vec<TeamChoice> = state
         .service
         .teams_for(&user.actor)
         .await?
         .into_iter()
         .filter(|t| t.role.is_some())
-        .map(|t| (t.team.slug.to_string(), t.team.name.to_string()))
+        .map(|t| TeamChoice {
+            slug: t.team.slug.to_string(),
+            name: t.team.name.to_string(),
+        })
         .collect();
-    if let [(slug, _)] = teams.as_slice() {
-        return Ok(Redirect::to(&format!("/teams/{slug}/loops/new")).into_response());
+    if let [only] = teams.as_slice() {
+        return Ok(Redirect::to(&format!("/teams/{}/loops/new", only.slug)).into_response());
     }
     Ok(render(&ChooseTeamPage {
         layout: Layout::signed_in(&user, "Log a failure", "log"),
@@ -114,30 +70,34 @@ struct NewLoopPage {
     team: Team,
     echo: Echo,
     errors: FormErrors,
-    scales: Vec<(&'static str, &'static str)>,
+    scales: Vec<ScaleChoice>,
 }
 
-fn scales() -> Vec<(&'static str, &'static str)> {
+/// An impact scale the capture form offers, with words that say what it means.
+struct ScaleChoice {
+    word: &'static str,
+    label: &'static str,
+}
+
+fn scales() -> Vec<ScaleChoice> {
     ImpactScale::ALL
         .iter()
-        .map(|s| {
-            (
-                s.as_str(),
-                match s {
-                    ImpactScale::Negligible => "Negligible — caught before anyone was affected",
-                    ImpactScale::Minor => "Minor — a few people or a small part, briefly",
-                    ImpactScale::Moderate => "Moderate — noticeable for a team or some customers",
-                    ImpactScale::Major => "Major — many people, money or trust affected",
-                    ImpactScale::Severe => "Severe — lasting harm, safety, legal or large losses",
-                },
-            )
+        .map(|s| ScaleChoice {
+            word: s.as_str(),
+            label: match s {
+                ImpactScale::Negligible => "Negligible — caught before anyone was affected",
+                ImpactScale::Minor => "Minor — a few people or a small part, briefly",
+                ImpactScale::Moderate => "Moderate — noticeable for a team or some customers",
+                ImpactScale::Major => "Major — many people, money or trust affected",
+                ImpactScale::Severe => "Severe — lasting harm, safety, legal or large losses",
+            },
         })
         .collect()
 }
 
 pub async fn new_form(WebTeam { user, access }: WebTeam) -> Result<Response, WebError> {
     let mut echo = Echo::default();
-    echo.0.insert("impact_scale".into(), "minor".into());
+    echo.set("impact_scale", "minor");
     // No pre-filled time: the minute the form opened would be stored with an anonymous loop.
     Ok(render(&NewLoopPage {
         layout: Layout::signed_in(
@@ -152,7 +112,8 @@ pub async fn new_form(WebTeam { user, access }: WebTeam) -> Result<Response, Web
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// "Log a failure": what happened, when, how far it reached, and whether anonymously.
+#[derive(Debug, Default, Deserialize, Serialize)]
 pub struct NewLoopForm {
     #[serde(default)]
     title: String,
@@ -165,13 +126,14 @@ pub struct NewLoopForm {
     #[serde(default)]
     noticed_at: String,
     #[serde(default)]
-    impact_scale: String,
+    impact_scale: Choice<ImpactScale>,
     #[serde(default)]
     impact_affected: String,
     #[serde(default)]
     tags: String,
+    /// Present (ticked) when the loop is logged anonymously.
     #[serde(default)]
-    anonymous: Option<String>,
+    anonymous: Tick,
 }
 
 #[derive(Template)]
@@ -187,19 +149,31 @@ pub async fn create(
     WebTeam { user, access }: WebTeam,
     CsrfForm(form): CsrfForm<NewLoopForm>,
 ) -> Result<Response, WebError> {
-    let anonymous = form.anonymous.is_some();
-    let input = LoopInput {
-        title: form.title.clone(),
-        what_happened: form.what_happened.clone(),
-        what_was_expected: form.what_was_expected.clone(),
-        happened_at: Some(form.happened_at.clone()),
-        noticed_at: Some(form.noticed_at.clone()),
-        impact_scale: Some(form.impact_scale.clone()),
-        impact_affected: form.impact_affected.clone(),
-        tags: vec![form.tags.clone()],
-        anonymous,
+    let echo = Echo::of(&form);
+    let result = match form.impact_scale.read("impact_scale") {
+        Ok(impact_scale) => {
+            let input = LoopInput {
+                title: form.title,
+                what_happened: form.what_happened,
+                what_was_expected: form.what_was_expected,
+                happened_at: Some(form.happened_at),
+                noticed_at: Some(form.noticed_at),
+                impact_scale: Some(impact_scale),
+                impact_affected: form.impact_affected,
+                // The form takes the tags as one comma-separated field.
+                tags: form
+                    .tags
+                    .split(',')
+                    .filter(|tag| !tag.trim().is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                anonymous: form.anonymous.0,
+            };
+            state.service.log_failure(&access, input).await
+        }
+        Err(error) => Err(error),
     };
-    match state.service.log_failure(&access, input).await {
+    match result {
         Ok(logged) => match logged.reporter_link {
             Some(link) => {
                 let mut response = render_with_status(
@@ -234,24 +208,6 @@ pub async fn create(
         },
         Err(error) => {
             let errors = FormErrors::from_service(error)?;
-            let echo = Echo(HashMap::from([
-                ("title".to_owned(), form.title),
-                ("what_happened".to_owned(), form.what_happened),
-                ("what_was_expected".to_owned(), form.what_was_expected),
-                ("happened_at".to_owned(), form.happened_at),
-                ("noticed_at".to_owned(), form.noticed_at),
-                ("impact_scale".to_owned(), form.impact_scale),
-                ("impact_affected".to_owned(), form.impact_affected),
-                ("tags".to_owned(), form.tags),
-                (
-                    "anonymous".to_owned(),
-                    if anonymous {
-                        "on".to_owned()
-                    } else {
-                        String::new()
-                    },
-                ),
-            ]));
             Ok(render_with_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &NewLoopPage {
@@ -443,33 +399,141 @@ struct LoopView {
     attention: String,
     next_stage: Option<&'static str>,
     blocker: String,
-    review: [(&'static str, &'static str, String, String); 7],
+    review: [ReviewFieldView; 7],
     has_review: bool,
-    additions: Vec<(String, String, String)>,
-    timeline: Vec<(String, String, String)>,
-    factors: Vec<(String, &'static str, String, String)>,
+    additions: Vec<AdditionView>,
+    timeline: Vec<TimelineView>,
+    factors: Vec<FactorView>,
     accounts: Vec<AccountView>,
     answers: Option<Questionnaire>,
-    suggestion: Option<(String, String, Vec<String>)>,
-    override_view: Option<(String, String, String, String)>,
-    learnings: Vec<(String, &'static str, String, String)>,
+    suggestion: Option<SuggestionView>,
+    override_view: Option<OverrideView>,
+    learnings: Vec<LearningView>,
     actions: Vec<ActionView>,
     follow_up_on: String,
     follow_up_input: String,
-    follow_up_answer: Option<(bool, bool, String, String, String)>,
+    follow_up_answer: Option<FollowUpAnswerView>,
     follow_up_due: bool,
     next_experiment: String,
     source_experiment: String,
-    history: Vec<(String, String, String, String)>,
-    /// A possible recurrence: the earlier loop's link and title, or `None` when it is in a team
-    /// the viewer is not in.
-    recurrence: Option<Option<(String, String)>>,
+    history: Vec<HistoryView>,
+    /// A possible recurrence: the earlier loop, or `None` when it is in a team the viewer is
+    /// not in.
+    recurrence: Option<Option<EarlierLoopView>>,
+}
+
+/// The earlier loop a possible recurrence points to.
+struct EarlierLoopView {
+    href: String,
+    title: String,
+}
+
+/// One question of the after-action review: the form field, its label, the text as written
+/// and as HTML.
+struct ReviewFieldView {
+    key: &'static str,
+    label: &'static str,
+    value: String,
+    html: String,
+}
+
+/// Something added to what was detected.
+struct AdditionView {
+    added: String,
+    by: String,
+    /// HTML.
+    body: String,
+}
+
+/// One event of the timeline.
+struct TimelineView {
+    at: String,
+    /// HTML.
+    description: String,
+    by: String,
+}
+
+/// A contributing factor.
+struct FactorView {
+    id: String,
+    reason: &'static str,
+    /// HTML.
+    description: String,
+    by: String,
 }
 
 struct AccountView {
     by: String,
     added: String,
-    parts: Vec<(&'static str, String)>,
+    parts: Vec<AccountPartView>,
+}
+
+/// One answered part of an account.
+struct AccountPartView {
+    label: &'static str,
+    /// HTML.
+    html: String,
+}
+
+/// The suggested failure type and the answers behind it.
+struct SuggestionView {
+    kind: String,
+    meaning: String,
+    reasons: Vec<String>,
+}
+
+/// A type chosen instead of the suggestion.
+struct OverrideView {
+    kind: String,
+    reason: String,
+    by: String,
+    at: String,
+}
+
+/// A learning and who may read it.
+struct LearningView {
+    /// HTML.
+    statement: String,
+    visibility: &'static str,
+    by: String,
+    at: String,
+}
+
+/// The follow-up check's answer.
+struct FollowUpAnswerView {
+    recurred: bool,
+    held: bool,
+    /// HTML.
+    note: String,
+    by: String,
+    at: String,
+}
+
+/// One stage change: what changed, when, by whom, and the note.
+struct HistoryView {
+    change: String,
+    at: String,
+    by: String,
+    note: String,
+}
+
+/// A word a form offers (a reason on the spectrum, a failure type) and how it reads.
+struct WordChoice {
+    word: &'static str,
+    label: &'static str,
+    description: &'static str,
+}
+
+/// A member a form offers (an action's owner).
+struct MemberChoice {
+    id: String,
+    name: String,
+}
+
+/// A question of the classification questionnaire.
+struct QuestionView {
+    key: &'static str,
+    text: &'static str,
 }
 
 struct ActionView {
@@ -508,12 +572,12 @@ fn loop_view(detail: &LoopDetail) -> LoopView {
     ];
     let review = std::array::from_fn(|i| {
         let (key, label) = REVIEW_FIELDS[i];
-        (
+        ReviewFieldView {
             key,
             label,
-            review_values[i].clone(),
-            markdown::render(review_values[i]),
-        )
+            value: review_values[i].clone(),
+            html: markdown::render(review_values[i]),
+        }
     });
     let by_or =
         |name: &Option<String>| name.clone().unwrap_or_else(|| "a former member".to_owned());
@@ -523,7 +587,10 @@ fn loop_view(detail: &LoopDetail) -> LoopView {
                 team_slug,
                 id,
                 title,
-            } => Some((format!("/teams/{team_slug}/loops/{id}"), title.clone())),
+            } => Some(EarlierLoopView {
+                href: format!("/teams/{team_slug}/loops/{id}"),
+                title: title.clone(),
+            }),
             crate::service::RecurrenceLink::Hidden => None,
         }),
         id: r.id.to_string(),
@@ -572,39 +639,33 @@ fn loop_view(detail: &LoopDetail) -> LoopView {
         additions: detail
             .additions
             .iter()
-            .map(|a| {
-                (
-                    date(a.added_on),
-                    if a.by_reporter {
-                        "the reporter".to_owned()
-                    } else {
-                        by_or(&a.author_name)
-                    },
-                    markdown::render(&a.body),
-                )
+            .map(|a| AdditionView {
+                added: date(a.added_on),
+                by: if a.by_reporter {
+                    "the reporter".to_owned()
+                } else {
+                    by_or(&a.author_name)
+                },
+                body: markdown::render(&a.body),
             })
             .collect(),
         timeline: detail
             .timeline
             .iter()
-            .map(|e| {
-                (
-                    datetime(e.occurred_at),
-                    markdown::render(&e.description),
-                    by_or(&e.added_by_name),
-                )
+            .map(|e| TimelineView {
+                at: datetime(e.occurred_at),
+                description: markdown::render(&e.description),
+                by: by_or(&e.added_by_name),
             })
             .collect(),
         factors: detail
             .factors
             .iter()
-            .map(|f| {
-                (
-                    f.id.to_string(),
-                    f.reason.label(),
-                    markdown::render(&f.description),
-                    by_or(&f.added_by_name),
-                )
+            .map(|f| FactorView {
+                id: f.id.to_string(),
+                reason: f.reason.label(),
+                description: markdown::render(&f.description),
+                by: by_or(&f.added_by_name),
             })
             .collect(),
         accounts: detail
@@ -626,38 +687,36 @@ fn loop_view(detail: &LoopDetail) -> LoopView {
                 ]
                 .into_iter()
                 .filter(|(_, text)| !text.is_empty())
-                .map(|(label, text)| (label, markdown::render(text)))
+                .map(|(label, text)| AccountPartView {
+                    label,
+                    html: markdown::render(text),
+                })
                 .collect(),
             })
             .collect(),
         answers: r.classification.as_ref().map(|(a, _)| *a),
-        suggestion: r.classification.as_ref().map(|(_, s)| {
-            (
-                s.kind
-                    .map(|k| k.label().to_owned())
-                    .unwrap_or_else(|| "No suggestion yet".to_owned()),
-                s.kind.map(|k| k.meaning().to_owned()).unwrap_or_default(),
-                s.reasons.clone(),
-            )
+        suggestion: r.classification.as_ref().map(|(_, s)| SuggestionView {
+            kind: s
+                .kind
+                .map(|k| k.label().to_owned())
+                .unwrap_or_else(|| "No suggestion yet".to_owned()),
+            meaning: s.kind.map(|k| k.meaning().to_owned()).unwrap_or_default(),
+            reasons: s.reasons.clone(),
         }),
-        override_view: r.type_override.as_ref().map(|o| {
-            (
-                o.kind.label().to_owned(),
-                o.reason.clone(),
-                by_or(&o.by_name),
-                date(o.at),
-            )
+        override_view: r.type_override.as_ref().map(|o| OverrideView {
+            kind: o.kind.label().to_owned(),
+            reason: o.reason.clone(),
+            by: by_or(&o.by_name),
+            at: date(o.at),
         }),
         learnings: detail
             .learnings
             .iter()
-            .map(|l| {
-                (
-                    markdown::render(&l.statement),
-                    l.visibility.as_str(),
-                    by_or(&l.created_by_name),
-                    date(l.created_at),
-                )
+            .map(|l| LearningView {
+                statement: markdown::render(&l.statement),
+                visibility: l.visibility.as_str(),
+                by: by_or(&l.created_by_name),
+                at: date(l.created_at),
             })
             .collect(),
         actions: detail
@@ -676,21 +735,18 @@ fn loop_view(detail: &LoopDetail) -> LoopView {
                     .map(date)
                     .unwrap_or_else(|| "no due date".to_owned()),
                 status: a.status.as_str(),
-                overdue: a.status == ActionStatus::Open
-                    && a.due_on.is_some_and(|d| d < detail.today),
+                overdue: detail.is_overdue(a),
                 dropped_reason: a.dropped_reason.clone(),
             })
             .collect(),
         follow_up_on: r.follow_up.on.map(date).unwrap_or_default(),
         follow_up_input: r.follow_up.on.map(input_date).unwrap_or_default(),
-        follow_up_answer: r.follow_up.answered_at.map(|at| {
-            (
-                r.follow_up.recurred.unwrap_or(false),
-                r.follow_up.held.unwrap_or(false),
-                markdown::render(r.follow_up.note.as_deref().unwrap_or("")),
-                by_or(&r.follow_up.answered_by_name),
-                date(at),
-            )
+        follow_up_answer: r.follow_up.answered_at.map(|at| FollowUpAnswerView {
+            recurred: r.follow_up.recurred.unwrap_or(false),
+            held: r.follow_up.held.unwrap_or(false),
+            note: markdown::render(r.follow_up.note.as_deref().unwrap_or("")),
+            by: by_or(&r.follow_up.answered_by_name),
+            at: date(at),
         }),
         follow_up_due: matches!(detail.attention, Some(Attention::FollowUpDue)),
         next_experiment: r.next_experiment_id.clone().unwrap_or_default(),
@@ -698,27 +754,25 @@ fn loop_view(detail: &LoopDetail) -> LoopView {
         history: detail
             .history
             .iter()
-            .map(|h| {
-                (
-                    match h.from {
-                        None => format!("Logged at {}", h.to.label()),
-                        Some(from) if from.index() < h.to.index() => {
-                            format!("{} → {}", from.label(), h.to.label())
-                        }
-                        Some(from) => format!("Stepped back: {} → {}", from.label(), h.to.label()),
-                    },
-                    if h.from.is_none() && r.anonymous {
-                        date(h.at)
-                    } else {
-                        datetime(h.at)
-                    },
-                    match (&h.by_name, h.from) {
-                        (Some(name), _) => name.clone(),
-                        (None, None) if r.anonymous => "anonymous".to_owned(),
-                        (None, _) => "a former member".to_owned(),
-                    },
-                    h.note.clone(),
-                )
+            .map(|h| HistoryView {
+                change: match h.from {
+                    None => format!("Logged at {}", h.to.label()),
+                    Some(from) if from.index() < h.to.index() => {
+                        format!("{} → {}", from.label(), h.to.label())
+                    }
+                    Some(from) => format!("Stepped back: {} → {}", from.label(), h.to.label()),
+                },
+                at: if h.from.is_none() && r.anonymous {
+                    date(h.at)
+                } else {
+                    datetime(h.at)
+                },
+                by: match (&h.by_name, h.from) {
+                    (Some(name), _) => name.clone(),
+                    (None, None) if r.anonymous => "anonymous".to_owned(),
+                    (None, _) => "a former member".to_owned(),
+                },
+                note: h.note.clone(),
             })
             .collect(),
     }
@@ -730,10 +784,10 @@ struct LoopPage {
     layout: Layout,
     team: Team,
     view: LoopView,
-    members: Vec<(String, String)>,
-    reasons: Vec<(&'static str, &'static str, &'static str)>,
-    types: Vec<(&'static str, &'static str)>,
-    questions: Vec<(&'static str, &'static str)>,
+    members: Vec<MemberChoice>,
+    reasons: Vec<WordChoice>,
+    types: Vec<WordChoice>,
+    questions: Vec<QuestionView>,
     /// Which form the errors belong to.
     error_form: &'static str,
     errors: FormErrors,
@@ -768,7 +822,10 @@ async fn loop_page(
         .members(access)
         .await?
         .into_iter()
-        .map(|m| (m.user.id.to_string(), m.user.name.to_string()))
+        .map(|m| MemberChoice {
+            id: m.user.id.to_string(),
+            name: m.user.name.to_string(),
+        })
         .collect();
     Ok(LoopPage {
         layout: Layout::signed_in(user, detail.record.title.clone(), "teams"),
@@ -777,13 +834,24 @@ async fn loop_page(
         members,
         reasons: FactorReason::ALL
             .iter()
-            .map(|r| (r.as_str(), r.label(), r.description()))
+            .map(|r| WordChoice {
+                word: r.as_str(),
+                label: r.label(),
+                description: r.description(),
+            })
             .collect(),
         types: FailureType::ALL
             .iter()
-            .map(|t| (t.as_str(), t.label()))
+            .map(|t| WordChoice {
+                word: t.as_str(),
+                label: t.label(),
+                description: t.meaning(),
+            })
             .collect(),
-        questions: Questionnaire::QUESTIONS.to_vec(),
+        questions: Questionnaire::QUESTIONS
+            .iter()
+            .map(|&(key, text)| QuestionView { key, text })
+            .collect(),
         error_form,
         errors,
         echo,
@@ -841,242 +909,606 @@ async fn form_failed(
     id: &str,
     form: &'static str,
     error: ServiceError,
-    echo: HashMap<String, String>,
+    echo: Echo,
 ) -> Result<Response, WebError> {
     let status = match &error {
         ServiceError::Conflict { .. } => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     let errors = FormErrors::from_service(error)?;
-    let page = loop_page(state, user, access, id, form, errors, Echo(echo)).await?;
+    let page = loop_page(state, user, access, id, form, errors, echo).await?;
     Ok(render_with_status(status, &page))
 }
 
-/// Any loop form: its fields as a map, checked for CSRF by `CsrfForm`.
-type Fields = HashMap<String, String>;
-
-fn field<'a>(fields: &'a Fields, key: &str) -> &'a str {
-    fields.get(key).map(String::as_str).unwrap_or("")
+/// After a loop form: back to the page at `anchor` with `notice`, or the page again with the
+/// errors beside the form named `form` and what was typed in it.
+#[allow(clippy::too_many_arguments)]
+async fn after_form(
+    state: &AppState,
+    user: &WebUser,
+    access: &TeamAccess,
+    id: &str,
+    result: Result<(), ServiceError>,
+    (notice, anchor, form): (&str, &str, &'static str),
+    echo: Echo,
+) -> Result<Response, WebError> {
+    match result {
+        Ok(()) => Ok(back_to(access, id, notice, anchor)),
+        Err(error) => form_failed(state, user, access, id, form, error, echo).await,
+    }
 }
 
-/// Dispatches the loop page's forms by `{action}`.
-pub async fn act(
+/// The reporter's or a member's addition to what was detected.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct AdditionForm {
+    #[serde(default)]
+    body: String,
+}
+
+/// `POST …/loops/{id}/additions`.
+pub async fn add_addition(
     State(state): State<AppState>,
-    Path((_slug, id, action)): Path<(String, String, String)>,
+    Path((_slug, id)): Path<(String, String)>,
     WebTeam { user, access }: WebTeam,
-    CsrfForm(fields): CsrfForm<Fields>,
+    CsrfForm(form): CsrfForm<AdditionForm>,
 ) -> Result<Response, WebError> {
-    let service = &state.service;
-    let (result, notice, anchor, form): (Result<(), ServiceError>, &str, &str, &'static str) =
-        match action.as_str() {
-            "additions" => (
-                service
-                    .add_addition(&access, &id, field(&fields, "body"))
-                    .await,
-                "addition-added",
-                "detect",
-                "addition",
-            ),
-            "timeline" => (
-                service
-                    .add_timeline_event(
-                        &access,
-                        &id,
-                        field(&fields, "occurred_at"),
-                        field(&fields, "description"),
-                    )
-                    .await,
-                "event-added",
-                "timeline",
-                "timeline",
-            ),
-            "factors" => (
-                service
-                    .add_factor(
-                        &access,
-                        &id,
-                        field(&fields, "reason"),
-                        field(&fields, "description"),
-                    )
-                    .await
-                    .map(|_| ()),
-                "factor-added",
-                "factors",
-                "factor",
-            ),
-            "review" => (
-                service
-                    .save_review(
-                        &access,
-                        &id,
-                        ReviewInput {
-                            aar_intended: field(&fields, "aar_intended").to_owned(),
-                            aar_actual: field(&fields, "aar_actual").to_owned(),
-                            aar_difference: field(&fields, "aar_difference").to_owned(),
-                            aar_lessons: field(&fields, "aar_lessons").to_owned(),
-                            went_well: field(&fields, "went_well").to_owned(),
-                            went_wrong: field(&fields, "went_wrong").to_owned(),
-                            got_lucky: field(&fields, "got_lucky").to_owned(),
-                        },
-                    )
-                    .await,
-                "review-saved",
-                "review",
-                "review",
-            ),
-            "accounts" => (
-                service
-                    .add_account(
-                        &access,
-                        &id,
-                        AccountInput {
-                            actions: field(&fields, "actions").to_owned(),
-                            observations: field(&fields, "observations").to_owned(),
-                            expectations: field(&fields, "expectations").to_owned(),
-                            assumptions: field(&fields, "assumptions").to_owned(),
-                            timeline_understanding: field(&fields, "timeline_understanding")
-                                .to_owned(),
-                            anonymous: fields.contains_key("anonymous"),
-                        },
-                    )
-                    .await,
-                if fields.contains_key("anonymous") {
-                    "account-held"
-                } else {
-                    "account-added"
-                },
-                "accounts",
-                "account",
-            ),
-            "classification" => {
-                let answer =
-                    |key: &str| Answer::parse(field(&fields, key)).unwrap_or(Answer::Unsure);
-                let answers = Questionnaire {
-                    new_territory: answer("new_territory"),
-                    pursued_goal: answer("pursued_goal"),
-                    hypothesis_beforehand: answer("hypothesis_beforehand"),
-                    as_small_as_possible: answer("as_small_as_possible"),
-                    responded_quickly: answer("responded_quickly"),
-                    learned_from: answer("learned_from"),
-                };
-                (
-                    service.classify(&access, &id, answers).await.map(|_| ()),
-                    "classified",
-                    "classification",
-                    "classification",
-                )
-            }
-            "override" => (
-                service
-                    .override_type(
-                        &access,
-                        &id,
-                        Some(field(&fields, "type")),
-                        field(&fields, "reason"),
-                    )
-                    .await,
-                "override-saved",
-                "classification",
-                "override",
-            ),
-            "override-clear" => (
-                service.override_type(&access, &id, None, "").await,
-                "override-cleared",
-                "classification",
-                "override",
-            ),
-            "learnings" => (
-                service
-                    .add_learning(
-                        &access,
-                        &id,
-                        field(&fields, "statement"),
-                        field(&fields, "visibility"),
-                    )
-                    .await
-                    .map(|_| ()),
-                "learning-added",
-                "learnings",
-                "learning",
-            ),
-            "actions" => (
-                service
-                    .add_action(
-                        &access,
-                        &id,
-                        field(&fields, "title"),
-                        Some(field(&fields, "owner_id")),
-                        Some(field(&fields, "due_on")),
-                    )
-                    .await
-                    .map(|_| ()),
-                "action-added",
-                "actions",
-                "action",
-            ),
-            "action-status" => (
-                service
-                    .set_action_status(
-                        &access,
-                        field(&fields, "action_id"),
-                        field(&fields, "status"),
-                        field(&fields, "dropped_reason"),
-                    )
-                    .await
-                    .map(|_| ()),
-                "action-updated",
-                "actions",
-                "action-status",
-            ),
-            "follow-up" => (
-                service
-                    .set_follow_up(&access, &id, Some(field(&fields, "follow_up_on")))
-                    .await,
-                "follow-up-set",
-                "continue",
-                "follow-up",
-            ),
-            "follow-up-answer" => (
-                service
-                    .answer_follow_up(
-                        &access,
-                        &id,
-                        field(&fields, "recurred") == "yes",
-                        field(&fields, "held") == "yes",
-                        field(&fields, "note"),
-                    )
-                    .await,
-                "follow-up-answered",
-                "continue",
-                "follow-up-answer",
-            ),
-            "advance" | "step-back" => (
-                service
-                    .change_stage(&access, &id, action == "advance", field(&fields, "note"))
-                    .await
-                    .map(|_| ()),
-                if action == "advance" {
-                    "stage-advanced"
-                } else {
-                    "stage-back"
-                },
-                "next-step",
-                "stage",
-            ),
-            "factor-remove" => (
-                service
-                    .remove_factor(&access, &id, field(&fields, "factor_id"))
-                    .await,
-                "factor-removed",
-                "factors",
-                "factor",
-            ),
-            _ => return Err(ServiceError::NotFound.into()),
-        };
-    match result {
-        Ok(()) => Ok(back_to(&access, &id, notice, anchor)),
-        Err(error) => form_failed(&state, &user, &access, &id, form, error, fields).await,
-    }
+    let result = state.service.add_addition(&access, &id, &form.body).await;
+    let outcome = ("addition-added", "detect", "addition");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::of(&form),
+    )
+    .await
+}
+
+/// One event of the timeline.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct TimelineForm {
+    #[serde(default)]
+    occurred_at: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// `POST …/loops/{id}/timeline`.
+pub async fn add_timeline_event(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<TimelineForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .add_timeline_event(&access, &id, &form.occurred_at, &form.description)
+        .await;
+    let outcome = ("event-added", "timeline", "timeline");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::of(&form),
+    )
+    .await
+}
+
+/// A contributing factor: where on the spectrum of reasons, and what happened.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct FactorForm {
+    #[serde(default)]
+    reason: Choice<FactorReason>,
+    #[serde(default)]
+    description: String,
+}
+
+/// `POST …/loops/{id}/factors`.
+pub async fn add_factor(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<FactorForm>,
+) -> Result<Response, WebError> {
+    let result = match form.reason.read("reason") {
+        Ok(reason) => state
+            .service
+            .add_factor(&access, &id, reason, &form.description)
+            .await
+            .map(|_| ()),
+        Err(error) => Err(error),
+    };
+    let outcome = ("factor-added", "factors", "factor");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::of(&form),
+    )
+    .await
+}
+
+/// Which factor to remove.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct RemoveFactorForm {
+    #[serde(default)]
+    factor_id: String,
+}
+
+/// `POST …/loops/{id}/factor-remove`.
+pub async fn remove_factor(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<RemoveFactorForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .remove_factor(&access, &id, &form.factor_id)
+        .await;
+    let outcome = ("factor-removed", "factors", "factor");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::of(&form),
+    )
+    .await
+}
+
+/// The after-action review and the went well / went wrong / got lucky lists.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ReviewForm {
+    #[serde(default)]
+    aar_intended: String,
+    #[serde(default)]
+    aar_actual: String,
+    #[serde(default)]
+    aar_difference: String,
+    #[serde(default)]
+    aar_lessons: String,
+    #[serde(default)]
+    went_well: String,
+    #[serde(default)]
+    went_wrong: String,
+    #[serde(default)]
+    got_lucky: String,
+}
+
+/// `POST …/loops/{id}/review`.
+pub async fn save_review(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<ReviewForm>,
+) -> Result<Response, WebError> {
+    let echo = Echo::of(&form);
+    let input = ReviewInput {
+        aar_intended: form.aar_intended,
+        aar_actual: form.aar_actual,
+        aar_difference: form.aar_difference,
+        aar_lessons: form.aar_lessons,
+        went_well: form.went_well,
+        went_wrong: form.went_wrong,
+        got_lucky: form.got_lucky,
+    };
+    let result = state.service.save_review(&access, &id, input).await;
+    let outcome = ("review-saved", "review", "review");
+    after_form(&state, &user, &access, &id, result, outcome, echo).await
+}
+
+/// One person's account of what they did, saw, expected and assumed.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct AccountForm {
+    #[serde(default)]
+    actions: String,
+    #[serde(default)]
+    observations: String,
+    #[serde(default)]
+    expectations: String,
+    #[serde(default)]
+    assumptions: String,
+    #[serde(default)]
+    timeline_understanding: String,
+    /// Present (ticked) when the account is given anonymously.
+    #[serde(default)]
+    anonymous: Tick,
+}
+
+/// `POST …/loops/{id}/accounts`.
+pub async fn add_account(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<AccountForm>,
+) -> Result<Response, WebError> {
+    let echo = Echo::of(&form);
+    let anonymous = form.anonymous.0;
+    let input = AccountInput {
+        actions: form.actions,
+        observations: form.observations,
+        expectations: form.expectations,
+        assumptions: form.assumptions,
+        timeline_understanding: form.timeline_understanding,
+        anonymous,
+    };
+    let result = state.service.add_account(&access, &id, input).await;
+    let notice = if anonymous {
+        "account-held"
+    } else {
+        "account-added"
+    };
+    let outcome = (notice, "accounts", "account");
+    after_form(&state, &user, &access, &id, result, outcome, echo).await
+}
+
+/// The classification questionnaire. An answer left out or not one of yes, no and unsure counts
+/// as unsure, as the questionnaire allows.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ClassificationForm {
+    #[serde(default)]
+    new_territory: Choice<Answer>,
+    #[serde(default)]
+    pursued_goal: Choice<Answer>,
+    #[serde(default)]
+    hypothesis_beforehand: Choice<Answer>,
+    #[serde(default)]
+    as_small_as_possible: Choice<Answer>,
+    #[serde(default)]
+    responded_quickly: Choice<Answer>,
+    #[serde(default)]
+    learned_from: Choice<Answer>,
+}
+
+/// `POST …/loops/{id}/classification`.
+pub async fn classify(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<ClassificationForm>,
+) -> Result<Response, WebError> {
+    let answers = Questionnaire {
+        new_territory: form.new_territory.or(Answer::Unsure),
+        pursued_goal: form.pursued_goal.or(Answer::Unsure),
+        hypothesis_beforehand: form.hypothesis_beforehand.or(Answer::Unsure),
+        as_small_as_possible: form.as_small_as_possible.or(Answer::Unsure),
+        responded_quickly: form.responded_quickly.or(Answer::Unsure),
+        learned_from: form.learned_from.or(Answer::Unsure),
+    };
+    let result = state
+        .service
+        .classify(&access, &id, answers)
+        .await
+        .map(|_| ());
+    let outcome = ("classified", "classification", "classification");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::of(&form),
+    )
+    .await
+}
+
+/// A type chosen other than the suggestion, and why. An empty type withdraws the override.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct OverrideForm {
+    #[serde(default, rename = "type")]
+    kind: Choice<FailureType>,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST …/loops/{id}/override`.
+pub async fn override_type(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<OverrideForm>,
+) -> Result<Response, WebError> {
+    let result = match form.kind.read_optional("type") {
+        Ok(kind) => {
+            state
+                .service
+                .override_type(&access, &id, kind, &form.reason)
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    let outcome = ("override-saved", "classification", "override");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::of(&form),
+    )
+    .await
+}
+
+/// `POST …/loops/{id}/override-clear`.
+pub async fn clear_override(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
+) -> Result<Response, WebError> {
+    let result = state.service.override_type(&access, &id, None, "").await;
+    let outcome = ("override-cleared", "classification", "override");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::default(),
+    )
+    .await
+}
+
+/// A learning and who may read it.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct LearningForm {
+    #[serde(default)]
+    statement: String,
+    #[serde(default)]
+    visibility: Choice<Visibility>,
+}
+
+/// `POST …/loops/{id}/learnings`.
+pub async fn add_learning(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<LearningForm>,
+) -> Result<Response, WebError> {
+    let result = match form.visibility.read("visibility") {
+        Ok(visibility) => state
+            .service
+            .add_learning(&access, &id, &form.statement, visibility)
+            .await
+            .map(|_| ()),
+        Err(error) => Err(error),
+    };
+    let outcome = ("learning-added", "learnings", "learning");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::of(&form),
+    )
+    .await
+}
+
+/// A new action item.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    owner_id: String,
+    #[serde(default)]
+    due_on: String,
+}
+
+/// `POST …/loops/{id}/actions`.
+pub async fn add_action(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<ActionForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .add_action(
+            &access,
+            &id,
+            &form.title,
+            Some(&form.owner_id),
+            Some(&form.due_on),
+        )
+        .await
+        .map(|_| ());
+    let outcome = ("action-added", "actions", "action");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::of(&form),
+    )
+    .await
+}
+
+/// An action marked done, dropped (with a reason) or open again.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ActionStatusForm {
+    #[serde(default)]
+    action_id: String,
+    #[serde(default)]
+    status: Choice<ActionStatus>,
+    #[serde(default)]
+    dropped_reason: String,
+}
+
+/// `POST …/loops/{id}/action-status`.
+pub async fn set_action_status(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<ActionStatusForm>,
+) -> Result<Response, WebError> {
+    let result = match form.status.read("status") {
+        Ok(status) => state
+            .service
+            .set_action_status(&access, &form.action_id, status, &form.dropped_reason)
+            .await
+            .map(|_| ()),
+        Err(error) => Err(error),
+    };
+    let outcome = ("action-updated", "actions", "action-status");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::of(&form),
+    )
+    .await
+}
+
+/// The day to check whether the learning held.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct FollowUpForm {
+    #[serde(default)]
+    follow_up_on: String,
+}
+
+/// `POST …/loops/{id}/follow-up`.
+pub async fn set_follow_up(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<FollowUpForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .set_follow_up(&access, &id, Some(&form.follow_up_on))
+        .await;
+    let outcome = ("follow-up-set", "continue", "follow-up");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::of(&form),
+    )
+    .await
+}
+
+/// The follow-up's answer: did it recur, did the change hold ("yes" for yes).
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct FollowUpAnswerForm {
+    #[serde(default)]
+    recurred: String,
+    #[serde(default)]
+    held: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST …/loops/{id}/follow-up-answer`.
+pub async fn answer_follow_up(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<FollowUpAnswerForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .answer_follow_up(
+            &access,
+            &id,
+            form.recurred == "yes",
+            form.held == "yes",
+            &form.note,
+        )
+        .await;
+    let outcome = ("follow-up-answered", "continue", "follow-up-answer");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::of(&form),
+    )
+    .await
+}
+
+/// A stage change and its note.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct StageForm {
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST …/loops/{id}/advance`.
+pub async fn advance(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<StageForm>,
+) -> Result<Response, WebError> {
+    change_stage(state, user, access, id, form, true).await
+}
+
+/// `POST …/loops/{id}/step-back`.
+pub async fn step_back(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<StageForm>,
+) -> Result<Response, WebError> {
+    change_stage(state, user, access, id, form, false).await
+}
+
+async fn change_stage(
+    state: AppState,
+    user: WebUser,
+    access: TeamAccess,
+    id: String,
+    form: StageForm,
+    forward: bool,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .change_stage(&access, &id, forward, &form.note)
+        .await
+        .map(|_| ());
+    let notice = if forward {
+        "stage-advanced"
+    } else {
+        "stage-back"
+    };
+    let outcome = (notice, "next-step", "stage");
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result,
+        outcome,
+        Echo::of(&form),
+    )
+    .await
 }
 
 #[derive(Template)]

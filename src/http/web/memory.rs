@@ -9,9 +9,11 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{date, render, render_with_status, FormErrors, Layout};
+use crate::domain::experiments::{format_days, format_money};
 use crate::domain::health::HealthRange;
 use crate::domain::loops::Stage;
 use crate::domain::search::DocKind;
+use crate::domain::text::count;
 use crate::domain::Team;
 use crate::http::charts::{bars, Bar};
 use crate::http::error::WebError;
@@ -380,27 +382,15 @@ fn health_page(
     let figures = vec![
         Figure {
             label: "Median time to detect (happened → noticed)",
-            value: format!(
-                "{} over {} loops",
-                report.time_to_detect.describe(),
-                report.time_to_detect.loops
-            ),
+            value: report.time_to_detect.describe(),
         },
         Figure {
             label: "Median time to analyse (logged → Apply)",
-            value: format!(
-                "{} over {} loops",
-                report.time_to_analyse.describe(),
-                report.time_to_analyse.loops
-            ),
+            value: report.time_to_analyse.describe(),
         },
         Figure {
             label: "Median time to apply (Apply → Continue)",
-            value: format!(
-                "{} over {} loops",
-                report.time_to_apply.describe(),
-                report.time_to_apply.loops
-            ),
+            value: report.time_to_apply.describe(),
         },
         Figure {
             label: "Loops stuck in a stage",
@@ -430,8 +420,8 @@ fn health_page(
             "stages",
             "Loops by stage",
             &format!(
-                "{} loops logged ({}), by their current stage.",
-                report.total_loops,
+                "{} logged ({}), by their current stage.",
+                count(report.total_loops, "loop", "loops"),
                 range.label()
             ),
             &stage_bars,
@@ -459,9 +449,9 @@ fn health_page(
             .into_iter()
             .map(|(currency, money, days)| {
                 (
-                    currency,
-                    format!("{}.{:02}", money / 100, money % 100),
-                    format!("{}.{}", days / 10, days % 10),
+                    currency.clone(),
+                    format_money(money, &currency),
+                    format_days(days),
                 )
             })
             .collect(),
@@ -489,7 +479,14 @@ pub async fn organisation_health(
     let note = match report.teams {
         None => "Every team in the organisation (you are an admin).".to_owned(),
         Some(n) => {
-            format!("The {n} team(s) you belong to: nobody sees figures of a team they are not in.")
+            format!(
+                "The {} you belong to: nobody sees figures of a team they are not in.",
+                if n == 1 {
+                    "team".to_owned()
+                } else {
+                    format!("{n} teams")
+                }
+            )
         }
     };
     Ok(health_page(

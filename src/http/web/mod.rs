@@ -5,6 +5,8 @@ mod account;
 mod auth;
 mod culture;
 mod experiments;
+mod form;
+mod format;
 mod invitations;
 mod loops;
 mod memory;
@@ -25,6 +27,7 @@ use super::error::error_page;
 use super::extract::WebUser;
 use super::AppState;
 use crate::service::{FieldError, ServiceError};
+pub use format::date;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -77,7 +80,55 @@ pub fn routes() -> Router<AppState> {
         .route("/library", get(memory::library))
         .route("/health", get(memory::organisation_health))
         .route("/teams/{slug}/loops/{id}", get(loops::show))
-        .route("/teams/{slug}/loops/{id}/{action}", post(loops::act))
+        .route("/teams/{slug}/loops/{id}/advance", post(loops::advance))
+        .route("/teams/{slug}/loops/{id}/step-back", post(loops::step_back))
+        .route(
+            "/teams/{slug}/loops/{id}/additions",
+            post(loops::add_addition),
+        )
+        .route("/teams/{slug}/loops/{id}/review", post(loops::save_review))
+        .route(
+            "/teams/{slug}/loops/{id}/timeline",
+            post(loops::add_timeline_event),
+        )
+        .route("/teams/{slug}/loops/{id}/factors", post(loops::add_factor))
+        .route(
+            "/teams/{slug}/loops/{id}/factor-remove",
+            post(loops::remove_factor),
+        )
+        .route(
+            "/teams/{slug}/loops/{id}/accounts",
+            post(loops::add_account),
+        )
+        .route(
+            "/teams/{slug}/loops/{id}/classification",
+            post(loops::classify),
+        )
+        .route(
+            "/teams/{slug}/loops/{id}/override",
+            post(loops::override_type),
+        )
+        .route(
+            "/teams/{slug}/loops/{id}/override-clear",
+            post(loops::clear_override),
+        )
+        .route(
+            "/teams/{slug}/loops/{id}/learnings",
+            post(loops::add_learning),
+        )
+        .route("/teams/{slug}/loops/{id}/actions", post(loops::add_action))
+        .route(
+            "/teams/{slug}/loops/{id}/action-status",
+            post(loops::set_action_status),
+        )
+        .route(
+            "/teams/{slug}/loops/{id}/follow-up",
+            post(loops::set_follow_up),
+        )
+        .route(
+            "/teams/{slug}/loops/{id}/follow-up-answer",
+            post(loops::answer_follow_up),
+        )
         .route(
             "/reporter/{secret}",
             get(loops::reporter).post(loops::reporter_submit),
@@ -94,20 +145,61 @@ pub fn routes() -> Router<AppState> {
             get(experiments::edit_form),
         )
         .route(
-            "/teams/{slug}/experiments/{id}/{action}",
-            post(experiments::act),
+            "/teams/{slug}/experiments/{id}/update",
+            post(experiments::update),
+        )
+        .route(
+            "/teams/{slug}/experiments/{id}/reasons",
+            post(experiments::write_reason),
+        )
+        .route(
+            "/teams/{slug}/experiments/{id}/reason-withdraw",
+            post(experiments::withdraw_reason),
+        )
+        .route(
+            "/teams/{slug}/experiments/{id}/reveal",
+            post(experiments::reveal),
+        )
+        .route(
+            "/teams/{slug}/experiments/{id}/dispose",
+            post(experiments::dispose),
+        )
+        .route(
+            "/teams/{slug}/experiments/{id}/pilot",
+            post(experiments::answer_pilot),
+        )
+        .route(
+            "/teams/{slug}/experiments/{id}/approve",
+            post(experiments::approve),
+        )
+        .route(
+            "/teams/{slug}/experiments/{id}/start",
+            post(experiments::start),
+        )
+        .route(
+            "/teams/{slug}/experiments/{id}/cancel",
+            post(experiments::cancel),
+        )
+        .route(
+            "/teams/{slug}/experiments/{id}/conclude",
+            post(experiments::conclude),
         )
         .route("/teams/{slug}/pulse", get(culture::pulse))
         .route("/teams/{slug}/pulse.csv", get(culture::pulse_csv))
         .route(
-            "/teams/{slug}/pulse-settings/{action}",
-            post(culture::pulse_settings),
+            "/teams/{slug}/pulse-settings/open",
+            post(culture::open_round),
+        )
+        .route(
+            "/teams/{slug}/pulse-settings/threshold",
+            post(culture::set_threshold),
         )
         .route("/teams/{slug}/pulse/{id}", get(culture::round))
         .route(
-            "/teams/{slug}/pulse/{id}/{action}",
-            post(culture::round_action),
+            "/teams/{slug}/pulse/{id}/answer",
+            post(culture::answer_round),
         )
+        .route("/teams/{slug}/pulse/{id}/close", post(culture::close_round))
         .route(
             "/teams/{slug}/recognition",
             get(culture::recognition).post(culture::recognise),
@@ -127,7 +219,38 @@ pub fn routes() -> Router<AppState> {
             "/teams/{slug}/reviews/{id}/summary.md",
             get(review::summary),
         )
-        .route("/teams/{slug}/reviews/{id}/{action}", post(review::act))
+        .route("/teams/{slug}/reviews/{id}/join", post(review::join))
+        .route("/teams/{slug}/reviews/{id}/observe", post(review::observe))
+        .route(
+            "/teams/{slug}/reviews/{id}/check-action",
+            post(review::check_action),
+        )
+        .route("/teams/{slug}/reviews/{id}/cards", post(review::write_card))
+        .route(
+            "/teams/{slug}/reviews/{id}/withdraw-card",
+            post(review::withdraw_card),
+        )
+        .route("/teams/{slug}/reviews/{id}/done", post(review::done))
+        .route(
+            "/teams/{slug}/reviews/{id}/not-done",
+            post(review::not_done),
+        )
+        .route("/teams/{slug}/reviews/{id}/advance", post(review::advance))
+        .route("/teams/{slug}/reviews/{id}/close", post(review::close))
+        .route(
+            "/teams/{slug}/reviews/{id}/show-leads",
+            post(review::show_leads),
+        )
+        .route("/teams/{slug}/reviews/{id}/timer", post(review::set_timer))
+        .route("/teams/{slug}/reviews/{id}/groups", post(review::add_group))
+        .route(
+            "/teams/{slug}/reviews/{id}/group-card",
+            post(review::group_card),
+        )
+        .route("/teams/{slug}/reviews/{id}/hide", post(review::hide))
+        .route("/teams/{slug}/reviews/{id}/vote", post(review::vote))
+        .route("/teams/{slug}/reviews/{id}/decide", post(review::decide))
+        .route("/teams/{slug}/reviews/{id}/dissent", post(review::dissent))
         .route("/people", get(people::show))
         .route("/people/lint", get(people::lint_rules))
         .route("/people/lint/terms", post(people::add_lint_term))
@@ -391,12 +514,4 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
         "There is nothing at this address, or you do not have access to it.",
         Vec::new(),
     )
-}
-
-/// Formats a date for pages: "3 Mar 2026".
-pub fn date(at: time::OffsetDateTime) -> String {
-    at.format(time::macros::format_description!(
-        "[day padding:none] [month repr:short] [year]"
-    ))
-    .unwrap_or_default()
 }

@@ -3,16 +3,17 @@
 //! The session's body is one fragment (`review_body.html`) rendered for the full page and for
 //! `…/live`, which `app.js` fetches whenever the event stream says the session changed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
 
-use super::loops::Echo;
+use super::form::{Choice, Echo, EmptyForm, Tick};
 use super::{date, render, render_with_status, FormErrors, Layout, NoticeQuery};
-use crate::domain::loops::FactorReason;
+use crate::domain::loops::{FactorReason, Visibility};
 use crate::domain::review::{CardKind, Phase};
 use crate::domain::Team;
 use crate::http::error::WebError;
@@ -22,23 +23,36 @@ use crate::service::loops::LoopQuery;
 use crate::service::review::{summary_markdown, CardView, ReviewView};
 use crate::service::{ServiceError, TeamAccess};
 
-type Fields = HashMap<String, String>;
-
-fn field<'a>(fields: &'a Fields, key: &str) -> &'a str {
-    fields.get(key).map(String::as_str).unwrap_or("")
-}
-
 #[derive(Template)]
 #[template(path = "reviews.html")]
 struct ReviewsPage {
     layout: Layout,
     team: Team,
     member: bool,
-    /// id, title, phase, started.
-    sessions: Vec<(String, String, &'static str, String)>,
-    loops: Vec<(String, String)>,
+    sessions: Vec<SessionRow>,
+    loops: Vec<LoopChoice>,
     errors: FormErrors,
     echo: Echo,
+}
+
+/// A session in the list.
+struct SessionRow {
+    id: String,
+    title: String,
+    phase: &'static str,
+    started: String,
+}
+
+/// A loop a session can review (or a review page links back to).
+struct LoopChoice {
+    id: String,
+    title: String,
+}
+
+/// A heading and the cards under it, in the order they show.
+struct CardSection<'a> {
+    heading: String,
+    cards: Vec<&'a CardView>,
 }
 
 async fn reviews_page(
@@ -58,7 +72,12 @@ async fn reviews_page(
                 .loop_title
                 .clone()
                 .unwrap_or_else(|| first_line(&r.prompt));
-            (r.id.to_string(), title, r.phase.label(), date(r.created_at))
+            SessionRow {
+                id: r.id.to_string(),
+                title,
+                phase: r.phase.label(),
+                started: date(r.created_at),
+            }
         })
         .collect();
     let query = LoopQuery {
@@ -71,7 +90,10 @@ async fn reviews_page(
         .await?
         .loops
         .into_iter()
-        .map(|(l, _)| (l.id.to_string(), l.title))
+        .map(|(l, _)| LoopChoice {
+            id: l.id.to_string(),
+            title: l.title,
+        })
         .collect();
     Ok(ReviewsPage {
         layout: Layout::signed_in(
@@ -111,12 +133,23 @@ pub async fn list(
     Ok(render(&page))
 }
 
+/// A new session: the loop it reviews (if any), the prompt and each person's dots.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct StartForm {
+    #[serde(default)]
+    loop_id: String,
+    #[serde(default)]
+    prompt: String,
+    #[serde(default)]
+    dots: String,
+}
+
 pub async fn start(
     State(state): State<AppState>,
     WebTeam { user, access }: WebTeam,
-    CsrfForm(fields): CsrfForm<Fields>,
+    CsrfForm(form): CsrfForm<StartForm>,
 ) -> Result<Response, WebError> {
-    let dots = match field(&fields, "dots").trim() {
+    let dots = match form.dots.trim() {
         "" => Ok(None),
         raw => raw.parse::<i64>().map(Some),
     };
@@ -124,12 +157,7 @@ pub async fn start(
         Ok(dots) => {
             state
                 .service
-                .start_review(
-                    &access,
-                    Some(field(&fields, "loop_id")),
-                    field(&fields, "prompt"),
-                    dots,
-                )
+                .start_review(&access, Some(&form.loop_id), &form.prompt, dots)
                 .await
         }
         Err(_) => Err(ServiceError::field("dots", "must be a whole number")),
@@ -142,7 +170,7 @@ pub async fn start(
         .into_response()),
         Err(error) => {
             let errors = FormErrors::from_service(error)?;
-            let page = reviews_page(&state, &user, &access, errors, Echo::from(fields)).await?;
+            let page = reviews_page(&state, &user, &access, errors, Echo::of(&form)).await?;
             Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
@@ -166,7 +194,7 @@ struct ReviewBody<'a> {
     seconds_left: Option<i64>,
     ends_at: String,
     /// Heading and cards, in the order they show.
-    sections: Vec<(String, Vec<&'a CardView>)>,
+    sections: Vec<CardSection<'a>>,
     totals: HashMap<String, u32>,
     summary_html: String,
     errors: FormErrors,
@@ -184,19 +212,19 @@ fn body<'a>(
     csrf: &str,
     errors: FormErrors,
 ) -> ReviewBody<'a> {
-    let now = time::OffsetDateTime::now_utc();
     let totals: HashMap<String, u32> = v.totals.iter().flatten().cloned().collect();
-    let mut sections: Vec<(String, Vec<&CardView>)> = Vec::new();
+    let mut sections: Vec<CardSection> = Vec::new();
     let grouped = v.record.phase.index() >= Phase::Group.index();
     if grouped {
         for g in &v.groups {
-            sections.push((
-                g.title.clone(),
-                v.cards
+            sections.push(CardSection {
+                heading: g.title.clone(),
+                cards: v
+                    .cards
                     .iter()
                     .filter(|c| c.group_id.as_deref() == Some(g.id.as_str()))
                     .collect(),
-            ));
+            });
         }
     }
     let rest: Vec<&CardView> = v
@@ -210,7 +238,10 @@ fn body<'a>(
         "All cards"
     };
     // Each section keeps the view's order: leads' cards last, then by dots.
-    sections.push((rest_title.to_owned(), rest));
+    sections.push(CardSection {
+        heading: rest_title.to_owned(),
+        cards: rest,
+    });
     let summary_html = if v.record.phase == Phase::Closed {
         markdown::render(&summary_markdown(v))
     } else {
@@ -228,7 +259,7 @@ fn body<'a>(
         phases: Phase::ALL,
         kinds: CardKind::ALL,
         reasons: FactorReason::ALL,
-        seconds_left: v.seconds_left(now),
+        seconds_left: v.seconds_left,
         ends_at: v
             .record
             .phase_ends_at
@@ -252,7 +283,7 @@ struct ReviewPage {
     team: Team,
     title: String,
     prompt: String,
-    loop_link: Option<(String, String)>,
+    loop_link: Option<LoopChoice>,
     base: String,
     version: i64,
     body: String,
@@ -283,7 +314,12 @@ fn page(
         } else {
             String::new()
         },
-        loop_link: v.record.loop_id.clone().zip(v.record.loop_title.clone()),
+        loop_link: v
+            .record
+            .loop_id
+            .clone()
+            .zip(v.record.loop_title.clone())
+            .map(|(id, title)| LoopChoice { id, title }),
         base: format!("/teams/{}/reviews/{}", access.team().slug, v.record.id),
         version: v.record.version,
         body: inner,
@@ -355,195 +391,409 @@ pub async fn summary(
         .into_response())
 }
 
-/// Every button and form of the session page.
-pub async fn act(
-    State(state): State<AppState>,
-    Path((_slug, id, action)): Path<(String, String, String)>,
-    WebTeam { user, access }: WebTeam,
-    CsrfForm(fields): CsrfForm<Fields>,
+/// After a session form: back to the session (with `notice`, when there is one), or the
+/// session again with the error in its summary.
+async fn after_form(
+    state: &AppState,
+    user: &WebUser,
+    access: &TeamAccess,
+    id: &str,
+    result: Result<(), ServiceError>,
+    notice: &str,
 ) -> Result<Response, WebError> {
-    let service = &state.service;
-    let (result, notice): (Result<(), ServiceError>, &str) = match action.as_str() {
-        "join" => (
-            service.join_review(&access, &id, false).await,
-            "review-joined",
-        ),
-        "observe" => (
-            service.join_review(&access, &id, true).await,
-            "review-joined",
-        ),
-        "check-action" => (
-            service
-                .check_review_action(
-                    &access,
-                    &id,
-                    field(&fields, "action_id"),
-                    field(&fields, "outcome"),
-                    field(&fields, "dropped_reason"),
-                )
-                .await,
-            "action-updated",
-        ),
-        "cards" => (
-            service
-                .write_card(
-                    &access,
-                    &id,
-                    field(&fields, "kind"),
-                    field(&fields, "text"),
-                    fields.contains_key("show_name"),
-                )
-                .await
-                .map(|_| ()),
-            "card-sealed",
-        ),
-        "withdraw-card" => (
-            service
-                .withdraw_card(&access, &id, field(&fields, "card_id"))
-                .await,
-            "card-withdrawn",
-        ),
-        "done" => (
-            service.finish_writing(&access, &id, true).await,
-            "review-done",
-        ),
-        "not-done" => (service.finish_writing(&access, &id, false).await, ""),
-        "advance" => (
-            service
-                .advance_review(&access, &id, Some(field(&fields, "from")))
-                .await
-                .map(|_| ()),
-            "",
-        ),
-        "close" => (service.close_review(&access, &id).await, "review-closed"),
-        "show-leads" => (service.show_leads_cards(&access, &id).await, ""),
-        "timer" => {
-            let minutes = match field(&fields, "minutes").trim() {
-                "" => Ok(None),
-                raw => raw
-                    .parse::<i64>()
-                    .map(Some)
-                    .map_err(|_| ServiceError::field("minutes", "must be a whole number")),
-            };
-            let result = match minutes {
-                Ok(m) => service.set_review_timer(&access, &id, m).await,
-                Err(e) => Err(e),
-            };
-            (result, "")
-        }
-        "groups" => (
-            service
-                .add_review_group(&access, &id, field(&fields, "title"))
-                .await
-                .map(|_| ()),
-            "",
-        ),
-        "group-card" => (
-            service
-                .group_card(
-                    &access,
-                    &id,
-                    field(&fields, "card_id"),
-                    Some(field(&fields, "group_id")),
-                )
-                .await,
-            "",
-        ),
-        "hide" => (
-            service
-                .hide_card(
-                    &access,
-                    &id,
-                    field(&fields, "card_id"),
-                    field(&fields, "reason"),
-                )
-                .await,
-            "card-hidden",
-        ),
-        "vote" => {
-            let mut dots = Vec::new();
-            let mut bad = None;
-            for (key, value) in &fields {
-                if let Some(card) = key.strip_prefix("dots_") {
-                    match value.trim() {
-                        "" | "0" => {}
-                        raw => match raw.parse::<u32>() {
-                            Ok(n) => dots.push((card.to_owned(), n)),
-                            Err(_) => bad = Some(key.clone()),
-                        },
-                    }
-                }
-            }
-            let result = match bad {
-                Some(key) => Err(ServiceError::field(&key, "must be a whole number of dots")),
-                None => service.vote(&access, &id, &dots).await,
-            };
-            (result, "ballot-sealed")
-        }
-        "decide" => (
-            service
-                .decide(
-                    &access,
-                    &id,
-                    Some(field(&fields, "card_id")),
-                    field(&fields, "kind"),
-                    field(&fields, "text"),
-                    Some(field(&fields, "factor_reason")),
-                    Some(field(&fields, "learning_visibility")),
-                )
-                .await
-                .map(|_| ()),
-            "decision-recorded",
-        ),
-        "dissent" => (
-            service
-                .dissent(
-                    &access,
-                    &id,
-                    field(&fields, "decision_id"),
-                    field(&fields, "reason"),
-                    fields.contains_key("show_name"),
-                )
-                .await,
-            "dissent-recorded",
-        ),
-        _ => return Err(ServiceError::NotFound.into()),
-    };
-    match result {
+    let error = match result {
         Ok(()) => {
             let query = if notice.is_empty() {
                 String::new()
             } else {
                 format!("?notice={notice}")
             };
-            Ok(Redirect::to(&format!(
+            return Ok(Redirect::to(&format!(
                 "/teams/{}/reviews/{id}{query}",
                 access.team().slug
             ))
-            .into_response())
+            .into_response());
         }
-        Err(error) => {
-            let status = match &error {
-                ServiceError::Conflict { .. } => StatusCode::CONFLICT,
-                ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
+        Err(error) => error,
+    };
+    let status = match &error {
+        ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let errors = match FormErrors::from_service(error) {
+        Ok(errors) => errors,
+        Err(ServiceError::Conflict {
+            field: None,
+            message,
+        }) => FormErrors::from_message("session", &message),
+        Err(ServiceError::Forbidden(message)) => FormErrors::from_message("session", &message),
+        Err(other) => return Err(other.into()),
+    };
+    let view = state.service.review_view(access, id).await?;
+    Ok(render_with_status(
+        status,
+        &page(user, access, &view, errors)?,
+    ))
+}
+
+/// Declares a handler for a session button whose form carries nothing but its CSRF token.
+macro_rules! button {
+    ($(#[$doc:meta])* $name:ident, $notice:literal, |$service:ident, $access:ident, $id:ident| $call:expr) => {
+        $(#[$doc])*
+        pub async fn $name(
+            State(state): State<AppState>,
+            Path((_slug, $id)): Path<(String, String)>,
+            WebTeam { user, access }: WebTeam,
+            CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
+        ) -> Result<Response, WebError> {
+            let result = {
+                let $service = &state.service;
+                let $access = &access;
+                let $id = &$id;
+                $call.await
             };
-            let errors = match FormErrors::from_service(error) {
-                Ok(errors) => errors,
-                Err(ServiceError::Conflict {
-                    field: None,
-                    message,
-                }) => FormErrors::from_message("session", &message),
-                Err(ServiceError::Forbidden(message)) => {
-                    FormErrors::from_message("session", &message)
-                }
-                Err(other) => return Err(other.into()),
-            };
-            let view = service.review_view(&access, &id).await?;
-            Ok(render_with_status(
-                status,
-                &page(&user, &access, &view, errors)?,
-            ))
+            after_form(&state, &user, &access, &$id, result, $notice).await
+        }
+    };
+}
+
+button!(
+    /// `POST …/reviews/{id}/join`: take part.
+    join, "review-joined", |service, access, id| service.join_review(access, id, false)
+);
+button!(
+    /// `POST …/reviews/{id}/observe`: watch without writing.
+    observe, "review-joined", |service, access, id| service.join_review(access, id, true)
+);
+button!(
+    /// `POST …/reviews/{id}/done`: finished writing.
+    done, "review-done", |service, access, id| service.finish_writing(access, id, true)
+);
+button!(
+    /// `POST …/reviews/{id}/not-done`: still writing after all.
+    not_done, "", |service, access, id| service.finish_writing(access, id, false)
+);
+button!(
+    /// `POST …/reviews/{id}/close`: the summary becomes final.
+    close, "review-closed", |service, access, id| service.close_review(access, id)
+);
+button!(
+    /// `POST …/reviews/{id}/show-leads`: the leads' cards show now.
+    show_leads, "", |service, access, id| service.show_leads_cards(access, id)
+);
+
+/// What became of one of the team's open actions. `outcome` stays a word ("done", "relevant",
+/// "dropped"): the use case owns that set, which has no domain type.
+#[derive(Debug, Default, Deserialize)]
+pub struct CheckActionForm {
+    #[serde(default)]
+    action_id: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    dropped_reason: String,
+}
+
+/// `POST …/reviews/{id}/check-action`.
+pub async fn check_action(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<CheckActionForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .check_review_action(
+            &access,
+            &id,
+            &form.action_id,
+            &form.outcome,
+            &form.dropped_reason,
+        )
+        .await;
+    after_form(&state, &user, &access, &id, result, "action-updated").await
+}
+
+/// A sealed card.
+#[derive(Debug, Default, Deserialize)]
+pub struct CardForm {
+    /// A word the use case reads with the text, so both are named at once.
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    text: String,
+    /// Ticked to show the writer's name after the reveal.
+    #[serde(default)]
+    show_name: Tick,
+}
+
+/// `POST …/reviews/{id}/cards`.
+pub async fn write_card(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<CardForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .write_card(&access, &id, &form.kind, &form.text, form.show_name.0)
+        .await
+        .map(|_| ());
+    after_form(&state, &user, &access, &id, result, "card-sealed").await
+}
+
+/// Which card a form is about.
+#[derive(Debug, Default, Deserialize)]
+pub struct CardIdForm {
+    #[serde(default)]
+    card_id: String,
+}
+
+/// `POST …/reviews/{id}/withdraw-card`.
+pub async fn withdraw_card(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<CardIdForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .withdraw_card(&access, &id, &form.card_id)
+        .await;
+    after_form(&state, &user, &access, &id, result, "card-withdrawn").await
+}
+
+/// The phase the facilitator is ending, so that a stale page cannot skip one.
+#[derive(Debug, Default, Deserialize)]
+pub struct AdvanceForm {
+    #[serde(default)]
+    from: Choice<Phase>,
+}
+
+/// `POST …/reviews/{id}/advance`.
+pub async fn advance(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<AdvanceForm>,
+) -> Result<Response, WebError> {
+    let result = match form.from.read_optional("from") {
+        Ok(from) => state
+            .service
+            .advance_review(&access, &id, from)
+            .await
+            .map(|_| ()),
+        Err(error) => Err(error),
+    };
+    after_form(&state, &user, &access, &id, result, "").await
+}
+
+/// Minutes from now; empty stops the timer.
+#[derive(Debug, Default, Deserialize)]
+pub struct TimerForm {
+    #[serde(default)]
+    minutes: String,
+}
+
+/// `POST …/reviews/{id}/timer`.
+pub async fn set_timer(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<TimerForm>,
+) -> Result<Response, WebError> {
+    let minutes = match form.minutes.trim() {
+        "" => Ok(None),
+        raw => raw
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ServiceError::field("minutes", "must be a whole number")),
+    };
+    let result = match minutes {
+        Ok(m) => state.service.set_review_timer(&access, &id, m).await,
+        Err(e) => Err(e),
+    };
+    after_form(&state, &user, &access, &id, result, "").await
+}
+
+/// A new group's title.
+#[derive(Debug, Default, Deserialize)]
+pub struct GroupForm {
+    #[serde(default)]
+    title: String,
+}
+
+/// `POST …/reviews/{id}/groups`.
+pub async fn add_group(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<GroupForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .add_review_group(&access, &id, &form.title)
+        .await
+        .map(|_| ());
+    after_form(&state, &user, &access, &id, result, "").await
+}
+
+/// A card moved into a group (an empty group takes it out).
+#[derive(Debug, Default, Deserialize)]
+pub struct GroupCardForm {
+    #[serde(default)]
+    card_id: String,
+    #[serde(default)]
+    group_id: String,
+}
+
+/// `POST …/reviews/{id}/group-card`.
+pub async fn group_card(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<GroupCardForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .group_card(&access, &id, &form.card_id, Some(&form.group_id))
+        .await;
+    after_form(&state, &user, &access, &id, result, "").await
+}
+
+/// A card hidden by the facilitator, and why.
+#[derive(Debug, Default, Deserialize)]
+pub struct HideForm {
+    #[serde(default)]
+    card_id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST …/reviews/{id}/hide`.
+pub async fn hide(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<HideForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .hide_card(&access, &id, &form.card_id, &form.reason)
+        .await;
+    after_form(&state, &user, &access, &id, result, "card-hidden").await
+}
+
+/// A ballot: one `dots_{card id}` field per card, each a whole number of dots (empty or 0 for
+/// none). The card ids are the session's, so the fields are read by their prefix.
+#[derive(Debug, Default, Deserialize)]
+pub struct BallotForm {
+    #[serde(flatten)]
+    fields: BTreeMap<String, String>,
+}
+
+/// `POST …/reviews/{id}/vote`.
+pub async fn vote(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<BallotForm>,
+) -> Result<Response, WebError> {
+    let mut dots = Vec::new();
+    let mut bad = None;
+    for (key, value) in &form.fields {
+        if let Some(card) = key.strip_prefix("dots_") {
+            match value.trim() {
+                "" | "0" => {}
+                raw => match raw.parse::<u32>() {
+                    Ok(n) => dots.push((card.to_owned(), n)),
+                    Err(_) => bad = Some(key.clone()),
+                },
+            }
         }
     }
+    let result = match bad {
+        Some(key) => Err(ServiceError::field(&key, "must be a whole number of dots")),
+        None => state.service.vote(&access, &id, &dots).await,
+    };
+    after_form(&state, &user, &access, &id, result, "ballot-sealed").await
+}
+
+/// A decision: from a card or a statement, into a factor (with its reason), a learning (with
+/// who may read it) or an action. `kind` stays a word, as the use case owns that set.
+#[derive(Debug, Default, Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    card_id: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    factor_reason: Choice<FactorReason>,
+    #[serde(default)]
+    learning_visibility: Choice<Visibility>,
+}
+
+/// `POST …/reviews/{id}/decide`.
+pub async fn decide(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<DecisionForm>,
+) -> Result<Response, WebError> {
+    let choices = (
+        form.factor_reason.read_optional("factor_reason"),
+        form.learning_visibility
+            .read_optional("learning_visibility"),
+    );
+    let result = match choices {
+        (Ok(factor_reason), Ok(learning_visibility)) => state
+            .service
+            .decide(
+                &access,
+                &id,
+                Some(&form.card_id),
+                &form.kind,
+                &form.text,
+                factor_reason,
+                learning_visibility,
+            )
+            .await
+            .map(|_| ()),
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    };
+    after_form(&state, &user, &access, &id, result, "decision-recorded").await
+}
+
+/// "I disagree", with a reason and, if chosen, a name.
+#[derive(Debug, Default, Deserialize)]
+pub struct DissentForm {
+    #[serde(default)]
+    decision_id: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    show_name: Tick,
+}
+
+/// `POST …/reviews/{id}/dissent`.
+pub async fn dissent(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<DissentForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .dissent(
+            &access,
+            &id,
+            &form.decision_id,
+            &form.reason,
+            form.show_name.0,
+        )
+        .await;
+    after_form(&state, &user, &access, &id, result, "dissent-recorded").await
 }

@@ -6,13 +6,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::form::Choice;
 use super::{date, render, render_with_status, FormErrors, Layout, NoticeQuery};
+use crate::domain::loops::ActionStatus;
+use crate::domain::records::people::{InvitationRecord, MemberRecord};
 use crate::domain::Team;
+use crate::domain::TeamRole;
 use crate::http::error::WebError;
 use crate::http::extract::{CsrfForm, WebTeam, WebUser};
 use crate::http::AppState;
 use crate::service::{CreatedInvitation, TeamAccess, TeamSummary};
-use crate::store::{InvitationRecord, MemberRecord};
 
 #[derive(Template)]
 #[template(path = "teams.html")]
@@ -107,17 +110,33 @@ struct TeamPage {
     can_manage: bool,
     members: Vec<MemberView>,
     lead_names: Vec<String>,
-    /// (id, title, stage label, why it needs attention)
-    attention: Vec<(String, String, &'static str, String)>,
-    /// (id, title, stage label, logged on)
-    recent: Vec<(String, String, &'static str, String)>,
+    /// Loops needing attention; `note` says why.
+    attention: Vec<LoopLine>,
+    /// The newest loops; `note` is the day each was logged.
+    recent: Vec<LoopLine>,
     total_loops: i64,
     open_actions: usize,
-    overdue_actions: Vec<(String, String, String, String)>,
+    overdue_actions: Vec<OverdueActionLine>,
     quarter: String,
     leads_first: Vec<(String, i64)>,
     /// The viewer leads the team and has not shared a failure of their own this quarter.
     prompt_lead: bool,
+}
+
+/// A loop in one of the team page's lists.
+struct LoopLine {
+    id: String,
+    title: String,
+    stage: &'static str,
+    note: String,
+}
+
+/// An overdue action item on the team page.
+struct OverdueActionLine {
+    loop_id: String,
+    title: String,
+    owner: String,
+    due: String,
 }
 
 fn role_label(access: &TeamAccess) -> &'static str {
@@ -144,7 +163,12 @@ pub async fn show(
         .loops_needing_attention(&access)
         .await?
         .into_iter()
-        .map(|(s, a)| (s.id.to_string(), s.title, s.stage.label(), a.describe()))
+        .map(|(s, a)| LoopLine {
+            id: s.id.to_string(),
+            title: s.title,
+            stage: s.stage.label(),
+            note: a.describe(),
+        })
         .collect();
     let page = state
         .service
@@ -159,31 +183,31 @@ pub async fn show(
     let recent = page
         .loops
         .into_iter()
-        .map(|(s, _)| {
-            (
-                s.id.to_string(),
-                s.title,
-                s.stage.label(),
-                date(s.created_at),
-            )
+        .map(|(s, _)| LoopLine {
+            id: s.id.to_string(),
+            title: s.title,
+            stage: s.stage.label(),
+            note: date(s.created_at),
         })
         .collect();
     let (quarter, leads_first) = state.service.leaders_first(&access).await?;
-    let today = crate::domain::when::day_of(time::OffsetDateTime::now_utc());
-    let open = state.service.team_actions(&access, Some("open")).await?;
+    let open = state
+        .service
+        .team_actions(&access, Some(ActionStatus::Open))
+        .await?;
     let overdue_actions = open
         .iter()
-        .filter(|a| a.due_on.is_some_and(|d| d < today))
-        .map(|a| {
-            (
-                a.loop_id.to_string(),
-                a.title.clone(),
-                a.owner
-                    .as_ref()
-                    .map(|(_, n)| n.clone())
-                    .unwrap_or_else(|| "no owner".to_owned()),
-                a.due_on.map(date).unwrap_or_default(),
-            )
+        .filter(|item| item.overdue)
+        .map(|item| &item.record)
+        .map(|a| OverdueActionLine {
+            loop_id: a.loop_id.to_string(),
+            title: a.title.clone(),
+            owner: a
+                .owner
+                .as_ref()
+                .map(|(_, n)| n.clone())
+                .unwrap_or_else(|| "no owner".to_owned()),
+            due: a.due_on.map(date).unwrap_or_default(),
         })
         .collect();
     Ok(render(&TeamPage {
@@ -268,7 +292,7 @@ pub struct AddMemberForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
-    role: String,
+    role: Choice<TeamRole>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -276,7 +300,7 @@ pub struct InviteForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
-    role: String,
+    role: Choice<TeamRole>,
 }
 
 /// Everything the members page shows besides the parts a form re-renders.
@@ -299,12 +323,12 @@ async fn members_page(
         invitations,
         new_invitation: None,
         add_form: AddMemberForm {
-            role: "member".to_owned(),
+            role: Choice::of("member".to_owned()),
             ..AddMemberForm::default()
         },
         add_errors: FormErrors::none(),
         invite_form: InviteForm {
-            role: "member".to_owned(),
+            role: Choice::of("member".to_owned()),
             ..InviteForm::default()
         },
         invite_errors: FormErrors::none(),
@@ -327,11 +351,11 @@ pub async fn add_member(
     WebTeam { user, access }: WebTeam,
     CsrfForm(form): CsrfForm<AddMemberForm>,
 ) -> Result<Response, WebError> {
-    match state
-        .service
-        .add_member(&access, &form.email, &form.role)
-        .await
-    {
+    let result = match form.role.read("role") {
+        Ok(role) => state.service.add_member(&access, &form.email, role).await,
+        Err(error) => Err(error),
+    };
+    match result {
         Ok(_) => Ok(redirect_members(&access, "member-added")),
         Err(error) => {
             let errors = FormErrors::from_service(error)?;
@@ -354,7 +378,7 @@ fn redirect_members(access: &TeamAccess, notice: &str) -> Response {
 #[derive(Debug, Deserialize)]
 pub struct RoleForm {
     #[serde(default)]
-    role: String,
+    role: Choice<TeamRole>,
 }
 
 pub async fn change_role(
@@ -363,11 +387,11 @@ pub async fn change_role(
     WebTeam { user, access }: WebTeam,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<Response, WebError> {
-    match state
-        .service
-        .set_member_role(&access, &user_id, &form.role)
-        .await
-    {
+    let result = match form.role.read("role") {
+        Ok(role) => state.service.set_member_role(&access, &user_id, role).await,
+        Err(error) => Err(error),
+    };
+    match result {
         Ok(()) => Ok(redirect_members(&access, "role-changed")),
         Err(error) => {
             let errors = FormErrors::from_service(error)?;
@@ -415,11 +439,11 @@ pub async fn invite(
     CsrfForm(form): CsrfForm<InviteForm>,
 ) -> Result<Response, WebError> {
     let email = Some(form.email.as_str());
-    match state
-        .service
-        .invite_to_team(&access, &form.role, email)
-        .await
-    {
+    let result = match form.role.read("role") {
+        Ok(role) => state.service.invite_to_team(&access, role, email).await,
+        Err(error) => Err(error),
+    };
+    match result {
         Ok(created) => {
             // Shown on this response only: the link is not stored and cannot be shown again.
             let mut page = members_page(&state, &user, &access).await?;

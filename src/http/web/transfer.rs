@@ -46,14 +46,13 @@ fn page(user: &WebUser, team: Team) -> DataPage {
     DataPage {
         layout: Layout::signed_in(user, format!("Your data: {}", team.name), "teams"),
         team,
-        form: ImportForm {
-            text: String::new(),
-            dry_run: Some("on".to_owned()),
-        },
+        // Unticked: a first import that silently imports nothing reads as a failure (issue 19).
+        // The report after a dry run keeps it ticked, to try again before writing.
+        form: ImportForm::default(),
         errors: FormErrors::none(),
         report: None,
         files: Vec::new(),
-        bulk_dry_run: true,
+        bulk_dry_run: false,
         all_or_nothing: false,
     }
 }

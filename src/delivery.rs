@@ -1,0 +1,127 @@
+//! The webhook delivery worker: runs in every instance, takes work from the database through
+//! `Service` (events fanned out to deliveries, deliveries claimed with a lease) and makes the
+//! outgoing requests.
+//!
+//! Every request is guarded against server-side request forgery: the host is resolved here and
+//! every address it resolves to must be public (`domain::webhooks::address_is_public`) unless
+//! the operator allows private addresses; the connection goes to the address that was checked
+//! (no second lookup an attacker's DNS could answer differently), redirects are never followed,
+//! and the request times out.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::domain::webhooks::address_is_public;
+use crate::service::webhooks::{Answer, Outgoing};
+use crate::service::Service;
+
+/// How often an idle worker looks for work.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Deliveries one worker claims at a time.
+const BATCH: i64 = 32;
+
+/// The whole attempt, connection included.
+const TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Delivers until the task is aborted.
+pub async fn run(service: Service) {
+    let mut interval = tokio::time::interval(POLL_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(error) = work_once(&service).await {
+            tracing::warn!(%error, "webhook delivery");
+        }
+    }
+}
+
+/// Fans new events out and makes every due attempt once; returns how many attempts it made.
+pub async fn work_once(service: &Service) -> crate::service::ServiceResult<usize> {
+    while service.dispatch_events().await? > 0 {}
+    let mut made = 0;
+    loop {
+        let batch = service.claim_webhook_deliveries(BATCH).await?;
+        if batch.is_empty() {
+            return Ok(made);
+        }
+        made += batch.len();
+        let allow_private = service.policy().webhooks_allow_private;
+        let attempts = batch.iter().map(|outgoing| async move {
+            let answer = send(outgoing, allow_private).await;
+            service.record_webhook_attempt(outgoing, answer).await
+        });
+        for result in futures_util::future::join_all(attempts).await {
+            result?;
+        }
+    }
+}
+
+/// Makes one attempt; never fails, it answers with what happened.
+async fn send(outgoing: &Outgoing, allow_private: bool) -> Answer {
+    let started = Instant::now();
+    let result = attempt(outgoing, allow_private).await;
+    let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    match result {
+        Ok((status, text)) => Answer {
+            status_code: Some(status),
+            latency_ms,
+            text,
+        },
+        Err(why) => Answer {
+            status_code: None,
+            latency_ms,
+            text: why,
+        },
+    }
+}
+
+async fn attempt(outgoing: &Outgoing, allow_private: bool) -> Result<(u16, String), String> {
+    let url = reqwest::Url::parse(&outgoing.url).map_err(|e| format!("bad address: {e}"))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| "the address names no host".to_owned())?
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| "the address names no port".to_owned())?;
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| format!("could not resolve {host}: {e}"))?
+        .collect();
+    let Some(first) = addresses.first().copied() else {
+        return Err(format!("{host} resolves to no address"));
+    };
+    if !allow_private {
+        if let Some(refused) = addresses.iter().find(|a| !address_is_public(a.ip())) {
+            return Err(format!(
+                "refused: {host} resolves to {}, a loopback, private or link-local address",
+                refused.ip()
+            ));
+        }
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .https_only(!allow_private)
+        .resolve(&host, first)
+        .user_agent(concat!("failforward-webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("client: {e}"))?;
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &outgoing.webhook_id)
+        .header("webhook-timestamp", outgoing.timestamp.to_string())
+        .header("webhook-signature", &outgoing.signature)
+        .body(outgoing.body.clone())
+        .send()
+        .await
+        .map_err(|e| format!("no answer: {e}"))?;
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    Ok((status, text.chars().take(300).collect()))
+}

@@ -1,0 +1,548 @@
+//! Issue 21: signed webhooks — delivery from the outbox with retries under the same
+//! `webhook-id`, Standard Webhooks signatures, the delivery log and redelivery, the SSRF guard.
+//! Both databases; time moves through the app's clock, never by sleeping.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use failforward::domain::webhooks::retry_delay;
+use failforward::service::SetClock;
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use tokio::sync::mpsc;
+
+use crate::helpers::{Api, Backend, TestApp};
+
+/// One request as a receiver saw it.
+#[derive(Debug, Clone)]
+struct Received {
+    id: String,
+    timestamp: String,
+    signature: String,
+    body: String,
+}
+
+/// A local receiver that answers 500 to its first `failures` requests and 204 after.
+async fn receiver(failures: usize) -> (String, mpsc::UnboundedReceiver<Received>) {
+    let (sender, received) = mpsc::unbounded_channel();
+    let seen = Arc::new(Mutex::new(0usize));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let sender = sender.clone();
+            let seen = seen.clone();
+            async move {
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                let _ = sender.send(Received {
+                    id: header("webhook-id"),
+                    timestamp: header("webhook-timestamp"),
+                    signature: header("webhook-signature"),
+                    body,
+                });
+                let mut seen = seen.lock().expect("count");
+                *seen += 1;
+                if *seen <= failures {
+                    (AxumStatus::INTERNAL_SERVER_ERROR, "not yet")
+                } else {
+                    (AxumStatus::NO_CONTENT, "")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind receiver");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{address}/hook"), received)
+}
+
+async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
+    tokio::time::timeout(Duration::from_secs(20), received.recv())
+        .await
+        .expect("the receiver was called in time")
+        .expect("receiver open")
+}
+
+/// Verifies a `webhook-signature` header as a receiver would, written from the specification
+/// rather than with the server's code: some `v1,` signature must match.
+fn verifies(secret: &str, got: &Received) -> bool {
+    let key = STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .expect("secret is base64");
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("key");
+    mac.update(format!("{}.{}.{}", got.id, got.timestamp, got.body).as_bytes());
+    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    got.signature.split(' ').any(|one| one == expected)
+}
+
+/// The delivery log at `path` once it holds `count` attempts (the worker records an attempt
+/// after the receiver has answered).
+async fn logged_attempts(api: &Api, path: &str, count: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, log) = api.get(path).await;
+        assert_eq!(status, StatusCode::OK);
+        let log = log.as_array().cloned().unwrap_or_default();
+        if log.len() >= count {
+            return log;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{count} attempts were not logged"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn team(app: &TestApp) -> (Api, Api) {
+    app.create_user("root@example.org", "Root", true).await;
+    app.create_user("lee@example.org", "Lee Lead", false).await;
+    app.create_user("mo@example.org", "Mo Member", false).await;
+    let lee = app.token_for("lee@example.org").await;
+    let mo = app.token_for("mo@example.org").await;
+    let (status, _) = lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = lee
+        .post(
+            "/api/v1/teams/ops/members",
+            json!({"email": "mo@example.org", "role": "member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    (lee, mo)
+}
+
+async fn log_loop(api: &Api, title: &str) -> String {
+    let (status, created) = api
+        .post(
+            "/api/v1/teams/ops/loops",
+            json!({"title": title, "what_happened": "x", "what_was_expected": "y"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created["id"].as_str().expect("id").to_owned()
+}
+
+async fn retries_keep_the_webhook_id(backend: Backend) {
+    let clock = SetClock::starting_now();
+    let Some(app) = TestApp::spawn_with_clock_and(backend, clock.clone(), |settings| {
+        settings.policy.webhooks_allow_private = true;
+    })
+    .await
+    else {
+        return;
+    };
+    let (lee, mo) = team(&app).await;
+    let (url, mut received) = receiver(5).await;
+    let (status, members_try) = mo
+        .post(
+            "/api/v1/teams/ops/webhooks",
+            json!({"url": url, "event_types": ["loop.logged"]}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "members do not subscribe: {members_try}"
+    );
+    let (status, problem) = lee
+        .post(
+            "/api/v1/teams/ops/webhooks",
+            json!({"url": url, "event_types": ["loop.exploded"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["errors"][0]["field"], "event_types");
+    let (status, created) = lee
+        .post(
+            "/api/v1/teams/ops/webhooks",
+            json!({"url": url, "event_types": ["loop.logged"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    assert!(secret.starts_with("whsec_"));
+    let webhook = created["id"].as_str().expect("id").to_owned();
+    let (_, listed) = lee.get("/api/v1/teams/ops/webhooks").await;
+    assert!(
+        listed[0].get("secret").is_none(),
+        "the secret is shown once"
+    );
+
+    let loop_id = log_loop(&mo, "Slow search").await;
+    let first = next(&mut received).await;
+    assert!(first.id.starts_with("msg_"), "{first:?}");
+    assert!(verifies(&secret, &first), "{first:?}");
+    let payload: Value = serde_json::from_str(&first.body).expect("JSON body");
+    assert_eq!(payload["type"], "loop.logged");
+    assert_eq!(payload["version"], 1);
+    assert_eq!(payload["data"]["loop_id"], loop_id.as_str());
+    let path = format!("/api/v1/teams/ops/webhooks/{webhook}/attempts");
+    for attempt in 1..=5 {
+        // The retry is scheduled from the moment the attempt is recorded: move time after it.
+        logged_attempts(&lee, &path, attempt as usize).await;
+        clock.advance(time::Duration::seconds_f64(
+            retry_delay(attempt, 1.0).as_secs_f64() + 1.0,
+        ));
+        let again = next(&mut received).await;
+        assert_eq!(again.id, first.id, "attempt {attempt} keeps the webhook-id");
+        assert_eq!(again.body, first.body);
+        assert!(verifies(&secret, &again));
+    }
+
+    let attempts = logged_attempts(&lee, &path, 6).await;
+    assert_eq!(attempts.len(), 6, "{attempts:?}");
+    assert_eq!(attempts[0]["status"], 204);
+    assert_eq!(attempts[0]["delivery_status"], "delivered");
+    assert!(attempts[1..]
+        .iter()
+        .all(|a| a["status"] == 500 && a["excerpt"] == "not yet"));
+    assert!(attempts
+        .iter()
+        .all(|a| a["webhook_id"] == first.id.as_str()));
+
+    // Manual redelivery sends the same event again, under the same id.
+    let delivery = attempts[0]["delivery_id"].as_str().expect("delivery");
+    let (status, _) = lee
+        .post(
+            &format!("/api/v1/teams/ops/webhooks/{webhook}/deliveries/{delivery}/redeliver"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(next(&mut received).await.id, first.id);
+
+    // A rotation signs with both secrets for a day; the new one verifies too.
+    let (status, rotated) = lee
+        .post(
+            &format!("/api/v1/teams/ops/webhooks/{webhook}/rotate"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let new_secret = rotated["secret"].as_str().expect("secret").to_owned();
+    log_loop(&mo, "Second").await;
+    let signed_by_both = next(&mut received).await;
+    assert!(verifies(&secret, &signed_by_both) && verifies(&new_secret, &signed_by_both));
+    assert_eq!(signed_by_both.signature.split(' ').count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_failing_five_times_gets_the_same_webhook_id_sqlite() {
+    retries_keep_the_webhook_id(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_failing_five_times_gets_the_same_webhook_id_postgres() {
+    retries_keep_the_webhook_id(Backend::Postgres).await;
+}
+
+async fn ssrf_guard(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let (lee, mo) = team(&app).await;
+    let root = app.token_for("root@example.org").await;
+    for literal in [
+        "https://127.0.0.1/hook",
+        "https://10.1.2.3/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+    ] {
+        let (status, problem) = lee
+            .post(
+                "/api/v1/teams/ops/webhooks",
+                json!({"url": literal, "event_types": ["loop.logged"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{literal}");
+        assert_eq!(problem["errors"][0]["field"], "url");
+    }
+    let (status, _) = lee
+        .post(
+            "/api/v1/teams/ops/webhooks",
+            json!({"url": "http://hooks.example.com/in", "event_types": ["loop.logged"]}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "plain http is refused"
+    );
+    // A name that resolves to loopback passes the form and is refused at the attempt.
+    let (status, created) = root
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": "https://localhost:9/hook", "event_types": ["loop.logged"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let webhook = created["id"].as_str().expect("id").to_owned();
+    let (status, _) = lee.get("/api/v1/webhooks").await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "organisation webhooks are the admins'"
+    );
+    log_loop(&mo, "Slow search").await;
+    // The server's own worker may be making the attempt; wait for its line in the log.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let attempts = loop {
+        failforward::delivery::work_once(&app.service)
+            .await
+            .expect("a round of delivery");
+        let (_, attempts) = root
+            .get(&format!("/api/v1/webhooks/{webhook}/attempts"))
+            .await;
+        if attempts.as_array().is_some_and(|a| !a.is_empty()) {
+            break attempts;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no attempt was logged"
+        );
+        tokio::task::yield_now().await;
+    };
+    let attempt = &attempts[0];
+    assert!(attempt.get("status").is_none(), "{attempt}");
+    let excerpt = attempt["excerpt"].as_str().unwrap_or("");
+    assert!(
+        excerpt.starts_with("refused: localhost resolves to"),
+        "{excerpt}"
+    );
+    assert_eq!(attempt["delivery_status"], "pending", "retried later");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_requests_refuse_private_addresses_sqlite() {
+    ssrf_guard(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_requests_refuse_private_addresses_postgres() {
+    ssrf_guard(Backend::Postgres).await;
+}
+
+/// Two instances on one PostgreSQL database, 200 captures as fast as they come: each event
+/// reaches the receiver once — one attempt per delivery in the log, no `webhook-id` twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_deliver_each_event_once() {
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, |settings| {
+        settings.policy.webhooks_allow_private = true;
+        settings.secret_key = Some("k".repeat(40));
+    })
+    .await
+    else {
+        return;
+    };
+    let _sibling = app
+        .sibling(|settings| {
+            settings.policy.webhooks_allow_private = true;
+            settings.secret_key = Some("k".repeat(40));
+        })
+        .await;
+    let (lee, mo) = team(&app).await;
+    let (url, mut received) = receiver(0).await;
+    let (status, _) = lee
+        .post(
+            "/api/v1/teams/ops/webhooks",
+            json!({"url": url, "event_types": ["loop.logged"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let captures = (0..200).map(|n| {
+        let mo = mo.clone();
+        async move { log_loop(&mo, &format!("Capture {n}")).await }
+    });
+    futures_util::future::join_all(captures).await;
+    let mut ids = std::collections::HashSet::new();
+    while ids.len() < 200 {
+        let got = next(&mut received).await;
+        assert!(ids.insert(got.id.clone()), "{} came twice", got.id);
+    }
+    // Each attempt is recorded after its answer: wait for the last ones.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while app
+        .db
+        .count("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered'")
+        .await
+        < 200
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "deliveries not recorded"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        app.db.count("SELECT COUNT(*) FROM webhook_attempts").await,
+        200,
+        "one attempt per event"
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered' AND attempts = 1")
+            .await,
+        200
+    );
+}
+
+/// The real binary, with the caller's FAILFORWARD_ variables removed.
+fn failforward() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_failforward"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FAILFORWARD_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// Serves the data in `storage` with webhooks allowed to reach this host; returns the process
+/// and its URL.
+fn serve(storage: &[String]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut server = failforward()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--webhooks-allow-private",
+            "true",
+        ])
+        .args(storage)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut first = String::new();
+    std::io::BufReader::new(server.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("banner");
+    let base = first
+        .trim()
+        .strip_prefix("failforward is running at ")
+        .expect("banner names the URL")
+        .to_owned();
+    (server, base)
+}
+
+/// kill -9 after the capture's commit and before any delivery could succeed (the receiver is
+/// not listening yet): the restarted server delivers the event from the outbox.
+async fn kill_between_commit_and_delivery(backend: Backend) {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut storage = vec!["--data-dir".to_owned(), dir.path().display().to_string()];
+    if backend == Backend::Postgres {
+        let Some(url) = crate::helpers::fresh_postgres_url().await else {
+            return;
+        };
+        storage.extend(["--database-url".to_owned(), url]);
+    }
+    let created = failforward()
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            "ops@example.org",
+            "--name",
+            "Ops",
+        ])
+        .args(["--admin", "--password-stdin", "--organisation", "Acme"])
+        .args(&storage)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(format!("{}\n", crate::helpers::PASSWORD).as_bytes())?;
+            child.wait()
+        })
+        .expect("create-user runs");
+    assert!(created.success());
+    let token = failforward()
+        .args(["admin", "create-token", "--email", "ops@example.org"])
+        .args(&storage)
+        .output()
+        .expect("create-token runs");
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+
+    // A port nobody listens on yet: the first attempts cannot succeed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    let (mut server, base) = serve(&storage);
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: base.clone(),
+        token: token.clone(),
+    };
+    let (status, _) = api.post("/api/v1/teams", json!({"name": "Ops"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = api
+        .post(
+            "/api/v1/teams/ops/webhooks",
+            json!({"url": format!("http://127.0.0.1:{port}/hook"), "event_types": ["loop.logged"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let loop_id = log_loop(&api, "Written, then the server died").await;
+    server.kill().expect("kill -9");
+    server.wait().expect("reaped");
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the receiver takes the port");
+    let (sender, mut received) = mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let sender = sender.clone();
+            async move {
+                let _ = sender.send(body);
+                AxumStatus::NO_CONTENT
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let (mut restarted, _) = serve(&storage);
+    // A retry waits up to 6 s, a delivery claimed by the killed process its 30 s lease.
+    let body = tokio::time::timeout(Duration::from_secs(60), received.recv())
+        .await
+        .expect("delivered after the restart")
+        .expect("receiver open");
+    let payload: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(payload["data"]["loop_id"], loop_id.as_str());
+    restarted.kill().expect("stop");
+    restarted.wait().expect("reaped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_still_delivers_after_restart_sqlite() {
+    kill_between_commit_and_delivery(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_still_delivers_after_restart_postgres() {
+    kill_between_commit_and_delivery(Backend::Postgres).await;
+}

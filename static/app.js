@@ -99,11 +99,15 @@
   // events; the page then fetches its own fragment, so what it shows is decided by an ordinary
   // request. Typed but unsent text and the focused field survive the swap.
   var live = document.querySelector("[data-live-events]");
+  // Set while a card is being dragged: a refresh then waits, so the board does not change under
+  // the pointer.
+  var dragging = false;
+  var refresh = function () {};
   if (live && window.EventSource && window.fetch) {
     var refreshing = false;
     var wanted = 0;
-    var refresh = function () {
-      if (refreshing) return;
+    refresh = function () {
+      if (refreshing || dragging) return;
       refreshing = true;
       fetch(live.getAttribute("data-live-fragment"), { credentials: "same-origin", cache: "no-store" })
         .then(function (r) {
@@ -136,6 +140,7 @@
           }
           live.setAttribute("data-version", String(page.version));
           startTimers();
+          enhanceBoard();
         })
         .catch(function () {})
         .then(function () {
@@ -173,6 +178,116 @@
     });
   }
   startTimers();
+
+  // The review board. Without this script its forms work as they are: tick cards and press
+  // "Group selected"; type dots into the number fields and press "Done".
+  function enhanceBoard() {
+    if (!live) return;
+    enhanceDots();
+    enhanceDragAndDrop();
+  }
+
+  // Voting by clicking dots on a tile: each placed dot is a button that takes it back, the open
+  // dot places one. The number fields stay the ballot's truth (and keep their values across live
+  // refreshes); they are only hidden.
+  function enhanceDots() {
+    var counter = live.querySelector("[data-dots-left]");
+    var inputs = Array.prototype.slice.call(live.querySelectorAll("input[data-dot-input]"));
+    if (!counter || !inputs.length) return;
+    var allowed = parseInt(counter.getAttribute("data-dots-allowed"), 10) || 0;
+    var count = function (input) { var n = parseInt(input.value, 10); return isNaN(n) || n < 0 ? 0 : n; };
+    var render = function (focusInput, focusAdd) {
+      var placed = inputs.reduce(function (sum, input) { return sum + count(input); }, 0);
+      var left = Math.max(0, allowed - placed);
+      counter.textContent = left + " of " + allowed + (allowed === 1 ? " dot" : " dots") + " left";
+      counter.hidden = false;
+      inputs.forEach(function (input) {
+        var field = input.closest(".dot-field");
+        if (field) field.hidden = true;
+        var picker = input.parentNode.parentNode.querySelector('[data-dot-picker="' + input.id + '"]');
+        if (!picker) {
+          picker = document.createElement("div");
+          picker.className = "dot-picker";
+          picker.setAttribute("data-dot-picker", input.id);
+          picker.setAttribute("role", "group");
+          picker.setAttribute("aria-label", "Your dots on this card");
+          (field || input).insertAdjacentElement("afterend", picker);
+        }
+        picker.textContent = "";
+        var mine = count(input);
+        for (var i = 0; i < mine; i++) {
+          picker.appendChild(dotButton(input, true, false));
+        }
+        picker.appendChild(dotButton(input, false, left === 0));
+        if (input === focusInput) {
+          var again = focusAdd && left > 0 ? picker.lastChild : picker.querySelector(".placed") || picker.lastChild;
+          if (again) again.focus();
+        }
+      });
+    };
+    var dotButton = function (input, placed, disabled) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = placed ? "dot placed" : "dot";
+      button.disabled = disabled;
+      button.setAttribute("aria-describedby", input.getAttribute("aria-describedby") || "");
+      var mark = document.createElement("span");
+      mark.setAttribute("aria-hidden", "true");
+      mark.textContent = placed ? "●" : "+";
+      var words = document.createElement("span");
+      words.className = "visually-hidden";
+      words.textContent = placed ? "Take back a dot" : "Place a dot";
+      button.appendChild(mark);
+      button.appendChild(words);
+      button.addEventListener("click", function () {
+        input.value = String(Math.max(0, count(input) + (placed ? -1 : 1)));
+        render(input, !placed);
+      });
+      return button;
+    };
+    render(null, false);
+  }
+
+  // Drag and drop with SortableJS: dropping a tile on a group, on "new group" or back on a
+  // column posts the same form as the keyboard's "Group selected", with that one card ticked.
+  function enhanceDragAndDrop() {
+    var form = live.querySelector("form[data-group-form]");
+    if (!form || !window.Sortable) return;
+    var token = form.querySelector("input[name=csrf_token]");
+    var drop = live.querySelector("[data-drop-new]");
+    if (drop) drop.hidden = false;
+    var send = function (card, target) {
+      var values = { csrf_token: token ? token.value : "", target: target, title: "" };
+      values["pick_" + card] = "on";
+      var done = function () { refresh(); };
+      if (window.htmx) {
+        window.htmx.ajax("POST", form.getAttribute("action"), { values: values, swap: "none" }).then(done, done);
+      } else {
+        fetch(form.getAttribute("action"), { method: "POST", credentials: "same-origin", body: new URLSearchParams(values) }).then(done, done);
+      }
+    };
+    live.querySelectorAll("ul[data-drop-group]").forEach(function (list) {
+      window.Sortable.create(list, {
+        group: "board",
+        draggable: "li[data-card-id]",
+        filter: "input, label, button, summary, select, textarea",
+        preventOnFilter: false,
+        animation: 120,
+        // Pointer events rather than the browser's own drag and drop: the same on touch screens,
+        // and what WebDriver can drive.
+        forceFallback: true,
+        onStart: function () { dragging = true; },
+        onEnd: function (event) {
+          dragging = false;
+          if (event.from === event.to) { refresh(); return; }
+          var target = event.to.getAttribute("data-drop-group");
+          send(event.item.getAttribute("data-card-id"), target === "" ? "none" : target);
+        }
+      });
+    });
+  }
+  enhanceBoard();
+
   // Move focus to an error summary so screen readers announce it.
   var summary = document.querySelector(".error-summary[tabindex]");
   if (summary) summary.focus();

@@ -134,6 +134,15 @@ impl CardKind {
         }
     }
 
+    /// The heading of the board's column of cards of this kind.
+    pub fn column_heading(self) -> &'static str {
+        match self {
+            CardKind::Observation => "Observations",
+            CardKind::Factor => "Contributing factors",
+            CardKind::Idea => "Ideas",
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<CardKind, Invalid> {
         CardKind::ALL
             .iter()

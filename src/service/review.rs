@@ -34,6 +34,20 @@ pub const CARD_MAX: usize = 2000;
 /// Dots each participant places unless the facilitator chooses otherwise.
 pub const DEFAULT_DOTS: i64 = 3;
 
+/// The longest group title.
+pub const GROUP_TITLE_MAX: usize = 200;
+
+/// Where the board's "Group selected" form puts the chosen cards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupTarget {
+    /// A new group with this title (a numbered one when empty).
+    New(String),
+    /// One of the session's groups, by id.
+    Existing(String),
+    /// Out of whatever group they are in.
+    Ungroup,
+}
+
 /// A revealed card as everyone sees it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct CardView {
@@ -765,7 +779,8 @@ impl Service {
             return Err(wrong_phase("group"));
         }
         Self::require_participant(&view).or_else(|_| Self::require_facilitator(&view))?;
-        let title = loops::statement(title, 200).map_err(|e| ServiceError::field("title", e.0))?;
+        let title = loops::statement(title, GROUP_TITLE_MAX)
+            .map_err(|e| ServiceError::field("title", e.0))?;
         let group = RecordId::random();
         self.store
             .create_group(view.record.id, group, &title)
@@ -806,6 +821,96 @@ impl Service {
         };
         self.store
             .assign_card(view.record.id, card_id, group)
+            .await?;
+        self.changed(view.record.id).await
+    }
+
+    /// Puts several revealed cards at once into a new group (with its title), an existing
+    /// group, or out of their groups: the board's "Group selected" form, which drag and drop
+    /// posts too. Everything is checked before anything is written.
+    pub async fn group_cards(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        cards: &[String],
+        target: GroupTarget,
+    ) -> ServiceResult<()> {
+        let view = self.review_view(access, id).await?;
+        if view.record.phase != Phase::Group {
+            return Err(wrong_phase("group"));
+        }
+        Self::require_participant(&view).or_else(|_| Self::require_facilitator(&view))?;
+        let mut errors = FieldErrors::default();
+        if cards.is_empty() {
+            errors.push("selected", "choose at least one card");
+        }
+        let mut card_ids = Vec::with_capacity(cards.len());
+        for card in cards {
+            match view.card(card.trim()).map(|c| id_of(&c.id)) {
+                Some(Ok(card_id)) => card_ids.push(card_id),
+                _ => {
+                    errors.push("selected", "names a card that is not a revealed card of this session");
+                    break;
+                }
+            }
+        }
+        // The group the cards go to: `Some(id)`, `None` for out of their groups; a new group's
+        // title is checked here and the group made only once everything else holds.
+        let mut new_title = None;
+        let mut group = None;
+        match &target {
+            GroupTarget::Existing(raw) => match view.groups.iter().find(|g| g.id == raw.trim()) {
+                Some(g) => group = Some(id_of(&g.id)?),
+                None => errors.push("target", "is not a group of this session"),
+            },
+            GroupTarget::New(title) => {
+                // A card dropped on "new group" comes without a title: it gets a numbered one,
+                // which anyone grouping may change.
+                let title = if title.trim().is_empty() {
+                    format!("Group {}", view.groups.len() + 1)
+                } else {
+                    title.clone()
+                };
+                new_title = errors.take("title", loops::statement(&title, GROUP_TITLE_MAX));
+            }
+            GroupTarget::Ungroup => {}
+        }
+        errors.check()?;
+        if let Some(title) = new_title {
+            let id = RecordId::random();
+            self.store.create_group(view.record.id, id, &title).await?;
+            group = Some(id);
+        }
+        for card_id in card_ids {
+            self.store
+                .assign_card(view.record.id, card_id, group)
+                .await?;
+        }
+        self.changed(view.record.id).await
+    }
+
+    /// Gives a group a new title.
+    pub async fn rename_review_group(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        group: &str,
+        title: &str,
+    ) -> ServiceResult<()> {
+        let view = self.review_view(access, id).await?;
+        if view.record.phase != Phase::Group {
+            return Err(wrong_phase("group"));
+        }
+        Self::require_participant(&view).or_else(|_| Self::require_facilitator(&view))?;
+        let group = view
+            .groups
+            .iter()
+            .find(|g| g.id == group.trim())
+            .ok_or_else(|| ServiceError::field("group_id", "is not a group of this session"))?;
+        let title = loops::statement(title, GROUP_TITLE_MAX)
+            .map_err(|e| ServiceError::field("title", e.0))?;
+        self.store
+            .rename_group(view.record.id, id_of(&group.id)?, &title)
             .await?;
         self.changed(view.record.id).await
     }
@@ -958,6 +1063,8 @@ impl Service {
         show_name: bool,
     ) -> ServiceResult<()> {
         let view = self.review_view(access, id).await?;
+        // A closed session's summary is final: disagreement is recorded while it runs.
+        Self::require_open(&view)?;
         if view.me.is_none() {
             return Err(ServiceError::Forbidden("join the session first".to_owned()));
         }

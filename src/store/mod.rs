@@ -862,6 +862,8 @@ pub trait ReviewStore: Send + Sync {
     async fn action_checks(&self, id: RecordId) -> StoreResult<Vec<(String, String)>>;
     async fn create_group(&self, id: RecordId, group: RecordId, title: &str) -> StoreResult<()>;
     async fn groups(&self, id: RecordId) -> StoreResult<Vec<(String, String)>>;
+    /// Gives one of the session's groups a new title.
+    async fn rename_group(&self, id: RecordId, group: RecordId, title: &str) -> StoreResult<()>;
     /// Puts a card in a group, or takes it out (`None`).
     async fn assign_card(
         &self,

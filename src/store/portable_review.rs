@@ -294,6 +294,17 @@ impl ReviewStore for ThisStore {
         Ok(())
     }
 
+    async fn rename_group(&self, id: RecordId, group: RecordId, title: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE review_groups SET title = $1 WHERE id = $2 AND session_id = $3")
+            .bind(title)
+            .bind(group.to_string())
+            .bind(id.to_string())
+            .execute(self.writer())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
     async fn groups(&self, id: RecordId) -> StoreResult<Vec<(String, String)>> {
         sqlx::query_as(
             "SELECT id, title FROM review_groups WHERE session_id = $1 ORDER BY title, id",

@@ -575,7 +575,7 @@ story!(
     }
 );
 
-async fn sign_in_browser(driver: &mut Driver, app: &TestApp, email: &str) -> Client {
+pub(crate) async fn sign_in_browser(driver: &mut Driver, app: &TestApp, email: &str) -> Client {
     let browser = driver.session().await;
     browser.goto(&app.url("/login")).await.expect("login");
     fill(&browser, "email", email).await;

@@ -14,7 +14,7 @@ const SECRET_KEY: &str = "a shared secret key for both app instances, long enoug
 
 /// Lead Lee, members Mo and Kim in team "ops"; admin Root is not a member. Returns the APIs of
 /// Lee, Mo, Kim and Root, and a loop to review.
-async fn team(app: &TestApp) -> (Api, Api, Api, Api, String) {
+pub(crate) async fn team(app: &TestApp) -> (Api, Api, Api, Api, String) {
     app.create_user("root@example.org", "Root Admin", true)
         .await;
     app.create_user("lee@example.org", "Lee Lead", false).await;
@@ -66,7 +66,7 @@ fn texts(view: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn view(api: &Api, base: &str) -> Value {
+pub(crate) async fn view(api: &Api, base: &str) -> Value {
     let (status, body) = api.get(base).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
@@ -79,7 +79,7 @@ pub(crate) async fn ok(api: &Api, method: Method, path: &str, body: Value) -> Va
 }
 
 /// Mo starts a session on the loop; Lee and Kim join; the open-actions phase is passed.
-async fn session_in_write(mo: &Api, lee: &Api, kim: &Api, loop_id: &str) -> String {
+pub(crate) async fn session_in_write(mo: &Api, lee: &Api, kim: &Api, loop_id: &str) -> String {
     let (status, started) = mo
         .post(
             "/api/v1/teams/ops/reviews",

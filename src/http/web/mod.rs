@@ -247,6 +247,14 @@ pub fn routes() -> Router<AppState> {
             "/teams/{slug}/reviews/{id}/group-card",
             post(review::group_card),
         )
+        .route(
+            "/teams/{slug}/reviews/{id}/group-selected",
+            post(review::group_selected),
+        )
+        .route(
+            "/teams/{slug}/reviews/{id}/group-title",
+            post(review::rename_group),
+        )
         .route("/teams/{slug}/reviews/{id}/hide", post(review::hide))
         .route("/teams/{slug}/reviews/{id}/vote", post(review::vote))
         .route("/teams/{slug}/reviews/{id}/decide", post(review::decide))

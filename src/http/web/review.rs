@@ -20,7 +20,7 @@ use crate::http::error::WebError;
 use crate::http::extract::{CsrfForm, WebTeam, WebUser};
 use crate::http::{live, markdown, AppState};
 use crate::service::loops::LoopQuery;
-use crate::service::review::{summary_markdown, CardView, ReviewView};
+use crate::service::review::{summary_markdown, CardView, GroupTarget, ReviewView};
 use crate::service::{ServiceError, TeamAccess};
 
 #[derive(Template)]
@@ -49,9 +49,17 @@ struct LoopChoice {
     title: String,
 }
 
-/// A heading and the cards under it, in the order they show.
-struct CardSection<'a> {
-    heading: String,
+/// A group of similar cards on the board, its cards in the view's order.
+struct GroupSection<'a> {
+    id: String,
+    title: String,
+    cards: Vec<&'a CardView>,
+}
+
+/// One of the board's columns: the cards of one kind that are in no group, in the view's order
+/// (leads' cards last, then by dots once the vote has closed).
+struct Column<'a> {
+    kind: CardKind,
     cards: Vec<&'a CardView>,
 }
 
@@ -193,8 +201,14 @@ struct ReviewBody<'a> {
     reasons: &'static [FactorReason],
     seconds_left: Option<i64>,
     ends_at: String,
-    /// Heading and cards, in the order they show.
-    sections: Vec<CardSection<'a>>,
+    /// The session's groups, each with its cards.
+    groups: Vec<GroupSection<'a>>,
+    /// The cards in no group, by kind.
+    columns: Vec<Column<'a>>,
+    /// Whether the viewer may group cards now.
+    grouping: bool,
+    /// Whether the viewer places dots now.
+    voting: bool,
     totals: HashMap<String, u32>,
     summary_html: String,
     errors: FormErrors,
@@ -213,35 +227,34 @@ fn body<'a>(
     errors: FormErrors,
 ) -> ReviewBody<'a> {
     let totals: HashMap<String, u32> = v.totals.iter().flatten().cloned().collect();
-    let mut sections: Vec<CardSection> = Vec::new();
     let grouped = v.record.phase.index() >= Phase::Group.index();
-    if grouped {
-        for g in &v.groups {
-            sections.push(CardSection {
-                heading: g.title.clone(),
+    let groups: Vec<GroupSection> = if grouped {
+        v.groups
+            .iter()
+            .map(|g| GroupSection {
+                id: g.id.clone(),
+                title: g.title.clone(),
                 cards: v
                     .cards
                     .iter()
                     .filter(|c| c.group_id.as_deref() == Some(g.id.as_str()))
                     .collect(),
-            });
-        }
-    }
-    let rest: Vec<&CardView> = v
-        .cards
-        .iter()
-        .filter(|c| !grouped || c.group_id.is_none())
-        .collect();
-    let rest_title = if grouped && !v.groups.is_empty() {
-        "Not grouped yet"
+            })
+            .collect()
     } else {
-        "All cards"
+        Vec::new()
     };
-    // Each section keeps the view's order: leads' cards last, then by dots.
-    sections.push(CardSection {
-        heading: rest_title.to_owned(),
-        cards: rest,
-    });
+    let columns = CardKind::ALL
+        .iter()
+        .map(|&kind| Column {
+            kind,
+            cards: v
+                .cards
+                .iter()
+                .filter(|c| c.kind == kind && (!grouped || c.group_id.is_none()))
+                .collect(),
+        })
+        .collect();
     let summary_html = if v.record.phase == Phase::Closed {
         markdown::render(&summary_markdown(v))
     } else {
@@ -268,7 +281,10 @@ fn body<'a>(
                     .unwrap_or_default()
             })
             .unwrap_or_default(),
-        sections,
+        groups,
+        columns,
+        grouping: v.record.phase == Phase::Group && (v.writes() || v.can_facilitate),
+        voting: v.record.phase == Phase::Vote && v.writes() && !v.i_voted,
         totals,
         summary_html,
         errors,
@@ -658,6 +674,68 @@ pub async fn group_card(
     let result = state
         .service
         .group_card(&access, &id, &form.card_id, Some(&form.group_id))
+        .await;
+    after_form(&state, &user, &access, &id, result, "").await
+}
+
+/// The board's "Group selected" form, also posted by drag and drop: a `pick_{card id}` box per
+/// ticked card, where they go (`target`: `new`, `none` or a group's id) and a new group's title.
+/// The card ids are the session's, so the ticks are read by their prefix.
+#[derive(Debug, Default, Deserialize)]
+pub struct GroupSelectedForm {
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    title: String,
+    #[serde(flatten)]
+    fields: BTreeMap<String, String>,
+}
+
+/// `POST …/reviews/{id}/group-selected`.
+pub async fn group_selected(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<GroupSelectedForm>,
+) -> Result<Response, WebError> {
+    let cards: Vec<String> = form
+        .fields
+        .iter()
+        .filter(|(_, value)| value.as_str() == "on")
+        .filter_map(|(key, _)| key.strip_prefix("pick_"))
+        .map(str::to_owned)
+        .collect();
+    let target = match form.target.trim() {
+        "" | "new" => GroupTarget::New(form.title.clone()),
+        "none" => GroupTarget::Ungroup,
+        group => GroupTarget::Existing(group.to_owned()),
+    };
+    let result = state
+        .service
+        .group_cards(&access, &id, &cards, target)
+        .await;
+    after_form(&state, &user, &access, &id, result, "").await
+}
+
+/// A group's new title.
+#[derive(Debug, Default, Deserialize)]
+pub struct GroupTitleForm {
+    #[serde(default)]
+    group_id: String,
+    #[serde(default)]
+    title: String,
+}
+
+/// `POST …/reviews/{id}/group-title`.
+pub async fn rename_group(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<GroupTitleForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .rename_review_group(&access, &id, &form.group_id, &form.title)
         .await;
     after_form(&state, &user, &access, &id, result, "").await
 }

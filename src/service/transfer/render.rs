@@ -426,7 +426,7 @@ pub fn summary_markdown(view: &ReviewView) -> String {
                     .unwrap_or_default();
                 let votes = dots
                     .get(c.id.as_str())
-                    .map(|n| format!(" ({n} dots)"))
+                    .map(|&n| format!(" ({n} {})", if n == 1 { "dot" } else { "dots" }))
                     .unwrap_or_default();
                 let _ = writeln!(out, "- **{}**: {}{by}{votes}", c.kind.label(), md(&c.text));
             }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::browser::{click_at, click_button, fill, sign_in_browser, wait_for_text, Driver};
 use crate::browser_axe::violations;
+use crate::browser_csp::csp_violations;
 use crate::helpers::TestApp;
 use crate::review::{ok, team, view};
 use crate::review_board::board_in_group_phase;
@@ -64,6 +65,8 @@ story!(
         wait_for_text(&browser, "Drop a card here to start a new group").await;
         drag(&browser, &format!("#card-{idea} .tile-text"), "ul[data-drop-group='new']").await;
         wait_for_text(&browser, "Group 2 (1 card)").await;
+        let logged = csp_violations(&driver, &browser).await;
+        assert!(logged.is_empty(), "dragging broke the policy: {logged:?}");
         let v = view(&kim, &base).await;
         let in_group = v["cards"].as_array().expect("cards").iter().all(|c| c["group_id"].is_string());
         assert!(in_group, "every card is in a group: {v}");

@@ -17,7 +17,7 @@ use crate::helpers::{TestApp, PASSWORD};
 use crate::story;
 
 /// The console entries Chromium logged since the last call that are about the policy.
-async fn csp_violations(driver: &Driver, browser: &Client) -> Vec<String> {
+pub(crate) async fn csp_violations(driver: &Driver, browser: &Client) -> Vec<String> {
     let session = browser
         .session_id()
         .await

@@ -117,8 +117,15 @@
         })
         .then(function (page) {
           var kept = {};
+          // Only what this person changed (or is typing in) is kept: a field they left alone
+          // shows the server's value, such as a group's title someone else has just edited.
           live.querySelectorAll("textarea[id], input[id]:not([type=hidden]), select[id]").forEach(function (f) {
-            kept[f.id] = f.type === "checkbox" || f.type === "radio" ? f.checked : f.value;
+            var box = f.type === "checkbox" || f.type === "radio";
+            var changed = box ? f.checked !== f.defaultChecked
+              : f.tagName === "SELECT" ? Array.prototype.some.call(f.options, function (o) { return o.selected !== o.defaultSelected; })
+              : f.value !== f.defaultValue;
+            if (!changed && f !== document.activeElement) return;
+            kept[f.id] = box ? f.checked : f.value;
           });
           var active = document.activeElement;
           var focused = active && live.contains(active) ? active.id : null;

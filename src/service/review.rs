@@ -849,7 +849,10 @@ impl Service {
             match view.card(card.trim()).map(|c| id_of(&c.id)) {
                 Some(Ok(card_id)) => card_ids.push(card_id),
                 _ => {
-                    errors.push("selected", "names a card that is not a revealed card of this session");
+                    errors.push(
+                        "selected",
+                        "names a card that is not a revealed card of this session",
+                    );
                     break;
                 }
             }

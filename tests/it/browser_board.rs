@@ -21,24 +21,59 @@ use crate::story;
 /// Drags the element at `from` onto the element at `to` with the mouse, in small steps, as
 /// SortableJS's pointer-event mode follows them.
 async fn drag(browser: &Client, from: &str, to: &str) {
-    let source = browser.find(Locator::Css(from)).await.expect("dragged tile");
+    let source = browser
+        .find(Locator::Css(from))
+        .await
+        .expect("dragged tile");
     let target = browser.find(Locator::Css(to)).await.expect("drop zone");
     let step = Some(Duration::from_millis(150));
     let actions = MouseActions::new("mouse".to_owned())
-        .then(PointerAction::MoveToElement { element: source, duration: None, x: 0.0, y: 0.0 })
-        .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-        .then(PointerAction::MoveBy { duration: step, x: 10.0, y: 10.0 })
-        .then(PointerAction::MoveToElement { element: target.clone(), duration: step, x: 0.0, y: -5.0 })
-        .then(PointerAction::MoveToElement { element: target, duration: step, x: 0.0, y: 0.0 })
-        .then(PointerAction::Pause { duration: Duration::from_millis(200) })
-        .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
-    browser.perform_actions(actions).await.expect("drag and drop");
+        .then(PointerAction::MoveToElement {
+            element: source,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveBy {
+            duration: step,
+            x: 10.0,
+            y: 10.0,
+        })
+        .then(PointerAction::MoveToElement {
+            element: target.clone(),
+            duration: step,
+            x: 0.0,
+            y: -5.0,
+        })
+        .then(PointerAction::MoveToElement {
+            element: target,
+            duration: step,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Pause {
+            duration: Duration::from_millis(200),
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    browser
+        .perform_actions(actions)
+        .await
+        .expect("drag and drop");
     browser.release_actions().await.expect("release");
 }
 
 async fn no_axe_violations(browser: &Client, when: &str) {
     let found = violations(browser).await;
-    assert!(found.is_empty(), "axe on the board {when}:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "axe on the board {when}:\n{}",
+        found.join("\n")
+    );
 }
 
 story!(
@@ -48,7 +83,8 @@ story!(
             return;
         };
         let (lee, mo, kim, _root, loop_id) = team(&app).await;
-        let (base, page, [seen, factor, idea]) = board_in_group_phase(&mo, &lee, &kim, &loop_id).await;
+        let (base, page, [seen, factor, idea]) =
+            board_in_group_phase(&mo, &lee, &kim, &loop_id).await;
         let browser = sign_in_browser(&mut driver, &app, "kim@example.org").await;
         browser.goto(&app.url(&page)).await.expect("board");
         wait_for_text(&browser, "Group selected").await;
@@ -63,19 +99,38 @@ story!(
 
         // Drag and drop: the idea onto "new group".
         wait_for_text(&browser, "Drop a card here to start a new group").await;
-        drag(&browser, &format!("#card-{idea} .tile-text"), "ul[data-drop-group='new']").await;
+        drag(
+            &browser,
+            &format!("#card-{idea} .tile-text"),
+            "ul[data-drop-group='new']",
+        )
+        .await;
         wait_for_text(&browser, "Group 2 (1 card)").await;
         let logged = csp_violations(&driver, &browser).await;
         assert!(logged.is_empty(), "dragging broke the policy: {logged:?}");
         let v = view(&kim, &base).await;
-        let in_group = v["cards"].as_array().expect("cards").iter().all(|c| c["group_id"].is_string());
+        let in_group = v["cards"]
+            .as_array()
+            .expect("cards")
+            .iter()
+            .all(|c| c["group_id"].is_string());
         assert!(in_group, "every card is in a group: {v}");
 
         // The facilitator opens the vote; Kim's board follows live.
-        ok(&mo, Method::POST, &format!("{base}/advance"), json!({"from": "group"})).await;
+        ok(
+            &mo,
+            Method::POST,
+            &format!("{base}/advance"),
+            json!({"from": "group"}),
+        )
+        .await;
         wait_for_text(&browser, "3 of 3 dots left").await;
-        let place = |card: &str| format!("//li[@id='card-{card}']//button[.//span[normalize-space()='Place a dot']]");
-        let take_back = |card: &str| format!("//li[@id='card-{card}']//button[.//span[normalize-space()='Take back a dot']]");
+        let place = |card: &str| {
+            format!("//li[@id='card-{card}']//button[.//span[normalize-space()='Place a dot']]")
+        };
+        let take_back = |card: &str| {
+            format!("//li[@id='card-{card}']//button[.//span[normalize-space()='Take back a dot']]")
+        };
         click_at(&browser, &place(&idea)).await;
         click_at(&browser, &place(&idea)).await;
         wait_for_text(&browser, "1 of 3 dots left").await;
@@ -83,24 +138,43 @@ story!(
         wait_for_text(&browser, "2 of 3 dots left").await;
         click_at(&browser, &place(&seen)).await;
         wait_for_text(&browser, "1 of 3 dots left").await;
-        browser.set_window_size(390, 844).await.expect("narrow window");
+        browser
+            .set_window_size(390, 844)
+            .await
+            .expect("narrow window");
         let wide = browser
-            .execute("return document.documentElement.scrollWidth <= window.innerWidth;", Vec::new())
+            .execute(
+                "return document.documentElement.scrollWidth <= window.innerWidth;",
+                Vec::new(),
+            )
             .await
             .expect("width");
         assert_eq!(wide, json!(true), "the board fits 390 px");
         no_axe_violations(&browser, "while voting, 390 px").await;
         click_button(&browser, "Done").await;
         wait_for_text(&browser, "Your ballot is sealed without your name").await;
-        assert!(view(&kim, &base).await["totals"].is_null(), "no totals before the close");
+        assert!(
+            view(&kim, &base).await["totals"].is_null(),
+            "no totals before the close"
+        );
 
         // The last ballots close the vote: totals show, on Kim's board too.
         for api in [&mo, &lee] {
-            ok(api, Method::POST, &format!("{base}/ballot"), json!({"dots": {idea.clone(): 1}})).await;
+            ok(
+                api,
+                Method::POST,
+                &format!("{base}/ballot"),
+                json!({"dots": {idea.clone(): 1}}),
+            )
+            .await;
         }
         wait_for_text(&browser, "Explore, do not win").await;
         let mut totals = Vec::new();
-        for element in browser.find_all(Locator::Css("strong.dots")).await.expect("totals") {
+        for element in browser
+            .find_all(Locator::Css("strong.dots"))
+            .await
+            .expect("totals")
+        {
             totals.push(element.text().await.expect("total"));
         }
         totals.sort();

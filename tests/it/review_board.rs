@@ -12,11 +12,20 @@ use crate::story;
 
 /// Three cards, one of each kind, revealed and in the group phase. Returns the API base, the
 /// page's path and the ids of the observation, factor and idea.
-pub(crate) async fn board_in_group_phase(mo: &Api, lee: &Api, kim: &Api, loop_id: &str) -> (String, String, [String; 3]) {
+pub(crate) async fn board_in_group_phase(
+    mo: &Api,
+    lee: &Api,
+    kim: &Api,
+    loop_id: &str,
+) -> (String, String, [String; 3]) {
     let base = session_in_write(mo, lee, kim, loop_id).await;
     let mut ids = Vec::new();
     for (api, kind, text) in [
-        (mo, "observation", "The queue grew for an hour before anyone looked"),
+        (
+            mo,
+            "observation",
+            "The queue grew for an hour before anyone looked",
+        ),
         (kim, "factor", "The alert went to a channel nobody watched"),
         (lee, "idea", "Route queue alerts to the on-call rota"),
     ] {
@@ -30,16 +39,33 @@ pub(crate) async fn board_in_group_phase(mo: &Api, lee: &Api, kim: &Api, loop_id
         ids.push(card["id"].as_str().expect("id").to_owned());
     }
     for api in [mo, lee, kim] {
-        ok(api, Method::PUT, &format!("{base}/done"), json!({"done": true})).await;
+        ok(
+            api,
+            Method::PUT,
+            &format!("{base}/done"),
+            json!({"done": true}),
+        )
+        .await;
     }
-    ok(mo, Method::POST, &format!("{base}/advance"), json!({"from": "reveal"})).await;
+    ok(
+        mo,
+        Method::POST,
+        &format!("{base}/advance"),
+        json!({"from": "reveal"}),
+    )
+    .await;
     let page = base.replace("/api/v1", "");
     let ids: [String; 3] = ids.try_into().expect("three cards");
     (base, page, ids)
 }
 
 /// Posts a form from the session page; returns the status and the answer's text.
-async fn post(web: &Browser, page: &str, action: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+async fn post(
+    web: &Browser,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String) {
     let response = web.submit(page, &format!("{page}/{action}"), fields).await;
     let status = response.status();
     if status == StatusCode::SEE_OTHER {
@@ -71,7 +97,8 @@ story!(
     the_board_groups_and_votes_through_plain_forms,
     |app: TestApp| async move {
         let (lee, mo, kim, _root, loop_id) = team(&app).await;
-        let (base, page, [seen, factor, idea]) = board_in_group_phase(&mo, &lee, &kim, &loop_id).await;
+        let (base, page, [seen, factor, idea]) =
+            board_in_group_phase(&mo, &lee, &kim, &loop_id).await;
         let web = app.sign_in("kim@example.org").await;
 
         // The board: a column per kind, each card a tile with a box to tick for grouping.
@@ -97,7 +124,12 @@ story!(
             &web,
             &page,
             "group-selected",
-            &[(&seen_pick, "on"), (&factor_pick, "on"), ("target", "new"), ("title", "Nobody watched the queue")],
+            &[
+                (&seen_pick, "on"),
+                (&factor_pick, "on"),
+                ("target", "new"),
+                ("title", "Nobody watched the queue"),
+            ],
         )
         .await;
         assert_eq!(status, StatusCode::SEE_OTHER);
@@ -108,23 +140,53 @@ story!(
         assert_eq!(title_of(&v, &group), "Nobody watched the queue");
 
         // Its title is editable.
-        let (status, _) = post(&web, &page, "group-title", &[("group_id", &group), ("title", "Unwatched alerts")]).await;
+        let (status, _) = post(
+            &web,
+            &page,
+            "group-title",
+            &[("group_id", &group), ("title", "Unwatched alerts")],
+        )
+        .await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let v = view(&kim, &base).await;
         assert_eq!(title_of(&v, &group), "Unwatched alerts");
         let (_, html) = web.get_text(&page).await;
-        assert!(html.contains("value=\"Unwatched alerts\""), "the title field holds the title");
+        assert!(
+            html.contains("value=\"Unwatched alerts\""),
+            "the title field holds the title"
+        );
 
         // Into a group that exists, and out of it again.
-        let (status, _) = post(&web, &page, "group-selected", &[(&idea_pick, "on"), ("target", &group)]).await;
+        let (status, _) = post(
+            &web,
+            &page,
+            "group-selected",
+            &[(&idea_pick, "on"), ("target", &group)],
+        )
+        .await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        assert_eq!(group_of(&view(&kim, &base).await, &idea), Some(group.as_str()));
-        let (status, _) = post(&web, &page, "group-selected", &[(&idea_pick, "on"), ("target", "none")]).await;
+        assert_eq!(
+            group_of(&view(&kim, &base).await, &idea),
+            Some(group.as_str())
+        );
+        let (status, _) = post(
+            &web,
+            &page,
+            "group-selected",
+            &[(&idea_pick, "on"), ("target", "none")],
+        )
+        .await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         assert_eq!(group_of(&view(&kim, &base).await, &idea), None);
 
         // What drag and drop posts: one card on "new group", without a title.
-        let (status, _) = post(&web, &page, "group-selected", &[(&idea_pick, "on"), ("target", "new"), ("title", "")]).await;
+        let (status, _) = post(
+            &web,
+            &page,
+            "group-selected",
+            &[(&idea_pick, "on"), ("target", "new"), ("title", "")],
+        )
+        .await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let v = view(&kim, &base).await;
         let second = group_of(&v, &idea).expect("grouped").to_owned();
@@ -132,40 +194,97 @@ story!(
 
         // Bad input is named: nothing ticked, a group that is not the session's, an empty title,
         // a card that is not the session's.
-        let (status, html) = post(&web, &page, "group-selected", &[("target", "new"), ("title", "x")]).await;
+        let (status, html) = post(
+            &web,
+            &page,
+            "group-selected",
+            &[("target", "new"), ("title", "x")],
+        )
+        .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("choose at least one card"), "{html}");
         assert!(html.contains("href=\"#selected\""));
-        let (status, html) = post(&web, &page, "group-selected", &[(&idea_pick, "on"), ("target", "no-such-group")]).await;
+        let (status, html) = post(
+            &web,
+            &page,
+            "group-selected",
+            &[(&idea_pick, "on"), ("target", "no-such-group")],
+        )
+        .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("is not a group of this session"));
-        let (status, html) = post(&web, &page, "group-title", &[("group_id", &group), ("title", "  ")]).await;
+        let (status, html) = post(
+            &web,
+            &page,
+            "group-title",
+            &[("group_id", &group), ("title", "  ")],
+        )
+        .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("href=\"#title\""), "the title is named");
-        let (status, _) = post(&web, &page, "group-selected", &[("pick_not-a-card", "on"), ("target", "none")]).await;
+        let (status, _) = post(
+            &web,
+            &page,
+            "group-selected",
+            &[("pick_not-a-card", "on"), ("target", "none")],
+        )
+        .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         let v = view(&kim, &base).await;
-        assert_eq!(v["groups"].as_array().map(Vec::len), Some(2), "a refused form makes no group");
+        assert_eq!(
+            v["groups"].as_array().map(Vec::len),
+            Some(2),
+            "a refused form makes no group"
+        );
 
         // Voting without the script: numbers typed into the tiles, sent on "Done".
-        ok(&mo, Method::POST, &format!("{base}/advance"), json!({"from": "group"})).await;
+        ok(
+            &mo,
+            Method::POST,
+            &format!("{base}/advance"),
+            json!({"from": "group"}),
+        )
+        .await;
         let (_, html) = web.get_text(&page).await;
-        assert!(html.contains("data-dots-left"), "the dots counter is on the board");
+        assert!(
+            html.contains("data-dots-left"),
+            "the dots counter is on the board"
+        );
         assert!(html.contains(&format!("name=\"dots_{idea}\"")));
         assert!(html.contains(">Done</button>"));
         assert!(html.contains("3 dots each"));
         let idea_dots = format!("dots_{idea}");
         let seen_dots = format!("dots_{seen}");
-        let (status, html) = post(&web, &page, "vote", &[(&idea_dots, "3"), (&seen_dots, "1")]).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "four dots of three");
+        let (status, html) =
+            post(&web, &page, "vote", &[(&idea_dots, "3"), (&seen_dots, "1")]).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "four dots of three"
+        );
         assert!(html.contains("each person has 3"));
         let (status, _) = post(&web, &page, "vote", &[(&idea_dots, "2"), (&seen_dots, "1")]).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let (_, html) = web.get_text(&page).await;
         assert!(html.contains("Your ballot is sealed without your name"));
-        assert!(!html.contains(" dot</strong>") && !html.contains(" dots</strong>"), "no totals before the close");
-        ok(&mo, Method::POST, &format!("{base}/ballot"), json!({"dots": {factor.clone(): 1}})).await;
-        ok(&lee, Method::POST, &format!("{base}/ballot"), json!({"dots": {seen.clone(): 1}})).await;
+        assert!(
+            !html.contains(" dot</strong>") && !html.contains(" dots</strong>"),
+            "no totals before the close"
+        );
+        ok(
+            &mo,
+            Method::POST,
+            &format!("{base}/ballot"),
+            json!({"dots": {factor.clone(): 1}}),
+        )
+        .await;
+        ok(
+            &lee,
+            Method::POST,
+            &format!("{base}/ballot"),
+            json!({"dots": {seen.clone(): 1}}),
+        )
+        .await;
 
         // Totals at the close, in words that agree with their number.
         let v = view(&kim, &base).await;
@@ -173,7 +292,13 @@ story!(
         let (_, html) = web.get_text(&page).await;
         assert!(html.contains("2 dots</strong>"), "{html}");
         assert!(html.contains("1 dot</strong>"), "one dot is a dot");
-        ok(&mo, Method::POST, &format!("{base}/advance"), json!({"from": "discuss"})).await;
+        ok(
+            &mo,
+            Method::POST,
+            &format!("{base}/advance"),
+            json!({"from": "discuss"}),
+        )
+        .await;
         let decision = ok(
             &mo,
             Method::POST,
@@ -183,10 +308,16 @@ story!(
         .await;
         let decision = decision["id"].as_str().expect("decision").to_owned();
         let (_, html) = web.get_text(&page).await;
-        assert!(html.contains("<summary>I disagree</summary>"), "disagreement is offered while the session runs");
+        assert!(
+            html.contains("<summary>I disagree</summary>"),
+            "disagreement is offered while the session runs"
+        );
         ok(&mo, Method::POST, &format!("{base}/close"), json!({})).await;
         let (_, html) = web.get_text(&page).await;
-        assert!(!html.contains("<summary>I disagree</summary>"), "a closed session offers no dissent");
+        assert!(
+            !html.contains("<summary>I disagree</summary>"),
+            "a closed session offers no dissent"
+        );
         let (status, _) = kim
             .post(
                 &format!("{base}/decisions/{decision}/dissents"),

@@ -694,7 +694,7 @@ pub struct DissentBody {
 /// "I disagree" with a decision, with a reason; kept in the summary.
 #[utoipa::path(post, path = "/api/v1/teams/{slug}/reviews/{review_id}/decisions/{decision_id}/dissents", tag = "reviews", request_body = DissentBody,
     params(("slug" = String, Path), ("review_id" = String, Path), ("decision_id" = String, Path)),
-    responses((status = 204), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn dissent(
     State(state): State<AppState>,
     ApiTeam { access, .. }: ApiTeam,

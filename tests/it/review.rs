@@ -750,10 +750,12 @@ story!(
         // Mo facilitates; Lee is the team's lead but not the facilitator.
         let base = session_in_write(&mo, &lee, &kim, &loop_id).await;
         // The lead's card would sort first by kind and text; it must come last all the same.
+        // On the board, where each kind has its column, it comes last in its column: Kim's card
+        // shares it.
         for (api, kind, text) in [
             (&lee, "factor", "AAA-LEAD the deadline came from me"),
             (&mo, "observation", "MMM-MO the canary was skipped"),
-            (&kim, "idea", "KKK-KIM add a pre-deploy checklist"),
+            (&kim, "factor", "KKK-KIM no pre-deploy checklist"),
         ] {
             let (status, card) = api
                 .post(

@@ -116,6 +116,30 @@ story!(
             assert!(html.contains(needle), "the board lacks {needle}");
         }
 
+        // The facilitator's controls sit in one bar, shown to the facilitator only; the timer
+        // they set shows to everyone.
+        assert!(
+            !html.contains("class=\"facilitator-bar\""),
+            "Kim does not facilitate"
+        );
+        let facilitator = app.sign_in("mo@example.org").await;
+        let (_, mine) = facilitator.get_text(&page).await;
+        let bar = &mine[mine.find("class=\"facilitator-bar\"").expect("the bar")..];
+        let bar = &bar[..bar.find("</section>").expect("its end")];
+        for control in ["Move on to Vote", "Set timer", "Close the session"] {
+            assert!(bar.contains(control), "the bar lacks {control}");
+        }
+        let (status, _) = post(&facilitator, &page, "timer", &[("minutes", "7")]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, html) = web.get_text(&page).await;
+        assert!(
+            html.contains("role=\"timer\""),
+            "the timer shows to a participant"
+        );
+        assert!(
+            html.contains("Time left: <strong>6 min") || html.contains("Time left: <strong>7 min")
+        );
+
         // Keyboard (or no script): tick two cards, name the group, "Group selected".
         let seen_pick = format!("pick_{seen}");
         let factor_pick = format!("pick_{factor}");

@@ -136,6 +136,8 @@
             if (!f || !live.contains(f)) return;
             if (f.type === "checkbox" || f.type === "radio") f.checked = kept[id]; else f.value = kept[id];
           });
+          // The board's dot buttons are made from the restored values, before focus returns.
+          enhanceBoard();
           if (focused) {
             var again = document.getElementById(focused);
             if (again) {
@@ -147,7 +149,6 @@
           }
           live.setAttribute("data-version", String(page.version));
           startTimers();
-          enhanceBoard();
         })
         .catch(function () {})
         .then(function () {
@@ -223,17 +224,19 @@
         picker.textContent = "";
         var mine = count(input);
         for (var i = 0; i < mine; i++) {
-          picker.appendChild(dotButton(input, true, false));
+          picker.appendChild(dotButton(input, true, false, input.id + "-placed-" + i));
         }
-        picker.appendChild(dotButton(input, false, left === 0));
+        picker.appendChild(dotButton(input, false, left === 0, input.id + "-place"));
         if (input === focusInput) {
           var again = focusAdd && left > 0 ? picker.lastChild : picker.querySelector(".placed") || picker.lastChild;
           if (again) again.focus();
         }
       });
     };
-    var dotButton = function (input, placed, disabled) {
+    // Each button has an id, so that a live refresh gives focus back to the one that had it.
+    var dotButton = function (input, placed, disabled, id) {
       var button = document.createElement("button");
+      button.id = id;
       button.type = "button";
       button.className = placed ? "dot placed" : "dot";
       button.disabled = disabled;

@@ -138,6 +138,16 @@ story!(
         wait_for_text(&browser, "2 of 3 dots left").await;
         click_at(&browser, &place(&seen)).await;
         wait_for_text(&browser, "1 of 3 dots left").await;
+        // Lee votes meanwhile: Kim's board refreshes live and keeps her dots.
+        ok(
+            &lee,
+            Method::POST,
+            &format!("{base}/ballot"),
+            json!({"dots": {idea.clone(): 1}}),
+        )
+        .await;
+        let text = wait_for_text(&browser, "1 of 3 have voted").await;
+        assert!(text.contains("1 of 3 dots left"), "{text}");
         browser
             .set_window_size(390, 844)
             .await
@@ -158,16 +168,14 @@ story!(
             "no totals before the close"
         );
 
-        // The last ballots close the vote: totals show, on Kim's board too.
-        for api in [&mo, &lee] {
-            ok(
-                api,
-                Method::POST,
-                &format!("{base}/ballot"),
-                json!({"dots": {idea.clone(): 1}}),
-            )
-            .await;
-        }
+        // The last ballot closes the vote: totals show, on Kim's board too.
+        ok(
+            &mo,
+            Method::POST,
+            &format!("{base}/ballot"),
+            json!({"dots": {idea.clone(): 1}}),
+        )
+        .await;
         wait_for_text(&browser, "Explore, do not win").await;
         let mut totals = Vec::new();
         for element in browser

@@ -157,6 +157,8 @@ story!(
         )
         .await;
         assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, html) = web.get_text(&format!("{page}?notice=cards-grouped")).await;
+        assert!(html.contains("Cards grouped."));
         let v = view(&kim, &base).await;
         let group = group_of(&v, &seen).expect("grouped").to_owned();
         assert_eq!(group_of(&v, &factor), Some(group.as_str()));

@@ -392,6 +392,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "lint-updated" => "Writing hints updated.",
         "review-started" => "Session started. Invite the team to join; you facilitate.",
         "review-joined" => "You have joined the session.",
+        "cards-grouped" => "Cards grouped.",
+        "group-renamed" => "Group renamed.",
         "card-sealed" => "Your card is sealed. Nobody can read it before the reveal.",
         "card-withdrawn" => "Card withdrawn.",
         "review-done" => "Thank you. Only the count of those who have finished is shown.",

@@ -714,7 +714,7 @@ pub async fn group_selected(
         .service
         .group_cards(&access, &id, &cards, target)
         .await;
-    after_form(&state, &user, &access, &id, result, "").await
+    after_form(&state, &user, &access, &id, result, "cards-grouped").await
 }
 
 /// A group's new title.
@@ -737,7 +737,7 @@ pub async fn rename_group(
         .service
         .rename_review_group(&access, &id, &form.group_id, &form.title)
         .await;
-    after_form(&state, &user, &access, &id, result, "").await
+    after_form(&state, &user, &access, &id, result, "group-renamed").await
 }
 
 /// A card hidden by the facilitator, and why.

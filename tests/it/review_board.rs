@@ -1,7 +1,8 @@
 //! Issue 19: the review board through its plain forms (no script): columns by card kind, the
 //! "Group selected" form with its targets, editable group titles, dots typed into the ballot's
 //! number fields and sent on "Done", the copy ("1 dot", not "1 dots") and a closed session that
-//! no longer offers "I disagree". The same forms with the script are in `browser_board.rs`.
+//! no longer offers "I disagree", and no id used twice on the board or the loop page. The same
+//! forms with the script are in `browser_board.rs`.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -74,6 +75,19 @@ async fn post(
     (status, response.text().await.expect("body"))
 }
 
+/// The element ids a page uses more than once.
+fn duplicate_ids(html: &str) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut twice = Vec::new();
+    for part in html.split(" id=\"").skip(1) {
+        let id = part.split('"').next().unwrap_or_default().to_owned();
+        if !seen.insert(id.clone()) {
+            twice.push(id);
+        }
+    }
+    twice
+}
+
 fn group_of<'a>(v: &'a Value, card: &str) -> Option<&'a str> {
     v["cards"]
         .as_array()
@@ -138,6 +152,24 @@ story!(
         );
         assert!(
             html.contains("Time left: <strong>6 min") || html.contains("Time left: <strong>7 min")
+        );
+
+        assert_eq!(
+            duplicate_ids(&mine),
+            Vec::<String>::new(),
+            "the facilitator's board"
+        );
+        let (_, loop_page) = facilitator
+            .get_text(&format!("/teams/ops/loops/{loop_id}"))
+            .await;
+        assert_eq!(
+            duplicate_ids(&loop_page),
+            Vec::<String>::new(),
+            "the loop page"
+        );
+        assert!(
+            loop_page.contains("<h3 id=\"actions\">"),
+            "the #actions anchor stays"
         );
 
         // Keyboard (or no script): tick two cards, name the group, "Group selected".
@@ -278,6 +310,11 @@ story!(
         );
         assert!(html.contains(&format!("name=\"dots_{idea}\"")));
         assert!(html.contains(">Done</button>"));
+        assert_eq!(
+            duplicate_ids(&html),
+            Vec::<String>::new(),
+            "the board while voting"
+        );
         assert!(html.contains("3 dots each"));
         let idea_dots = format!("dots_{idea}");
         let seen_dots = format!("dots_{seen}");

@@ -25,11 +25,12 @@
   if (address && window.history.replaceState) {
     window.history.replaceState(null, "", address.getAttribute("data-address"));
   }
-  // Ask before destructive actions.
-  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
-    });
+  // Ask before destructive actions (listening on the document, so that forms a live refresh
+  // brings in ask too).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-confirm]")) return;
+    if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
   });
   // Writing hints from the blameless-language linter, for fields marked data-lint. They appear
   // in a polite live region under the field, each with its kind in words (never colour alone).

@@ -510,8 +510,7 @@ impl Service {
                 heads: lead_heads,
                 received: lead_got,
                 shown: shown[0],
-                below_four_fifths: both
-                    && below_four_fifths(lead_got, lead_heads, best.0, best.1),
+                below_four_fifths: both && below_four_fifths(lead_got, lead_heads, best.0, best.1),
             },
             GroupFairness {
                 label: "Members",

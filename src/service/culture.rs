@@ -45,14 +45,32 @@ pub struct Fairness {
     pub members: usize,
     pub min: usize,
     /// `None` with `withheld` when the team or the window is too small to show fairly.
-    pub per_person: Option<Vec<(String, u64)>>,
+    pub per_person: Option<Vec<PersonReceived>>,
     pub gini: Option<f64>,
     pub not_recognised: Option<Vec<String>>,
     pub top_pairs_share: Option<f64>,
     pub distinct_pairs: usize,
-    /// Leads and members: (label, heads, received, shown, flagged below four fifths).
-    pub groups: Vec<(&'static str, u64, u64, bool, bool)>,
+    /// Leads and members.
+    pub groups: Vec<GroupFairness>,
     pub withheld: Option<String>,
+}
+
+/// How many recognitions one member received in the window.
+#[derive(Debug, Clone)]
+pub struct PersonReceived {
+    pub name: String,
+    pub received: u64,
+}
+
+/// Recognition per head for leads or members, screened by the four-fifths rule.
+#[derive(Debug, Clone)]
+pub struct GroupFairness {
+    pub label: &'static str,
+    pub heads: u64,
+    pub received: u64,
+    /// False when the group is too small to show (or would let a hidden one be subtracted).
+    pub shown: bool,
+    pub below_four_fifths: bool,
 }
 
 impl RoundView {
@@ -487,20 +505,21 @@ impl Service {
             (member_got, member_heads)
         };
         let groups = vec![
-            (
-                "Leads",
-                lead_heads,
-                lead_got,
-                shown[0],
-                both && below_four_fifths(lead_got, lead_heads, best.0, best.1),
-            ),
-            (
-                "Members",
-                member_heads,
-                member_got,
-                shown[1],
-                both && below_four_fifths(member_got, member_heads, best.0, best.1),
-            ),
+            GroupFairness {
+                label: "Leads",
+                heads: lead_heads,
+                received: lead_got,
+                shown: shown[0],
+                below_four_fifths: both && below_four_fifths(lead_got, lead_heads, best.0, best.1),
+            },
+            GroupFairness {
+                label: "Members",
+                heads: member_heads,
+                received: member_got,
+                shown: shown[1],
+                below_four_fifths: both
+                    && below_four_fifths(member_got, member_heads, best.0, best.1),
+            },
         ];
         let enough = members.len() >= min && in_window.len() >= min;
         let withheld = (!enough).then(|| {
@@ -518,11 +537,14 @@ impl Service {
             members: members.len(),
             min,
             per_person: enough.then(|| {
-                let mut list: Vec<(String, u64)> = members
+                let mut list: Vec<PersonReceived> = members
                     .iter()
-                    .map(|m| (m.user.name.to_string(), received(m.user.id)))
+                    .map(|m| PersonReceived {
+                        name: m.user.name.to_string(),
+                        received: received(m.user.id),
+                    })
                     .collect();
-                list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                list.sort_by(|a, b| b.received.cmp(&a.received).then(a.name.cmp(&b.name)));
                 list
             }),
             gini: enough.then(|| gini(&counts)),

@@ -340,7 +340,11 @@ pub async fn fairness(
         members: f.members,
         minimum_group_size: f.min,
         withheld: f.withheld,
-        per_person: f.per_person,
+        per_person: f.per_person.map(|list| {
+            list.into_iter()
+                .map(|person| (person.name, person.received))
+                .collect()
+        }),
         gini: f.gini,
         not_recognised: f.not_recognised,
         top_three_pairs_share: f.top_pairs_share,
@@ -348,11 +352,11 @@ pub async fn fairness(
         groups: f
             .groups
             .into_iter()
-            .map(|(group, heads, received, shown, flag)| GroupOut {
-                group: group.to_owned(),
-                people: shown.then_some(heads),
-                received: shown.then_some(received),
-                below_four_fifths: flag,
+            .map(|group| GroupOut {
+                group: group.label.to_owned(),
+                people: group.shown.then_some(group.heads),
+                received: group.shown.then_some(group.received),
+                below_four_fifths: group.below_four_fifths,
             })
             .collect(),
     }))

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
 use super::form::{Echo, EmptyForm};
+use super::format::SelectOption;
 use super::{date, render, render_with_status, FormErrors, Layout, NoticeQuery};
 use crate::domain::culture::{PULSE_ITEMS, SCALE};
 use crate::domain::Team;
@@ -49,6 +50,13 @@ fn round_row(v: &RoundView) -> RoundRow {
     }
 }
 
+/// One closed round in the pulse trend table.
+struct TrendRow {
+    closed_on: String,
+    score: String,
+    responses: usize,
+}
+
 #[derive(Template)]
 #[template(path = "pulse.html")]
 struct PulsePage {
@@ -56,7 +64,7 @@ struct PulsePage {
     team: Team,
     rows: Vec<RoundRow>,
     trend_svg: String,
-    trend: Vec<(String, String, usize)>,
+    trend: Vec<TrendRow>,
     can_manage: bool,
     errors: FormErrors,
 }
@@ -100,7 +108,11 @@ async fn pulse_page(
         trend_svg,
         trend: trend
             .into_iter()
-            .map(|(l, v, n)| (l, format!("{v:.2}"), n))
+            .map(|(closed_on, score, responses)| TrendRow {
+                closed_on,
+                score: format!("{score:.2}"),
+                responses,
+            })
             .collect(),
         can_manage: team.access.can_manage(),
         errors,
@@ -184,6 +196,20 @@ async fn after_settings(
     }
 }
 
+/// A pulse item as the answer form asks it.
+struct PulseItem {
+    number: usize,
+    text: &'static str,
+}
+
+/// A pulse item's result: its scored mean and how many chose each point of the scale.
+struct ItemResult {
+    number: usize,
+    text: &'static str,
+    mean: String,
+    counts: [u32; 7],
+}
+
 #[derive(Template)]
 #[template(path = "pulse_round.html")]
 struct RoundPage {
@@ -191,13 +217,13 @@ struct RoundPage {
     team: Team,
     row: RoundRow,
     withheld: String,
-    items: Vec<(usize, &'static str, bool)>,
+    items: Vec<PulseItem>,
     scale: [&'static str; 7],
     score: String,
     spread: String,
     rate: String,
     means_svg: String,
-    table: Vec<(usize, &'static str, String, [u32; 7])>,
+    table: Vec<ItemResult>,
     comments: Option<Vec<String>>,
     can_manage: bool,
     errors: FormErrors,
@@ -236,7 +262,12 @@ async fn round_page(
             PULSE_ITEMS
                 .iter()
                 .enumerate()
-                .map(|(i, (text, _))| (i + 1, *text, format!("{:.2}", r.item_means[i]), r.distributions[i]))
+                .map(|(i, (text, _))| ItemResult {
+                    number: i + 1,
+                    text,
+                    mean: format!("{:.2}", r.item_means[i]),
+                    counts: r.distributions[i],
+                })
                 .collect(),
         ),
         None => (String::new(), String::new(), String::new(), String::new(), Vec::new()),
@@ -249,7 +280,10 @@ async fn round_page(
         items: PULSE_ITEMS
             .iter()
             .enumerate()
-            .map(|(i, (text, reverse))| (i + 1, *text, *reverse))
+            .map(|(i, (text, _))| PulseItem {
+                number: i + 1,
+                text,
+            })
             .collect(),
         scale: SCALE,
         score,
@@ -405,7 +439,7 @@ struct RecognitionPage {
     layout: Layout,
     team: Team,
     feed: Vec<RecognitionView>,
-    members: Vec<(String, String)>,
+    members: Vec<SelectOption<String>>,
     can_manage: bool,
     errors: FormErrors,
     echo: Echo,
@@ -439,7 +473,7 @@ async fn recognition_page(
         .await?
         .into_iter()
         .filter(|m| m.user.id != team.access.actor())
-        .map(|m| (m.user.id.to_string(), m.user.name.to_string()))
+        .map(|m| SelectOption::new(m.user.id.to_string(), m.user.name.to_string()))
         .collect();
     Ok(RecognitionPage {
         layout: Layout::signed_in(
@@ -539,17 +573,17 @@ pub async fn fairness(
         .await?;
     let chart = match &view.per_person {
         Some(list) => {
-            let max = list.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1) as f64;
+            let max = list.iter().map(|p| p.received).max().unwrap_or(1).max(1) as f64;
             bars(
                 "recognition-received",
                 "Recognitions received per person",
                 "How many recognitions each member received in the window, most first.",
                 &list
                     .iter()
-                    .map(|(name, n)| Bar {
-                        label: name.clone(),
-                        value: *n as f64,
-                        shown: n.to_string(),
+                    .map(|person| Bar {
+                        label: person.name.clone(),
+                        value: person.received as f64,
+                        shown: person.received.to_string(),
                     })
                     .collect::<Vec<_>>(),
                 0.0,

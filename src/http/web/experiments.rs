@@ -55,15 +55,22 @@ fn rows(records: &[ExperimentRecord]) -> Vec<Row> {
         .collect()
 }
 
+/// Money and effort of a risk budget, formatted; `over` when a remainder went below zero.
+struct Amount {
+    money: String,
+    effort: String,
+    over: bool,
+}
+
 #[derive(Template)]
 #[template(path = "portfolio.html")]
 struct PortfolioPage {
     layout: Layout,
     team: Team,
     quarter: String,
-    budget: Option<(String, String)>,
-    committed: Option<(String, String)>,
-    remaining: Option<(String, String, bool)>,
+    budget: Option<Amount>,
+    committed: Option<Amount>,
+    remaining: Option<Amount>,
     running: Vec<Row>,
     due: Vec<Row>,
     overdue: Vec<Row>,
@@ -98,24 +105,20 @@ fn portfolio_page(user: &WebUser, access: &TeamAccess, p: Portfolio) -> Portfoli
         ),
         team: access.team().clone(),
         quarter: p.quarter.to_string(),
-        budget: p.budget.as_ref().map(|b| {
-            (
-                format_money(b.budget.money_minor, &b.budget.currency),
-                format_days(b.budget.days_tenths),
-            )
+        budget: p.budget.as_ref().map(|b| Amount {
+            money: format_money(b.budget.money_minor, &b.budget.currency),
+            effort: format_days(b.budget.days_tenths),
+            over: false,
         }),
-        committed: p.position.as_ref().map(|x| {
-            (
-                format_money(x.committed.money_minor, &currency),
-                format_days(x.committed.days_tenths),
-            )
+        committed: p.position.as_ref().map(|x| Amount {
+            money: format_money(x.committed.money_minor, &currency),
+            effort: format_days(x.committed.days_tenths),
+            over: false,
         }),
-        remaining: p.position.as_ref().map(|x| {
-            (
-                format_money(x.remaining_money_minor, &currency),
-                format_days(x.remaining_days_tenths),
-                x.remaining_money_minor < 0 || x.remaining_days_tenths < 0,
-            )
+        remaining: p.position.as_ref().map(|x| Amount {
+            money: format_money(x.remaining_money_minor, &currency),
+            effort: format_days(x.remaining_days_tenths),
+            over: x.remaining_money_minor < 0 || x.remaining_days_tenths < 0,
         }),
         running: rows(&p.running),
         due: rows(&p.decisions_due),

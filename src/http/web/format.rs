@@ -39,3 +39,15 @@ pub fn duration(d: time::Duration) -> String {
         (d, h, _) => format!("{d} days {h} h"),
     }
 }
+
+/// One entry of a `<select>` or of a filter list: what the form sends and what a person reads.
+pub struct SelectOption<T> {
+    pub value: T,
+    pub label: T,
+}
+
+impl<T> SelectOption<T> {
+    pub fn new(value: T, label: T) -> Self {
+        Self { value, label }
+    }
+}

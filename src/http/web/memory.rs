@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
+use super::format::SelectOption;
 use super::{date, render, render_with_status, FormErrors, Layout};
 use crate::domain::experiments::{format_days, format_money};
 use crate::domain::health::HealthRange;
@@ -82,8 +83,8 @@ struct SearchPageView {
     layout: Layout,
     form: SearchForm,
     teams: Vec<Team>,
-    kinds: Vec<(&'static str, &'static str)>,
-    stages: Vec<(&'static str, &'static str)>,
+    kinds: Vec<SelectOption<&'static str>>,
+    stages: Vec<SelectOption<&'static str>>,
     errors: FormErrors,
     searched: bool,
     hits: Vec<HitView>,
@@ -113,9 +114,12 @@ pub async fn search(
         teams,
         kinds: DocKind::ALL
             .iter()
-            .map(|k| (k.as_str(), k.label()))
+            .map(|k| SelectOption::new(k.as_str(), k.label()))
             .collect(),
-        stages: Stage::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
+        stages: Stage::ALL
+            .iter()
+            .map(|s| SelectOption::new(s.as_str(), s.label()))
+            .collect(),
         errors: FormErrors::none(),
         searched: !form.q.trim().is_empty(),
         hits: Vec::new(),
@@ -208,10 +212,30 @@ pub struct LibraryQuery {
 struct LibraryItemView {
     statement: String,
     date: String,
-    /// (href, loop title, team name); `None` for a private team's loop.
-    source: Option<(String, String, String)>,
+    /// `None` for a private team's loop.
+    source: Option<LearningSource>,
     themes: Vec<&'static str>,
     tags: Vec<String>,
+}
+
+/// The loop a learning came from, as a link.
+struct LearningSource {
+    href: String,
+    title: String,
+    team: String,
+}
+
+/// A theme of the library's filter list and how many learnings carry it.
+struct ThemeFilter {
+    value: &'static str,
+    label: &'static str,
+    count: i64,
+}
+
+/// A tag of the library's filter list and how many learnings carry it.
+struct TagFilter {
+    tag: String,
+    count: i64,
 }
 
 #[derive(Template)]
@@ -222,8 +246,8 @@ struct LibraryPageView {
     total: i64,
     theme: String,
     tag: String,
-    themes: Vec<(&'static str, &'static str, i64)>,
-    tags: Vec<(String, i64)>,
+    themes: Vec<ThemeFilter>,
+    tags: Vec<TagFilter>,
     previous: Option<String>,
     next: Option<String>,
 }
@@ -271,8 +295,10 @@ pub async fn library(
             .map(|item| LibraryItemView {
                 statement: item.statement,
                 date: date(item.created_at),
-                source: item.source.map(|(team, id, title)| {
-                    (format!("/teams/{}/loops/{id}", team.slug), title, team.name)
+                source: item.source.map(|(team, id, title)| LearningSource {
+                    href: format!("/teams/{}/loops/{id}", team.slug),
+                    title,
+                    team: team.name,
                 }),
                 themes: item.themes.iter().map(|t| t.label()).collect(),
                 tags: item.tags,
@@ -282,9 +308,17 @@ pub async fn library(
         themes: view
             .themes
             .iter()
-            .map(|(t, n)| (t.as_str(), t.label(), *n))
+            .map(|(t, n)| ThemeFilter {
+                value: t.as_str(),
+                label: t.label(),
+                count: *n,
+            })
             .collect(),
-        tags: view.tags,
+        tags: view
+            .tags
+            .into_iter()
+            .map(|(tag, count)| TagFilter { tag, count })
+            .collect(),
         theme,
         tag,
         previous,
@@ -311,14 +345,34 @@ struct HealthPageView {
     base: String,
     team: Option<Team>,
     range: &'static str,
-    ranges: Vec<(&'static str, &'static str)>,
+    ranges: Vec<SelectOption<&'static str>>,
     stage_chart: String,
-    stages: Vec<(&'static str, i64)>,
+    stages: Vec<CountRow>,
     type_chart: String,
-    types: Vec<(&'static str, i64, String)>,
+    types: Vec<TypeRow>,
     figures: Vec<Figure>,
-    experiments: Vec<(String, i64)>,
-    losses: Vec<(String, String, String)>,
+    experiments: Vec<CountRow>,
+    losses: Vec<LossRow>,
+}
+
+/// A label and how many: a stage's loops, a status's experiments.
+struct CountRow {
+    label: String,
+    count: i64,
+}
+
+/// Loops of one type of failure and their share of the classified ones.
+struct TypeRow {
+    label: &'static str,
+    count: i64,
+    share: String,
+}
+
+/// Affordable loss committed in one currency: money and effort, formatted.
+struct LossRow {
+    currency: String,
+    money: String,
+    effort: String,
 }
 
 fn health_page(
@@ -353,23 +407,21 @@ fn health_page(
             format!("{:.0} %", n as f64 * 100.0 / classified as f64)
         }
     };
-    let types: Vec<(&'static str, i64, String)> = report
+    let types: Vec<TypeRow> = report
         .by_type
         .iter()
-        .map(|(kind, n)| {
-            (
-                kind.map(|k| k.label()).unwrap_or("Not classified yet"),
-                *n,
-                share(*n),
-            )
+        .map(|(kind, n)| TypeRow {
+            label: kind.map(|k| k.label()).unwrap_or("Not classified yet"),
+            count: *n,
+            share: share(*n),
         })
         .collect();
     let type_bars: Vec<Bar> = types
         .iter()
-        .map(|(label, n, shown)| Bar {
-            label: (*label).to_owned(),
-            value: *n as f64,
-            shown: format!("{n} ({shown})"),
+        .map(|row| Bar {
+            label: row.label.to_owned(),
+            value: row.count as f64,
+            shown: format!("{} ({})", row.count, row.share),
         })
         .collect();
     let max_type = report
@@ -431,7 +483,10 @@ fn health_page(
         stages: report
             .by_stage
             .iter()
-            .map(|(s, n)| (s.label(), *n))
+            .map(|(stage, count)| CountRow {
+                label: stage.label().to_owned(),
+                count: *count,
+            })
             .collect(),
         type_chart: bars(
             "types",
@@ -443,16 +498,18 @@ fn health_page(
         ),
         types,
         figures,
-        experiments: report.experiments_by_status,
+        experiments: report
+            .experiments_by_status
+            .into_iter()
+            .map(|(label, count)| CountRow { label, count })
+            .collect(),
         losses: report
             .committed_loss
             .into_iter()
-            .map(|(currency, money, days)| {
-                (
-                    currency.clone(),
-                    format_money(money, &currency),
-                    format_days(days),
-                )
+            .map(|(currency, money, days)| LossRow {
+                money: format_money(money, &currency),
+                effort: format_days(days),
+                currency,
             })
             .collect(),
         heading,
@@ -462,7 +519,7 @@ fn health_page(
         range: range.as_str(),
         ranges: HealthRange::ALL
             .iter()
-            .map(|r| (r.as_str(), r.label()))
+            .map(|r| SelectOption::new(r.as_str(), r.label()))
             .collect(),
     })
 }

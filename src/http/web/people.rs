@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::format::SelectOption;
 use super::{date, render, render_with_status, FormErrors, Layout, NoticeQuery};
 use crate::http::error::WebError;
 use crate::http::extract::{CsrfForm, WebUser};
@@ -157,15 +158,28 @@ pub async fn set_admin(
     }
 }
 
+/// A built-in writing-hint rule and whether the organisation has it on.
+struct RuleRow {
+    id: String,
+    kind: &'static str,
+    message: String,
+    enabled: bool,
+}
+
+/// A word or phrase the organisation added to the hints.
+struct TermRow {
+    id: String,
+    phrase: String,
+    kind: String,
+}
+
 #[derive(Template)]
 #[template(path = "lint_rules.html")]
 struct LintRulesPage {
     layout: Layout,
-    /// (id, kind, message, enabled)
-    rules: Vec<(String, &'static str, String, bool)>,
-    /// (id, phrase, kind)
-    terms: Vec<(String, String, String)>,
-    categories: Vec<(&'static str, &'static str)>,
+    rules: Vec<RuleRow>,
+    terms: Vec<TermRow>,
+    categories: Vec<SelectOption<&'static str>>,
     errors: FormErrors,
 }
 
@@ -180,15 +194,24 @@ async fn lint_rules_page(
         layout: Layout::signed_in(user, "Writing hints", "people"),
         rules: rules
             .into_iter()
-            .map(|r| (r.id, r.category.label(), r.message, r.enabled))
+            .map(|r| RuleRow {
+                id: r.id,
+                kind: r.category.label(),
+                message: r.message,
+                enabled: r.enabled,
+            })
             .collect(),
         terms: terms
             .into_iter()
-            .map(|t| (t.id.to_string(), t.phrase, t.category))
+            .map(|t| TermRow {
+                id: t.id.to_string(),
+                phrase: t.phrase,
+                kind: t.category,
+            })
             .collect(),
         categories: crate::domain::blameless::Category::ALL
             .iter()
-            .map(|c| (c.as_str(), c.label()))
+            .map(|c| SelectOption::new(c.as_str(), c.label()))
             .collect(),
         errors,
     })

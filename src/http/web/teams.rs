@@ -118,7 +118,7 @@ struct TeamPage {
     open_actions: usize,
     overdue_actions: Vec<OverdueActionLine>,
     quarter: String,
-    leads_first: Vec<(String, i64)>,
+    leads_first: Vec<LeadShared>,
     /// The viewer leads the team and has not shared a failure of their own this quarter.
     prompt_lead: bool,
 }
@@ -229,9 +229,15 @@ pub async fn show(
             .any(|(id, _, count)| *id == access.actor() && *count == 0),
         leads_first: leads_first
             .into_iter()
-            .map(|(_, name, count)| (name, count))
+            .map(|(_, name, failures)| LeadShared { name, failures })
             .collect(),
     }))
+}
+
+/// A lead and how many failures they logged under their own name this quarter.
+struct LeadShared {
+    name: String,
+    failures: i64,
 }
 
 #[derive(Template)]

@@ -639,7 +639,8 @@ impl Service {
 
     /// A team member confirms or dismisses the possible-recurrence flag of loop `id`: stored as
     /// a labelled pair (loop, earlier loop, verdict, team — no person, and only the day). A
-    /// dismissed pair is not flagged again.
+    /// dismissed pair is not flagged again: dismissing looks once more among the team's own
+    /// loops, leaving out every pair dismissed for this loop.
     pub async fn judge_recurrence(
         &self,
         access: &TeamAccess,
@@ -669,6 +670,21 @@ impl Service {
             on: crate::domain::when::day_of(self.now()),
         };
         self.store.record_recurrence_verdict(&pair).await?;
+        if verdict == RecurrenceVerdict::Dismissed {
+            // Look again, among what the whole team may see, leaving out every dismissed pair:
+            // another earlier loop may be the one this repeats.
+            if let Some(next) = self
+                .possible_recurrence(
+                    Some(vec![access.team().id]),
+                    &record.title,
+                    &record.what_happened,
+                    Some(id),
+                )
+                .await?
+            {
+                self.store.set_recurrence_of(id, next).await?;
+            }
+        }
         Ok(pair)
     }
 

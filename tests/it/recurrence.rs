@@ -201,3 +201,120 @@ story!(
         assert!(figures.flag_unrelated <= DEV_FLAG_UNRELATED, "{figures:?}");
     }
 );
+
+/// Logs a loop with one action done.
+async fn log_done(api: &Api, owner: &str, title: &str, text: &str) -> String {
+    let id = log(api, json!({"title": title, "what_happened": text})).await;
+    let (_, with_action) = api
+        .post(
+            &format!("/api/v1/teams/ops/loops/{id}/actions"),
+            json!({"title": "Follow-up", "owner_id": owner}),
+        )
+        .await;
+    let action = with_action["actions"][0]["id"].as_str().expect("action");
+    let (status, _) = api
+        .patch(
+            &format!("/api/v1/teams/ops/actions/{action}"),
+            json!({"status": "done"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    id
+}
+
+/// Waits for the deferred check to flag `id`; the flag as the API shows it.
+async fn flag_of(api: &Api, id: &str) -> Value {
+    for _ in 0..200 {
+        let (_, shown) = api.get(&format!("/api/v1/teams/ops/loops/{id}")).await;
+        if !shown["possible_recurrence"].is_null() {
+            return shown["possible_recurrence"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{id} was never flagged");
+}
+
+story!(
+    a_flag_says_why_and_the_team_confirms_or_dismisses_it,
+    |app: TestApp| async move {
+        app.create_user("root@example.org", "Root", true).await;
+        app.create_user("lee@example.org", "Lee Lead", false).await;
+        let lee = app.token_for("lee@example.org").await;
+        let (status, _) = lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (_, members) = lee.get("/api/v1/teams/ops/members").await;
+        let owner = members[0]["user_id"].as_str().expect("user id").to_owned();
+        let first = log_done(
+            &lee,
+            &owner,
+            "TLS certificate expired on the public API gateway",
+            "The gateway's TLS certificate expired overnight and every HTTPS client failed the handshake.",
+        )
+        .await;
+        let second = log_done(
+            &lee,
+            &owner,
+            "Expired TLS certificate broke the API gateway",
+            "Clients could not connect over HTTPS because the gateway certificate had expired.",
+        )
+        .await;
+        let later = log(
+            &lee,
+            json!({"title": "API gateway TLS certificate expired again", "what_happened": "HTTPS clients failed the TLS handshake: the gateway certificate had expired."}),
+        )
+        .await;
+        let flag = flag_of(&lee, &later).await;
+        let flagged = flag["loop_id"].as_str().expect("flagged").to_owned();
+        assert!(flagged == first || flagged == second, "{flag}");
+        let why: Vec<&str> = flag["why"]
+            .as_array()
+            .expect("why")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(why.contains(&"certificate") && why.contains(&"gateway"), "{flag}");
+        assert!(flag["verdict"].is_null(), "{flag}");
+        let browser = app.sign_in("lee@example.org").await;
+        let page = format!("/teams/ops/loops/{later}");
+        let (_, html) = browser.get_text(&page).await;
+        assert!(html.contains("Why:") && html.contains("“certificate”"), "{html}");
+
+        // A verdict must be one of the two words, and only a flagged loop takes one.
+        let judge = format!("/api/v1/teams/ops/loops/{later}/recurrence");
+        let (status, problem) = lee.post(&judge, json!({"verdict": "maybe"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert!(problem.to_string().contains("verdict"), "{problem}");
+        let (status, problem) = lee
+            .post(
+                &format!("/api/v1/teams/ops/loops/{first}/recurrence"),
+                json!({"verdict": "confirmed"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+
+        // Confirmed through the API: the flag stays and says so.
+        let (status, shown) = lee.post(&judge, json!({"verdict": "confirmed"})).await;
+        assert_eq!(status, StatusCode::OK, "{shown}");
+        assert_eq!(shown["possible_recurrence"]["verdict"], "confirmed");
+        let (_, html) = browser.get_text(&page).await;
+        assert!(html.contains("confirmed by the team"), "{html}");
+
+        // Dismissed on the page: the flag moves to the other earlier loop, never back.
+        let response = browser
+            .submit(
+                &page,
+                &format!("{page}/recurrence"),
+                &[("verdict", "dismissed")],
+            )
+            .await;
+        assert!(response.status().is_redirection(), "{}", response.status());
+        let (_, shown) = lee.get(&format!("/api/v1/teams/ops/loops/{later}")).await;
+        let other = if flagged == first { &second } else { &first };
+        assert_eq!(shown["possible_recurrence"]["loop_id"], other.as_str(), "{shown}");
+        let (status, shown) = lee.post(&judge, json!({"verdict": "dismissed"})).await;
+        assert_eq!(status, StatusCode::OK, "{shown}");
+        assert!(shown["possible_recurrence"].is_null(), "{shown}");
+        let (_, health) = lee.get("/api/v1/teams/ops/health").await;
+        assert_eq!(health["possible_recurrences"], 0, "{health}");
+    }
+);

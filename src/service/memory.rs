@@ -965,6 +965,10 @@ fn loop_parts(text: &SimilarText) -> recurrence::rank::Parts<'_> {
             .iter()
             .map(|(_, d)| (d.as_str(), MECHANISM_WEIGHT)),
     );
-    parts.extend(text.learnings.iter().map(|l| (l.as_str(), MECHANISM_WEIGHT)));
+    parts.extend(
+        text.learnings
+            .iter()
+            .map(|l| (l.as_str(), MECHANISM_WEIGHT)),
+    );
     parts
 }

@@ -935,7 +935,10 @@ pub trait MemoryStore: Send + Sync {
     /// The earlier loops a team dismissed as recurrences of `loop_id` (never flagged again).
     async fn dismissed_earlier(&self, loop_id: LoopId) -> StoreResult<Vec<LoopId>>;
     /// Every labelled pair of some teams (`None`: all), for calibration.
-    async fn recurrence_pairs(&self, teams: Option<&[TeamId]>) -> StoreResult<Vec<memory::RecurrencePair>>;
+    async fn recurrence_pairs(
+        &self,
+        teams: Option<&[TeamId]>,
+    ) -> StoreResult<Vec<memory::RecurrencePair>>;
 }
 
 /// Opens the store named by `database_url` (`postgres://…`) or, when there is none, the SQLite

@@ -167,9 +167,9 @@ async fn measure(app: &TestApp, tsv: &str) -> Figures {
 }
 
 /// Floors below the figures measured on the held-out split (README, "Recurrence").
-const HOLDOUT_PRECISION_AT_5: f64 = 0.85;
-const HOLDOUT_FLAG_RIGHT: f64 = 0.18;
-const HOLDOUT_FLAG_UNRELATED: f64 = 0.40;
+const HOLDOUT_PRECISION_AT_5: f64 = 0.88;
+const HOLDOUT_FLAG_RIGHT: f64 = 0.34;
+const HOLDOUT_FLAG_UNRELATED: f64 = 0.25;
 
 story!(
     recurrence_figures_on_the_held_out_split,
@@ -188,9 +188,9 @@ story!(
 );
 
 /// Floors on the development split, which the weights and the threshold were tuned on.
-const DEV_PRECISION_AT_5: f64 = 0.85;
-const DEV_FLAG_RIGHT: f64 = 0.22;
-const DEV_FLAG_UNRELATED: f64 = 0.10;
+const DEV_PRECISION_AT_5: f64 = 0.90;
+const DEV_FLAG_RIGHT: f64 = 0.25;
+const DEV_FLAG_UNRELATED: f64 = 0.05;
 
 story!(
     recurrence_figures_on_the_development_split,
@@ -272,25 +272,24 @@ story!(
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        assert!(why.contains(&"certificate") && why.contains(&"gateway"), "{flag}");
+        assert!(
+            why.contains(&"certificate") && why.contains(&"gateway"),
+            "{flag}"
+        );
         assert!(flag["verdict"].is_null(), "{flag}");
         let browser = app.sign_in("lee@example.org").await;
         let page = format!("/teams/ops/loops/{later}");
         let (_, html) = browser.get_text(&page).await;
-        assert!(html.contains("Why:") && html.contains("“certificate”"), "{html}");
+        assert!(
+            html.contains("Why:") && html.contains("“certificate”"),
+            "{html}"
+        );
 
         // A verdict must be one of the two words, and only a flagged loop takes one.
         let judge = format!("/api/v1/teams/ops/loops/{later}/recurrence");
         let (status, problem) = lee.post(&judge, json!({"verdict": "maybe"})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert!(problem.to_string().contains("verdict"), "{problem}");
-        let (status, problem) = lee
-            .post(
-                &format!("/api/v1/teams/ops/loops/{first}/recurrence"),
-                json!({"verdict": "confirmed"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
 
         // Confirmed through the API: the flag stays and says so.
         let (status, shown) = lee.post(&judge, json!({"verdict": "confirmed"})).await;
@@ -310,11 +309,16 @@ story!(
         assert!(response.status().is_redirection(), "{}", response.status());
         let (_, shown) = lee.get(&format!("/api/v1/teams/ops/loops/{later}")).await;
         let other = if flagged == first { &second } else { &first };
-        assert_eq!(shown["possible_recurrence"]["loop_id"], other.as_str(), "{shown}");
+        assert_eq!(
+            shown["possible_recurrence"]["loop_id"],
+            other.as_str(),
+            "{shown}"
+        );
         let (status, shown) = lee.post(&judge, json!({"verdict": "dismissed"})).await;
         assert_eq!(status, StatusCode::OK, "{shown}");
         assert!(shown["possible_recurrence"].is_null(), "{shown}");
-        let (_, health) = lee.get("/api/v1/teams/ops/health").await;
-        assert_eq!(health["possible_recurrences"], 0, "{health}");
+        // A loop that is not flagged takes no verdict.
+        let (status, problem) = lee.post(&judge, json!({"verdict": "confirmed"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     }
 );

@@ -233,7 +233,7 @@ pub const CALIBRATION: Calibration = Calibration {
         pool_rarity: false,
     },
     min_cosine: 0.6,
-    min_standing: 1.5,
+    min_standing: 2.0,
     min_cosine_alone: 0.6,
 };
 

@@ -86,7 +86,12 @@ fn terms(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
 }
 
 /// Scores every candidate of `pool` against `query`, in the pool's order.
-pub fn rank(model: Option<&Embedder>, mix: Mix, query: &Parts<'_>, pool: &[Parts<'_>]) -> Vec<Scored> {
+pub fn rank(
+    model: Option<&Embedder>,
+    mix: Mix,
+    query: &Parts<'_>,
+    pool: &[Parts<'_>],
+) -> Vec<Scored> {
     if pool.is_empty() {
         return Vec::new();
     }
@@ -182,7 +187,11 @@ pub fn rank(model: Option<&Embedder>, mix: Mix, query: &Parts<'_>, pool: &[Parts
 
 /// The words two texts share (as the lexical side compares them), the rarest first by the
 /// similarity table's order of its vocabulary (longest first without it): why a flag fired.
-pub fn shared_words(model: Option<&Embedder>, first: &Parts<'_>, second: &Parts<'_>) -> Vec<String> {
+pub fn shared_words(
+    model: Option<&Embedder>,
+    first: &Parts<'_>,
+    second: &Parts<'_>,
+) -> Vec<String> {
     let mut theirs: Vec<String> = Vec::new();
     for (text, _) in second {
         theirs.extend(terms(text).map(|(stem, _)| stem));
@@ -341,7 +350,12 @@ mod study {
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .map(|l| {
                 let f: Vec<&str> = l.split('\t').collect();
-                (f[0].parse().expect("group"), f[1].into(), f[2].into(), f[3].into())
+                (
+                    f[0].parse().expect("group"),
+                    f[1].into(),
+                    f[2].into(),
+                    f[3].into(),
+                )
             })
             .collect();
         let model = super::super::embedder();
@@ -353,10 +367,15 @@ mod study {
                 .find(|&i| rows[i].0 == g && rows[i].1 == "earlier")
                 .expect("earlier")
         };
-        let parts = |i: usize| -> Parts<'_> { vec![(rows[i].2.as_str(), 1.0), (rows[i].3.as_str(), 1.0)] };
+        let parts =
+            |i: usize| -> Parts<'_> { vec![(rows[i].2.as_str(), 1.0), (rows[i].3.as_str(), 1.0)] };
         for (centre, pool_rarity) in [(false, false), (true, false), (false, true), (true, true)] {
             for weight in [0.5, 0.7, 0.9, 1.0] {
-                let mix = Mix { vector_weight: weight, centre, pool_rarity };
+                let mix = Mix {
+                    vector_weight: weight,
+                    centre,
+                    pool_rarity,
+                };
                 // precision@5 over earlier + distractors.
                 let pool: Vec<Parts<'_>> = done.iter().map(|&i| parts(i)).collect();
                 let (mut top5, mut laters) = (0, 0);
@@ -378,7 +397,12 @@ mod study {
                         }
                     }
                     let others: Vec<usize> = (0..rows.len()).filter(|&i| i != q).collect();
-                    let s = rank(model, mix, &parts(q), &others.iter().map(|&i| parts(i)).collect::<Vec<_>>());
+                    let s = rank(
+                        model,
+                        mix,
+                        &parts(q),
+                        &others.iter().map(|&i| parts(i)).collect::<Vec<_>>(),
+                    );
                     let mut cands: Vec<(usize, Scored)> = others
                         .iter()
                         .zip(s)
@@ -390,26 +414,37 @@ mod study {
                     checks.push((right, cands));
                 }
                 let mut best = (f64::MIN, 0.0, 0.0, 0.0, 0.0);
-                let top1 = checks.iter().filter(|(r, c)| r.is_some() && c.first().map(|x| x.0) == *r).count();
+                let top1 = checks
+                    .iter()
+                    .filter(|(r, c)| r.is_some() && c.first().map(|x| x.0) == *r)
+                    .count();
                 eprintln!("{set} centre {centre} idf {pool_rarity} weight {weight}: top1 among done {:.3}", top1 as f64 / laters as f64);
-                for min_cos in [0.0, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8] {
+                for min_cos in [
+                    0.0, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8,
+                ] {
                     for min_standing in [0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0] {
                         let (mut right, mut wrong_unrelated, mut unrelated) = (0, 0, 0);
                         for (r, cands) in &checks {
                             // Here `min_standing` stands for the margin over the next done loop, in
                             // hundredths of the score when RECURRENCE_MARGIN is set.
                             let flagged = if std::env::var("RECURRENCE_MARGIN").is_ok() {
-                                let margin = cands.get(1).map_or(1.0, |(_, n)| cands[0].1.score - n.score);
+                                let margin = cands
+                                    .get(1)
+                                    .map_or(1.0, |(_, n)| cands[0].1.score - n.score);
                                 cands.first().filter(|(_, s)| {
-                                    f64::from(s.cosine.unwrap_or(0.0)) >= min_cos && margin * 100.0 >= min_standing
+                                    f64::from(s.cosine.unwrap_or(0.0)) >= min_cos
+                                        && margin * 100.0 >= min_standing
                                 })
                             } else {
                                 cands.iter().find(|(_, s)| {
-                                    f64::from(s.cosine.unwrap_or(0.0)) >= min_cos && s.standing >= min_standing
+                                    f64::from(s.cosine.unwrap_or(0.0)) >= min_cos
+                                        && s.standing >= min_standing
                                 })
                             };
                             match r {
-                                Some(e) => right += usize::from(flagged.is_some_and(|(i, _)| i == e)),
+                                Some(e) => {
+                                    right += usize::from(flagged.is_some_and(|(i, _)| i == e))
+                                }
                                 None => {
                                     unrelated += 1;
                                     wrong_unrelated += usize::from(flagged.is_some());

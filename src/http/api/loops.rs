@@ -355,7 +355,10 @@ pub(crate) fn loop_out(detail: LoopDetail) -> LoopOut {
                 team: Some(team_slug.clone()),
                 title: Some(title.clone()),
                 why: why.clone(),
-                shared_factors: shared_factors.iter().map(|f| f.as_str().to_owned()).collect(),
+                shared_factors: shared_factors
+                    .iter()
+                    .map(|f| f.as_str().to_owned())
+                    .collect(),
                 verdict: verdict.map(|v| v.as_str().to_owned()),
             },
             RecurrenceLink::Hidden { verdict } => RecurrenceOut {

@@ -616,13 +616,15 @@ fn loop_view(detail: &LoopDetail) -> LoopView {
                     .map(|f| f.label().to_lowercase())
                     .collect::<Vec<_>>()
                     .join(", "),
-                confirmed: *verdict == Some(crate::domain::recurrence::RecurrenceVerdict::Confirmed),
+                confirmed: *verdict
+                    == Some(crate::domain::recurrence::RecurrenceVerdict::Confirmed),
             },
             crate::service::RecurrenceLink::Hidden { verdict } => RecurrenceView {
                 earlier: None,
                 why: String::new(),
                 factors: String::new(),
-                confirmed: *verdict == Some(crate::domain::recurrence::RecurrenceVerdict::Confirmed),
+                confirmed: *verdict
+                    == Some(crate::domain::recurrence::RecurrenceVerdict::Confirmed),
             },
         }),
         id: r.id.to_string(),

@@ -637,6 +637,18 @@ impl Service {
         }))
     }
 
+    /// The team's labelled pairs (confirmed and dismissed flags), oldest first: what a
+    /// calibration can learn from.
+    pub async fn recurrence_pairs(
+        &self,
+        access: &TeamAccess,
+    ) -> ServiceResult<Vec<RecurrencePair>> {
+        Ok(self
+            .store
+            .recurrence_pairs(Some(&[access.team().id]))
+            .await?)
+    }
+
     /// A team member confirms or dismisses the possible-recurrence flag of loop `id`: stored as
     /// a labelled pair (loop, earlier loop, verdict, team — no person, and only the day). A
     /// dismissed pair is not flagged again: dismissing looks once more among the team's own

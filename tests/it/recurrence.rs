@@ -317,6 +317,15 @@ story!(
         let (status, shown) = lee.post(&judge, json!({"verdict": "dismissed"})).await;
         assert_eq!(status, StatusCode::OK, "{shown}");
         assert!(shown["possible_recurrence"].is_null(), "{shown}");
+        // The labelled pairs, as a calibration reads them: no person in them.
+        let (status, pairs) = lee.get("/api/v1/teams/ops/recurrence-pairs").await;
+        assert_eq!(status, StatusCode::OK, "{pairs}");
+        let pairs = pairs["pairs"].as_array().expect("pairs");
+        assert_eq!(pairs.len(), 2, "{pairs:?}");
+        assert!(pairs
+            .iter()
+            .all(|p| p["verdict"] == "dismissed" && p["loop_id"] == later.as_str()));
+        assert!(!format!("{pairs:?}").contains("Lee"));
         // A loop that is not flagged takes no verdict.
         let (status, problem) = lee.post(&judge, json!({"verdict": "confirmed"})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");

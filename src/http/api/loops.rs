@@ -640,6 +640,46 @@ pub async fn judge_recurrence(
     detail_json(&state, &access, &loop_id).await
 }
 
+/// A labelled pair: a team's verdict on a possible-recurrence flag.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecurrencePairOut {
+    pub loop_id: String,
+    pub earlier_id: String,
+    /// `confirmed` or `dismissed`.
+    pub verdict: String,
+    /// The day it was given.
+    pub on: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecurrencePairsOut {
+    pub pairs: Vec<RecurrencePairOut>,
+}
+
+/// The team's confirmed and dismissed possible-recurrence flags, oldest first (no person is
+/// recorded with them).
+#[utoipa::path(get, path = "/api/v1/teams/{slug}/recurrence-pairs", tag = "loops",
+    params(("slug" = String, Path)),
+    responses((status = 200, body = RecurrencePairsOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn recurrence_pairs(
+    State(state): State<AppState>,
+    ApiTeam { access, .. }: ApiTeam,
+    Path(_slug): Path<String>,
+) -> Result<Json<RecurrencePairsOut>, ApiError> {
+    let pairs = state.service.recurrence_pairs(&access).await?;
+    Ok(Json(RecurrencePairsOut {
+        pairs: pairs
+            .into_iter()
+            .map(|p| RecurrencePairOut {
+                loop_id: p.loop_id.to_string(),
+                earlier_id: p.earlier_id.to_string(),
+                verdict: p.verdict.as_str().to_owned(),
+                on: day(p.on),
+            })
+            .collect(),
+    }))
+}
+
 async fn detail_json(
     state: &AppState,
     access: &crate::service::TeamAccess,

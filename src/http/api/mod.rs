@@ -68,6 +68,10 @@ pub fn routes() -> Router<AppState> {
             post(loops::judge_recurrence),
         )
         .route(
+            "/teams/{slug}/recurrence-pairs",
+            get(loops::recurrence_pairs),
+        )
+        .route(
             "/teams/{slug}/loops/{loop_id}/additions",
             post(loops::add_addition),
         )
@@ -372,6 +376,7 @@ pub fn reference_routes() -> Router<AppState> {
         loops::list,
         loops::show,
         loops::judge_recurrence,
+        loops::recurrence_pairs,
         loops::add_addition,
         loops::add_timeline_event,
         loops::add_factor,

@@ -18,7 +18,7 @@ const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
 
 /// The violations axe finds on the open page: "rule (impact): targets" per rule. A run that
 /// passed no rule at all checked nothing, and says so.
-async fn violations(browser: &Client) -> Vec<String> {
+pub(crate) async fn violations(browser: &Client) -> Vec<String> {
     browser
         .execute(&format!("{AXE}\nreturn true;"), Vec::new())
         .await
@@ -45,7 +45,7 @@ async fn violations(browser: &Client) -> Vec<String> {
     }
 }
 
-async fn sign_in(driver: &mut Driver, app: &TestApp, email: &str) -> Client {
+pub(crate) async fn sign_in(driver: &mut Driver, app: &TestApp, email: &str) -> Client {
     let browser = driver.session().await;
     browser.goto(&app.url("/login")).await.expect("login");
     fill(&browser, "email", email).await;

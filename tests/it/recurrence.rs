@@ -331,3 +331,48 @@ story!(
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     }
 );
+
+story!(
+    the_flag_on_the_loop_page_passes_axe_and_is_dismissed_by_a_click,
+    |app: TestApp| async move {
+        let Some(mut driver) = crate::browser::Driver::start().await else {
+            return;
+        };
+        app.create_user("root@example.org", "Root", true).await;
+        app.create_user("lee@example.org", "Lee Lead", false).await;
+        let lee = app.token_for("lee@example.org").await;
+        lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
+        let (_, members) = lee.get("/api/v1/teams/ops/members").await;
+        let owner = members[0]["user_id"].as_str().expect("user id").to_owned();
+        log_done(
+            &lee,
+            &owner,
+            "TLS certificate expired on the public API gateway",
+            "The gateway's TLS certificate expired overnight and every HTTPS client failed the handshake.",
+        )
+        .await;
+        let later = log(
+            &lee,
+            json!({"title": "API gateway TLS certificate expired again", "what_happened": "HTTPS clients failed the TLS handshake: the gateway certificate had expired."}),
+        )
+        .await;
+        flag_of(&lee, &later).await;
+        let browser = crate::browser_axe::sign_in(&mut driver, &app, "lee@example.org").await;
+        browser
+            .set_window_size(390, 844)
+            .await
+            .expect("window size");
+        browser
+            .goto(&app.url(&format!("/teams/ops/loops/{later}")))
+            .await
+            .expect("page opens");
+        crate::browser::wait_for_text(&browser, "Why:").await;
+        let found = crate::browser_axe::violations(&browser).await;
+        assert!(found.is_empty(), "axe found violations: {found:?}");
+        crate::browser::click_button(&browser, "Not the same failure — dismiss").await;
+        crate::browser::wait_for_text(&browser, "will not be flagged again").await;
+        browser.close().await.expect("close");
+        let (_, shown) = lee.get(&format!("/api/v1/teams/ops/loops/{later}")).await;
+        assert!(shown["possible_recurrence"].is_null(), "{shown}");
+    }
+);

@@ -9,8 +9,9 @@
 //! When the table cannot be read, [`embedder`] is `None` and callers rank by words alone (the
 //! lexical fallback).
 //!
-//! [`hybrid_score`] mixes the vector similarity with the lexical rank, and [`Calibration`] holds
-//! the threshold above which a similar loop is flagged as a possible recurrence.
+//! [`rank::rank`] scores a pool of earlier loops against a new text (BM25 over the pool and the
+//! vectors' cosine, the same on every database), and [`Calibration`] holds when a scored loop is
+//! flagged as a possible recurrence.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;

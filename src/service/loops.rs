@@ -351,7 +351,9 @@ impl Service {
         }
         detail.unpublished = false;
         if let Some(earlier) = recurrence_of {
-            detail.recurrence = self.recurrence_link(access, earlier).await?;
+            detail.recurrence = self
+                .recurrence_link(access, detail.record.id, earlier)
+                .await?;
         }
         Ok(LoggedLoop {
             detail,
@@ -519,7 +521,9 @@ impl Service {
             .detail_of(record, access.team().stuck_after_days)
             .await?;
         if let Some(earlier) = earlier {
-            detail.recurrence = self.recurrence_link(access, earlier).await?;
+            detail.recurrence = self
+                .recurrence_link(access, detail.record.id, earlier)
+                .await?;
         }
         Ok(detail)
     }

@@ -12,13 +12,16 @@ use std::collections::HashSet;
 use time::{Duration, OffsetDateTime};
 
 use crate::domain::health::{median_of_buckets, BucketMedian, HealthRange};
-use crate::domain::loops::{self, ActionStatus, FactorReason, FailureType, Stage};
+use crate::domain::loops::{self, FactorReason, FailureType, Stage};
 use crate::domain::recurrence;
 use crate::domain::search::{salient_terms, DocKind, SearchQuery};
 use crate::domain::text::count;
 use crate::domain::when::parse_date;
 use crate::domain::{LoopId, TeamId, TeamSlug};
-use crate::store::memory::{HealthScope, LibraryFilter, Matching, SearchFilter, SearchRequest};
+use crate::store::memory::{
+    HealthScope, LibraryFilter, Matching, RecurrencePair, RecurrenceVerdict, SearchFilter,
+    SearchRequest, SimilarText,
+};
 
 use super::error::{FieldErrors, ServiceError, ServiceResult};
 use super::{Actor, Service, TeamAccess};
@@ -32,22 +35,25 @@ pub const SEARCH_CANDIDATES: i64 = 2000;
 pub const SIMILAR_MAX: i64 = 5;
 /// How many of the newest loops sharing a salient word are ranked for similarity.
 pub const SIMILAR_CANDIDATES: i64 = 500;
-/// How many of the best by words are then scored by meaning (each costs three reads).
-pub const SIMILAR_POOL: i64 = 50;
+/// How many of the best by the database's word rank make the pool scored here (read in one
+/// batch: four queries whatever the pool's size).
+pub const SIMILAR_POOL: i64 = 200;
+/// How many shared words a similar loop or a flag shows as its reason.
+const SHARED_WORDS_SHOWN: usize = 8;
 /// How much more a mechanism text (factor, "why the difference", learning, what went wrong)
 /// weighs in a loop's vector than its title or story, which carry names and dates.
 const MECHANISM_WEIGHT: f32 = 2.0;
 
-/// A candidate for "similar loops", scored.
+/// A candidate for "similar loops", scored against the new text with the rest of its pool.
 struct RankedLoop {
-    hit: crate::store::memory::SearchHit,
-    record: crate::store::loops::LoopRecord,
-    learnings: Vec<String>,
-    /// Cosine of the two texts' vectors; `None` without the similarity table.
-    cosine: Option<f32>,
-    score: f64,
-    /// Salient words of the new text found in this loop: the reason shown with a flag.
-    shared: Vec<String>,
+    text: SimilarText,
+    scored: recurrence::rank::Scored,
+}
+
+impl RankedLoop {
+    fn all_actions_done(&self) -> bool {
+        self.text.actions_done > 0 && self.text.actions_open == 0
+    }
 }
 
 /// The search form or query string as typed; parsed by [`Service::search`].
@@ -136,9 +142,14 @@ pub enum RecurrenceLink {
         team_slug: String,
         id: LoopId,
         title: String,
+        /// Mechanism words the two loops share, the most telling first: why it was flagged.
+        why: Vec<String>,
+        /// Contributing-factor reasons both loops name.
+        shared_factors: Vec<FactorReason>,
+        verdict: Option<RecurrenceVerdict>,
     },
-    /// The earlier loop is in a team the viewer is not in.
-    Hidden,
+    /// The earlier loop is in a team the viewer is not in: no title, no words of it.
+    Hidden { verdict: Option<RecurrenceVerdict> },
 }
 
 /// An organisation-visible learning as the viewer may see it.
@@ -389,10 +400,12 @@ impl Service {
         self.similar_among(teams, title, description).await
     }
 
-    /// Earlier loops ranked for a text: the newest loops sharing a salient word make the pool
-    /// ([`SIMILAR_POOL`] best by words), then each is scored by meaning and words together
-    /// ([`recurrence::hybrid_score`]) over its whole text, what describes the mechanism (the
-    /// contributing factors, "why the difference", learnings) weighing more than the rest.
+    /// Earlier loops ranked for a text, best first: the database finds the pool (the best
+    /// [`SIMILAR_POOL`] by its own word rank among the newest [`SIMILAR_CANDIDATES`] loops
+    /// sharing a salient word), then every loop of the pool is read in one batch and scored
+    /// here, the same way on both databases ([`recurrence::rank::rank`]: BM25 over the pool
+    /// and the meaning of the whole text, what describes the mechanism — contributing factors,
+    /// "why the difference", lessons, learnings — weighing more than the rest).
     async fn ranked_similar(
         &self,
         teams: Option<Vec<TeamId>>,
@@ -417,68 +430,39 @@ impl Service {
             snippets: false,
             now: self.now(),
         };
-        let hits = self.store.search(&request).await?.hits;
-        let model = recurrence::embedder();
-        let query = model.and_then(|m| m.embed(&[(title, 1.0), (description, 1.0)]));
-        let best_lexical = hits.iter().map(|h| h.score).fold(0.0_f64, f64::max);
-        let mut ranked = Vec::with_capacity(hits.len());
-        for hit in hits {
-            let Some(id) = hit.loop_id else { continue };
-            if Some(id) == itself {
-                continue;
-            }
-            let Some(record) = self.store.loop_by_id(hit.team_id, id).await? else {
-                continue;
-            };
-            let factors = self.store.factors(id).await?;
-            let learnings: Vec<String> = self
-                .store
-                .learnings_of_loop(id)
-                .await?
-                .into_iter()
-                .map(|l| l.statement)
-                .collect();
-            let mechanism: Vec<&str> = factors
-                .iter()
-                .map(|f| f.description.as_str())
-                .chain(learnings.iter().map(String::as_str))
-                .chain([
-                    record.review.aar_difference.as_str(),
-                    record.review.aar_lessons.as_str(),
-                    record.review.went_wrong.as_str(),
-                ])
-                .collect();
-            let cosine = match (model, &query) {
-                (Some(model), Some(query)) => {
-                    let mut parts = vec![
-                        (record.title.as_str(), 1.0),
-                        (record.what_happened.as_str(), 1.0),
-                        (record.what_was_expected.as_str(), 0.5),
-                    ];
-                    parts.extend(mechanism.iter().map(|text| (*text, MECHANISM_WEIGHT)));
-                    model
-                        .embed(&parts)
-                        .map(|candidate| recurrence::cosine(query, &candidate))
-                }
-                _ => None,
-            };
-            let mut words: Vec<String> = crate::domain::search::words(&record.title);
-            words.extend(crate::domain::search::words(&record.what_happened));
-            for text in &mechanism {
-                words.extend(crate::domain::search::words(text));
-            }
-            let shared = recurrence::shared_words(&terms, &words);
-            ranked.push(RankedLoop {
-                score: recurrence::hybrid_score(cosine, hit.score, best_lexical),
-                cosine,
-                shared,
-                hit,
-                record,
-                learnings,
-            });
-        }
-        ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
-        ranked.truncate(usize::try_from(SIMILAR_MAX).unwrap_or(5));
+        let mut ids: Vec<LoopId> = self
+            .store
+            .search(&request)
+            .await?
+            .hits
+            .into_iter()
+            .filter_map(|hit| hit.loop_id)
+            .filter(|id| Some(*id) != itself)
+            .collect();
+        // The same pool in the same order whatever order the database returned it in.
+        ids.sort_unstable_by_key(|id| id.to_string());
+        ids.dedup();
+        let texts = self.store.similar_texts(&ids).await?;
+        let pool: Vec<recurrence::rank::Parts<'_>> = texts.iter().map(loop_parts).collect();
+        let query: recurrence::rank::Parts<'_> = vec![(title, 1.0), (description, 1.0)];
+        let scored = recurrence::rank::rank(
+            recurrence::embedder(),
+            recurrence::CALIBRATION.mix,
+            &query,
+            &pool,
+        );
+        let mut ranked: Vec<RankedLoop> = texts
+            .into_iter()
+            .zip(scored)
+            .map(|(text, scored)| RankedLoop { text, scored })
+            .collect();
+        ranked.sort_by(|a, b| {
+            b.scored
+                .score
+                .total_cmp(&a.scored.score)
+                .then(b.text.created_at.cmp(&a.text.created_at))
+                .then(a.text.id.to_string().cmp(&b.text.id.to_string()))
+        });
         Ok(ranked)
     }
 
@@ -488,38 +472,36 @@ impl Service {
         title: &str,
         description: &str,
     ) -> ServiceResult<Vec<SimilarLoop>> {
-        let ranked = self.ranked_similar(teams, title, description, None).await?;
-        let mut similar = Vec::with_capacity(ranked.len());
-        for loop_ in ranked {
-            let id = loop_.record.id;
-            let actions = self.store.actions_of_loop(id).await?;
-            similar.push(SimilarLoop {
-                id,
-                team: TeamRef {
-                    slug: loop_.hit.team_slug,
-                    name: loop_.hit.team_name,
-                },
-                title: loop_.record.title,
-                stage: loop_.record.stage,
-                created_at: loop_.record.created_at,
-                learnings: loop_.learnings,
-                actions_total: actions
-                    .iter()
-                    .filter(|a| a.status != ActionStatus::Dropped)
-                    .count(),
-                actions_done: actions
-                    .iter()
-                    .filter(|a| a.status == ActionStatus::Done)
-                    .count(),
-                actions_open: actions
-                    .iter()
-                    .filter(|a| a.status == ActionStatus::Open)
-                    .count(),
-                similar_enough: recurrence::CALIBRATION.flags(loop_.cosine, loop_.shared.len()),
-                shared_words: loop_.shared,
-            });
-        }
-        Ok(similar)
+        let mut ranked = self.ranked_similar(teams, title, description, None).await?;
+        ranked.truncate(usize::try_from(SIMILAR_MAX).unwrap_or(5));
+        Ok(ranked
+            .into_iter()
+            .map(|loop_| {
+                let similar_enough = recurrence::CALIBRATION.flags(&loop_.scored);
+                let text = loop_.text;
+                SimilarLoop {
+                    id: text.id,
+                    team: TeamRef {
+                        slug: text.team_slug,
+                        name: text.team_name,
+                    },
+                    title: text.title,
+                    stage: text.stage,
+                    created_at: text.created_at,
+                    learnings: text.learnings,
+                    actions_total: text.actions_open + text.actions_done,
+                    actions_done: text.actions_done,
+                    actions_open: text.actions_open,
+                    similar_enough,
+                    shared_words: loop_
+                        .scored
+                        .shared
+                        .into_iter()
+                        .take(SHARED_WORDS_SHOWN)
+                        .collect(),
+                }
+            })
+            .collect())
     }
 
     /// The teams whose loops a named capture is compared with: those its author may see. (An
@@ -534,9 +516,10 @@ impl Service {
             .await
     }
 
-    /// The earlier loop a new one may repeat: the best ranked of the top five other than
-    /// `itself` that is similar enough by the calibration ([`recurrence::CALIBRATION`]) and
-    /// whose actions were all done.
+    /// The earlier loop a new one may repeat: the best ranked loop of the pool other than
+    /// `itself` whose actions were all done, that the calibration ([`recurrence::CALIBRATION`])
+    /// finds close enough and standing out enough from the rest of the pool, and that the team
+    /// has not dismissed as a recurrence of `itself`.
     pub(crate) async fn possible_recurrence(
         &self,
         teams: Option<Vec<TeamId>>,
@@ -544,15 +527,20 @@ impl Service {
         description: &str,
         itself: Option<LoopId>,
     ) -> ServiceResult<Option<LoopId>> {
-        let ids: Vec<LoopId> = self
+        let dismissed = match itself {
+            Some(id) => self.store.dismissed_earlier(id).await?,
+            None => Vec::new(),
+        };
+        Ok(self
             .ranked_similar(teams, title, description, itself)
             .await?
             .into_iter()
-            .filter(|r| recurrence::CALIBRATION.flags(r.cosine, r.shared.len()))
-            .map(|r| r.record.id)
-            .collect();
-        let done = self.store.loops_with_all_actions_done(&ids).await?;
-        Ok(ids.into_iter().find(|id| done.contains(id)))
+            .find(|r| {
+                r.all_actions_done()
+                    && !dismissed.contains(&r.text.id)
+                    && recurrence::CALIBRATION.flags(&r.scored)
+            })
+            .map(|r| r.text.id))
     }
 
     /// Runs one deferred check and flags the loop when it may repeat an earlier one.
@@ -589,10 +577,13 @@ impl Service {
         self.after_capture.is_some()
     }
 
-    /// How a loop's "possible recurrence" link shows to this viewer.
+    /// How a loop's "possible recurrence" link shows to this viewer, with why it was flagged
+    /// (the mechanism words and contributing-factor reasons the two loops share; only when the
+    /// viewer may open the earlier loop) and the team's verdict on it.
     pub async fn recurrence_link(
         &self,
         access: &TeamAccess,
+        id: LoopId,
         earlier: LoopId,
     ) -> ServiceResult<Option<RecurrenceLink>> {
         let Some(team_id) = self.store.team_of_loop(earlier).await? else {
@@ -605,20 +596,108 @@ impl Service {
                 .membership(team_id, access.actor())
                 .await?
                 .is_some();
+        let verdict = self
+            .store
+            .recurrence_verdict(id, earlier)
+            .await?
+            .map(|pair| pair.verdict);
         if !visible {
-            return Ok(Some(RecurrenceLink::Hidden));
+            return Ok(Some(RecurrenceLink::Hidden { verdict }));
         }
-        let Some(team) = self.store.team_by_id(team_id).await? else {
+        let texts = self.store.similar_texts(&[id, earlier]).await?;
+        let (Some(this), Some(that)) = (
+            texts.iter().find(|t| t.id == id),
+            texts.iter().find(|t| t.id == earlier),
+        ) else {
             return Ok(None);
         };
-        let Some(record) = self.store.loop_by_id(team_id, earlier).await? else {
-            return Ok(None);
-        };
+        let why = recurrence::rank::shared_words(
+            recurrence::embedder(),
+            &loop_parts(this),
+            &loop_parts(that),
+        )
+        .into_iter()
+        .take(SHARED_WORDS_SHOWN)
+        .collect();
+        let mut shared_factors: Vec<FactorReason> = this
+            .factors
+            .iter()
+            .map(|(reason, _)| *reason)
+            .filter(|reason| that.factors.iter().any(|(r, _)| r == reason))
+            .collect();
+        shared_factors.sort_by_key(|r| r.as_str());
+        shared_factors.dedup();
         Ok(Some(RecurrenceLink::Visible {
-            team_slug: team.slug.to_string(),
+            team_slug: that.team_slug.clone(),
             id: earlier,
-            title: record.title,
+            title: that.title.clone(),
+            why,
+            shared_factors,
+            verdict,
         }))
+    }
+
+    /// The team's labelled pairs (confirmed and dismissed flags), oldest first: what a
+    /// calibration can learn from.
+    pub async fn recurrence_pairs(
+        &self,
+        access: &TeamAccess,
+    ) -> ServiceResult<Vec<RecurrencePair>> {
+        Ok(self
+            .store
+            .recurrence_pairs(Some(&[access.team().id]))
+            .await?)
+    }
+
+    /// A team member confirms or dismisses the possible-recurrence flag of loop `id`: stored as
+    /// a labelled pair (loop, earlier loop, verdict, team — no person, and only the day). A
+    /// dismissed pair is not flagged again: dismissing looks once more among the team's own
+    /// loops, leaving out every pair dismissed for this loop.
+    pub async fn judge_recurrence(
+        &self,
+        access: &TeamAccess,
+        id: &str,
+        verdict: &str,
+    ) -> ServiceResult<RecurrencePair> {
+        let verdict = RecurrenceVerdict::parse(verdict.trim()).ok_or_else(|| {
+            ServiceError::field("verdict", "must be \"confirmed\" or \"dismissed\"")
+        })?;
+        let id: LoopId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let record = self
+            .store
+            .loop_by_id(access.team().id, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let Some(earlier) = record.recurrence_of else {
+            return Err(ServiceError::field(
+                "verdict",
+                "this loop is not flagged as a possible recurrence",
+            ));
+        };
+        let pair = RecurrencePair {
+            loop_id: id,
+            earlier_id: earlier,
+            team_id: access.team().id,
+            verdict,
+            on: crate::domain::when::day_of(self.now()),
+        };
+        self.store.record_recurrence_verdict(&pair).await?;
+        if verdict == RecurrenceVerdict::Dismissed {
+            // Look again, among what the whole team may see, leaving out every dismissed pair:
+            // another earlier loop may be the one this repeats.
+            if let Some(next) = self
+                .possible_recurrence(
+                    Some(vec![access.team().id]),
+                    &record.title,
+                    &record.what_happened,
+                    Some(id),
+                )
+                .await?
+            {
+                self.store.set_recurrence_of(id, next).await?;
+            }
+        }
+        Ok(pair)
     }
 
     /// The learning library: learnings shared with the organisation, newest first.
@@ -880,4 +959,28 @@ fn parse_range(raw: Option<&str>) -> ServiceResult<HealthRange> {
         None => Ok(HealthRange::default()),
         Some(raw) => HealthRange::parse(raw).map_err(|e| ServiceError::field("range", e.0)),
     }
+}
+
+/// A loop's text as similarity weighs it: title and story once (they carry names and dates),
+/// what was expected half, what describes the mechanism [`MECHANISM_WEIGHT`] times.
+fn loop_parts(text: &SimilarText) -> recurrence::rank::Parts<'_> {
+    let mut parts = vec![
+        (text.title.as_str(), 1.0),
+        (text.what_happened.as_str(), 1.0),
+        (text.what_was_expected.as_str(), 0.5),
+        (text.aar_difference.as_str(), MECHANISM_WEIGHT),
+        (text.aar_lessons.as_str(), MECHANISM_WEIGHT),
+        (text.went_wrong.as_str(), MECHANISM_WEIGHT),
+    ];
+    parts.extend(
+        text.factors
+            .iter()
+            .map(|(_, d)| (d.as_str(), MECHANISM_WEIGHT)),
+    );
+    parts.extend(
+        text.learnings
+            .iter()
+            .map(|l| (l.as_str(), MECHANISM_WEIGHT)),
+    );
+    parts
 }

@@ -228,3 +228,30 @@ impl CandidateMeta {
         })
     }
 }
+
+/// What ranking a similar loop needs of it, read for a whole pool at once
+/// ([`crate::store::MemoryStore::similar_texts`]): its text, the texts that describe the
+/// mechanism, and how its actions stand.
+#[derive(Debug, Clone)]
+pub struct SimilarText {
+    pub id: LoopId,
+    pub team_id: TeamId,
+    pub team_slug: String,
+    pub team_name: String,
+    pub title: String,
+    pub stage: Stage,
+    pub created_at: OffsetDateTime,
+    pub what_happened: String,
+    pub what_was_expected: String,
+    pub aar_difference: String,
+    pub aar_lessons: String,
+    pub went_wrong: String,
+    /// Contributing factors: reason and description.
+    pub factors: Vec<(FactorReason, String)>,
+    pub learnings: Vec<String>,
+    pub actions_open: usize,
+    pub actions_done: usize,
+    pub actions_dropped: usize,
+}
+
+pub use crate::domain::recurrence::{RecurrencePair, RecurrenceVerdict};

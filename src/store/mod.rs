@@ -922,6 +922,25 @@ pub trait MemoryStore: Send + Sync {
     /// Flags `id` as a possible recurrence of `earlier` (checked after capture). An anonymous
     /// loop is rewritten among others of its day, as when it was written.
     async fn set_recurrence_of(&self, id: LoopId, earlier: LoopId) -> StoreResult<()>;
+    /// What ranking needs of each of `ids` (text, factors, learnings, action counts), in four
+    /// queries whatever their number; loops that no longer exist are left out.
+    async fn similar_texts(&self, ids: &[LoopId]) -> StoreResult<Vec<memory::SimilarText>>;
+    /// Records a team's verdict on the pair (loop, earlier), replacing an earlier verdict on
+    /// it; a dismissal also clears the loop's flag when it points at `earlier`.
+    async fn record_recurrence_verdict(&self, pair: &memory::RecurrencePair) -> StoreResult<()>;
+    /// The verdict on one pair, if any.
+    async fn recurrence_verdict(
+        &self,
+        loop_id: LoopId,
+        earlier: LoopId,
+    ) -> StoreResult<Option<memory::RecurrencePair>>;
+    /// The earlier loops a team dismissed as recurrences of `loop_id` (never flagged again).
+    async fn dismissed_earlier(&self, loop_id: LoopId) -> StoreResult<Vec<LoopId>>;
+    /// Every labelled pair of some teams (`None`: all), for calibration.
+    async fn recurrence_pairs(
+        &self,
+        teams: Option<&[TeamId]>,
+    ) -> StoreResult<Vec<memory::RecurrencePair>>;
 }
 
 /// Opens the store named by `database_url` (`postgres://…`) or, when there is none, the SQLite

@@ -10,7 +10,7 @@ use crate::domain::{LoopId, TeamId};
 use crate::store::backend::{BackendHooks, FullText};
 use crate::store::memory::{
     Candidate, CandidateMeta, HealthFigures, HealthScope, LibraryEntry, LibraryFilter, LibraryPage,
-    SearchHit, SearchRequest, SearchResults,
+    RecurrencePair, RecurrenceVerdict, SearchHit, SearchRequest, SearchResults, SimilarText,
 };
 use crate::store::rows::parse_id;
 use crate::store::{from_unix, MemoryStore, StoreError, StoreResult};
@@ -492,6 +492,197 @@ impl MemoryStore for ThisStore {
         Ok(())
     }
 
+    async fn similar_texts(&self, ids: &[LoopId]) -> StoreResult<Vec<SimilarText>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: String,
+            team_id: String,
+            slug: String,
+            name: String,
+            title: String,
+            stage: String,
+            created_at: i64,
+            what_happened: String,
+            what_was_expected: String,
+            aar_difference: String,
+            aar_lessons: String,
+            went_wrong: String,
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let in_list = |query: &mut sqlx::QueryBuilder<'_, super::Db>| {
+            let mut separated = query.separated(", ");
+            for id in ids {
+                separated.push_bind(id.to_string());
+            }
+            query.push(")");
+        };
+        let mut query = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT loops.id, loops.team_id, teams.slug, teams.name, loops.title, loops.stage, \
+             loops.created_at, loops.what_happened, loops.what_was_expected, \
+             loops.aar_difference, loops.aar_lessons, loops.went_wrong \
+             FROM loops JOIN teams ON teams.id = loops.team_id WHERE loops.id IN (",
+        );
+        in_list(&mut query);
+        let rows: Vec<Row> = query
+            .build_query_as()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+        let mut query = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT loop_id, reason, description FROM contributing_factors WHERE loop_id IN (",
+        );
+        in_list(&mut query);
+        query.push(" ORDER BY added_at, id");
+        let factors: Vec<(String, String, String)> = query
+            .build_query_as()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+        let mut query = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT loop_id, statement FROM learnings WHERE loop_id IN (",
+        );
+        in_list(&mut query);
+        query.push(" ORDER BY created_at, id");
+        let learnings: Vec<(String, String)> = query
+            .build_query_as()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+        let mut query = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT loop_id, status, COUNT(*) FROM action_items WHERE loop_id IN (",
+        );
+        in_list(&mut query);
+        query.push(" GROUP BY loop_id, status");
+        let actions: Vec<(String, String, i64)> = query
+            .build_query_as()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+        let count = |id: &str, status: &str| -> usize {
+            actions
+                .iter()
+                .filter(|(l, s, _)| l == id && s == status)
+                .map(|(_, _, n)| usize::try_from(*n).unwrap_or(0))
+                .sum()
+        };
+        // In the order asked for.
+        let mut out = Vec::with_capacity(rows.len());
+        for id in ids {
+            let key = id.to_string();
+            let Some(row) = rows.iter().find(|r| r.id == key) else {
+                continue;
+            };
+            out.push(SimilarText {
+                id: *id,
+                team_id: parse_id(&row.team_id)?,
+                team_slug: row.slug.clone(),
+                team_name: row.name.clone(),
+                title: row.title.clone(),
+                stage: Stage::parse(&row.stage).map_err(|_| corrupt("stage", &row.stage))?,
+                created_at: from_unix(row.created_at)?,
+                what_happened: row.what_happened.clone(),
+                what_was_expected: row.what_was_expected.clone(),
+                aar_difference: row.aar_difference.clone(),
+                aar_lessons: row.aar_lessons.clone(),
+                went_wrong: row.went_wrong.clone(),
+                factors: factors
+                    .iter()
+                    .filter(|(l, _, _)| *l == key)
+                    .map(|(_, reason, description)| {
+                        Ok((
+                            FactorReason::parse(reason).map_err(|_| corrupt("reason", reason))?,
+                            description.clone(),
+                        ))
+                    })
+                    .collect::<StoreResult<_>>()?,
+                learnings: learnings
+                    .iter()
+                    .filter(|(l, _)| *l == key)
+                    .map(|(_, statement)| statement.clone())
+                    .collect(),
+                actions_open: count(&key, "open"),
+                actions_done: count(&key, "done"),
+                actions_dropped: count(&key, "dropped"),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn record_recurrence_verdict(&self, pair: &RecurrencePair) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        sqlx::query(
+            "INSERT INTO recurrence_verdicts (loop_id, earlier_id, team_id, verdict, given_on) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (loop_id, earlier_id) \
+             DO UPDATE SET verdict = excluded.verdict, given_on = excluded.given_on, \
+             team_id = excluded.team_id",
+        )
+        .bind(pair.loop_id.to_string())
+        .bind(pair.earlier_id.to_string())
+        .bind(pair.team_id.to_string())
+        .bind(pair.verdict.as_str())
+        .bind(pair.on.unix_timestamp())
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        if pair.verdict == RecurrenceVerdict::Dismissed {
+            sqlx::query(
+                "UPDATE loops SET recurrence_of = NULL WHERE id = $1 AND recurrence_of = $2",
+            )
+            .bind(pair.loop_id.to_string())
+            .bind(pair.earlier_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    async fn recurrence_verdict(
+        &self,
+        loop_id: LoopId,
+        earlier: LoopId,
+    ) -> StoreResult<Option<RecurrencePair>> {
+        let row: Option<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT loop_id, earlier_id, team_id, verdict, given_on FROM recurrence_verdicts \
+             WHERE loop_id = $1 AND earlier_id = $2",
+        )
+        .bind(loop_id.to_string())
+        .bind(earlier.to_string())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(err)?;
+        row.map(pair_of_row).transpose()
+    }
+
+    async fn dismissed_earlier(&self, loop_id: LoopId) -> StoreResult<Vec<LoopId>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT earlier_id FROM recurrence_verdicts WHERE loop_id = $1 AND verdict = 'dismissed' \
+             ORDER BY earlier_id",
+        )
+        .bind(loop_id.to_string())
+        .fetch_all(self.reader())
+        .await
+        .map_err(err)?;
+        rows.iter().map(|id| parse_id(id)).collect()
+    }
+
+    async fn recurrence_pairs(&self, teams: Option<&[TeamId]>) -> StoreResult<Vec<RecurrencePair>> {
+        let mut query = sqlx::QueryBuilder::<super::Db>::new(
+            "SELECT loop_id, earlier_id, team_id, verdict, given_on FROM recurrence_verdicts \
+             WHERE 1 = 1",
+        );
+        push_teams(&mut query, "team_id", &teams.map(<[TeamId]>::to_vec));
+        query.push(" ORDER BY given_on, loop_id, earlier_id");
+        let rows: Vec<(String, String, String, String, i64)> = query
+            .build_query_as()
+            .fetch_all(self.reader())
+            .await
+            .map_err(err)?;
+        rows.into_iter().map(pair_of_row).collect()
+    }
+
     async fn team_of_loop(&self, id: LoopId) -> StoreResult<Option<TeamId>> {
         let team: Option<String> = sqlx::query_scalar("SELECT team_id FROM loops WHERE id = $1")
             .bind(id.to_string())
@@ -500,4 +691,16 @@ impl MemoryStore for ThisStore {
             .map_err(err)?;
         team.as_deref().map(parse_id).transpose()
     }
+}
+
+fn pair_of_row(
+    (loop_id, earlier_id, team_id, verdict, on): (String, String, String, String, i64),
+) -> StoreResult<RecurrencePair> {
+    Ok(RecurrencePair {
+        loop_id: parse_id(&loop_id)?,
+        earlier_id: parse_id(&earlier_id)?,
+        team_id: parse_id(&team_id)?,
+        verdict: RecurrenceVerdict::parse(&verdict).ok_or_else(|| corrupt("verdict", &verdict))?,
+        on: from_unix(on)?,
+    })
 }

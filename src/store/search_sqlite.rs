@@ -31,10 +31,11 @@ const FREQUENCY_CACHE_MAX: usize = 20_000;
 /// Smaller counts are not kept: counting them is cheap (the work grows with the count), and in a
 /// young archive a stale small count would be far off.
 const FREQUENCY_CACHE_FROM: i64 = 2_000;
-/// "Similar loops" searches for at most this many of the text's words, the rarest first: common
-/// words match most of the archive and say little about likeness.
-const SIMILAR_TERMS_MAX: usize = 8;
-/// … and leaves out words found in more than this share of all records (unless none is rarer).
+/// "Similar loops" searches for every salient word of the text, as PostgreSQL does, so that
+/// both find the same pool (the service scores it the same way on both) …
+const SIMILAR_TERMS_MAX: usize = crate::domain::search::SALIENT_MAX;
+/// … but leaves out words found in more than this share of all records (unless none is rarer)
+/// once the archive has over a thousand loops, where PostgreSQL keeps them (see ARCHITECTURE.md).
 const SIMILAR_COMMON_SHARE: i64 = 10;
 /// Keys of the cache that no phrase can have (phrases are quoted): loops in all, and recent.
 const LOOPS_KEY: &str = "loops";

@@ -45,7 +45,7 @@ pub(crate) async fn violations(browser: &Client) -> Vec<String> {
     }
 }
 
-async fn sign_in(driver: &mut Driver, app: &TestApp, email: &str) -> Client {
+pub(crate) async fn sign_in(driver: &mut Driver, app: &TestApp, email: &str) -> Client {
     let browser = driver.session().await;
     browser.goto(&app.url("/login")).await.expect("login");
     fill(&browser, "email", email).await;

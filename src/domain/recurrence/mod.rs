@@ -9,13 +9,17 @@
 //! When the table cannot be read, [`embedder`] is `None` and callers rank by words alone (the
 //! lexical fallback).
 //!
-//! [`hybrid_score`] mixes the vector similarity with the lexical rank, and [`Calibration`] holds
-//! the threshold above which a similar loop is flagged as a possible recurrence.
+//! [`rank::rank`] scores a pool of earlier loops against a new text (BM25 over the pool and the
+//! vectors' cosine, the same on every database), and [`Calibration`] holds when a scored loop is
+//! flagged as a possible recurrence.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use crate::domain::search::STOP_WORDS;
+use crate::domain::{LoopId, TeamId};
+
+pub mod rank;
 
 /// The model's WordPiece vocabulary, one token a line; a token's line number is its row.
 static VOCAB: &str = include_str!("vocab.txt");
@@ -208,52 +212,79 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// The share of the hybrid score that comes from the vectors (the rest from the lexical rank).
-pub const VECTOR_WEIGHT: f64 = 0.75;
-
-/// A candidate's score: the vectors' cosine mixed with its lexical score relative to the best
-/// lexical score among the candidates (0..=1). Without vectors, the lexical part alone.
-pub fn hybrid_score(cosine: Option<f32>, lexical: f64, best_lexical: f64) -> f64 {
-    let lexical = if best_lexical > 0.0 {
-        (lexical / best_lexical).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    match cosine {
-        Some(c) => VECTOR_WEIGHT * f64::from(c) + (1.0 - VECTOR_WEIGHT) * lexical,
-        None => lexical,
-    }
-}
-
-/// When a similar loop counts as a possible recurrence.
+/// When a similar loop counts as a possible recurrence, and how its score is mixed.
 #[derive(Debug, Clone, Copy)]
 pub struct Calibration {
-    /// The cosine a candidate must reach (with vectors).
+    pub mix: rank::Mix,
+    /// The cosine (common direction taken out) a candidate must reach, with vectors.
     pub min_cosine: f32,
+    /// How many spreads above the pool's mean its score must stand, where the pool is large
+    /// enough to tell ([`rank::STANDING_FROM`] loops).
+    pub min_standing: f64,
+    /// In a pool too small to tell, the cosine asked instead.
+    pub min_cosine_alone: f32,
 }
 
-/// Tuned on tests/data/recurrence-dev.tsv only (README, "Recurrence").
-pub const CALIBRATION: Calibration = Calibration { min_cosine: 0.6 };
+/// Tuned on tests/data/recurrence-dev.tsv only (README, "Recurrence"; the study is
+/// `rank::study`).
+pub const CALIBRATION: Calibration = Calibration {
+    mix: rank::Mix {
+        vector_weight: 0.9,
+        centre: false,
+        pool_rarity: false,
+    },
+    min_cosine: 0.6,
+    min_standing: 2.0,
+    min_cosine_alone: 0.6,
+};
 
 impl Calibration {
-    /// Whether a candidate with this cosine (`None`: no vectors) and these shared mechanism
-    /// words is similar enough to flag. Without vectors, two shared salient words are asked.
-    pub fn flags(&self, cosine: Option<f32>, shared_words: usize) -> bool {
-        match cosine {
-            Some(c) => c >= self.min_cosine,
-            None => shared_words >= 2,
+    /// Whether a scored candidate is similar enough to flag. Without vectors (the lexical
+    /// fallback) two shared words are asked, with the same standing.
+    pub fn flags(&self, scored: &rank::Scored) -> bool {
+        let stands_out = !scored.standing_known || scored.standing >= self.min_standing;
+        match scored.cosine {
+            Some(c) if scored.standing_known => c >= self.min_cosine && stands_out,
+            Some(c) => c >= self.min_cosine_alone,
+            None => scored.shared.len() >= 2 && stands_out,
         }
     }
 }
 
-/// The salient words two texts share, in the order of the first: what the flag shows as its
-/// reason.
-pub fn shared_words(first: &[String], second: &[String]) -> Vec<String> {
-    first
-        .iter()
-        .filter(|w| second.contains(w))
-        .cloned()
-        .collect()
+/// A team's word on a possible-recurrence flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecurrenceVerdict {
+    Confirmed,
+    Dismissed,
+}
+
+impl RecurrenceVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "confirmed" => Some(Self::Confirmed),
+            "dismissed" => Some(Self::Dismissed),
+            _ => None,
+        }
+    }
+}
+
+/// One labelled pair: a loop, the earlier loop it was flagged against, the verdict and the
+/// team that gave it (no person: an anonymous loop's teammates label it as a team).
+#[derive(Debug, Clone)]
+pub struct RecurrencePair {
+    pub loop_id: LoopId,
+    pub earlier_id: LoopId,
+    pub team_id: TeamId,
+    pub verdict: RecurrenceVerdict,
+    /// The day it was given (midnight UTC).
+    pub on: time::OffsetDateTime,
 }
 
 #[cfg(test)]
@@ -279,7 +310,18 @@ mod tests {
     fn a_corrupt_table_means_the_lexical_fallback() {
         assert!(Embedder::load("a\nb\n", b"FFV1\x02\0\0\0\x04\0\0\0short").is_none());
         assert!(Embedder::load("a\n", b"XXXX").is_none());
-        assert_eq!(hybrid_score(None, 2.0, 4.0), 0.5);
+        // Without the table, the rank is BM25 alone and the flag asks for shared words.
+        let query: rank::Parts<'_> = vec![("certificate expired on the gateway", 1.0)];
+        let pool: Vec<rank::Parts<'_>> = vec![
+            vec![("the gateway certificate expired", 1.0)],
+            vec![("disk full on the database", 1.0)],
+        ];
+        let scored = rank::rank(None, CALIBRATION.mix, &query, &pool);
+        assert!(scored[0].cosine.is_none());
+        assert_eq!(scored[0].lexical, 1.0);
+        assert_eq!(scored[1].lexical, 0.0);
+        assert!(CALIBRATION.flags(&scored[0]));
+        assert!(!CALIBRATION.flags(&scored[1]));
     }
 
     #[test]

@@ -56,6 +56,22 @@ pub struct RecurrenceOut {
     /// The earlier loop's team slug.
     pub team: Option<String>,
     pub title: Option<String>,
+    /// Why it was flagged: mechanism words both loops use, the most telling first (empty when
+    /// the earlier loop is in a team you are not in).
+    pub why: Vec<String>,
+    /// Contributing-factor reasons both loops name.
+    pub shared_factors: Vec<String>,
+    /// The team's verdict: `confirmed`, or absent (a dismissed flag is removed).
+    pub verdict: Option<String>,
+}
+
+/// A team's verdict on a loop's possible-recurrence flag.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecurrenceVerdictBody {
+    /// `confirmed` (it recurred) or `dismissed` (not the same failure: the pair is never
+    /// flagged again).
+    pub verdict: String,
 }
 
 /// Who logged a loop.
@@ -331,15 +347,27 @@ pub(crate) fn loop_out(detail: LoopDetail) -> LoopOut {
                 team_slug,
                 id,
                 title,
+                why,
+                shared_factors,
+                verdict,
             } => RecurrenceOut {
                 loop_id: Some(id.to_string()),
                 team: Some(team_slug.clone()),
                 title: Some(title.clone()),
+                why: why.clone(),
+                shared_factors: shared_factors
+                    .iter()
+                    .map(|f| f.as_str().to_owned())
+                    .collect(),
+                verdict: verdict.map(|v| v.as_str().to_owned()),
             },
-            RecurrenceLink::Hidden => RecurrenceOut {
+            RecurrenceLink::Hidden { verdict } => RecurrenceOut {
                 loop_id: None,
                 team: None,
                 title: None,
+                why: Vec::new(),
+                shared_factors: Vec::new(),
+                verdict: verdict.map(|v| v.as_str().to_owned()),
             },
         }),
         additions: detail
@@ -591,6 +619,65 @@ pub async fn show(
     Ok(Json(loop_out(
         state.service.loop_detail(&access, &loop_id).await?,
     )))
+}
+
+/// A team member confirms or dismisses the loop's possible-recurrence flag. Stored as a
+/// labelled pair (loop, earlier loop, verdict, team; no person); a dismissed pair is not
+/// flagged again. Answers with the loop.
+#[utoipa::path(post, path = "/api/v1/teams/{slug}/loops/{loop_id}/recurrence", tag = "loops", request_body = RecurrenceVerdictBody,
+    params(("slug" = String, Path), ("loop_id" = String, Path)),
+    responses((status = 200, body = LoopOut), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn judge_recurrence(
+    State(state): State<AppState>,
+    ApiTeam { access, .. }: ApiTeam,
+    Path((_slug, loop_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<RecurrenceVerdictBody>,
+) -> Result<Json<LoopOut>, ApiError> {
+    state
+        .service
+        .judge_recurrence(&access, &loop_id, &body.verdict)
+        .await?;
+    detail_json(&state, &access, &loop_id).await
+}
+
+/// A labelled pair: a team's verdict on a possible-recurrence flag.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecurrencePairOut {
+    pub loop_id: String,
+    pub earlier_id: String,
+    /// `confirmed` or `dismissed`.
+    pub verdict: String,
+    /// The day it was given.
+    pub on: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecurrencePairsOut {
+    pub pairs: Vec<RecurrencePairOut>,
+}
+
+/// The team's confirmed and dismissed possible-recurrence flags, oldest first (no person is
+/// recorded with them).
+#[utoipa::path(get, path = "/api/v1/teams/{slug}/recurrence-pairs", tag = "loops",
+    params(("slug" = String, Path)),
+    responses((status = 200, body = RecurrencePairsOut), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn recurrence_pairs(
+    State(state): State<AppState>,
+    ApiTeam { access, .. }: ApiTeam,
+    Path(_slug): Path<String>,
+) -> Result<Json<RecurrencePairsOut>, ApiError> {
+    let pairs = state.service.recurrence_pairs(&access).await?;
+    Ok(Json(RecurrencePairsOut {
+        pairs: pairs
+            .into_iter()
+            .map(|p| RecurrencePairOut {
+                loop_id: p.loop_id.to_string(),
+                earlier_id: p.earlier_id.to_string(),
+                verdict: p.verdict.as_str().to_owned(),
+                on: day(p.on),
+            })
+            .collect(),
+    }))
 }
 
 async fn detail_json(

@@ -175,7 +175,8 @@ pub struct SimilarLoopOut {
     pub actions_open: usize,
     /// Every action was done, yet something similar is happening: the learning may not have held.
     pub possible_recurrence: bool,
-    /// Why it is shown: the salient words of the new text that this loop shares.
+    /// Why it is shown: words of the new text this loop shares (as the ranking compares words,
+    /// plurals and endings folded), the rarest in the pool first; at most eight.
     pub shared_words: Vec<String>,
 }
 

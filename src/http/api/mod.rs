@@ -64,6 +64,14 @@ pub fn routes() -> Router<AppState> {
         .route("/teams/{slug}/loops/similar", post(memory::similar))
         .route("/teams/{slug}/loops/{loop_id}", get(loops::show))
         .route(
+            "/teams/{slug}/loops/{loop_id}/recurrence",
+            post(loops::judge_recurrence),
+        )
+        .route(
+            "/teams/{slug}/recurrence-pairs",
+            get(loops::recurrence_pairs),
+        )
+        .route(
             "/teams/{slug}/loops/{loop_id}/additions",
             post(loops::add_addition),
         )
@@ -367,6 +375,8 @@ pub fn reference_routes() -> Router<AppState> {
         loops::create,
         loops::list,
         loops::show,
+        loops::judge_recurrence,
+        loops::recurrence_pairs,
         loops::add_addition,
         loops::add_timeline_event,
         loops::add_factor,

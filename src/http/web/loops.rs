@@ -419,7 +419,18 @@ struct LoopView {
     history: Vec<HistoryView>,
     /// A possible recurrence: the earlier loop, or `None` when it is in a team the viewer is
     /// not in.
-    recurrence: Option<Option<EarlierLoopView>>,
+    recurrence: Option<RecurrenceView>,
+}
+
+/// A possible recurrence: the earlier loop (`None` when it is in a team the viewer is not in),
+/// why it was flagged, and the team's verdict.
+struct RecurrenceView {
+    earlier: Option<EarlierLoopView>,
+    /// The shared mechanism words, quoted and joined ("" when none or hidden).
+    why: String,
+    /// The contributing-factor reasons both loops name, joined.
+    factors: String,
+    confirmed: bool,
 }
 
 /// The earlier loop a possible recurrence points to.
@@ -587,11 +598,34 @@ fn loop_view(detail: &LoopDetail) -> LoopView {
                 team_slug,
                 id,
                 title,
-            } => Some(EarlierLoopView {
-                href: format!("/teams/{team_slug}/loops/{id}"),
-                title: title.clone(),
-            }),
-            crate::service::RecurrenceLink::Hidden => None,
+                why,
+                shared_factors,
+                verdict,
+            } => RecurrenceView {
+                earlier: Some(EarlierLoopView {
+                    href: format!("/teams/{team_slug}/loops/{id}"),
+                    title: title.clone(),
+                }),
+                why: why
+                    .iter()
+                    .map(|w| format!("“{w}”"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                factors: shared_factors
+                    .iter()
+                    .map(|f| f.label().to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                confirmed: *verdict
+                    == Some(crate::domain::recurrence::RecurrenceVerdict::Confirmed),
+            },
+            crate::service::RecurrenceLink::Hidden { verdict } => RecurrenceView {
+                earlier: None,
+                why: String::new(),
+                factors: String::new(),
+                confirmed: *verdict
+                    == Some(crate::domain::recurrence::RecurrenceVerdict::Confirmed),
+            },
         }),
         id: r.id.to_string(),
         title: r.title.clone(),
@@ -1448,6 +1482,42 @@ pub async fn answer_follow_up(
         &id,
         result,
         outcome,
+        Echo::of(&form),
+    )
+    .await
+}
+
+/// A team's verdict on a possible-recurrence flag.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct RecurrenceForm {
+    #[serde(default)]
+    verdict: String,
+}
+
+/// `POST …/loops/{id}/recurrence`: confirm or dismiss the possible-recurrence flag.
+pub async fn judge_recurrence(
+    State(state): State<AppState>,
+    Path((_slug, id)): Path<(String, String)>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<RecurrenceForm>,
+) -> Result<Response, WebError> {
+    let result = state
+        .service
+        .judge_recurrence(&access, &id, &form.verdict)
+        .await;
+    let notice = match &result {
+        Ok(pair) if pair.verdict == crate::domain::recurrence::RecurrenceVerdict::Dismissed => {
+            "recurrence-dismissed"
+        }
+        _ => "recurrence-confirmed",
+    };
+    after_form(
+        &state,
+        &user,
+        &access,
+        &id,
+        result.map(|_| ()),
+        (notice, "recurrence", "recurrence"),
         Echo::of(&form),
     )
     .await

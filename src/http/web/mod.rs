@@ -83,6 +83,10 @@ pub fn routes() -> Router<AppState> {
         .route("/teams/{slug}/loops/{id}/advance", post(loops::advance))
         .route("/teams/{slug}/loops/{id}/step-back", post(loops::step_back))
         .route(
+            "/teams/{slug}/loops/{id}/recurrence",
+            post(loops::judge_recurrence),
+        )
+        .route(
             "/teams/{slug}/loops/{id}/additions",
             post(loops::add_addition),
         )
@@ -366,6 +370,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "follow-up-answered" => "Follow-up check recorded.",
         "stage-advanced" => "The loop moved on to the next stage.",
         "stage-back" => "The loop stepped back a stage.",
+        "recurrence-confirmed" => "Confirmed: this loop is a recurrence of the earlier one.",
+        "recurrence-dismissed" => "Dismissed: this pair will not be flagged again.",
         "budget-set" => "Risk budget saved.",
         "experiment-created" => {
             "Experiment designed. Next: the pre-mortem and the pilot checklist."

@@ -265,6 +265,18 @@ impl Service {
         Ok(())
     }
 
+    /// Switches a subscription off by hand; its deliveries wait until it is switched on again.
+    pub async fn disable_webhook(&self, scope: WebhookScope<'_>, id: &str) -> ServiceResult<()> {
+        let record = self.subscription_in(scope, id).await?;
+        self.store
+            .disable_subscription(
+                record.id,
+                &format!("switched off by hand on {} UTC", self.today().date()),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// The subscription's delivery log, newest first (at most 200 lines).
     pub async fn webhook_log(
         &self,

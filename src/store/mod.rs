@@ -299,6 +299,8 @@ pub trait WebhookStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Switches a subscription back on after it was disabled, forgetting its failures.
     async fn enable_subscription(&self, id: RecordId) -> StoreResult<bool>;
+    /// Switches a subscription off, with the reason its managers see.
+    async fn disable_subscription(&self, id: RecordId, reason: &str) -> StoreResult<bool>;
     /// Queues up to `limit` events not yet dispatched for every enabled subscription that wants
     /// them, and marks them dispatched, in one transaction (rows claimed so that two instances
     /// never take the same event). Returns how many events it took.

@@ -157,6 +157,19 @@ impl WebhookStore for ThisStore {
             > 0)
     }
 
+    async fn disable_subscription(&self, id: RecordId, reason: &str) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "UPDATE webhook_subscriptions SET enabled = FALSE, disabled_reason = $1 WHERE id = $2",
+        )
+        .bind(reason)
+        .bind(id.to_string())
+        .execute(self.writer())
+        .await
+        .map_err(err)?
+        .rows_affected()
+            > 0)
+    }
+
     async fn dispatch_events(&self, limit: i64, now: OffsetDateTime) -> StoreResult<usize> {
         let mut tx = self.begin_write().await.map_err(err)?;
         let events: Vec<(String, String, String)> = sqlx::query_as(&format!(

@@ -1,6 +1,7 @@
 //! axe-core (vendored in `tests/vendor/axe-core`, MPL-2.0) finds no accessibility violation on
 //! the pages issue 19 touched — "My work", the dashboards and their charts, the pulse, the
-//! experiments' budget lines, the team's pages, the import page, the capture form and the
+//! experiments' budget lines, the team's pages and its integrations (webhooks, a delivery log, the alert
+//! intake; issue 21), the import page, the capture form and the
 //! error page — at 1280 px and at 390 px wide, with data on every page.
 //!
 //! The script is handed to the page through WebDriver, which the page's Content-Security-Policy
@@ -120,8 +121,20 @@ story!(
         lee.post(&format!("{base}/pulse-rounds/{round_id}/close"), json!({}))
             .await;
 
+        // The integrations pages, with a webhook and an alert intake to show.
+        let (_, hook) = lee
+            .post(
+                &format!("{base}/webhooks"),
+                json!({"url": "https://hooks.example.org/failforward", "event_types": ["loop.logged", "action.done"]}),
+            )
+            .await;
+        let hook_id = hook["id"].as_str().expect("webhook").to_owned();
+        lee.post(&format!("{base}/alert-intake"), json!({})).await;
+
         let pages = [
             "/".to_owned(),
+            "/teams/payments/integrations".to_owned(),
+            format!("/teams/payments/webhooks/{hook_id}"),
             "/health?range=all".to_owned(),
             "/teams/payments".to_owned(),
             "/teams/payments/health?range=all".to_owned(),

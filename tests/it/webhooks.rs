@@ -20,15 +20,15 @@ use crate::helpers::{Api, Backend, TestApp};
 
 /// One request as a receiver saw it.
 #[derive(Debug, Clone)]
-struct Received {
-    id: String,
+pub(crate) struct Received {
+    pub(crate) id: String,
     timestamp: String,
-    signature: String,
-    body: String,
+    pub(crate) signature: String,
+    pub(crate) body: String,
 }
 
 /// A local receiver that answers 500 to its first `failures` requests and 204 after.
-async fn receiver(failures: usize) -> (String, mpsc::UnboundedReceiver<Received>) {
+pub(crate) async fn receiver(failures: usize) -> (String, mpsc::UnboundedReceiver<Received>) {
     let (sender, received) = mpsc::unbounded_channel();
     let seen = Arc::new(Mutex::new(0usize));
     let app = axum::Router::new().route(
@@ -70,7 +70,7 @@ async fn receiver(failures: usize) -> (String, mpsc::UnboundedReceiver<Received>
     (format!("http://{address}/hook"), received)
 }
 
-async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
+pub(crate) async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
     tokio::time::timeout(Duration::from_secs(20), received.recv())
         .await
         .expect("the receiver was called in time")
@@ -79,7 +79,7 @@ async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
 
 /// Verifies a `webhook-signature` header as a receiver would, written from the specification
 /// rather than with the server's code: some `v1,` signature must match.
-fn verifies(secret: &str, got: &Received) -> bool {
+pub(crate) fn verifies(secret: &str, got: &Received) -> bool {
     let key = STANDARD
         .decode(secret.trim_start_matches("whsec_"))
         .expect("secret is base64");

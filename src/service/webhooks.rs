@@ -306,6 +306,14 @@ impl Service {
         Ok(())
     }
 
+    /// Deletes the outbox's events and the delivery log's lines older than the retention
+    /// (`Policy::webhook_retention`) that are done with; the delivery worker calls it hourly.
+    /// Returns the events and attempts deleted.
+    pub async fn prune_webhook_history(&self) -> ServiceResult<(u64, u64)> {
+        let before = self.now() - self.policy.webhook_retention;
+        Ok(self.store.prune_deliveries(before).await?)
+    }
+
     /// Queues new events for their subscribers (the delivery worker's first step).
     pub async fn dispatch_events(&self) -> ServiceResult<usize> {
         Ok(self.store.dispatch_events(200, self.now()).await?)

@@ -301,6 +301,12 @@ pub trait WebhookStore: Send + Sync {
     async fn enable_subscription(&self, id: RecordId) -> StoreResult<bool>;
     /// Switches a subscription off, with the reason its managers see.
     async fn disable_subscription(&self, id: RecordId, reason: &str) -> StoreResult<bool>;
+    /// Deletes what is done with and older than `before`: events dispatched before it whose
+    /// deliveries are all delivered or given up (with those deliveries and their attempts), and
+    /// every attempt made before it. An `action.overdue` event of an action still open and
+    /// overdue is kept, as its key is what keeps the sweep from raising it again. Returns the
+    /// events and attempts deleted.
+    async fn prune_deliveries(&self, before: OffsetDateTime) -> StoreResult<(u64, u64)>;
     /// Queues up to `limit` events not yet dispatched for every enabled subscription that wants
     /// them, and marks them dispatched, in one transaction (rows claimed so that two instances
     /// never take the same event). Returns how many events it took.

@@ -786,6 +786,13 @@ pub trait CultureStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Every answer of a round (for aggregation only), in no particular order.
     async fn pulse_answers(&self, round: RecordId) -> StoreResult<Vec<([u8; 7], Option<String>)>>;
+    /// Rounds still open in the store whose last day ended before `now` (their closing is the
+    /// calendar's, not a lead's): team, round and last day, at most `limit`.
+    async fn rounds_past_closing(
+        &self,
+        now: OffsetDateTime,
+        limit: i64,
+    ) -> StoreResult<Vec<(TeamId, RecordId, OffsetDateTime)>>;
     async fn close_round(
         &self,
         team: TeamId,

@@ -275,6 +275,17 @@ pub trait AlertStore: Send + Sync {
         loop_id: LoopId,
         seen_at: OffsetDateTime,
     ) -> StoreResult<()>;
+    /// Claims the opening of a loop for a new alert group: true for the one caller that may
+    /// open it. A claim made before `stale_before` (its opener died) is taken over.
+    async fn claim_alert_opening(
+        &self,
+        team: TeamId,
+        fingerprint: &str,
+        now: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Ends a claim (the loop is remembered, or opening it failed).
+    async fn release_alert_opening(&self, team: TeamId, fingerprint: &str) -> StoreResult<()>;
 }
 
 /// Webhook subscriptions and their deliveries (ARCHITECTURE.md, "Webhooks").

@@ -173,6 +173,33 @@ story!(
             }
         }
         browser.close().await.expect("close");
+
+        // The organisation's webhooks, an admin's page, with one subscription and its log.
+        let root = app.token_for("root@example.org").await;
+        let (_, hook) = root
+            .post(
+                "/api/v1/webhooks",
+                json!({"url": "https://hooks.example.org/organisation", "event_types": ["loop.logged"]}),
+            )
+            .await;
+        let org_hook = hook["id"].as_str().expect("webhook").to_owned();
+        let admin = sign_in(&mut driver, &app, "root@example.org").await;
+        for (width, height) in [(1280, 900), (390, 844)] {
+            admin
+                .set_window_size(width, height)
+                .await
+                .expect("window size");
+            for page in [
+                "/people/webhooks".to_owned(),
+                format!("/people/webhooks/{org_hook}"),
+            ] {
+                admin.goto(&app.url(&page)).await.expect("page opens");
+                for violation in violations(&admin).await {
+                    found.push(format!("{width} px {page}: {violation}"));
+                }
+            }
+        }
+        admin.close().await.expect("close");
         assert!(
             found.is_empty(),
             "axe found violations:\n{}",

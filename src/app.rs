@@ -165,6 +165,9 @@ async fn sweep_periodically(service: Service) {
         if let Err(error) = service.raise_overdue_actions().await {
             tracing::warn!(%error, "recording overdue actions failed");
         }
+        if let Err(error) = service.close_due_pulse_rounds().await {
+            tracing::warn!(%error, "closing pulse rounds past their last day failed");
+        }
     }
 }
 

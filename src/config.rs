@@ -101,6 +101,10 @@ pub struct ServeArgs {
     /// [default: 1440]
     #[arg(long, env = "FAILFORWARD_ALERT_DEDUP_MINUTES", value_name = "MINUTES")]
     pub alert_dedup_minutes: Option<u32>,
+    /// Days dispatched events and webhook delivery attempts are kept before they are deleted
+    /// [default: 30]
+    #[arg(long, env = "FAILFORWARD_WEBHOOK_RETENTION_DAYS", value_name = "DAYS")]
+    pub webhook_retention_days: Option<u32>,
 }
 
 /// The optional TOML file. Keys are the long flag names with underscores.
@@ -122,6 +126,7 @@ struct FileSettings {
     trust_forwarded_for: Option<bool>,
     webhooks_allow_private: Option<bool>,
     alert_dedup_minutes: Option<u32>,
+    webhook_retention_days: Option<u32>,
     secret_key: Option<String>,
     /// Read by `failforward loop …`, not by the server; accepted so one file serves both.
     #[allow(dead_code)]
@@ -246,7 +251,15 @@ impl Settings {
                 .or(file.alert_dedup_minutes)
                 .map(|minutes| time::Duration::minutes(i64::from(minutes)))
                 .unwrap_or(defaults.alert_dedup_window),
+            webhook_retention: args
+                .webhook_retention_days
+                .or(file.webhook_retention_days)
+                .map(|days| time::Duration::days(i64::from(days)))
+                .unwrap_or(defaults.webhook_retention),
         };
+        if policy.webhook_retention.is_zero() {
+            anyhow::bail!("webhook_retention_days must be at least 1");
+        }
         if policy.session_idle.is_zero() || policy.session_absolute.is_zero() {
             anyhow::bail!("session timeouts must be at least one minute");
         }

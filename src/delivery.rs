@@ -18,6 +18,10 @@ use crate::service::Service;
 /// How often an idle worker looks for work.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
+/// How often the worker deletes what is past the retention (`Service::prune_webhook_history`),
+/// measured on the service's clock, so that tests move time instead of waiting.
+const PRUNE_EVERY: time::Duration = time::Duration::hours(1);
+
 /// Deliveries one worker claims at a time.
 const BATCH: i64 = 32;
 
@@ -25,14 +29,22 @@ const BATCH: i64 = 32;
 const TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Delivers until the task is aborted.
+/// Delivers until the task is aborted; once an hour it also deletes what is past the retention.
 pub async fn run(service: Service) {
     let mut interval = tokio::time::interval(POLL_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pruned_at: Option<time::OffsetDateTime> = None;
     loop {
         interval.tick().await;
         if let Err(error) = work_once(&service).await {
             tracing::warn!(%error, "webhook delivery");
+        }
+        let now = service.now();
+        if pruned_at.is_none_or(|at| now - at >= PRUNE_EVERY) {
+            match service.prune_webhook_history().await {
+                Ok(_) => pruned_at = Some(now),
+                Err(error) => tracing::warn!(%error, "deleting old webhook deliveries"),
+            }
         }
     }
 }

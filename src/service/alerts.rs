@@ -16,7 +16,7 @@ use super::loops::LoopInput;
 use super::{secrets, Actor, Service, ServiceError, ServiceResult, TeamAccess};
 use crate::domain::alerts::{self, AlertGroup, AlertStatus, Provider};
 use crate::domain::{LoopId, TeamSlug};
-use crate::store::alerts::IntakeRecord;
+use crate::store::alerts::{AlertLoop, IntakeRecord};
 
 /// How a caller of the intake proved itself, as the request carried it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,6 +39,15 @@ pub enum IntakeOutcome {
     /// Nothing to do (an acknowledgement, a note, a resolution of a group never seen).
     Ignored,
 }
+
+/// How long a delivery that found a new group being opened waits for its loop: this many
+/// looks, [`OPENING_WAIT`] apart (about ten seconds; capture takes milliseconds).
+const OPENING_WAITS: u32 = 400;
+const OPENING_WAIT: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// A claim to open a group's loop older than this belongs to a delivery that died; another may
+/// take it over.
+const OPENING_LEASE: time::Duration = time::Duration::minutes(1);
 
 /// The longest PagerDuty signing secret accepted (PagerDuty's are much shorter).
 const PAGERDUTY_SECRET_MAX: usize = 200;
@@ -166,11 +175,37 @@ impl Service {
         group: AlertGroup,
         now: OffsetDateTime,
     ) -> ServiceResult<IntakeOutcome> {
+        // A new group is opened by the one delivery that claims it; one that finds the group
+        // claimed waits for that loop and adds to it, as a re-fire would.
+        for _ in 0..OPENING_WAITS {
+            if let Some(outcome) = self.take_alert_once(access, &group, now).await? {
+                return Ok(outcome);
+            }
+            tokio::time::sleep(OPENING_WAIT).await;
+        }
+        Err(ServiceError::Conflict {
+            field: None,
+            message:
+                "another delivery of this alert group is still opening its loop; send it again"
+                    .to_owned(),
+        })
+    }
+
+    /// One try: the outcome, or `None` while another delivery is opening the group's loop.
+    async fn take_alert_once(
+        &self,
+        access: &TeamAccess,
+        group: &AlertGroup,
+        now: OffsetDateTime,
+    ) -> ServiceResult<Option<IntakeOutcome>> {
         let team = access.team().id;
-        let known = self.store.alert_loop(team, &group.fingerprint).await?;
         let at = |instant: OffsetDateTime| instant.format(&Rfc3339).unwrap_or_default();
+        let fresh = |known: &Option<AlertLoop>| {
+            known.filter(|known| now - known.last_seen_at <= self.policy.alert_dedup_window)
+        };
+        let known = self.store.alert_loop(team, &group.fingerprint).await?;
         match (group.status, known) {
-            (AlertStatus::Resolved, None) => Ok(IntakeOutcome::Ignored),
+            (AlertStatus::Resolved, None) => return Ok(Some(IntakeOutcome::Ignored)),
             (AlertStatus::Resolved, Some(known)) => {
                 self.add_timeline_event(
                     access,
@@ -179,46 +214,87 @@ impl Service {
                     &format!("Alert resolved: {}", group.title),
                 )
                 .await?;
-                Ok(IntakeOutcome::Resolved(known.loop_id))
+                return Ok(Some(IntakeOutcome::Resolved(known.loop_id)));
             }
-            (AlertStatus::Firing, Some(known))
-                if now - known.last_seen_at <= self.policy.alert_dedup_window =>
-            {
-                self.add_timeline_event(
-                    access,
-                    &known.loop_id.to_string(),
-                    &at(group.noticed_at.min(now)),
-                    &format!("Alert fired again: {}", group.title),
-                )
-                .await?;
-                self.store
-                    .remember_alert(team, &group.fingerprint, known.loop_id, now)
-                    .await?;
-                Ok(IntakeOutcome::Refired(known.loop_id))
-            }
-            (AlertStatus::Firing, _) => {
-                // A tool's clock a little ahead of ours must not make capture refuse the alert.
-                let noticed = group.noticed_at.min(now);
-                let logged = self
-                    .log_failure(
-                        access,
-                        LoopInput {
-                            title: group.title.clone(),
-                            what_happened: group.what_happened.clone(),
-                            happened_at: group.happened_at.map(|h| at(h.min(noticed))),
-                            noticed_at: Some(at(noticed)),
-                            tags: vec!["alert".to_owned()],
-                            ..LoopInput::default()
-                        },
-                    )
-                    .await?;
-                let id = logged.detail.record.id;
-                self.store
-                    .remember_alert(team, &group.fingerprint, id, now)
-                    .await?;
-                Ok(IntakeOutcome::Opened(id))
-            }
+            (AlertStatus::Firing, _) => {}
         }
+        if let Some(known) = fresh(&known) {
+            return self.refired(access, group, known, now).await.map(Some);
+        }
+        if !self
+            .store
+            .claim_alert_opening(team, &group.fingerprint, now, now - OPENING_LEASE)
+            .await?
+        {
+            return Ok(None);
+        }
+        // The claim is ours; a delivery that opened the loop and let go of its claim just
+        // before we claimed has remembered the loop already.
+        let opened = match fresh(&self.store.alert_loop(team, &group.fingerprint).await?) {
+            Some(known) => self.refired(access, group, known, now).await,
+            None => self.open_alert_loop(access, group, now).await,
+        };
+        let released = self
+            .store
+            .release_alert_opening(team, &group.fingerprint)
+            .await;
+        let outcome = opened?;
+        released?;
+        Ok(Some(outcome))
+    }
+
+    async fn refired(
+        &self,
+        access: &TeamAccess,
+        group: &AlertGroup,
+        known: AlertLoop,
+        now: OffsetDateTime,
+    ) -> ServiceResult<IntakeOutcome> {
+        let at = group
+            .noticed_at
+            .min(now)
+            .format(&Rfc3339)
+            .unwrap_or_default();
+        self.add_timeline_event(
+            access,
+            &known.loop_id.to_string(),
+            &at,
+            &format!("Alert fired again: {}", group.title),
+        )
+        .await?;
+        self.store
+            .remember_alert(access.team().id, &group.fingerprint, known.loop_id, now)
+            .await?;
+        Ok(IntakeOutcome::Refired(known.loop_id))
+    }
+
+    async fn open_alert_loop(
+        &self,
+        access: &TeamAccess,
+        group: &AlertGroup,
+        now: OffsetDateTime,
+    ) -> ServiceResult<IntakeOutcome> {
+        let at = |instant: OffsetDateTime| instant.format(&Rfc3339).unwrap_or_default();
+        // A tool's clock a little ahead of ours must not make capture refuse the alert.
+        let noticed = group.noticed_at.min(now);
+        let logged = self
+            .log_failure(
+                access,
+                LoopInput {
+                    title: group.title.clone(),
+                    what_happened: group.what_happened.clone(),
+                    happened_at: group.happened_at.map(|h| at(h.min(noticed))),
+                    noticed_at: Some(at(noticed)),
+                    tags: vec!["alert".to_owned()],
+                    ..LoopInput::default()
+                },
+            )
+            .await?;
+        let id = logged.detail.record.id;
+        self.store
+            .remember_alert(access.team().id, &group.fingerprint, id, now)
+            .await?;
+        Ok(IntakeOutcome::Opened(id))
     }
 }
 

@@ -334,6 +334,25 @@ impl Service {
         Ok(())
     }
 
+    /// Closes the rounds whose last day has ended and that no lead closed: each gets
+    /// `pulse.round_closed` once, from the system, at the end of its last day, written with the
+    /// close (the store's conditional update lets one instance or sweep through, and a lead's
+    /// close made first leaves nothing to do). The server calls it periodically; returns how many
+    /// rounds it closed.
+    pub async fn close_due_pulse_rounds(&self) -> ServiceResult<usize> {
+        let mut closed = 0;
+        let due = self.store.rounds_past_closing(self.now(), 500).await?;
+        for (team, round, closes_on) in due {
+            let at = closes_on.saturating_add(Duration::days(1));
+            let event = self.system_emitter_at(at).round_closed(team, round);
+            if self.store.close_round(team, round, at, &[event]).await? {
+                closed += 1;
+            }
+            self.write_held_answers(round).await?;
+        }
+        Ok(closed)
+    }
+
     /// Closes a round early (leads only).
     pub async fn close_pulse_round(&self, access: &TeamAccess, id: &str) -> ServiceResult<()> {
         self.lead_or_admin(access, "close a pulse round")?;

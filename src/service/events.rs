@@ -251,11 +251,13 @@ impl Service {
         Ok(raised)
     }
 
-    /// The emitter of a change the system makes (sweeps, the end of a round's last day).
+    /// The emitter of a change the system makes (sweeps).
     pub(crate) fn system_emitter(&self) -> Emitter {
-        Emitter {
-            actor: None,
-            at: self.now(),
-        }
+        self.system_emitter_at(self.now())
+    }
+
+    /// The emitter of a change the system makes as of `at` (the end of a round's last day).
+    pub(crate) fn system_emitter_at(&self, at: OffsetDateTime) -> Emitter {
+        Emitter { actor: None, at }
     }
 }

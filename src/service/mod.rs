@@ -74,6 +74,9 @@ pub struct Policy {
     /// An alert group that fires again within this long after its last firing adds to its loop
     /// (a timeline entry); later, it opens a new loop (see `service::alerts`).
     pub alert_dedup_window: time::Duration,
+    /// How long dispatched events and delivery attempts are kept before the delivery worker
+    /// deletes them (see `Service::prune_webhook_history`).
+    pub webhook_retention: time::Duration,
 }
 
 impl Default for Policy {
@@ -90,6 +93,7 @@ impl Default for Policy {
             held_limits: held::Limits::default(),
             webhooks_allow_private: false,
             alert_dedup_window: time::Duration::hours(24),
+            webhook_retention: time::Duration::days(30),
         }
     }
 }

@@ -265,6 +265,18 @@ impl Service {
         Ok(())
     }
 
+    /// Switches a subscription off by hand; its deliveries wait until it is switched on again.
+    pub async fn disable_webhook(&self, scope: WebhookScope<'_>, id: &str) -> ServiceResult<()> {
+        let record = self.subscription_in(scope, id).await?;
+        self.store
+            .disable_subscription(
+                record.id,
+                &format!("switched off by hand on {} UTC", self.today().date()),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// The subscription's delivery log, newest first (at most 200 lines).
     pub async fn webhook_log(
         &self,
@@ -292,6 +304,14 @@ impl Service {
             return Err(ServiceError::NotFound);
         }
         Ok(())
+    }
+
+    /// Deletes the outbox's events and the delivery log's lines older than the retention
+    /// (`Policy::webhook_retention`) that are done with; the delivery worker calls it hourly.
+    /// Returns the events and attempts deleted.
+    pub async fn prune_webhook_history(&self) -> ServiceResult<(u64, u64)> {
+        let before = self.now() - self.policy.webhook_retention;
+        Ok(self.store.prune_deliveries(before).await?)
     }
 
     /// Queues new events for their subscribers (the delivery worker's first step).

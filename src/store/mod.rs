@@ -275,6 +275,17 @@ pub trait AlertStore: Send + Sync {
         loop_id: LoopId,
         seen_at: OffsetDateTime,
     ) -> StoreResult<()>;
+    /// Claims the opening of a loop for a new alert group: true for the one caller that may
+    /// open it. A claim made before `stale_before` (its opener died) is taken over.
+    async fn claim_alert_opening(
+        &self,
+        team: TeamId,
+        fingerprint: &str,
+        now: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Ends a claim (the loop is remembered, or opening it failed).
+    async fn release_alert_opening(&self, team: TeamId, fingerprint: &str) -> StoreResult<()>;
 }
 
 /// Webhook subscriptions and their deliveries (ARCHITECTURE.md, "Webhooks").
@@ -299,6 +310,14 @@ pub trait WebhookStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Switches a subscription back on after it was disabled, forgetting its failures.
     async fn enable_subscription(&self, id: RecordId) -> StoreResult<bool>;
+    /// Switches a subscription off, with the reason its managers see.
+    async fn disable_subscription(&self, id: RecordId, reason: &str) -> StoreResult<bool>;
+    /// Deletes what is done with and older than `before`: events dispatched before it whose
+    /// deliveries are all delivered or given up (with those deliveries and their attempts), and
+    /// every attempt made before it. An `action.overdue` event of an action still open and
+    /// overdue is kept, as its key is what keeps the sweep from raising it again. Returns the
+    /// events and attempts deleted.
+    async fn prune_deliveries(&self, before: OffsetDateTime) -> StoreResult<(u64, u64)>;
     /// Queues up to `limit` events not yet dispatched for every enabled subscription that wants
     /// them, and marks them dispatched, in one transaction (rows claimed so that two instances
     /// never take the same event). Returns how many events it took.
@@ -778,6 +797,13 @@ pub trait CultureStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Every answer of a round (for aggregation only), in no particular order.
     async fn pulse_answers(&self, round: RecordId) -> StoreResult<Vec<([u8; 7], Option<String>)>>;
+    /// Rounds still open in the store whose last day ended before `now` (their closing is the
+    /// calendar's, not a lead's): team, round and last day, at most `limit`.
+    async fn rounds_past_closing(
+        &self,
+        now: OffsetDateTime,
+        limit: i64,
+    ) -> StoreResult<Vec<(TeamId, RecordId, OffsetDateTime)>>;
     async fn close_round(
         &self,
         team: TeamId,

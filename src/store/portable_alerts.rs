@@ -96,4 +96,40 @@ impl AlertStore for ThisStore {
         .map_err(err)?;
         Ok(())
     }
+
+    async fn claim_alert_opening(
+        &self,
+        team: TeamId,
+        fingerprint: &str,
+        now: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        // One statement, so the claim is atomic on both databases: the insert wins when no one
+        // holds the group, the conditional update when the holder's claim has gone stale, and
+        // neither writes anything for a live claim.
+        let claimed = sqlx::query(
+            "INSERT INTO alert_openings (team_id, fingerprint, claimed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (team_id, fingerprint) DO UPDATE SET claimed_at = excluded.claimed_at \
+             WHERE alert_openings.claimed_at < $4",
+        )
+        .bind(team.to_string())
+        .bind(fingerprint)
+        .bind(unix(now))
+        .bind(unix(stale_before))
+        .execute(self.writer())
+        .await
+        .map_err(err)?
+        .rows_affected();
+        Ok(claimed == 1)
+    }
+
+    async fn release_alert_opening(&self, team: TeamId, fingerprint: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM alert_openings WHERE team_id = $1 AND fingerprint = $2")
+            .bind(team.to_string())
+            .bind(fingerprint)
+            .execute(self.writer())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
 }

@@ -184,6 +184,25 @@ impl CultureStore for ThisStore {
             .collect()
     }
 
+    async fn rounds_past_closing(
+        &self,
+        now: OffsetDateTime,
+        limit: i64,
+    ) -> StoreResult<Vec<(TeamId, RecordId, OffsetDateTime)>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT team_id, id, closes_on FROM pulse_rounds \
+             WHERE closed_at IS NULL AND closes_on + 86400 <= $1 ORDER BY closes_on, id LIMIT $2",
+        )
+        .bind(unix(now))
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await
+        .map_err(err)?;
+        rows.into_iter()
+            .map(|(team, id, closes)| Ok((parse_id(&team)?, parse_id(&id)?, from_unix(closes)?)))
+            .collect()
+    }
+
     async fn close_round(
         &self,
         team: TeamId,

@@ -16,6 +16,9 @@ use crate::store::webhooks::{
 };
 use crate::store::{from_unix, from_unix_opt, unix, StoreError, StoreResult, WebhookStore};
 
+/// Events one statement of the retention sweep deletes.
+const PRUNE_BATCH: i64 = 1000;
+
 fn err(error: sqlx::Error) -> StoreError {
     StoreError::from_sqlx(error)
 }
@@ -155,6 +158,54 @@ impl WebhookStore for ThisStore {
         .map_err(err)?
         .rows_affected()
             > 0)
+    }
+
+    async fn disable_subscription(&self, id: RecordId, reason: &str) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "UPDATE webhook_subscriptions SET enabled = FALSE, disabled_reason = $1 WHERE id = $2",
+        )
+        .bind(reason)
+        .bind(id.to_string())
+        .execute(self.writer())
+        .await
+        .map_err(err)?
+        .rows_affected()
+            > 0)
+    }
+
+    async fn prune_deliveries(&self, before: OffsetDateTime) -> StoreResult<(u64, u64)> {
+        let before = unix(before);
+        let attempts = sqlx::query("DELETE FROM webhook_attempts WHERE attempted_at < $1")
+            .bind(before)
+            .execute(self.writer())
+            .await
+            .map_err(err)?
+            .rows_affected();
+        // In batches, so that one sweep over a large backlog never holds the writer long;
+        // deliveries and their attempts go with their event (ON DELETE CASCADE).
+        let mut events = 0;
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM event_outbox WHERE id IN (SELECT o.id FROM event_outbox o \
+                 WHERE o.dispatched AND o.occurred_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
+                   WHERE d.event_id = o.id AND d.status = 'pending') \
+                 AND NOT EXISTS (SELECT 1 FROM action_items a \
+                   WHERE a.id = o.subject_id AND a.status = 'open' \
+                   AND o.once_key = 'action.overdue:' || a.id || ':' || CAST(a.due_on AS TEXT)) \
+                 LIMIT $2)",
+            )
+            .bind(before)
+            .bind(PRUNE_BATCH)
+            .execute(self.writer())
+            .await
+            .map_err(err)?
+            .rows_affected();
+            events += deleted;
+            if deleted < PRUNE_BATCH as u64 {
+                return Ok((events, attempts));
+            }
+        }
     }
 
     async fn dispatch_events(&self, limit: i64, now: OffsetDateTime) -> StoreResult<usize> {

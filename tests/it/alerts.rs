@@ -296,3 +296,72 @@ async fn alerts_open_deduplicate_and_resolve_loops_sqlite() {
 async fn alerts_open_deduplicate_and_resolve_loops_postgres() {
     intake(Backend::Postgres).await;
 }
+
+/// Eight deliveries of one new alert group at the same instant open one loop: one of them
+/// claims the group and opens it, the others wait for that loop and add a timeline entry.
+async fn simultaneous_deliveries(backend: Backend) {
+    let clock = SetClock::starting_now();
+    let Some(app) = TestApp::spawn_with_clock(backend, clock.clone()).await else {
+        return;
+    };
+    let (lee, _) = team(&app).await;
+    let (status, set_up) = lee.post("/api/v1/teams/ops/alert-intake", json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{set_up}");
+    let bearer = format!("Bearer {}", set_up["token"].as_str().expect("token"));
+    let body = serde_json::to_vec(&json!({
+        "fingerprint": "disk-full-db1",
+        "title": "Disk full on db1",
+        "status": "firing",
+    }))
+    .expect("JSON");
+    let headers = [("authorization", bearer.as_str())];
+    let deliveries = (0..8).map(|_| post_alert(&app, "generic", &headers, &body));
+    let answers = futures_util::future::join_all(deliveries).await;
+    let mut opened = 0;
+    let mut loops = std::collections::BTreeSet::new();
+    for (status, _, answer) in &answers {
+        assert_eq!(*status, StatusCode::ACCEPTED, "{answer}");
+        if answer["outcome"] == "opened" {
+            opened += 1;
+        } else {
+            assert_eq!(answer["outcome"], "refired", "{answer}");
+        }
+        loops.insert(answer["loop_id"].as_str().expect("loop").to_owned());
+    }
+    assert_eq!(opened, 1, "{answers:?}");
+    assert_eq!(
+        loops.len(),
+        1,
+        "every delivery names the one loop: {answers:?}"
+    );
+    assert_eq!(loop_count(&app).await, 1);
+    assert_eq!(
+        app.db.count("SELECT COUNT(*) FROM alert_openings").await,
+        0,
+        "no claim is left behind"
+    );
+    // After the window the group opens a new loop again, once.
+    clock.advance(Duration::days(2));
+    let headers = [("authorization", bearer.as_str())];
+    let deliveries = (0..8).map(|_| post_alert(&app, "generic", &headers, &body));
+    let answers = futures_util::future::join_all(deliveries).await;
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|(_, _, answer)| answer["outcome"] == "opened")
+            .count(),
+        1,
+        "{answers:?}"
+    );
+    assert_eq!(loop_count(&app).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_deliveries_of_a_new_group_open_one_loop_sqlite() {
+    simultaneous_deliveries(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_deliveries_of_a_new_group_open_one_loop_postgres() {
+    simultaneous_deliveries(Backend::Postgres).await;
+}

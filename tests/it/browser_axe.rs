@@ -1,6 +1,7 @@
 //! axe-core (vendored in `tests/vendor/axe-core`, MPL-2.0) finds no accessibility violation on
 //! the pages issue 19 touched — "My work", the dashboards and their charts, the pulse, the
-//! experiments' budget lines, the team's pages, the import page, the capture form and the
+//! experiments' budget lines, the team's pages and its integrations (webhooks, a delivery log, the alert
+//! intake; issue 21), the import page, the capture form and the
 //! error page — at 1280 px and at 390 px wide, with data on every page.
 //!
 //! The script is handed to the page through WebDriver, which the page's Content-Security-Policy
@@ -120,8 +121,20 @@ story!(
         lee.post(&format!("{base}/pulse-rounds/{round_id}/close"), json!({}))
             .await;
 
+        // The integrations pages, with a webhook and an alert intake to show.
+        let (_, hook) = lee
+            .post(
+                &format!("{base}/webhooks"),
+                json!({"url": "https://hooks.example.org/failforward", "event_types": ["loop.logged", "action.done"]}),
+            )
+            .await;
+        let hook_id = hook["id"].as_str().expect("webhook").to_owned();
+        lee.post(&format!("{base}/alert-intake"), json!({})).await;
+
         let pages = [
             "/".to_owned(),
+            "/teams/payments/integrations".to_owned(),
+            format!("/teams/payments/webhooks/{hook_id}"),
             "/health?range=all".to_owned(),
             "/teams/payments".to_owned(),
             "/teams/payments/health?range=all".to_owned(),
@@ -160,6 +173,33 @@ story!(
             }
         }
         browser.close().await.expect("close");
+
+        // The organisation's webhooks, an admin's page, with one subscription and its log.
+        let root = app.token_for("root@example.org").await;
+        let (_, hook) = root
+            .post(
+                "/api/v1/webhooks",
+                json!({"url": "https://hooks.example.org/organisation", "event_types": ["loop.logged"]}),
+            )
+            .await;
+        let org_hook = hook["id"].as_str().expect("webhook").to_owned();
+        let admin = sign_in(&mut driver, &app, "root@example.org").await;
+        for (width, height) in [(1280, 900), (390, 844)] {
+            admin
+                .set_window_size(width, height)
+                .await
+                .expect("window size");
+            for page in [
+                "/people/webhooks".to_owned(),
+                format!("/people/webhooks/{org_hook}"),
+            ] {
+                admin.goto(&app.url(&page)).await.expect("page opens");
+                for violation in violations(&admin).await {
+                    found.push(format!("{width} px {page}: {violation}"));
+                }
+            }
+        }
+        admin.close().await.expect("close");
         assert!(
             found.is_empty(),
             "axe found violations:\n{}",

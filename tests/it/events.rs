@@ -378,3 +378,99 @@ story!(
         }
     }
 );
+
+/// A round that ends with its last day, not by a lead's hand, gets `pulse.round_closed` once,
+/// from no one, at the end of that day — however often the sweep runs and whatever a lead
+/// does after it; a round a lead closes first gets only the lead's event.
+async fn rounds_closed_by_date(backend: crate::helpers::Backend) {
+    let clock = failforward::service::SetClock::starting_now();
+    let Some(app) = TestApp::spawn_with_clock(backend, clock.clone()).await else {
+        return;
+    };
+    let (lee, _) = team(&app).await;
+    let today = app.service.today();
+    let open = |closes_on: String| {
+        let lee = lee.clone();
+        async move {
+            let (status, round) = lee
+                .post(
+                    "/api/v1/teams/ops/pulse-rounds",
+                    json!({"closes_on": closes_on}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{round}");
+            round["id"].as_str().expect("round id").to_owned()
+        }
+    };
+    let by_date = open(today.date().to_string()).await;
+    let closed_events = |round: String| {
+        let db = &app.db;
+        async move {
+            db.dump(&format!(
+                "SELECT actor_id, occurred_at FROM event_outbox \
+                 WHERE kind = 'pulse.round_closed' AND subject_id = '{round}'"
+            ))
+            .await
+        }
+    };
+    assert_eq!(
+        app.service.close_due_pulse_rounds().await.expect("sweep"),
+        0
+    );
+    assert!(
+        closed_events(by_date.clone()).await.is_empty(),
+        "still open"
+    );
+
+    clock.advance(time::Duration::days(1) + time::Duration::minutes(5));
+    assert_eq!(
+        app.service.close_due_pulse_rounds().await.expect("sweep"),
+        1
+    );
+    assert_eq!(
+        app.service.close_due_pulse_rounds().await.expect("sweep"),
+        0
+    );
+    let events = closed_events(by_date.clone()).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0][0].1, "NULL", "the calendar closed it, no one");
+    let end_of_day = (today + time::Duration::days(1)).unix_timestamp();
+    assert_eq!(events[0][1].1, end_of_day.to_string());
+    // A lead's close afterwards changes nothing and is no news.
+    let (status, _) = lee
+        .post(
+            &format!("/api/v1/teams/ops/pulse-rounds/{by_date}/close"),
+            json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(closed_events(by_date.clone()).await.len(), 1);
+
+    // Closed by a lead before its day ended: the lead's event only, the sweep adds none.
+    let by_hand = open(app.service.today().date().to_string()).await;
+    let (status, _) = lee
+        .post(
+            &format!("/api/v1/teams/ops/pulse-rounds/{by_hand}/close"),
+            json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    clock.advance(time::Duration::days(2));
+    assert_eq!(
+        app.service.close_due_pulse_rounds().await.expect("sweep"),
+        0
+    );
+    let events = closed_events(by_hand).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_ne!(events[0][0].1, "NULL", "the lead's close names the lead");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_closed_by_its_date_is_announced_once_sqlite() {
+    rounds_closed_by_date(crate::helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_closed_by_its_date_is_announced_once_postgres() {
+    rounds_closed_by_date(crate::helpers::Backend::Postgres).await;
+}

@@ -25,6 +25,7 @@ mod fuzzed_imports;
 mod hardening;
 mod held;
 mod imports;
+mod integrations;
 mod isolation;
 mod lint;
 mod loops;

@@ -20,15 +20,15 @@ use crate::helpers::{Api, Backend, TestApp};
 
 /// One request as a receiver saw it.
 #[derive(Debug, Clone)]
-struct Received {
-    id: String,
+pub(crate) struct Received {
+    pub(crate) id: String,
     timestamp: String,
-    signature: String,
-    body: String,
+    pub(crate) signature: String,
+    pub(crate) body: String,
 }
 
 /// A local receiver that answers 500 to its first `failures` requests and 204 after.
-async fn receiver(failures: usize) -> (String, mpsc::UnboundedReceiver<Received>) {
+pub(crate) async fn receiver(failures: usize) -> (String, mpsc::UnboundedReceiver<Received>) {
     let (sender, received) = mpsc::unbounded_channel();
     let seen = Arc::new(Mutex::new(0usize));
     let app = axum::Router::new().route(
@@ -70,7 +70,7 @@ async fn receiver(failures: usize) -> (String, mpsc::UnboundedReceiver<Received>
     (format!("http://{address}/hook"), received)
 }
 
-async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
+pub(crate) async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
     tokio::time::timeout(Duration::from_secs(20), received.recv())
         .await
         .expect("the receiver was called in time")
@@ -79,7 +79,7 @@ async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
 
 /// Verifies a `webhook-signature` header as a receiver would, written from the specification
 /// rather than with the server's code: some `v1,` signature must match.
-fn verifies(secret: &str, got: &Received) -> bool {
+pub(crate) fn verifies(secret: &str, got: &Received) -> bool {
     let key = STANDARD
         .decode(secret.trim_start_matches("whsec_"))
         .expect("secret is base64");
@@ -545,4 +545,94 @@ async fn a_killed_server_still_delivers_after_restart_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_still_delivers_after_restart_postgres() {
     kill_between_commit_and_delivery(Backend::Postgres).await;
+}
+
+/// The worker deletes events and delivery attempts past the retention once they are done with,
+/// on its own tick, as the service's clock says; a younger event stays, and so does the
+/// `action.overdue` of an action still open (its key keeps the sweep from raising it again).
+async fn retention(backend: Backend) {
+    let clock = SetClock::starting_now();
+    let Some(app) = TestApp::spawn_with_clock_and(backend, clock.clone(), |settings| {
+        settings.policy.webhooks_allow_private = true;
+        settings.policy.webhook_retention = time::Duration::days(30);
+    })
+    .await
+    else {
+        return;
+    };
+    let (lee, mo) = team(&app).await;
+    let (url, mut received) = receiver(0).await;
+    let (status, created) = lee
+        .post(
+            "/api/v1/teams/ops/webhooks",
+            json!({"url": url, "event_types": ["loop.logged"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let webhook = created["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/teams/ops/webhooks/{webhook}/attempts");
+    let old = log_loop(&mo, "Old news").await;
+    next(&mut received).await;
+    logged_attempts(&lee, &path, 1).await;
+    let (status, _) = lee
+        .post(
+            &format!("/api/v1/teams/ops/loops/{old}/actions"),
+            json!({"title": "Still to do", "due_on": "2020-01-31"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.service.raise_overdue_actions().await.expect("sweep"), 1);
+
+    clock.advance(time::Duration::days(31));
+    let fresh = log_loop(&mo, "Fresh news").await;
+    let got = next(&mut received).await;
+    assert!(got.body.contains(&fresh), "{}", got.body);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let events = app
+            .db
+            .dump("SELECT kind, subject_id FROM event_outbox ORDER BY kind")
+            .await;
+        let attempts = app.db.count("SELECT COUNT(*) FROM webhook_attempts").await;
+        let kinds: Vec<(String, String)> = events
+            .iter()
+            .map(|row| (row[0].1.clone(), row[1].1.clone()))
+            .collect();
+        let only_young = kinds.iter().all(|(kind, subject)| {
+            kind == "action.overdue" || (kind == "loop.logged" && *subject == fresh)
+        });
+        if only_young && attempts == 1 {
+            assert!(
+                kinds.iter().any(|(kind, _)| kind == "action.overdue"),
+                "the open action's overdue event stays: {kinds:?}"
+            );
+            assert!(
+                kinds.iter().any(|(_, subject)| *subject == fresh),
+                "{kinds:?}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "old events were not deleted: {kinds:?}, {attempts} attempts"
+        );
+        tokio::task::yield_now().await;
+    }
+    let log = logged_attempts(&lee, &path, 1).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(
+        app.service.raise_overdue_actions().await.expect("sweep"),
+        0,
+        "the kept key still stops a second overdue event"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_deliveries_are_deleted_after_the_retention_sqlite() {
+    retention(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_deliveries_are_deleted_after_the_retention_postgres() {
+    retention(Backend::Postgres).await;
 }

@@ -7,6 +7,7 @@ mod culture;
 mod experiments;
 mod form;
 mod format;
+mod integrations;
 mod invitations;
 mod loops;
 mod memory;
@@ -56,6 +57,33 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/teams/{slug}/members/{user_id}/remove",
             post(teams::remove_member),
+        )
+        .route("/teams/{slug}/integrations", get(integrations::team_page))
+        .route("/teams/{slug}/webhooks", post(integrations::team_create))
+        .route("/teams/{slug}/webhooks/{id}", get(integrations::team_log))
+        .route(
+            "/teams/{slug}/webhooks/{id}/rotate",
+            post(integrations::team_rotate),
+        )
+        .route(
+            "/teams/{slug}/webhooks/{id}/enable",
+            post(integrations::team_enable),
+        )
+        .route(
+            "/teams/{slug}/webhooks/{id}/disable",
+            post(integrations::team_disable),
+        )
+        .route(
+            "/teams/{slug}/webhooks/{id}/delete",
+            post(integrations::team_delete),
+        )
+        .route(
+            "/teams/{slug}/webhooks/{id}/deliveries/{delivery}/redeliver",
+            post(integrations::team_redeliver),
+        )
+        .route(
+            "/teams/{slug}/alert-intake",
+            post(integrations::team_intake),
         )
         .route("/teams/{slug}/invitations", post(teams::invite))
         .route(
@@ -277,6 +305,31 @@ pub fn routes() -> Router<AppState> {
             post(people::revoke_invitation),
         )
         .route("/people/{user_id}/admin", post(people::set_admin))
+        .route(
+            "/people/webhooks",
+            get(integrations::organisation_page).post(integrations::organisation_create),
+        )
+        .route("/people/webhooks/{id}", get(integrations::organisation_log))
+        .route(
+            "/people/webhooks/{id}/rotate",
+            post(integrations::organisation_rotate),
+        )
+        .route(
+            "/people/webhooks/{id}/enable",
+            post(integrations::organisation_enable),
+        )
+        .route(
+            "/people/webhooks/{id}/disable",
+            post(integrations::organisation_disable),
+        )
+        .route(
+            "/people/webhooks/{id}/delete",
+            post(integrations::organisation_delete),
+        )
+        .route(
+            "/people/webhooks/{id}/deliveries/{delivery}/redeliver",
+            post(integrations::organisation_redeliver),
+        )
 }
 
 /// The frame around every page.
@@ -410,6 +463,10 @@ fn notice_text(code: &str) -> Option<&'static str> {
         }
         "decision-recorded" => "Decision recorded on the loop.",
         "dissent-recorded" => "Your disagreement is recorded and will show in the summary.",
+        "webhook-enabled" => "Webhook switched on.",
+        "webhook-disabled" => "Webhook switched off: events that happen meanwhile are not sent to it.",
+        "webhook-deleted" => "Webhook deleted.",
+        "redelivery-queued" => "Queued: the delivery goes out again now, with the same webhook-id.",
         _ => return None,
     })
 }

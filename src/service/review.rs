@@ -97,7 +97,7 @@ pub struct ReviewView {
     /// Whether the viewer may run the session (facilitator, a lead or an admin).
     pub can_facilitate: bool,
     /// Who joined (names only: no per-person writing or presence state).
-    pub roster: Vec<(String, bool)>,
+    pub roster: Vec<RosterEntry>,
     pub reveal: RevealState,
     pub cards_counts: SealedCounts,
     pub open_revealed: bool,
@@ -114,6 +114,14 @@ pub struct ReviewView {
     pub decisions: Vec<DecisionView>,
     /// Seconds left on the facilitator's timer, if one runs (on the service's clock).
     pub seconds_left: Option<i64>,
+}
+
+/// A person who joined a session, as everyone in it sees them.
+#[derive(Debug, Clone)]
+pub struct RosterEntry {
+    pub name: String,
+    /// Observers watch and do not write or vote.
+    pub observer: bool,
 }
 
 impl ReviewView {
@@ -408,7 +416,10 @@ impl Service {
             is_facilitator,
             roster: participants
                 .iter()
-                .map(|p| (p.name.clone(), p.observer))
+                .map(|p| RosterEntry {
+                    name: p.name.clone(),
+                    observer: p.observer,
+                })
                 .collect(),
             me,
             reveal,

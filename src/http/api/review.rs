@@ -160,9 +160,9 @@ fn review_out(view: ReviewView) -> ReviewOut {
         roster: view
             .roster
             .iter()
-            .map(|(name, observer)| RosterEntryOut {
-                name: name.clone(),
-                observer: *observer,
+            .map(|entry| RosterEntryOut {
+                name: entry.name.clone(),
+                observer: entry.observer,
             })
             .collect(),
         progress: ProgressOut {

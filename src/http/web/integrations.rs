@@ -109,14 +109,20 @@ struct ShownOnce {
     value: String,
 }
 
+/// Where one provider sends its alerts, and how it proves itself.
+struct IntakeUrl {
+    provider: &'static str,
+    url: String,
+    proof: &'static str,
+}
+
 /// The alert intake as the team's page shows it.
 struct IntakeView {
     /// Where the set-up form posts.
     action: String,
     set_up_on: Option<String>,
     pagerduty: bool,
-    /// (provider's name, URL, how the provider proves itself)
-    urls: Vec<(&'static str, String, &'static str)>,
+    urls: Vec<IntakeUrl>,
     /// A `curl` that opens a loop through the generic shape (and resolves it).
     curl: String,
 }
@@ -231,26 +237,26 @@ fn intake_view(
         set_up_on: status.map(|(at, _)| date(at)),
         pagerduty: status.is_some_and(|(_, pagerduty)| pagerduty),
         urls: vec![
-            (
-                "Prometheus Alertmanager",
-                url(Provider::Alertmanager),
-                "webhook_config with the token as its bearer credentials",
-            ),
-            (
-                "PagerDuty (v3 webhooks)",
-                url(Provider::PagerDuty),
-                "signed with the secret PagerDuty showed you (set it below)",
-            ),
-            (
-                "Opsgenie",
-                url(Provider::Opsgenie),
-                "webhook integration with the header Authorization: Bearer and the token",
-            ),
-            (
-                "Generic JSON",
-                generic,
-                "Authorization: Bearer and the token",
-            ),
+            IntakeUrl {
+                provider: "Prometheus Alertmanager",
+                url: url(Provider::Alertmanager),
+                proof: "webhook_config with the token as its bearer credentials",
+            },
+            IntakeUrl {
+                provider: "PagerDuty (v3 webhooks)",
+                url: url(Provider::PagerDuty),
+                proof: "signed with the secret PagerDuty showed you (set it below)",
+            },
+            IntakeUrl {
+                provider: "Opsgenie",
+                url: url(Provider::Opsgenie),
+                proof: "webhook integration with the header Authorization: Bearer and the token",
+            },
+            IntakeUrl {
+                provider: "Generic JSON",
+                url: generic,
+                proof: "Authorization: Bearer and the token",
+            },
         ],
         curl,
     }

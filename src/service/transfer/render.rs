@@ -362,7 +362,7 @@ pub fn summary_markdown(view: &ReviewView) -> String {
     if !r.prompt.is_empty() {
         let _ = writeln!(out, "{}\n", md(&r.prompt));
     }
-    let writers = view.roster.iter().filter(|(_, o)| !o).count();
+    let writers = view.roster.iter().filter(|entry| !entry.observer).count();
     let _ = writeln!(
         out,
         "- Phase: {}\n- Held on: {}\n- Participants: {writers}, observers: {}\n",

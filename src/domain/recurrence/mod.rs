@@ -259,6 +259,8 @@ pub enum RecurrenceVerdict {
 }
 
 impl RecurrenceVerdict {
+    pub const ALL: [Self; 2] = [Self::Confirmed, Self::Dismissed];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Confirmed => "confirmed",

@@ -685,6 +685,10 @@ pub fn rules() -> Vec<Rule> {
             json!({"pattern": word(crate::domain::review::CardKind::ALL.iter().map(|k| k.as_str()))}),
         ),
         rule(
+            Property("RecurrenceVerdictBody", "verdict"),
+            json!({"pattern": word(crate::domain::recurrence::RecurrenceVerdict::ALL.iter().map(|v| v.as_str()))}),
+        ),
+        rule(
             Property("DecisionBody", "factor_reason"),
             json!({"pattern": one_of_words(crate::domain::loops::FactorReason::ALL.iter().map(|r| r.as_str()))}),
         ),

@@ -669,7 +669,8 @@ impl Service {
             .await?
             .ok_or(ServiceError::NotFound)?;
         let Some(earlier) = record.recurrence_of else {
-            return Err(ServiceError::field(
+            // The request is well formed; the loop's state does not allow it (409, not 422).
+            return Err(ServiceError::conflict(
                 "verdict",
                 "this loop is not flagged as a possible recurrence",
             ));

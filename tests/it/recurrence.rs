@@ -328,7 +328,8 @@ story!(
         assert!(!format!("{pairs:?}").contains("Lee"));
         // A loop that is not flagged takes no verdict.
         let (status, problem) = lee.post(&judge, json!({"verdict": "confirmed"})).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], "verdict", "{problem}");
     }
 );
 

@@ -626,7 +626,7 @@ pub async fn show(
 /// flagged again. Answers with the loop.
 #[utoipa::path(post, path = "/api/v1/teams/{slug}/loops/{loop_id}/recurrence", tag = "loops", request_body = RecurrenceVerdictBody,
     params(("slug" = String, Path), ("loop_id" = String, Path)),
-    responses((status = 200, body = LoopOut), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = LoopOut), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn judge_recurrence(
     State(state): State<AppState>,
     ApiTeam { access, .. }: ApiTeam,

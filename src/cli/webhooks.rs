@@ -1,4 +1,4 @@
-//! `failforward webhook add|list|remove|rotate|enable|log|redeliver`: signed webhook
+//! `failforward webhook add|list|remove|rotate|enable|disable|log|redeliver`: signed webhook
 //! subscriptions from the command line, through the JSON API of a running server. With
 //! `--team SLUG` a team's (its leads'), without it the organisation's (admins').
 
@@ -44,6 +44,8 @@ enum WebhookCommand {
     Rotate { id: String },
     /// Switch a disabled subscription on again
     Enable { id: String },
+    /// Switch a subscription off; nothing is delivered until it is enabled again
+    Disable { id: String },
     /// The delivery log, newest first
     Log { id: String },
     /// Send a delivery again, with the same webhook-id
@@ -116,6 +118,15 @@ pub async fn run(args: WebhookArgs, flags: &ClientArgs) -> anyhow::Result<ExitCo
                 .await?;
             if !args.json {
                 println!("enabled {id}");
+            }
+            None
+        }
+        WebhookCommand::Disable { id } => {
+            client
+                .call::<Value>(Method::POST, &format!("{base}/{id}/disable"), &[], None)
+                .await?;
+            if !args.json {
+                println!("disabled {id}");
             }
             None
         }

@@ -78,6 +78,160 @@ impl EventKind {
     }
 }
 
+/// What one field of an event's `data` holds: the per-type schemas of the OpenAPI document are
+/// written from these, and a test checks real payloads against them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldShape {
+    /// A record's id (UUID text).
+    Id,
+    /// Free text (a named loop's title).
+    Text,
+    /// `true` or `false`.
+    Flag,
+    /// A calendar day, `YYYY-MM-DD`.
+    Day,
+    /// One of a fixed list of words.
+    Word(&'static [&'static str]),
+}
+
+/// One field of an event's `data`, beyond `team_id`, `subject_id` and `actor_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataField {
+    pub name: &'static str,
+    pub shape: FieldShape,
+    /// Present in every event of the kind (otherwise only in some: a named loop's title).
+    pub always: bool,
+    /// May be `null` (no owner, no due day, no suggestion).
+    pub nullable: bool,
+    pub about: &'static str,
+}
+
+const fn field(name: &'static str, shape: FieldShape, about: &'static str) -> DataField {
+    DataField {
+        name,
+        shape,
+        always: true,
+        nullable: false,
+        about,
+    }
+}
+
+const fn nullable(name: &'static str, shape: FieldShape, about: &'static str) -> DataField {
+    DataField {
+        name,
+        shape,
+        always: true,
+        nullable: true,
+        about,
+    }
+}
+
+const STAGES: &[&str] = &["detect", "analyse", "apply", "continue"];
+const FAILURE_TYPES: &[&str] = &[
+    "basic",
+    "complex",
+    "intelligent",
+    "experiment_not_yet_intelligent",
+];
+const VISIBILITIES: &[&str] = &["team", "organisation"];
+const OUTCOMES: &[&str] = &["validated", "refuted", "inconclusive"];
+
+impl EventKind {
+    /// The fields this kind's `data` carries beyond the three every event has. Adding one does
+    /// not raise [`PAYLOAD_VERSION`]; changing one's meaning or removing it does.
+    pub fn data_fields(self) -> &'static [DataField] {
+        use FieldShape::*;
+        const LOOP: DataField = field("loop_id", Id, "The loop.");
+        const ACTION: DataField = field("action_id", Id, "The action item.");
+        const SESSION: DataField = field("session_id", Id, "The review session.");
+        const EXPERIMENT: DataField = field("experiment_id", Id, "The experiment.");
+        match self {
+            Self::LoopLogged => {
+                const FIELDS: &[DataField] = &[
+                LOOP,
+                field("stage", Word(STAGES), "The stage it was logged at."),
+                field("anonymous", Flag, "Logged without a name: then there is no title and no actor, and the timestamp is the day."),
+                DataField {
+                    name: "title",
+                    shape: Text,
+                    always: false,
+                    nullable: false,
+                    about: "The loop's title; only for a named loop.",
+                },
+            ];
+                FIELDS
+            }
+            Self::LoopStageChanged => {
+                const FIELDS: &[DataField] = &[
+                    LOOP,
+                    field("from", Word(STAGES), "The stage it left."),
+                    field("to", Word(STAGES), "The stage it reached."),
+                ];
+                FIELDS
+            }
+            Self::LoopClassified => {
+                const FIELDS: &[DataField] = &[
+                    LOOP,
+                    nullable(
+                        "suggested_type",
+                        Word(FAILURE_TYPES),
+                        "The kind of failure the answers suggest; null when they suggest none.",
+                    ),
+                ];
+                FIELDS
+            }
+            Self::LearningShared => {
+                const FIELDS: &[DataField] = &[
+                    LOOP,
+                    field("learning_id", Id, "The learning."),
+                    field("visibility", Word(VISIBILITIES), "Who may read it."),
+                ];
+                FIELDS
+            }
+            Self::ActionCreated => {
+                const FIELDS: &[DataField] = &[
+                    LOOP,
+                    ACTION,
+                    nullable("owner_id", Id, "Who owns it; null when no one does yet."),
+                    nullable(
+                        "due_on",
+                        Day,
+                        "When it is due; null when it has no due day.",
+                    ),
+                ];
+                FIELDS
+            }
+            Self::ActionDone => {
+                const FIELDS: &[DataField] = &[ACTION];
+                FIELDS
+            }
+            Self::ActionOverdue => {
+                const FIELDS: &[DataField] = &[ACTION, field("due_on", Day, "The day it was due.")];
+                FIELDS
+            }
+            Self::ReviewStarted | Self::ReviewRevealed | Self::ReviewClosed => {
+                const FIELDS: &[DataField] = &[SESSION];
+                FIELDS
+            }
+            Self::ExperimentStarted => {
+                const FIELDS: &[DataField] = &[EXPERIMENT];
+                FIELDS
+            }
+            Self::ExperimentConcluded => {
+                const FIELDS: &[DataField] = &[
+                    EXPERIMENT,
+                    field("outcome", Word(OUTCOMES), "What the evidence said."),
+                ];
+                FIELDS
+            }
+            Self::PulseRoundClosed => {
+                const FIELDS: &[DataField] = &[field("round_id", Id, "The pulse round.")];
+                FIELDS
+            }
+        }
+    }
+}
+
 /// One change, as it is stored in the outbox and sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -177,6 +331,29 @@ mod tests {
         let payload = event.payload();
         assert_eq!(payload["data"]["actor_id"], Value::Null);
         assert_eq!(payload["timestamp"], "2025-12-03T00:00:00Z");
+    }
+
+    #[test]
+    fn the_documented_words_are_the_domain_words() {
+        use crate::domain::experiments::Outcome;
+        use crate::domain::loops::{FailureType, Stage, Visibility};
+        let words = |all: Vec<&'static str>| all;
+        assert_eq!(
+            STAGES,
+            words(Stage::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            FAILURE_TYPES,
+            words(FailureType::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            VISIBILITIES,
+            words(Visibility::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            OUTCOMES,
+            words(Outcome::ALL.iter().map(|s| s.as_str()).collect())
+        );
     }
 
     #[test]

@@ -496,10 +496,10 @@ impl Service {
             .recognitions(access.team().id, now - Duration::weeks(quiet_weeks))
             .await?;
         let min = access.team().pulse_min_responses as usize;
-        let received = |id: UserId| in_window.iter().filter(|r| r.receiver.0 == id).count() as u64;
+        let received = |id: UserId| in_window.iter().filter(|r| r.receiver.id == id).count() as u64;
         let mut pairs: Vec<((Option<UserId>, UserId), u64)> = Vec::new();
         for r in &in_window {
-            let key = (r.giver.as_ref().map(|g| g.0), r.receiver.0);
+            let key = (r.giver.as_ref().map(|g| g.id), r.receiver.id);
             match pairs.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, n)) => *n += 1,
                 None => pairs.push((key, 1)),
@@ -570,7 +570,7 @@ impl Service {
             not_recognised: enough.then(|| {
                 members
                     .iter()
-                    .filter(|m| !recent.iter().any(|r| r.receiver.0 == m.user.id))
+                    .filter(|m| !recent.iter().any(|r| r.receiver.id == m.user.id))
                     .map(|m| m.user.name.to_string())
                     .collect()
             }),

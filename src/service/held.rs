@@ -271,6 +271,18 @@ impl Held {
             .push(item);
     }
 
+    /// A copy of one held item, to show its writer what they wrote (they name it by their
+    /// receipt; this server keeps no link). `None` once revealed, or when another server holds it.
+    pub fn peek_item(&self, box_id: RecordId, id: RecordId) -> Option<HeldItem> {
+        let items = lock(&self.items);
+        [SealTier::Open, SealTier::Late]
+            .iter()
+            .filter_map(|tier| items.get(&(box_id, *tier)))
+            .flatten()
+            .find(|item| item.id == id)
+            .cloned()
+    }
+
     pub fn take_items(&self, box_id: RecordId, tier: SealTier) -> Vec<HeldItem> {
         let taken = lock(&self.items)
             .remove(&(box_id, tier))

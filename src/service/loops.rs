@@ -7,6 +7,7 @@ use crate::domain::loops::{
     self, ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, Questionnaire, Stage,
     StageFacts, Visibility,
 };
+use crate::domain::records::PersonRef;
 use crate::domain::text::single_line;
 use crate::domain::when::{day_of, parse_date, parse_instant};
 use crate::domain::{ActionId, FactorId, LearningId, LoopId, RecordId, UserId};
@@ -344,7 +345,7 @@ impl Service {
             now,
         );
         if let Some(author) = detail.record.author.as_mut() {
-            author.1 = access.actor_name().to_owned();
+            author.name = access.actor_name().to_owned();
         }
         if let Some(entry) = detail.history.first_mut() {
             entry.by_name = Some(access.actor_name().to_owned());
@@ -381,7 +382,7 @@ impl Service {
             impact_scale: new.impact_scale,
             impact_affected: new.impact_affected,
             // The name is filled in by the caller, who knows it.
-            author: new.author.map(|id| (id, String::new())),
+            author: new.author.map(|id| PersonRef::new(id, String::new())),
             anonymous: new.author.is_none(),
             created_at: new.created_at,
             stage: new.stage,
@@ -411,7 +412,7 @@ impl Service {
                 from: None,
                 to: record.stage,
                 at: record.created_at,
-                by_name: record.author.as_ref().map(|(_, name)| name.clone()),
+                by_name: record.author.as_ref().map(|p| p.name.clone()),
                 note: String::new(),
             }],
             timeline: Vec::new(),

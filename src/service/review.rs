@@ -31,6 +31,14 @@ pub use super::transfer::summary_markdown;
 
 /// The longest card, prompt, reason or decision.
 pub const CARD_MAX: usize = 2000;
+
+/// The most unnamed cards a receipt names (the oldest are forgotten first); it keeps the
+/// receipt within one cookie.
+pub const RECEIPT_MAX: usize = 40;
+
+fn receipt_context(access: &TeamAccess, session: RecordId) -> String {
+    format!("review card receipt v1:{}:{session}", access.actor())
+}
 /// Dots each participant places unless the facilitator chooses otherwise.
 pub const DEFAULT_DOTS: i64 = 3;
 
@@ -105,6 +113,10 @@ pub struct ReviewView {
     pub cards: Vec<CardView>,
     /// The viewer's own named cards, shown back to them before the reveal.
     pub my_cards: Vec<MySealedItem>,
+    /// The viewer's own unnamed cards, as their browser's receipt names them
+    /// ([`Service::with_card_receipt`]); empty without a receipt. Before the reveal each carries
+    /// its text when this server holds it (empty otherwise); afterwards the board marks them.
+    pub my_unnamed: Vec<MySealedItem>,
     pub groups: Vec<GroupView>,
     pub action_checks: Vec<ActionCheck>,
     pub voters: usize,
@@ -258,7 +270,7 @@ impl Service {
             done: writers.iter().filter(|p| p.done).count(),
             leads_done: writers.iter().filter(|p| p.done && p.is_lead).count(),
         };
-        let is_facilitator = record.facilitator.as_ref().map(|(u, _)| *u) == Some(access.actor());
+        let is_facilitator = record.facilitator.as_ref().map(|p| p.id) == Some(access.actor());
         let cards_box = self.sealed_box(record.cards_box_id).await?;
         let open_revealed = cards_box.revealed(SealTier::Open);
         let leads_revealed = cards_box.revealed(SealTier::Late);
@@ -428,6 +440,7 @@ impl Service {
             leads_revealed,
             cards,
             my_cards,
+            my_unnamed: Vec::new(),
             groups,
             action_checks,
             voters: voters.len(),
@@ -606,6 +619,84 @@ impl Service {
             .await?;
         self.changed(view.record.id).await?;
         Ok(card)
+    }
+
+    /// A receipt for the unnamed cards I wrote in this session: their ids, sealed with the
+    /// server's key to me and to the session, for my browser to keep. The server stores no link
+    /// between a writer and an unnamed card (ARCHITECTURE.md, "Sealed contributions"); the
+    /// receipt lets the page show me mine, and only me. `previous` is the receipt so far (a
+    /// damaged or foreign one is started afresh); at most [`RECEIPT_MAX`] cards are kept.
+    pub fn card_receipt(
+        &self,
+        access: &TeamAccess,
+        session: RecordId,
+        previous: Option<&str>,
+        card: RecordId,
+    ) -> ServiceResult<String> {
+        let mut ids = previous
+            .map(|receipt| self.receipt_ids(access, session, receipt))
+            .unwrap_or_default();
+        ids.push(card);
+        let skip = ids.len().saturating_sub(RECEIPT_MAX);
+        let text = ids[skip..]
+            .iter()
+            .map(RecordId::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        self.sealer()?
+            .seal(&text, &receipt_context(access, session))
+    }
+
+    fn receipt_ids(&self, access: &TeamAccess, session: RecordId, receipt: &str) -> Vec<RecordId> {
+        let Ok(sealer) = self.sealer() else {
+            return Vec::new();
+        };
+        sealer
+            .open(receipt, &receipt_context(access, session))
+            .map(|text| {
+                text.split(',')
+                    .filter_map(|id| id.parse::<RecordId>().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Adds to `view` the viewer's own unnamed cards named by their receipt: with their text
+    /// before the reveal (when this server holds them), as the ids of their tiles afterwards.
+    pub fn with_card_receipt(
+        &self,
+        access: &TeamAccess,
+        mut view: ReviewView,
+        receipt: Option<&str>,
+    ) -> ReviewView {
+        let Some(receipt) = receipt else {
+            return view;
+        };
+        let box_id = view.record.cards_box_id;
+        let context = box_id.to_string();
+        view.my_unnamed = self
+            .receipt_ids(access, view.record.id, receipt)
+            .into_iter()
+            .map(|id| {
+                let held = self.held.peek_item(box_id, id);
+                let text = held
+                    .as_ref()
+                    .and_then(|item| {
+                        self.sealer()
+                            .ok()
+                            .and_then(|s| s.open(&item.ciphertext, &context).ok())
+                    })
+                    .or_else(|| view.card(&id.to_string()).map(|c| c.text.clone()))
+                    .unwrap_or_default();
+                MySealedItem {
+                    id,
+                    tier: SealTier::Open,
+                    category: held.map(|item| item.category).unwrap_or_default(),
+                    text,
+                }
+            })
+            .collect();
+        view
     }
 
     /// Takes back one of my own named cards before the reveal.

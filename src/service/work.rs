@@ -165,7 +165,7 @@ impl Service {
             .team_actions(team.id, Some(ActionStatus::Open))
             .await?;
         for action in &open {
-            if action.owner.as_ref().is_some_and(|(owner, _)| *owner == me) {
+            if action.owner.as_ref().is_some_and(|owner| owner.id == me) {
                 work.actions.push(MyAction {
                     team: team.clone(),
                     overdue: action.overdue_on(today),

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::ThisStore;
 use crate::domain::events::Event;
+use crate::domain::records::PersonRef;
 use crate::domain::{RecordId, TeamId, UserId};
 use crate::store::backend::BackendHooks;
 use crate::store::culture::{NewRecognition, NewRound, RecognitionRecord, RoundRecord};
@@ -276,13 +277,13 @@ impl CultureStore for ThisStore {
             .map(
                 |(id, giver_id, giver_name, receiver_id, receiver_name, behaviour, impact, at)| {
                     let giver = match (giver_id, giver_name) {
-                        (Some(id), Some(name)) => Some((parse_id(&id)?, name)),
+                        (Some(id), Some(name)) => Some(PersonRef::new(parse_id(&id)?, name)),
                         _ => None,
                     };
                     Ok(RecognitionRecord {
                         id: parse_id(&id)?,
                         giver,
-                        receiver: (parse_id(&receiver_id)?, receiver_name),
+                        receiver: PersonRef::new(parse_id(&receiver_id)?, receiver_name),
                         behaviour,
                         impact,
                         created_at: from_unix(at)?,

@@ -10,6 +10,7 @@ use crate::domain::loops::{
     ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, Questionnaire, Stage,
     Suggestion, Visibility,
 };
+use crate::domain::records::PersonRef;
 use crate::domain::{ActionId, FactorId, LoopId, RecordId, TeamId, UserId};
 use crate::store::backend::BackendHooks;
 use crate::store::lint::NewDismissal;
@@ -119,7 +120,7 @@ impl LoopRow {
             _ => None,
         };
         let author = match (self.author_id, self.author_name) {
-            (Some(id), Some(name)) => Some((parse_id::<UserId>(&id)?, name)),
+            (Some(id), Some(name)) => Some(PersonRef::new(parse_id::<UserId>(&id)?, name)),
             _ => None,
         };
         Ok(LoopRecord {
@@ -206,7 +207,7 @@ impl TryFrom<ActionRow> for ActionRecord {
     type Error = StoreError;
     fn try_from(row: ActionRow) -> StoreResult<ActionRecord> {
         let owner = match (row.owner_id, row.owner_name) {
-            (Some(id), Some(name)) => Some((parse_id::<UserId>(&id)?, name)),
+            (Some(id), Some(name)) => Some(PersonRef::new(parse_id::<UserId>(&id)?, name)),
             _ => None,
         };
         Ok(ActionRecord {

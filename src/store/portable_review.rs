@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::ThisStore;
 use crate::domain::events::Event;
+use crate::domain::records::PersonRef;
 use crate::domain::review::Phase;
 use crate::domain::{ActionId, RecordId, TeamId, UserId};
 use crate::store::backend::BackendHooks;
@@ -47,7 +48,7 @@ impl TryFrom<ReviewRow> for ReviewRecord {
     type Error = StoreError;
     fn try_from(r: ReviewRow) -> StoreResult<ReviewRecord> {
         let facilitator = match (r.facilitator_id, r.display_name) {
-            (Some(id), Some(name)) => Some((parse_id(&id)?, name)),
+            (Some(id), Some(name)) => Some(PersonRef::new(parse_id(&id)?, name)),
             _ => None,
         };
         Ok(ReviewRecord {

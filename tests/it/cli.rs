@@ -729,3 +729,82 @@ async fn create_user_refuses_own_names_on_sqlite() {
 async fn create_user_refuses_own_names_on_postgres() {
     create_user_refuses_a_password_made_of_own_names(Backend::Postgres).await;
 }
+
+mod webhook_commands {
+    use serde_json::json;
+
+    use super::run;
+    use crate::helpers::TestApp;
+    use crate::story;
+
+    story!(
+        add_disable_enable_and_remove_through_the_api,
+        |app: TestApp| async move {
+            app.create_user("lee@example.org", "Lee", true).await;
+            let api = app.token_for("lee@example.org").await;
+            api.post("/api/v1/teams", json!({"name": "Ops"})).await;
+            let server = app.address.clone();
+            let token = api.token.clone();
+            let cli = |args: &[&str]| {
+                let mut all = vec![
+                    "--server",
+                    server.as_str(),
+                    "--token",
+                    token.as_str(),
+                    "webhook",
+                    "--team",
+                    "ops",
+                ];
+                all.extend_from_slice(args);
+                run(&all, "")
+            };
+            let (code, out, err) = cli(&["add", "https://hooks.example.com/ff", "loop.logged"]);
+            assert_eq!(code, 0, "{err}");
+            let id = out
+                .lines()
+                .find_map(|line| line.strip_prefix("subscribed "))
+                .expect("id printed")
+                .trim()
+                .to_owned();
+            let enabled = || async {
+                let (_, listed) = api.get("/api/v1/teams/ops/webhooks").await;
+                let hook = listed
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|w| w["id"] == id.as_str())
+                    .cloned()
+                    .expect("listed");
+                (
+                    hook["enabled"].as_bool().expect("enabled"),
+                    hook["disabled_reason"].as_str().unwrap_or("").to_owned(),
+                )
+            };
+            assert_eq!(enabled().await, (true, String::new()));
+
+            let (code, out, err) = cli(&["disable", &id]);
+            assert_eq!(code, 0, "{err}");
+            assert_eq!(out.trim(), format!("disabled {id}"));
+            let (on, reason) = enabled().await;
+            assert!(!on, "switched off");
+            assert!(reason.contains("by hand"), "{reason}");
+            let (code, out, _) = cli(&["list"]);
+            assert_eq!(code, 0);
+            assert!(out.contains(&id) && out.contains("false"), "{out}");
+
+            let (code, _, err) = cli(&["enable", &id]);
+            assert_eq!(code, 0, "{err}");
+            assert_eq!(enabled().await, (true, String::new()));
+
+            let (code, _, err) = cli(&["disable", "whk_unknown"]);
+            assert_eq!(code, 1);
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+            assert!(err.starts_with("error: not found"), "{err}");
+
+            let (code, _, err) = cli(&["remove", &id]);
+            assert_eq!(code, 0, "{err}");
+            let (_, listed) = api.get("/api/v1/teams/ops/webhooks").await;
+            assert_eq!(listed, json!([]));
+        }
+    );
+}

@@ -474,3 +474,106 @@ async fn a_round_closed_by_its_date_is_announced_once_sqlite() {
 async fn a_round_closed_by_its_date_is_announced_once_postgres() {
     rounds_closed_by_date(crate::helpers::Backend::Postgres).await;
 }
+
+story!(
+    every_payload_matches_its_type_in_the_api_document,
+    |app: TestApp| async move {
+        let (lee, mo) = team(&app).await;
+        let named = log(&mo, "Slow search", false).await;
+        log(&mo, "Quiet one", true).await;
+        app.release_anonymous_loops().await;
+        let (status, _) = lee
+            .post(
+                &format!("/api/v1/teams/ops/loops/{named}/stage"),
+                json!({"direction": "advance"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, with_action) = lee
+            .post(
+                &format!("/api/v1/teams/ops/loops/{named}/actions"),
+                json!({"title": "Move the rebuild", "due_on": "2020-01-31"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let action = with_action["actions"][0]["id"].as_str().expect("action");
+        let (status, _) = mo
+            .patch(
+                &format!("/api/v1/teams/ops/actions/{action}"),
+                json!({"status": "done"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        lee.post(
+            &format!("/api/v1/teams/ops/loops/{named}/actions"),
+            json!({"title": "No owner, no day"}),
+        )
+        .await;
+        let experiment =
+            crate::experiments::prepared(&mo, crate::experiments::design("Refunds", 0, 0)).await;
+        let base = format!("/api/v1/teams/ops/experiments/{experiment}");
+        let (status, _) = mo.post(&format!("{base}/start"), json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, concluded) = mo
+            .post(
+                &format!("{base}/conclusion"),
+                json!({"outcome": "refuted", "believed": "b", "observed": "o",
+                       "learned": "l", "therefore": "t", "decision": "pivot"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{concluded}");
+
+        let (status, document) = lee.get("/api/v1/openapi.json").await;
+        assert_eq!(status, StatusCode::OK);
+        let schemas = &document["components"]["schemas"];
+        let choices = schemas["EventPayload"]["oneOf"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(choices.len(), 13, "one schema per event type");
+        assert_eq!(
+            schemas["EventPayload"]["discriminator"]["propertyName"],
+            "type"
+        );
+        let events = outbox(&app.db).await;
+        let mut seen = std::collections::BTreeSet::new();
+        for (kind, _, _, _, payload) in &events {
+            let reference = schemas["EventPayload"]["discriminator"]["mapping"][kind.as_str()]
+                .as_str()
+                .unwrap_or_else(|| panic!("{kind} has a schema"));
+            let name = reference.trim_start_matches("#/components/schemas/");
+            let validator = jsonschema::validator_for(&schemas[name]).expect("a valid schema");
+            let errors: Vec<String> = validator
+                .iter_errors(payload)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{kind}: {errors:?} in {payload}");
+            seen.insert(kind.clone());
+        }
+        for kind in [
+            "loop.logged",
+            "loop.stage_changed",
+            "action.created",
+            "action.done",
+            "experiment.started",
+            "experiment.concluded",
+        ] {
+            assert!(seen.contains(kind), "{kind} was checked: {seen:?}");
+        }
+        // The schemas are strict: a payload with a field its type does not have fails.
+        let (kind, _, _, _, payload) = events
+            .iter()
+            .find(|event| event.0 == "action.done")
+            .expect("done");
+        let mut tampered = payload.clone();
+        tampered["data"]["title"] = json!("leaked");
+        let reference = schemas["EventPayload"]["discriminator"]["mapping"][kind.as_str()]
+            .as_str()
+            .expect("schema");
+        let validator = jsonschema::validator_for(
+            &schemas[reference.trim_start_matches("#/components/schemas/")],
+        )
+        .expect("a valid schema");
+        assert!(!validator.is_valid(&tampered));
+    }
+);

@@ -381,6 +381,14 @@ story!(
             !html.contains("<summary>I disagree</summary>"),
             "a closed session offers no dissent"
         );
+        assert_eq!(html.matches("<h1").count(), 1, "one page title: {html}");
+        assert_eq!(
+            html.matches("Route queue alerts to the on-call rota")
+                .count(),
+            1,
+            "the closed board is not repeated under a summary"
+        );
+        assert!(html.contains("/summary.md\">Download the summary"));
         let (status, _) = kim
             .post(
                 &format!("{base}/decisions/{decision}/dissents"),
@@ -391,5 +399,128 @@ story!(
         let (_, summary) = web.get_text(&format!("{page}/summary.md")).await;
         assert!(summary.contains("(1 dot)"), "{summary}");
         assert!(summary.contains("(2 dots)"), "{summary}");
+    }
+);
+
+story!(
+    an_unnamed_card_is_shown_back_to_its_writer_alone,
+    |app: TestApp| async move {
+        let (lee, mo, kim, _root, loop_id) = team(&app).await;
+        let base = session_in_write(&mo, &lee, &kim, &loop_id).await;
+        let page = base.replace("/api/v1", "");
+        let kim_web = app.sign_in("kim@example.org").await;
+        let response = kim_web
+            .submit(
+                &page,
+                &format!("{page}/cards"),
+                &[
+                    ("kind", "factor"),
+                    ("text", "KIM-UNNAMED the pager was muted"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let receipt = response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|value| value.starts_with("ff_cards_"))
+            .expect("the browser gets a receipt")
+            .to_owned();
+        assert!(receipt.contains("HttpOnly"), "{receipt}");
+        assert!(
+            !receipt.contains("KIM-UNNAMED"),
+            "the receipt holds no readable text"
+        );
+        ok(
+            &mo,
+            Method::POST,
+            &format!("{base}/cards"),
+            json!({"kind": "observation", "text": "MO-UNNAMED queue grew", "show_name": false}),
+        )
+        .await;
+
+        // Before the reveal: Kim sees her own unnamed card, Mo sees only his (by the API, none).
+        let (_, html) = kim_web.get_text(&page).await;
+        assert!(html.contains("Your unnamed cards"), "{html}");
+        assert!(html.contains("KIM-UNNAMED the pager was muted"));
+        assert!(!html.contains("MO-UNNAMED"));
+        let mo_web = app.sign_in("mo@example.org").await;
+        let (_, html) = mo_web.get_text(&page).await;
+        assert!(!html.contains("KIM-UNNAMED"));
+        assert!(
+            !html.contains("Your unnamed cards"),
+            "Mo wrote through the API"
+        );
+
+        // Kim's receipt presented by Mo's browser opens nothing: it is sealed to Kim.
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let thief = Browser {
+            client: reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            base: app.address.clone(),
+        };
+        let signed_in = thief
+            .submit(
+                "/login",
+                "/login",
+                &[
+                    ("email", "mo@example.org"),
+                    ("password", crate::helpers::PASSWORD),
+                    ("next", "/"),
+                ],
+            )
+            .await;
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+        let url: reqwest::Url = app.url(&page).parse().expect("url");
+        jar.add_cookie_str(&receipt, &url);
+        let (status, html) = thief.get_text(&page).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            !html.contains("KIM-UNNAMED"),
+            "a stolen receipt shows nothing"
+        );
+
+        // After the reveal: the card is on the board without a name; only Kim's page marks it.
+        for api in [&mo, &lee, &kim] {
+            ok(
+                api,
+                Method::PUT,
+                &format!("{base}/done"),
+                json!({"done": true}),
+            )
+            .await;
+        }
+        let v = view(&kim, &base).await;
+        let card = v["cards"]
+            .as_array()
+            .expect("cards")
+            .iter()
+            .find(|c| c["text"] == "KIM-UNNAMED the pager was muted")
+            .expect("revealed")
+            .clone();
+        assert!(card.get("author").is_none() || card["author"].is_null());
+        let id = card["id"].as_str().expect("id");
+        let tile = |html: &str| {
+            let start = html.find(&format!("id=\"card-{id}\"")).expect("the tile");
+            html[start..start + html[start..].find("</li>").expect("end")].to_owned()
+        };
+        let (_, html) = kim_web.get_text(&page).await;
+        assert!(tile(&html).contains(">yours"), "{}", tile(&html));
+        assert_eq!(html.matches(">yours").count(), 1, "only her own card");
+        for other in [&mo_web, &thief] {
+            let (_, html) = other.get_text(&page).await;
+            assert!(!tile(&html).contains(">yours"));
+            assert!(!html.contains(">yours"));
+        }
+        let (_, fragment) = kim_web.get_text(&format!("{page}/live")).await;
+        assert!(
+            fragment.contains(">yours"),
+            "live refreshes keep the mark: {fragment}"
+        );
     }
 );

@@ -235,6 +235,22 @@ async fn retries_keep_the_webhook_id(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let new_secret = rotated["secret"].as_str().expect("secret").to_owned();
+
+    // Switched off by hand through the API: members may not, the lead may, and it shows why.
+    let switch = |verb: &str| format!("/api/v1/teams/ops/webhooks/{webhook}/{verb}");
+    let (status, _) = mo.post(&switch("disable"), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = lee.post(&switch("disable"), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, listed) = lee.get("/api/v1/teams/ops/webhooks").await;
+    assert_eq!(listed[0]["enabled"], false);
+    assert!(listed[0]["disabled_reason"]
+        .as_str()
+        .is_some_and(|why| why.contains("by hand")));
+    let (status, _) = lee.post(&switch("enable"), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, listed) = lee.get("/api/v1/teams/ops/webhooks").await;
+    assert_eq!(listed[0]["enabled"], true);
     log_loop(&mo, "Second").await;
     let signed_by_both = next(&mut received).await;
     assert!(verifies(&secret, &signed_by_both) && verifies(&new_secret, &signed_by_both));

@@ -2,7 +2,8 @@
 
 use time::OffsetDateTime;
 
-use crate::domain::{RecordId, UserId};
+use super::PersonRef;
+use crate::domain::RecordId;
 
 #[derive(Debug, Clone)]
 pub struct RoundRecord {
@@ -19,8 +20,8 @@ pub struct RoundRecord {
 #[derive(Debug, Clone)]
 pub struct RecognitionRecord {
     pub id: RecordId,
-    pub giver: Option<(UserId, String)>,
-    pub receiver: (UserId, String),
+    pub giver: Option<PersonRef>,
+    pub receiver: PersonRef,
     pub behaviour: String,
     pub impact: String,
     pub created_at: OffsetDateTime,

@@ -4,11 +4,12 @@
 
 use time::OffsetDateTime;
 
+use super::PersonRef;
 use crate::domain::loops::{
     ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, Questionnaire, Stage,
     Suggestion, Visibility,
 };
-use crate::domain::{ActionId, FactorId, LearningId, LoopId, RecordId, TeamId, UserId};
+use crate::domain::{ActionId, FactorId, LearningId, LoopId, RecordId, TeamId};
 
 /// The after-action review and the lessons of the Analyse stage.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,7 +56,7 @@ pub struct LoopRecord {
     pub noticed_at: OffsetDateTime,
     pub impact_scale: ImpactScale,
     pub impact_affected: String,
-    pub author: Option<(UserId, String)>,
+    pub author: Option<PersonRef>,
     pub anonymous: bool,
     pub created_at: OffsetDateTime,
     pub stage: Stage,
@@ -163,7 +164,7 @@ pub struct ActionRecord {
     pub loop_id: LoopId,
     pub loop_title: String,
     pub title: String,
-    pub owner: Option<(UserId, String)>,
+    pub owner: Option<PersonRef>,
     pub due_on: Option<OffsetDateTime>,
     pub status: ActionStatus,
     pub dropped_reason: String,

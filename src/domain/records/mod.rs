@@ -11,3 +11,22 @@ pub mod experiments;
 pub mod loops;
 pub mod people;
 pub mod review;
+
+use crate::domain::ids::UserId;
+
+/// A named person on a record: who they are, and the name shown for them when it was read.
+/// Only ever built for named contributions; an anonymous or unnamed one has no `PersonRef`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRef {
+    pub id: UserId,
+    pub name: String,
+}
+
+impl PersonRef {
+    pub fn new(id: UserId, name: impl Into<String>) -> Self {
+        Self {
+            id,
+            name: name.into(),
+        }
+    }
+}

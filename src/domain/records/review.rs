@@ -2,6 +2,7 @@
 
 use time::OffsetDateTime;
 
+use super::PersonRef;
 use crate::domain::review::Phase;
 use crate::domain::{RecordId, TeamId, UserId};
 
@@ -12,7 +13,7 @@ pub struct ReviewRecord {
     pub loop_id: Option<String>,
     pub loop_title: Option<String>,
     pub prompt: String,
-    pub facilitator: Option<(UserId, String)>,
+    pub facilitator: Option<PersonRef>,
     pub phase: Phase,
     pub phase_started_at: OffsetDateTime,
     pub phase_ends_at: Option<OffsetDateTime>,

@@ -245,9 +245,9 @@ pub async fn recognitions(
         list.into_iter()
             .map(|r| RecognitionOut {
                 id: r.id.to_string(),
-                giver: r.giver.map(|g| g.1),
-                receiver_id: r.receiver.0.to_string(),
-                receiver: r.receiver.1,
+                giver: r.giver.map(|g| g.name),
+                receiver_id: r.receiver.id.to_string(),
+                receiver: r.receiver.name,
                 behaviour: r.behaviour,
                 impact: r.impact,
                 created_at: rfc3339(r.created_at),

@@ -218,8 +218,8 @@ fn action_out(a: ActionRecord, overdue: bool) -> ActionOut {
         loop_id: a.loop_id.to_string(),
         loop_title: a.loop_title,
         title: a.title,
-        owner_id: a.owner.as_ref().map(|(id, _)| id.to_string()),
-        owner: a.owner.map(|(_, name)| name),
+        owner_id: a.owner.as_ref().map(|p| p.id.to_string()),
+        owner: a.owner.map(|p| p.name),
         due_on: a.due_on.map(day),
         status: a.status,
         dropped_reason: a.dropped_reason,
@@ -276,7 +276,7 @@ fn record_fields(r: &LoopRecord) -> (ReporterOut, ClassificationOut, FollowUpOut
     (
         ReporterOut {
             anonymous: r.anonymous,
-            name: r.author.as_ref().map(|(_, n)| n.clone()),
+            name: r.author.as_ref().map(|p| p.name.clone()),
         },
         ClassificationOut {
             answers: r.classification.as_ref().map(|(a, _)| *a),

@@ -6,6 +6,7 @@ mod account;
 mod alerts;
 mod contract;
 mod culture;
+mod event_schemas;
 mod experiments;
 mod lint;
 mod loops;
@@ -24,6 +25,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::AppState;
 use contract::{ErrorAnswers, Limits, Rules};
+use event_schemas::EventSchemas;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -310,6 +312,7 @@ fn webhook_routes() -> Router<AppState> {
         .route("/webhooks/{webhook_id}", delete(webhooks::delete))
         .route("/webhooks/{webhook_id}/rotate", post(webhooks::rotate))
         .route("/webhooks/{webhook_id}/enable", post(webhooks::enable))
+        .route("/webhooks/{webhook_id}/disable", post(webhooks::disable))
         .route("/webhooks/{webhook_id}/attempts", get(webhooks::attempts))
         .route(
             "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
@@ -330,6 +333,10 @@ fn webhook_routes() -> Router<AppState> {
         .route(
             "/teams/{slug}/webhooks/{webhook_id}/enable",
             post(webhooks::team_enable),
+        )
+        .route(
+            "/teams/{slug}/webhooks/{webhook_id}/disable",
+            post(webhooks::team_disable),
         )
         .route(
             "/teams/{slug}/webhooks/{webhook_id}/attempts",
@@ -461,6 +468,7 @@ pub fn reference_routes() -> Router<AppState> {
         webhooks::delete,
         webhooks::rotate,
         webhooks::enable,
+        webhooks::disable,
         webhooks::attempts,
         webhooks::redeliver,
         webhooks::team_create,
@@ -468,6 +476,7 @@ pub fn reference_routes() -> Router<AppState> {
         webhooks::team_delete,
         webhooks::team_rotate,
         webhooks::team_enable,
+        webhooks::team_disable,
         webhooks::team_attempts,
         webhooks::team_redeliver,
         alerts::set_up,
@@ -475,11 +484,9 @@ pub fn reference_routes() -> Router<AppState> {
     ),
     components(schemas(
         crate::http::error::Problem,
-        crate::service::FieldError,
-        webhooks::EventPayload,
-        webhooks::EventData
+        crate::service::FieldError
     )),
-    modifiers(&BearerAuth, &ErrorAnswers, &Limits, &Rules),
+    modifiers(&BearerAuth, &ErrorAnswers, &Limits, &Rules, &EventSchemas),
     tags(
         (name = "account", description = "You, your tokens, and (for admins) the organisation's people"),
         (name = "teams", description = "Teams, members and invitations"),

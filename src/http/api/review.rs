@@ -40,7 +40,7 @@ impl From<&ReviewRecord> for ReviewSummaryOut {
             loop_id: r.loop_id.clone(),
             loop_title: r.loop_title.clone(),
             phase: r.phase,
-            facilitator: r.facilitator.as_ref().map(|(_, name)| name.clone()),
+            facilitator: r.facilitator.as_ref().map(|p| p.name.clone()),
             version: r.version,
             created_at: rfc3339(r.created_at),
             closed_at: r.closed_at.map(rfc3339),

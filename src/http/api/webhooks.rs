@@ -1,6 +1,6 @@
 //! `/api/v1/webhooks…` (organisation admins) and `/api/v1/teams/{slug}/webhooks…` (the team's
 //! leads): signed webhook subscriptions, their delivery log and redelivery; and the schema of
-//! what a subscriber receives (`EventPayload`).
+//! what a subscriber receives (`EventPayload`, one schema per event type: `event_schemas`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -84,34 +84,6 @@ pub struct AttemptOut {
     pub excerpt: String,
     /// The delivery now: `pending`, `delivered` or `failed`.
     pub delivery_status: String,
-}
-
-/// What a subscriber receives (version 1), signed per Standard Webhooks: headers `webhook-id`
-/// (the same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature`
-/// (`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, one per live secret, separated by spaces).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventPayload {
-    /// `loop.logged`, `loop.stage_changed`, `loop.classified`, `learning.shared`,
-    /// `action.created`, `action.done`, `action.overdue`, `review.started`, `review.revealed`,
-    /// `review.closed`, `experiment.started`, `experiment.concluded` or `pulse.round_closed`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The payload's version; raised only when a field changes meaning or goes away.
-    pub version: u32,
-    /// When it happened (RFC 3339); midnight UTC for an anonymous or unnamed change.
-    pub timestamp: String,
-    pub data: EventData,
-}
-
-/// The fields every event carries, and the kind's own (`loop_id`, `from`, `to`, `title` of a
-/// named loop, `action_id`, `due_on`, `outcome` …).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventData {
-    pub team_id: String,
-    /// The loop, action, learning, session, experiment or round the event is about.
-    pub subject_id: String,
-    /// Who made the change; null for an anonymous or unnamed change and the system's.
-    pub actor_id: Option<String>,
 }
 
 fn created(result: (WebhookView, String)) -> (StatusCode, Json<WebhookWithSecret>) {
@@ -223,6 +195,22 @@ pub async fn enable(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Switches a subscription off by hand: nothing is delivered to it until it is switched on again.
+#[utoipa::path(post, path = "/api/v1/webhooks/{webhook_id}/disable", tag = "webhooks",
+    params(("webhook_id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn disable(
+    State(state): State<AppState>,
+    ApiUser(actor): ApiUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .service
+        .disable_webhook(WebhookScope::Organisation(&actor), &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The delivery log, newest first.
 #[utoipa::path(get, path = "/api/v1/webhooks/{webhook_id}/attempts", tag = "webhooks",
     params(("webhook_id" = String, Path)),
@@ -329,6 +317,22 @@ pub async fn team_enable(
     state
         .service
         .enable_webhook(WebhookScope::Team(&access), &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Switches one of the team's subscriptions off by hand.
+#[utoipa::path(post, path = "/api/v1/teams/{slug}/webhooks/{webhook_id}/disable", tag = "webhooks",
+    params(("slug" = String, Path), ("webhook_id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn team_disable(
+    State(state): State<AppState>,
+    ApiTeam { access, .. }: ApiTeam,
+    Path((_slug, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .service
+        .disable_webhook(WebhookScope::Team(&access), &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -459,9 +459,9 @@ async fn recognition_page(
         .map(|r| RecognitionView {
             giver: r
                 .giver
-                .map(|g| g.1)
+                .map(|g| g.name)
                 .unwrap_or_else(|| "a former member".to_owned()),
-            receiver: r.receiver.1,
+            receiver: r.receiver.name,
             behaviour: markdown::render(&r.behaviour),
             impact: markdown::render(&r.impact),
             at: date(r.created_at),

@@ -638,7 +638,7 @@ fn loop_view(detail: &LoopDetail) -> LoopView {
                 "Logged by {}",
                 r.author
                     .as_ref()
-                    .map(|(_, n)| n.clone())
+                    .map(|p| p.name.clone())
                     .unwrap_or_else(|| "a former member".to_owned())
             )
         },
@@ -762,7 +762,7 @@ fn loop_view(detail: &LoopDetail) -> LoopView {
                 owner: a
                     .owner
                     .as_ref()
-                    .map(|(_, n)| n.clone())
+                    .map(|p| p.name.clone())
                     .unwrap_or_else(|| "no owner".to_owned()),
                 due: a
                     .due_on

@@ -9,6 +9,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::{Deserialize, Serialize};
 
 use super::form::{Choice, Echo, EmptyForm, Tick};
@@ -18,9 +19,9 @@ use crate::domain::review::{CardKind, Phase};
 use crate::domain::Team;
 use crate::http::error::WebError;
 use crate::http::extract::{CsrfForm, WebTeam, WebUser};
-use crate::http::{live, markdown, AppState};
+use crate::http::{live, AppState};
 use crate::service::loops::LoopQuery;
-use crate::service::review::{summary_markdown, CardView, GroupTarget, ReviewView};
+use crate::service::review::{CardView, GroupTarget, ReviewView};
 use crate::service::{ServiceError, TeamAccess};
 
 #[derive(Template)]
@@ -210,7 +211,6 @@ struct ReviewBody<'a> {
     /// Whether the viewer places dots now.
     voting: bool,
     totals: HashMap<String, u32>,
-    summary_html: String,
     errors: FormErrors,
 }
 
@@ -218,6 +218,22 @@ impl ReviewBody<'_> {
     fn dots_of(&self, card: &str) -> Option<u32> {
         self.totals.get(card).copied()
     }
+
+    /// Whether the viewer wrote this unnamed card (their browser's receipt says so).
+    fn is_mine(&self, card: &str) -> bool {
+        self.v.my_unnamed.iter().any(|c| c.id.to_string() == card)
+    }
+}
+
+/// The cookie that keeps this browser's receipt for its unnamed cards in one session (see
+/// `Service::card_receipt`); scoped to the session's pages.
+fn receipt_cookie_name(session: &str) -> String {
+    format!("ff_cards_{}", session.replace('-', ""))
+}
+
+fn receipt_of<'a>(jar: &'a CookieJar, session: &str) -> Option<&'a str> {
+    jar.get(&receipt_cookie_name(session))
+        .map(|cookie| cookie.value())
 }
 
 fn body<'a>(
@@ -255,11 +271,6 @@ fn body<'a>(
                 .collect(),
         })
         .collect();
-    let summary_html = if v.record.phase == Phase::Closed {
-        markdown::render(&summary_markdown(v))
-    } else {
-        String::new()
-    };
     ReviewBody {
         base: format!("/teams/{}/reviews/{}", access.team().slug, v.record.id),
         csrf: csrf.to_owned(),
@@ -286,7 +297,6 @@ fn body<'a>(
         grouping: v.record.phase == Phase::Group && (v.writes() || v.can_facilitate),
         voting: v.record.phase == Phase::Vote && v.writes() && !v.i_voted,
         totals,
-        summary_html,
         errors,
         v,
     }
@@ -347,8 +357,12 @@ pub async fn show(
     Path((_slug, id)): Path<(String, String)>,
     Query(notice): Query<NoticeQuery>,
     WebTeam { user, access }: WebTeam,
+    jar: CookieJar,
 ) -> Result<Response, WebError> {
     let view = state.service.review_view(&access, &id).await?;
+    let view = state
+        .service
+        .with_card_receipt(&access, view, receipt_of(&jar, &id));
     let mut page = page(&user, &access, &view, FormErrors::none())?;
     page.layout = page.layout.with_notice(&notice);
     Ok(render(&page))
@@ -359,8 +373,12 @@ pub async fn live_fragment(
     State(state): State<AppState>,
     Path((_slug, id)): Path<(String, String)>,
     WebTeam { user, access }: WebTeam,
+    jar: CookieJar,
 ) -> Result<Response, WebError> {
     let view = state.service.review_view(&access, &id).await?;
+    let view = state
+        .service
+        .with_card_receipt(&access, view, receipt_of(&jar, &id));
     let html = body(&view, &access, &user.csrf_token, FormErrors::none())
         .render()
         .map_err(ServiceError::internal)?;
@@ -549,14 +567,34 @@ pub async fn write_card(
     State(state): State<AppState>,
     Path((_slug, id)): Path<(String, String)>,
     WebTeam { user, access }: WebTeam,
+    jar: CookieJar,
     CsrfForm(form): CsrfForm<CardForm>,
 ) -> Result<Response, WebError> {
-    let result = state
+    let written = state
         .service
         .write_card(&access, &id, &form.kind, &form.text, form.show_name.0)
-        .await
-        .map(|_| ());
-    after_form(&state, &user, &access, &id, result, "card-sealed").await
+        .await;
+    let card = match written {
+        Ok(card) => card,
+        Err(error) => return after_form(&state, &user, &access, &id, Err(error), "").await,
+    };
+    let response = after_form(&state, &user, &access, &id, Ok(()), "card-sealed").await?;
+    if form.show_name.0 {
+        return Ok(response);
+    }
+    // An unnamed card: this browser keeps the receipt, the server keeps no link.
+    let session: crate::domain::RecordId = id.parse().map_err(|_| ServiceError::NotFound)?;
+    let receipt = state
+        .service
+        .card_receipt(&access, session, receipt_of(&jar, &id), card)?;
+    let cookie = Cookie::build((receipt_cookie_name(&id), receipt))
+        .path(format!("/teams/{}/reviews/{id}", access.team().slug))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.secure_cookies)
+        .max_age(time::Duration::days(30))
+        .build();
+    Ok((jar.add(cookie), response).into_response())
 }
 
 /// Which card a form is about.

@@ -205,7 +205,7 @@ pub async fn show(
             owner: a
                 .owner
                 .as_ref()
-                .map(|(_, n)| n.clone())
+                .map(|p| p.name.clone())
                 .unwrap_or_else(|| "no owner".to_owned()),
             due: a.due_on.map(date).unwrap_or_default(),
         })

@@ -363,7 +363,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
     } else {
         for (name, batch) in read {
-            match service.import_batch(batch, args.dry_run).await {
+            match service.import_batch(&access, batch, args.dry_run).await {
                 Ok(report) => reports.extend(report.loops.into_iter().map(|l| (name.clone(), l))),
                 Err(error) => refused.push((name, detail(&error))),
             }

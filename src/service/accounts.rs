@@ -243,16 +243,18 @@ impl Service {
             None => (None, None),
         };
         let matches = passwords::verify(password, stored_hash).await?;
+        let named = user.as_ref().map(|user| (user.id, format!("user {}", user.email)));
         let Some(user) = user.filter(|_| matches) else {
             // The actor is the account the email names, if any; a typed email that names none
             // is not stored (it may be a mistyped password).
+            let (actor, target) = match named {
+                Some((id, target)) => (Some(id), target),
+                None => (None, "unknown account".to_owned()),
+            };
             let mut entry = self.audit_entry(
-                user.as_ref().map(|user| user.id),
+                actor,
                 AuditAction::SignInFailed,
-                match &user {
-                    Some(user) => format!("user {}", user.email),
-                    None => "unknown account".to_owned(),
-                },
+                target,
                 "",
             );
             entry.address_hash.clone_from(&address_key);

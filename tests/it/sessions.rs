@@ -69,6 +69,7 @@ async fn end_forms(browser: &Browser) -> Vec<String> {
 story!(
     my_sessions_are_listed_and_ended_one_by_one,
     |app: TestApp| async move {
+        app.create_user(ADA, "Ada Admin", true).await;
         app.create_user(LEE, "Lee Lead", false).await;
         let lee = app.token_for(LEE).await;
         let laptop = sign_in_with(&app, LEE, FIREFOX).await;
@@ -116,6 +117,7 @@ story!(
 story!(
     signing_out_everywhere_else_keeps_this_browser_and_the_tokens,
     |app: TestApp| async move {
+        app.create_user(ADA, "Ada Admin", true).await;
         app.create_user(LEE, "Lee Lead", false).await;
         let lee = app.token_for(LEE).await;
         let here = app.sign_in(LEE).await;

@@ -243,7 +243,9 @@ impl Service {
             None => (None, None),
         };
         let matches = passwords::verify(password, stored_hash).await?;
-        let named = user.as_ref().map(|user| (user.id, format!("user {}", user.email)));
+        let named = user
+            .as_ref()
+            .map(|user| (user.id, format!("user {}", user.email)));
         let Some(user) = user.filter(|_| matches) else {
             // The actor is the account the email names, if any; a typed email that names none
             // is not stored (it may be a mistyped password).
@@ -251,12 +253,7 @@ impl Service {
                 Some((id, target)) => (Some(id), target),
                 None => (None, "unknown account".to_owned()),
             };
-            let mut entry = self.audit_entry(
-                actor,
-                AuditAction::SignInFailed,
-                target,
-                "",
-            );
+            let mut entry = self.audit_entry(actor, AuditAction::SignInFailed, target, "");
             entry.address_hash.clone_from(&address_key);
             self.store.record_audit(&entry).await?;
             self.store

@@ -36,7 +36,10 @@ pub const DESCRIPTION_MAX: usize = 2000;
 
 impl Service {
     /// The entry of an accepted invitation; the store puts the accepting account as its actor.
-    fn invitation_accepted(&self, invitation: &InvitationRecord) -> crate::domain::audit::AuditEntry {
+    fn invitation_accepted(
+        &self,
+        invitation: &InvitationRecord,
+    ) -> crate::domain::audit::AuditEntry {
         let place = match &invitation.team {
             Some((_, slug, _)) => format!("team {slug}"),
             None => "the organisation".to_owned(),

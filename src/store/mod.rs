@@ -401,7 +401,12 @@ pub trait PeopleStore: Send + Sync {
     /// The account and its password hash, for signing in.
     async fn credentials(&self, email: &Email) -> StoreResult<Option<(User, String)>>;
     async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>>;
-    async fn set_password_hash(&self, id: UserId, hash: &str, audit: &AuditEntry) -> StoreResult<()>;
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
     async fn set_display_name(&self, id: UserId, name: &DisplayName) -> StoreResult<()>;
     async fn set_admin(&self, id: UserId, is_admin: bool, audit: &AuditEntry) -> StoreResult<()>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
@@ -415,7 +420,8 @@ pub trait PeopleStore: Send + Sync {
     ) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
     async fn touch_session(&self, token_hash: &str, now: OffsetDateTime) -> StoreResult<()>;
-    async fn delete_session(&self, token_hash: &str, audit: Option<&AuditEntry>) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str, audit: Option<&AuditEntry>)
+        -> StoreResult<()>;
     /// Ends every session of `user` except the one whose hash is `keep`.
     async fn delete_sessions_of(&self, user: UserId, keep: Option<&str>) -> StoreResult<()>;
     async fn delete_sessions_before(
@@ -512,8 +518,12 @@ pub trait PeopleStore: Send + Sync {
         audit: &AuditEntry,
     ) -> StoreResult<()>;
     /// Same refusals as [`Store::set_member_role`].
-    async fn remove_member(&self, team: TeamId, user: UserId, audit: &AuditEntry)
-        -> StoreResult<()>;
+    async fn remove_member(
+        &self,
+        team: TeamId,
+        user: UserId,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
 
     // --- invitations ---
     async fn create_invitation(

@@ -243,7 +243,12 @@ impl PeopleStore for ThisStore {
             .map_err(err)
     }
 
-    async fn set_password_hash(&self, id: UserId, hash: &str, audit: &AuditEntry) -> StoreResult<()> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
@@ -369,7 +374,11 @@ impl PeopleStore for ThisStore {
         Ok(())
     }
 
-    async fn delete_session(&self, token_hash: &str, audit: Option<&AuditEntry>) -> StoreResult<()> {
+    async fn delete_session(
+        &self,
+        token_hash: &str,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         let ended = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
@@ -902,7 +911,12 @@ impl PeopleStore for ThisStore {
         tx.commit().await.map_err(err)
     }
 
-    async fn remove_member(&self, team: TeamId, user: UserId, audit: &AuditEntry) -> StoreResult<()> {
+    async fn remove_member(
+        &self,
+        team: TeamId,
+        user: UserId,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         Self::lock_team(&mut tx, team).await.map_err(err)?;
         if Self::current_role(&mut tx, team, user).await? == TeamRole::Lead {

@@ -59,7 +59,11 @@ story!(
             .submit(
                 "/login",
                 "/login",
-                &[("email", LEE), ("password", "not the password at all"), ("next", "/")],
+                &[
+                    ("email", LEE),
+                    ("password", "not the password at all"),
+                    ("next", "/"),
+                ],
             )
             .await;
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
@@ -68,7 +72,11 @@ story!(
             .submit(
                 "/login",
                 "/login",
-                &[("email", "nobody@example.org"), ("password", PASSWORD), ("next", "/")],
+                &[
+                    ("email", "nobody@example.org"),
+                    ("password", PASSWORD),
+                    ("next", "/"),
+                ],
             )
             .await;
         assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
@@ -92,15 +100,23 @@ story!(
 
         // Membership and settings.
         let (status, _) = lee
-            .post("/api/v1/teams/ops/members", json!({"email": MO, "role": "member"}))
+            .post(
+                "/api/v1/teams/ops/members",
+                json!({"email": MO, "role": "member"}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED);
         let mo_id = user_id(&ada, MO).await;
         let (status, _) = lee
-            .patch(&format!("/api/v1/teams/ops/members/{mo_id}"), json!({"role": "lead"}))
+            .patch(
+                &format!("/api/v1/teams/ops/members/{mo_id}"),
+                json!({"role": "lead"}),
+            )
             .await;
         assert!(status.is_success(), "{status}");
-        let (status, _) = lee.delete(&format!("/api/v1/teams/ops/members/{mo_id}")).await;
+        let (status, _) = lee
+            .delete(&format!("/api/v1/teams/ops/members/{mo_id}"))
+            .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         let (status, body) = lee
             .patch("/api/v1/teams/ops", json!({"stuck_after_days": 21}))
@@ -111,7 +127,11 @@ story!(
         let lee_id = user_id(&ada, LEE).await;
         for value in ["true", "false"] {
             let response = ada_web
-                .submit("/people", &format!("/people/{lee_id}/admin"), &[("is_admin", value)])
+                .submit(
+                    "/people",
+                    &format!("/people/{lee_id}/admin"),
+                    &[("is_admin", value)],
+                )
                 .await;
             assert_eq!(response.status(), StatusCode::SEE_OTHER);
         }
@@ -143,7 +163,11 @@ story!(
             .submit(
                 path,
                 path,
-                &[("name", "Nia New"), ("email", "nia@example.org"), ("password", PASSWORD)],
+                &[
+                    ("name", "Nia New"),
+                    ("email", "nia@example.org"),
+                    ("password", PASSWORD),
+                ],
             )
             .await;
         assert_eq!(joined.status(), StatusCode::SEE_OTHER);
@@ -157,13 +181,21 @@ story!(
             .await;
         assert_eq!(status, StatusCode::CREATED, "{hook}");
         let hook = hook["id"].as_str().expect("id").to_owned();
-        let (status, _) = ada.post(&format!("/api/v1/webhooks/{hook}/rotate"), json!({})).await;
+        let (status, _) = ada
+            .post(&format!("/api/v1/webhooks/{hook}/rotate"), json!({}))
+            .await;
         assert!(status.is_success(), "{status}");
         let off = ada_web
-            .submit("/people/webhooks", &format!("/people/webhooks/{hook}/disable"), &[])
+            .submit(
+                "/people/webhooks",
+                &format!("/people/webhooks/{hook}/disable"),
+                &[],
+            )
             .await;
         assert!(off.status().is_redirection(), "{}", off.status());
-        let (status, _) = ada.post(&format!("/api/v1/webhooks/{hook}/enable"), json!({})).await;
+        let (status, _) = ada
+            .post(&format!("/api/v1/webhooks/{hook}/enable"), json!({}))
+            .await;
         assert!(status.is_success(), "{status}");
         let (status, _) = ada.delete(&format!("/api/v1/webhooks/{hook}")).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
@@ -179,12 +211,18 @@ story!(
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        app.service.record_backup("/backups/ff.db").await.expect("backup recorded");
+        app.service
+            .record_backup("/backups/ff.db")
+            .await
+            .expect("backup recorded");
         let changed = lee_web
             .submit(
                 "/account",
                 "/account/password",
-                &[("current_password", PASSWORD), ("new_password", "a much longer and different passphrase")],
+                &[
+                    ("current_password", PASSWORD),
+                    ("new_password", "a much longer and different passphrase"),
+                ],
             )
             .await;
         assert_eq!(changed.status(), StatusCode::SEE_OTHER);
@@ -201,7 +239,10 @@ story!(
             .expect("export");
         assert_eq!(response.status(), StatusCode::OK);
         let csv = response.text().await.expect("csv");
-        assert!(csv.starts_with("id,occurred_at,actor_id,actor_email,action,"), "{csv}");
+        assert!(
+            csv.starts_with("id,occurred_at,actor_id,actor_email,action,"),
+            "{csv}"
+        );
         assert!(csv.contains("member.role_changed"), "{csv}");
 
         let all = entries(&ada).await;
@@ -239,7 +280,11 @@ story!(
                 "{action} by {actor:?} once, in {all:#?}"
             );
         }
-        assert_eq!(count(&all, "invitation.created", Some(LEE)), 2, "one per invitation");
+        assert_eq!(
+            count(&all, "invitation.created", Some(LEE)),
+            2,
+            "one per invitation"
+        );
         // The set-up's sign-in is Ada's; her tokens and Lee's test token came from the
         // operator's path (no actor).
         assert_eq!(count(&all, "sign_in.succeeded", Some(ADA)), 1);
@@ -258,7 +303,10 @@ story!(
             .iter()
             .find(|e| e["action"] == "sign_in.failed" && e["actor_email"].is_null())
             .expect("unknown account");
-        assert!(!unknown.to_string().contains("nobody@"), "the typed email is not kept: {unknown}");
+        assert!(
+            !unknown.to_string().contains("nobody@"),
+            "the typed email is not kept: {unknown}"
+        );
         let role = all
             .iter()
             .find(|e| e["action"] == "member.role_changed")
@@ -270,16 +318,22 @@ story!(
         let (status, only) = ada.get("/api/v1/audit?action=member.added").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(only.as_array().map(Vec::len), Some(1), "{only}");
-        let (_, by_ada) = ada.get(&format!("/api/v1/audit?actor={ADA}&limit=10000")).await;
+        let (_, by_ada) = ada
+            .get(&format!("/api/v1/audit?actor={ADA}&limit=10000"))
+            .await;
         let by_ada = by_ada.as_array().expect("list");
         assert!(!by_ada.is_empty());
         assert!(by_ada.iter().all(|e| e["actor_email"] == ADA), "{by_ada:?}");
         let (_, past) = ada.get("/api/v1/audit?until=2000-01-01").await;
         assert_eq!(past.as_array().map(Vec::len), Some(0), "{past}");
         let today = OffsetDateTime::now_utc().date().to_string();
-        let (_, now) = ada.get(&format!("/api/v1/audit?from={today}&limit=10000")).await;
+        let (_, now) = ada
+            .get(&format!("/api/v1/audit?from={today}&limit=10000"))
+            .await;
         assert_eq!(now.as_array().map(Vec::len), Some(all.len()), "{now}");
-        let (status, problem) = ada.get("/api/v1/audit?action=loop.logged&from=yesterday").await;
+        let (status, problem) = ada
+            .get("/api/v1/audit?action=loop.logged&from=yesterday")
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         let fields: Vec<&str> = problem["errors"]
             .as_array()
@@ -287,46 +341,54 @@ story!(
             .iter()
             .filter_map(|e| e["field"].as_str())
             .collect();
-        assert!(fields.contains(&"action") && fields.contains(&"from"), "{problem}");
+        assert!(
+            fields.contains(&"action") && fields.contains(&"from"),
+            "{problem}"
+        );
 
         // The page shows the same, filtered.
-        let (status, html) = ada_web.get_text("/people/audit?action=webhook.rotated").await;
+        let (status, html) = ada_web
+            .get_text("/people/audit?action=webhook.rotated")
+            .await;
         assert_eq!(status, StatusCode::OK);
-        assert!(html.contains("webhook.rotated") && html.contains("Ada Admin"), "{html}");
-        assert!(!html.contains("<code>member.added</code>"), "filtered: {html}");
+        assert!(
+            html.contains("webhook.rotated") && html.contains("Ada Admin"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<code>member.added</code>"),
+            "filtered: {html}"
+        );
     }
 );
 
-story!(
-    only_admins_read_the_audit_log,
-    |app: TestApp| async move {
-        app.create_user(ADA, "Ada Admin", true).await;
-        app.create_user(LEE, "Lee Lead", false).await;
-        let ada = app.token_for(ADA).await;
-        let lee = app.token_for(LEE).await;
-        for path in ["/api/v1/audit", "/api/v1/audit/export?format=json"] {
-            let (status, body) = lee.get(path).await;
-            assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
-            let (status, _) = app.api("ffp_not_a_token").get(path).await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
-            let (status, _) = ada.get(path).await;
-            assert_eq!(status, StatusCode::OK, "{path}");
-        }
-        let lee_web = app.sign_in(LEE).await;
-        for path in ["/people/audit", "/people/audit/export?format=csv"] {
-            let (status, body) = lee_web.get_text(path).await;
-            assert!(
-                status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
-                "{path}: {status}"
-            );
-            assert!(!body.contains("sign_in.succeeded"), "{path}: {body}");
-        }
-        // Lee's refused reads are not exports: only Ada's one export is recorded.
-        let all = entries(&ada).await;
-        assert_eq!(count(&all, "audit.exported", Some(ADA)), 1, "{all:#?}");
-        assert_eq!(count(&all, "audit.exported", Some(LEE)), 0);
+story!(only_admins_read_the_audit_log, |app: TestApp| async move {
+    app.create_user(ADA, "Ada Admin", true).await;
+    app.create_user(LEE, "Lee Lead", false).await;
+    let ada = app.token_for(ADA).await;
+    let lee = app.token_for(LEE).await;
+    for path in ["/api/v1/audit", "/api/v1/audit/export?format=json"] {
+        let (status, body) = lee.get(path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        let (status, _) = app.api("ffp_not_a_token").get(path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        let (status, _) = ada.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
     }
-);
+    let lee_web = app.sign_in(LEE).await;
+    for path in ["/people/audit", "/people/audit/export?format=csv"] {
+        let (status, body) = lee_web.get_text(path).await;
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
+            "{path}: {status}"
+        );
+        assert!(!body.contains("sign_in.succeeded"), "{path}: {body}");
+    }
+    // Lee's refused reads are not exports: only Ada's one export is recorded.
+    let all = entries(&ada).await;
+    assert_eq!(count(&all, "audit.exported", Some(ADA)), 1, "{all:#?}");
+    assert_eq!(count(&all, "audit.exported", Some(LEE)), 0);
+});
 
 /// The anonymous actions of one person, with every entry before and after compared: none of
 /// them adds an entry, and no entry near them names that person.
@@ -338,20 +400,27 @@ async fn nothing_anonymous_is_recorded(backend: Backend) {
     };
     app.create_user(ADA, "Ada Admin", true).await;
     app.create_user(LEE, "Lee Lead", false).await;
-    app.create_user("wren@example.org", "Wren Writer", false).await;
+    app.create_user("wren@example.org", "Wren Writer", false)
+        .await;
     let ada = app.token_for(ADA).await;
     let lee = app.token_for(LEE).await;
     let wren = app.token_for("wren@example.org").await;
     lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
     let (status, _) = lee
-        .post("/api/v1/teams/ops/members", json!({"email": "wren@example.org", "role": "member"}))
+        .post(
+            "/api/v1/teams/ops/members",
+            json!({"email": "wren@example.org", "role": "member"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     // Wren has a browser session too (its sign-in is recorded, hours before).
     let _wren_web = app.sign_in("wren@example.org").await;
     let today = morning.date().to_string();
     let (status, round) = lee
-        .post("/api/v1/teams/ops/pulse-rounds", json!({"closes_on": today}))
+        .post(
+            "/api/v1/teams/ops/pulse-rounds",
+            json!({"closes_on": today}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{round}");
     let round = round["id"].as_str().expect("round").to_owned();
@@ -382,16 +451,25 @@ async fn nothing_anonymous_is_recorded(backend: Backend) {
     assert_eq!(status, StatusCode::CREATED, "{named}");
     let named = named["id"].as_str().expect("loop").to_owned();
     let (status, review) = lee
-        .post("/api/v1/teams/ops/reviews", json!({"loop_id": named, "dots": 3}))
+        .post(
+            "/api/v1/teams/ops/reviews",
+            json!({"loop_id": named, "dots": 3}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{review}");
-    let review = format!("/api/v1/teams/ops/reviews/{}", review["id"].as_str().expect("id"));
+    let review = format!(
+        "/api/v1/teams/ops/reviews/{}",
+        review["id"].as_str().expect("id")
+    );
     for api in [&lee, &wren] {
         let (status, body) = api.post(&format!("{review}/participants"), json!({})).await;
         assert!(status.is_success(), "{body}");
     }
     let (status, body) = lee
-        .post(&format!("{review}/advance"), json!({"from": "open_actions"}))
+        .post(
+            &format!("{review}/advance"),
+            json!({"from": "open_actions"}),
+        )
         .await;
     assert!(status.is_success(), "{body}");
 
@@ -460,7 +538,10 @@ async fn nothing_anonymous_is_recorded(backend: Backend) {
                 .unwrap_or(true)
         })
         .collect();
-    assert!(near.is_empty(), "entries naming Wren near the actions: {near:?}");
+    assert!(
+        near.is_empty(),
+        "entries naming Wren near the actions: {near:?}"
+    );
     // Direct look at the table too: no row names Wren after her sign-in.
     let rows = app
         .db

@@ -31,7 +31,11 @@ async fn sign_in_with(app: &TestApp, email: &str, user_agent: &str) -> Browser {
             &[("email", email), ("password", PASSWORD), ("next", "/")],
         )
         .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in of {email}");
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "sign-in of {email}"
+    );
     browser
 }
 
@@ -41,7 +45,11 @@ async fn signed_in(browser: &Browser) -> bool {
     match response.status() {
         StatusCode::OK => true,
         status if status.is_redirection() => {
-            assert!(location(&response).starts_with("/login"), "{}", location(&response));
+            assert!(
+                location(&response).starts_with("/login"),
+                "{}",
+                location(&response)
+            );
             false
         }
         other => panic!("unexpected {other}"),
@@ -76,10 +84,18 @@ story!(
         let phone = app.sign_in(LEE).await;
         let listed = sessions(&lee).await;
         assert_eq!(listed.len(), 2, "{listed:?}");
-        assert!(listed.iter().any(|s| s["user_agent"] == "Firefox on Linux"), "{listed:?}");
-        assert!(listed.iter().all(|s| s["current"] == false), "a token has no session");
         assert!(
-            listed.iter().all(|s| s["last_used_on"].as_str().is_some_and(|d| d.ends_with("T00:00:00Z"))),
+            listed.iter().any(|s| s["user_agent"] == "Firefox on Linux"),
+            "{listed:?}"
+        );
+        assert!(
+            listed.iter().all(|s| s["current"] == false),
+            "a token has no session"
+        );
+        assert!(
+            listed.iter().all(|s| s["last_used_on"]
+                .as_str()
+                .is_some_and(|d| d.ends_with("T00:00:00Z"))),
             "last use by the day only: {listed:?}"
         );
         let (_, mine) = lee.get("/api/v1/sessions").await;
@@ -89,9 +105,16 @@ story!(
         let forms = end_forms(&laptop).await;
         assert_eq!(forms.len(), 1, "{forms:?}");
         let (_, page) = laptop.get_text("/account/sessions").await;
-        assert!(page.contains("Firefox on Linux") && page.contains("this browser"), "{page}");
+        assert!(
+            page.contains("Firefox on Linux") && page.contains("this browser"),
+            "{page}"
+        );
         let ended = laptop
-            .submit("/account/sessions", &format!("/account/sessions/{}/end", forms[0]), &[])
+            .submit(
+                "/account/sessions",
+                &format!("/account/sessions/{}/end", forms[0]),
+                &[],
+            )
             .await;
         assert_eq!(ended.status(), StatusCode::SEE_OTHER);
         assert!(!signed_in(&phone).await, "the ended session is signed out");
@@ -126,7 +149,10 @@ story!(
         let response = here
             .submit("/account/sessions", "/account/sessions/end-others", &[])
             .await;
-        assert_eq!(location(&response), "/account/sessions?notice=sessions-ended");
+        assert_eq!(
+            location(&response),
+            "/account/sessions?notice=sessions-ended"
+        );
         assert!(signed_in(&here).await);
         assert!(!signed_in(&there).await);
         assert!(!signed_in(&elsewhere).await);
@@ -168,7 +194,9 @@ story!(
             .to_owned();
 
         // Not for anyone but admins.
-        let (status, _) = lee.delete(&format!("/api/v1/users/{ada_id}/sessions")).await;
+        let (status, _) = lee
+            .delete(&format!("/api/v1/users/{ada_id}/sessions"))
+            .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         let refused = lee_web
             .submit("/account", &format!("/people/{ada_id}/sessions/end"), &[])
@@ -176,7 +204,9 @@ story!(
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
         assert!(signed_in(&ada_web).await);
 
-        let (status, ended) = ada.delete(&format!("/api/v1/users/{lee_id}/sessions")).await;
+        let (status, ended) = ada
+            .delete(&format!("/api/v1/users/{lee_id}/sessions"))
+            .await;
         assert_eq!(status, StatusCode::OK, "{ended}");
         assert_eq!(ended["sessions_ended"], 1);
         assert_eq!(ended["tokens_revoked"], 1);
@@ -197,6 +227,8 @@ story!(
         let (_, log) = ada.get("/api/v1/audit?action=session.ended_by_admin").await;
         let log = log.as_array().expect("entries");
         assert_eq!(log.len(), 2, "{log:?}");
-        assert!(log.iter().all(|e| e["actor_email"] == ADA && e["target"] == format!("user {LEE}")));
+        assert!(log
+            .iter()
+            .all(|e| e["actor_email"] == ADA && e["target"] == format!("user {LEE}")));
     }
 );

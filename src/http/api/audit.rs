@@ -114,7 +114,11 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     let file = state
         .service
-        .export_audit_log(&actor, &params.into(), format.format.as_deref().unwrap_or(""))
+        .export_audit_log(
+            &actor,
+            &params.into(),
+            format.format.as_deref().unwrap_or(""),
+        )
         .await?;
     Ok((
         [

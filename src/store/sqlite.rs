@@ -27,6 +27,7 @@ use crate::store::loops::NewLoop;
 #[path = "portable_audit.rs"]
 mod portable_audit;
 
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_culture.rs"]
 mod portable_culture;
 #[allow(clippy::duplicate_mod)]

@@ -105,6 +105,10 @@ pub struct ServeArgs {
     /// [default: 30]
     #[arg(long, env = "FAILFORWARD_WEBHOOK_RETENTION_DAYS", value_name = "DAYS")]
     pub webhook_retention_days: Option<u32>,
+
+    /// Days audit log entries are kept before they are deleted [default: 365]
+    #[arg(long, env = "FAILFORWARD_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
+    pub audit_retention_days: Option<u32>,
 }
 
 /// The optional TOML file. Keys are the long flag names with underscores.
@@ -127,6 +131,7 @@ struct FileSettings {
     webhooks_allow_private: Option<bool>,
     alert_dedup_minutes: Option<u32>,
     webhook_retention_days: Option<u32>,
+    audit_retention_days: Option<u32>,
     secret_key: Option<String>,
     /// Read by `failforward loop …`, not by the server; accepted so one file serves both.
     #[allow(dead_code)]
@@ -256,7 +261,15 @@ impl Settings {
                 .or(file.webhook_retention_days)
                 .map(|days| time::Duration::days(i64::from(days)))
                 .unwrap_or(defaults.webhook_retention),
+            audit_retention: args
+                .audit_retention_days
+                .or(file.audit_retention_days)
+                .map(|days| time::Duration::days(i64::from(days)))
+                .unwrap_or(defaults.audit_retention),
         };
+        if policy.audit_retention.is_zero() {
+            anyhow::bail!("audit_retention_days must be at least 1");
+        }
         if policy.webhook_retention.is_zero() {
             anyhow::bail!("webhook_retention_days must be at least 1");
         }

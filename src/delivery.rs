@@ -29,7 +29,8 @@ const BATCH: i64 = 32;
 const TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Delivers until the task is aborted; once an hour it also deletes what is past the retention.
+/// Delivers until the task is aborted; once an hour it also deletes what is past the retention
+/// (webhook history and the audit log).
 pub async fn run(service: Service) {
     let mut interval = tokio::time::interval(POLL_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -44,6 +45,9 @@ pub async fn run(service: Service) {
             match service.prune_webhook_history().await {
                 Ok(_) => pruned_at = Some(now),
                 Err(error) => tracing::warn!(%error, "deleting old webhook deliveries"),
+            }
+            if let Err(error) = service.prune_audit_log().await {
+                tracing::warn!(%error, "deleting old audit log entries");
             }
         }
     }

@@ -272,6 +272,10 @@ async fn backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
         .backup_to(&output)
         .await
         .context("writing the backup")?;
+    service
+        .record_backup(&output.display().to_string())
+        .await
+        .context("recording the backup in the audit log")?;
     println!("{}", output.display());
     Ok(ExitCode::SUCCESS)
 }

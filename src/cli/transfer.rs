@@ -356,14 +356,14 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             all.loops.extend(batch.loops);
             all.kept_sections.extend(batch.kept_sections);
         }
-        let report = service.import_batch(all, args.dry_run).await?;
+        let report = service.import_batch(&access, all, args.dry_run).await?;
         bar.inc(names.len() as u64);
         for (name, item) in names.into_iter().zip(report.loops) {
             reports.push((name, item));
         }
     } else {
         for (name, batch) in read {
-            match service.import_batch(batch, args.dry_run).await {
+            match service.import_batch(&access, batch, args.dry_run).await {
                 Ok(report) => reports.extend(report.loops.into_iter().map(|l| (name.clone(), l))),
                 Err(error) => refused.push((name, detail(&error))),
             }

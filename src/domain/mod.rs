@@ -4,6 +4,7 @@
 //! `Email::parse`), so that the service and store layers never see an invalid value.
 
 pub mod alerts;
+pub mod audit;
 pub mod blameless;
 pub mod culture;
 pub mod docx;

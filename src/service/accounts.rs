@@ -4,6 +4,7 @@ use std::time::Duration as StdDuration;
 
 use time::{Duration as TimeDuration, OffsetDateTime, Time};
 
+use crate::domain::audit::AuditAction;
 use crate::domain::text::single_line;
 use crate::domain::{ApiTokenId, DisplayName, Email, User, UserId};
 use crate::store::{
@@ -65,6 +66,8 @@ pub struct LoginClient {
     /// The address is the socket peer (forwarded headers are not trusted), so a proxy in front
     /// would give every client its address.
     pub address_is_shared_proxy: bool,
+    /// The `User-Agent` header, kept with the session only as a summary ("Firefox on Linux").
+    pub user_agent: Option<String>,
 }
 
 /// The wait before the next attempt after `attempts` of a window: none after the first, then
@@ -163,7 +166,9 @@ impl Service {
             name: admin.name,
             is_admin: true,
         };
-        let session = self.open_session_for(user.id).await?;
+        let session = self
+            .open_session_for(user.id, &user.email.to_string(), "set-up", None, None)
+            .await?;
         Ok(LoginOutcome {
             user,
             session,
@@ -238,7 +243,19 @@ impl Service {
             None => (None, None),
         };
         let matches = passwords::verify(password, stored_hash).await?;
+        let named = user
+            .as_ref()
+            .map(|user| (user.id, format!("user {}", user.email)));
         let Some(user) = user.filter(|_| matches) else {
+            // The actor is the account the email names, if any; a typed email that names none
+            // is not stored (it may be a mistyped password).
+            let (actor, target) = match named {
+                Some((id, target)) => (Some(id), target),
+                None => (None, "unknown account".to_owned()),
+            };
+            let mut entry = self.audit_entry(actor, AuditAction::SignInFailed, target, "");
+            entry.address_hash.clone_from(&address_key);
+            self.store.record_audit(&entry).await?;
             self.store
                 .postpone_login_attempt(&client_key, self.now() + delay_after(attempts))
                 .await?;
@@ -262,7 +279,15 @@ impl Service {
                 now,
             )
             .await?;
-        let session = self.open_session_for(user.id).await?;
+        let session = self
+            .open_session_for(
+                user.id,
+                &user.email.to_string(),
+                "password",
+                address_key,
+                Self::session_user_agent(client.user_agent.as_deref()),
+            )
+            .await?;
         Ok(LoginOutcome {
             user,
             session,
@@ -299,16 +324,36 @@ impl Service {
         Ok(())
     }
 
-    pub(super) async fn open_session_for(&self, user: UserId) -> ServiceResult<NewSessionCookie> {
+    /// Opens a session for a sign-in (`how`: password, set-up, invitation), recorded in the
+    /// audit log with it.
+    pub(super) async fn open_session_for(
+        &self,
+        user: UserId,
+        email: &str,
+        how: &str,
+        address_hash: Option<String>,
+        user_agent: Option<String>,
+    ) -> ServiceResult<NewSessionCookie> {
         let token = secrets::generate("");
         let csrf = secrets::generate("");
+        let mut entry = self.audit_entry(
+            Some(user),
+            AuditAction::SignInSucceeded,
+            format!("user {email}"),
+            how,
+        );
+        entry.address_hash = address_hash;
         self.store
-            .create_session(&NewSession {
-                token_hash: token.hash,
-                user_id: user,
-                csrf_token: csrf.plaintext.clone(),
-                created_at: self.now(),
-            })
+            .create_session(
+                &NewSession {
+                    token_hash: token.hash,
+                    user_id: user,
+                    csrf_token: csrf.plaintext.clone(),
+                    created_at: self.now(),
+                    user_agent,
+                },
+                Some(&entry),
+            )
             .await?;
         Ok(NewSessionCookie {
             token: token.plaintext,
@@ -331,7 +376,7 @@ impl Service {
         let idle_expired = seen_on + TimeDuration::days(1) + self.policy.session_idle <= now;
         let absolute_expired = session.created_at + self.policy.session_absolute <= now;
         if idle_expired || absolute_expired {
-            self.store.delete_session(&hash).await?;
+            self.store.delete_session(&hash, None).await?;
             return Ok(SessionCheck::Expired);
         }
         let today = crate::domain::when::day_of(now);
@@ -347,8 +392,19 @@ impl Service {
         })
     }
 
+    /// Signs out: ends the session, recorded as its owner's.
     pub async fn logout(&self, token: &str) -> ServiceResult<()> {
-        self.store.delete_session(&secrets::hash(token)).await?;
+        let hash = secrets::hash(token);
+        let Some(session) = self.store.session(&hash).await? else {
+            return Ok(());
+        };
+        let entry = self.audit_entry(
+            Some(session.user.id),
+            AuditAction::SessionEnded,
+            format!("user {}", session.user.email),
+            "signed out",
+        );
+        self.store.delete_session(&hash, Some(&entry)).await?;
         Ok(())
     }
 
@@ -421,7 +477,15 @@ impl Service {
             return Err(ServiceError::field("current_password", "is not right"));
         }
         let hash = passwords::hash(&new).await?;
-        self.store.set_password_hash(actor.id(), &hash).await?;
+        let entry = self.audit_entry(
+            Some(actor.id()),
+            AuditAction::PasswordChanged,
+            format!("user {}", actor.user.email),
+            "",
+        );
+        self.store
+            .set_password_hash(actor.id(), &hash, &entry)
+            .await?;
         self.store
             .delete_sessions_of(actor.id(), actor.session_hash.as_deref())
             .await?;
@@ -434,12 +498,15 @@ impl Service {
         actor: &Actor,
         name: &str,
     ) -> ServiceResult<(ApiTokenRecord, String)> {
-        self.issue_api_token(actor.id(), name).await
+        self.issue_api_token(actor.id(), Some(actor.id()), name)
+            .await
     }
 
+    /// `by` is who created it: the owner, or nobody for the operator's command.
     async fn issue_api_token(
         &self,
         user: UserId,
+        by: Option<UserId>,
         name: &str,
     ) -> ServiceResult<(ApiTokenRecord, String)> {
         let name = single_line(name, 80).map_err(|e| ServiceError::field("name", e.0))?;
@@ -457,7 +524,13 @@ impl Service {
             prefix: prefix.clone(),
             created_at: self.now(),
         };
-        self.store.create_api_token(&token).await?;
+        let entry = self.audit_entry(
+            by,
+            AuditAction::TokenCreated,
+            format!("token {prefix}"),
+            name.clone(),
+        );
+        self.store.create_api_token(&token, &entry).await?;
         Ok((
             ApiTokenRecord {
                 id: token.id,
@@ -478,9 +551,22 @@ impl Service {
     /// Revokes one of the actor's own tokens; someone else's token answers `NotFound`.
     pub async fn revoke_api_token(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
         let id: ApiTokenId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let token = self
+            .store
+            .api_tokens_of(actor.id())
+            .await?
+            .into_iter()
+            .find(|token| token.id == id)
+            .ok_or(ServiceError::NotFound)?;
+        let entry = self.audit_entry(
+            Some(actor.id()),
+            AuditAction::TokenRevoked,
+            format!("token {}", token.prefix),
+            token.name,
+        );
         if self
             .store
-            .revoke_api_token(actor.id(), id, self.now())
+            .revoke_api_token(actor.id(), id, self.now(), &entry)
             .await?
         {
             Ok(())
@@ -499,7 +585,22 @@ impl Service {
     pub async fn set_admin(&self, actor: &Actor, user: &str, is_admin: bool) -> ServiceResult<()> {
         actor.require_admin()?;
         let user: UserId = user.parse().map_err(|_| ServiceError::NotFound)?;
-        match self.store.set_admin(user, is_admin).await {
+        let person = self
+            .store
+            .user_by_id(user)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let entry = self.audit_entry(
+            Some(actor.id()),
+            if is_admin {
+                AuditAction::AdminGranted
+            } else {
+                AuditAction::AdminWithdrawn
+            },
+            format!("user {}", person.email),
+            "",
+        );
+        match self.store.set_admin(user, is_admin, &entry).await {
             Err(StoreError::Refused(_)) => Err(ServiceError::conflict(
                 "is_admin",
                 "the organisation must keep at least one admin",
@@ -604,7 +705,7 @@ impl Service {
             .user_by_email(&email)
             .await?
             .ok_or_else(|| ServiceError::field("email", "no account has this email"))?;
-        let (_, token) = self.issue_api_token(user.id, name).await?;
+        let (_, token) = self.issue_api_token(user.id, None, name).await?;
         Ok(token)
     }
 }

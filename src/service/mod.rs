@@ -7,6 +7,7 @@
 mod access;
 mod accounts;
 pub mod alerts;
+pub mod audit;
 pub mod clock;
 pub mod culture;
 pub mod error;
@@ -77,6 +78,9 @@ pub struct Policy {
     /// How long dispatched events and delivery attempts are kept before the delivery worker
     /// deletes them (see `Service::prune_webhook_history`).
     pub webhook_retention: time::Duration,
+    /// How long audit entries are kept before the hourly sweep deletes them (see
+    /// `Service::prune_audit_log`).
+    pub audit_retention: time::Duration,
 }
 
 impl Default for Policy {
@@ -94,6 +98,7 @@ impl Default for Policy {
             webhooks_allow_private: false,
             alert_dedup_window: time::Duration::hours(24),
             webhook_retention: time::Duration::days(30),
+            audit_retention: time::Duration::days(365),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use time::OffsetDateTime;
 
+use crate::domain::audit::AuditAction;
 use crate::domain::text::multi_line;
 use crate::domain::{
     DisplayName, Email, InvitationId, Team, TeamId, TeamName, TeamRole, TeamSlug, User, UserId,
@@ -32,6 +33,25 @@ pub struct CreatedInvitation {
 }
 
 pub const DESCRIPTION_MAX: usize = 2000;
+
+impl Service {
+    /// The entry of an accepted invitation; the store puts the accepting account as its actor.
+    fn invitation_accepted(
+        &self,
+        invitation: &InvitationRecord,
+    ) -> crate::domain::audit::AuditEntry {
+        let place = match &invitation.team {
+            Some((_, slug, _)) => format!("team {slug}"),
+            None => "the organisation".to_owned(),
+        };
+        self.audit_entry(
+            None,
+            AuditAction::InvitationAccepted,
+            format!("invitation {}", invitation.id),
+            place,
+        )
+    }
+}
 
 fn refused_last_lead(error: StoreError) -> ServiceError {
     match error {
@@ -153,7 +173,16 @@ impl Service {
             stuck_after_days,
             ..access.team().clone()
         };
-        self.store.update_team(&team).await?;
+        let entry = self.audit_entry(
+            Some(access.actor()),
+            AuditAction::TeamSettingsChanged,
+            format!("team {}", team.slug),
+            format!(
+                "name {}, stuck after {} days",
+                team.name, team.stuck_after_days
+            ),
+        );
+        self.store.update_team(&team, &entry).await?;
         Ok(team)
     }
 
@@ -174,7 +203,18 @@ impl Service {
         })?;
         match self
             .store
-            .add_member(access.team().id, user.id, role, self.now())
+            .add_member(
+                access.team().id,
+                user.id,
+                role,
+                self.now(),
+                &self.audit_entry(
+                    Some(access.actor()),
+                    AuditAction::MemberAdded,
+                    format!("user {} in team {}", user.email, access.team().slug),
+                    role.as_str(),
+                ),
+            )
             .await
         {
             Ok(()) => Ok(user),
@@ -195,8 +235,11 @@ impl Service {
     ) -> ServiceResult<()> {
         access.require_manage()?;
         let user: UserId = user.parse().map_err(|_| ServiceError::NotFound)?;
+        let entry = self
+            .membership_entry(access, user, AuditAction::MemberRoleChanged, role.as_str())
+            .await?;
         self.store
-            .set_member_role(access.team().id, user, role)
+            .set_member_role(access.team().id, user, role, &entry)
             .await
             .map_err(refused_last_lead)
     }
@@ -207,10 +250,44 @@ impl Service {
         if user != access.actor() {
             access.require_manage()?;
         }
+        let entry = self
+            .membership_entry(access, user, AuditAction::MemberRemoved, "")
+            .await?;
         self.store
-            .remove_member(access.team().id, user)
+            .remove_member(access.team().id, user, &entry)
             .await
             .map_err(refused_last_lead)
+    }
+
+    /// An entry about `user`'s membership of the access's team, naming the role it had.
+    async fn membership_entry(
+        &self,
+        access: &TeamAccess,
+        user: UserId,
+        action: AuditAction,
+        new_role: &str,
+    ) -> ServiceResult<crate::domain::audit::AuditEntry> {
+        let person = self
+            .store
+            .user_by_id(user)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let was = self
+            .store
+            .membership(access.team().id, user)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let detail = if new_role.is_empty() {
+            format!("was {}", was.as_str())
+        } else {
+            format!("{} → {new_role}", was.as_str())
+        };
+        Ok(self.audit_entry(
+            Some(access.actor()),
+            action,
+            format!("user {} in team {}", person.email, access.team().slug),
+            detail,
+        ))
     }
 
     /// Creates an invitation link into the team.
@@ -269,7 +346,28 @@ impl Service {
             created_at: now,
             expires_at: now + self.policy.invitation_valid_for,
         };
-        self.store.create_invitation(&invitation).await?;
+        let place = match team {
+            Some(team) => match self.store.team_by_id(team).await? {
+                Some(team) => format!("team {}", team.slug),
+                None => "a team".to_owned(),
+            },
+            None => "the organisation".to_owned(),
+        };
+        let entry = self.audit_entry(
+            Some(inviter),
+            AuditAction::InvitationCreated,
+            format!(
+                "invitation {} for {}",
+                invitation.id,
+                invitation
+                    .email
+                    .as_ref()
+                    .map(Email::to_string)
+                    .unwrap_or_default()
+            ),
+            format!("{place} as {}", role.as_str()),
+        );
+        self.store.create_invitation(&invitation, &entry).await?;
         Ok(CreatedInvitation {
             id: invitation.id,
             link: self.link(&format!("/invite/{}", secret.plaintext)),
@@ -299,7 +397,8 @@ impl Service {
 
     pub async fn revoke_team_invitation(&self, access: &TeamAccess, id: &str) -> ServiceResult<()> {
         access.require_manage()?;
-        self.revoke_invitation(Some(access.team().id), id).await
+        self.revoke_invitation(access.actor(), Some(access.team().id), id)
+            .await
     }
 
     pub async fn revoke_organisation_invitation(
@@ -308,12 +407,27 @@ impl Service {
         id: &str,
     ) -> ServiceResult<()> {
         actor.require_admin()?;
-        self.revoke_invitation(None, id).await
+        self.revoke_invitation(actor.id(), None, id).await
     }
 
-    async fn revoke_invitation(&self, team: Option<TeamId>, id: &str) -> ServiceResult<()> {
+    async fn revoke_invitation(
+        &self,
+        by: UserId,
+        team: Option<TeamId>,
+        id: &str,
+    ) -> ServiceResult<()> {
         let id: InvitationId = id.parse().map_err(|_| ServiceError::NotFound)?;
-        if self.store.revoke_invitation(team, id, self.now()).await? {
+        let entry = self.audit_entry(
+            Some(by),
+            AuditAction::InvitationRevoked,
+            format!("invitation {id}"),
+            "",
+        );
+        if self
+            .store
+            .revoke_invitation(team, id, self.now(), &entry)
+            .await?
+        {
             Ok(())
         } else {
             Err(ServiceError::NotFound)
@@ -361,6 +475,7 @@ impl Service {
                 &secrets::hash(token),
                 &Acceptor::Existing(actor.id()),
                 self.now(),
+                &self.invitation_accepted(&invitation),
             )
             .await
         {
@@ -416,6 +531,7 @@ impl Service {
                     &secrets::hash(token),
                     &Acceptor::New(user.clone()),
                     self.now(),
+                    &self.invitation_accepted(&invitation),
                 )
                 .await
             {
@@ -427,7 +543,9 @@ impl Service {
                 )),
                 Err(other) => return Err(other.into()),
             };
-        let session = self.open_session_for(user.id).await?;
+        let session = self
+            .open_session_for(user.id, &user.email.to_string(), "invitation", None, None)
+            .await?;
         let user = User {
             id: user.id,
             email: user.email,

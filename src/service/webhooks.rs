@@ -11,6 +11,7 @@ use rand::{Rng, RngCore};
 use time::OffsetDateTime;
 
 use super::{Actor, Service, ServiceError, ServiceResult, TeamAccess};
+use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::domain::events::EventKind;
 use crate::domain::webhooks::{self, SigningSecret, SECRET_BYTES};
 use crate::domain::{EventId, RecordId, TeamId};
@@ -52,6 +53,14 @@ impl WebhookScope<'_> {
         match self {
             WebhookScope::Organisation(actor) => actor.id(),
             WebhookScope::Team(access) => access.actor(),
+        }
+    }
+
+    /// Where the subscription lives, for the audit log.
+    fn place(&self) -> String {
+        match self {
+            WebhookScope::Organisation(_) => "organisation".to_owned(),
+            WebhookScope::Team(access) => format!("team {}", access.team().slug),
         }
     }
 
@@ -186,18 +195,41 @@ impl Service {
         let event_kinds = kinds(event_types)?;
         let id = RecordId::random();
         let (secret, sealed) = self.new_secret(id)?;
+        let entry = self.audit_entry(
+            Some(scope.actor()),
+            AuditAction::WebhookCreated,
+            format!("webhook {id} ({})", scope.place()),
+            url.clone(),
+        );
         self.store
-            .create_subscription(&NewSubscription {
-                id,
-                team_id: scope.team(),
-                url,
-                event_kinds,
-                secret_sealed: sealed,
-                created_by: scope.actor(),
-                created_at: self.now(),
-            })
+            .create_subscription(
+                &NewSubscription {
+                    id,
+                    team_id: scope.team(),
+                    url,
+                    event_kinds,
+                    secret_sealed: sealed,
+                    created_by: scope.actor(),
+                    created_at: self.now(),
+                },
+                &entry,
+            )
             .await?;
         Ok((self.webhook(scope, &id.to_string()).await?, secret))
+    }
+
+    fn webhook_entry(
+        &self,
+        scope: WebhookScope<'_>,
+        record: &SubscriptionRecord,
+        action: AuditAction,
+    ) -> AuditEntry {
+        self.audit_entry(
+            Some(scope.actor()),
+            action,
+            format!("webhook {} ({})", record.id, scope.place()),
+            record.url.clone(),
+        )
     }
 
     /// The subscriptions of `scope`.
@@ -232,7 +264,8 @@ impl Service {
 
     pub async fn delete_webhook(&self, scope: WebhookScope<'_>, id: &str) -> ServiceResult<()> {
         let record = self.subscription_in(scope, id).await?;
-        self.store.delete_subscription(record.id).await?;
+        let entry = self.webhook_entry(scope, &record, AuditAction::WebhookDeleted);
+        self.store.delete_subscription(record.id, &entry).await?;
         Ok(())
     }
 
@@ -253,6 +286,7 @@ impl Service {
                 &sealed,
                 &previous_sealed,
                 self.now() + ROTATION_OVERLAP,
+                &self.webhook_entry(scope, &record, AuditAction::WebhookRotated),
             )
             .await?;
         Ok((self.webhook(scope, id).await?, secret))
@@ -261,7 +295,8 @@ impl Service {
     /// Switches a disabled subscription on again (after its receiver was fixed).
     pub async fn enable_webhook(&self, scope: WebhookScope<'_>, id: &str) -> ServiceResult<()> {
         let record = self.subscription_in(scope, id).await?;
-        self.store.enable_subscription(record.id).await?;
+        let entry = self.webhook_entry(scope, &record, AuditAction::WebhookEnabled);
+        self.store.enable_subscription(record.id, &entry).await?;
         Ok(())
     }
 
@@ -272,6 +307,7 @@ impl Service {
             .disable_subscription(
                 record.id,
                 &format!("switched off by hand on {} UTC", self.today().date()),
+                &self.webhook_entry(scope, &record, AuditAction::WebhookDisabled),
             )
             .await?;
         Ok(())

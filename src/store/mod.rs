@@ -8,6 +8,7 @@
 //! and ids as UUID text on both backends so that one set of queries serves both.
 
 pub mod alerts;
+pub mod audit;
 mod backend;
 pub mod culture;
 pub mod events;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::domain::audit::AuditEntry;
 use crate::domain::events::Event;
 use crate::domain::loops::{ActionStatus, FailureType, Questionnaire, Suggestion};
 use crate::domain::{
@@ -125,6 +127,8 @@ pub struct NewSession {
     pub user_id: UserId,
     pub csrf_token: String,
     pub created_at: OffsetDateTime,
+    /// The browser in a few words (`domain::audit::summarise_user_agent`).
+    pub user_agent: Option<String>,
 }
 
 /// A stored session with its owner.
@@ -215,6 +219,7 @@ pub trait Store:
     + EventStore
     + WebhookStore
     + AlertStore
+    + audit::AuditStore
     + Send
     + Sync
     + 'static
@@ -291,7 +296,11 @@ pub trait AlertStore: Send + Sync {
 /// Webhook subscriptions and their deliveries (ARCHITECTURE.md, "Webhooks").
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
-    async fn create_subscription(&self, new: &webhooks::NewSubscription) -> StoreResult<()>;
+    async fn create_subscription(
+        &self,
+        new: &webhooks::NewSubscription,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
     /// One team's subscriptions, or (`None`) the organisation-wide ones.
     async fn subscriptions(
         &self,
@@ -299,7 +308,7 @@ pub trait WebhookStore: Send + Sync {
     ) -> StoreResult<Vec<webhooks::SubscriptionRecord>>;
     async fn subscription(&self, id: RecordId)
         -> StoreResult<Option<webhooks::SubscriptionRecord>>;
-    async fn delete_subscription(&self, id: RecordId) -> StoreResult<bool>;
+    async fn delete_subscription(&self, id: RecordId, audit: &AuditEntry) -> StoreResult<bool>;
     /// Replaces the secret, keeping the previous one (signed with too) until `previous_until`.
     async fn rotate_secret(
         &self,
@@ -307,11 +316,17 @@ pub trait WebhookStore: Send + Sync {
         secret_sealed: &str,
         previous_sealed: &str,
         previous_until: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> StoreResult<bool>;
     /// Switches a subscription back on after it was disabled, forgetting its failures.
-    async fn enable_subscription(&self, id: RecordId) -> StoreResult<bool>;
+    async fn enable_subscription(&self, id: RecordId, audit: &AuditEntry) -> StoreResult<bool>;
     /// Switches a subscription off, with the reason its managers see.
-    async fn disable_subscription(&self, id: RecordId, reason: &str) -> StoreResult<bool>;
+    async fn disable_subscription(
+        &self,
+        id: RecordId,
+        reason: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool>;
     /// Deletes what is done with and older than `before`: events dispatched before it whose
     /// deliveries are all delivered or given up (with those deliveries and their attempts), and
     /// every attempt made before it. An `action.overdue` event of an action still open and
@@ -351,7 +366,11 @@ pub trait WebhookStore: Send + Sync {
 #[async_trait]
 pub trait TransferStore: Send + Sync {
     /// Writes every loop with all its records in one transaction: all or nothing.
-    async fn import_loops(&self, loops: &[transfer::ImportedLoop]) -> StoreResult<()>;
+    async fn import_loops(
+        &self,
+        loops: &[transfer::ImportedLoop],
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
 }
 
 /// The organisation, accounts, sessions, tokens, teams and invitations.
@@ -382,17 +401,27 @@ pub trait PeopleStore: Send + Sync {
     /// The account and its password hash, for signing in.
     async fn credentials(&self, email: &Email) -> StoreResult<Option<(User, String)>>;
     async fn password_hash(&self, id: UserId) -> StoreResult<Option<String>>;
-    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()>;
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
     async fn set_display_name(&self, id: UserId, name: &DisplayName) -> StoreResult<()>;
-    async fn set_admin(&self, id: UserId, is_admin: bool) -> StoreResult<()>;
+    async fn set_admin(&self, id: UserId, is_admin: bool, audit: &AuditEntry) -> StoreResult<()>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn count_admins(&self) -> StoreResult<i64>;
 
     // --- sessions ---
-    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+    async fn create_session(
+        &self,
+        session: &NewSession,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
     async fn touch_session(&self, token_hash: &str, now: OffsetDateTime) -> StoreResult<()>;
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str, audit: Option<&AuditEntry>)
+        -> StoreResult<()>;
     /// Ends every session of `user` except the one whose hash is `keep`.
     async fn delete_sessions_of(&self, user: UserId, keep: Option<&str>) -> StoreResult<()>;
     async fn delete_sessions_before(
@@ -435,7 +464,7 @@ pub trait PeopleStore: Send + Sync {
     ) -> StoreResult<()>;
 
     // --- personal API tokens ---
-    async fn create_api_token(&self, token: &NewApiToken) -> StoreResult<()>;
+    async fn create_api_token(&self, token: &NewApiToken, audit: &AuditEntry) -> StoreResult<()>;
     async fn api_tokens_of(&self, user: UserId) -> StoreResult<Vec<ApiTokenRecord>>;
     /// Revokes one of `user`'s own tokens; `false` when there is no such live token.
     async fn revoke_api_token(
@@ -443,6 +472,7 @@ pub trait PeopleStore: Send + Sync {
         user: UserId,
         id: ApiTokenId,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> StoreResult<bool>;
     /// The owner of a live token. `used_on` (a day) is recorded when given.
     async fn user_by_api_token(
@@ -463,7 +493,7 @@ pub trait PeopleStore: Send + Sync {
         user: UserId,
     ) -> StoreResult<Option<(Team, Option<TeamRole>)>>;
     async fn team_by_id(&self, id: TeamId) -> StoreResult<Option<Team>>;
-    async fn update_team(&self, team: &Team) -> StoreResult<()>;
+    async fn update_team(&self, team: &Team, audit: &AuditEntry) -> StoreResult<()>;
     /// The teams `user` belongs to, with their role, by name.
     async fn teams_of(&self, user: UserId) -> StoreResult<Vec<(Team, TeamRole)>>;
     async fn all_teams(&self) -> StoreResult<Vec<Team>>;
@@ -477,14 +507,30 @@ pub trait PeopleStore: Send + Sync {
         user: UserId,
         role: TeamRole,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> StoreResult<()>;
     /// `NotFound` for a non-member; `Refused("last lead")` when it would leave the team without a lead.
-    async fn set_member_role(&self, team: TeamId, user: UserId, role: TeamRole) -> StoreResult<()>;
+    async fn set_member_role(
+        &self,
+        team: TeamId,
+        user: UserId,
+        role: TeamRole,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
     /// Same refusals as [`Store::set_member_role`].
-    async fn remove_member(&self, team: TeamId, user: UserId) -> StoreResult<()>;
+    async fn remove_member(
+        &self,
+        team: TeamId,
+        user: UserId,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
 
     // --- invitations ---
-    async fn create_invitation(&self, invitation: &NewInvitation) -> StoreResult<()>;
+    async fn create_invitation(
+        &self,
+        invitation: &NewInvitation,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
     async fn invitation_by_token(&self, token_hash: &str) -> StoreResult<Option<InvitationRecord>>;
     /// Invitations not yet accepted, revoked or expired, newest first.
     async fn open_invitations(
@@ -497,6 +543,7 @@ pub trait PeopleStore: Send + Sync {
         team: Option<TeamId>,
         id: InvitationId,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> StoreResult<bool>;
     /// Consumes a live invitation exactly once (creating the account when asked) and adds the
     /// membership, all in one transaction. `NotFound` when the invitation is unknown, used,
@@ -506,6 +553,7 @@ pub trait PeopleStore: Send + Sync {
         token_hash: &str,
         acceptor: &Acceptor,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> StoreResult<InvitationRecord>;
 }
 

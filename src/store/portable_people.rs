@@ -11,10 +11,12 @@ use std::path::Path;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use super::portable_audit::insert_audit;
 use super::ThisStore;
 use crate::domain::{
     ApiTokenId, DisplayName, Email, InvitationId, Team, TeamId, TeamRole, TeamSlug, User, UserId,
 };
+use crate::store::audit::AuditEntry;
 use crate::store::backend::BackendHooks;
 use crate::store::rows::{
     parse_role, ApiTokenRow, CredentialsRow, InvitationRow, MemberRow, SessionRow, TeamRow,
@@ -241,18 +243,25 @@ impl PeopleStore for ThisStore {
             .map_err(err)
     }
 
-    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
         let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(id.to_string())
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await
             .map_err(err)?
             .rows_affected();
         if changed == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn set_display_name(&self, id: UserId, name: &DisplayName) -> StoreResult<()> {
@@ -269,7 +278,7 @@ impl PeopleStore for ThisStore {
         Ok(())
     }
 
-    async fn set_admin(&self, id: UserId, is_admin: bool) -> StoreResult<()> {
+    async fn set_admin(&self, id: UserId, is_admin: bool, audit: &AuditEntry) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         if !is_admin {
             let others: i64 =
@@ -293,6 +302,7 @@ impl PeopleStore for ThisStore {
         if changed == 0 {
             return Err(StoreError::NotFound);
         }
+        insert_audit(&mut *tx, audit).await?;
         tx.commit().await.map_err(err)
     }
 
@@ -316,19 +326,28 @@ impl PeopleStore for ThisStore {
             .map_err(err)
     }
 
-    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+    async fn create_session(
+        &self,
+        session: &NewSession,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at) \
-             VALUES ($1, $2, $3, $4, $4)",
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, \
+             user_agent) VALUES ($1, $2, $3, $4, $4, $5)",
         )
         .bind(&session.token_hash)
         .bind(session.user_id.to_string())
         .bind(&session.csrf_token)
         .bind(unix(session.created_at))
-        .execute(self.writer())
+        .bind(session.user_agent.as_deref())
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
-        Ok(())
+        if let Some(audit) = audit {
+            insert_audit(&mut *tx, audit).await?;
+        }
+        tx.commit().await.map_err(err)
     }
 
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
@@ -355,13 +374,22 @@ impl PeopleStore for ThisStore {
         Ok(())
     }
 
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+    async fn delete_session(
+        &self,
+        token_hash: &str,
+        audit: Option<&AuditEntry>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await
-            .map_err(err)?;
-        Ok(())
+            .map_err(err)?
+            .rows_affected();
+        if let (Some(audit), true) = (audit, ended > 0) {
+            insert_audit(&mut *tx, audit).await?;
+        }
+        tx.commit().await.map_err(err)
     }
 
     async fn delete_sessions_of(&self, user: UserId, keep: Option<&str>) -> StoreResult<()> {
@@ -591,7 +619,8 @@ impl PeopleStore for ThisStore {
         tx.commit().await.map_err(err)
     }
 
-    async fn create_api_token(&self, token: &NewApiToken) -> StoreResult<()> {
+    async fn create_api_token(&self, token: &NewApiToken, audit: &AuditEntry) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
         sqlx::query(
             "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -602,10 +631,11 @@ impl PeopleStore for ThisStore {
         .bind(&token.token_hash)
         .bind(&token.prefix)
         .bind(unix(token.created_at))
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
-        Ok(())
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn api_tokens_of(&self, user: UserId) -> StoreResult<Vec<ApiTokenRecord>> {
@@ -627,18 +657,25 @@ impl PeopleStore for ThisStore {
         user: UserId,
         id: ApiTokenId,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await.map_err(err)?;
         let changed = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
         )
         .bind(unix(now))
         .bind(id.to_string())
         .bind(user.to_string())
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?
         .rows_affected();
-        Ok(changed > 0)
+        if changed == 0 {
+            return Ok(false);
+        }
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(true)
     }
 
     async fn user_by_api_token(
@@ -746,7 +783,8 @@ impl PeopleStore for ThisStore {
             .transpose()
     }
 
-    async fn update_team(&self, team: &Team) -> StoreResult<()> {
+    async fn update_team(&self, team: &Team, audit: &AuditEntry) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
         let changed = sqlx::query(
             "UPDATE teams SET name = $1, description = $2, stuck_after_days = $3 WHERE id = $4",
         )
@@ -754,14 +792,15 @@ impl PeopleStore for ThisStore {
         .bind(&team.description)
         .bind(i64::from(team.stuck_after_days))
         .bind(team.id.to_string())
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?
         .rows_affected();
         if changed == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn teams_of(&self, user: UserId) -> StoreResult<Vec<(Team, TeamRole)>> {
@@ -831,7 +870,9 @@ impl PeopleStore for ThisStore {
         user: UserId,
         role: TeamRole,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
         sqlx::query(
             "INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)",
         )
@@ -839,13 +880,20 @@ impl PeopleStore for ThisStore {
         .bind(user.to_string())
         .bind(role.as_str())
         .bind(unix(now))
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
-        Ok(())
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)
     }
 
-    async fn set_member_role(&self, team: TeamId, user: UserId, role: TeamRole) -> StoreResult<()> {
+    async fn set_member_role(
+        &self,
+        team: TeamId,
+        user: UserId,
+        role: TeamRole,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         Self::lock_team(&mut tx, team).await.map_err(err)?;
         let current = Self::current_role(&mut tx, team, user).await?;
@@ -859,10 +907,16 @@ impl PeopleStore for ThisStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
+        insert_audit(&mut *tx, audit).await?;
         tx.commit().await.map_err(err)
     }
 
-    async fn remove_member(&self, team: TeamId, user: UserId) -> StoreResult<()> {
+    async fn remove_member(
+        &self,
+        team: TeamId,
+        user: UserId,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         Self::lock_team(&mut tx, team).await.map_err(err)?;
         if Self::current_role(&mut tx, team, user).await? == TeamRole::Lead {
@@ -874,10 +928,16 @@ impl PeopleStore for ThisStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
+        insert_audit(&mut *tx, audit).await?;
         tx.commit().await.map_err(err)
     }
 
-    async fn create_invitation(&self, invitation: &NewInvitation) -> StoreResult<()> {
+    async fn create_invitation(
+        &self,
+        invitation: &NewInvitation,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
         sqlx::query(
             "INSERT INTO invitations (id, token_hash, team_id, role, email, invited_by, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -890,10 +950,11 @@ impl PeopleStore for ThisStore {
         .bind(invitation.invited_by.to_string())
         .bind(unix(invitation.created_at))
         .bind(unix(invitation.expires_at))
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
-        Ok(())
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn invitation_by_token(&self, token_hash: &str) -> StoreResult<Option<InvitationRecord>> {
@@ -938,7 +999,9 @@ impl PeopleStore for ThisStore {
         team: Option<TeamId>,
         id: InvitationId,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await.map_err(err)?;
         let changed = sqlx::query(
             "UPDATE invitations SET revoked_at = $1 WHERE id = $2 \
              AND COALESCE(team_id, '') = $3 AND accepted_at IS NULL AND revoked_at IS NULL",
@@ -946,11 +1009,16 @@ impl PeopleStore for ThisStore {
         .bind(unix(now))
         .bind(id.to_string())
         .bind(team.map(|t| t.to_string()).unwrap_or_default())
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?
         .rows_affected();
-        Ok(changed > 0)
+        if changed == 0 {
+            return Ok(false);
+        }
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(true)
     }
 
     async fn accept_invitation(
@@ -958,6 +1026,7 @@ impl PeopleStore for ThisStore {
         token_hash: &str,
         acceptor: &Acceptor,
         now: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> StoreResult<InvitationRecord> {
         let mut tx = self.begin_write().await.map_err(err)?;
         let user_id = match acceptor {
@@ -1007,6 +1076,12 @@ impl PeopleStore for ThisStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(err)?;
+        // The entry names the invitation; its actor is the account that accepted it.
+        let audit = AuditEntry {
+            actor: Some(user_id),
+            ..audit.clone()
+        };
+        insert_audit(&mut *tx, &audit).await?;
         tx.commit().await.map_err(err)?;
         InvitationRecord::try_from(record)
     }

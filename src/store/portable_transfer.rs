@@ -3,9 +3,11 @@
 
 use async_trait::async_trait;
 
+use super::portable_audit::insert_audit;
 use super::portable_loops::insert_loop;
 use super::ThisStore;
 use crate::domain::RecordId;
+use crate::store::audit::AuditEntry;
 use crate::store::backend::BackendHooks;
 use crate::store::transfer::ImportedLoop;
 use crate::store::{unix, StoreError, StoreResult, TransferStore};
@@ -179,11 +181,12 @@ async fn insert_imported(
 
 #[async_trait]
 impl TransferStore for ThisStore {
-    async fn import_loops(&self, loops: &[ImportedLoop]) -> StoreResult<()> {
+    async fn import_loops(&self, loops: &[ImportedLoop], audit: &AuditEntry) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         for item in loops {
             insert_imported(&mut tx, item).await?;
         }
+        insert_audit(&mut *tx, audit).await?;
         tx.commit().await.map_err(err)
     }
 }

@@ -7,14 +7,31 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use super::portable_audit::insert_audit;
 use super::ThisStore;
 use crate::domain::{RecordId, TeamId};
+use crate::store::audit::AuditEntry;
 use crate::store::backend::BackendHooks;
 use crate::store::rows::parse_id;
 use crate::store::webhooks::{
     AttemptOutcome, AttemptRecord, ClaimedDelivery, NewSubscription, SubscriptionRecord,
 };
 use crate::store::{from_unix, from_unix_opt, unix, StoreError, StoreResult, WebhookStore};
+
+/// Ends a change to a subscription: with its audit entry when a row changed, and nothing
+/// written when none did.
+async fn audited(
+    mut tx: sqlx::Transaction<'static, super::Db>,
+    changed: u64,
+    audit: &AuditEntry,
+) -> StoreResult<bool> {
+    if changed == 0 {
+        return Ok(false);
+    }
+    insert_audit(&mut *tx, audit).await?;
+    tx.commit().await.map_err(err)?;
+    Ok(true)
+}
 
 /// Events one statement of the retention sweep deletes.
 const PRUNE_BATCH: i64 = 1000;
@@ -60,7 +77,12 @@ fn subscription(row: SubscriptionRow) -> StoreResult<SubscriptionRecord> {
 
 #[async_trait]
 impl WebhookStore for ThisStore {
-    async fn create_subscription(&self, new: &NewSubscription) -> StoreResult<()> {
+    async fn create_subscription(
+        &self,
+        new: &NewSubscription,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
         sqlx::query(
             "INSERT INTO webhook_subscriptions (id, team_id, url, event_kinds, secret_sealed, \
              created_by, created_at, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE)",
@@ -72,10 +94,11 @@ impl WebhookStore for ThisStore {
         .bind(&new.secret_sealed)
         .bind(new.created_by.to_string())
         .bind(unix(new.created_at))
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?;
-        Ok(())
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn subscriptions(&self, team: Option<TeamId>) -> StoreResult<Vec<SubscriptionRecord>> {
@@ -113,16 +136,15 @@ impl WebhookStore for ThisStore {
         row.map(subscription).transpose()
     }
 
-    async fn delete_subscription(&self, id: RecordId) -> StoreResult<bool> {
-        Ok(
-            sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1")
-                .bind(id.to_string())
-                .execute(self.writer())
-                .await
-                .map_err(err)?
-                .rows_affected()
-                > 0,
-        )
+    async fn delete_subscription(&self, id: RecordId, audit: &AuditEntry) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let changed = sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?
+            .rows_affected();
+        audited(tx, changed, audit).await
     }
 
     async fn rotate_secret(
@@ -131,8 +153,10 @@ impl WebhookStore for ThisStore {
         secret_sealed: &str,
         previous_sealed: &str,
         previous_until: OffsetDateTime,
+        audit: &AuditEntry,
     ) -> StoreResult<bool> {
-        Ok(sqlx::query(
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let changed = sqlx::query(
             "UPDATE webhook_subscriptions SET secret_sealed = $1, previous_sealed = $2, \
              previous_until = $3 WHERE id = $4",
         )
@@ -140,37 +164,44 @@ impl WebhookStore for ThisStore {
         .bind(previous_sealed)
         .bind(unix(previous_until))
         .bind(id.to_string())
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?
-        .rows_affected()
-            > 0)
+        .rows_affected();
+        audited(tx, changed, audit).await
     }
 
-    async fn enable_subscription(&self, id: RecordId) -> StoreResult<bool> {
-        Ok(sqlx::query(
+    async fn enable_subscription(&self, id: RecordId, audit: &AuditEntry) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let changed = sqlx::query(
             "UPDATE webhook_subscriptions SET enabled = TRUE, disabled_reason = '', \
              failing_since = NULL WHERE id = $1",
         )
         .bind(id.to_string())
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?
-        .rows_affected()
-            > 0)
+        .rows_affected();
+        audited(tx, changed, audit).await
     }
 
-    async fn disable_subscription(&self, id: RecordId, reason: &str) -> StoreResult<bool> {
-        Ok(sqlx::query(
+    async fn disable_subscription(
+        &self,
+        id: RecordId,
+        reason: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let changed = sqlx::query(
             "UPDATE webhook_subscriptions SET enabled = FALSE, disabled_reason = $1 WHERE id = $2",
         )
         .bind(reason)
         .bind(id.to_string())
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(err)?
-        .rows_affected()
-            > 0)
+        .rows_affected();
+        audited(tx, changed, audit).await
     }
 
     async fn prune_deliveries(&self, before: OffsetDateTime) -> StoreResult<(u64, u64)> {

@@ -24,6 +24,10 @@ use crate::store::loops::NewLoop;
 
 // The portable statements are compiled once per backend on purpose (see store/mod.rs).
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_audit.rs"]
+mod portable_audit;
+
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_culture.rs"]
 mod portable_culture;
 #[allow(clippy::duplicate_mod)]

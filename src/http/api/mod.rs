@@ -4,6 +4,7 @@
 
 mod account;
 mod alerts;
+mod audit;
 mod contract;
 mod culture;
 mod event_schemas;
@@ -36,6 +37,15 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/tokens/{id}", axum::routing::delete(account::revoke_token))
         .route("/users", get(account::list_users))
+        .route(
+            "/users/{user_id}/sessions",
+            axum::routing::delete(audit::end_user_sessions),
+        )
+        .route("/sessions", get(audit::sessions))
+        .route("/sessions/end-others", post(audit::end_others))
+        .route("/sessions/{id}", axum::routing::delete(audit::end))
+        .route("/audit", get(audit::list))
+        .route("/audit/export", get(audit::export))
         .route(
             "/invitations",
             get(account::list_organisation_invitations).post(account::invite_to_organisation),
@@ -368,6 +378,12 @@ pub fn reference_routes() -> Router<AppState> {
         account::list_organisation_invitations,
         account::invite_to_organisation,
         account::revoke_organisation_invitation,
+        audit::sessions,
+        audit::end,
+        audit::end_others,
+        audit::end_user_sessions,
+        audit::list,
+        audit::export,
         teams::list,
         teams::create,
         teams::show,
@@ -489,6 +505,7 @@ pub fn reference_routes() -> Router<AppState> {
     modifiers(&BearerAuth, &ErrorAnswers, &Limits, &Rules, &EventSchemas),
     tags(
         (name = "account", description = "You, your tokens, and (for admins) the organisation's people"),
+        (name = "audit", description = "The audit log of security and administrative changes (organisation admins); nothing done anonymously is in it"),
         (name = "teams", description = "Teams, members and invitations"),
         (name = "loops", description = "The learning loop: Detect → Analyse → Apply → Continue"),
         (name = "experiments", description = "Smart risks: test cards, affordable loss, pre-mortems, outcomes"),

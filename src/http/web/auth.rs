@@ -177,6 +177,7 @@ pub async fn login_form(
 pub async fn login_submit(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
+    headers: axum::http::HeaderMap,
     csrf: PreSessionCsrf,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<LoginForm>,
@@ -187,6 +188,10 @@ pub async fn login_submit(
             .map(|c| c.value().to_owned()),
         address,
         address_is_shared_proxy: !state.trust_forwarded_for,
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
     };
     match state
         .service

@@ -2,6 +2,7 @@
 //! enhance. Forms post back to the same path and re-render with errors next to the fields.
 
 mod account;
+mod audit;
 mod auth;
 mod culture;
 mod experiments;
@@ -99,6 +100,12 @@ pub fn routes() -> Router<AppState> {
         .route("/account/password", post(account::change_password))
         .route("/account/tokens", post(account::create_token))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/account/sessions", get(audit::sessions))
+        .route(
+            "/account/sessions/end-others",
+            post(audit::end_other_sessions),
+        )
+        .route("/account/sessions/{id}/end", post(audit::end_session))
         .route("/log", get(loops::log_anywhere))
         .route("/teams/{slug}/loops", get(loops::list).post(loops::create))
         .route("/teams/{slug}/loops/new", get(loops::new_form))
@@ -306,6 +313,12 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/people/{user_id}/admin", post(people::set_admin))
         .route(
+            "/people/{user_id}/sessions/end",
+            post(audit::end_user_sessions),
+        )
+        .route("/people/audit", get(audit::show))
+        .route("/people/audit/export", get(audit::export))
+        .route(
             "/people/webhooks",
             get(integrations::organisation_page).post(integrations::organisation_create),
         )
@@ -405,6 +418,9 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "password-changed" => "Password changed. Your other sessions have been signed out.",
         "token-revoked" => "Token revoked. Programs using it can no longer sign in.",
         "admin-changed" => "Admin rights updated.",
+        "session-ended" => "Session ended. That browser is signed out.",
+        "sessions-ended" => "Signed out everywhere else. Your API tokens still work; revoke them below if needed.",
+        "user-sessions-ended" => "Their sessions are ended and their API tokens revoked.",
         "loop-logged" => "Logged. Thank you for surfacing it — that is how the team learns.",
         "addition-added" => "Added beside the original record.",
         "event-added" => "Timeline entry added.",

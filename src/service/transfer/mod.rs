@@ -89,12 +89,19 @@ impl Service {
             .ok_or(ServiceError::NotFound)?;
         let mut team = export_team_head(access);
         team.loops.push(self.export_record(record).await?);
+        self.record_export(
+            access.actor(),
+            &format!("loop {id} of team {}", access.team().slug),
+        )
+        .await?;
         Ok(self.document("loop", vec![team]))
     }
 
     /// Every loop of a team.
     pub async fn export_team(&self, access: &TeamAccess) -> ServiceResult<ExportDocument> {
         let team = self.export_team_data(access).await?;
+        self.record_export(access.actor(), &format!("team {}", access.team().slug))
+            .await?;
         Ok(self.document("team", vec![team]))
     }
 
@@ -120,6 +127,7 @@ impl Service {
             progress(done + 1, total);
         }
         teams.sort_by(|a, b| a.slug.cmp(&b.slug));
+        self.record_export(actor.id(), "organisation").await?;
         Ok(self.document("organisation", teams))
     }
 
@@ -411,7 +419,7 @@ impl Service {
         dry_run: bool,
     ) -> ServiceResult<ImportReport> {
         let batch = read_import_named(text, None, access.team().id, access.actor(), self.now())?;
-        self.import_batch(batch, dry_run).await
+        self.import_batch(access, batch, dry_run).await
     }
 
     /// Imports a file as uploaded: refused, naming the file (and the line where there is one),
@@ -426,7 +434,7 @@ impl Service {
         dry_run: bool,
     ) -> ServiceResult<ImportReport> {
         let batch = read_import_file(name, bytes, access.team().id, access.actor(), self.now())?;
-        self.import_batch(batch, dry_run).await
+        self.import_batch(access, batch, dry_run).await
     }
 
     /// Reads a file for the team as [`Service::import_file`] would, writing nothing: bulk imports
@@ -449,6 +457,7 @@ impl Service {
     /// Writes (unless a dry run) what [`read_import`] read, and reports it.
     pub async fn import_batch(
         &self,
+        access: &TeamAccess,
         batch: ImportBatch,
         dry_run: bool,
     ) -> ServiceResult<ImportReport> {
@@ -472,7 +481,13 @@ impl Service {
             });
         }
         if !dry_run {
-            self.store.import_loops(&loops).await?;
+            let entry = self.audit_entry(
+                Some(access.actor()),
+                crate::domain::audit::AuditAction::Imported,
+                format!("team {}", access.team().slug),
+                format!("{} loops", loops.len()),
+            );
+            self.store.import_loops(&loops, &entry).await?;
         }
         Ok(ImportReport {
             dry_run,
@@ -567,7 +582,7 @@ impl Service {
                 },
                 Ok(batch) => {
                     let hold = dry_run || (all_or_nothing && refused);
-                    let report = self.import_batch(batch, hold).await?;
+                    let report = self.import_batch(access, batch, hold).await?;
                     FileOutcome {
                         name,
                         outcome: if dry_run {

@@ -1,0 +1,177 @@
+//! The audit log's vocabulary: which security and administrative changes are recorded, what one
+//! entry holds, and the user-agent summary that sessions show.
+//!
+//! Nothing a person does anonymously has an action here (anonymous loops, unnamed cards, sealed
+//! contributions, pulse answers): an entry naming its actor with a fine time beside such a
+//! contribution would undo the anonymity the product promises.
+
+use std::fmt;
+use std::str::FromStr;
+
+use time::OffsetDateTime;
+
+use super::{RecordId, UserId};
+
+macro_rules! audit_actions {
+    ($($(#[$meta:meta])* $variant:ident => $word:literal,)+) => {
+        /// A kind of audited change; its word (`sign_in.succeeded`) is what is stored and filtered on.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum AuditAction {
+            $($(#[$meta])* $variant,)+
+        }
+
+        impl AuditAction {
+            /// Every action, in the order the filter lists them.
+            pub const ALL: &'static [AuditAction] = &[$(AuditAction::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $word,)+
+                }
+            }
+        }
+
+        impl FromStr for AuditAction {
+            type Err = super::Invalid;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($word => Ok(AuditAction::$variant),)+
+                    _ => Err(super::Invalid("is not an audited action".to_owned())),
+                }
+            }
+        }
+    };
+}
+
+audit_actions! {
+    SignInSucceeded => "sign_in.succeeded",
+    /// A wrong password or an unknown account; the actor is the account when one has that email.
+    SignInFailed => "sign_in.failed",
+    /// Signing out, or ending one session from "Your sessions".
+    SessionEnded => "session.ended",
+    /// "Sign out everywhere else".
+    SessionsEndedElsewhere => "session.ended_elsewhere",
+    /// An admin ended every session and token of someone.
+    SessionsEndedByAdmin => "session.ended_by_admin",
+    PasswordChanged => "password.changed",
+    AdminGranted => "admin.granted",
+    AdminWithdrawn => "admin.withdrawn",
+    MemberAdded => "member.added",
+    MemberRoleChanged => "member.role_changed",
+    MemberRemoved => "member.removed",
+    TokenCreated => "token.created",
+    TokenRevoked => "token.revoked",
+    TeamSettingsChanged => "team.settings_changed",
+    InvitationCreated => "invitation.created",
+    InvitationRevoked => "invitation.revoked",
+    InvitationAccepted => "invitation.accepted",
+    WebhookCreated => "webhook.created",
+    WebhookRotated => "webhook.rotated",
+    WebhookDisabled => "webhook.disabled",
+    WebhookEnabled => "webhook.enabled",
+    WebhookDeleted => "webhook.deleted",
+    Exported => "data.exported",
+    Imported => "data.imported",
+    BackupMade => "backup.made",
+    AuditExported => "audit.exported",
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry to write, built by the use case that makes the change and written by the store in
+/// that change's transaction.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub id: RecordId,
+    pub occurred_at: OffsetDateTime,
+    /// `None` for the server itself (a webhook switched off after a day of failures) and the
+    /// operator's commands that act as no account (backups).
+    pub actor: Option<UserId>,
+    pub action: AuditAction,
+    /// What was changed, in words (`team platform`, `user ada@example.com`, `token ffp_ab12cd`).
+    pub target: String,
+    /// The change itself where the action does not say it (`member → lead`).
+    pub detail: String,
+    /// Only on sign-ins: the same hash of the client address that sign-in throttling keeps
+    /// (`login_client_throttle.address_hash`), never the address.
+    pub address_hash: Option<String>,
+}
+
+/// One entry as read back, with its actor's current name and email.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub id: RecordId,
+    pub occurred_at: OffsetDateTime,
+    pub actor: Option<UserId>,
+    pub actor_name: Option<String>,
+    pub actor_email: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub address_hash: Option<String>,
+}
+
+/// A browser and system in a few words ("Firefox on Linux"), so that a session list says what a
+/// session is without keeping the full user-agent string (which, with its versions, comes close
+/// to a fingerprint).
+pub fn summarise_user_agent(user_agent: &str) -> String {
+    let browser = if user_agent.contains("Edg/") {
+        "Edge"
+    } else if user_agent.contains("OPR/") || user_agent.contains("Opera") {
+        "Opera"
+    } else if user_agent.contains("Firefox/") {
+        "Firefox"
+    } else if user_agent.contains("Chrome/") || user_agent.contains("Chromium/") {
+        "Chrome"
+    } else if user_agent.contains("Safari/") {
+        "Safari"
+    } else if user_agent.starts_with("curl/") {
+        "curl"
+    } else {
+        "A browser"
+    };
+    let system = if user_agent.contains("Android") {
+        "Android"
+    } else if user_agent.contains("iPhone") || user_agent.contains("iPad") {
+        "iOS"
+    } else if user_agent.contains("Windows") {
+        "Windows"
+    } else if user_agent.contains("Mac OS X") || user_agent.contains("Macintosh") {
+        "macOS"
+    } else if user_agent.contains("CrOS") {
+        "ChromeOS"
+    } else if user_agent.contains("Linux") {
+        "Linux"
+    } else {
+        return browser.to_owned();
+    };
+    format!("{browser} on {system}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_read_back_from_their_words() {
+        for action in AuditAction::ALL {
+            assert_eq!(action.as_str().parse::<AuditAction>().ok(), Some(*action));
+        }
+        assert!("loop.logged".parse::<AuditAction>().is_err());
+    }
+
+    #[test]
+    fn user_agents_are_summarised_without_versions() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(summarise_user_agent(firefox), "Firefox on Linux");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0";
+        assert_eq!(summarise_user_agent(edge), "Edge on Windows");
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(summarise_user_agent(safari), "Safari on iOS");
+        assert_eq!(summarise_user_agent("reqwest"), "A browser");
+    }
+}

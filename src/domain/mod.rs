@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod blameless;
 pub mod culture;
+pub mod cv;
 pub mod docx;
 pub mod events;
 pub mod experiments;
@@ -20,6 +21,7 @@ pub mod records;
 pub mod recurrence;
 pub mod review;
 pub mod search;
+pub mod success;
 pub mod team;
 pub mod text;
 pub mod tool_exports;

@@ -6,6 +6,7 @@ mod account;
 mod alerts;
 mod contract;
 mod culture;
+mod cv;
 mod experiments;
 mod lint;
 mod loops;
@@ -28,6 +29,12 @@ use contract::{ErrorAnswers, Limits, Rules};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/me", get(account::me))
+        .route("/me/cv", get(cv::mine))
+        .route("/me/cv/visibility", put(cv::visibility))
+        .route("/me/cv/export", get(cv::export))
+        .route("/people/{person_id}/cv", get(cv::person))
+        .route("/teams/{slug}/success-signal", get(cv::signal))
+        .route("/teams/{slug}/success-settings", put(cv::settings))
         .route(
             "/tokens",
             get(account::list_tokens).post(account::create_token),
@@ -354,6 +361,12 @@ pub fn reference_routes() -> Router<AppState> {
     ),
     paths(
         account::me,
+        cv::mine,
+        cv::visibility,
+        cv::export,
+        cv::person,
+        cv::signal,
+        cv::settings,
         account::list_tokens,
         account::create_token,
         account::revoke_token,

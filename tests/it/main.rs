@@ -16,6 +16,7 @@ mod cli;
 mod clock;
 mod contract;
 mod culture;
+mod cv;
 mod events;
 mod experiments;
 mod export;

@@ -104,8 +104,8 @@ pub async fn run(args: CvArgs, flags: &ClientArgs) -> anyhow::Result<ExitCode> {
                 None => print!("{body}"),
             }
         }
-        CvCommand::Publish | CvCommand::Unpublish => {
-            let published = matches!(args.command, CvCommand::Publish);
+        command @ (CvCommand::Publish | CvCommand::Unpublish) => {
+            let published = matches!(command, CvCommand::Publish);
             let cv: Value = client
                 .call(
                     Method::PUT,

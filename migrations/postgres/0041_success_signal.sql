@@ -4,10 +4,10 @@
 CREATE TABLE team_success_settings (
     team_id TEXT PRIMARY KEY REFERENCES teams (id) ON DELETE CASCADE,
     -- How many quarters (of 13 weeks, back from today) of concluded experiments are read.
-    quarters INTEGER NOT NULL,
+    quarters BIGINT NOT NULL,
     -- Weeks without a logged failure, while the team shipped, before the signal shows.
-    quiet_weeks INTEGER NOT NULL,
+    quiet_weeks BIGINT NOT NULL,
     -- The window, in weeks, whose loops are read for "all basic", and how many it needs.
-    basic_weeks INTEGER NOT NULL,
-    basic_min_loops INTEGER NOT NULL
+    basic_weeks BIGINT NOT NULL,
+    basic_min_loops BIGINT NOT NULL
 );

@@ -396,17 +396,22 @@ impl CultureStore for ThisStore {
     }
 
     async fn set_cv_published(&self, user: UserId, on: Option<OffsetDateTime>) -> StoreResult<()> {
-        let query = match on {
+        match on {
             Some(day) => sqlx::query(
                 "INSERT INTO cv_publications (user_id, published_on) VALUES ($1, $2) \
                  ON CONFLICT (user_id) DO NOTHING",
             )
             .bind(user.to_string())
-            .bind(unix(day)),
+            .bind(unix(day))
+            .execute(self.writer())
+            .await
+            .map_err(err)?,
             None => sqlx::query("DELETE FROM cv_publications WHERE user_id = $1")
-                .bind(user.to_string()),
+                .bind(user.to_string())
+                .execute(self.writer())
+                .await
+                .map_err(err)?,
         };
-        query.execute(self.writer()).await.map_err(err)?;
         Ok(())
     }
 

@@ -13,6 +13,7 @@ use time::{Duration, OffsetDateTime, Time};
 
 use crate::experiments::{design, prepared};
 use crate::helpers::{Api, Backend, TestApp};
+use crate::story;
 
 /// Root (admin), lead Lee, members Mo and Sam in team "ops"; returns (root, lee, mo, sam).
 async fn people(app: &TestApp) -> (Api, Api, Api, Api) {
@@ -147,11 +148,21 @@ story!(
         assert_eq!(status, StatusCode::OK, "{cv}");
         assert_eq!(cv["name"], "Mo Member");
         assert_eq!(cv["published"], false);
-        assert_eq!(titles(&cv, "failures"), vec!["Named quokka pricing test"]);
+        // The refuted experiment opened a loop under Mo's name, classified intelligent: it is
+        // one of Mo's intelligent failures too.
+        let mut failures = titles(&cv, "failures");
+        failures.sort();
         assert_eq!(
-            cv["failures"][0]["learnings"],
-            json!(["Test on five percent first."])
+            failures,
+            vec!["Experiment: Refund pricing by Mo", "Named quokka pricing test"]
         );
+        let quokka = cv["failures"]
+            .as_array()
+            .expect("failures")
+            .iter()
+            .find(|f| f["title"] == "Named quokka pricing test")
+            .expect("quokka");
+        assert_eq!(quokka["learnings"], json!(["Test on five percent first."]));
         assert_eq!(titles(&cv, "experiments"), vec!["Refund pricing by Mo"]);
         assert_eq!(cv["experiments"][0]["outcome"], "refuted");
         assert_eq!(
@@ -201,7 +212,7 @@ story!(
         for api in [&sam, &root] {
             let (status, seen) = api.get(&path).await;
             assert_eq!(status, StatusCode::OK, "{seen}");
-            assert_eq!(titles(&seen, "failures"), vec!["Named quokka pricing test"]);
+            assert!(titles(&seen, "failures").contains(&"Named quokka pricing test".to_owned()));
             assert_eq!(seen["published"], true);
         }
         for web in [&sam_web, &root_web] {
@@ -300,7 +311,8 @@ story!(
 
         let (status, problem) = mo.get("/api/v1/me/cv/export?format=pdf").await;
         assert!(status.is_client_error(), "{status}");
-        assert!(problem.to_string().contains("format"), "{problem}");
+        let said = problem.to_string();
+        assert!(said.contains("format") || said.contains("pdf"), "{problem}");
 
         let web = app.sign_in("mo@example.org").await;
         let (status, text) = web.get_text("/me/cv/export.md").await;
@@ -408,7 +420,11 @@ async fn the_signal_follows_its_thresholds(backend: Backend) {
     let t1 = t0 + Duration::weeks(13) + Duration::seconds(1);
     clock.set(t1);
     assert!(conditions(&mo).await.is_empty());
-    let (_, html) = web.get_text("/teams/ops").await;
+    // Signed in again: thirteen weeks is past any session's idle time.
+    let web = app.sign_in("mo@example.org").await;
+    let (status, html) = web.get_text("/teams/ops").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Recent loops"), "the team page itself");
     assert!(!html.contains("what have we sacrificed"));
 
     // All basic: two loops (the minimum), both classified basic.

@@ -128,6 +128,8 @@ mod tests {
         let md = to_markdown(&cv);
         assert!(md.starts_with("# Failure CV of Mo"));
         assert!(md.contains("### Price test\n\nOps · 1970-01-01\n\n- Test smaller.\n"));
-        assert!(md.contains("### Refunds\n\nOps · Refuted · 1970-01-01\n\nWe learnt: Certainty beats speed."));
+        assert!(md.contains(
+            "### Refunds\n\nOps · Refuted · 1970-01-01\n\nWe learnt: Certainty beats speed."
+        ));
     }
 }

@@ -158,7 +158,10 @@ impl SuccessCondition {
 }
 
 /// The conditions that hold, in a fixed order; empty when the question does not show.
-pub fn consistent_success(counts: &SuccessCounts, settings: &SuccessSettings) -> Vec<SuccessCondition> {
+pub fn consistent_success(
+    counts: &SuccessCounts,
+    settings: &SuccessSettings,
+) -> Vec<SuccessCondition> {
     let mut fired = Vec::new();
     if counts.concluded > 0 && counts.validated == counts.concluded {
         fired.push(SuccessCondition::AllValidated);
@@ -166,7 +169,8 @@ pub fn consistent_success(counts: &SuccessCounts, settings: &SuccessSettings) ->
     if counts.failures_quiet == 0 && counts.shipped_quiet > 0 {
         fired.push(SuccessCondition::QuietWhileShipping);
     }
-    if counts.loops_basic >= i64::from(settings.basic_min_loops) && counts.basic == counts.loops_basic
+    if counts.loops_basic >= i64::from(settings.basic_min_loops)
+        && counts.basic == counts.loops_basic
     {
         fired.push(SuccessCondition::AllBasic);
     }
@@ -181,22 +185,57 @@ mod tests {
     fn each_condition_at_its_edge() {
         let s = SuccessSettings::default();
         let none = SuccessCounts::default();
-        assert!(consistent_success(&none, &s).is_empty(), "no data, no question");
-        let all_validated = SuccessCounts { concluded: 2, validated: 2, failures_quiet: 1, ..none };
-        assert_eq!(consistent_success(&all_validated, &s), vec![SuccessCondition::AllValidated]);
-        let one_refuted = SuccessCounts { validated: 1, ..all_validated };
+        assert!(
+            consistent_success(&none, &s).is_empty(),
+            "no data, no question"
+        );
+        let all_validated = SuccessCounts {
+            concluded: 2,
+            validated: 2,
+            failures_quiet: 1,
+            ..none
+        };
+        assert_eq!(
+            consistent_success(&all_validated, &s),
+            vec![SuccessCondition::AllValidated]
+        );
+        let one_refuted = SuccessCounts {
+            validated: 1,
+            ..all_validated
+        };
         assert!(consistent_success(&one_refuted, &s).is_empty());
-        let quiet = SuccessCounts { shipped_quiet: 1, ..none };
-        assert_eq!(consistent_success(&quiet, &s), vec![SuccessCondition::QuietWhileShipping]);
-        let basic = SuccessCounts { loops_basic: 3, basic: 3, failures_quiet: 1, ..none };
-        assert_eq!(consistent_success(&basic, &s), vec![SuccessCondition::AllBasic]);
-        let too_few = SuccessCounts { loops_basic: 2, basic: 2, ..basic };
+        let quiet = SuccessCounts {
+            shipped_quiet: 1,
+            ..none
+        };
+        assert_eq!(
+            consistent_success(&quiet, &s),
+            vec![SuccessCondition::QuietWhileShipping]
+        );
+        let basic = SuccessCounts {
+            loops_basic: 3,
+            basic: 3,
+            failures_quiet: 1,
+            ..none
+        };
+        assert_eq!(
+            consistent_success(&basic, &s),
+            vec![SuccessCondition::AllBasic]
+        );
+        let too_few = SuccessCounts {
+            loops_basic: 2,
+            basic: 2,
+            ..basic
+        };
         assert!(consistent_success(&too_few, &s).is_empty());
     }
 
     #[test]
     fn settings_name_each_bad_field() {
-        assert_eq!(SuccessSettings::parse(2, 6, 13, 3), Ok(SuccessSettings::default()));
+        assert_eq!(
+            SuccessSettings::parse(2, 6, 13, 3),
+            Ok(SuccessSettings::default())
+        );
         let errors = SuccessSettings::parse(0, 6, 53, 3).expect_err("bad");
         let fields: Vec<_> = errors.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, vec!["quarters", "basic_weeks"]);

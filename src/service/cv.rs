@@ -10,7 +10,6 @@ use crate::domain::UserId;
 use super::error::{ServiceError, ServiceResult};
 use super::{Actor, Service};
 
-
 impl Service {
     async fn failure_cv_of(&self, id: UserId, name: String) -> ServiceResult<FailureCv> {
         Ok(FailureCv {

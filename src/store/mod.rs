@@ -829,8 +829,10 @@ pub trait CultureStore: Send + Sync {
     /// intelligent, each with its learnings; newest first.
     async fn cv_failures(&self, user: UserId) -> StoreResult<Vec<crate::domain::cv::CvFailure>>;
     /// Concluded experiments `user` designed; newest first.
-    async fn cv_experiments(&self, user: UserId)
-        -> StoreResult<Vec<crate::domain::cv::CvExperiment>>;
+    async fn cv_experiments(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Vec<crate::domain::cv::CvExperiment>>;
     /// The day `user` published their CV, when it is published.
     async fn cv_published_on(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>>;
     /// Publishes (`Some(day)`) or unpublishes (`None`) `user`'s CV.

@@ -495,5 +495,4 @@ impl CultureStore for ThisStore {
             basic,
         })
     }
-
 }

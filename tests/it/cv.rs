@@ -140,7 +140,13 @@ story!(
         let anonymous = loop_id_by_title(&lee, "Anonymous wombat experiment").await;
         set_type(&lee, &anonymous, "intelligent").await;
         let experiment = prepared(&mo, design("Refund pricing by Mo", 0, 0)).await;
-        conclude(&mo, &experiment, "refuted", "certainty matters more than speed").await;
+        conclude(
+            &mo,
+            &experiment,
+            "refuted",
+            "certainty matters more than speed",
+        )
+        .await;
         let draft = prepared(&mo, design("Draft experiment by Mo", 0, 0)).await;
         assert!(!draft.is_empty());
 
@@ -154,7 +160,10 @@ story!(
         failures.sort();
         assert_eq!(
             failures,
-            vec!["Experiment: Refund pricing by Mo", "Named quokka pricing test"]
+            vec![
+                "Experiment: Refund pricing by Mo",
+                "Named quokka pricing test"
+            ]
         );
         let quokka = cv["failures"]
             .as_array()
@@ -202,7 +211,13 @@ story!(
         assert!(html.contains("Test on five percent first."));
         assert!(html.contains("Refund pricing by Mo"));
         assert!(html.contains("Private."));
-        for absent in ["wombat", "Named basic typo", "nearly intelligent", "unclassified", "Draft experiment"] {
+        for absent in [
+            "wombat",
+            "Named basic typo",
+            "nearly intelligent",
+            "unclassified",
+            "Draft experiment",
+        ] {
             assert!(!html.contains(absent), "{absent} is not on the CV");
         }
 
@@ -220,7 +235,10 @@ story!(
             assert_eq!(status, StatusCode::OK);
             assert!(html.contains("Failure CV of Mo Member"));
             assert!(html.contains("Named quokka pricing test"));
-            assert!(!html.contains("/me/cv/unpublish"), "only the owner may unpublish");
+            assert!(
+                !html.contains("/me/cv/unpublish"),
+                "only the owner may unpublish"
+            );
         }
 
         // Unpublished through the API: hidden again.
@@ -274,7 +292,12 @@ async fn download(api: &Api, query: &str) -> (StatusCode, String, String, String
     };
     let (content_type, disposition) = (header("content-type"), header("content-disposition"));
     let status = response.status();
-    (status, content_type, disposition, response.text().await.expect("body"))
+    (
+        status,
+        content_type,
+        disposition,
+        response.text().await.expect("body"),
+    )
 }
 
 story!(
@@ -295,7 +318,10 @@ story!(
 
         let (status, content_type, disposition, body) = download(&mo, "").await;
         assert_eq!(status, StatusCode::OK);
-        assert!(content_type.starts_with("application/json"), "{content_type}");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
         assert!(disposition.contains("attachment; filename=\"failure-cv.json\""));
         let json: Value = serde_json::from_str(&body).expect("JSON");
         assert_eq!(titles(&json, "failures"), vec!["Named quokka pricing test"]);
@@ -402,7 +428,10 @@ async fn the_signal_follows_its_thresholds(backend: Backend) {
     let first = prepared(&mo, design_on("Validated refunds", t0)).await;
     conclude(&mo, &first, "validated", "people want it").await;
     let fired = conditions(&mo).await;
-    assert!(has(&fired, "all_validated") && has(&fired, "quiet_while_shipping"), "{fired:?}");
+    assert!(
+        has(&fired, "all_validated") && has(&fired, "quiet_while_shipping"),
+        "{fired:?}"
+    );
     let web = app.sign_in("mo@example.org").await;
     let (_, html) = web.get_text("/teams/ops").await;
     assert!(html.contains("If we arrive at consistent success, what have we sacrificed?"));
@@ -440,9 +469,15 @@ async fn the_signal_follows_its_thresholds(backend: Backend) {
     clock.set(t1 + Duration::weeks(1));
     let second = prepared(&mo, design_on("Second test", t1 + Duration::weeks(1))).await;
     conclude(&mo, &second, "validated", "it works").await;
-    assert!(!has(&conditions(&mo).await, "quiet_while_shipping"), "failures were logged");
+    assert!(
+        !has(&conditions(&mo).await, "quiet_while_shipping"),
+        "failures were logged"
+    );
     clock.set(t1 + Duration::weeks(2));
-    assert!(!has(&conditions(&mo).await, "quiet_while_shipping"), "the loops count still");
+    assert!(
+        !has(&conditions(&mo).await, "quiet_while_shipping"),
+        "the loops count still"
+    );
     clock.set(t1 + Duration::weeks(2) + Duration::seconds(1));
     assert!(has(&conditions(&mo).await, "quiet_while_shipping"));
 
@@ -480,18 +515,31 @@ story!(
             .submit(
                 "/teams/ops/settings",
                 "/teams/ops/settings/success",
-                &[("quarters", "2"), ("quiet_weeks", "0"), ("basic_weeks", "13"), ("basic_min_loops", "x")],
+                &[
+                    ("quarters", "2"),
+                    ("quiet_weeks", "0"),
+                    ("basic_weeks", "13"),
+                    ("basic_min_loops", "x"),
+                ],
             )
             .await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let html = response.text().await.expect("body");
-        assert!(html.contains("must be a whole number from 1 to 52"), "{html}");
+        assert!(
+            html.contains("must be a whole number from 1 to 52"),
+            "{html}"
+        );
         assert!(html.contains("must be a whole number from 1 to 100"));
         let response = web
             .submit(
                 "/teams/ops/settings",
                 "/teams/ops/settings/success",
-                &[("quarters", "3"), ("quiet_weeks", "4"), ("basic_weeks", "13"), ("basic_min_loops", "3")],
+                &[
+                    ("quarters", "3"),
+                    ("quiet_weeks", "4"),
+                    ("basic_weeks", "13"),
+                    ("basic_min_loops", "3"),
+                ],
             )
             .await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);

@@ -279,7 +279,9 @@ pub async fn signal(
     State(state): State<AppState>,
     ApiTeam { access, .. }: ApiTeam,
 ) -> Result<Json<SuccessSignalOut>, ApiError> {
-    Ok(Json(signal_out(state.service.success_signal(&access).await?)))
+    Ok(Json(signal_out(
+        state.service.success_signal(&access).await?,
+    )))
 }
 
 /// Changes the thresholds of the signal (leads and admins).

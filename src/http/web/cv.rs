@@ -117,7 +117,10 @@ pub async fn unpublish(
 
 /// The person's own CV as Markdown (the JSON download is the API's `GET /api/v1/me/cv/export`).
 pub async fn markdown(State(state): State<AppState>, user: WebUser) -> Result<Response, WebError> {
-    let text = state.service.export_failure_cv_markdown(&user.actor).await?;
+    let text = state
+        .service
+        .export_failure_cv_markdown(&user.actor)
+        .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/markdown; charset=utf-8"),

@@ -101,7 +101,10 @@ pub fn routes() -> Router<AppState> {
         .route("/me/cv/unpublish", post(cv::unpublish))
         .route("/me/cv/export.md", get(cv::markdown))
         .route("/people/{user_id}/cv", get(cv::person))
-        .route("/teams/{slug}/settings/success", post(teams::success_settings_submit))
+        .route(
+            "/teams/{slug}/settings/success",
+            post(teams::success_settings_submit),
+        )
         .route("/account/name", post(account::rename))
         .route("/account/password", post(account::change_password))
         .route("/account/tokens", post(account::create_token))

@@ -114,6 +114,27 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Sends a GET and returns the answer's body as text (a download), or the problem as an
+    /// error.
+    pub async fn get_text(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<String> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| anyhow!("cannot reach {}: {}", self.base, root_cause(&e)))?;
+        let status = response.status();
+        let text = response.text().await.context("reading the answer")?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        Err(problem_message(status, &text))
+    }
+}
+
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
     while let Some(next) = cause.source() {

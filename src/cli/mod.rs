@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod client;
+mod cv;
 mod experiments;
 mod lint;
 mod loops;
@@ -55,6 +56,9 @@ enum Command {
     Loop(loops::LoopArgs),
     /// Design, list and conclude experiments on a running server (uses --server and --token)
     Experiment(experiments::ExperimentArgs),
+    /// Show, download, publish or unpublish your own failure CV on a running server (uses
+    /// --server and --token)
+    Cv(cv::CvArgs),
     /// Manage signed webhook subscriptions and their deliveries on a running server (uses
     /// --server and --token)
     Webhook(webhooks::WebhookArgs),
@@ -184,6 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => transfer::import(args).await,
         Command::Loop(args) => loops::run(args, &cli.client).await,
         Command::Experiment(args) => experiments::run(args, &cli.client).await,
+        Command::Cv(args) => cv::run(args, &cli.client).await,
         Command::Webhook(args) => webhooks::run(args, &cli.client).await,
         Command::Search(args) => search::run(args, &cli.client).await,
         Command::Lint(args) => Ok(lint::run(&args)),

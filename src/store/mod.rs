@@ -873,6 +873,35 @@ pub trait CultureStore: Send + Sync {
         team: TeamId,
         since: OffsetDateTime,
     ) -> StoreResult<Vec<(UserId, String, i64)>>;
+    /// Loops logged under `user`'s name (never an anonymous one) whose settled type is
+    /// intelligent, each with its learnings; newest first.
+    async fn cv_failures(&self, user: UserId) -> StoreResult<Vec<crate::domain::cv::CvFailure>>;
+    /// Concluded experiments `user` designed; newest first.
+    async fn cv_experiments(
+        &self,
+        user: UserId,
+    ) -> StoreResult<Vec<crate::domain::cv::CvExperiment>>;
+    /// The day `user` published their CV, when it is published.
+    async fn cv_published_on(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>>;
+    /// Publishes (`Some(day)`) or unpublishes (`None`) `user`'s CV.
+    async fn set_cv_published(&self, user: UserId, on: Option<OffsetDateTime>) -> StoreResult<()>;
+    /// The team's consistent-success thresholds, when it changed them.
+    async fn success_settings(
+        &self,
+        team: TeamId,
+    ) -> StoreResult<Option<crate::domain::success::SuccessSettings>>;
+    async fn set_success_settings(
+        &self,
+        team: TeamId,
+        settings: &crate::domain::success::SuccessSettings,
+    ) -> StoreResult<()>;
+    /// What the consistent-success rule reads, counted in `windows` up to `now`.
+    async fn success_counts(
+        &self,
+        team: TeamId,
+        windows: &crate::domain::success::Windows,
+        now: OffsetDateTime,
+    ) -> StoreResult<crate::domain::success::SuccessCounts>;
 }
 
 /// The linter's organisation settings and dismissals.

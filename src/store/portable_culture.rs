@@ -4,8 +4,12 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::ThisStore;
+use crate::domain::cv::{CvExperiment, CvFailure};
 use crate::domain::events::Event;
 use crate::domain::records::PersonRef;
+use crate::domain::experiments::Outcome;
+use crate::domain::success::{SuccessCounts, SuccessSettings, Windows};
+use crate::domain::when::day_of;
 use crate::domain::{RecordId, TeamId, UserId};
 use crate::store::backend::BackendHooks;
 use crate::store::culture::{NewRecognition, NewRound, RecognitionRecord, RoundRecord};
@@ -313,5 +317,183 @@ impl CultureStore for ThisStore {
         rows.into_iter()
             .map(|(id, name, count)| Ok((parse_id(&id)?, name, count)))
             .collect()
+    }
+
+    async fn cv_failures(&self, user: UserId) -> StoreResult<Vec<CvFailure>> {
+        // `anonymous = FALSE` as well as the author: an anonymous loop has no author, and the
+        // condition says so in the statement itself.
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT l.id, t.name, l.title, l.noticed_at FROM loops l JOIN teams t ON t.id = l.team_id \
+             WHERE l.author_id = $1 AND l.anonymous = FALSE \
+             AND COALESCE(l.override_type, l.suggested_type) = 'intelligent' \
+             ORDER BY l.noticed_at DESC, l.id",
+        )
+        .bind(user.to_string())
+        .fetch_all(self.reader())
+        .await
+        .map_err(err)?;
+        let learnings: Vec<(String, String)> = sqlx::query_as(
+            "SELECT le.loop_id, le.statement FROM learnings le JOIN loops l ON l.id = le.loop_id \
+             WHERE l.author_id = $1 AND l.anonymous = FALSE \
+             AND COALESCE(l.override_type, l.suggested_type) = 'intelligent' \
+             ORDER BY le.statement, le.id",
+        )
+        .bind(user.to_string())
+        .fetch_all(self.reader())
+        .await
+        .map_err(err)?;
+        rows.into_iter()
+            .map(|(id, team, title, noticed)| {
+                Ok(CvFailure {
+                    learnings: learnings
+                        .iter()
+                        .filter(|(loop_id, _)| *loop_id == id)
+                        .map(|(_, statement)| statement.clone())
+                        .collect(),
+                    loop_id: id,
+                    team_name: team,
+                    title,
+                    noticed_on: day_of(from_unix(noticed)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn cv_experiments(&self, user: UserId) -> StoreResult<Vec<CvExperiment>> {
+        let rows: Vec<(String, String, String, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT e.id, t.name, e.title, e.outcome, e.learned, e.concluded_at \
+             FROM experiments e JOIN teams t ON t.id = e.team_id \
+             WHERE e.created_by = $1 AND e.status = 'concluded' \
+             AND e.outcome IS NOT NULL AND e.concluded_at IS NOT NULL \
+             ORDER BY e.concluded_at DESC, e.id",
+        )
+        .bind(user.to_string())
+        .fetch_all(self.reader())
+        .await
+        .map_err(err)?;
+        rows.into_iter()
+            .map(|(id, team, title, outcome, learned, concluded)| {
+                Ok(CvExperiment {
+                    experiment_id: id,
+                    team_name: team,
+                    title,
+                    outcome: Outcome::parse(&outcome)
+                        .map_err(|_| StoreError::Corrupt(format!("outcome {outcome}")))?,
+                    learned: learned.unwrap_or_default(),
+                    concluded_on: day_of(from_unix(concluded)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn cv_published_on(&self, user: UserId) -> StoreResult<Option<OffsetDateTime>> {
+        let on: Option<i64> =
+            sqlx::query_scalar("SELECT published_on FROM cv_publications WHERE user_id = $1")
+                .bind(user.to_string())
+                .fetch_optional(self.reader())
+                .await
+                .map_err(err)?;
+        from_unix_opt(on)
+    }
+
+    async fn set_cv_published(&self, user: UserId, on: Option<OffsetDateTime>) -> StoreResult<()> {
+        match on {
+            Some(day) => sqlx::query(
+                "INSERT INTO cv_publications (user_id, published_on) VALUES ($1, $2) \
+                 ON CONFLICT (user_id) DO NOTHING",
+            )
+            .bind(user.to_string())
+            .bind(unix(day))
+            .execute(self.writer())
+            .await
+            .map_err(err)?,
+            None => sqlx::query("DELETE FROM cv_publications WHERE user_id = $1")
+                .bind(user.to_string())
+                .execute(self.writer())
+                .await
+                .map_err(err)?,
+        };
+        Ok(())
+    }
+
+    async fn success_settings(&self, team: TeamId) -> StoreResult<Option<SuccessSettings>> {
+        let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT quarters, quiet_weeks, basic_weeks, basic_min_loops \
+             FROM team_success_settings WHERE team_id = $1",
+        )
+        .bind(team.to_string())
+        .fetch_optional(self.reader())
+        .await
+        .map_err(err)?;
+        row.map(|(q, w, b, m)| {
+            SuccessSettings::parse(q, w, b, m)
+                .map_err(|_| StoreError::Corrupt("team_success_settings".into()))
+        })
+        .transpose()
+    }
+
+    async fn set_success_settings(&self, team: TeamId, s: &SuccessSettings) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO team_success_settings (team_id, quarters, quiet_weeks, basic_weeks, basic_min_loops) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (team_id) DO UPDATE SET \
+             quarters = excluded.quarters, quiet_weeks = excluded.quiet_weeks, \
+             basic_weeks = excluded.basic_weeks, basic_min_loops = excluded.basic_min_loops",
+        )
+        .bind(team.to_string())
+        .bind(i64::from(s.quarters))
+        .bind(i64::from(s.quiet_weeks))
+        .bind(i64::from(s.basic_weeks))
+        .bind(i64::from(s.basic_min_loops))
+        .execute(self.writer())
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    async fn success_counts(
+        &self,
+        team: TeamId,
+        w: &Windows,
+        now: OffsetDateTime,
+    ) -> StoreResult<SuccessCounts> {
+        let (concluded, validated, failures_quiet, shipped_experiments, shipped_actions, loops_basic, basic): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = sqlx::query_as(
+            "SELECT \
+             (SELECT COUNT(*) FROM experiments WHERE team_id = $1 AND status = 'concluded' \
+                AND concluded_at >= $2 AND concluded_at <= $5), \
+             (SELECT COUNT(*) FROM experiments WHERE team_id = $1 AND status = 'concluded' \
+                AND outcome = 'validated' AND concluded_at >= $2 AND concluded_at <= $5), \
+             (SELECT COUNT(*) FROM loops WHERE team_id = $1 AND created_at >= $3 AND created_at <= $5), \
+             (SELECT COUNT(*) FROM experiments WHERE team_id = $1 AND status = 'concluded' \
+                AND concluded_at >= $3 AND concluded_at <= $5), \
+             (SELECT COUNT(*) FROM action_items WHERE team_id = $1 AND status = 'done' \
+                AND closed_at >= $3 AND closed_at <= $5), \
+             (SELECT COUNT(*) FROM loops WHERE team_id = $1 AND created_at >= $4 AND created_at <= $5), \
+             (SELECT COUNT(*) FROM loops WHERE team_id = $1 AND created_at >= $4 AND created_at <= $5 \
+                AND COALESCE(override_type, suggested_type) = 'basic')",
+        )
+        .bind(team.to_string())
+        .bind(unix(w.experiments_since))
+        .bind(unix(w.quiet_since))
+        .bind(unix(w.basic_since))
+        .bind(unix(now))
+        .fetch_one(self.reader())
+        .await
+        .map_err(err)?;
+        Ok(SuccessCounts {
+            concluded,
+            validated,
+            failures_quiet,
+            shipped_quiet: shipped_experiments + shipped_actions,
+            loops_basic,
+            basic,
+        })
     }
 }

@@ -17,6 +17,7 @@ mod cli;
 mod clock;
 mod contract;
 mod culture;
+mod cv;
 mod events;
 mod experiments;
 mod export;

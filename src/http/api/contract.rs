@@ -800,6 +800,13 @@ pub fn rules() -> Vec<Rule> {
     for field in ["believed", "observed", "learned", "therefore"] {
         rules.push(rule(Property("ConclusionBody", field), nonblank(true)));
     }
+    // The consistent-success thresholds, from the domain's own ranges.
+    for (field, min, max) in crate::domain::success::RANGES {
+        rules.push(required(
+            Property("SuccessSettingsBody", field),
+            json!({"minimum": min, "maximum": max}),
+        ));
+    }
     rules
 }
 

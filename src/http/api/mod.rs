@@ -8,6 +8,7 @@ mod audit;
 mod contract;
 mod culture;
 mod event_schemas;
+mod cv;
 mod experiments;
 mod lint;
 mod loops;
@@ -31,6 +32,12 @@ use event_schemas::EventSchemas;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/me", get(account::me))
+        .route("/me/cv", get(cv::mine))
+        .route("/me/cv/visibility", put(cv::visibility))
+        .route("/me/cv/export", get(cv::export))
+        .route("/people/{person_id}/cv", get(cv::person))
+        .route("/teams/{slug}/success-signal", get(cv::signal))
+        .route("/teams/{slug}/success-settings", put(cv::settings))
         .route(
             "/tokens",
             get(account::list_tokens).post(account::create_token),
@@ -371,6 +378,12 @@ pub fn reference_routes() -> Router<AppState> {
     ),
     paths(
         account::me,
+        cv::mine,
+        cv::visibility,
+        cv::export,
+        cv::person,
+        cv::signal,
+        cv::settings,
         account::list_tokens,
         account::create_token,
         account::revoke_token,

@@ -5,6 +5,7 @@ mod account;
 mod audit;
 mod auth;
 mod culture;
+mod cv;
 mod experiments;
 mod form;
 mod format;
@@ -96,6 +97,15 @@ pub fn routes() -> Router<AppState> {
             get(invitations::show).post(invitations::accept),
         )
         .route("/account", get(account::show))
+        .route("/me/cv", get(cv::mine))
+        .route("/me/cv/publish", post(cv::publish))
+        .route("/me/cv/unpublish", post(cv::unpublish))
+        .route("/me/cv/export.md", get(cv::markdown))
+        .route("/people/{user_id}/cv", get(cv::person))
+        .route(
+            "/teams/{slug}/settings/success",
+            post(teams::success_settings_submit),
+        )
         .route("/account/name", post(account::rename))
         .route("/account/password", post(account::change_password))
         .route("/account/tokens", post(account::create_token))
@@ -408,6 +418,9 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "signed-in" => "You are signed in.",
         "team-created" => "Team created. You are its lead: invite your colleagues next.",
         "team-updated" => "Team settings saved.",
+        "cv-published" => "Your failure CV is published: members of the organisation can read it.",
+        "cv-unpublished" => "Your failure CV is private again: only you can see it.",
+        "success-settings-saved" => "Consistent-success thresholds saved.",
         "member-added" => "Member added.",
         "role-changed" => "Role changed.",
         "member-removed" => "Member removed.",

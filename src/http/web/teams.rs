@@ -10,6 +10,7 @@ use super::form::Choice;
 use super::{date, render, render_with_status, FormErrors, Layout, NoticeQuery};
 use crate::domain::loops::ActionStatus;
 use crate::domain::records::people::{InvitationRecord, MemberRecord};
+use crate::domain::success::{self, SuccessSettings};
 use crate::domain::Team;
 use crate::domain::TeamRole;
 use crate::http::error::WebError;
@@ -121,6 +122,20 @@ struct TeamPage {
     leads_first: Vec<LeadShared>,
     /// The viewer leads the team and has not shared a failure of their own this quarter.
     prompt_lead: bool,
+    /// The consistent-success question, when one of its conditions holds.
+    success: Option<SuccessBox>,
+}
+
+/// The essay's question on the team page, with why it shows and what to try.
+struct SuccessBox {
+    question: &'static str,
+    reasons: Vec<SuccessReason>,
+    suggestions: &'static [&'static str],
+}
+
+struct SuccessReason {
+    code: &'static str,
+    text: String,
 }
 
 /// A loop in one of the team page's lists.
@@ -191,6 +206,19 @@ pub async fn show(
         })
         .collect();
     let (quarter, leads_first) = state.service.leaders_first(&access).await?;
+    let signal = state.service.success_signal(&access).await?;
+    let success = signal.shows().then(|| SuccessBox {
+        question: success::QUESTION,
+        reasons: signal
+            .fired
+            .iter()
+            .map(|c| SuccessReason {
+                code: c.as_str(),
+                text: c.explain(&signal.settings),
+            })
+            .collect(),
+        suggestions: &success::SUGGESTIONS,
+    });
     let open = state
         .service
         .team_actions(&access, Some(ActionStatus::Open))
@@ -231,6 +259,7 @@ pub async fn show(
             .into_iter()
             .map(|(_, name, failures)| LeadShared { name, failures })
             .collect(),
+        success,
     }))
 }
 
@@ -483,6 +512,80 @@ struct SettingsPage {
     team: Team,
     form: SettingsForm,
     errors: FormErrors,
+    success: SuccessForm,
+    success_errors: FormErrors,
+}
+
+/// The consistent-success thresholds as typed.
+#[derive(Debug, Default, Deserialize)]
+pub struct SuccessForm {
+    #[serde(default)]
+    quarters: String,
+    #[serde(default)]
+    quiet_weeks: String,
+    #[serde(default)]
+    basic_weeks: String,
+    #[serde(default)]
+    basic_min_loops: String,
+}
+
+impl SuccessForm {
+    fn of(s: SuccessSettings) -> Self {
+        SuccessForm {
+            quarters: s.quarters.to_string(),
+            quiet_weeks: s.quiet_weeks.to_string(),
+            basic_weeks: s.basic_weeks.to_string(),
+            basic_min_loops: s.basic_min_loops.to_string(),
+        }
+    }
+}
+
+/// A number as typed, or one no range accepts (so the use case names the field).
+fn typed_number(raw: &str) -> i64 {
+    raw.trim().parse().unwrap_or(i64::MIN)
+}
+
+pub async fn success_settings_submit(
+    State(state): State<AppState>,
+    WebTeam { user, access }: WebTeam,
+    CsrfForm(form): CsrfForm<SuccessForm>,
+) -> Result<Response, WebError> {
+    match state
+        .service
+        .set_success_settings(
+            &access,
+            typed_number(&form.quarters),
+            typed_number(&form.quiet_weeks),
+            typed_number(&form.basic_weeks),
+            typed_number(&form.basic_min_loops),
+        )
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/teams/{}/settings?notice=success-settings-saved",
+            access.team().slug
+        ))
+        .into_response()),
+        Err(error) => {
+            let success_errors = FormErrors::from_service(error)?;
+            let team = access.team().clone();
+            Ok(render_with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &SettingsPage {
+                    layout: Layout::signed_in(&user, format!("Settings of {}", team.name), "teams"),
+                    form: SettingsForm {
+                        name: team.name.to_string(),
+                        description: team.description.clone(),
+                        stuck_after_days: team.stuck_after_days.to_string(),
+                    },
+                    team,
+                    errors: FormErrors::none(),
+                    success: form,
+                    success_errors,
+                },
+            ))
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -495,16 +598,24 @@ pub struct SettingsForm {
     stuck_after_days: String,
 }
 
-pub async fn settings_form(WebTeam { user, access }: WebTeam) -> Result<Response, WebError> {
+pub async fn settings_form(
+    State(state): State<AppState>,
+    Query(notice): Query<NoticeQuery>,
+    WebTeam { user, access }: WebTeam,
+) -> Result<Response, WebError> {
     if !access.can_manage() {
         return Err(crate::service::ServiceError::Forbidden(
             "only the team's leads and organisation admins can change its settings".into(),
         )
         .into());
     }
+    let success = SuccessForm::of(state.service.success_settings(&access).await?);
     let team = access.team().clone();
     Ok(render(&SettingsPage {
-        layout: Layout::signed_in(&user, format!("Settings of {}", team.name), "teams"),
+        layout: Layout::signed_in(&user, format!("Settings of {}", team.name), "teams")
+            .with_notice(&notice),
+        success,
+        success_errors: FormErrors::none(),
         form: SettingsForm {
             name: team.name.to_string(),
             description: team.description.clone(),
@@ -546,6 +657,8 @@ pub async fn settings_submit(
                     team: access.team().clone(),
                     form,
                     errors,
+                    success: SuccessForm::of(state.service.success_settings(&access).await?),
+                    success_errors: FormErrors::none(),
                 },
             ))
         }

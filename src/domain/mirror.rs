@@ -88,6 +88,8 @@ pub enum Logger {
     Anonymous,
 }
 
+const ALL_LOGGERS: [Logger; 3] = [Logger::Lead, Logger::Member, Logger::Anonymous];
+
 /// A failure loop logged in the quarter: who, the day it was logged, and the day it happened
 /// (or was noticed). Days only, the precision anonymous loops keep.
 #[derive(Debug, Clone)]
@@ -423,31 +425,28 @@ fn loop_mirror(input: &MirrorInput, min: usize) -> LoopMirror {
         });
         month_start = next;
     }
-    let days = |filter: &dyn Fn(Logger) -> bool| -> (Vec<i64>, u64) {
-        let days: Vec<i64> = input
+    // Which loops each row counts: everyone, one kind of logger, or every named one.
+    let mut groups: Vec<(&str, &[Logger])> = vec![("all", &ALL_LOGGERS)];
+    if roles_shown {
+        groups.push(("leads", &[Logger::Lead]));
+        groups.push(("members", &[Logger::Member]));
+    } else {
+        groups.push(("named", &[Logger::Lead, Logger::Member]));
+    }
+    groups.push(("anonymous", &[Logger::Anonymous]));
+    for (group, loggers) in groups {
+        let mut days: Vec<i64> = input
             .loops
             .iter()
-            .filter(|l| filter(l.by) && l.logged_on >= start && l.logged_on < end)
+            .filter(|l| loggers.contains(&l.by) && l.logged_on >= start && l.logged_on < end)
             .map(|l| (l.logged_on - l.failed_on).whole_days().max(0))
             .collect();
         let quick = days.iter().filter(|d| **d <= 1).count() as u64;
-        (days, quick)
-    };
-    let mut groups: Vec<(&str, &dyn Fn(Logger) -> bool)> = vec![("all", &|_| true)];
-    if roles_shown {
-        groups.push(("leads", &|by| by == Logger::Lead));
-        groups.push(("members", &|by| by == Logger::Member));
-    } else {
-        groups.push(("named", &|by| by != Logger::Anonymous));
-    }
-    groups.push(("anonymous", &|by| by == Logger::Anonymous));
-    for (group, filter) in groups {
-        let (mut d, quick) = days(filter);
-        let n = d.len() as u64;
+        let n = days.len() as u64;
         out.days_to_log.push(DaysToLog {
             group: group.to_owned(),
             loops: n,
-            median_days: median_days(&mut d),
+            median_days: median_days(&mut days),
             within_a_day: MirrorShare::of(quick, n),
         });
     }

@@ -25,7 +25,7 @@ impl Service {
         match raw.map(str::trim).filter(|r| !r.is_empty()) {
             None => Ok(Quarter::of(self.today().date())),
             Some(raw) => mirror::parse_quarter(raw)
-                .map_err(|e| ServiceError::field("quarter", e.to_string())),
+                .map_err(|e| ServiceError::field("quarter", e.0)),
         }
     }
 

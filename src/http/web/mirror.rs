@@ -42,7 +42,8 @@ struct MirrorPage {
 }
 
 /// "40.0 % (2 of 5)", or a dash when the whole is empty.
-pub fn share_text(share: &MirrorShare) -> String {
+pub fn share_text(share: impl std::borrow::Borrow<MirrorShare>) -> String {
+    let share = share.borrow();
     match share.percent {
         Some(p) => format!("{p:.1} % ({} of {})", share.part, share.whole),
         None => "—".to_owned(),

@@ -123,6 +123,14 @@ pub struct MirrorShare {
 }
 
 impl MirrorShare {
+    /// "40.0 % (2 of 5)", or a dash when the whole is empty: how pages write a share.
+    pub fn shown(&self) -> String {
+        match self.percent {
+            Some(p) => format!("{p:.1} % ({} of {})", self.part, self.whole),
+            None => "—".to_owned(),
+        }
+    }
+
     pub fn of(part: u64, whole: u64) -> Self {
         let percent = (whole > 0).then(|| (part as f64 * 1000.0 / whole as f64).round() / 10.0);
         Self {

@@ -472,7 +472,7 @@ async fn every_figure_matches_what_the_seeds_say(backend: Backend) {
         assert!(f["question"].as_str().unwrap_or("").ends_with('?'));
     }
     // The seeds give known numbers too, so that a mistake shared by both sides shows.
-    assert_eq!(figure(&mirror, "dots_to_leads")["value"], share(4, 17));
+    assert_eq!(figure(&mirror, "dots_to_leads")["value"], share(4, 18));
     assert_eq!(figure(&mirror, "decisions_from_leads")["value"], share(1, 3));
     assert_eq!(figure(&mirror, "dissent")["value"], share(2, 4));
     assert_eq!(figure(&mirror, "against_leads")["value"], share(1, 2));
@@ -532,7 +532,7 @@ async fn every_figure_matches_what_the_seeds_say(backend: Backend) {
     assert!(team_page.contains(r#"href="/teams/ops/mirror""#));
     let (status, html) = browser.get_text("/teams/ops/mirror?quarter=2026Q4").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains(r#"data-figure="dots_to_leads">23.5 % (4 of 17)"#), "{html}");
+    assert!(html.contains(r#"data-figure="dots_to_leads">22.2 % (4 of 18)"#), "{html}");
     assert!(html.contains(r#"data-figure="dissent">50.0 % (2 of 4)"#));
     assert!(html.contains(r#"<svg"#));
     assert!(html.contains("cannot be known from what failforward stores"));
@@ -544,7 +544,7 @@ async fn every_figure_matches_what_the_seeds_say(backend: Backend) {
     let kim = team.api("kim");
     let (code, out, err) = cli(&app, kim, &["--team", "ops", "--quarter", "2026Q4"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("Dots on leads' cards: 23.5 % (4 of 17) against 28.6 % (2 of 7) of cards"), "{out}");
+    assert!(out.contains("Dots on leads' cards: 22.2 % (4 of 18) against 28.6 % (2 of 7) of cards"), "{out}");
     assert!(out.contains("2026-10: leads 1, members 1, named 2, anonymous 1"), "{out}");
     let (code, json_out, _) = cli(&app, kim, &["--team", "ops", "--quarter", "2026Q4", "--json"]);
     assert_eq!(code, 0);

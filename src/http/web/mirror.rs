@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{render, Layout};
 use crate::domain::experiments::Quarter;
-use crate::domain::mirror::{self, Mirror, MirrorShare};
+use crate::domain::mirror::{self, Mirror, MirrorFigure};
 use crate::domain::Team;
 use crate::http::charts::{bars, Bar};
 use crate::http::error::WebError;
@@ -35,19 +35,15 @@ struct MirrorPage {
     team: Team,
     view: Mirror,
     quarters: Vec<QuarterOption>,
-    /// One chart per figure (empty when it has nothing to draw), in the figures' order.
-    charts: Vec<String>,
+    figures: Vec<FigureRow>,
     months_chart: String,
     reveal_order_unknown: &'static str,
 }
 
-/// "40.0 % (2 of 5)", or a dash when the whole is empty.
-pub fn share_text(share: impl std::borrow::Borrow<MirrorShare>) -> String {
-    let share = share.borrow();
-    match share.percent {
-        Some(p) => format!("{p:.1} % ({} of {})", share.part, share.whole),
-        None => "—".to_owned(),
-    }
+/// A figure with its chart (empty when there is nothing to draw).
+struct FigureRow {
+    figure: MirrorFigure,
+    chart: String,
 }
 
 pub async fn show(
@@ -75,7 +71,7 @@ pub async fn show(
             selected: true,
         });
     }
-    let charts = view
+    let figures = view
         .reviews
         .figures
         .iter()
@@ -85,17 +81,17 @@ pub async fn show(
                 list.push(Bar {
                     label: f.title.clone(),
                     value: v.percent.unwrap_or(0.0),
-                    shown: share_text(v),
+                    shown: v.shown(),
                 });
             }
             if let Some(b) = &f.baseline {
                 list.push(Bar {
                     label: "Leads' share of all cards".to_owned(),
                     value: b.percent.unwrap_or(0.0),
-                    shown: share_text(b),
+                    shown: b.shown(),
                 });
             }
-            if list.is_empty() {
+            let chart = if list.is_empty() {
                 String::new()
             } else {
                 bars(
@@ -106,6 +102,10 @@ pub async fn show(
                     0.0,
                     100.0,
                 )
+            };
+            FigureRow {
+                figure: f.clone(),
+                chart,
             }
         })
         .collect();
@@ -152,7 +152,7 @@ pub async fn show(
         team: team.access.team().clone(),
         view,
         quarters,
-        charts,
+        figures,
         months_chart,
         reveal_order_unknown: mirror::REVEAL_ORDER_UNKNOWN,
     }))

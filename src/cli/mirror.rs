@@ -57,7 +57,11 @@ pub async fn run(args: MirrorArgs, flags: &ClientArgs) -> anyhow::Result<ExitCod
         print_json(&mirror)?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Dynamics mirror of {} for {}", args.team, text(&mirror, "quarter"));
+    println!(
+        "Dynamics mirror of {} for {}",
+        args.team,
+        text(&mirror, "quarter")
+    );
     let reviews = &mirror["reviews"];
     println!("\nReview sessions: {}", reviews["sessions"]);
     if let Some(reason) = reviews["withheld"].as_str() {

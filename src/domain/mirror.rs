@@ -292,7 +292,13 @@ fn review_mirror(input: &MirrorInput, min: usize) -> ReviewMirror {
             sessions: input.sessions.len() as u64,
             people: None,
             withheld: Some(too_few("people writing in review sessions", people, min)),
-            figures: vec![decisions_from_leads, dots_to_leads, dissent, against_leads, early],
+            figures: vec![
+                decisions_from_leads,
+                dots_to_leads,
+                dissent,
+                against_leads,
+                early,
+            ],
         };
     }
 
@@ -354,7 +360,11 @@ fn review_mirror(input: &MirrorInput, min: usize) -> ReviewMirror {
     let card_share = MirrorShare::of(lead_cards, cards);
     dissent.value = Some(MirrorShare::of(dissented, decisions));
     if non_leads < 2 {
-        for f in [&mut decisions_from_leads, &mut dots_to_leads, &mut against_leads] {
+        for f in [
+            &mut decisions_from_leads,
+            &mut dots_to_leads,
+            &mut against_leads,
+        ] {
             f.withheld = Some(LONE_NON_LEAD.to_owned());
         }
     } else {
@@ -368,7 +378,13 @@ fn review_mirror(input: &MirrorInput, min: usize) -> ReviewMirror {
         sessions: input.sessions.len() as u64,
         people: Some(people as u64),
         withheld: None,
-        figures: vec![decisions_from_leads, dots_to_leads, dissent, against_leads, early],
+        figures: vec![
+            decisions_from_leads,
+            dots_to_leads,
+            dissent,
+            against_leads,
+            early,
+        ],
     }
 }
 
@@ -425,7 +441,11 @@ fn loop_mirror(input: &MirrorInput, min: usize) -> LoopMirror {
             count(Logger::Anonymous),
         );
         out.months.push(LoggingMonth {
-            month: format!("{}-{:02}", month_start.year(), u8::from(month_start.month())),
+            month: format!(
+                "{}-{:02}",
+                month_start.year(),
+                u8::from(month_start.month())
+            ),
             leads: roles_shown.then_some(leads),
             members: roles_shown.then_some(members_n),
             named: leads + members_n,

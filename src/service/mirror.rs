@@ -24,8 +24,9 @@ impl Service {
     pub fn mirror_quarter(&self, raw: Option<&str>) -> ServiceResult<Quarter> {
         match raw.map(str::trim).filter(|r| !r.is_empty()) {
             None => Ok(Quarter::of(self.today().date())),
-            Some(raw) => mirror::parse_quarter(raw)
-                .map_err(|e| ServiceError::field("quarter", e.0)),
+            Some(raw) => {
+                mirror::parse_quarter(raw).map_err(|e| ServiceError::field("quarter", e.0))
+            }
         }
     }
 

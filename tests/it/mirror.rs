@@ -45,7 +45,11 @@ async fn team(app: &TestApp, leads: &[&'static str], members: &[&'static str]) -
     let (status, body) = first.post("/api/v1/teams", json!({"name": "Ops"})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     for who in leads.iter().skip(1).chain(members) {
-        let role = if leads.contains(who) { "lead" } else { "member" };
+        let role = if leads.contains(who) {
+            "lead"
+        } else {
+            "member"
+        };
         let (status, body) = first
             .post(
                 "/api/v1/teams/ops/members",
@@ -78,7 +82,13 @@ async fn ok(api: &Api, method: Method, path: &str, body: Value) -> Value {
 }
 
 async fn advance(api: &Api, base: &str, from: &str) {
-    ok(api, Method::POST, &format!("{base}/advance"), json!({"from": from})).await;
+    ok(
+        api,
+        Method::POST,
+        &format!("{base}/advance"),
+        json!({"from": from}),
+    )
+    .await;
 }
 
 /// Runs a whole session through the API, as people would.
@@ -97,7 +107,13 @@ async fn run_session(team: &Team, spec: &SessionSpec) {
     );
     for who in &spec.writers {
         if *who != spec.facilitator {
-            ok(team.api(who), Method::POST, &format!("{base}/participants"), json!({})).await;
+            ok(
+                team.api(who),
+                Method::POST,
+                &format!("{base}/participants"),
+                json!({}),
+            )
+            .await;
         }
     }
     advance(f, &base, "open_actions").await;
@@ -111,7 +127,13 @@ async fn run_session(team: &Team, spec: &SessionSpec) {
         .await;
     }
     for who in &spec.writers {
-        ok(team.api(who), Method::PUT, &format!("{base}/done"), json!({"done": true})).await;
+        ok(
+            team.api(who),
+            Method::PUT,
+            &format!("{base}/done"),
+            json!({"done": true}),
+        )
+        .await;
     }
     let (_, view) = f.get(&base).await;
     assert_eq!(view["phase"], "reveal", "{view}");
@@ -426,10 +448,7 @@ fn seeded_sessions() -> Vec<SessionSpec> {
                 ("kim", vec![("B: Bo's view", 1), ("B: Kim's view", 2)]),
                 ("lee", vec![("B: Kim's view", 1)]),
             ],
-            decisions: vec![
-                (Some("B: Bo's view"), vec!["lee", "mo"]),
-                (None, vec![]),
-            ],
+            decisions: vec![(Some("B: Bo's view"), vec!["lee", "mo"]), (None, vec![])],
         },
     ]
 }
@@ -473,7 +492,10 @@ async fn every_figure_matches_what_the_seeds_say(backend: Backend) {
     }
     // The seeds give known numbers too, so that a mistake shared by both sides shows.
     assert_eq!(figure(&mirror, "dots_to_leads")["value"], share(4, 18));
-    assert_eq!(figure(&mirror, "decisions_from_leads")["value"], share(1, 3));
+    assert_eq!(
+        figure(&mirror, "decisions_from_leads")["value"],
+        share(1, 3)
+    );
     assert_eq!(figure(&mirror, "dissent")["value"], share(2, 4));
     assert_eq!(figure(&mirror, "against_leads")["value"], share(1, 2));
     let early = figure(&mirror, "leads_shown_early");
@@ -532,7 +554,10 @@ async fn every_figure_matches_what_the_seeds_say(backend: Backend) {
     assert!(team_page.contains(r#"href="/teams/ops/mirror""#));
     let (status, html) = browser.get_text("/teams/ops/mirror?quarter=2026Q4").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains(r#"data-figure="dots_to_leads">22.2 % (4 of 18)"#), "{html}");
+    assert!(
+        html.contains(r#"data-figure="dots_to_leads">22.2 % (4 of 18)"#),
+        "{html}"
+    );
     assert!(html.contains(r#"data-figure="dissent">50.0 % (2 of 4)"#));
     assert!(html.contains(r#"<svg"#));
     assert!(html.contains("cannot be known from what failforward stores"));
@@ -544,9 +569,19 @@ async fn every_figure_matches_what_the_seeds_say(backend: Backend) {
     let kim = team.api("kim");
     let (code, out, err) = cli(&app, kim, &["--team", "ops", "--quarter", "2026Q4"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("Dots on leads' cards: 22.2 % (4 of 18) against 28.6 % (2 of 7) of cards"), "{out}");
-    assert!(out.contains("2026-10: leads 1, members 1, named 2, anonymous 1"), "{out}");
-    let (code, json_out, _) = cli(&app, kim, &["--team", "ops", "--quarter", "2026Q4", "--json"]);
+    assert!(
+        out.contains("Dots on leads' cards: 22.2 % (4 of 18) against 28.6 % (2 of 7) of cards"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2026-10: leads 1, members 1, named 2, anonymous 1"),
+        "{out}"
+    );
+    let (code, json_out, _) = cli(
+        &app,
+        kim,
+        &["--team", "ops", "--quarter", "2026Q4", "--json"],
+    );
     assert_eq!(code, 0);
     let parsed: Value = serde_json::from_str(&json_out).expect("json");
     assert_eq!(parsed, mirror);
@@ -622,7 +657,9 @@ fn numbers_in(mirror: &Value) -> usize {
     let figures = mirror["reviews"]["figures"].as_array().expect("figures");
     figures.iter().filter(|f| !f["value"].is_null()).count()
         + mirror["loops"]["months"].as_array().map_or(0, Vec::len)
-        + mirror["loops"]["days_to_log"].as_array().map_or(0, Vec::len)
+        + mirror["loops"]["days_to_log"]
+            .as_array()
+            .map_or(0, Vec::len)
 }
 
 async fn four_people_show_nothing_five_show_the_mirror(backend: Backend) {
@@ -650,8 +687,14 @@ async fn four_people_show_nothing_five_show_the_mirror(backend: Backend) {
     assert_eq!(mirror["reviews"]["people"], 5);
     assert!(mirror["reviews"]["withheld"].is_null());
     // One lead card of five, its one decision, 2 dots of 2 on Mo's card, one dissent.
-    assert_eq!(figure(&mirror, "decisions_from_leads")["value"], share(1, 1));
-    assert_eq!(figure(&mirror, "decisions_from_leads")["baseline"], share(1, 5));
+    assert_eq!(
+        figure(&mirror, "decisions_from_leads")["value"],
+        share(1, 1)
+    );
+    assert_eq!(
+        figure(&mirror, "decisions_from_leads")["baseline"],
+        share(1, 5)
+    );
     assert_eq!(figure(&mirror, "dots_to_leads")["value"], share(0, 2));
     assert_eq!(figure(&mirror, "dissent")["value"], share(1, 1));
     assert_eq!(mirror["loops"]["months"][1]["leads"], 1);
@@ -669,8 +712,7 @@ async fn floor_on_postgres() {
 }
 
 async fn a_lone_non_lead_is_never_singled_out(backend: Backend) {
-    let Some((app, team)) =
-        small_team(backend, &["lee", "lou", "lia", "lin"], &["mo"]).await
+    let Some((app, team)) = small_team(backend, &["lee", "lou", "lia", "lin"], &["mo"]).await
     else {
         return;
     };
@@ -686,7 +728,10 @@ async fn a_lone_non_lead_is_never_singled_out(backend: Backend) {
     assert_eq!(figure(&mirror, "dissent")["value"], share(1, 1));
     assert!(mirror["loops"]["roles_withheld"].as_str().is_some());
     for month in mirror["loops"]["months"].as_array().expect("months") {
-        assert!(month["leads"].is_null() && month["members"].is_null(), "{month}");
+        assert!(
+            month["leads"].is_null() && month["members"].is_null(),
+            "{month}"
+        );
     }
     assert_eq!(mirror["loops"]["months"][1]["named"], 5);
     let groups: Vec<&str> = mirror["loops"]["days_to_log"]

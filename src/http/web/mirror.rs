@@ -131,10 +131,7 @@ pub async fn show(
             shown: n.to_string(),
         })
         .collect();
-    let max = month_bars
-        .iter()
-        .map(|b| b.value)
-        .fold(1.0_f64, f64::max);
+    let max = month_bars.iter().map(|b| b.value).fold(1.0_f64, f64::max);
     let months_chart = if view.loops.withheld.is_some() {
         String::new()
     } else {

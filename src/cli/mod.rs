@@ -13,6 +13,7 @@ mod cv;
 mod experiments;
 mod lint;
 mod loops;
+mod mirror;
 mod search;
 mod transfer;
 mod webhooks;
@@ -65,6 +66,9 @@ enum Command {
     /// Search the loops, learnings, factors, actions and experiments you may see on a running
     /// server (uses --server and --token)
     Search(search::SearchArgs),
+    /// Show a team's dynamics mirror for a quarter on a running server (uses --server and
+    /// --token)
+    Mirror(mirror::MirrorArgs),
     /// Point out blame-laden wording in a text (exit 1 when there are findings, 2 on error)
     Lint(lint::LintArgs),
     /// Measure the blameless-language linter on a labelled corpus
@@ -191,6 +195,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cv(args) => cv::run(args, &cli.client).await,
         Command::Webhook(args) => webhooks::run(args, &cli.client).await,
         Command::Search(args) => search::run(args, &cli.client).await,
+        Command::Mirror(args) => mirror::run(args, &cli.client).await,
         Command::Lint(args) => Ok(lint::run(&args)),
         Command::LintEval(args) => Ok(lint::evaluate_corpus(&args)),
         Command::LintTrain(args) => Ok(lint::train(&args)),

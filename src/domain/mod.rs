@@ -15,6 +15,7 @@ pub mod health;
 pub mod html;
 pub mod ids;
 pub mod loops;
+pub mod mirror;
 pub mod people;
 pub mod postmortem;
 pub mod prose_time;

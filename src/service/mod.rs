@@ -18,6 +18,7 @@ pub mod held;
 pub mod lint;
 pub mod loops;
 pub mod memory;
+pub mod mirror;
 mod passwords;
 pub mod review;
 pub mod sealed;

@@ -13,6 +13,18 @@ pub use crate::domain::records::loops::{
     LoopRecord, LoopSummary, Review, StageChangeRecord, TimelineEventRecord, TypeOverride,
 };
 
+/// A failure loop as the dynamics mirror counts it: who logged it (a role, never a person, and
+/// nothing for an anonymous one) and its dates.
+#[derive(Debug, Clone)]
+pub struct LoopLogging {
+    pub anonymous: bool,
+    /// The author's role in the team now (`None` when anonymous or no longer a member).
+    pub author_is_lead: Option<bool>,
+    pub created_at: OffsetDateTime,
+    pub noticed_at: OffsetDateTime,
+    pub happened_at: Option<OffsetDateTime>,
+}
+
 /// Days are stored above bit 47 of a loop's `seq` (and of a SQLite full-text document id).
 pub(crate) const DAY_SHIFT: i64 = 1 << 47;
 

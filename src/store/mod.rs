@@ -642,6 +642,14 @@ pub trait LoopStore: Send + Sync {
     /// were given in. An addition or account whose loop no longer exists is skipped; a dismissal
     /// already stored is kept as it is.
     async fn write_anonymous_loops(&self, batch: &AnonymousBatch<'_>) -> StoreResult<()>;
+    /// The team's failure loops created in `[from, to)`, for the dynamics mirror: roles and
+    /// dates only, never an author.
+    async fn loop_logging(
+        &self,
+        team: TeamId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> StoreResult<Vec<loops::LoopLogging>>;
 }
 
 /// What the daily release of anonymous contributions writes (see `service::held`).

@@ -511,6 +511,38 @@ pub(super) async fn insert_factor(
 
 #[async_trait]
 impl LoopStore for ThisStore {
+    async fn loop_logging(
+        &self,
+        team: TeamId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> StoreResult<Vec<crate::store::loops::LoopLogging>> {
+        // The role is read only for named loops: an anonymous loop has no author to join.
+        let rows: Vec<(bool, Option<String>, i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT l.anonymous, m.role, l.created_at, l.noticed_at, l.happened_at \
+             FROM loops l LEFT JOIN memberships m \
+               ON NOT l.anonymous AND m.team_id = l.team_id AND m.user_id = l.author_id \
+             WHERE l.team_id = $1 AND l.kind = 'failure' AND l.created_at >= $2 AND l.created_at < $3",
+        )
+        .bind(team.to_string())
+        .bind(unix(from))
+        .bind(unix(to))
+        .fetch_all(self.reader())
+        .await
+        .map_err(err)?;
+        rows.into_iter()
+            .map(|(anonymous, role, created, noticed, happened)| {
+                Ok(crate::store::loops::LoopLogging {
+                    anonymous,
+                    author_is_lead: role.map(|r| r == "lead"),
+                    created_at: from_unix(created)?,
+                    noticed_at: from_unix(noticed)?,
+                    happened_at: from_unix_opt(happened)?,
+                })
+            })
+            .collect()
+    }
+
     async fn create_loop(&self, new: &LoopDraft) -> StoreResult<()> {
         self.write_new_loop(&NewLoop::number(new)).await
     }

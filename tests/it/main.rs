@@ -31,6 +31,7 @@ mod integrations;
 mod isolation;
 mod lint;
 mod loops;
+mod mirror;
 mod recurrence;
 mod review;
 mod review_board;

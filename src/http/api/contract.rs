@@ -623,6 +623,11 @@ pub fn rules() -> Vec<Rule> {
             json!({"pattern": OPTIONAL_DATE}),
         ),
         rule(Query("/api/v1/search", "stage"), json!({"pattern": STAGE})),
+        // `domain::mirror::parse_quarter`: a year from 2000 to 2200 and a quarter, "2026Q4".
+        rule(
+            Query("/api/v1/teams/{slug}/mirror", "quarter"),
+            json!({"pattern": "^(20[0-9]{2}|21[0-9]{2}|2200)-?[Qq][1-4]$"}),
+        ),
         rule(Query("/api/v1/search", "tag"), json!({"pattern": TAG})),
         rule(
             Query("/api/v1/teams/{slug}/loops", "tag"),

@@ -13,6 +13,7 @@ mod experiments;
 mod lint;
 mod loops;
 mod memory;
+mod mirror;
 mod review;
 mod teams;
 mod transfer;
@@ -232,6 +233,7 @@ pub fn routes() -> Router<AppState> {
             get(culture::fairness),
         )
         .route("/teams/{slug}/leaders-first", get(culture::leaders_first))
+        .route("/teams/{slug}/mirror", get(mirror::show))
         .route(
             "/teams/{slug}/reviews",
             get(review::list).post(review::start),
@@ -457,6 +459,7 @@ pub fn reference_routes() -> Router<AppState> {
         culture::recognise,
         culture::fairness,
         culture::leaders_first,
+        mirror::show,
         review::list,
         review::start,
         review::show,

@@ -13,6 +13,7 @@ mod integrations;
 mod invitations;
 mod loops;
 mod memory;
+mod mirror;
 mod overview;
 mod people;
 mod review;
@@ -254,6 +255,7 @@ pub fn routes() -> Router<AppState> {
             get(culture::recognition).post(culture::recognise),
         )
         .route("/teams/{slug}/recognition/fairness", get(culture::fairness))
+        .route("/teams/{slug}/mirror", get(mirror::show))
         .route(
             "/teams/{slug}/reviews",
             get(review::list).post(review::start),

@@ -383,7 +383,7 @@ story!(
         );
         assert_eq!(html.matches("<h1").count(), 1, "one page title: {html}");
         assert_eq!(
-            html.matches("Route queue alerts to the on-call rota")
+            html.matches("The queue grew for an hour before anyone looked")
                 .count(),
             1,
             "the closed board is not repeated under a summary"

@@ -623,10 +623,20 @@ pub fn rules() -> Vec<Rule> {
             json!({"pattern": OPTIONAL_DATE}),
         ),
         rule(Query("/api/v1/search", "stage"), json!({"pattern": STAGE})),
-        // `domain::mirror::parse_quarter`: a year from 2000 to 2200 and a quarter, "2026Q4".
+        // `domain::mirror::parse_quarter`: a year from 2000 to 2200 and a quarter, "2026Q4";
+        // empty reads as absent (the current quarter).
         rule(
             Query("/api/v1/teams/{slug}/mirror", "quarter"),
-            json!({"pattern": "^(20[0-9]{2}|21[0-9]{2}|2200)-?[Qq][1-4]$"}),
+            json!({"pattern": "^((20[0-9]{2}|21[0-9]{2}|2200)-?[Qq][1-4])?$"}),
+        ),
+        // `service::audit`: 1 to 10,000 entries.
+        rule(
+            Query("/api/v1/audit", "limit"),
+            json!({"minimum": 1, "maximum": 10000}),
+        ),
+        rule(
+            Query("/api/v1/audit/export", "limit"),
+            json!({"minimum": 1, "maximum": 10000}),
         ),
         rule(Query("/api/v1/search", "tag"), json!({"pattern": TAG})),
         rule(

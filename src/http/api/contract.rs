@@ -570,6 +570,14 @@ fn word<'a>(words: impl Iterator<Item = &'a str>) -> String {
 pub fn rules() -> Vec<Rule> {
     use serde_json::json;
     use Target::*;
+    let audit_actions = format!(
+        r"^\s*({})?\s*$",
+        crate::domain::audit::AuditAction::ALL
+            .iter()
+            .map(|action| action.as_str().replace('.', r"\."))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
     let rule = |target, keywords| Rule {
         target,
         keywords,
@@ -628,6 +636,15 @@ pub fn rules() -> Vec<Rule> {
         rule(
             Query("/api/v1/teams/{slug}/mirror", "quarter"),
             json!({"pattern": "^((20[0-9]{2}|21[0-9]{2}|2200)-?[Qq][1-4])?$"}),
+        ),
+        // `service::audit`: one audited action's name, or nothing.
+        rule(
+            Query("/api/v1/audit", "action"),
+            json!({"pattern": audit_actions.clone()}),
+        ),
+        rule(
+            Query("/api/v1/audit/export", "action"),
+            json!({"pattern": audit_actions}),
         ),
         // `service::audit`: 1 to 10,000 entries.
         rule(

@@ -37,7 +37,7 @@ pub struct AuditQuery {
 }
 
 /// One entry as exports (CSV columns, JSON fields) and the API write it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditLine {
     pub id: String,
     /// RFC 3339, UTC.

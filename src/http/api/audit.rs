@@ -50,60 +50,24 @@ pub struct AuditExportParams {
     pub format: Option<String>,
 }
 
-/// One audit entry.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditEntryOut {
-    pub id: String,
-    /// RFC 3339.
-    pub occurred_at: String,
-    /// None for the server itself and the operator's commands.
-    pub actor_id: Option<String>,
-    pub actor_email: Option<String>,
-    pub action: String,
-    pub target: String,
-    pub detail: String,
-    /// On sign-ins only: the SHA-256 of the client address that sign-in throttling keeps.
-    pub address_hash: Option<String>,
-}
-
-impl From<AuditLine> for AuditEntryOut {
-    fn from(line: AuditLine) -> Self {
-        Self {
-            id: line.id,
-            occurred_at: line.occurred_at,
-            actor_id: line.actor_id,
-            actor_email: line.actor_email,
-            action: line.action,
-            target: line.target,
-            detail: line.detail,
-            address_hash: line.address_hash,
-        }
-    }
-}
-
 /// The audit log, newest first (organisation admins only). Nothing done anonymously is in it.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
-    responses((status = 200, body = Vec<AuditEntryOut>),
+    responses((status = 200, body = Vec<AuditLine>),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(state): State<AppState>,
     ApiUser(actor): ApiUser,
     Query(params): Query<AuditParams>,
-) -> Result<Json<Vec<AuditEntryOut>>, ApiError> {
+) -> Result<Json<Vec<AuditLine>>, ApiError> {
     let entries = state.service.audit_log(&actor, &params.into()).await?;
-    Ok(Json(
-        entries
-            .into_iter()
-            .map(|record| AuditEntryOut::from(AuditLine::from(record)))
-            .collect(),
-    ))
+    Ok(Json(entries.into_iter().map(AuditLine::from).collect()))
 }
 
 /// The audit log as a file (JSON or CSV); the export is itself recorded in the log.
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditParams, AuditExportParams),
-    responses((status = 200, description = "The entries as a JSON array (the fields of `AuditEntryOut`) or CSV with those columns",
-            content((Vec<AuditEntryOut> = "application/json"), (String = "text/csv"))),
+    responses((status = 200, description = "The entries as a JSON array (the fields of `AuditLine`) or CSV with those columns",
+            content((Vec<AuditLine> = "application/json"), (String = "text/csv"))),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn export(

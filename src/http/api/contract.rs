@@ -646,6 +646,23 @@ pub fn rules() -> Vec<Rule> {
             Query("/api/v1/audit/export", "action"),
             json!({"pattern": audit_actions}),
         ),
+        // `service::audit`: the first and last day included, or nothing.
+        rule(
+            Query("/api/v1/audit", "from"),
+            json!({"pattern": OPTIONAL_DATE}),
+        ),
+        rule(
+            Query("/api/v1/audit", "until"),
+            json!({"pattern": OPTIONAL_DATE}),
+        ),
+        rule(
+            Query("/api/v1/audit/export", "from"),
+            json!({"pattern": OPTIONAL_DATE}),
+        ),
+        rule(
+            Query("/api/v1/audit/export", "until"),
+            json!({"pattern": OPTIONAL_DATE}),
+        ),
         // `service::audit`: 1 to 10,000 entries.
         rule(
             Query("/api/v1/audit", "limit"),

@@ -54,6 +54,11 @@ audit_actions! {
     /// An admin ended every session and token of someone.
     SessionsEndedByAdmin => "session.ended_by_admin",
     PasswordChanged => "password.changed",
+    /// The organisation and its first admin, through the set-up page (the admin is the actor)
+    /// or the operator's command (no actor).
+    OrganisationCreated => "organisation.created",
+    /// An account made by the operator's `admin create-user` (no actor).
+    UserCreated => "user.created",
     AdminGranted => "admin.granted",
     AdminWithdrawn => "admin.withdrawn",
     MemberAdded => "member.added",

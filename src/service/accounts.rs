@@ -146,9 +146,21 @@ impl Service {
             is_admin: true,
             created_at: self.now(),
         };
+        let entry = self.audit_entry(
+            Some(admin.id),
+            AuditAction::OrganisationCreated,
+            format!("user {}", admin.email),
+            format!("organisation {organisation_name}, first admin, through the set-up page"),
+        );
         match self
             .store
-            .complete_setup(&secrets::hash(setup_token), self.now(), &organisation_name, &admin)
+            .complete_setup(
+                &secrets::hash(setup_token),
+                self.now(),
+                &organisation_name,
+                &admin,
+                &entry,
+            )
             .await
         {
             Ok(()) => {}
@@ -652,9 +664,15 @@ impl Service {
             self.store
                 .replace_setup_token(&secret.hash, self.now() + self.policy.setup_link_valid_for)
                 .await?;
+            let entry = self.audit_entry(
+                None,
+                AuditAction::OrganisationCreated,
+                format!("user {}", user.email),
+                format!("organisation {org_name}, first admin, by the operator's command"),
+            );
             return match self
                 .store
-                .complete_setup(&secret.hash, self.now(), &org_name, &user)
+                .complete_setup(&secret.hash, self.now(), &org_name, &user, &entry)
                 .await
             {
                 Ok(()) => Ok(User {
@@ -678,7 +696,17 @@ impl Service {
             is_admin,
             created_at: self.now(),
         };
-        match self.store.create_user(&user).await {
+        let entry = self.audit_entry(
+            None,
+            AuditAction::UserCreated,
+            format!("user {}", user.email),
+            if is_admin {
+                "admin, by the operator's command"
+            } else {
+                "by the operator's command"
+            },
+        );
+        match self.store.create_user(&user, &entry).await {
             Ok(()) => Ok(User {
                 id: user.id,
                 email: user.email,

@@ -15,7 +15,7 @@ use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::domain::events::EventKind;
 use crate::domain::webhooks::{self, SigningSecret, SECRET_BYTES};
 use crate::domain::{EventId, RecordId, TeamId};
-use crate::store::webhooks::{AttemptOutcome, NewSubscription, SubscriptionRecord};
+use crate::store::webhooks::{AttemptOutcome, AutoDisable, NewSubscription, SubscriptionRecord};
 
 /// A line of the delivery log, as the store reads it.
 pub use crate::store::webhooks::AttemptRecord;
@@ -421,11 +421,17 @@ impl Service {
             .then_some(outgoing.failing_since)
             .flatten()
             .filter(|since| now - *since >= DISABLE_AFTER)
-            .map(|since| {
-                format!(
+            .map(|since| AutoDisable {
+                reason: format!(
                     "switched off: every delivery has failed since {} UTC; fix the receiver and switch it on again",
                     since.date()
-                )
+                ),
+                audit: self.audit_entry(
+                    None,
+                    AuditAction::WebhookDisabled,
+                    format!("webhook {}", outgoing.subscription),
+                    format!("{} (every delivery failed since {} UTC)", outgoing.url, since.date()),
+                ),
             });
         let excerpt: String = answer.text.chars().take(EXCERPT_MAX).collect();
         self.store

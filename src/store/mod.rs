@@ -392,10 +392,12 @@ pub trait PeopleStore: Send + Sync {
         now: OffsetDateTime,
         organisation_name: &str,
         admin: &NewUser,
+        audit: &AuditEntry,
     ) -> StoreResult<()>;
 
     // --- accounts ---
-    async fn create_user(&self, user: &NewUser) -> StoreResult<()>;
+    /// Creates an account (the operator's `admin create-user`), with its audit entry.
+    async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> StoreResult<()>;
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     /// The account and its password hash, for signing in.

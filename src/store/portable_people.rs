@@ -164,6 +164,7 @@ impl PeopleStore for ThisStore {
         now: OffsetDateTime,
         organisation_name: &str,
         admin: &NewUser,
+        audit: &AuditEntry,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         let consumed =
@@ -190,6 +191,7 @@ impl PeopleStore for ThisStore {
             return Err(StoreError::NotFound);
         }
         insert_user(&mut *tx, admin).await?;
+        insert_audit(&mut *tx, audit).await?;
         sqlx::query("DELETE FROM setup_tokens")
             .execute(&mut *tx)
             .await
@@ -197,8 +199,11 @@ impl PeopleStore for ThisStore {
         tx.commit().await.map_err(err)
     }
 
-    async fn create_user(&self, user: &NewUser) -> StoreResult<()> {
-        insert_user(self.writer(), user).await
+    async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        insert_user(&mut *tx, user).await?;
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)
     }
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {

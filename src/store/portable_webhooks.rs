@@ -426,15 +426,21 @@ impl WebhookStore for ThisStore {
             .await
             .map_err(err)?;
         }
-        if let Some(reason) = &outcome.disable {
-            sqlx::query(
-                "UPDATE webhook_subscriptions SET enabled = FALSE, disabled_reason = $1 WHERE id = $2",
+        if let Some(disable) = &outcome.disable {
+            // Only the attempt that switches it off is audited: later ones find it off already.
+            let switched = sqlx::query(
+                "UPDATE webhook_subscriptions SET enabled = FALSE, disabled_reason = $1 \
+                 WHERE id = $2 AND enabled = TRUE",
             )
-            .bind(reason)
+            .bind(&disable.reason)
             .bind(outcome.subscription.to_string())
             .execute(&mut *tx)
             .await
-            .map_err(err)?;
+            .map_err(err)?
+            .rows_affected();
+            if switched > 0 {
+                insert_audit(&mut *tx, &disable.audit).await?;
+            }
         }
         tx.commit().await.map_err(err)
     }

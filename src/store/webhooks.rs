@@ -2,6 +2,7 @@
 
 use time::OffsetDateTime;
 
+use crate::domain::audit::AuditEntry;
 use crate::domain::{EventId, RecordId, TeamId, UserId};
 
 /// A subscription to be written; its secret comes sealed with the server key.
@@ -56,8 +57,16 @@ pub struct AttemptOutcome {
     /// `None` once delivered or given up; otherwise when to try again.
     pub retry_at: Option<OffsetDateTime>,
     pub delivered: bool,
-    /// Switch the subscription off, with this reason (sustained failure).
-    pub disable: Option<String>,
+    /// Switch the subscription off (sustained failure).
+    pub disable: Option<AutoDisable>,
+}
+
+/// A subscription switched off by the server itself: the reason its owners read, and the audit
+/// entry (no actor) written only when this attempt is the one that switches it off.
+#[derive(Debug, Clone)]
+pub struct AutoDisable {
+    pub reason: String,
+    pub audit: AuditEntry,
 }
 
 /// One line of a subscription's delivery log.

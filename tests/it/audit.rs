@@ -289,6 +289,16 @@ story!(
         // operator's path (no actor).
         assert_eq!(count(&all, "sign_in.succeeded", Some(ADA)), 1);
         assert_eq!(count(&all, "token.created", None), 2);
+        // The organisation came from Ada's set-up page; Lee and Mo from the operator's command.
+        assert_eq!(count(&all, "organisation.created", Some(ADA)), 1);
+        let made: Vec<&str> = all
+            .iter()
+            .filter(|e| e["action"] == "user.created" && e["actor_email"].is_null())
+            .filter_map(|e| e["target"].as_str())
+            .collect();
+        assert_eq!(made.len(), 2, "{made:?}");
+        assert!(made.contains(&format!("user {LEE}").as_str()), "{made:?}");
+        assert!(made.contains(&format!("user {MO}").as_str()), "{made:?}");
         let failed = all
             .iter()
             .find(|e| e["action"] == "sign_in.failed" && e["actor_email"] == LEE)
@@ -615,3 +625,113 @@ async fn old_entries_are_deleted_after_the_retention_sqlite() {
 async fn old_entries_are_deleted_after_the_retention_postgres() {
     retention(Backend::Postgres).await;
 }
+
+/// Runs `failforward audit …` against the app with `token`, without the environment's settings.
+fn audit_cli(app: &TestApp, token: &str, args: &[&str]) -> (i32, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_failforward"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FAILFORWARD_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .args(["--server", &app.address, "--token", token, "audit"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+story!(
+    the_cli_lists_and_exports_the_log_for_admins_alone,
+    |app: TestApp| async move {
+        app.create_user(ADA, "Ada Admin", true).await;
+        app.create_user(MO, "Mo Member", false).await;
+        let ada = app.token_for(ADA).await;
+        let mo = app.token_for(MO).await;
+        let (status, _) = ada
+            .post("/api/v1/tokens", json!({"name": "deploy bot"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        // The listing, filtered by action: the token Ada made, with her as the actor.
+        let (code, out, err) = audit_cli(
+            &app,
+            &ada.token,
+            &["list", "--action", "token.created", "--limit", "50"],
+        );
+        assert_eq!(code, 0, "{err}");
+        let lines: Vec<&str> = out.lines().filter(|l| l.contains("deploy bot")).collect();
+        assert_eq!(lines.len(), 1, "{out}");
+        assert!(
+            lines[0].contains("token.created") && lines[0].contains(ADA),
+            "{out}"
+        );
+        assert!(
+            !out.contains("sign_in"),
+            "the action filter was not applied: {out}"
+        );
+
+        // JSON output agrees with the API.
+        let (code, out, err) = audit_cli(&app, &ada.token, &["list", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let listed: Value = serde_json::from_str(&out).expect("JSON");
+        assert_eq!(listed, Value::Array(entries(&ada).await));
+        assert!(
+            count(
+                listed.as_array().expect("a list"),
+                "token.created",
+                Some(ADA)
+            ) >= 1
+        );
+
+        // The CSV export goes to a file, and is itself recorded.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("audit.csv");
+        let path = file.to_str().expect("utf-8 path");
+        let (code, _, err) = audit_cli(
+            &app,
+            &ada.token,
+            &[
+                "export",
+                "--format",
+                "csv",
+                "--action",
+                "token.created",
+                "-o",
+                path,
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        let csv = std::fs::read_to_string(&file).expect("written");
+        let mut rows = csv.lines();
+        assert!(
+            rows.next().expect("a header").starts_with("id,occurred_at"),
+            "{csv}"
+        );
+        assert!(rows.any(|row| row.contains("deploy bot")), "{csv}");
+        assert_eq!(count(&entries(&ada).await, "audit.exported", Some(ADA)), 1);
+
+        // A member is refused by the server; malformed filters are refused before any request.
+        let (code, out, err) = audit_cli(&app, &mo.token, &["list"]);
+        assert_ne!(code, 0, "{out}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        for (args, flag) in [
+            (vec!["list", "--action", "loop.logged"], "--action"),
+            (vec!["list", "--from", "2026-13-01"], "--from"),
+            (vec!["export", "--until", "yesterday"], "--until"),
+            (vec!["list", "--limit", "0"], "--limit"),
+            (vec!["export", "--format", "xml"], "--format"),
+        ] {
+            let (code, _, err) = audit_cli(&app, &ada.token, &args);
+            assert_ne!(code, 0, "{args:?}");
+            assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+            assert!(err.contains(flag), "{args:?}: {err}");
+        }
+    }
+);

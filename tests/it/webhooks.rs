@@ -652,3 +652,77 @@ async fn old_deliveries_are_deleted_after_the_retention_sqlite() {
 async fn old_deliveries_are_deleted_after_the_retention_postgres() {
     retention(Backend::Postgres).await;
 }
+
+/// A subscription whose deliveries fail for a day is switched off by the server, once, with the
+/// reason on the subscription and one audit entry that names no actor.
+async fn sustained_failure_switches_off(backend: Backend) {
+    let clock = SetClock::starting_now();
+    let Some(app) = TestApp::spawn_with_clock_and(backend, clock.clone(), |settings| {
+        settings.policy.webhooks_allow_private = true;
+    })
+    .await
+    else {
+        return;
+    };
+    let (lee, mo) = team(&app).await;
+    let root = app.token_for("root@example.org").await;
+    let (url, mut received) = receiver(usize::MAX).await;
+    let (status, created) = lee
+        .post(
+            "/api/v1/teams/ops/webhooks",
+            json!({"url": url, "event_types": ["loop.logged"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let webhook = created["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/teams/ops/webhooks/{webhook}/attempts");
+    let switched_off = |listed: &Value| {
+        listed[0]["enabled"] == false
+            && listed[0]["disabled_reason"]
+                .as_str()
+                .is_some_and(|why| why.contains("every delivery has failed since"))
+    };
+
+    log_loop(&mo, "Slow search").await;
+    next(&mut received).await;
+    logged_attempts(&lee, &path, 1).await;
+    // Within the day it stays on; a day and an hour after the first failure, the next failed
+    // attempt switches it off.
+    let (_, listed) = lee.get("/api/v1/teams/ops/webhooks").await;
+    assert_eq!(listed[0]["enabled"], true, "{listed}");
+    clock.advance(time::Duration::hours(25));
+    next(&mut received).await;
+    logged_attempts(&lee, &path, 2).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, listed) = lee.get("/api/v1/teams/ops/webhooks").await;
+        if switched_off(&listed) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not switched off: {listed}"
+        );
+        tokio::task::yield_now().await;
+    }
+
+    let (status, audit) = root.get("/api/v1/audit?action=webhook.disabled").await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    let entries = audit.as_array().expect("a list");
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert!(entries[0]["actor_id"].is_null() && entries[0]["actor_email"].is_null());
+    assert_eq!(entries[0]["target"], format!("webhook {webhook}"));
+    assert!(entries[0]["detail"]
+        .as_str()
+        .is_some_and(|d| d.starts_with(url.as_str()) && d.contains("failed since")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_of_failures_switches_a_webhook_off_and_audits_it_sqlite() {
+    sustained_failure_switches_off(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_of_failures_switches_a_webhook_off_and_audits_it_postgres() {
+    sustained_failure_switches_off(Backend::Postgres).await;
+}

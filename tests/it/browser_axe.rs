@@ -1,8 +1,9 @@
-//! axe-core (vendored in `tests/vendor/axe-core`, MPL-2.0) finds no accessibility violation on
-//! the pages issue 19 touched — "My work", the dashboards and their charts, the pulse, the
-//! experiments' budget lines, the team's pages and its integrations (webhooks, a delivery log, the alert
-//! intake; issue 21), the import page, the capture form and the
-//! error page — at 1280 px and at 390 px wide, with data on every page.
+//! axe-core (vendored in `tests/vendor/axe-core`, MPL-2.0) finds no accessibility violation at
+//! 1280 px and at 390 px wide: on every page of the product, as a visitor, a team's lead and an
+//! admin (the pages `browser_csp` seeds), and with fuller data on the pages issue 19 touched —
+//! "My work", the dashboards and their charts, the pulse, the experiments' budget lines, the
+//! integrations (webhooks, a delivery log, the alert intake), the import page, the capture form
+//! and the error page.
 //!
 //! The script is handed to the page through WebDriver, which the page's Content-Security-Policy
 //! does not govern; the pages themselves still load no script of ours but their own.
@@ -200,6 +201,82 @@ story!(
             }
         }
         admin.close().await.expect("close");
+        assert!(
+            found.is_empty(),
+            "axe found violations:\n{}",
+            found.join("\n")
+        );
+    }
+);
+
+/// Opens each page at the window's size and collects axe's violations, and any page that
+/// answered with the error page (it would prove nothing about itself).
+async fn axe_walk(browser: &Client, app: &TestApp, who: &str, pages: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for page in pages {
+        browser
+            .goto(&app.url(page))
+            .await
+            .unwrap_or_else(|e| panic!("{who} opens {page}: {e}"));
+        if let Ok(status) = browser
+            .find(fantoccini::Locator::Css("p.status-code"))
+            .await
+        {
+            let status = status.text().await.unwrap_or_default();
+            found.push(format!("{who} on {page}: the error page ({status})"));
+        }
+        for violation in violations(browser).await {
+            found.push(format!("{who} on {page}: {violation}"));
+        }
+    }
+    found
+}
+
+story!(
+    every_page_passes_axe_at_1280_and_390_px,
+    |app: TestApp| async move {
+        let Some(mut driver) = Driver::start().await else {
+            return;
+        };
+        let sizes = [(1280, 900), (390, 844)];
+        let mut found = Vec::new();
+        // Before anyone has an account: the set-up page; then, seeded, the visitor's pages.
+        let visitor = driver.session().await;
+        let setup = app.setup_link.clone().expect("set-up link");
+        let setup_path = setup.trim_start_matches(&app.address).to_owned();
+        for (width, height) in sizes {
+            visitor.set_window_size(width, height).await.expect("size");
+            let at = format!("visitor, {width} px");
+            found.extend(axe_walk(&visitor, &app, &at, std::slice::from_ref(&setup_path)).await);
+        }
+        let mut pages = crate::browser_csp::seed_every_page(&app).await;
+        // `/api/docs` is Swagger UI as its project ships it (utoipa-swagger-ui): axe finds its
+        // contrast, an unlabelled URL box and nested controls, which are that project's to fix;
+        // every page of ours is walked.
+        for list in [&mut pages.anonymous, &mut pages.team] {
+            list.retain(|page| page != "/api/docs");
+        }
+        for (width, height) in sizes {
+            visitor.set_window_size(width, height).await.expect("size");
+            let at = format!("visitor, {width} px");
+            found.extend(axe_walk(&visitor, &app, &at, &pages.anonymous).await);
+        }
+        visitor.close().await.expect("close");
+
+        // The lead sees every team page; the admin the organisation's pages besides.
+        let lead_pages: Vec<String> = pages.team.iter().chain(&pages.lead_only).cloned().collect();
+        for (who, email, visited) in [
+            ("lead", "lee@example.org", &lead_pages),
+            ("admin", "root@example.org", &pages.admin),
+        ] {
+            let browser = sign_in(&mut driver, &app, email).await;
+            for (width, height) in sizes {
+                browser.set_window_size(width, height).await.expect("size");
+                let at = format!("{who}, {width} px");
+                found.extend(axe_walk(&browser, &app, &at, visited).await);
+            }
+            browser.close().await.expect("close");
+        }
         assert!(
             found.is_empty(),
             "axe found violations:\n{}",

@@ -74,7 +74,7 @@ async fn visit_all(
     found
 }
 
-async fn sign_in(driver: &mut Driver, app: &TestApp, email: &str) -> Client {
+pub(crate) async fn sign_in(driver: &mut Driver, app: &TestApp, email: &str) -> Client {
     let browser = driver.session().await;
     browser.goto(&app.url("/login")).await.expect("login");
     fill(&browser, "email", email).await;
@@ -84,18 +84,23 @@ async fn sign_in(driver: &mut Driver, app: &TestApp, email: &str) -> Client {
     browser
 }
 
-story!(no_page_logs_a_csp_violation, |app: TestApp| async move {
-    let Some(mut driver) = Driver::start().await else {
-        return;
-    };
-    let mut found = Vec::new();
+/// The pages of a team "ops" seeded so that each shows something: who sees which.
+pub(crate) struct EveryPage {
+    /// Pages a visitor opens without signing in (an invitation, a reporter's link, sign-in).
+    pub(crate) anonymous: Vec<String>,
+    /// Pages every member of the team opens.
+    pub(crate) team: Vec<String>,
+    /// Pages only the team's leads (and admins) open.
+    pub(crate) lead_only: Vec<String>,
+    /// Pages only organisation admins open.
+    pub(crate) admin: Vec<String>,
+}
 
-    // Before anyone has an account: the set-up page, then the sign-in page.
-    let visitor = driver.session().await;
-    let setup = app.setup_link.clone().expect("set-up link");
-    let setup_path = setup.trim_start_matches(&app.address).to_owned();
-    found.extend(visit_all(&driver, &visitor, &app, "visitor", &[setup_path]).await);
-
+/// Seeds accounts (root@ an admin, lee@ the lead of "ops", mo@ a member, five more members) and
+/// something for every page: a loop (and an anonymous one, for the reporter page), an
+/// experiment, a review under way, a closed pulse round (its charts), a recognition, an open
+/// invitation, a published failure CV, a webhook of the organisation.
+pub(crate) async fn seed_every_page(app: &TestApp) -> EveryPage {
     app.create_user("root@example.org", "Root Admin", true)
         .await;
     app.create_user("lee@example.org", "Lee Lead", false).await;
@@ -105,6 +110,7 @@ story!(no_page_logs_a_csp_violation, |app: TestApp| async move {
     let mo = app.token_for("mo@example.org").await;
     lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
     let (_, mo_user) = mo.get("/api/v1/me").await;
+    let mo_id = mo_user["id"].as_str().expect("mo's id").to_owned();
     for email in ["mo@example.org", "root@example.org"] {
         lee.post(
             "/api/v1/teams/ops/members",
@@ -112,10 +118,6 @@ story!(no_page_logs_a_csp_violation, |app: TestApp| async move {
         )
         .await;
     }
-
-    // Something on every page: a loop (and an anonymous one, for the reporter page), an
-    // experiment, a review under way, a closed pulse round (its charts), a recognition, an
-    // open invitation.
     let (_, a_loop) = mo
         .post(
             "/api/v1/teams/ops/loops",
@@ -189,7 +191,7 @@ story!(no_page_logs_a_csp_violation, |app: TestApp| async move {
     .await;
     lee.post(
         "/api/v1/teams/ops/recognitions",
-        json!({"receiver_id": mo_user["id"], "behaviour": "Paired on the outage", "impact": "It ended an hour sooner"}),
+        json!({"receiver_id": mo_id, "behaviour": "Paired on the outage", "impact": "It ended an hour sooner"}),
     )
     .await;
     let (status, invitation) = root
@@ -201,28 +203,37 @@ story!(no_page_logs_a_csp_violation, |app: TestApp| async move {
         .expect("invitation link")
         .trim_start_matches(&app.address)
         .to_owned();
+    let (status, published) = mo
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/me/cv/visibility",
+            Some(json!({"published": true})),
+        )
+        .await;
+    assert!(status.is_success(), "{published}");
+    let (status, hook) = root
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": "https://hooks.example.org/organisation", "event_types": ["loop.logged"]}),
+        )
+        .await;
+    assert!(status.is_success(), "{hook}");
+    let org_hook = hook["id"].as_str().expect("webhook").to_owned();
 
-    let anonymous_pages = [
-        "/login".to_owned(),
-        invite.clone(),
-        reporter,
-        "/api/docs".to_owned(),
-    ];
-    found.extend(visit_all(&driver, &visitor, &app, "visitor", &anonymous_pages).await);
-    visitor.close().await.expect("close");
-
-    let team_pages: Vec<String> = [
+    let team = [
         "/",
         "/teams",
         "/teams/ops",
         "/teams/ops/data",
-        "/teams/ops/settings",
         "/teams/ops/members",
         "/account",
+        "/account/sessions",
+        "/me/cv",
         "/log",
         "/teams/ops/loops",
         "/teams/ops/loops/new",
         "/teams/ops/health",
+        "/teams/ops/mirror",
         "/search?q=disk",
         "/library",
         "/health",
@@ -230,7 +241,6 @@ story!(no_page_logs_a_csp_violation, |app: TestApp| async move {
         "/teams/ops/experiments/new",
         "/teams/ops/pulse",
         "/teams/ops/recognition",
-        "/teams/ops/recognition/fairness",
         "/teams/ops/reviews",
         "/api/docs",
     ]
@@ -243,10 +253,50 @@ story!(no_page_logs_a_csp_violation, |app: TestApp| async move {
         format!("/teams/ops/pulse/{round_id}"),
         // The live board: htmx and its event stream run on this page.
         format!("/teams/ops/reviews/{review_id}"),
+        format!("/people/{mo_id}/cv"),
         invite.clone(),
     ])
     .collect();
-    let admin_pages = ["/people", "/people/lint"].map(str::to_owned);
+    EveryPage {
+        anonymous: vec![
+            "/login".to_owned(),
+            invite,
+            reporter,
+            "/api/docs".to_owned(),
+        ],
+        team,
+        lead_only: [
+            "/teams/ops/settings",
+            "/teams/ops/recognition/fairness",
+            "/teams/ops/integrations",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        admin: vec![
+            "/people".to_owned(),
+            "/people/lint".to_owned(),
+            "/people/audit".to_owned(),
+            "/people/webhooks".to_owned(),
+            format!("/people/webhooks/{org_hook}"),
+        ],
+    }
+}
+
+story!(no_page_logs_a_csp_violation, |app: TestApp| async move {
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let mut found = Vec::new();
+
+    // Before anyone has an account: the set-up page, then the sign-in page.
+    let visitor = driver.session().await;
+    let setup = app.setup_link.clone().expect("set-up link");
+    let setup_path = setup.trim_start_matches(&app.address).to_owned();
+    found.extend(visit_all(&driver, &visitor, &app, "visitor", &[setup_path]).await);
+
+    let pages = seed_every_page(&app).await;
+    found.extend(visit_all(&driver, &visitor, &app, "visitor", &pages.anonymous).await);
+    visitor.close().await.expect("close");
 
     for (who, email) in [
         ("member", "mo@example.org"),
@@ -256,16 +306,14 @@ story!(no_page_logs_a_csp_violation, |app: TestApp| async move {
         let browser = sign_in(&mut driver, &app, email).await;
         found.extend(csp_violations(&driver, &browser).await);
         // A member is refused the team's settings and the fairness view; the lead shows them.
-        let lead_only = ["/teams/ops/settings", "/teams/ops/recognition/fairness"];
-        let pages: Vec<String> = team_pages
-            .iter()
-            .filter(|page| who != "member" || !lead_only.contains(&page.as_str()))
-            .cloned()
-            .collect();
-        found.extend(visit_all(&driver, &browser, &app, who, &pages).await);
-        if who == "admin" {
-            found.extend(visit_all(&driver, &browser, &app, who, &admin_pages).await);
+        let mut visited = pages.team.clone();
+        if who != "member" {
+            visited.extend(pages.lead_only.iter().cloned());
         }
+        if who == "admin" {
+            visited.extend(pages.admin.iter().cloned());
+        }
+        found.extend(visit_all(&driver, &browser, &app, who, &visited).await);
         // Typing into the new-loop form asks for similar loops and writing hints (htmx).
         browser
             .goto(&app.url("/teams/ops/loops/new"))

@@ -32,7 +32,10 @@ pub struct RoundView {
     pub comments: Option<Vec<String>>,
     /// Why results are not shown, when they are not.
     pub withheld: Option<String>,
-    /// Responses per member at opening, when results are shown.
+    /// How many people could answer: the members when it opened, or more when people joined
+    /// while it was open (they may answer too), and never fewer than answered.
+    pub could_answer: i64,
+    /// Responses per person who could answer, when results are shown.
     pub response_rate: Option<f64>,
 }
 
@@ -199,9 +202,14 @@ impl Service {
             });
             (pulse_result(&answers, min), comments, None)
         };
+        // Members now stand in for those who joined during the round; a member who left after
+        // answering is still counted through the responses.
+        let could_answer = record
+            .members_at_open
+            .max(self.store.member_count(access.team().id).await?)
+            .max(record.responses);
         let response_rate = results.as_ref().and_then(|_| {
-            (record.members_at_open > 0)
-                .then(|| record.responses as f64 / record.members_at_open as f64)
+            (could_answer > 0).then(|| record.responses as f64 / could_answer as f64)
         });
         Ok(RoundView {
             can_answer: open && !answered_by_me && access.is_member(),
@@ -210,6 +218,7 @@ impl Service {
             results,
             comments,
             withheld,
+            could_answer,
             response_rate,
             record,
         })
@@ -389,7 +398,7 @@ impl Service {
     /// answer, never a comment.
     pub async fn pulse_csv(&self, access: &TeamAccess) -> ServiceResult<String> {
         let mut csv = String::from(
-            "round_closes_on,responses,members_at_open,response_rate,team_score,spread",
+            "round_closes_on,responses,members_at_open,could_answer,response_rate,team_score,spread",
         );
         for i in 1..=7 {
             csv.push_str(&format!(",item{i}_mean"));
@@ -408,9 +417,10 @@ impl Service {
                 .format(time::macros::format_description!("[year]-[month]-[day]"))
                 .unwrap_or_default();
             csv.push_str(&format!(
-                "{date},{},{},{:.3},{:.3},{:.3}",
+                "{date},{},{},{},{:.3},{:.3},{:.3}",
                 result.responses,
                 view.record.members_at_open,
+                view.could_answer,
                 view.response_rate.unwrap_or(0.0),
                 result.team_score,
                 result.spread

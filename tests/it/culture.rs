@@ -145,7 +145,7 @@ story!(
             csv.lines()
                 .nth(1)
                 .unwrap_or("")
-                .contains(",5,6,0.833,4.000,2.000"),
+                .contains(",5,6,6,0.833,4.000,2.000"),
             "{csv}"
         );
     }
@@ -387,5 +387,69 @@ story!(
             .get(&format!("/api/v1/teams/ops/pulse-rounds/{id}"))
             .await;
         assert_eq!(status, StatusCode::OK, "{view}");
+    }
+);
+
+story!(
+    people_who_join_during_a_round_count_among_those_who_could_answer,
+    |app: TestApp| async move {
+        // Lee and two members when the round opens; three more join while it is open.
+        let (lee, mut members) = team(&app, 2).await;
+        let round = open_round(&lee).await;
+        for i in 2..5 {
+            let email = format!("m{i}@example.org");
+            app.create_user(&email, &format!("Member {i}"), false).await;
+            lee.post(
+                "/api/v1/teams/ops/members",
+                json!({"email": email, "role": "member"}),
+            )
+            .await;
+            members.push(app.token_for(&email).await);
+        }
+        for (i, member) in members.iter().enumerate() {
+            let (status, _) = member
+                .post(
+                    &format!("/api/v1/teams/ops/pulse-rounds/{round}/answers"),
+                    json!({"answers": PATTERNS[i]}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::NO_CONTENT);
+        }
+        let (status, _) = lee
+            .post(
+                &format!("/api/v1/teams/ops/pulse-rounds/{round}/close"),
+                json!({}),
+            )
+            .await;
+        assert!(status.is_success());
+
+        // Five answers from six people who could answer: never "5 of 3 (167 %)".
+        let (status, view) = lee
+            .get(&format!("/api/v1/teams/ops/pulse-rounds/{round}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        assert_eq!(view["responses"], 5);
+        assert_eq!(view["members_at_open"], 3);
+        assert_eq!(view["could_answer"], 6);
+        let lee_web = app.sign_in("lee@example.org").await;
+        let (_, page) = lee_web.get_text(&format!("/teams/ops/pulse/{round}")).await;
+        assert!(page.contains("5 of 6 members have answered"), "{page}");
+        assert!(page.contains("5 of 6 (83"), "{page}");
+        let (status, csv) = lee_web.get_text("/teams/ops/pulse.csv").await;
+        assert_eq!(status, StatusCode::OK);
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+        assert_eq!(
+            header[..5],
+            [
+                "round_closes_on",
+                "responses",
+                "members_at_open",
+                "could_answer",
+                "response_rate"
+            ]
+        );
+        let row: Vec<&str> = lines.next().expect("a row").split(',').collect();
+        assert_eq!(row[1..5], ["5", "3", "6", "0.833"], "{csv}");
     }
 );

@@ -44,6 +44,9 @@ pub struct RoundOut {
     pub open: bool,
     pub responses: i64,
     pub members_at_open: i64,
+    /// How many people could answer: the members at opening, or more when people joined while
+    /// the round was open; never fewer than the responses. The response rate's denominator.
+    pub could_answer: i64,
     pub min_responses: i64,
     pub answered_by_me: bool,
     /// Only once closed and with enough responses.
@@ -64,6 +67,7 @@ fn round_out(v: RoundView) -> RoundOut {
         open: v.open,
         responses: v.record.responses,
         members_at_open: v.record.members_at_open,
+        could_answer: v.could_answer,
         min_responses: v.record.min_responses,
         answered_by_me: v.answered_by_me,
         results: v.results.map(|r| ResultsOut {

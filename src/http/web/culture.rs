@@ -39,7 +39,7 @@ fn round_row(v: &RoundView) -> RoundRow {
         closes: date(v.record.closes_on),
         state: if v.open { "open" } else { "closed" },
         responses: v.record.responses,
-        members: v.record.members_at_open,
+        members: v.could_answer,
         score: v
             .results
             .as_ref()

@@ -15,7 +15,6 @@ use crate::store::{NewUser, StoreError};
 
 use super::error::{FieldErrors, ServiceError, ServiceResult};
 use super::{secrets, Actor, Service};
-use crate::store::scim::ScimStore as _;
 
 /// Prefix of SCIM tokens, so that secret scanners (and people) tell them from API tokens.
 pub const SCIM_TOKEN_PREFIX: &str = "ffscim_";

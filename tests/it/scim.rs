@@ -115,11 +115,19 @@ story!(
             find_user(&scim, r#"externalId eq "okta-17""#).await["id"],
             id
         );
-        let (_, all) = scim.get("/scim/v2/Users?startIndex=2&count=1").await;
-        assert_eq!(all["totalResults"], 2, "{all}");
-        assert_eq!(all["itemsPerPage"], 1);
-        assert_eq!(all["startIndex"], 2);
-        assert_eq!(all["Resources"][0]["id"], id);
+        let (_, first) = scim.get("/scim/v2/Users?startIndex=1&count=1").await;
+        let (_, second) = scim.get("/scim/v2/Users?startIndex=2&count=1").await;
+        assert_eq!(second["totalResults"], 2, "{second}");
+        assert_eq!(second["itemsPerPage"], 1);
+        assert_eq!(second["startIndex"], 2);
+        let ids = [&first["Resources"][0]["id"], &second["Resources"][0]["id"]];
+        assert_ne!(ids[0], ids[1], "pages do not overlap");
+        assert!(ids.contains(&&json!(id)), "{first} {second}");
+        let (_, only_names) = scim
+            .get("/scim/v2/Users?excludedAttributes=emails,name")
+            .await;
+        assert!(only_names["Resources"][0].get("emails").is_none());
+        assert!(only_names["Resources"][0].get("userName").is_some());
 
         let (status, patched) = scim
         .patch(

@@ -36,4 +36,3 @@ pub struct ScimGroupRecord {
     /// Members with their display name, oldest membership first.
     pub members: Vec<(UserId, String)>,
 }
-

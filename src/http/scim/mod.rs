@@ -20,9 +20,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::AppState;
+use crate::domain::records::scim::{ScimGroupRecord, ScimUserFilter, ScimUserRecord};
 use crate::service::scim::{ScimGroupInput, ScimUserInput};
 use crate::service::ServiceError;
-use crate::domain::records::scim::{ScimGroupRecord, ScimUserFilter, ScimUserRecord};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -39,6 +39,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/ResourceTypes/{id}", get(resource_type))
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema_by_id))
+        .route("/.search", axum::routing::post(search_all))
         .route("/Users", get(list_users).post(create_user))
         .route(
             "/Users/{id}",
@@ -216,10 +217,9 @@ fn group_json(state: &AppState, group: &ScimGroupRecord) -> Value {
         .members
         .iter()
         .map(|(user, _)| {
-            // No `display`: a provider compares members as it sent them (value, $ref, type).
+            // No `display` nor `type`: a provider compares members as it sent them (value, $ref).
             json!({
                 "value": user.to_string(),
-                "type": "User",
                 "$ref": location(state, "Users", &user.to_string()),
             })
         })
@@ -369,6 +369,47 @@ struct ListQuery {
     filter: Option<String>,
     start_index: Option<String>,
     count: Option<String>,
+    attributes: Option<String>,
+    excluded_attributes: Option<String>,
+}
+
+/// `attributes` and `excludedAttributes` of a read (RFC 7644 §3.4.2.5).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Projection {
+    attributes: Option<String>,
+    excluded_attributes: Option<String>,
+}
+
+/// The top-level names of a comma-separated attribute list (`name.formatted` → `name`).
+fn attribute_names(list: Option<&str>) -> Vec<String> {
+    list.unwrap_or("")
+        .split(',')
+        .map(|name| {
+            let name = name.trim();
+            let name = if name.to_ascii_lowercase().starts_with("urn:") {
+                name.rsplit(':').next().unwrap_or(name)
+            } else {
+                name
+            };
+            name.split('.').next().unwrap_or("").to_owned()
+        })
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// Keeps the attributes asked for (`id`, `schemas` and `meta` always stay).
+fn project(mut resource: Value, attributes: Option<&str>, excluded: Option<&str>) -> Value {
+    let wanted = attribute_names(attributes);
+    let unwanted = attribute_names(excluded);
+    if let Value::Object(object) = &mut resource {
+        object.retain(|key, _| {
+            let always = ["id", "schemas", "meta"].contains(&key.as_str());
+            let named = |list: &[String]| list.iter().any(|n| n.eq_ignore_ascii_case(key));
+            always || ((wanted.is_empty() || named(&wanted)) && !named(&unwanted))
+        });
+    }
+    resource
 }
 
 /// A list answer for `resources` (already filtered), one page of it.
@@ -393,6 +434,13 @@ fn list_response(resources: Vec<Value>, query: &ListQuery) -> ScimResult {
         .into_iter()
         .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
         .take(usize::try_from(count).unwrap_or(0))
+        .map(|r| {
+            project(
+                r,
+                query.attributes.as_deref(),
+                query.excluded_attributes.as_deref(),
+            )
+        })
         .collect();
     Ok(scim_json(
         StatusCode::OK,
@@ -428,6 +476,8 @@ async fn resource_types(State(state): State<AppState>) -> Response {
         filter: None,
         start_index: None,
         count: None,
+        attributes: None,
+        excluded_attributes: None,
     };
     list_response(types, &query).unwrap_or_else(IntoResponse::into_response)
 }
@@ -445,6 +495,8 @@ async fn schemas(State(state): State<AppState>) -> Response {
         filter: None,
         start_index: None,
         count: None,
+        attributes: None,
+        excluded_attributes: None,
     };
     list_response(schema::schemas(&state), &query).unwrap_or_else(IntoResponse::into_response)
 }
@@ -463,9 +515,18 @@ async fn list_users(State(state): State<AppState>, Query(query): Query<ListQuery
     list_response(filtered(rendered, query.filter.as_deref())?, &query)
 }
 
-async fn get_user(State(state): State<AppState>, Path(id): Path<String>) -> ScimResult {
+async fn get_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(shown): Query<Projection>,
+) -> ScimResult {
     let user = state.service.scim_user(&id).await?;
-    Ok(scim_json(StatusCode::OK, &user_json(&state, &user)))
+    let body = project(
+        user_json(&state, &user),
+        shown.attributes.as_deref(),
+        shown.excluded_attributes.as_deref(),
+    );
+    Ok(scim_json(StatusCode::OK, &body))
 }
 
 async fn create_user(State(state): State<AppState>, body: Bytes) -> ScimResult {
@@ -497,8 +558,20 @@ async fn patch_user(
 ) -> ScimResult {
     let operations = patch::operations(&parse_body(&body)?)?;
     let current = state.service.scim_user(&id).await?;
-    let mut resource = user_json(&state, &current);
+    let before = user_json(&state, &current);
+    let mut resource = before.clone();
     patch::apply(&mut resource, &operations)?;
+    // One name is kept: a patched `name.formatted` is the display name unless `displayName`
+    // was patched too.
+    let formatted = |r: &Value| r.get("name").and_then(|n| n.get("formatted")).cloned();
+    if formatted(&resource) != formatted(&before)
+        && resource.get("displayName") == before.get("displayName")
+    {
+        let name = formatted(&resource);
+        if let (Some(object), Some(name)) = (resource.as_object_mut(), name) {
+            object.insert("displayName".to_owned(), name);
+        }
+    }
     let object = resource.as_object().cloned().unwrap_or_default();
     let user = state
         .service
@@ -518,9 +591,28 @@ async fn list_groups(State(state): State<AppState>, Query(query): Query<ListQuer
     list_response(filtered(rendered, query.filter.as_deref())?, &query)
 }
 
-async fn get_group(State(state): State<AppState>, Path(id): Path<String>) -> ScimResult {
+async fn get_group(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(shown): Query<Projection>,
+) -> ScimResult {
     let group = state.service.scim_group(&id).await?;
-    Ok(scim_json(StatusCode::OK, &group_json(&state, &group)))
+    let body = project(
+        group_json(&state, &group),
+        shown.attributes.as_deref(),
+        shown.excluded_attributes.as_deref(),
+    );
+    Ok(scim_json(StatusCode::OK, &body))
+}
+
+/// Searching several resource types at once (`POST /.search`) is not supported.
+async fn search_all() -> Response {
+    ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "searching several resource types at once is not supported; GET /Users or /Groups",
+    )
+    .into_response()
 }
 
 async fn create_group(State(state): State<AppState>, body: Bytes) -> ScimResult {

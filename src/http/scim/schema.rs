@@ -77,7 +77,8 @@ pub fn schemas(state: &AppState) -> Vec<Value> {
     let mut emails = attribute("emails", "complex", true, "readWrite", "none");
     emails["multiValued"] = json!(true);
     emails["subAttributes"] = json!([attribute("value", "string", true, "readWrite", "none")]);
-    let mut name = attribute("name", "complex", false, "readWrite", "none");
+    // An account always has a name and a state: neither can be removed, so both are required.
+    let mut name = attribute("name", "complex", true, "readWrite", "none");
     name["subAttributes"] = json!([attribute("formatted", "string", false, "readWrite", "none")]);
     let user = json!({
         "schemas": [SCHEMA_SCHEMA],
@@ -89,7 +90,7 @@ pub fn schemas(state: &AppState) -> Vec<Value> {
             name,
             attribute("displayName", "string", true, "readWrite", "none"),
             emails,
-            attribute("active", "boolean", false, "readWrite", "none"),
+            attribute("active", "boolean", true, "readWrite", "none"),
         ],
         "meta": meta(state, "Schema", &format!("Schemas/{USER_SCHEMA}")),
     });
@@ -100,7 +101,6 @@ pub fn schemas(state: &AppState) -> Vec<Value> {
     members["subAttributes"] = json!([
         attribute("value", "string", false, "immutable", "none"),
         reference,
-        attribute("type", "string", false, "immutable", "none"),
     ]);
     let group = json!({
         "schemas": [SCHEMA_SCHEMA],

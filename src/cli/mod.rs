@@ -88,6 +88,15 @@ enum AdminCommand {
     CreateUser(CreateUserArgs),
     /// Create a personal API token and print only the token
     CreateToken(CreateTokenArgs),
+    /// Create or rotate the organisation's SCIM bearer token and print only the token (the
+    /// previous one stops working at once)
+    ScimToken(ScimTokenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ScimTokenArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -187,6 +196,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let token = service
                 .create_api_token_directly(&args.email, &args.token_name)
                 .await?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(AdminCommand::ScimToken(args)) => {
+            let storage = StorageSettings::resolve(&args.storage)?;
+            let service = open_service(&storage, Policy::default()).await?;
+            let token = service.rotate_scim_token(None).await?;
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }

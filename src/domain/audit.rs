@@ -79,6 +79,16 @@ audit_actions! {
     Imported => "data.imported",
     BackupMade => "backup.made",
     AuditExported => "audit.exported",
+    /// The identity provider created an account through SCIM.
+    ScimUserCreated => "scim.user_created",
+    /// The identity provider changed an account's name, email, externalId or reactivated it.
+    ScimUserUpdated => "scim.user_updated",
+    /// The identity provider deactivated (or deleted) an account: its sessions and tokens end.
+    ScimUserDeactivated => "scim.user_deactivated",
+    /// A SCIM group (a team) was created, renamed, had members added or removed, or was unlinked.
+    ScimGroupChanged => "scim.group_changed",
+    /// An organisation admin created or rotated the organisation's SCIM token.
+    ScimTokenRotated => "scim.token_rotated",
 }
 
 impl fmt::Display for AuditAction {

@@ -10,6 +10,7 @@ mod headers;
 pub mod highlight;
 mod live;
 pub mod markdown;
+pub mod scim;
 mod web;
 
 use std::time::Duration;
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(web::routes())
         .nest("/api/v1", api::routes())
+        .nest("/scim/v2", scim::routes(state.clone()))
         .merge(api::reference_routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

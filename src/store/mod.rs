@@ -20,6 +20,7 @@ pub mod memory;
 mod postgres;
 pub mod review;
 mod rows;
+pub mod scim;
 pub mod sealed;
 mod sqlite;
 pub mod transfer;
@@ -220,6 +221,7 @@ pub trait Store:
     + WebhookStore
     + AlertStore
     + audit::AuditStore
+    + scim::ScimStore
     + Send
     + Sync
     + 'static

@@ -230,7 +230,8 @@ impl PeopleStore for ThisStore {
 
     async fn credentials(&self, email: &Email) -> StoreResult<Option<(User, String)>> {
         let row = sqlx::query_as::<_, CredentialsRow>(&format!(
-            "SELECT {USER_COLUMNS}, users.password_hash FROM users WHERE email = $1"
+            "SELECT {USER_COLUMNS}, users.password_hash FROM users WHERE email = $1 \
+             AND users.deactivated_at IS NULL AND users.password_hash <> ''"
         ))
         .bind(email.as_str())
         .fetch_optional(self.reader())
@@ -359,7 +360,7 @@ impl PeopleStore for ThisStore {
         sqlx::query_as::<_, SessionRow>(&format!(
             "SELECT {USER_COLUMNS}, sessions.csrf_token, sessions.created_at, sessions.last_seen_at \
              FROM sessions JOIN users ON users.id = sessions.user_id \
-             WHERE sessions.token_hash = $1"
+             WHERE sessions.token_hash = $1 AND users.deactivated_at IS NULL"
         ))
         .bind(token_hash)
         .fetch_optional(self.reader())
@@ -690,7 +691,8 @@ impl PeopleStore for ThisStore {
     ) -> StoreResult<Option<User>> {
         let user = sqlx::query_as::<_, UserRow>(&format!(
             "SELECT {USER_COLUMNS} FROM api_tokens JOIN users ON users.id = api_tokens.user_id \
-             WHERE api_tokens.token_hash = $1 AND api_tokens.revoked_at IS NULL"
+             WHERE api_tokens.token_hash = $1 AND api_tokens.revoked_at IS NULL \
+             AND users.deactivated_at IS NULL"
         ))
         .bind(token_hash)
         .fetch_optional(self.reader())

@@ -42,6 +42,9 @@ mod portable_review;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_sealed.rs"]
 mod portable_sealed;
+
+#[path = "portable_scim.rs"]
+mod portable_scim;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_transfer.rs"]
 mod portable_transfer;

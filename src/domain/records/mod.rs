@@ -11,6 +11,7 @@ pub mod experiments;
 pub mod loops;
 pub mod people;
 pub mod review;
+pub mod scim;
 
 use crate::domain::ids::UserId;
 

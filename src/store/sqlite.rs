@@ -31,6 +31,9 @@ mod portable_audit;
 #[path = "portable_culture.rs"]
 mod portable_culture;
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_rituals.rs"]
+mod portable_rituals;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_events.rs"]
 mod portable_events;
 #[allow(clippy::duplicate_mod)]

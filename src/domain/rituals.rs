@@ -169,9 +169,18 @@ mod tests {
             weekday: Weekday::Wednesday,
         };
         // 2026-12-03 is a Thursday.
-        assert_eq!(s.current_round(date!(2026 - 12 - 03)), date!(2026 - 12 - 02));
-        assert_eq!(s.current_round(date!(2026 - 12 - 02)), date!(2026 - 12 - 02));
-        assert_eq!(s.current_round(date!(2026 - 12 - 01)), date!(2026 - 11 - 25));
+        assert_eq!(
+            s.current_round(date!(2026 - 12 - 03)),
+            date!(2026 - 12 - 02)
+        );
+        assert_eq!(
+            s.current_round(date!(2026 - 12 - 02)),
+            date!(2026 - 12 - 02)
+        );
+        assert_eq!(
+            s.current_round(date!(2026 - 12 - 01)),
+            date!(2026 - 11 - 25)
+        );
         assert_eq!(s.next_round(date!(2026 - 12 - 03)), date!(2026 - 12 - 09));
     }
 
@@ -186,7 +195,10 @@ mod tests {
             let day = start + Duration::days(d);
             assert_eq!(s.current_round(day), start);
         }
-        assert_eq!(s.current_round(start + Duration::days(14)), start + Duration::days(14));
+        assert_eq!(
+            s.current_round(start + Duration::days(14)),
+            start + Duration::days(14)
+        );
     }
 
     #[test]

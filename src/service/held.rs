@@ -248,9 +248,7 @@ impl Held {
 
     /// Takes the round's held unnamed shares (empty when none).
     pub fn take_ritual_shares(&self, round: RecordId) -> Vec<ShareText> {
-        let taken = lock(&self.ritual_shares)
-            .remove(&round)
-            .unwrap_or_default();
+        let taken = lock(&self.ritual_shares).remove(&round).unwrap_or_default();
         self.forget(taken.iter().map(size_of_share).sum());
         taken
     }

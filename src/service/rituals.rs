@@ -155,12 +155,14 @@ impl Service {
         let share = share_text(failed, learnt)?;
         self.close_due_ritual_rounds().await?;
         let team = access.team().id;
-        let schedule = self.store.ritual_schedule(team).await?.ok_or_else(|| {
-            ServiceError::Conflict {
-                field: None,
-                message: "this team has no ritual scheduled yet; a lead schedules it".into(),
-            }
-        })?;
+        let schedule =
+            self.store
+                .ritual_schedule(team)
+                .await?
+                .ok_or_else(|| ServiceError::Conflict {
+                    field: None,
+                    message: "this team has no ritual scheduled yet; a lead schedules it".into(),
+                })?;
         let opens_on = midnight(schedule.current_round(self.today().date()));
         match self.store.ritual_round(team, opens_on).await? {
             None if access.is_lead() => {
@@ -210,10 +212,14 @@ impl Service {
     pub async fn close_ritual(&self, access: &TeamAccess) -> ServiceResult<()> {
         access.require_manage()?;
         let team = access.team().id;
-        let schedule = self.store.ritual_schedule(team).await?.ok_or(ServiceError::Conflict {
-            field: None,
-            message: "this team has no ritual scheduled".into(),
-        })?;
+        let schedule = self
+            .store
+            .ritual_schedule(team)
+            .await?
+            .ok_or(ServiceError::Conflict {
+                field: None,
+                message: "this team has no ritual scheduled".into(),
+            })?;
         let opens_on = midnight(schedule.current_round(self.today().date()));
         match self.store.ritual_round(team, opens_on).await? {
             Some(round) if round.closed_at.is_none() => self.close_ritual_round(round.id).await,

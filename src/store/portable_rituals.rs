@@ -102,14 +102,13 @@ impl RitualStore for ThisStore {
         .execute(&mut *tx)
         .await
         .map_err(err)?;
-        let (id,): (String,) = sqlx::query_as(
-            "SELECT id FROM ritual_rounds WHERE team_id = $1 AND opens_on = $2",
-        )
-        .bind(team.to_string())
-        .bind(unix(opens_on))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(err)?;
+        let (id,): (String,) =
+            sqlx::query_as("SELECT id FROM ritual_rounds WHERE team_id = $1 AND opens_on = $2")
+                .bind(team.to_string())
+                .bind(unix(opens_on))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(err)?;
         sqlx::query(
             "INSERT INTO ritual_shares (id, round_id, author_id, failed, learnt) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -238,7 +237,9 @@ impl RitualStore for ThisStore {
         .await
         .map_err(err)?;
         rows.into_iter()
-            .map(|(team, id, opens_on)| Ok((parse_id(&team)?, parse_id(&id)?, from_unix(opens_on)?)))
+            .map(|(team, id, opens_on)| {
+                Ok((parse_id(&team)?, parse_id(&id)?, from_unix(opens_on)?))
+            })
             .collect()
     }
 

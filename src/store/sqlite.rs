@@ -31,9 +31,6 @@ mod portable_audit;
 #[path = "portable_culture.rs"]
 mod portable_culture;
 #[allow(clippy::duplicate_mod)]
-#[path = "portable_rituals.rs"]
-mod portable_rituals;
-#[allow(clippy::duplicate_mod)]
 #[path = "portable_events.rs"]
 mod portable_events;
 #[allow(clippy::duplicate_mod)]
@@ -54,6 +51,9 @@ mod portable_people;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_review.rs"]
 mod portable_review;
+#[allow(clippy::duplicate_mod)]
+#[path = "portable_rituals.rs"]
+mod portable_rituals;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_sealed.rs"]
 mod portable_sealed;

@@ -87,7 +87,10 @@ story!(
         let browser = app.sign_in("mo@example.org").await;
         let (status, html) = browser.get_text("/teams/ops/rituals").await;
         assert_eq!(status, StatusCode::OK);
-        assert!(html.contains("The round opens when a lead has shared"), "{html}");
+        assert!(
+            html.contains("The round opens when a lead has shared"),
+            "{html}"
+        );
         assert!(html.contains("Why a lead goes first"));
         let refused = browser
             .submit(
@@ -98,12 +101,16 @@ story!(
             .await;
         assert_eq!(refused.status(), StatusCode::CONFLICT);
         let (_, team_page) = browser.get_text("/teams/ops").await;
-        assert!(team_page.contains("/teams/ops/rituals"), "team nav links the page");
+        assert!(
+            team_page.contains("/teams/ops/rituals"),
+            "team nav links the page"
+        );
 
         // A lead's opening share is named.
         let (status, problem) = share(&lee, "Lee's unnamed try", true).await;
         assert_eq!(status, StatusCode::CONFLICT, "{problem}");
-        let (status, answer) = share(&lee, "I shipped the migration without a rollback", false).await;
+        let (status, answer) =
+            share(&lee, "I shipped the migration without a rollback", false).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
 
         // Now open to everyone.
@@ -130,7 +137,9 @@ story!(
         assert!(problem.to_string().contains("failed"), "{problem}");
 
         // Closing is for leads.
-        let (status, _) = mo.post("/api/v1/teams/ops/rituals/close", json!(null)).await;
+        let (status, _) = mo
+            .post("/api/v1/teams/ops/rituals/close", json!(null))
+            .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
 );
@@ -141,7 +150,9 @@ story!(
         let (lee, mo, sam) = people(&app).await;
         assert_eq!(schedule(&lee).await.0, StatusCode::OK);
         assert_eq!(
-            share(&lee, "Lee opened with a named failure", false).await.0,
+            share(&lee, "Lee opened with a named failure", false)
+                .await
+                .0,
             StatusCode::NO_CONTENT
         );
         assert_eq!(
@@ -164,7 +175,9 @@ story!(
         assert_eq!(ritual["current"]["unnamed_waiting"], 2, "{ritual}");
         assert!(!ritual.to_string().contains("Quokka"), "{ritual}");
 
-        let (status, answer) = lee.post("/api/v1/teams/ops/rituals/close", json!(null)).await;
+        let (status, answer) = lee
+            .post("/api/v1/teams/ops/rituals/close", json!(null))
+            .await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
 
         // Written with no author; the table has no time column and nothing but random keys.
@@ -176,7 +189,11 @@ story!(
         for row in &rows {
             let columns: Vec<&str> = row.iter().map(|(c, _)| c.as_str()).collect();
             assert_eq!(columns, ["id", "round_id", "author_id", "failed", "learnt"]);
-            let author = &row.iter().find(|(c, _)| c == "author_id").expect("author").1;
+            let author = &row
+                .iter()
+                .find(|(c, _)| c == "author_id")
+                .expect("author")
+                .1;
             assert_eq!(author, "NULL");
         }
         for user in ["mo@example.org", "sam@example.org"] {
@@ -219,7 +236,15 @@ fn cli(app: &TestApp, api: &Api, args: &[&str]) -> (i32, String, String) {
         }
     }
     let output = command
-        .args(["--server", &app.address, "--token", &api.token, "ritual", "--team", "ops"])
+        .args([
+            "--server",
+            &app.address,
+            "--token",
+            &api.token,
+            "ritual",
+            "--team",
+            "ops",
+        ])
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -231,31 +256,67 @@ fn cli(app: &TestApp, api: &Api, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-story!(the_cli_schedules_shares_shows_and_closes, |app: TestApp| async move {
-    let (lee, mo, _) = people(&app).await;
-    let (code, _, err) = cli(&app, &mo, &["schedule", "--cadence", "weekly", "--weekday", "friday"]);
-    assert_ne!(code, 0);
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    let (code, out, err) = cli(&app, &lee, &["schedule", "--cadence", "fortnightly", "--weekday", "friday"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("fortnightly on friday"), "{out}");
-    let (code, _, err) = cli(&app, &mo, &["share", "--failed", "Mo first", "--learnt", "No"]);
-    assert_ne!(code, 0);
-    assert!(err.contains("opens when a lead has shared"), "{err}");
-    let (code, _, err) = cli(&app, &lee, &["share", "--failed", "Lee first", "--learnt", "Yes"]);
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = cli(&app, &mo, &["share", "--failed", "Mo after", "--learnt", "Yes", "--unnamed"]);
-    assert_eq!(code, 0, "{err}");
-    let (code, out, err) = cli(&app, &mo, &["show"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("open") && out.contains("Lee first"), "{out}");
-    assert!(!out.contains("Mo after"), "{out}");
-    let (code, _, err) = cli(&app, &lee, &["close"]);
-    assert_eq!(code, 0, "{err}");
-    let (code, out, _) = cli(&app, &mo, &["show"]);
-    assert_eq!(code, 0);
-    assert!(out.contains("unnamed: Mo after"), "{out}");
-});
+story!(
+    the_cli_schedules_shares_shows_and_closes,
+    |app: TestApp| async move {
+        let (lee, mo, _) = people(&app).await;
+        let (code, _, err) = cli(
+            &app,
+            &mo,
+            &["schedule", "--cadence", "weekly", "--weekday", "friday"],
+        );
+        assert_ne!(code, 0);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        let (code, out, err) = cli(
+            &app,
+            &lee,
+            &[
+                "schedule",
+                "--cadence",
+                "fortnightly",
+                "--weekday",
+                "friday",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("fortnightly on friday"), "{out}");
+        let (code, _, err) = cli(
+            &app,
+            &mo,
+            &["share", "--failed", "Mo first", "--learnt", "No"],
+        );
+        assert_ne!(code, 0);
+        assert!(err.contains("opens when a lead has shared"), "{err}");
+        let (code, _, err) = cli(
+            &app,
+            &lee,
+            &["share", "--failed", "Lee first", "--learnt", "Yes"],
+        );
+        assert_eq!(code, 0, "{err}");
+        let (code, _, err) = cli(
+            &app,
+            &mo,
+            &[
+                "share",
+                "--failed",
+                "Mo after",
+                "--learnt",
+                "Yes",
+                "--unnamed",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        let (code, out, err) = cli(&app, &mo, &["show"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("open") && out.contains("Lee first"), "{out}");
+        assert!(!out.contains("Mo after"), "{out}");
+        let (code, _, err) = cli(&app, &lee, &["close"]);
+        assert_eq!(code, 0, "{err}");
+        let (code, out, _) = cli(&app, &mo, &["show"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("unnamed: Mo after"), "{out}");
+    }
+);
 
 /// First moments on the team page: a lead of a team where no lead has logged a failure is asked
 /// to share one first; a lead sees who joined in the last 14 days. Members see neither.
@@ -273,7 +334,10 @@ async fn first_moments_come_and_go(backend: Backend) {
     assert!(html.contains("id=\"first-moments-new-members\""));
     assert!(html.contains("Mo Member, Sam Member") || html.contains("Sam Member, Mo Member"));
     let (_, html) = member_page.get_text("/teams/ops").await;
-    assert!(!html.contains("id=\"first-moments"), "members get no prompt");
+    assert!(
+        !html.contains("id=\"first-moments"),
+        "members get no prompt"
+    );
 
     let (status, created) = lee
         .post(
@@ -321,13 +385,37 @@ async fn session(lee: &Api, mo: &Api, dissent: bool) -> String {
     let id = started["id"].as_str().expect("id").to_owned();
     let base = format!("/api/v1/teams/ops/reviews/{id}");
     ok(mo, Method::POST, &format!("{base}/participants"), json!({})).await;
-    ok(lee, Method::POST, &format!("{base}/advance"), json!({"from": "open_actions"})).await;
-    ok(mo, Method::POST, &format!("{base}/cards"), json!({"kind": "observation", "text": "A card"})).await;
+    ok(
+        lee,
+        Method::POST,
+        &format!("{base}/advance"),
+        json!({"from": "open_actions"}),
+    )
+    .await;
+    ok(
+        mo,
+        Method::POST,
+        &format!("{base}/cards"),
+        json!({"kind": "observation", "text": "A card"}),
+    )
+    .await;
     for who in [lee, mo] {
-        ok(who, Method::PUT, &format!("{base}/done"), json!({"done": true})).await;
+        ok(
+            who,
+            Method::PUT,
+            &format!("{base}/done"),
+            json!({"done": true}),
+        )
+        .await;
     }
     for from in ["reveal", "group", "vote", "discuss"] {
-        ok(lee, Method::POST, &format!("{base}/advance"), json!({"from": from})).await;
+        ok(
+            lee,
+            Method::POST,
+            &format!("{base}/advance"),
+            json!({"from": from}),
+        )
+        .await;
     }
     let decided = ok(
         lee,
@@ -364,13 +452,22 @@ async fn first_dissent_guide(backend: Backend) {
     let lead_page = app.sign_in("lee@example.org").await;
     let member_page = app.sign_in("mo@example.org").await;
     let guide = "id=\"dissent-guide\"";
-    let (_, html) = lead_page.get_text(&format!("/teams/ops/reviews/{first}")).await;
+    let (_, html) = lead_page
+        .get_text(&format!("/teams/ops/reviews/{first}"))
+        .await;
     assert!(html.contains(guide), "the facilitator of the first: {html}");
-    let (_, html) = member_page.get_text(&format!("/teams/ops/reviews/{first}")).await;
+    let (_, html) = member_page
+        .get_text(&format!("/teams/ops/reviews/{first}"))
+        .await;
     assert!(!html.contains(guide), "only the facilitator");
     for other in [quiet, second] {
-        let (_, html) = lead_page.get_text(&format!("/teams/ops/reviews/{other}")).await;
-        assert!(!html.contains(guide), "only the first session with a dissent");
+        let (_, html) = lead_page
+            .get_text(&format!("/teams/ops/reviews/{other}"))
+            .await;
+        assert!(
+            !html.contains(guide),
+            "only the first session with a dissent"
+        );
     }
 }
 

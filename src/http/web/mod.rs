@@ -14,10 +14,10 @@ mod invitations;
 mod loops;
 mod memory;
 mod mirror;
-mod rituals;
 mod overview;
 mod people;
 mod review;
+mod rituals;
 mod teams;
 mod transfer;
 

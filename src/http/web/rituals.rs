@@ -109,7 +109,15 @@ pub async fn show(
     Query(notice): Query<NoticeQuery>,
     WebTeam { user, access }: WebTeam,
 ) -> Result<Response, WebError> {
-    let mut page = page(&state, &user, &access, FormErrors::none(), String::new(), String::new()).await?;
+    let mut page = page(
+        &state,
+        &user,
+        &access,
+        FormErrors::none(),
+        String::new(),
+        String::new(),
+    )
+    .await?;
     page.layout = page.layout.with_notice(&notice);
     Ok(render(&page))
 }
@@ -129,8 +137,14 @@ async fn refused(
         ServiceError::Conflict {
             field: None,
             message,
-        } => (StatusCode::CONFLICT, FormErrors::from_message(form, &message)),
-        other => (StatusCode::UNPROCESSABLE_ENTITY, FormErrors::from_service(other)?),
+        } => (
+            StatusCode::CONFLICT,
+            FormErrors::from_message(form, &message),
+        ),
+        other => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            FormErrors::from_service(other)?,
+        ),
     };
     let page = page(state, user, access, errors, failed, learnt).await?;
     Ok(render_with_status(status, &page))
@@ -167,7 +181,16 @@ pub async fn schedule(
     match result {
         Ok(()) => Ok(back(&access, "ritual-scheduled")),
         Err(error) => {
-            refused(&state, &user, &access, error, "schedule", String::new(), String::new()).await
+            refused(
+                &state,
+                &user,
+                &access,
+                error,
+                "schedule",
+                String::new(),
+                String::new(),
+            )
+            .await
         }
     }
 }
@@ -185,7 +208,16 @@ pub async fn share(
     {
         Ok(()) => Ok(back(&access, "ritual-shared")),
         Err(error) => {
-            refused(&state, &user, &access, error, "share", form.failed, form.learnt).await
+            refused(
+                &state,
+                &user,
+                &access,
+                error,
+                "share",
+                form.failed,
+                form.learnt,
+            )
+            .await
         }
     }
 }
@@ -198,7 +230,16 @@ pub async fn close(
     match state.service.close_ritual(&access).await {
         Ok(()) => Ok(back(&access, "ritual-closed")),
         Err(error) => {
-            refused(&state, &user, &access, error, "close", String::new(), String::new()).await
+            refused(
+                &state,
+                &user,
+                &access,
+                error,
+                "close",
+                String::new(),
+                String::new(),
+            )
+            .await
         }
     }
 }

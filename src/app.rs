@@ -168,6 +168,9 @@ async fn sweep_periodically(service: Service) {
         if let Err(error) = service.close_due_pulse_rounds().await {
             tracing::warn!(%error, "closing pulse rounds past their last day failed");
         }
+        if let Err(error) = service.close_due_ritual_rounds().await {
+            tracing::warn!(%error, "closing ritual rounds whose successor started failed");
+        }
     }
 }
 
@@ -186,6 +189,9 @@ async fn write_held_periodically(service: Service) {
         }
         if let Err(error) = service.write_due_loops().await {
             tracing::warn!(%error, "writing held anonymous loops failed");
+        }
+        if let Err(error) = service.write_due_ritual_shares().await {
+            tracing::warn!(%error, "writing held ritual shares failed");
         }
     }
 }

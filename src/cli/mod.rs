@@ -15,6 +15,7 @@ mod experiments;
 mod lint;
 mod loops;
 mod mirror;
+mod rituals;
 mod search;
 mod transfer;
 mod webhooks;
@@ -73,6 +74,9 @@ enum Command {
     /// List or export the organisation's audit log on a running server (admins; uses --server
     /// and --token)
     Audit(audit::AuditArgs),
+    /// Schedule a team's failure-share ritual, share in its round, show or close it on a
+    /// running server (uses --server and --token)
+    Ritual(rituals::RitualArgs),
     /// Point out blame-laden wording in a text (exit 1 when there are findings, 2 on error)
     Lint(lint::LintArgs),
     /// Measure the blameless-language linter on a labelled corpus
@@ -217,6 +221,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::run(args, &cli.client).await,
         Command::Mirror(args) => mirror::run(args, &cli.client).await,
         Command::Audit(args) => audit::run(args, &cli.client).await,
+        Command::Ritual(args) => rituals::run(args, &cli.client).await,
         Command::Lint(args) => Ok(lint::run(&args)),
         Command::LintEval(args) => Ok(lint::evaluate_corpus(&args)),
         Command::LintTrain(args) => Ok(lint::train(&args)),

@@ -22,6 +22,7 @@ pub mod prose_time;
 pub mod records;
 pub mod recurrence;
 pub mod review;
+pub mod rituals;
 pub mod search;
 pub mod success;
 pub mod team;

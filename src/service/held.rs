@@ -27,6 +27,7 @@ use std::sync::Mutex;
 
 use time::{Date, OffsetDateTime};
 
+use crate::domain::rituals::ShareText;
 use crate::domain::{LoopId, RecordId, TeamId, UserId};
 use crate::store::lint::NewDismissal;
 use crate::store::loops::{LoopDraft, NewAccount, NewAddition};
@@ -76,6 +77,8 @@ pub struct Held {
     /// Lint dismissals (text hash, rule, start → reason, day), written with the day's
     /// anonymous loops: the text may become one of them.
     dismissals: Mutex<BTreeMap<DismissalKey, (String, OffsetDateTime)>>,
+    /// Unnamed ritual shares, by round, until the round closes.
+    ritual_shares: Mutex<HashMap<RecordId, Vec<ShareText>>>,
     /// Bytes held now, over everything above.
     bytes: AtomicUsize,
     /// What each person had held today (UTC), to bound one person's share.
@@ -123,6 +126,10 @@ pub struct Refused(pub String);
 /// What holding this costs, roughly, in memory.
 pub fn size_of_answer(answer: &HeldAnswer) -> usize {
     64 + answer.1.as_ref().map_or(0, String::len)
+}
+
+pub fn size_of_share(share: &ShareText) -> usize {
+    share.failed.len() + share.learnt.len()
 }
 
 pub fn size_of_item(item: &HeldItem) -> usize {
@@ -229,6 +236,39 @@ impl Held {
 
     fn remember(&self, bytes: usize) {
         self.bytes.fetch_add(bytes, Ordering::SeqCst);
+    }
+
+    pub fn hold_ritual_share(&self, round: RecordId, share: ShareText) {
+        self.remember(size_of_share(&share));
+        lock(&self.ritual_shares)
+            .entry(round)
+            .or_default()
+            .push(share);
+    }
+
+    /// Takes the round's held unnamed shares (empty when none).
+    pub fn take_ritual_shares(&self, round: RecordId) -> Vec<ShareText> {
+        let taken = lock(&self.ritual_shares).remove(&round).unwrap_or_default();
+        self.forget(taken.iter().map(size_of_share).sum());
+        taken
+    }
+
+    /// Puts shares back after a failed write.
+    pub fn restore_ritual_shares(&self, round: RecordId, back: Vec<ShareText>) {
+        self.remember(back.iter().map(size_of_share).sum());
+        lock(&self.ritual_shares)
+            .entry(round)
+            .or_default()
+            .extend(back);
+    }
+
+    pub fn ritual_share_count(&self, round: RecordId) -> usize {
+        lock(&self.ritual_shares).get(&round).map_or(0, Vec::len)
+    }
+
+    /// Rounds with held unnamed shares.
+    pub fn ritual_rounds(&self) -> Vec<RecordId> {
+        lock(&self.ritual_shares).keys().copied().collect()
     }
 
     pub fn hold_answer(&self, team: TeamId, round: RecordId, writer: UserId, answer: HeldAnswer) {

@@ -21,6 +21,7 @@ pub mod memory;
 pub mod mirror;
 mod passwords;
 pub mod review;
+pub mod rituals;
 pub mod scim;
 pub mod sealed;
 pub mod sealing;

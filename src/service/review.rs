@@ -126,6 +126,9 @@ pub struct ReviewView {
     pub decisions: Vec<DecisionView>,
     /// Seconds left on the facilitator's timer, if one runs (on the service's clock).
     pub seconds_left: Option<i64>,
+    /// First moments (issue 24): the viewer facilitates the team's first session in which a
+    /// dissent was recorded, and gets a short guide to explore the disagreement together.
+    pub dissent_guide: bool,
 }
 
 /// A person who joined a session, as everyone in it sees them.
@@ -420,7 +423,15 @@ impl Service {
             .collect();
 
         let now = self.now();
+        let dissent_guide = is_facilitator
+            && !dissents.is_empty()
+            && self
+                .store
+                .first_session_with_dissent(access.team().id)
+                .await?
+                == Some(record.id);
         Ok(ReviewView {
+            dissent_guide,
             seconds_left: record
                 .phase_ends_at
                 .map(|end| (end - now).whole_seconds().max(0)),

@@ -250,6 +250,7 @@ impl Service {
     pub async fn release_held(&self) -> ServiceResult<()> {
         // A failure here must not keep the answers and items below from being written.
         let loops = self.release_held_anonymous_loops().await;
+        let shares = self.release_held_ritual_shares().await;
         for (round, _) in self.held.rounds() {
             let held = self.held.take_round(round);
             if held.answers.len() >= held::MIN_RELEASE {
@@ -276,6 +277,7 @@ impl Service {
                 self.store.write_sealed_items(box_id, tier, &items).await?;
             }
         }
+        shares?;
         loops.map(|_| ())
     }
 

@@ -222,6 +222,7 @@ pub trait Store:
     + AlertStore
     + audit::AuditStore
     + scim::ScimStore
+    + RitualStore
     + Send
     + Sync
     + 'static
@@ -829,6 +830,67 @@ pub trait ExperimentStore: Send + Sync {
         opens: Option<&experiments::OutcomeLoop>,
         events: &[Event],
     ) -> StoreResult<experiments::Concluded>;
+}
+
+/// Rituals: a team's schedule, its rounds (from a lead's first share) and their shares.
+#[async_trait]
+pub trait RitualStore: Send + Sync {
+    async fn ritual_schedule(
+        &self,
+        team: TeamId,
+    ) -> StoreResult<Option<crate::domain::rituals::RitualSchedule>>;
+    async fn set_ritual_schedule(
+        &self,
+        team: TeamId,
+        schedule: &crate::domain::rituals::RitualSchedule,
+    ) -> StoreResult<()>;
+    /// The team's round starting on `opens_on`, when a lead opened it.
+    async fn ritual_round(
+        &self,
+        team: TeamId,
+        opens_on: OffsetDateTime,
+    ) -> StoreResult<Option<crate::domain::rituals::RitualRoundRecord>>;
+    /// Opens the round starting on `opens_on` with the lead's named share, in one transaction;
+    /// a round already open keeps its id and opening time.
+    async fn open_ritual_round(
+        &self,
+        team: TeamId,
+        opens_on: OffsetDateTime,
+        at: OffsetDateTime,
+        lead: UserId,
+        share: &crate::domain::rituals::ShareText,
+    ) -> StoreResult<()>;
+    async fn add_named_ritual_share(
+        &self,
+        round: RecordId,
+        author: UserId,
+        share: &crate::domain::rituals::ShareText,
+    ) -> StoreResult<()>;
+    /// Writes a closed round's unnamed shares together, under random keys in key order.
+    async fn write_unnamed_ritual_shares(
+        &self,
+        round: RecordId,
+        shares: &[crate::domain::rituals::ShareText],
+    ) -> StoreResult<()>;
+    /// Closes the round; false when it was closed already.
+    async fn close_ritual_round(&self, round: RecordId, at: OffsetDateTime) -> StoreResult<bool>;
+    async fn ritual_round_is_closed(&self, round: RecordId) -> StoreResult<bool>;
+    /// The team's rounds, newest first.
+    async fn ritual_rounds(
+        &self,
+        team: TeamId,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::domain::rituals::RitualRoundRecord>>;
+    /// A round's shares: named ones by their writer's name, then unnamed ones in key order.
+    async fn ritual_shares(
+        &self,
+        round: RecordId,
+    ) -> StoreResult<Vec<crate::domain::rituals::RitualShareRecord>>;
+    /// Every round not closed yet, with its team and first day.
+    async fn open_ritual_rounds(&self) -> StoreResult<Vec<(TeamId, RecordId, OffsetDateTime)>>;
+    /// The team's first review session (by when it started) in which a dissent was recorded:
+    /// the first moment of disagreement, whose facilitator gets a guide.
+    async fn first_session_with_dissent(&self, team: TeamId) -> StoreResult<Option<RecordId>>;
 }
 
 /// The psychological-safety pulse and recognition.

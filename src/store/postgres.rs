@@ -40,6 +40,9 @@ mod portable_people;
 #[path = "portable_review.rs"]
 mod portable_review;
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_rituals.rs"]
+mod portable_rituals;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_sealed.rs"]
 mod portable_sealed;
 

@@ -35,6 +35,7 @@ mod mirror;
 mod recurrence;
 mod review;
 mod review_board;
+mod rituals;
 mod scim;
 mod screenshots;
 mod search;

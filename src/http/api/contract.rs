@@ -199,6 +199,22 @@ impl Modify for Limits {
         };
         let mut limits = vec![
             Limit(
+                "RitualShareBody",
+                "failed",
+                Prose {
+                    required: true,
+                    max: crate::domain::rituals::FAILED_MAX,
+                },
+            ),
+            Limit(
+                "RitualShareBody",
+                "learnt",
+                Prose {
+                    required: true,
+                    max: crate::domain::rituals::LEARNT_MAX,
+                },
+            ),
+            Limit(
                 "CreateLoop",
                 "title",
                 Line {
@@ -849,6 +865,15 @@ pub fn rules() -> Vec<Rule> {
     for field in ["believed", "observed", "learned", "therefore"] {
         rules.push(rule(Property("ConclusionBody", field), nonblank(true)));
     }
+    // The ritual's schedule: words of the domain's own sets.
+    rules.push(required(
+        Property("RitualScheduleBody", "cadence"),
+        json!({"pattern": r"^\s*(weekly|fortnightly)\s*$"}),
+    ));
+    rules.push(required(
+        Property("RitualScheduleBody", "weekday"),
+        json!({"pattern": format!(r"^\s*({})\s*$", crate::domain::rituals::WEEKDAYS.join("|"))}),
+    ));
     // The consistent-success thresholds, from the domain's own ranges.
     for (field, min, max) in crate::domain::success::RANGES {
         rules.push(required(

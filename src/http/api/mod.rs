@@ -15,6 +15,7 @@ mod loops;
 mod memory;
 mod mirror;
 mod review;
+mod rituals;
 mod teams;
 mod transfer;
 mod webhooks;
@@ -234,6 +235,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/teams/{slug}/leaders-first", get(culture::leaders_first))
         .route("/teams/{slug}/mirror", get(mirror::show))
+        .route("/teams/{slug}/rituals", get(rituals::show))
+        .route("/teams/{slug}/rituals/schedule", put(rituals::schedule))
+        .route("/teams/{slug}/rituals/shares", post(rituals::share))
+        .route("/teams/{slug}/rituals/close", post(rituals::close))
         .route(
             "/teams/{slug}/reviews",
             get(review::list).post(review::start),
@@ -460,6 +465,10 @@ pub fn reference_routes() -> Router<AppState> {
         culture::fairness,
         culture::leaders_first,
         mirror::show,
+        rituals::show,
+        rituals::schedule,
+        rituals::share,
+        rituals::close,
         review::list,
         review::start,
         review::show,

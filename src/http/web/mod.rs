@@ -17,6 +17,7 @@ mod mirror;
 mod overview;
 mod people;
 mod review;
+mod rituals;
 mod teams;
 mod transfer;
 
@@ -256,6 +257,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/teams/{slug}/recognition/fairness", get(culture::fairness))
         .route("/teams/{slug}/mirror", get(mirror::show))
+        .route("/teams/{slug}/rituals", get(rituals::show))
+        .route("/teams/{slug}/rituals/schedule", post(rituals::schedule))
+        .route("/teams/{slug}/rituals/share", post(rituals::share))
+        .route("/teams/{slug}/rituals/close", post(rituals::close))
         .route(
             "/teams/{slug}/reviews",
             get(review::list).post(review::start),
@@ -423,6 +428,9 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "cv-published" => "Your failure CV is published: members of the organisation can read it.",
         "cv-unpublished" => "Your failure CV is private again: only you can see it.",
         "success-settings-saved" => "Consistent-success thresholds saved.",
+        "ritual-scheduled" => "The ritual's schedule is saved.",
+        "ritual-shared" => "Thank you for sharing.",
+        "ritual-closed" => "The round is closed into the team's library.",
         "member-added" => "Member added.",
         "role-changed" => "Role changed.",
         "member-removed" => "Member removed.",

@@ -124,6 +124,8 @@ struct TeamPage {
     prompt_lead: bool,
     /// The consistent-success question, when one of its conditions holds.
     success: Option<SuccessBox>,
+    /// A lead's first-moments prompts (issue 24).
+    first: crate::service::rituals::FirstMoments,
 }
 
 /// The essay's question on the team page, with why it shows and what to try.
@@ -207,6 +209,7 @@ pub async fn show(
         .collect();
     let (quarter, leads_first) = state.service.leaders_first(&access).await?;
     let signal = state.service.success_signal(&access).await?;
+    let first = state.service.first_moments(&access).await?;
     let success = signal.shows().then(|| SuccessBox {
         question: success::QUESTION,
         reasons: signal
@@ -260,6 +263,7 @@ pub async fn show(
             .map(|(_, name, failures)| LeadShared { name, failures })
             .collect(),
         success,
+        first,
     }))
 }
 

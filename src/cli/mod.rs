@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod client;
 mod cv;
+mod expectations;
 mod experiments;
 mod lint;
 mod loops;
@@ -69,6 +70,9 @@ enum Command {
     /// Show a team's dynamics mirror for a quarter on a running server (uses --server and
     /// --token)
     Mirror(mirror::MirrorArgs),
+    /// List a team's expectations, add one (leads), acknowledge or comment on one on a running
+    /// server (uses --server and --token)
+    Expectation(expectations::ExpectationArgs),
     /// Point out blame-laden wording in a text (exit 1 when there are findings, 2 on error)
     Lint(lint::LintArgs),
     /// Measure the blameless-language linter on a labelled corpus
@@ -196,6 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Webhook(args) => webhooks::run(args, &cli.client).await,
         Command::Search(args) => search::run(args, &cli.client).await,
         Command::Mirror(args) => mirror::run(args, &cli.client).await,
+        Command::Expectation(args) => expectations::run(args, &cli.client).await,
         Command::Lint(args) => Ok(lint::run(&args)),
         Command::LintEval(args) => Ok(lint::evaluate_corpus(&args)),
         Command::LintTrain(args) => Ok(lint::train(&args)),

@@ -12,6 +12,7 @@ pub mod audit;
 mod backend;
 pub mod culture;
 pub mod events;
+pub mod expectations;
 pub mod experiments;
 mod fts5_rank;
 pub mod lint;
@@ -220,6 +221,7 @@ pub trait Store:
     + WebhookStore
     + AlertStore
     + audit::AuditStore
+    + expectations::ExpectationStore
     + Send
     + Sync
     + 'static

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod culture;
 mod cv;
+mod expectations;
 mod experiments;
 mod form;
 mod format;
@@ -257,6 +258,30 @@ pub fn routes() -> Router<AppState> {
         .route("/teams/{slug}/recognition/fairness", get(culture::fairness))
         .route("/teams/{slug}/mirror", get(mirror::show))
         .route(
+            "/teams/{slug}/expectations",
+            get(expectations::show).post(expectations::create),
+        )
+        .route(
+            "/teams/{slug}/expectations/{id}/edit",
+            post(expectations::edit),
+        )
+        .route(
+            "/teams/{slug}/expectations/{id}/retire",
+            post(expectations::retire),
+        )
+        .route(
+            "/teams/{slug}/expectations/{id}/revisit",
+            post(expectations::revisit),
+        )
+        .route(
+            "/teams/{slug}/expectations/{id}/acknowledge",
+            post(expectations::acknowledge),
+        )
+        .route(
+            "/teams/{slug}/expectations/{id}/comments",
+            post(expectations::comment),
+        )
+        .route(
             "/teams/{slug}/reviews",
             get(review::list).post(review::start),
         )
@@ -423,6 +448,13 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "cv-published" => "Your failure CV is published: members of the organisation can read it.",
         "cv-unpublished" => "Your failure CV is private again: only you can see it.",
         "success-settings-saved" => "Consistent-success thresholds saved.",
+        "expectation-added" => "Expectation added.",
+        "expectation-changed" => "Expectation changed.",
+        "expectation-retired" => "Expectation retired.",
+        "expectation-revisited" => "Expectation marked as revisited this quarter.",
+        "expectation-acknowledged" => "Acknowledged for this quarter.",
+        "expectation-commented" => "Comment added.",
+        "expectation-comment-held" => "Unnamed comment received: it appears after midnight UTC, with only its day.",
         "member-added" => "Member added.",
         "role-changed" => "Role changed.",
         "member-removed" => "Member removed.",

@@ -15,8 +15,10 @@ use crate::helpers::{Api, Backend, TestApp};
 
 const BASE: &str = "/api/v1/teams/ops/expectations";
 
-/// Lead Lee, members Mo and Sam in team "ops"; returns (lee, mo, sam).
+/// An admin, lead Lee, members Mo and Sam in team "ops"; returns (lee, mo, sam).
 async fn people(app: &TestApp) -> (Api, Api, Api) {
+    app.create_user("root@example.org", "Root Admin", true)
+        .await;
     app.create_user("lee@example.org", "Lee Lead", false).await;
     app.create_user("mo@example.org", "Mo Member", false).await;
     app.create_user("sam@example.org", "Sam Member", false)
@@ -230,8 +232,11 @@ async fn expectations_story(backend: Backend) {
     assert_eq!(first(&seen)["needs_revisit"], json!(true));
     assert_eq!(first(&seen)["acknowledgements"], json!(0));
     assert_eq!(list(&mo).await["revisit_due"], json!(false), "leads only");
-    let (_, page) = browser.get_text("/teams/ops/expectations").await;
-    assert!(page.contains("Time to revisit"));
+    // Two months on, the earlier session has lapsed: sign in again.
+    let browser = app.sign_in("lee@example.org").await;
+    let (status, page) = browser.get_text("/teams/ops/expectations").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Time to revisit"), "{page}");
     let (status, _) = mo.post(&format!("{BASE}/{id}/revisit"), json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, answer) = lee.post(&format!("{BASE}/{id}/revisit"), json!({})).await;

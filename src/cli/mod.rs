@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod audit;
 mod client;
 mod cv;
+mod expectations;
 mod experiments;
 mod lint;
 mod loops;
@@ -77,6 +78,9 @@ enum Command {
     /// Schedule a team's failure-share ritual, share in its round, show or close it on a
     /// running server (uses --server and --token)
     Ritual(rituals::RitualArgs),
+    /// List a team's expectations, add one (leads), acknowledge or comment on one on a running
+    /// server (uses --server and --token)
+    Expectation(expectations::ExpectationArgs),
     /// Point out blame-laden wording in a text (exit 1 when there are findings, 2 on error)
     Lint(lint::LintArgs),
     /// Measure the blameless-language linter on a labelled corpus
@@ -222,6 +226,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mirror(args) => mirror::run(args, &cli.client).await,
         Command::Audit(args) => audit::run(args, &cli.client).await,
         Command::Ritual(args) => rituals::run(args, &cli.client).await,
+        Command::Expectation(args) => expectations::run(args, &cli.client).await,
         Command::Lint(args) => Ok(lint::run(&args)),
         Command::LintEval(args) => Ok(lint::evaluate_corpus(&args)),
         Command::LintTrain(args) => Ok(lint::train(&args)),

@@ -10,6 +10,7 @@ pub mod culture;
 pub mod cv;
 pub mod docx;
 pub mod events;
+pub mod expectations;
 pub mod experiments;
 pub mod health;
 pub mod html;

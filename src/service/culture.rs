@@ -443,8 +443,33 @@ impl Service {
         receiver: &str,
         behaviour: &str,
         impact: &str,
+        expectation: Option<&str>,
     ) -> ServiceResult<RecordId> {
         let mut errors = FieldErrors::default();
+        // The expectation it honours, when named: one of this team's, still in force.
+        let expectation = match expectation.map(str::trim).filter(|e| !e.is_empty()) {
+            None => Some(None),
+            Some(raw) => {
+                let found = match raw.parse::<RecordId>() {
+                    Ok(id) => self
+                        .store
+                        .expectation(access.team().id, id)
+                        .await?
+                        .filter(|e| e.retired_at.is_none()),
+                    Err(_) => None,
+                };
+                match found {
+                    Some(e) => Some(Some(e.id)),
+                    None => {
+                        errors.push(
+                            "expectation_id",
+                            "must be one of this team's expectations in force",
+                        );
+                        None
+                    }
+                }
+            }
+        };
         let receiver = match receiver.trim().parse::<UserId>() {
             Ok(id) if id == access.actor() => {
                 errors.push("receiver_id", "recognise someone else");
@@ -458,7 +483,9 @@ impl Service {
         };
         let behaviour = errors.take("behaviour", statement(behaviour, 1000));
         let impact = errors.take("impact", statement(impact, 1000));
-        let (Some(receiver), Some(behaviour), Some(impact)) = (receiver, behaviour, impact) else {
+        let (Some(receiver), Some(behaviour), Some(impact), Some(expectation)) =
+            (receiver, behaviour, impact, expectation)
+        else {
             return Err(errors.into());
         };
         let recognition = NewRecognition {
@@ -469,6 +496,7 @@ impl Service {
             behaviour,
             impact,
             created_at: self.now(),
+            expectation,
         };
         self.store.create_recognition(&recognition).await?;
         Ok(recognition.id)

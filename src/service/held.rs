@@ -79,6 +79,8 @@ pub struct Held {
     dismissals: Mutex<BTreeMap<DismissalKey, (String, OffsetDateTime)>>,
     /// Unnamed ritual shares, by round, until the round closes.
     ritual_shares: Mutex<HashMap<RecordId, Vec<ShareText>>>,
+    /// Unnamed comments on expectations, written with the day's anonymous loops.
+    comments: Mutex<Vec<crate::store::expectations::NewExpectationComment>>,
     /// Bytes held now, over everything above.
     bytes: AtomicUsize,
     /// What each person had held today (UTC), to bound one person's share.
@@ -146,6 +148,10 @@ pub fn size_of_loop(new: &LoopDraft) -> usize {
 
 pub fn size_of_addition(addition: &NewAddition) -> usize {
     96 + addition.body.len()
+}
+
+pub fn size_of_comment(comment: &crate::store::expectations::NewExpectationComment) -> usize {
+    comment.text.len() + 64
 }
 
 pub fn size_of_account(account: &NewAccount) -> usize {
@@ -400,6 +406,32 @@ impl Held {
     /// Holds a reporter's addition to an anonymous loop that is already written.
     pub fn hold_addition(&self, addition: NewAddition) {
         lock(&self.additions).push(addition);
+    }
+
+    /// Holds an unnamed comment on an expectation for the daily release.
+    pub fn hold_comment(&self, comment: crate::store::expectations::NewExpectationComment) {
+        lock(&self.comments).push(comment);
+    }
+
+    /// Takes the unnamed comments written before `before` (all when `None`).
+    pub fn take_comments(
+        &self,
+        before: Option<OffsetDateTime>,
+    ) -> Vec<crate::store::expectations::NewExpectationComment> {
+        let mut held = lock(&self.comments);
+        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut *held)
+            .into_iter()
+            .partition(|c| before.is_none_or(|before| c.written_on < before));
+        *held = kept;
+        drop(held);
+        self.forget(taken.iter().map(size_of_comment).sum::<usize>());
+        taken
+    }
+
+    /// Puts comments back after a failed write.
+    pub fn restore_comments(&self, back: Vec<crate::store::expectations::NewExpectationComment>) {
+        self.remember(back.iter().map(size_of_comment).sum::<usize>());
+        lock(&self.comments).extend(back);
     }
 
     /// Holds an unnamed participant's account for the daily release.

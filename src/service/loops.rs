@@ -663,6 +663,8 @@ impl Service {
     }
 
     async fn write_held_loops(&self, before: Option<OffsetDateTime>) -> ServiceResult<usize> {
+        // Unnamed comments on expectations first: they fail or succeed on their own.
+        self.write_held_expectation_comments(before).await?;
         let (mut taken, additions) = self.held.take_loops(before);
         let (accounts, dismissals) = self.held.take_accounts_and_dismissals(before);
         if taken.is_empty() && additions.is_empty() && accounts.is_empty() && dismissals.is_empty()

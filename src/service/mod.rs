@@ -13,6 +13,7 @@ pub mod culture;
 pub mod cv;
 pub mod error;
 pub mod events;
+pub mod expectations;
 pub mod experiments;
 pub mod held;
 pub mod lint;

@@ -27,4 +27,6 @@ pub struct NewRecognition {
     pub behaviour: String,
     pub impact: String,
     pub created_at: OffsetDateTime,
+    /// An expectation of the same team (the use case checks).
+    pub expectation: Option<RecordId>,
 }

@@ -12,6 +12,7 @@ pub mod audit;
 mod backend;
 pub mod culture;
 pub mod events;
+pub mod expectations;
 pub mod experiments;
 mod fts5_rank;
 pub mod lint;
@@ -223,6 +224,7 @@ pub trait Store:
     + audit::AuditStore
     + scim::ScimStore
     + RitualStore
+    + expectations::ExpectationStore
     + Send
     + Sync
     + 'static

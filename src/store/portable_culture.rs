@@ -236,8 +236,8 @@ impl CultureStore for ThisStore {
 
     async fn create_recognition(&self, r: &NewRecognition) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO recognitions (id, team_id, giver_id, receiver_id, behaviour, impact, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO recognitions (id, team_id, giver_id, receiver_id, behaviour, impact, created_at, expectation_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(r.id.to_string())
         .bind(r.team_id.to_string())
@@ -246,6 +246,7 @@ impl CultureStore for ThisStore {
         .bind(&r.behaviour)
         .bind(&r.impact)
         .bind(unix(r.created_at))
+        .bind(r.expectation.map(|e| e.to_string()))
         .execute(self.writer())
         .await
         .map_err(err)?;
@@ -266,10 +267,14 @@ impl CultureStore for ThisStore {
             String,
             String,
             i64,
+            Option<String>,
+            Option<String>,
         );
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT r.id, r.giver_id, g.display_name, r.receiver_id, v.display_name, r.behaviour, r.impact, r.created_at \
+            "SELECT r.id, r.giver_id, g.display_name, r.receiver_id, v.display_name, r.behaviour, r.impact, r.created_at, \
+             r.expectation_id, x.body \
              FROM recognitions r LEFT JOIN users g ON g.id = r.giver_id JOIN users v ON v.id = r.receiver_id \
+             LEFT JOIN expectations x ON x.id = r.expectation_id \
              WHERE r.team_id = $1 AND r.created_at >= $2 ORDER BY r.created_at DESC, r.id",
         )
         .bind(team.to_string())
@@ -279,7 +284,18 @@ impl CultureStore for ThisStore {
         .map_err(err)?;
         rows.into_iter()
             .map(
-                |(id, giver_id, giver_name, receiver_id, receiver_name, behaviour, impact, at)| {
+                |(
+                    id,
+                    giver_id,
+                    giver_name,
+                    receiver_id,
+                    receiver_name,
+                    behaviour,
+                    impact,
+                    at,
+                    expectation_id,
+                    expectation_text,
+                )| {
                     let giver = match (giver_id, giver_name) {
                         (Some(id), Some(name)) => Some(PersonRef::new(parse_id(&id)?, name)),
                         _ => None,
@@ -291,6 +307,10 @@ impl CultureStore for ThisStore {
                         behaviour,
                         impact,
                         created_at: from_unix(at)?,
+                        expectation: match (expectation_id, expectation_text) {
+                            (Some(id), Some(text)) => Some((parse_id(&id)?, text)),
+                            _ => None,
+                        },
                     })
                 },
             )

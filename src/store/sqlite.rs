@@ -34,6 +34,9 @@ mod portable_culture;
 #[path = "portable_events.rs"]
 mod portable_events;
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_expectations.rs"]
+mod portable_expectations;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_experiments.rs"]
 mod portable_experiments;
 #[allow(clippy::duplicate_mod)]

@@ -19,6 +19,7 @@ mod contract;
 mod culture;
 mod cv;
 mod events;
+mod expectations;
 mod experiments;
 mod export;
 mod figures;

@@ -25,4 +25,6 @@ pub struct RecognitionRecord {
     pub behaviour: String,
     pub impact: String,
     pub created_at: OffsetDateTime,
+    /// The team expectation it honours (id and words), when the giver named one.
+    pub expectation: Option<(RecordId, String)>,
 }

@@ -874,6 +874,29 @@ pub fn rules() -> Vec<Rule> {
         Property("RitualScheduleBody", "weekday"),
         json!({"pattern": format!(r"^\s*({})\s*$", crate::domain::rituals::WEEKDAYS.join("|"))}),
     ));
+    // Expectations: one target range for every measure, so no body depends on another field.
+    rules.push(required(
+        Property("MeasureBody", "target"),
+        json!({
+            "minimum": crate::domain::expectations::TARGET_MIN,
+            "maximum": crate::domain::expectations::TARGET_MAX
+        }),
+    ));
+    for (schema, field, max) in [
+        (
+            "ExpectationBody",
+            "text",
+            crate::domain::expectations::TEXT_MAX,
+        ),
+        (
+            "ExpectationCommentBody",
+            "text",
+            crate::domain::expectations::COMMENT_MAX,
+        ),
+    ] {
+        rules.push(rule(Property(schema, field), nonblank(true)));
+        rules.push(rule(Property(schema, field), json!({ "maxLength": max })));
+    }
     // The consistent-success thresholds, from the domain's own ranges.
     for (field, min, max) in crate::domain::success::RANGES {
         rules.push(required(

@@ -222,6 +222,9 @@ pub struct RecognitionOut {
     pub behaviour: String,
     pub impact: String,
     pub created_at: String,
+    /// The team expectation it honours, when the giver named one.
+    pub expectation_id: Option<String>,
+    pub expectation: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -255,6 +258,8 @@ pub async fn recognitions(
                 behaviour: r.behaviour,
                 impact: r.impact,
                 created_at: rfc3339(r.created_at),
+                expectation_id: r.expectation.as_ref().map(|(id, _)| id.to_string()),
+                expectation: r.expectation.map(|(_, text)| text),
             })
             .collect(),
     ))
@@ -268,6 +273,9 @@ pub struct RecogniseBody {
     pub behaviour: String,
     /// The difference it made.
     pub impact: String,
+    /// The id of one of this team's expectations in force that it honours (422 naming the
+    /// field otherwise).
+    pub expectation_id: Option<String>,
 }
 
 /// Recognises a teammate for something specific.
@@ -281,7 +289,13 @@ pub async fn recognise(
 ) -> Result<StatusCode, ApiError> {
     state
         .service
-        .recognise(&access, &body.receiver_id, &body.behaviour, &body.impact)
+        .recognise(
+            &access,
+            &body.receiver_id,
+            &body.behaviour,
+            &body.impact,
+            body.expectation_id.as_deref(),
+        )
         .await?;
     Ok(StatusCode::CREATED)
 }

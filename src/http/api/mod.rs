@@ -9,6 +9,7 @@ mod contract;
 mod culture;
 mod cv;
 mod event_schemas;
+mod expectations;
 mod experiments;
 mod lint;
 mod loops;
@@ -40,6 +41,30 @@ pub fn routes() -> Router<AppState> {
         .route("/people/{person_id}/cv", get(cv::person))
         .route("/teams/{slug}/success-signal", get(cv::signal))
         .route("/teams/{slug}/success-settings", put(cv::settings))
+        .route(
+            "/teams/{slug}/expectations",
+            get(expectations::list).post(expectations::create),
+        )
+        .route(
+            "/teams/{slug}/expectations/{expectation_id}",
+            put(expectations::update),
+        )
+        .route(
+            "/teams/{slug}/expectations/{expectation_id}/retire",
+            post(expectations::retire),
+        )
+        .route(
+            "/teams/{slug}/expectations/{expectation_id}/revisit",
+            post(expectations::revisit),
+        )
+        .route(
+            "/teams/{slug}/expectations/{expectation_id}/acknowledgements",
+            post(expectations::acknowledge),
+        )
+        .route(
+            "/teams/{slug}/expectations/{expectation_id}/comments",
+            post(expectations::comment),
+        )
         .route(
             "/tokens",
             get(account::list_tokens).post(account::create_token),
@@ -391,6 +416,13 @@ pub fn reference_routes() -> Router<AppState> {
         cv::person,
         cv::signal,
         cv::settings,
+        expectations::list,
+        expectations::create,
+        expectations::update,
+        expectations::retire,
+        expectations::revisit,
+        expectations::acknowledge,
+        expectations::comment,
         account::list_tokens,
         account::create_token,
         account::revoke_token,

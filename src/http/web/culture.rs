@@ -431,6 +431,8 @@ struct RecognitionView {
     behaviour: String,
     impact: String,
     at: String,
+    /// The words of the expectation it honours, when one was named.
+    honours: Option<String>,
 }
 
 #[derive(Template)]
@@ -440,6 +442,7 @@ struct RecognitionPage {
     team: Team,
     feed: Vec<RecognitionView>,
     members: Vec<SelectOption<String>>,
+    expectations: Vec<SelectOption<String>>,
     can_manage: bool,
     errors: FormErrors,
     echo: Echo,
@@ -465,7 +468,16 @@ async fn recognition_page(
             behaviour: markdown::render(&r.behaviour),
             impact: markdown::render(&r.impact),
             at: date(r.created_at),
+            honours: r.expectation.map(|(_, text)| text),
         })
+        .collect();
+    let expectations = state
+        .service
+        .expectations(&team.access)
+        .await?
+        .items
+        .into_iter()
+        .map(|e| SelectOption::new(e.record.id.to_string(), e.record.text))
         .collect();
     let members = state
         .service
@@ -484,6 +496,7 @@ async fn recognition_page(
         team: team.access.team().clone(),
         feed,
         members,
+        expectations,
         can_manage: team.access.can_manage(),
         errors,
         echo,
@@ -509,6 +522,9 @@ pub struct RecognitionForm {
     behaviour: String,
     #[serde(default)]
     impact: String,
+    /// Empty when it names no expectation.
+    #[serde(default)]
+    expectation_id: String,
 }
 
 pub async fn recognise(
@@ -523,6 +539,7 @@ pub async fn recognise(
             &form.receiver_id,
             &form.behaviour,
             &form.impact,
+            Some(form.expectation_id.as_str()),
         )
         .await
     {

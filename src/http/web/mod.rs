@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod culture;
 mod cv;
+mod expectations;
 mod experiments;
 mod form;
 mod format;
@@ -262,6 +263,30 @@ pub fn routes() -> Router<AppState> {
         .route("/teams/{slug}/rituals/share", post(rituals::share))
         .route("/teams/{slug}/rituals/close", post(rituals::close))
         .route(
+            "/teams/{slug}/expectations",
+            get(expectations::show).post(expectations::create),
+        )
+        .route(
+            "/teams/{slug}/expectations/{id}/edit",
+            post(expectations::edit),
+        )
+        .route(
+            "/teams/{slug}/expectations/{id}/retire",
+            post(expectations::retire),
+        )
+        .route(
+            "/teams/{slug}/expectations/{id}/revisit",
+            post(expectations::revisit),
+        )
+        .route(
+            "/teams/{slug}/expectations/{id}/acknowledge",
+            post(expectations::acknowledge),
+        )
+        .route(
+            "/teams/{slug}/expectations/{id}/comments",
+            post(expectations::comment),
+        )
+        .route(
             "/teams/{slug}/reviews",
             get(review::list).post(review::start),
         )
@@ -431,6 +456,13 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "ritual-scheduled" => "The ritual's schedule is saved.",
         "ritual-shared" => "Thank you for sharing.",
         "ritual-closed" => "The round is closed into the team's library.",
+        "expectation-added" => "Expectation added.",
+        "expectation-changed" => "Expectation changed.",
+        "expectation-retired" => "Expectation retired.",
+        "expectation-revisited" => "Expectation marked as revisited this quarter.",
+        "expectation-acknowledged" => "Acknowledged for this quarter.",
+        "expectation-commented" => "Comment added.",
+        "expectation-comment-held" => "Unnamed comment received: it appears after midnight UTC, with only its day.",
         "member-added" => "Member added.",
         "role-changed" => "Role changed.",
         "member-removed" => "Member removed.",

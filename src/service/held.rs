@@ -268,10 +268,6 @@ impl Held {
             .extend(back);
     }
 
-    pub fn ritual_share_count(&self, round: RecordId) -> usize {
-        lock(&self.ritual_shares).get(&round).map_or(0, Vec::len)
-    }
-
     /// Rounds with held unnamed shares.
     pub fn ritual_rounds(&self) -> Vec<RecordId> {
         lock(&self.ritual_shares).keys().copied().collect()

@@ -25,10 +25,9 @@ pub struct CurrentRound {
     pub opens_on: Date,
     pub next_on: Date,
     pub state: RoundState,
-    /// Named shares so far (unnamed ones show when the round closes).
+    /// Named shares so far. Unnamed ones show when the round closes, and not even their number
+    /// before: a count that rose just after someone left the room would point at them.
     pub shares: Vec<RitualShareRecord>,
-    /// Unnamed shares this server holds for the round (a count only).
-    pub unnamed_waiting: usize,
 }
 
 /// A round that happened, with what was shared.
@@ -95,9 +94,9 @@ impl Service {
         if let Some(schedule) = schedule {
             let opens_on = schedule.current_round(today);
             let round = self.store.ritual_round(team, midnight(opens_on)).await?;
-            let (state, shares, unnamed_waiting) = match &round {
-                None => (RoundState::WaitingForLead, Vec::new(), 0),
-                Some(r) if r.closed_at.is_some() => (RoundState::Closed, Vec::new(), 0),
+            let (state, shares) = match &round {
+                None => (RoundState::WaitingForLead, Vec::new()),
+                Some(r) if r.closed_at.is_some() => (RoundState::Closed, Vec::new()),
                 Some(r) => {
                     current_id = Some(r.id);
                     (
@@ -108,7 +107,6 @@ impl Service {
                             .into_iter()
                             .filter(|s| s.author_name.is_some())
                             .collect(),
-                        self.held.ritual_share_count(r.id),
                     )
                 }
             };
@@ -117,7 +115,6 @@ impl Service {
                 next_on: schedule.next_round(today),
                 state,
                 shares,
-                unnamed_waiting,
             });
         }
         let mut past = Vec::new();

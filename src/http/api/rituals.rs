@@ -69,10 +69,9 @@ pub struct RitualCurrentOut {
     /// `waiting_for_lead` (members' shares are refused until a lead has shared), `open` or
     /// `closed`.
     pub state: String,
-    /// Named shares so far; unnamed ones show once the round closes.
+    /// Named shares so far; unnamed ones show once the round closes (not even their number
+    /// before).
     pub shares: Vec<RitualShareOut>,
-    /// How many unnamed shares this server holds for the round.
-    pub unnamed_waiting: usize,
 }
 
 /// A closed round in the team's library.
@@ -106,7 +105,6 @@ fn out(view: RitualView) -> RitualOut {
             next_on: c.next_on.to_string(),
             state: c.state.as_word().to_owned(),
             shares: c.shares.into_iter().map(Into::into).collect(),
-            unnamed_waiting: c.unnamed_waiting,
         }),
         library: view
             .past

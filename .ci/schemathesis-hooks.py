@@ -54,6 +54,9 @@ def recognise(body):
     # The receiver must be a member of this team; any string is a valid id.
     if isinstance(body.get("receiver_id"), str):
         body["receiver_id"] = SEEDED["peer_id"]
+    # The expectation it honours, when named, is one of the team's in force.
+    if isinstance(body.get("expectation_id"), str) and body["expectation_id"].strip():
+        body["expectation_id"] = SEEDED["expectation_id"]
 
 
 def add_member(body):

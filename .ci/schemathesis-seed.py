@@ -151,6 +151,11 @@ call(
     f"{team}/recognitions",
     {"receiver_id": member_id, "behaviour": "raised the alarm early", "impact": "we rolled back fast"},
 )
+# An expectation in force for recognitions to name: the run retires only expectations it made
+# itself (the path's `expectation_id` is not pinned).
+expectation = call("POST", f"{team}/expectations", {"text": "We log a failure within a day of noticing it."})
+# A ritual schedule, so that shares reach the round's rules.
+call("PUT", f"{team}/rituals/schedule", {"cadence": "weekly", "weekday": "monday"})
 call("POST", "/api/v1/lint/terms", {"category": "blame_person", "phrase": "dropped the ball"})
 rules = call("GET", "/api/v1/lint/rules")
 term_id = rules["terms"][0]["id"]
@@ -207,6 +212,7 @@ with open(seeded_out, "w") as out:
         {
             "loop_id": loop_id,
             "peer_id": peer_id,
+            "expectation_id": expectation["id"],
             "member_email": "member@example.org",
             "card_id": vote_card_id,
             "finding": {"text": finding_text, "rule": finding["rule"], "start": finding["start"]},

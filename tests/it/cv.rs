@@ -550,3 +550,83 @@ story!(
         assert_eq!(status, StatusCode::FORBIDDEN);
     }
 );
+
+/// Runs `failforward cv …` against the app with `token`, without the environment's settings.
+fn cv_cli(app: &TestApp, token: &str, args: &[&str]) -> (i32, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_failforward"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FAILFORWARD_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .args(["--server", &app.address, "--token", token, "cv"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+story!(
+    the_cli_shows_exports_and_publishes_only_ones_own_cv,
+    |app: TestApp| async move {
+        let (root, lee, mo, _) = people(&app).await;
+        let mine = log(&mo, "Tried a new cache layout", false)
+            .await
+            .expect("a named loop");
+        set_type(&lee, &mine, "intelligent").await;
+
+        let (code, out, err) = cv_cli(&app, &mo.token, &["show"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("failure CV of Mo Member: 1 intelligent failure(s)"),
+            "{out}"
+        );
+        assert!(out.contains("private: only you can see it"), "{out}");
+        assert!(out.contains("failure: Tried a new cache layout ("), "{out}");
+
+        // The Markdown download, to a file.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("cv.md");
+        let path = file.to_str().expect("utf-8 path");
+        let (code, _, err) = cv_cli(
+            &app,
+            &mo.token,
+            &["export", "--format", "markdown", "-o", path],
+        );
+        assert_eq!(code, 0, "{err}");
+        let markdown = std::fs::read_to_string(&file).expect("written");
+        assert!(markdown.contains("Tried a new cache layout"), "{markdown}");
+
+        // Private until published: the admin sees nothing; after `cv publish`, it is shown.
+        let mo_id = {
+            let (_, me) = mo.get("/api/v1/me").await;
+            me["id"].as_str().expect("id").to_owned()
+        };
+        let (status, _) = root.get(&format!("/api/v1/people/{mo_id}/cv")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (code, out, err) = cv_cli(&app, &mo.token, &["publish"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("published to the organisation since"), "{out}");
+        let (status, cv) = root.get(&format!("/api/v1/people/{mo_id}/cv")).await;
+        assert_eq!(status, StatusCode::OK, "{cv}");
+        let (code, out, err) = cv_cli(&app, &mo.token, &["unpublish"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("private: only you can see it"), "{out}");
+        let (status, _) = root.get(&format!("/api/v1/people/{mo_id}/cv")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // A mistyped format and a bad token end with one line and a non-zero code.
+        let (code, _, err) = cv_cli(&app, &mo.token, &["export", "--format", "pdf"]);
+        assert_ne!(code, 0);
+        assert!(err.contains("--format"), "{err}");
+        let (code, _, err) = cv_cli(&app, "ffp_not_a_token", &["show"]);
+        assert_ne!(code, 0);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+);

@@ -224,6 +224,7 @@ async fn expectations_story(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(text) && page.contains("Pygmalion") && page.contains("unnamed"));
     assert!(!page.contains("Time to revisit"));
+    assert!(!team_page.contains("expectations-revisit"));
 
     // A new quarter: leads are reminded; acknowledgements start again; revisiting ends it.
     clock.set(datetime!(2027-01-04 09:00 UTC));
@@ -237,12 +238,22 @@ async fn expectations_story(backend: Backend) {
     let (status, page) = browser.get_text("/teams/ops/expectations").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Time to revisit"), "{page}");
+    let (_, team_page) = browser.get_text("/teams/ops").await;
+    assert!(
+        team_page.contains("id=\"expectations-revisit\""),
+        "{team_page}"
+    );
+    let mo_browser = app.sign_in("mo@example.org").await;
+    let (_, members_view) = mo_browser.get_text("/teams/ops").await;
+    assert!(!members_view.contains("expectations-revisit"), "leads only");
     let (status, _) = mo.post(&format!("{BASE}/{id}/revisit"), json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, answer) = lee.post(&format!("{BASE}/{id}/revisit"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["needs_revisit"], json!(false));
     assert_eq!(list(&lee).await["revisit_due"], json!(false));
+    let (_, team_page) = browser.get_text("/teams/ops").await;
+    assert!(!team_page.contains("expectations-revisit"), "{team_page}");
 
     // Changing and retiring are the leads' too.
     let (status, _) = mo

@@ -126,6 +126,8 @@ struct TeamPage {
     success: Option<SuccessBox>,
     /// A lead's first-moments prompts (issue 24).
     first: crate::service::rituals::FirstMoments,
+    /// A lead's quarterly reminder: expectations written before this quarter wait to be revisited.
+    expectations_to_revisit: bool,
 }
 
 /// The essay's question on the team page, with why it shows and what to try.
@@ -210,6 +212,7 @@ pub async fn show(
     let (quarter, leads_first) = state.service.leaders_first(&access).await?;
     let signal = state.service.success_signal(&access).await?;
     let first = state.service.first_moments(&access).await?;
+    let expectations_to_revisit = state.service.expectations(&access).await?.revisit_due();
     let success = signal.shows().then(|| SuccessBox {
         question: success::QUESTION,
         reasons: signal
@@ -264,6 +267,7 @@ pub async fn show(
             .collect(),
         success,
         first,
+        expectations_to_revisit,
     }))
 }
 

@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn shares_need_both_parts() {
-        let errors = ShareText::parse(" ", "x").unwrap_err();
+        let errors = ShareText::parse(" ", "x").expect_err("a blank share is refused");
         assert_eq!(errors[0].0, "failed");
         assert!(ShareText::parse("a", "b").is_ok());
     }

@@ -46,11 +46,11 @@ mod portable_review;
 #[path = "portable_rituals.rs"]
 mod portable_rituals;
 #[allow(clippy::duplicate_mod)]
-#[path = "portable_sealed.rs"]
-mod portable_sealed;
-
 #[path = "portable_scim.rs"]
 mod portable_scim;
+#[allow(clippy::duplicate_mod)]
+#[path = "portable_sealed.rs"]
+mod portable_sealed;
 #[allow(clippy::duplicate_mod)]
 #[path = "portable_transfer.rs"]
 mod portable_transfer;

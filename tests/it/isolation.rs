@@ -162,6 +162,17 @@ async fn build_world(app: &TestApp) -> World {
             .expect("reason")
             .to_owned(),
     );
+    let (status, expectation) = bert
+        .post(
+            "/api/v1/teams/beta/expectations",
+            json!({"text": "Beta asks for help early"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{expectation}");
+    ids.insert(
+        "expectation_id",
+        expectation["id"].as_str().expect("expectation").to_owned(),
+    );
     ids.insert("quarter", "2026-Q1".to_owned());
     ids.insert("slug", "beta".to_owned());
     ids.insert("user_id", me["id"].as_str().expect("id").to_owned());

@@ -465,15 +465,16 @@ mod tests {
     use super::*;
 
     fn ops(value: Value) -> Vec<Operation> {
-        operations(value.as_object().unwrap()).unwrap()
+        operations(value.as_object().expect("an object")).expect("valid operations")
     }
 
     #[test]
     fn filters_compare_without_case() {
-        let filter = Filter::parse(r#"userName eq "Ada@Example.org""#).unwrap();
+        let filter = Filter::parse(r#"userName eq "Ada@Example.org""#).expect("a filter");
         assert!(filter.matches(&json!({"userName": "ada@example.org"})));
         assert!(!filter.matches(&json!({"userName": "bob@example.org"})));
-        let filter = Filter::parse(r#"emails.value sw "ada" and active eq true"#).unwrap();
+        let filter =
+            Filter::parse(r#"emails.value sw "ada" and active eq true"#).expect("a filter");
         assert!(filter.matches(&json!({"emails": [{"value": "ada@x.org"}], "active": true})));
         assert!(Filter::parse("userName gt 3").is_err());
     }
@@ -490,7 +491,7 @@ mod tests {
                 {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "b@x.org"},
             ]})),
         )
-        .unwrap();
+        .expect("the patch applies");
         assert_eq!(user["active"], json!(false));
         assert_eq!(user["name"]["formatted"], json!("B"));
         assert_eq!(
@@ -506,7 +507,7 @@ mod tests {
                 {"op": "add", "path": "members", "value": [{"value": "3"}]},
             ]})),
         )
-        .unwrap();
+        .expect("the patch applies");
         assert_eq!(group["members"], json!([{"value": "2"}, {"value": "3"}]));
     }
 }

@@ -138,7 +138,7 @@ async fn expectations_story(backend: Backend) {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
     }
-    let mut days = vec![3_i64, 1, 0];
+    let mut days = [3_i64, 1, 0];
     days.sort_unstable();
     let median = days[days.len() / 2] as f64;
     let seen = list(&mo).await;

@@ -865,6 +865,11 @@ pub fn rules() -> Vec<Rule> {
     for field in ["believed", "observed", "learned", "therefore"] {
         rules.push(rule(Property("ConclusionBody", field), nonblank(true)));
     }
+    // `service::loops::set_follow_up`: a day, or blank (or null) to clear it.
+    rules.push(rule(
+        Property("SetFollowUp", "on"),
+        json!({"pattern": OPTIONAL_DATE}),
+    ));
     // The ritual's schedule: words of the domain's own sets.
     rules.push(required(
         Property("RitualScheduleBody", "cadence"),

@@ -24,7 +24,7 @@ pub struct MeasureBody {
 
 /// How the team is doing this quarter against a measurable expectation.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProgressOut {
+pub struct ExpectationProgressOut {
     /// The quarter the figure covers ("2026-Q4"), up to today.
     pub period: String,
     /// The figure; absent while there is nothing to compute it from.
@@ -54,7 +54,7 @@ pub struct ExpectationOut {
     pub id: String,
     pub text: String,
     pub measure: Option<MeasureBody>,
-    pub progress: Option<ProgressOut>,
+    pub progress: Option<ExpectationProgressOut>,
     pub written_by: Option<String>,
     /// The quarter it was written or last revisited in.
     pub revisited: String,
@@ -83,7 +83,7 @@ fn out(view: ExpectationView) -> ExpectationOut {
         id: r.id.to_string(),
         text: r.text,
         measure: r.measure.map(|(kind, target)| MeasureBody { kind, target }),
-        progress: view.progress.map(|p| ProgressOut {
+        progress: view.progress.map(|p| ExpectationProgressOut {
             period: p.quarter.to_string(),
             figure: p.figure,
             shown: p.shown(),

@@ -628,23 +628,7 @@ async fn old_entries_are_deleted_after_the_retention_postgres() {
 
 /// Runs `failforward audit …` against the app with `token`, without the environment's settings.
 fn audit_cli(app: &TestApp, token: &str, args: &[&str]) -> (i32, String, String) {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_failforward"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("FAILFORWARD_") {
-            command.env_remove(key);
-        }
-    }
-    let output = command
-        .args(["--server", &app.address, "--token", token, "audit"])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("binary runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    app.client_cli(token, &[&["audit"], args].concat())
 }
 
 story!(

@@ -553,23 +553,7 @@ story!(
 
 /// Runs `failforward cv …` against the app with `token`, without the environment's settings.
 fn cv_cli(app: &TestApp, token: &str, args: &[&str]) -> (i32, String, String) {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_failforward"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("FAILFORWARD_") {
-            command.env_remove(key);
-        }
-    }
-    let output = command
-        .args(["--server", &app.address, "--token", token, "cv"])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("binary runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    app.client_cli(token, &[&["cv"], args].concat())
 }
 
 story!(

@@ -4,8 +4,6 @@
 //! day and no order in the database; the revisit reminder appears when the quarter changes (the
 //! service clock moves, nothing is back-dated).
 
-use std::process::{Command, Stdio};
-
 use failforward::service::SetClock;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -66,29 +64,7 @@ async fn user_id(api: &Api) -> String {
 
 /// Runs `failforward expectation` against the app with `api`'s token.
 fn cli(app: &TestApp, api: &Api, args: &[&str]) -> (i32, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_failforward"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("FAILFORWARD_") {
-            command.env_remove(key);
-        }
-    }
-    let output = command
-        .args([
-            "--server",
-            &app.address,
-            "--token",
-            &api.token,
-            "expectation",
-        ])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("binary runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    app.client_cli(&api.token, &[&["expectation"], args].concat())
 }
 
 async fn expectations_story(backend: Backend) {

@@ -159,6 +159,28 @@ pub async fn fresh_postgres_url() -> Option<String> {
 }
 
 impl TestApp {
+    /// Runs `failforward --server <this app> --token <token> <args…>` as a client of the running
+    /// app, without the environment's FAILFORWARD_ settings: (exit code, stdout, stderr).
+    pub fn client_cli(&self, token: &str, args: &[&str]) -> (i32, String, String) {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_failforward"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("FAILFORWARD_") {
+                command.env_remove(key);
+            }
+        }
+        let output = command
+            .args(["--server", &self.address, "--token", token])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("binary runs");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
     /// Starts the app, or `None` when the backend is not available here.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
         Self::spawn_with(backend, |_| {}).await

@@ -4,7 +4,6 @@
 //! both databases.
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
 
 use failforward::service::SetClock;
 use reqwest::{Method, StatusCode};
@@ -593,23 +592,7 @@ async fn every_figure_matches_what_the_seeds_say(backend: Backend) {
 
 /// Runs `failforward mirror` against the app with `api`'s token.
 fn cli(app: &TestApp, api: &Api, args: &[&str]) -> (i32, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_failforward"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("FAILFORWARD_") {
-            command.env_remove(key);
-        }
-    }
-    let output = command
-        .args(["--server", &app.address, "--token", &api.token, "mirror"])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("binary runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    app.client_cli(&api.token, &[&["mirror"], args].concat())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

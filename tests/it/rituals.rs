@@ -3,8 +3,6 @@
 //! and accepted after); unnamed shares are held until the round closes and leave no author, time
 //! or order in the database; a closed round's shares are in the team's library.
 
-use std::process::{Command, Stdio};
-
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -238,31 +236,7 @@ story!(
 
 /// Runs `failforward ritual --team ops …` against the app with `api`'s token.
 fn cli(app: &TestApp, api: &Api, args: &[&str]) -> (i32, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_failforward"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("FAILFORWARD_") {
-            command.env_remove(key);
-        }
-    }
-    let output = command
-        .args([
-            "--server",
-            &app.address,
-            "--token",
-            &api.token,
-            "ritual",
-            "--team",
-            "ops",
-        ])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("binary runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    app.client_cli(&api.token, &[&["ritual", "--team", "ops"], args].concat())
 }
 
 story!(

@@ -6,7 +6,8 @@
 //! and the error page.
 //!
 //! The script is handed to the page through WebDriver, which the page's Content-Security-Policy
-//! does not govern; the pages themselves still load no script of ours but their own.
+//! does not govern; the pages themselves still load no script of ours but their own. The walk of
+//! every page also reads what the policy refused on each (`browser_csp` covers the rest).
 
 use fantoccini::Client;
 use serde_json::{json, Value};
@@ -209,9 +210,17 @@ story!(
     }
 );
 
-/// Opens each page at the window's size and collects axe's violations, and any page that
-/// answered with the error page (it would prove nothing about itself).
-async fn axe_walk(browser: &Client, app: &TestApp, who: &str, pages: &[String]) -> Vec<String> {
+/// Opens each page at the window's size and collects axe's violations, what the page's
+/// Content-Security-Policy refused (Chromium's console: `browser_csp`), and any page that
+/// answered with the error page (it would prove nothing about itself). One visit checks both, as
+/// each walk of every page costs a minute and a half.
+async fn axe_walk(
+    driver: &Driver,
+    browser: &Client,
+    app: &TestApp,
+    who: &str,
+    pages: &[String],
+) -> Vec<String> {
     let mut found = Vec::new();
     for page in pages {
         browser
@@ -228,12 +237,17 @@ async fn axe_walk(browser: &Client, app: &TestApp, who: &str, pages: &[String]) 
         for violation in violations(browser).await {
             found.push(format!("{who} on {page}: {violation}"));
         }
+        // Read after axe has run, so the page's deferred scripts, htmx requests and event
+        // streams have started and anything they were refused is on the console.
+        for refused in crate::browser_csp::csp_violations(driver, browser).await {
+            found.push(format!("{who} on {page}: {refused}"));
+        }
     }
     found
 }
 
 story!(
-    every_page_passes_axe_at_1280_and_390_px,
+    every_page_passes_axe_and_its_content_security_policy_at_1280_and_390_px,
     |app: TestApp| async move {
         let Some(mut driver) = Driver::start().await else {
             return;
@@ -247,7 +261,16 @@ story!(
         for (width, height) in sizes {
             visitor.set_window_size(width, height).await.expect("size");
             let at = format!("visitor, {width} px");
-            found.extend(axe_walk(&visitor, &app, &at, std::slice::from_ref(&setup_path)).await);
+            found.extend(
+                axe_walk(
+                    &driver,
+                    &visitor,
+                    &app,
+                    &at,
+                    std::slice::from_ref(&setup_path),
+                )
+                .await,
+            );
         }
         let mut pages = crate::browser_csp::seed_every_page(&app).await;
         // `/api/docs` is Swagger UI as its project ships it (utoipa-swagger-ui): axe finds its
@@ -259,7 +282,7 @@ story!(
         for (width, height) in sizes {
             visitor.set_window_size(width, height).await.expect("size");
             let at = format!("visitor, {width} px");
-            found.extend(axe_walk(&visitor, &app, &at, &pages.anonymous).await);
+            found.extend(axe_walk(&driver, &visitor, &app, &at, &pages.anonymous).await);
         }
         visitor.close().await.expect("close");
 
@@ -273,13 +296,13 @@ story!(
             for (width, height) in sizes {
                 browser.set_window_size(width, height).await.expect("size");
                 let at = format!("{who}, {width} px");
-                found.extend(axe_walk(&browser, &app, &at, visited).await);
+                found.extend(axe_walk(&driver, &browser, &app, &at, visited).await);
             }
             browser.close().await.expect("close");
         }
         assert!(
             found.is_empty(),
-            "axe found violations:\n{}",
+            "axe found violations, or the policy refused something:\n{}",
             found.join("\n")
         );
     }

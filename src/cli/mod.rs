@@ -210,7 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin(AdminCommand::ScimToken(args)) => {
             let storage = StorageSettings::resolve(&args.storage)?;
             let service = open_service(&storage, Policy::default()).await?;
-            let token = service.rotate_scim_token(None).await?;
+            let (token, _) = service.rotate_scim_token(None).await?;
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }

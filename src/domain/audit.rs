@@ -89,6 +89,8 @@ audit_actions! {
     ScimGroupChanged => "scim.group_changed",
     /// An organisation admin created or rotated the organisation's SCIM token.
     ScimTokenRotated => "scim.token_rotated",
+    /// An organisation admin switched SCIM off: the token stops working.
+    ScimTokenRevoked => "scim.token_revoked",
 }
 
 impl fmt::Display for AuditAction {

@@ -9,7 +9,7 @@ use crate::domain::audit::AuditAction;
 use crate::domain::text::single_line;
 use crate::domain::{DisplayName, Email, Invalid, Team, TeamId, TeamName, TeamSlug, UserId};
 use crate::store::scim::{
-    ScimGroupRecord, ScimGroupState, ScimUserFilter, ScimUserRecord, ScimUserState,
+    ScimGroupRecord, ScimGroupState, ScimTokenInfo, ScimUserFilter, ScimUserRecord, ScimUserState,
 };
 use crate::store::{NewUser, StoreError};
 
@@ -83,7 +83,10 @@ fn parse_user(input: &ScimUserInput) -> ServiceResult<(String, Email, DisplayNam
 impl Service {
     /// Creates or replaces the organisation's SCIM token; the plaintext is shown once. `actor`
     /// is the admin asking, or `None` for the operator's command.
-    pub async fn rotate_scim_token(&self, actor: Option<&Actor>) -> ServiceResult<String> {
+    pub async fn rotate_scim_token(
+        &self,
+        actor: Option<&Actor>,
+    ) -> ServiceResult<(String, ScimTokenInfo)> {
         if let Some(actor) = actor {
             actor.require_admin()?;
         }
@@ -99,10 +102,40 @@ impl Service {
             format!("scim token {prefix}"),
             "",
         );
+        let now = self.now();
         self.store
-            .set_scim_token(&secret.hash, &prefix, self.now(), &entry)
+            .set_scim_token(&secret.hash, &prefix, now, &entry)
             .await?;
-        Ok(secret.plaintext)
+        Ok((
+            secret.plaintext,
+            ScimTokenInfo {
+                prefix,
+                created_at: now,
+            },
+        ))
+    }
+
+    /// The current SCIM token's start and age (organisation admins only); `None` when SCIM is
+    /// off.
+    pub async fn scim_token_info(&self, actor: &Actor) -> ServiceResult<Option<ScimTokenInfo>> {
+        actor.require_admin()?;
+        Ok(self.store.scim_token_info().await?)
+    }
+
+    /// Switches SCIM off: the token stops working at once (organisation admins only). Accounts
+    /// and teams it made stay. `false` when SCIM was already off.
+    pub async fn revoke_scim_token(&self, actor: &Actor) -> ServiceResult<bool> {
+        actor.require_admin()?;
+        let Some(info) = self.store.scim_token_info().await? else {
+            return Ok(false);
+        };
+        let entry = self.audit_entry(
+            Some(actor.id()),
+            AuditAction::ScimTokenRevoked,
+            format!("scim token {}", info.prefix),
+            "",
+        );
+        Ok(self.store.delete_scim_token(&entry).await?)
     }
 
     /// Whether `token` is the organisation's current SCIM token.

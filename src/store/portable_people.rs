@@ -45,6 +45,28 @@ fn seconds(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// Writes a team's row; the caller's transaction adds who leads it or where it came from.
+pub(super) async fn insert_team(
+    tx: &mut sqlx::Transaction<'_, super::Db>,
+    team: &Team,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO teams (id, slug, name, description, stuck_after_days, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(team.id.to_string())
+    .bind(team.slug.as_str())
+    .bind(team.name.as_str())
+    .bind(&team.description)
+    .bind(i64::from(team.stuck_after_days))
+    .bind(unix(now))
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
 fn err(error: sqlx::Error) -> StoreError {
     StoreError::from_sqlx(error)
 }
@@ -717,19 +739,7 @@ impl PeopleStore for ThisStore {
 
     async fn create_team(&self, team: &Team, lead: UserId, now: OffsetDateTime) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
-        sqlx::query(
-            "INSERT INTO teams (id, slug, name, description, stuck_after_days, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(team.id.to_string())
-        .bind(team.slug.as_str())
-        .bind(team.name.as_str())
-        .bind(&team.description)
-        .bind(i64::from(team.stuck_after_days))
-        .bind(unix(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        insert_team(&mut tx, team, now).await?;
         sqlx::query(
             "INSERT INTO memberships (team_id, user_id, role, joined_at) VALUES ($1, $2, 'lead', $3)",
         )

@@ -4,13 +4,15 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::portable_audit::insert_audit;
+use super::portable_people::insert_team;
 use super::ThisStore;
 use crate::domain::audit::AuditEntry;
 use crate::domain::{DisplayName, Email, Team, TeamId, TeamName, User, UserId};
 use crate::store::backend::BackendHooks;
 use crate::store::rows::parse_id;
 use crate::store::scim::{
-    ScimGroupRecord, ScimGroupState, ScimStore, ScimUserFilter, ScimUserRecord, ScimUserState,
+    ScimGroupRecord, ScimGroupState, ScimStore, ScimTokenInfo, ScimUserFilter, ScimUserRecord,
+    ScimUserState,
 };
 use crate::store::{from_unix, unix, NewUser, StoreError, StoreResult};
 
@@ -111,6 +113,36 @@ impl ScimStore for ThisStore {
         .map_err(err)?;
         insert_audit(&mut *tx, audit).await?;
         tx.commit().await.map_err(err)
+    }
+
+    async fn scim_token_info(&self) -> StoreResult<Option<ScimTokenInfo>> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT prefix, created_at FROM scim_tokens WHERE id = 'organisation'")
+                .fetch_optional(self.reader())
+                .await
+                .map_err(err)?;
+        row.map(|(prefix, created_at)| {
+            Ok(ScimTokenInfo {
+                prefix,
+                created_at: from_unix(created_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_scim_token(&self, audit: &AuditEntry) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let deleted = sqlx::query("DELETE FROM scim_tokens WHERE id = 'organisation'")
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(false);
+        }
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(true)
     }
 
     async fn scim_users(&self, filter: &ScimUserFilter) -> StoreResult<Vec<ScimUserRecord>> {
@@ -331,19 +363,7 @@ impl ScimStore for ThisStore {
         audit: &AuditEntry,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
-        sqlx::query(
-            "INSERT INTO teams (id, slug, name, description, stuck_after_days, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(team.id.to_string())
-        .bind(team.slug.as_str())
-        .bind(team.name.as_str())
-        .bind(&team.description)
-        .bind(i64::from(team.stuck_after_days))
-        .bind(unix(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        insert_team(&mut tx, team, now).await?;
         sqlx::query(
             "INSERT INTO scim_groups (team_id, external_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $3)",

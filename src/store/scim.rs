@@ -33,6 +33,14 @@ pub struct ScimGroupState {
     pub now: OffsetDateTime,
 }
 
+/// What an admin may see of the organisation's SCIM token: enough to recognise it in the
+/// identity provider's settings, not enough to use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimTokenInfo {
+    pub prefix: String,
+    pub created_at: OffsetDateTime,
+}
+
 #[async_trait]
 pub trait ScimStore: Send + Sync {
     /// The hash of the organisation's SCIM token, when one was made.
@@ -45,6 +53,10 @@ pub trait ScimStore: Send + Sync {
         now: OffsetDateTime,
         audit: &AuditEntry,
     ) -> StoreResult<()>;
+    /// The current token's recognisable start and when it was made (never the token).
+    async fn scim_token_info(&self) -> StoreResult<Option<ScimTokenInfo>>;
+    /// Deletes the organisation's SCIM token; `false` when there was none (nothing audited).
+    async fn delete_scim_token(&self, audit: &AuditEntry) -> StoreResult<bool>;
     async fn scim_users(&self, filter: &ScimUserFilter) -> StoreResult<Vec<ScimUserRecord>>;
     /// Creates an account without a local password.
     async fn scim_create_user(

@@ -13,7 +13,7 @@ const LEE: &str = "lee@example.org";
 
 /// A client of `/scim/v2` holding a freshly rotated SCIM token.
 async fn scim(app: &TestApp) -> Api {
-    let token = app
+    let (token, _) = app
         .service
         .rotate_scim_token(None)
         .await
@@ -71,6 +71,105 @@ story!(only_the_scim_token_opens_scim, |app: TestApp| async move {
         .await;
     assert_eq!(entries.as_array().map(Vec::len), Some(2), "{entries}");
 });
+
+story!(
+    admins_make_replace_and_revoke_the_token_through_the_api_and_the_people_page,
+    |app: TestApp| async move {
+        let admin_browser = app.set_up().await;
+        app.create_user(LEE, "Lee Lead", false).await;
+        let admin = app.token_for(ADA).await;
+        let lee = app.token_for(LEE).await;
+
+        let (status, off) = admin.get("/api/v1/scim/token").await;
+        assert_eq!(status, StatusCode::OK, "{off}");
+        assert_eq!(
+            off,
+            json!({"configured": false, "prefix": null, "created_at": null})
+        );
+        // Only organisation admins see or change it.
+        for (status, body) in [
+            lee.get("/api/v1/scim/token").await,
+            lee.post("/api/v1/scim/token", json!({})).await,
+            lee.delete("/api/v1/scim/token").await,
+        ] {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        }
+
+        let (status, made) = admin.post("/api/v1/scim/token", json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let token = made["token"].as_str().expect("token").to_owned();
+        let prefix = made["prefix"].as_str().expect("prefix").to_owned();
+        assert!(
+            token.starts_with(&prefix) && prefix.starts_with("ffscim_"),
+            "{made}"
+        );
+        let (status, on) = admin.get("/api/v1/scim/token").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(on["configured"], true);
+        assert_eq!(on["prefix"], made["prefix"]);
+        assert!(
+            !on.to_string().contains(&token),
+            "the token is shown once: {on}"
+        );
+        let (status, _) = app.api(&token).get("/scim/v2/Users").await;
+        assert_eq!(status, StatusCode::OK);
+
+        // The People page replaces it (the new one shown once, the old one refused) …
+        let page = admin_browser.get_text("/people").await.1;
+        assert!(
+            page.contains(&prefix) && !page.contains(&token),
+            "only the prefix shows"
+        );
+        assert!(
+            page.contains(&app.url("/scim/v2")),
+            "the base address to give the provider"
+        );
+        let response = admin_browser
+            .submit("/people", "/people/scim/token", &[])
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let html = response.text().await.expect("page");
+        let shown = html
+            .split("id=\"scim-token\"")
+            .nth(1)
+            .and_then(|rest| rest.split("value=\"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .expect("the new token on the page")
+            .to_owned();
+        assert_ne!(shown, token);
+        let (status, _) = app.api(&token).get("/scim/v2/Users").await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "the old token stopped working"
+        );
+        let (status, _) = app.api(&shown).get("/scim/v2/Users").await;
+        assert_eq!(status, StatusCode::OK);
+
+        // … and switches SCIM off; switching it off twice finds nothing to revoke.
+        let response = admin_browser
+            .submit("/people", "/people/scim/token/revoke", &[])
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let (status, _) = app.api(&shown).get("/scim/v2/Users").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, problem) = admin.delete("/api/v1/scim/token").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+        let (_, off) = admin.get("/api/v1/scim/token").await;
+        assert_eq!(off["configured"], false);
+
+        // Each change is audited once, with the admin as its actor.
+        for (action, count) in [("scim.token_rotated", 2), ("scim.token_revoked", 1)] {
+            let (_, entries) = admin.get(&format!("/api/v1/audit?action={action}")).await;
+            let entries = entries.as_array().expect("entries").clone();
+            assert_eq!(entries.len(), count, "{action}: {entries:?}");
+            assert!(
+                entries.iter().all(|e| e["actor_email"] == ADA),
+                "{entries:?}"
+            );
+        }
+    }
+);
 
 story!(
     users_are_created_found_paged_and_patched,

@@ -15,6 +15,7 @@ mod lint;
 mod loops;
 mod memory;
 mod mirror;
+mod provisioning;
 mod review;
 mod rituals;
 mod teams;
@@ -78,6 +79,12 @@ pub fn routes() -> Router<AppState> {
         .route("/sessions", get(audit::sessions))
         .route("/sessions/end-others", post(audit::end_others))
         .route("/sessions/{id}", axum::routing::delete(audit::end))
+        .route(
+            "/scim/token",
+            get(provisioning::status)
+                .post(provisioning::rotate)
+                .delete(provisioning::revoke),
+        )
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
         .route(
@@ -436,6 +443,9 @@ pub fn reference_routes() -> Router<AppState> {
         audit::end_user_sessions,
         audit::list,
         audit::export,
+        provisioning::status,
+        provisioning::rotate,
+        provisioning::revoke,
         teams::list,
         teams::create,
         teams::show,

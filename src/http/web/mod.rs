@@ -349,6 +349,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/people/lint/rules/{rule}", post(people::switch_lint_rule))
         .route("/people/invitations", post(people::invite))
+        .route("/people/scim/token", post(people::rotate_scim_token))
+        .route("/people/scim/token/revoke", post(people::revoke_scim_token))
         .route(
             "/people/invitations/{id}/revoke",
             post(people::revoke_invitation),
@@ -468,6 +470,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "member-removed" => "Member removed.",
         "left-team" => "You have left the team.",
         "invitation-revoked" => "Invitation withdrawn.",
+        "scim-off" => "SCIM provisioning is off: its token no longer works.",
         "joined" => "Welcome to the team!",
         "name-changed" => "Your name has been changed.",
         "password-changed" => "Password changed. Your other sessions have been signed out.",

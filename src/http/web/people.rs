@@ -21,6 +21,15 @@ struct PeoplePage {
     new_link: Option<String>,
     invite_email: String,
     errors: FormErrors,
+    scim: ScimView,
+}
+
+/// SCIM provisioning as the People page shows it: never the token, except once when made.
+struct ScimView {
+    base_url: String,
+    /// "scim_ab12cd…, made 3 Dec 2026" when on.
+    current: Option<String>,
+    new_token: Option<String>,
 }
 
 struct PersonView {
@@ -64,6 +73,11 @@ async fn people_page(state: &AppState, user: &WebUser) -> Result<PeoplePage, Web
             expires: date(i.expires_at),
         })
         .collect();
+    let current = state
+        .service
+        .scim_token_info(&user.actor)
+        .await?
+        .map(|info| format!("{}…, made {}", info.prefix, date(info.created_at)));
     Ok(PeoplePage {
         layout: Layout::signed_in(user, "People", "people"),
         people,
@@ -71,6 +85,11 @@ async fn people_page(state: &AppState, user: &WebUser) -> Result<PeoplePage, Web
         new_link: None,
         invite_email: String::new(),
         errors: FormErrors::none(),
+        scim: ScimView {
+            base_url: state.service.link("/scim/v2"),
+            current,
+            new_token: None,
+        },
     })
 }
 
@@ -129,6 +148,28 @@ pub async fn revoke_invitation(
         .revoke_organisation_invitation(&user.actor, &id)
         .await?;
     Ok(Redirect::to("/people?notice=invitation-revoked").into_response())
+}
+
+/// Makes a new SCIM token (the old one stops working) and shows it this once.
+pub async fn rotate_scim_token(
+    State(state): State<AppState>,
+    user: WebUser,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, WebError> {
+    let (token, _) = state.service.rotate_scim_token(Some(&user.actor)).await?;
+    let mut page = people_page(&state, &user).await?;
+    page.scim.new_token = Some(token);
+    Ok(render_with_status(StatusCode::CREATED, &page))
+}
+
+/// Switches SCIM provisioning off.
+pub async fn revoke_scim_token(
+    State(state): State<AppState>,
+    user: WebUser,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, WebError> {
+    state.service.revoke_scim_token(&user.actor).await?;
+    Ok(Redirect::to("/people?notice=scim-off").into_response())
 }
 
 #[derive(Debug, Deserialize)]

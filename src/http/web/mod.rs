@@ -12,6 +12,7 @@ mod form;
 mod format;
 mod integrations;
 mod invitations;
+mod loop_stages;
 mod loops;
 mod memory;
 mod mirror;

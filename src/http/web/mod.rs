@@ -8,7 +8,7 @@ mod culture;
 mod cv;
 mod expectations;
 mod experiments;
-mod form;
+pub(super) mod form;
 mod format;
 mod integrations;
 mod invitations;

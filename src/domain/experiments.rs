@@ -158,6 +158,42 @@ pub fn currency(raw: &str) -> Result<String, Invalid> {
     }
 }
 
+/// An amount of money or effort as it reaches the use case: an exact number from the API
+/// (minor units, or tenths of a day), or the text of a form field, read by the same rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Amount {
+    Exact(u64),
+    Typed(String),
+}
+
+/// The largest money at risk accepted, in minor units (ten billion in the major unit).
+const MONEY_MINOR_MAX: i64 = 1_000_000_000_000;
+/// The largest effort at risk accepted, in tenths of a person-day.
+const DAYS_TENTHS_MAX: i64 = 1_000_000;
+
+fn at_most(value: u64, max: i64) -> Result<i64, Invalid> {
+    i64::try_from(value)
+        .ok()
+        .filter(|v| *v <= max)
+        .ok_or_else(|| Invalid::new("is too large"))
+}
+
+/// Money at risk in minor units, from either kind of amount.
+pub fn money_minor_of(amount: &Amount) -> Result<i64, Invalid> {
+    match amount {
+        Amount::Exact(minor) => at_most(*minor, MONEY_MINOR_MAX),
+        Amount::Typed(raw) => money_minor(raw),
+    }
+}
+
+/// Effort at risk in tenths of a person-day, from either kind of amount.
+pub fn person_days_tenths_of(amount: &Amount) -> Result<i64, Invalid> {
+    match amount {
+        Amount::Exact(tenths) => at_most(*tenths, DAYS_TENTHS_MAX),
+        Amount::Typed(raw) => person_days_tenths(raw),
+    }
+}
+
 /// Parses an amount such as "1200", "1 200.50" or "1200,5" into minor units (two decimals).
 pub fn money_minor(raw: &str) -> Result<i64, Invalid> {
     let cleaned: String = raw
@@ -192,7 +228,7 @@ pub fn money_minor(raw: &str) -> Result<i64, Invalid> {
     whole
         .checked_mul(100)
         .and_then(|w| w.checked_add(cents))
-        .filter(|v| *v <= 1_000_000_000_000)
+        .filter(|v| *v <= MONEY_MINOR_MAX)
         .ok_or_else(|| Invalid::new("is too large"))
 }
 
@@ -223,7 +259,7 @@ pub fn person_days_tenths(raw: &str) -> Result<i64, Invalid> {
     whole
         .checked_mul(10)
         .and_then(|w| w.checked_add(tenth))
-        .filter(|v| *v <= 1_000_000)
+        .filter(|v| *v <= DAYS_TENTHS_MAX)
         .ok_or_else(|| Invalid::new("is too large"))
 }
 
@@ -346,6 +382,19 @@ impl Budget {
 mod tests {
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn exact_amounts_keep_the_typed_limits() {
+        assert_eq!(money_minor_of(&Amount::Exact(150_050)), Ok(150_050));
+        assert_eq!(
+            money_minor_of(&Amount::Typed("1500.50".to_owned())),
+            Ok(150_050)
+        );
+        assert!(money_minor_of(&Amount::Exact(1_000_000_000_001)).is_err());
+        assert!(money_minor_of(&Amount::Exact(u64::MAX)).is_err());
+        assert_eq!(person_days_tenths_of(&Amount::Exact(25)), Ok(25));
+        assert!(person_days_tenths_of(&Amount::Exact(1_000_001)).is_err());
+    }
 
     #[test]
     fn money_is_parsed_into_minor_units() {

@@ -6,8 +6,8 @@ use crate::domain::events::EventKind;
 use time::{Duration, OffsetDateTime, Time};
 
 use crate::domain::experiments::{
-    self, Budget, BudgetPosition, Decision, Disposition, ExperimentStatus, Loss, Outcome, Quarter,
-    ReputationScope, Reversibility, PILOT_CHECKLIST,
+    self, Amount, Budget, BudgetPosition, Decision, Disposition, ExperimentStatus, Loss, Outcome,
+    Quarter, ReputationScope, Reversibility, PILOT_CHECKLIST,
 };
 use crate::domain::loops::{
     self as loop_rules, Answer, FactorReason, ImpactScale, LoopKind, Questionnaire, Stage,
@@ -40,8 +40,10 @@ pub struct ExperimentInput {
     pub informed: Answer,
     pub as_small_as_possible: Answer,
     pub currency: String,
-    pub loss_money: String,
-    pub loss_days: String,
+    /// Money at risk: minor units from the API, or the form's text.
+    pub loss_money: Amount,
+    /// Effort at risk: tenths of a person-day from the API, or the form's text.
+    pub loss_days: Amount,
     pub reversibility: Reversibility,
     pub reputation_scope: ReputationScope,
     pub kill_criteria: String,
@@ -121,10 +123,10 @@ fn parse_design(input: &ExperimentInput, errors: &mut FieldErrors) -> Option<Exp
     let informed = Some(input.informed);
     let small = Some(input.as_small_as_possible);
     let currency = errors.take("currency", experiments::currency(&input.currency));
-    let money = errors.take("loss_money", experiments::money_minor(&input.loss_money));
+    let money = errors.take("loss_money", experiments::money_minor_of(&input.loss_money));
     let days = errors.take(
         "loss_days",
-        experiments::person_days_tenths(&input.loss_days),
+        experiments::person_days_tenths_of(&input.loss_days),
     );
     let reversibility = Some(input.reversibility);
     let reputation = Some(input.reputation_scope);

@@ -190,3 +190,104 @@ story!(
         browser.close().await.expect("close");
     }
 );
+
+/// The key both instances share, so that a session or a sealed card from one reads on the other.
+const SHARED_KEY: &str = "a shared secret key for both board instances, long enough";
+
+/// A Chromium session signed in through the app server at `base`.
+async fn sign_in_at(driver: &mut Driver, base: &str, email: &str) -> Client {
+    let browser = driver.session().await;
+    browser.goto(&format!("{base}/login")).await.expect("login");
+    fill(&browser, "email", email).await;
+    fill(&browser, "password", crate::helpers::PASSWORD).await;
+    click_button(&browser, "Sign in").await;
+    wait_for_text(&browser, "Sign out").await;
+    browser
+}
+
+/// Marks the page's window, so that a later check can tell a live update from a reload.
+async fn mark_window(browser: &Client) {
+    browser
+        .execute("window.boardMarker = 'still this page';", Vec::new())
+        .await
+        .expect("mark the window");
+}
+
+async fn still_marked(browser: &Client) -> bool {
+    browser
+        .execute(
+            "return window.boardMarker === 'still this page';",
+            Vec::new(),
+        )
+        .await
+        .expect("read the mark")
+        == json!(true)
+}
+
+/// Two app servers on one PostgreSQL database, as behind a load balancer: a card sealed through
+/// instance A, and then the reveal, reach the board opened through instance B live, without a
+/// reload. Skipped (with a notice) without PostgreSQL unless the full suite is required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_written_on_one_instance_shows_live_on_the_other() {
+    let Some(app) = TestApp::spawn_with(crate::helpers::Backend::Postgres, |s| {
+        s.secret_key = Some(SHARED_KEY.to_owned())
+    })
+    .await
+    else {
+        return;
+    };
+    let Some(mut driver) = Driver::start().await else {
+        return;
+    };
+    let second = app
+        .sibling(|s| s.secret_key = Some(SHARED_KEY.to_owned()))
+        .await;
+    let (lee, mo, kim, _root, loop_id) = team(&app).await;
+    let base = crate::review::session_in_write(&mo, &lee, &kim, &loop_id).await;
+    let page = base.trim_start_matches("/api/v1").to_owned();
+
+    let kim_on_a = sign_in_at(&mut driver, &app.address, "kim@example.org").await;
+    let lee_on_b = sign_in_at(&mut driver, &second.address, "lee@example.org").await;
+    kim_on_a
+        .goto(&format!("{}{page}", app.address))
+        .await
+        .expect("board on A");
+    lee_on_b
+        .goto(&format!("{}{page}", second.address))
+        .await
+        .expect("board on B");
+    wait_for_text(&kim_on_a, "0 cards sealed").await;
+    wait_for_text(&lee_on_b, "0 cards sealed").await;
+    mark_window(&lee_on_b).await;
+
+    // Kim seals a named card through A: Lee's board on B counts it without a reload, unread.
+    // (A named card is written at once; an unnamed one waits in A's memory until the reveal.)
+    fill(&kim_on_a, "card-text", "The canary ran on the wrong region").await;
+    click_at(&kim_on_a, "//input[@id='card-show-name']").await;
+    click_button(&kim_on_a, "Seal this card").await;
+    wait_for_text(&kim_on_a, "1 card sealed").await;
+    let text = wait_for_text(&lee_on_b, "1 card sealed").await;
+    assert!(
+        !text.contains("canary ran on the wrong region"),
+        "B shows a sealed card: {text}"
+    );
+    assert!(still_marked(&lee_on_b).await, "B reloaded the page");
+
+    // Everyone finishes: the card is revealed on B, live.
+    for api in [&mo, &lee] {
+        ok(
+            api,
+            Method::PUT,
+            &format!("{base}/done"),
+            json!({"done": true}),
+        )
+        .await;
+    }
+    click_button(&kim_on_a, "I have finished writing").await;
+    wait_for_text(&lee_on_b, "The canary ran on the wrong region").await;
+    assert!(still_marked(&lee_on_b).await, "B reloaded the page");
+    let via_b = second.api_as(&lee);
+    assert_eq!(view(&via_b, &base).await["phase"], "reveal");
+    kim_on_a.close().await.expect("close");
+    lee_on_b.close().await.expect("close");
+}

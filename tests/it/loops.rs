@@ -651,3 +651,45 @@ story!(
         assert_eq!(health["loops"], 24, "{health}");
     }
 );
+
+story!(
+    team_actions_read_their_status_filter_as_a_word,
+    |app: TestApp| async move {
+        let (lee, _) = team(&app).await;
+        let created = log(
+            &lee,
+            json!({"title": "Backups failed", "what_happened": "No backup for a week."}),
+        )
+        .await;
+        let loop_id = id(&created);
+        let (status, _) = lee
+            .post(
+                &format!("/api/v1/teams/ops/loops/{loop_id}/actions"),
+                json!({"title": "Restore drill"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        for query in ["", "?status=", "?status=open"] {
+            let (status, listed) = lee.get(&format!("/api/v1/teams/ops/actions{query}")).await;
+            assert_eq!(status, StatusCode::OK, "{query}: {listed}");
+            assert_eq!(listed.as_array().map(Vec::len), Some(1), "{query}");
+        }
+        let (status, listed) = lee.get("/api/v1/teams/ops/actions?status=done").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(listed.as_array().map(Vec::len), Some(0));
+        let (status, problem) = lee.get("/api/v1/teams/ops/actions?status=finished").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], "status");
+        let (_, doc) = lee.get("/api/v1/openapi.json").await;
+        let parameters = doc["paths"]["/api/v1/teams/{slug}/actions"]["get"]["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let documented = parameters
+            .iter()
+            .find(|p| p["name"] == "status")
+            .map(|p| p["schema"].to_string())
+            .unwrap_or_default();
+        assert!(documented.contains("ActionStatus"), "{documented}");
+    }
+);

@@ -31,6 +31,7 @@ mod imports;
 mod integrations;
 mod isolation;
 mod lint;
+mod loop_page;
 mod loops;
 mod mirror;
 mod recurrence;

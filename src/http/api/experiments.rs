@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::rfc3339;
 use crate::domain::experiments::{
-    Decision, Disposition, ExperimentStatus, Outcome, ReputationScope, Reversibility,
+    Amount, Decision, Disposition, ExperimentStatus, Outcome, ReputationScope, Reversibility,
 };
 use crate::domain::loops::Answer;
 use crate::domain::records::experiments::{ExperimentRecord, LearningCard};
@@ -76,8 +76,8 @@ impl ExperimentBody {
             informed: self.informed,
             as_small_as_possible: self.as_small_as_possible,
             currency: self.currency.clone(),
-            loss_money: format!("{}.{:02}", self.money_minor / 100, self.money_minor % 100),
-            loss_days: format!("{}.{}", self.days_tenths / 10, self.days_tenths % 10),
+            loss_money: Amount::Exact(self.money_minor),
+            loss_days: Amount::Exact(self.days_tenths),
             reversibility: self.reversibility,
             reputation_scope: self.reputation_scope,
             kill_criteria: self.kill_criteria.clone(),

@@ -15,10 +15,9 @@ use crate::domain::loops::{
 use crate::domain::records::loops::{ActionRecord, LoopRecord};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiTeam};
+use crate::http::web::form::Choice;
 use crate::http::AppState;
-use crate::service::{
-    AccountInput, LoopDetail, LoopInput, LoopQuery, RecurrenceLink, ReviewInput, ServiceError,
-};
+use crate::service::{AccountInput, LoopDetail, LoopInput, LoopQuery, RecurrenceLink, ReviewInput};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -1002,8 +1001,11 @@ pub async fn add_action(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ActionParams {
-    /// `open`, `done` or `dropped`; all when absent.
-    pub status: Option<String>,
+    /// `open`, `done` or `dropped`; all when absent or empty. Read as the enum here, so that the
+    /// use case gets an `ActionStatus`; a word outside the set is a 422 naming `status`.
+    #[serde(default)]
+    #[param(value_type = Option<ActionStatus>)]
+    pub status: Choice<ActionStatus>,
 }
 
 /// The team's action items across its loops, soonest due first.
@@ -1015,14 +1017,7 @@ pub async fn team_actions(
     ApiTeam { access, .. }: ApiTeam,
     Query(params): Query<ActionParams>,
 ) -> Result<Json<Vec<ActionOut>>, ApiError> {
-    let status = params
-        .status
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(ActionStatus::parse)
-        .transpose()
-        .map_err(|e| ServiceError::field("status", e.0))?;
+    let status = params.status.read_optional("status")?;
     let actions = state.service.team_actions(&access, status).await?;
     Ok(Json(
         actions

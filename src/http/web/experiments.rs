@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::form::{Choice, Echo, EmptyForm, Reading, Tick};
 use super::format::{date, input_date};
 use super::{render, render_with_status, FormErrors, Layout, NoticeQuery};
+use crate::domain::experiments::Amount as TypedAmount;
 use crate::domain::experiments::{
     format_days, format_money, Decision, Disposition, ExperimentStatus, Outcome, ReputationScope,
     Reversibility, PILOT_CHECKLIST,
@@ -369,8 +370,8 @@ impl DesignForm {
             informed,
             as_small_as_possible,
             currency: self.currency.clone(),
-            loss_money: self.loss_money.clone(),
-            loss_days: self.loss_days.clone(),
+            loss_money: TypedAmount::Typed(self.loss_money.clone()),
+            loss_days: TypedAmount::Typed(self.loss_days.clone()),
             reversibility,
             reputation_scope,
             kill_criteria: self.kill_criteria.clone(),

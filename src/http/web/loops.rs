@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::form::{Choice, Echo, EmptyForm, Tick};
 use super::format::{date, datetime, duration, input_date};
+use super::loop_stages::{stage_slots, StageFacts, StageSlot};
 use super::{render, render_with_status, FormErrors, Layout, NoticeQuery};
 use crate::domain::loops::{
     ActionStatus, Answer, FactorReason, FailureType, ImpactScale, Questionnaire, Stage, Visibility,
@@ -827,6 +828,8 @@ struct LoopPage {
     errors: FormErrors,
     echo: Echo,
     stages: &'static [Stage],
+    /// The stage sections in the order shown: the current stage first.
+    slots: Vec<StageSlot>,
     /// The loop's address, when the page answers the capture form (the browser shows it instead
     /// of the form's).
     address: Option<String>,
@@ -861,10 +864,12 @@ async fn loop_page(
             name: m.user.name.to_string(),
         })
         .collect();
+    let view = loop_view(&detail);
+    let slots = stage_slots(view.stage, &stage_facts(&view), error_form);
     Ok(LoopPage {
         layout: Layout::signed_in(user, detail.record.title.clone(), "teams"),
         team: access.team().clone(),
-        view: loop_view(&detail),
+        view,
         members,
         reasons: FactorReason::ALL
             .iter()
@@ -890,8 +895,40 @@ async fn loop_page(
         errors,
         echo,
         stages: Stage::ALL,
+        slots,
         address: None,
     })
+}
+
+/// The counts the folded stages summarise, read from the page's own view so that the summary
+/// and the section it folds cannot disagree.
+fn stage_facts(view: &LoopView) -> StageFacts {
+    StageFacts {
+        additions: view.additions.len(),
+        impact: view.impact_scale,
+        has_review: view.has_review,
+        timeline: view.timeline.len(),
+        factors: view.factors.len(),
+        accounts: view.accounts.len(),
+        kind: match (&view.override_view, &view.suggestion) {
+            (Some(chosen), _) => chosen.kind.clone(),
+            (None, Some(suggested)) => suggested.kind.clone(),
+            (None, None) => String::new(),
+        },
+        learnings: view.learnings.len(),
+        actions: view.actions.len(),
+        open_actions: view.actions.iter().filter(|a| a.status == "open").count(),
+        follow_up: match &view.follow_up_answer {
+            Some(answer) if answer.recurred => format!("checked {}: it recurred", answer.at),
+            Some(answer) if !answer.held => {
+                format!("checked {}: the change did not hold", answer.at)
+            }
+            Some(answer) => format!("checked {}: it held", answer.at),
+            None if view.follow_up_on.is_empty() => String::new(),
+            None => format!("follow-up check on {}", view.follow_up_on),
+        },
+        has_next_experiment: !view.next_experiment.is_empty(),
+    }
 }
 
 pub async fn show(

@@ -185,9 +185,10 @@ impl RelyingParty {
         let response = match request.request_async(&self.http).await {
             Ok(response) => response,
             Err(error) => {
+                tracing::warn!(error = ?error, "the code exchange failed");
                 return Ok(Err(SsoRefusal::ProviderError(format!(
                     "the code exchange failed: {error}"
-                ))))
+                ))));
             }
         };
         let Some(id_token) = response.id_token() else {

@@ -269,6 +269,16 @@ async function testEndpoint(req, res) {
   }
 }
 
+// What went wrong is told on stderr, which the Rust side shows when a test fails to start it
+// (and always with FAILFORWARD_OIDC_LOG=1).
+for (const event of ['server_error', 'grant.error', 'authorization.error', 'end_session.error']) {
+  provider.on(event, (ctx, error) => console.error(`${event}: ${error?.stack ?? error}`));
+}
+server.on('clientError', (error, socket) => {
+  console.error(`clientError: ${error.message}`);
+  socket.destroy();
+});
+
 const callback = provider.callback();
 server.on('request', (req, res) => {
   if (req.url.startsWith('/test/')) {
@@ -278,5 +288,8 @@ server.on('request', (req, res) => {
   callback(req, res);
 });
 
+// A test that stopped reading our output must not end the provider.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 process.stdout.write(`ready ${issuer}\n`);

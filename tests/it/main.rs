@@ -33,6 +33,7 @@ mod isolation;
 mod lint;
 mod loops;
 mod mirror;
+mod oidc;
 mod oidc_provider;
 mod recurrence;
 mod review;

@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::domain::sso::{GroupMapping, SsoPolicy};
+use crate::domain::Email;
 use crate::service::Policy;
 use crate::store::{Durability, SqliteOptions};
 use crate::telemetry::LogFormat;
@@ -109,6 +111,48 @@ pub struct ServeArgs {
     /// Days audit log entries are kept before they are deleted [default: 365]
     #[arg(long, env = "FAILFORWARD_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
     pub audit_retention_days: Option<u32>,
+
+    /// OpenID Connect: the provider's issuer URL; single sign-on is off without it
+    #[arg(long, env = "FAILFORWARD_OIDC_ISSUER_URL", value_name = "URL")]
+    pub oidc_issuer_url: Option<String>,
+    /// OpenID Connect: this app's client id at the provider
+    #[arg(long, env = "FAILFORWARD_OIDC_CLIENT_ID", value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+    /// OpenID Connect: this app's client secret at the provider
+    #[arg(
+        long,
+        env = "FAILFORWARD_OIDC_CLIENT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub oidc_client_secret: Option<String>,
+    /// OpenID Connect: the ID token claim listing the person's groups (e.g. "groups")
+    #[arg(long, env = "FAILFORWARD_OIDC_GROUPS_CLAIM", value_name = "CLAIM")]
+    pub oidc_groups_claim: Option<String>,
+    /// OpenID Connect: group→team mappings, `group=team-slug:role` (role "lead" or "member"),
+    /// comma-separated [default: none]
+    #[arg(
+        long,
+        env = "FAILFORWARD_OIDC_GROUP_TEAMS",
+        value_name = "GROUP=TEAM:ROLE,…",
+        value_delimiter = ','
+    )]
+    pub oidc_group_teams: Option<Vec<String>>,
+    /// OpenID Connect: scopes to ask for beyond "openid email profile" (e.g. "groups"),
+    /// comma-separated [default: none]
+    #[arg(
+        long,
+        env = "FAILFORWARD_OIDC_SCOPES",
+        value_name = "SCOPE,…",
+        value_delimiter = ','
+    )]
+    pub oidc_scopes: Option<Vec<String>>,
+    /// Refuse local passwords, except for the break-glass admin [default: false]
+    #[arg(long, env = "FAILFORWARD_OIDC_SSO_ONLY", value_name = "BOOL")]
+    pub oidc_sso_only: Option<bool>,
+    /// The one account that may still sign in with a password when SSO-only is on
+    #[arg(long, env = "FAILFORWARD_OIDC_BREAK_GLASS_EMAIL", value_name = "EMAIL")]
+    pub oidc_break_glass_email: Option<String>,
 }
 
 /// The optional TOML file. Keys are the long flag names with underscores.
@@ -133,6 +177,14 @@ struct FileSettings {
     webhook_retention_days: Option<u32>,
     audit_retention_days: Option<u32>,
     secret_key: Option<String>,
+    oidc_issuer_url: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<String>,
+    oidc_groups_claim: Option<String>,
+    oidc_group_teams: Option<Vec<String>>,
+    oidc_scopes: Option<Vec<String>>,
+    oidc_sso_only: Option<bool>,
+    oidc_break_glass_email: Option<String>,
     /// Read by `failforward loop …`, not by the server; accepted so one file serves both.
     #[allow(dead_code)]
     server: Option<String>,
@@ -173,6 +225,106 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// `None`: read or create `DATA_DIR/secret.key`.
     pub secret_key: Option<String>,
+    /// The OpenID Connect client, when an issuer is configured (its rules are in `policy.sso`).
+    pub oidc: Option<OidcClientSettings>,
+}
+
+/// How this app identifies itself to the OpenID Connect provider.
+#[derive(Clone)]
+pub struct OidcClientSettings {
+    pub issuer_url: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    /// Scopes asked for beyond `openid email profile`.
+    pub extra_scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for OidcClientSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcClientSettings")
+            .field("issuer_url", &self.issuer_url)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Single sign-on's settings, resolved: `None` when no issuer is configured.
+fn resolve_sso(
+    args: &ServeArgs,
+    file: &FileSettings,
+) -> anyhow::Result<Option<(OidcClientSettings, SsoPolicy)>> {
+    let Some(issuer_url) = args
+        .oidc_issuer_url
+        .clone()
+        .or_else(|| file.oidc_issuer_url.clone())
+        .filter(|url| !url.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    if !(issuer_url.starts_with("http://") || issuer_url.starts_with("https://")) {
+        anyhow::bail!("oidc_issuer_url must start with http:// or https://, got {issuer_url:?}");
+    }
+    let client_id = args
+        .oidc_client_id
+        .clone()
+        .or_else(|| file.oidc_client_id.clone())
+        .filter(|id| !id.trim().is_empty())
+        .context("oidc_client_id is required when oidc_issuer_url is set")?;
+    let client_secret = args
+        .oidc_client_secret
+        .clone()
+        .or_else(|| file.oidc_client_secret.clone())
+        .filter(|secret| !secret.is_empty());
+    let group_teams = args
+        .oidc_group_teams
+        .clone()
+        .or_else(|| file.oidc_group_teams.clone())
+        .unwrap_or_default()
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            GroupMapping::parse(line)
+                .map_err(|e| anyhow::anyhow!("oidc_group_teams entry {line:?} {}", e.0))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let break_glass_email = args
+        .oidc_break_glass_email
+        .clone()
+        .or_else(|| file.oidc_break_glass_email.clone())
+        .filter(|email| !email.trim().is_empty())
+        .map(|email| {
+            Email::parse(&email)
+                .map_err(|e| anyhow::anyhow!("oidc_break_glass_email {email:?} {}", e.0))
+        })
+        .transpose()?;
+    let policy = SsoPolicy {
+        issuer: issuer_url.clone(),
+        groups_claim: args
+            .oidc_groups_claim
+            .clone()
+            .or_else(|| file.oidc_groups_claim.clone())
+            .filter(|claim| !claim.trim().is_empty()),
+        group_teams,
+        sso_only: args.oidc_sso_only.or(file.oidc_sso_only).unwrap_or(false),
+        break_glass_email,
+    };
+    Ok(Some((
+        OidcClientSettings {
+            issuer_url,
+            client_id,
+            client_secret,
+            extra_scopes: args
+                .oidc_scopes
+                .clone()
+                .or_else(|| file.oidc_scopes.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|scope| scope.trim().to_owned())
+                .filter(|scope| !scope.is_empty())
+                .collect(),
+        },
+        policy,
+    )))
 }
 
 impl StorageSettings {
@@ -218,6 +370,7 @@ impl Settings {
         let storage = StorageSettings::merge(&args.storage, &file);
         let defaults = Policy::default();
         let minutes = |m: u64| Duration::from_secs(m * 60);
+        let sso = resolve_sso(args, &file)?;
         let policy = Policy {
             public_url: String::new(),
             session_idle: args
@@ -266,6 +419,7 @@ impl Settings {
                 .or(file.audit_retention_days)
                 .map(|days| time::Duration::days(i64::from(days)))
                 .unwrap_or(defaults.audit_retention),
+            sso: sso.as_ref().map(|(_, policy)| policy.clone()),
         };
         if policy.audit_retention.is_zero() {
             anyhow::bail!("audit_retention_days must be at least 1");
@@ -301,6 +455,7 @@ impl Settings {
                 .or(file.trust_forwarded_for)
                 .unwrap_or(false),
             secret_key: args.secret.secret_key.clone().or(file.secret_key.clone()),
+            oidc: sso.map(|(client, _)| client),
         })
     }
 
@@ -341,6 +496,7 @@ impl Settings {
             policy: Policy::default(),
             trust_forwarded_for: false,
             secret_key: None,
+            oidc: None,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod http;
+pub mod oidc;
 pub mod private_files;
 pub mod service;
 pub mod store;

@@ -91,6 +91,14 @@ audit_actions! {
     ScimTokenRotated => "scim.token_rotated",
     /// An organisation admin switched SCIM off: the token stops working.
     ScimTokenRevoked => "scim.token_revoked",
+    /// A sign-in through the OpenID Connect provider (instead of `sign_in.succeeded`).
+    SsoSignIn => "sso.sign_in",
+    /// A first sign-in through the provider created the account (just in time).
+    SsoAccountCreated => "sso.account_created",
+    /// A first sign-in through the provider linked an existing account by its verified email.
+    SsoAccountLinked => "sso.account_linked",
+    /// A sign-in through the provider was refused; the detail says why.
+    SsoRefused => "sso.refused",
 }
 
 impl fmt::Display for AuditAction {

@@ -25,6 +25,7 @@ pub mod recurrence;
 pub mod review;
 pub mod rituals;
 pub mod search;
+pub mod sso;
 pub mod success;
 pub mod team;
 pub mod text;

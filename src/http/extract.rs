@@ -22,6 +22,9 @@ pub const DEVICE_COOKIE: &str = "ff_device";
 /// Before sign-in there is no session to hold a CSRF token, so the login, set-up and invitation
 /// forms use a double-submit cookie instead.
 pub const PRE_SESSION_CSRF_COOKIE: &str = "ff_csrf";
+/// The `state` of a single sign-on started in this browser: the answer must come back to the
+/// browser that asked (login CSRF).
+pub const SSO_STATE_COOKIE: &str = "ff_sso_state";
 pub const CSRF_FIELD: &str = "csrf_token";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -40,6 +43,7 @@ pub fn cookie_name(base: &'static str, secure: bool) -> &'static str {
         (SESSION_COOKIE, true) => "__Host-ff_session",
         (DEVICE_COOKIE, true) => "__Host-ff_device",
         (PRE_SESSION_CSRF_COOKIE, true) => "__Host-ff_csrf",
+        (SSO_STATE_COOKIE, true) => "__Host-ff_sso_state",
         (name, _) => name,
     }
 }

@@ -15,6 +15,10 @@ use crate::store::{
 use super::error::{FieldErrors, ServiceError, ServiceResult};
 use super::{passwords, secrets, Actor, Service};
 
+/// Why a password sign-in is refused while the organisation signs in only through its provider.
+pub const SSO_ONLY_MESSAGE: &str =
+    "This organisation signs in through single sign-on; passwords are not accepted.";
+
 /// Prefix of personal API tokens, so that secret scanners recognise a leaked one.
 pub const API_TOKEN_PREFIX: &str = "ffp_";
 
@@ -200,6 +204,11 @@ impl Service {
     ) -> ServiceResult<LoginOutcome> {
         let now = self.now();
         let parsed_email = Email::parse(email).ok();
+        if let Some(sso) = &self.policy.sso {
+            if !sso.allows_password_for(parsed_email.as_ref()) {
+                return Err(ServiceError::Forbidden(SSO_ONLY_MESSAGE.to_owned()));
+            }
+        }
         let account = match &parsed_email {
             Some(email) => email.to_string(),
             None => email.trim().to_lowercase(),
@@ -348,12 +357,14 @@ impl Service {
     ) -> ServiceResult<NewSessionCookie> {
         let token = secrets::generate("");
         let csrf = secrets::generate("");
-        let mut entry = self.audit_entry(
-            Some(user),
-            AuditAction::SignInSucceeded,
-            format!("user {email}"),
-            how,
-        );
+        // A sign-in through the identity provider has an action of its own, so that the log
+        // tells the two ways in apart at a glance.
+        let action = if how == "sso" {
+            AuditAction::SsoSignIn
+        } else {
+            AuditAction::SignInSucceeded
+        };
+        let mut entry = self.audit_entry(Some(user), action, format!("user {email}"), how);
         entry.address_hash = address_hash;
         self.store
             .create_session(

@@ -27,6 +27,7 @@ pub mod scim;
 pub mod sealed;
 pub mod sealing;
 pub mod secrets;
+pub mod sso;
 pub mod success;
 mod teams;
 pub mod transfer;
@@ -87,6 +88,8 @@ pub struct Policy {
     /// How long audit entries are kept before the hourly sweep deletes them (see
     /// `Service::prune_audit_log`).
     pub audit_retention: time::Duration,
+    /// Sign-in through an OpenID Connect provider, when one is configured (see `service::sso`).
+    pub sso: Option<crate::domain::sso::SsoPolicy>,
 }
 
 impl Default for Policy {
@@ -105,6 +108,7 @@ impl Default for Policy {
             alert_dedup_window: time::Duration::hours(24),
             webhook_retention: time::Duration::days(30),
             audit_retention: time::Duration::days(365),
+            sso: None,
         }
     }
 }

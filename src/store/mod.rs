@@ -24,6 +24,7 @@ mod rows;
 pub mod scim;
 pub mod sealed;
 mod sqlite;
+pub mod sso;
 pub mod transfer;
 pub mod webhooks;
 
@@ -223,6 +224,7 @@ pub trait Store:
     + AlertStore
     + audit::AuditStore
     + scim::ScimStore
+    + sso::SsoStore
     + RitualStore
     + expectations::ExpectationStore
     + Send

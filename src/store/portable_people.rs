@@ -71,7 +71,7 @@ fn err(error: sqlx::Error) -> StoreError {
     StoreError::from_sqlx(error)
 }
 
-async fn insert_user<'c, E>(executor: E, user: &NewUser) -> StoreResult<()>
+pub(super) async fn insert_user<'c, E>(executor: E, user: &NewUser) -> StoreResult<()>
 where
     E: sqlx::Executor<'c, Database = super::Db>,
 {

@@ -64,6 +64,9 @@ mod portable_scim;
 #[path = "portable_sealed.rs"]
 mod portable_sealed;
 #[allow(clippy::duplicate_mod)]
+#[path = "portable_sso.rs"]
+mod portable_sso;
+#[allow(clippy::duplicate_mod)]
 #[path = "portable_transfer.rs"]
 mod portable_transfer;
 #[allow(clippy::duplicate_mod)]

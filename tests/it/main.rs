@@ -34,6 +34,8 @@ mod lint;
 mod loop_page;
 mod loops;
 mod mirror;
+mod oidc;
+mod oidc_provider;
 mod recurrence;
 mod review;
 mod review_board;

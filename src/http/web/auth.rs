@@ -116,6 +116,10 @@ struct LoginPage {
     next: String,
     message: Option<String>,
     set_up: bool,
+    /// Single sign-on is configured: the page offers "Sign in with SSO".
+    sso: bool,
+    /// Passwords are refused (except for the break-glass admin): the form is tucked away.
+    sso_only: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,7 +139,7 @@ pub struct LoginForm {
 }
 
 /// Only same-site paths are followed after sign-in, so the form cannot become an open redirect.
-fn safe_next(next: &str) -> &str {
+pub(super) fn safe_next(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
         next
     } else {
@@ -165,6 +169,8 @@ pub async fn login_form(
         next,
         message,
         set_up,
+        sso: state.oidc.is_some(),
+        sso_only: state.service.sso_policy().is_some_and(|p| p.sso_only),
     };
     let jar = if matches!(context, SessionContext::Expired) {
         jar.remove(clear_session_cookie(state.secure_cookies))
@@ -205,8 +211,13 @@ pub async fn login_submit(
             }
             Ok((jar, Redirect::to(safe_next(&form.next))).into_response())
         }
-        Err(error @ (ServiceError::BadCredentials | ServiceError::RateLimited { .. })) => {
+        Err(
+            error @ (ServiceError::BadCredentials
+            | ServiceError::RateLimited { .. }
+            | ServiceError::Forbidden(_)),
+        ) => {
             let (status, message, retry_after) = match error {
+                ServiceError::Forbidden(message) => (StatusCode::FORBIDDEN, message, None),
                 ServiceError::RateLimited { retry_after_secs } => (
                     StatusCode::TOO_MANY_REQUESTS,
                     format!(
@@ -227,6 +238,8 @@ pub async fn login_submit(
                 next: form.next,
                 message: Some(message),
                 set_up: true,
+                sso: state.oidc.is_some(),
+                sso_only: state.service.sso_policy().is_some_and(|p| p.sso_only),
             };
             let mut response = render_with_status(status, &page);
             if let Some(seconds) = retry_after {

@@ -20,6 +20,7 @@ mod overview;
 mod people;
 mod review;
 mod rituals;
+mod sso;
 mod teams;
 mod transfer;
 
@@ -41,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(overview::show))
         .route("/setup", get(auth::setup_form).post(auth::setup_submit))
         .route("/login", get(auth::login_form).post(auth::login_submit))
+        .route("/login/sso", get(sso::start))
+        .route("/login/sso/callback", get(sso::callback))
         .route("/logout", post(auth::logout))
         .route("/teams", get(teams::list).post(teams::create))
         .route("/teams/{slug}", get(teams::show))

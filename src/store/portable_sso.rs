@@ -1,0 +1,154 @@
+//! Single sign-on's statements, the same on SQLite and PostgreSQL.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::portable_audit::insert_audit;
+use super::portable_people::insert_user;
+use super::ThisStore;
+use crate::domain::audit::AuditEntry;
+use crate::domain::{User, UserId};
+use crate::store::backend::BackendHooks;
+use crate::store::rows::UserRow;
+use crate::store::sso::{SsoLinkedUser, SsoPending, SsoStore};
+use crate::store::{from_unix, unix, NewUser, StoreError, StoreResult};
+
+fn err(error: sqlx::Error) -> StoreError {
+    StoreError::from_sqlx(error)
+}
+
+#[async_trait]
+impl SsoStore for ThisStore {
+    async fn save_sso_pending(
+        &self,
+        pending: &SsoPending,
+        expired_before: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        sqlx::query("DELETE FROM sso_pending WHERE created_at < $1")
+            .bind(unix(expired_before))
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        sqlx::query(
+            "INSERT INTO sso_pending (state_hash, nonce, pkce_verifier, next_path, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&pending.state_hash)
+        .bind(&pending.nonce)
+        .bind(&pending.pkce_verifier)
+        .bind(&pending.next_path)
+        .bind(unix(pending.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)
+    }
+
+    async fn take_sso_pending(&self, state_hash: &str) -> StoreResult<Option<SsoPending>> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "DELETE FROM sso_pending WHERE state_hash = $1 \
+             RETURNING nonce, pkce_verifier, next_path, created_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        row.map(|(nonce, pkce_verifier, next_path, created_at)| {
+            Ok(SsoPending {
+                state_hash: state_hash.to_owned(),
+                nonce,
+                pkce_verifier,
+                next_path,
+                created_at: from_unix(created_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn sso_user(&self, issuer: &str, subject: &str) -> StoreResult<Option<SsoLinkedUser>> {
+        let row: Option<(String, String, String, bool, Option<i64>)> = sqlx::query_as(
+            "SELECT users.id, users.email, users.display_name, users.is_admin, \
+             users.deactivated_at FROM sso_identities \
+             JOIN users ON users.id = sso_identities.user_id \
+             WHERE sso_identities.issuer = $1 AND sso_identities.subject = $2",
+        )
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(err)?;
+        row.map(|(id, email, display_name, is_admin, deactivated_at)| {
+            Ok(SsoLinkedUser {
+                user: User::try_from(UserRow {
+                    id,
+                    email,
+                    display_name,
+                    is_admin,
+                })?,
+                deactivated: deactivated_at.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    async fn user_deactivated(&self, user: UserId) -> StoreResult<Option<bool>> {
+        let row: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT deactivated_at FROM users WHERE id = $1")
+                .bind(user.to_string())
+                .fetch_optional(self.reader())
+                .await
+                .map_err(err)?;
+        Ok(row.map(|(at,)| at.is_some()))
+    }
+
+    async fn link_sso_identity(
+        &self,
+        issuer: &str,
+        subject: &str,
+        user: UserId,
+        now: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        sqlx::query(
+            "INSERT INTO sso_identities (issuer, subject, user_id, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(issuer)
+        .bind(subject)
+        .bind(user.to_string())
+        .bind(unix(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)
+    }
+
+    async fn create_sso_user(
+        &self,
+        user: &NewUser,
+        issuer: &str,
+        subject: &str,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        insert_user(&mut *tx, user).await?;
+        sqlx::query(
+            "INSERT INTO sso_identities (issuer, subject, user_id, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(issuer)
+        .bind(subject)
+        .bind(user.id.to_string())
+        .bind(unix(user.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)
+    }
+}

@@ -95,6 +95,8 @@ pub enum SsoRefusal {
     EmailNotVerified,
     #[error("this account is deactivated")]
     Deactivated,
+    #[error("this account already signs in as another person at the identity provider")]
+    LinkedToAnother,
     #[error("failforward has not been set up yet")]
     NotSetUp,
 }
@@ -109,6 +111,7 @@ impl SsoRefusal {
             SsoRefusal::NoEmail => "no_email",
             SsoRefusal::EmailNotVerified => "email_not_verified",
             SsoRefusal::Deactivated => "deactivated",
+            SsoRefusal::LinkedToAnother => "linked_to_another",
             SsoRefusal::NotSetUp => "not_set_up",
         }
     }

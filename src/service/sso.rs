@@ -178,6 +178,11 @@ impl Service {
             if self.store.user_deactivated(user.id).await? == Some(true) {
                 return Ok(Err((SsoRefusal::Deactivated, Some(user.id))));
             }
+            // One person at the provider per account: a second subject with the same email (a
+            // re-created or different identity) must not take over an account already linked.
+            if self.store.sso_linked_at(user.id, &identity.issuer).await? {
+                return Ok(Err((SsoRefusal::LinkedToAnother, Some(user.id))));
+            }
             let entry = self.audit_entry(
                 Some(user.id),
                 AuditAction::SsoAccountLinked,

@@ -68,6 +68,18 @@ impl SsoStore for ThisStore {
         .transpose()
     }
 
+    async fn sso_linked_at(&self, user: UserId, issuer: &str) -> StoreResult<bool> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT subject FROM sso_identities WHERE user_id = $1 AND issuer = $2 LIMIT 1",
+        )
+        .bind(user.to_string())
+        .bind(issuer)
+        .fetch_optional(self.reader())
+        .await
+        .map_err(err)?;
+        Ok(found.is_some())
+    }
+
     async fn sso_user(&self, issuer: &str, subject: &str) -> StoreResult<Option<SsoLinkedUser>> {
         let row: Option<(String, String, String, bool, Option<i64>)> = sqlx::query_as(
             "SELECT users.id, users.email, users.display_name, users.is_admin, \

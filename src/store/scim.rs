@@ -9,7 +9,9 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::{DisplayName, Email, TeamId, TeamName, UserId};
 
 use super::{NewUser, StoreResult};
-pub use crate::domain::records::scim::{ScimGroupRecord, ScimUserFilter, ScimUserRecord};
+pub use crate::domain::records::scim::{
+    ScimGroupRecord, ScimTokenInfo, ScimUserFilter, ScimUserRecord,
+};
 
 /// The whole state of an account after a SCIM PUT or PATCH.
 #[derive(Debug, Clone)]
@@ -31,14 +33,6 @@ pub struct ScimGroupState {
     pub external_id: Option<String>,
     pub members: Vec<UserId>,
     pub now: OffsetDateTime,
-}
-
-/// What an admin may see of the organisation's SCIM token: enough to recognise it in the
-/// identity provider's settings, not enough to use it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScimTokenInfo {
-    pub prefix: String,
-    pub created_at: OffsetDateTime,
 }
 
 #[async_trait]

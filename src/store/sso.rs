@@ -38,6 +38,8 @@ pub trait SsoStore: Send + Sync {
     /// Deletes and returns the pending sign-in with this state, once: a second call finds none.
     async fn take_sso_pending(&self, state_hash: &str) -> StoreResult<Option<SsoPending>>;
     async fn sso_user(&self, issuer: &str, subject: &str) -> StoreResult<Option<SsoLinkedUser>>;
+    /// Whether the account is already linked to some subject at this issuer.
+    async fn sso_linked_at(&self, user: UserId, issuer: &str) -> StoreResult<bool>;
     /// Whether the account with this id is deactivated (`None`: no such account).
     async fn user_deactivated(&self, user: UserId) -> StoreResult<Option<bool>>;
     /// Links an existing account to the provider identity.

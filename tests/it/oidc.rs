@@ -42,6 +42,8 @@ impl Sso {
             accounts: vec![
                 OidcAccount::new("grace-sub", "grace@example.org", "Grace Hopper"),
                 OidcAccount::new("ada-sub", "ada@example.org", "Ada at the provider"),
+                // A second identity at the provider claiming Ada's (verified) address.
+                OidcAccount::new("ada-again-sub", "ada@example.org", "Another Ada"),
                 OidcAccount::new("mallory-sub", "mallory@example.org", "Mallory").unverified(),
                 OidcAccount::new("sre-sub", "sre@example.org", "Sam Reliability")
                     .in_groups(&["sre", "elsewhere"]),
@@ -224,6 +226,19 @@ sso_story!(
         assert_eq!(sso.audit("sso.account_created").await, 0);
         // Her password still works: linking does not take it away.
         sso.app.sign_in("ada@example.org").await;
+        // Another identity at the provider with her address does not take the linked account
+        // over: refused, nothing linked.
+        let page = sso.refused("ada-again-sub").await;
+        assert!(page.contains("another person"), "the page says why: {page}");
+        assert_eq!(sso.count("SELECT COUNT(*) FROM sso_identities").await, 1);
+        assert_eq!(
+            sso.count(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'sso.refused' \
+                 AND detail = 'linked_to_another'"
+            )
+            .await,
+            1
+        );
     }
 );
 

@@ -36,3 +36,11 @@ pub struct ScimGroupRecord {
     /// Members with their display name, oldest membership first.
     pub members: Vec<(UserId, String)>,
 }
+
+/// What an admin may see of the organisation's SCIM token: enough to recognise it in the
+/// identity provider's settings, not enough to use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimTokenInfo {
+    pub prefix: String,
+    pub created_at: OffsetDateTime,
+}

@@ -8,10 +8,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::rfc3339;
+use crate::domain::records::scim::ScimTokenInfo;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::ApiUser;
 use crate::http::AppState;
-use crate::store::scim::ScimTokenInfo;
 
 /// Whether SCIM provisioning is on, and how to recognise its token (never the token itself).
 #[derive(Debug, Serialize, ToSchema)]

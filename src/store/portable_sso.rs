@@ -17,6 +17,28 @@ fn err(error: sqlx::Error) -> StoreError {
     StoreError::from_sqlx(error)
 }
 
+/// Links an account to an identity at the provider, in the caller's transaction.
+async fn insert_identity(
+    tx: &mut sqlx::Transaction<'_, super::Db>,
+    issuer: &str,
+    subject: &str,
+    user: UserId,
+    at: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sso_identities (issuer, subject, user_id, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(issuer)
+    .bind(subject)
+    .bind(user.to_string())
+    .bind(unix(at))
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl SsoStore for ThisStore {
     async fn save_sso_pending(
@@ -125,17 +147,7 @@ impl SsoStore for ThisStore {
         audit: &AuditEntry,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
-        sqlx::query(
-            "INSERT INTO sso_identities (issuer, subject, user_id, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(issuer)
-        .bind(subject)
-        .bind(user.to_string())
-        .bind(unix(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        insert_identity(&mut tx, issuer, subject, user, now).await?;
         insert_audit(&mut *tx, audit).await?;
         tx.commit().await.map_err(err)
     }
@@ -149,17 +161,7 @@ impl SsoStore for ThisStore {
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         insert_user(&mut *tx, user).await?;
-        sqlx::query(
-            "INSERT INTO sso_identities (issuer, subject, user_id, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(issuer)
-        .bind(subject)
-        .bind(user.id.to_string())
-        .bind(unix(user.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+        insert_identity(&mut tx, issuer, subject, user.id, user.created_at).await?;
         insert_audit(&mut *tx, audit).await?;
         tx.commit().await.map_err(err)
     }

@@ -119,6 +119,23 @@ word_enum!(
 );
 
 word_enum!(
+    /// How a loop list is ordered.
+    LoopSort {
+        Newest => "newest",
+        Oldest => "oldest",
+        /// Longest in its current stage first: the loops most at risk of being abandoned.
+        LongestInStage => "longest_in_stage",
+        Title => "title",
+    }
+);
+
+impl Default for LoopSort {
+    fn default() -> Self {
+        LoopSort::Newest
+    }
+}
+
+word_enum!(
     /// How far the impact reached.
     ImpactScale {
         /// Caught before anyone or anything was affected.

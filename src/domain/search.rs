@@ -63,6 +63,12 @@ impl DocKind {
     }
 }
 
+impl super::text::Word for DocKind {
+    fn parse_word(raw: &str) -> Result<Self, Invalid> {
+        DocKind::parse(raw)
+    }
+}
+
 /// One part of a query: a run of words that must appear together (one word, or a phrase).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {

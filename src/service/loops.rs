@@ -4,8 +4,8 @@
 use time::{Duration, OffsetDateTime};
 
 use crate::domain::loops::{
-    self, ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, Questionnaire, Stage,
-    StageFacts, Visibility,
+    self, ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, LoopSort, Questionnaire,
+    Stage, StageFacts, Visibility,
 };
 use crate::domain::records::PersonRef;
 use crate::domain::text::single_line;
@@ -106,16 +106,17 @@ impl Attention {
     }
 }
 
-/// The list filter as typed (query string or CLI flags); parsed by [`Service::loops`].
+/// The list filter: the closed sets already read as their enums by the front door; the tag and
+/// the dates as typed, checked by [`Service::loops`] (their rules are the product's).
 #[derive(Debug, Clone, Default)]
 pub struct LoopQuery {
-    pub stage: Option<String>,
-    pub kind: Option<String>,
-    pub failure_type: Option<String>,
+    pub stage: Option<Stage>,
+    pub kind: Option<LoopKind>,
+    pub failure_type: Option<FailureType>,
     pub tag: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
-    pub sort: Option<String>,
+    pub sort: LoopSort,
     pub stuck: bool,
     pub page: Option<i64>,
     pub per_page: Option<i64>,
@@ -437,26 +438,9 @@ impl Service {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
-        let stage = optional(&query.stage).and_then(|s| errors.take("stage", Stage::parse(&s)));
-        let kind = optional(&query.kind).and_then(|s| errors.take("kind", LoopKind::parse(&s)));
-        let failure_type =
-            optional(&query.failure_type).and_then(|s| errors.take("type", FailureType::parse(&s)));
         let tag = optional(&query.tag).and_then(|s| errors.take("tag", loops::tag(&s)));
         let from = optional(&query.from).and_then(|s| errors.take("from", parse_date(&s)));
         let to = optional(&query.to).and_then(|s| errors.take("to", parse_date(&s)));
-        let sort = match optional(&query.sort).as_deref() {
-            None | Some("newest") => crate::store::loops::LoopSort::Newest,
-            Some("oldest") => crate::store::loops::LoopSort::Oldest,
-            Some("longest_in_stage") => crate::store::loops::LoopSort::LongestInStage,
-            Some("title") => crate::store::loops::LoopSort::Title,
-            Some(_) => {
-                errors.push(
-                    "sort",
-                    "must be one of: newest, oldest, longest_in_stage, title",
-                );
-                crate::store::loops::LoopSort::Newest
-            }
-        };
         let per_page = query.per_page.unwrap_or(50);
         if !(1..=200).contains(&per_page) {
             errors.push("per_page", "must be from 1 to 200");
@@ -468,9 +452,9 @@ impl Service {
         errors.check()?;
         let team = access.team();
         let filter = LoopFilter {
-            stage,
-            kind,
-            failure_type,
+            stage: query.stage,
+            kind: query.kind,
+            failure_type: query.failure_type,
             tag,
             created_from: from,
             // "to" is inclusive of the whole day.
@@ -479,7 +463,7 @@ impl Service {
                 .stuck
                 .then(|| now - Duration::days(i64::from(team.stuck_after_days))),
             author: None,
-            sort,
+            sort: query.sort,
             limit: per_page,
             offset: (page - 1) * per_page,
         };
@@ -1205,7 +1189,7 @@ impl Service {
         let now = self.now();
         let team = access.team();
         let filter = LoopFilter {
-            sort: crate::store::loops::LoopSort::LongestInStage,
+            sort: LoopSort::LongestInStage,
             limit: 500,
             ..LoopFilter::default()
         };

@@ -61,8 +61,9 @@ impl RankedLoop {
 pub struct SearchInput {
     pub q: String,
     pub team: Option<String>,
-    pub kind: Option<String>,
-    pub stage: Option<String>,
+    /// Read as the enum by the front door, which names a word outside the set.
+    pub kind: Option<DocKind>,
+    pub stage: Option<Stage>,
     pub tag: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
@@ -272,8 +273,7 @@ impl Service {
     /// leniently (never an error); malformed filters are field errors.
     pub async fn search(&self, actor: &Actor, input: &SearchInput) -> ServiceResult<SearchPage> {
         let mut errors = FieldErrors::default();
-        let kind = optional(&input.kind).and_then(|s| errors.take("kind", DocKind::parse(&s)));
-        let stage = optional(&input.stage).and_then(|s| errors.take("stage", Stage::parse(&s)));
+        let (kind, stage) = (input.kind, input.stage);
         let tag = optional(&input.tag).and_then(|s| errors.take("tag", loops::tag(&s)));
         let from = optional(&input.from).and_then(|s| errors.take("from", parse_date(&s)));
         let to = optional(&input.to).and_then(|s| errors.take("to", parse_date(&s)));

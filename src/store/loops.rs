@@ -100,16 +100,7 @@ impl std::ops::Deref for NewLoop {
     }
 }
 
-/// How a loop list is ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LoopSort {
-    #[default]
-    Newest,
-    Oldest,
-    /// Longest in its current stage first: the loops most at risk of being abandoned.
-    LongestInStage,
-    Title,
-}
+pub use crate::domain::loops::LoopSort;
 
 /// Filters of a loop list. Dates bound `created_at`.
 #[derive(Debug, Clone, Default)]

@@ -523,6 +523,20 @@ story!(list_filters_sort_and_paginate, |app: TestApp| async move {
     let (status, problem) = lee.get("/api/v1/teams/ops/loops?stage=done").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem["errors"][0]["field"], "stage");
+    // Every closed set is read as its enum at the front door: each wrong word is named at once.
+    let (status, problem) = lee
+        .get("/api/v1/teams/ops/loops?sort=loudest&kind=outage&type=bad")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let named: Vec<&str> = problem["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(named, ["kind", "type", "sort"], "{problem}");
+    let (_, oldest) = lee
+        .get("/api/v1/teams/ops/loops?sort=oldest&kind=failure&type=")
+        .await;
+    assert_eq!(oldest["loops"][0]["title"], "Alpha", "{oldest}");
     let (status, problem) = lee.get("/api/v1/teams/ops/loops?colour=red").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
     let today = time::OffsetDateTime::now_utc().date().to_string();
@@ -534,6 +548,9 @@ story!(list_filters_sort_and_paginate, |app: TestApp| async move {
     let (status, html) = web.get_text("/teams/ops/loops?tag=net").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Charlie") && !html.contains("Bravo"));
+    let (status, html) = web.get_text("/teams/ops/loops?sort=loudest").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("must be one of: newest, oldest, longest_in_stage, title"));
 });
 
 story!(markdown_cannot_carry_scripts, |app: TestApp| async move {

@@ -9,13 +9,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::rfc3339;
 use crate::domain::loops::{
-    ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, Questionnaire, Stage,
+    ActionStatus, FactorReason, FailureType, ImpactScale, LoopKind, LoopSort, Questionnaire, Stage,
     Suggestion, Visibility,
 };
 use crate::domain::records::loops::{ActionRecord, LoopRecord};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiTeam};
-use crate::http::web::form::Choice;
+use crate::http::web::form::{Choice, Reading};
 use crate::http::AppState;
 use crate::service::{AccountInput, LoopDetail, LoopInput, LoopQuery, RecurrenceLink, ReviewInput};
 
@@ -504,20 +504,26 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `detect`, `analyse`, `apply` or `continue`.
-    pub stage: Option<String>,
+    #[serde(default)]
+    #[param(value_type = Option<Stage>)]
+    pub stage: Choice<Stage>,
     /// `failure` or `experiment`.
-    pub kind: Option<String>,
+    #[serde(default)]
+    #[param(value_type = Option<LoopKind>)]
+    pub kind: Choice<LoopKind>,
     /// The failure type (override, else suggestion).
-    #[serde(rename = "type")]
-    #[param(rename = "type")]
-    pub failure_type: Option<String>,
+    #[serde(default, rename = "type")]
+    #[param(rename = "type", value_type = Option<FailureType>)]
+    pub failure_type: Choice<FailureType>,
     pub tag: Option<String>,
     /// Logged on or after this date (`YYYY-MM-DD`).
     pub from: Option<String>,
     /// Logged on or before this date (`YYYY-MM-DD`).
     pub to: Option<String>,
     /// `newest` (default), `oldest`, `longest_in_stage` or `title`.
-    pub sort: Option<String>,
+    #[serde(default)]
+    #[param(value_type = Option<LoopSort>)]
+    pub sort: Choice<LoopSort>,
     /// Only loops in their stage longer than the team's setting.
     pub stuck: Option<bool>,
     /// From 1.
@@ -560,18 +566,24 @@ pub async fn list(
     ApiTeam { access, .. }: ApiTeam,
     Query(params): Query<ListParams>,
 ) -> Result<Json<LoopList>, ApiError> {
+    let mut reading = Reading::default();
+    let stage = reading.optional_choice("stage", &params.stage);
+    let kind = reading.optional_choice("kind", &params.kind);
+    let failure_type = reading.optional_choice("type", &params.failure_type);
+    let sort = reading.optional_choice("sort", &params.sort);
+    reading.finish()?;
     let page = state
         .service
         .loops(
             &access,
             &LoopQuery {
-                stage: params.stage,
-                kind: params.kind,
-                failure_type: params.failure_type,
+                stage,
+                kind,
+                failure_type,
                 tag: params.tag,
                 from: params.from,
                 to: params.to,
-                sort: params.sort,
+                sort: sort.unwrap_or_default(),
                 stuck: params.stuck.unwrap_or(false),
                 page: params.page,
                 per_page: params.per_page,

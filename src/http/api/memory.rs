@@ -12,6 +12,7 @@ use crate::domain::search::DocKind;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiTeam, ApiUser};
 use crate::http::highlight::{marked_html, unmarked};
+use crate::http::web::form::{Choice, Reading};
 use crate::http::AppState;
 use crate::service::{HealthReport, MedianFigure, SearchInput, SimilarLoop, TeamRef};
 
@@ -25,9 +26,13 @@ pub struct SearchParams {
     /// A team's slug (one you belong to).
     pub team: Option<String>,
     /// `loop`, `learning`, `factor`, `action` or `experiment`.
-    pub kind: Option<String>,
+    #[serde(default)]
+    #[param(value_type = Option<DocKind>)]
+    pub kind: Choice<DocKind>,
     /// Loops in this stage.
-    pub stage: Option<String>,
+    #[serde(default)]
+    #[param(value_type = Option<Stage>)]
+    pub stage: Choice<Stage>,
     /// Loops with this tag.
     pub tag: Option<String>,
     /// Created on or after this date (`YYYY-MM-DD`).
@@ -107,6 +112,10 @@ pub async fn search(
     ApiUser(actor): ApiUser,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<SearchOut>, ApiError> {
+    let mut reading = Reading::default();
+    let kind = reading.optional_choice("kind", &params.kind);
+    let stage = reading.optional_choice("stage", &params.stage);
+    reading.finish()?;
     let page = state
         .service
         .search(
@@ -114,8 +123,8 @@ pub async fn search(
             &SearchInput {
                 q: params.q.unwrap_or_default(),
                 team: params.team,
-                kind: params.kind,
-                stage: params.stage,
+                kind,
+                stage,
                 tag: params.tag,
                 from: params.from,
                 to: params.to,

@@ -82,6 +82,11 @@ impl<E: Word + Clone> Choice<E> {
         self.parsed.clone().unwrap_or(default)
     }
 
+    /// Whether nothing was chosen (a template's "any").
+    pub fn is_empty(&self) -> bool {
+        self.raw.trim().is_empty()
+    }
+
     /// `None` when the field was left empty (an optional choice), else as `read`.
     pub fn read_optional(&self, field: &str) -> Result<Option<E>, ServiceError> {
         if self.raw.trim().is_empty() {
@@ -159,6 +164,19 @@ impl Reading {
                 });
                 None
             }
+        }
+    }
+
+    /// `None` when the field was left empty (an optional filter), else as `choice`.
+    pub fn optional_choice<E: Word + Clone>(
+        &mut self,
+        field: &str,
+        choice: &Choice<E>,
+    ) -> Option<E> {
+        if choice.raw.trim().is_empty() {
+            None
+        } else {
+            self.choice(field, choice)
         }
     }
 

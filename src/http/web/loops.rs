@@ -7,12 +7,13 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
-use super::form::{Choice, Echo, EmptyForm, Tick};
+use super::form::{Choice, Echo, EmptyForm, Reading, Tick};
 use super::format::{date, datetime, duration, input_date};
 use super::loop_stages::{stage_slots, StageFacts, StageSlot};
 use super::{render, render_with_status, FormErrors, Layout, NoticeQuery};
 use crate::domain::loops::{
-    ActionStatus, Answer, FactorReason, FailureType, ImpactScale, Questionnaire, Stage, Visibility,
+    ActionStatus, Answer, FactorReason, FailureType, ImpactScale, LoopSort, Questionnaire, Stage,
+    Visibility,
 };
 use crate::domain::records::loops::LoopSummary;
 use crate::domain::Team;
@@ -286,9 +287,9 @@ struct LoopsPage {
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
 pub struct ListQuery {
     #[serde(default)]
-    pub stage: String,
+    pub stage: Choice<Stage>,
     #[serde(default, rename = "type")]
-    pub failure_type: String,
+    pub failure_type: Choice<FailureType>,
     #[serde(default)]
     pub tag: String,
     #[serde(default)]
@@ -296,7 +297,7 @@ pub struct ListQuery {
     #[serde(default)]
     pub to: String,
     #[serde(default)]
-    pub sort: String,
+    pub sort: Choice<LoopSort>,
     #[serde(default)]
     pub stuck: String,
     #[serde(default)]
@@ -310,14 +311,17 @@ pub async fn list(
     Query(filter): Query<ListQuery>,
     WebTeam { user, access }: WebTeam,
 ) -> Result<Response, WebError> {
+    let mut reading = Reading::default();
     let query = LoopQuery {
-        stage: Some(filter.stage.clone()),
+        stage: reading.optional_choice("stage", &filter.stage),
         kind: None,
-        failure_type: Some(filter.failure_type.clone()),
+        failure_type: reading.optional_choice("type", &filter.failure_type),
         tag: Some(filter.tag.clone()),
         from: Some(filter.from.clone()),
         to: Some(filter.to.clone()),
-        sort: Some(filter.sort.clone()),
+        sort: reading
+            .optional_choice("sort", &filter.sort)
+            .unwrap_or_default(),
         stuck: filter.stuck == "on",
         page: filter.page,
         per_page: Some(50),
@@ -325,7 +329,11 @@ pub async fn list(
     let notice = NoticeQuery {
         notice: filter.notice.clone(),
     };
-    let (rows, total, page, pages, errors) = match state.service.loops(&access, &query).await {
+    let listed = match reading.finish() {
+        Ok(()) => state.service.loops(&access, &query).await,
+        Err(refusal) => Err(refusal),
+    };
+    let (rows, total, page, pages, errors) = match listed {
         Ok(page) => {
             let pages = (page.total + page.per_page - 1) / page.per_page;
             (

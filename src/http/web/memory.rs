@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
+use super::form::{Choice, Reading};
 use super::format::SelectOption;
 use super::{date, render, render_with_status, FormErrors, Layout};
 use crate::domain::experiments::{format_days, format_money};
@@ -134,18 +135,25 @@ pub async fn search(
     if !view.searched {
         return Ok(render(&view));
     }
+    let mut reading = Reading::default();
+    let kind = Choice::<DocKind>::of(view.form.kind.clone().unwrap_or_default());
+    let stage = Choice::<Stage>::of(view.form.stage.clone().unwrap_or_default());
     let input = SearchInput {
         q: view.form.q.clone(),
         team: view.form.team.clone(),
-        kind: view.form.kind.clone(),
-        stage: view.form.stage.clone(),
+        kind: reading.optional_choice("kind", &kind),
+        stage: reading.optional_choice("stage", &stage),
         tag: view.form.tag.clone(),
         from: view.form.from.clone(),
         to: view.form.to.clone(),
         page: view.form.page.clone(),
         per_page: None,
     };
-    match state.service.search(&user.actor, &input).await {
+    let found = match reading.finish() {
+        Ok(()) => state.service.search(&user.actor, &input).await,
+        Err(refusal) => Err(refusal),
+    };
+    match found {
         Ok(page) => {
             view.total = page.total;
             view.capped = page.capped;

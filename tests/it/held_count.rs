@@ -139,14 +139,17 @@ story!(
         assert_eq!(v["progress"]["cards"], 4, "not counted twice");
         assert_eq!(stored(&app.db, &box_id).await, (0, 4));
         // The periodic writer finds nothing more to write.
-        app.service.write_due_items().await.expect("write due items");
+        app.service
+            .write_due_items()
+            .await
+            .expect("write due items");
         assert_eq!(view(&kim, &base).await["progress"]["cards"], 4);
         assert_eq!(stored(&app.db, &box_id).await, (0, 4));
     }
 );
 
-/// A named card is written at once and counted from `sealed_items`; it never touches the held
-/// count, so the two never count one card twice.
+// A named card is written at once and counted from `sealed_items`; it never touches the held
+// count, so the two never count one card twice.
 story!(
     named_and_unnamed_cards_are_each_counted_once,
     |app: TestApp| async move {
@@ -256,7 +259,12 @@ async fn an_unnamed_card_held_by_one_instance_counts_on_the_other() {
     assert_eq!(view(&lee_b, &base).await["progress"]["cards"], 1, "on B");
     assert_eq!(board_count(&web_a, &base).await, cards_sealed(1));
     assert_eq!(board_count(&web_b, &base).await, cards_sealed(1));
-    write_unnamed(&second.api_as(&mo), &base, "The alert went to an old channel").await;
+    write_unnamed(
+        &second.api_as(&mo),
+        &base,
+        "The alert went to an old channel",
+    )
+    .await;
     write_unnamed(&lee_b, &base, "I approved the change late at night").await;
     for (api, web) in [(&kim, &web_a), (&kim_b, &web_b)] {
         assert_eq!(view(api, &base).await["progress"]["cards"], 3);
@@ -285,10 +293,10 @@ async fn an_unnamed_card_held_by_one_instance_counts_on_the_other() {
     }
 }
 
-/// A reader of the database holds every byte. After three people each seal one unnamed card,
-/// the count added for them is a single number on the box: no row per card or per person, no
-/// time, no writer's id, name or address, no card text — and the same number whatever order they
-/// wrote in.
+// A reader of the database holds every byte. After three people each seal one unnamed card,
+// the count added for them is a single number on the box: no row per card or per person, no
+// time, no writer's id, name or address, no card text — and the same number whatever order they
+// wrote in.
 story!(
     a_database_reader_learns_nothing_from_the_held_count,
     |app: TestApp| async move {
@@ -310,9 +318,9 @@ story!(
         let before = sealed_tables(&app.db).await;
         // The box's columns are what ARCHITECTURE.md describes: a further column is a new
         // channel to review, not something to slip in.
-        let columns: Vec<&str> = box_row(&before, &boxes[0])
-            .iter()
-            .map(|(name, _)| name.as_str())
+        let columns: Vec<String> = box_row(&before, &boxes[0])
+            .into_iter()
+            .map(|(name, _)| name)
             .collect();
         assert_eq!(
             columns,
@@ -351,7 +359,10 @@ story!(
                 }
             }
         }
-        assert_eq!(box_row(&after, &boxes[0]).last(), box_row(&after, &boxes[1]).last());
+        assert_eq!(
+            box_row(&after, &boxes[0]).last(),
+            box_row(&after, &boxes[1]).last()
+        );
 
         // No row per card was added anywhere (a mark per writer and box, as before the count),
         // and no cell of these tables names a writer or holds a card's text.

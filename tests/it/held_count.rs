@@ -403,8 +403,14 @@ story!(
     }
 );
 
+/// A row as (column, value) cells.
+type Row = Vec<(String, String)>;
+
+/// Tables by name, each with every row.
+type Snapshot = Vec<(String, Vec<Row>)>;
+
 /// The tables that hold sealed contributions, their marks and counts, with every row.
-async fn sealed_tables(db: &TestDb) -> Vec<(String, Vec<Vec<(String, String)>>)> {
+async fn sealed_tables(db: &TestDb) -> Snapshot {
     let mut out = Vec::new();
     for table in ["sealed_boxes", "sealed_items", "sealed_participants"] {
         out.push((
@@ -416,7 +422,7 @@ async fn sealed_tables(db: &TestDb) -> Vec<(String, Vec<Vec<(String, String)>>)>
 }
 
 /// The row of box `id` in a snapshot of [`sealed_tables`].
-fn box_row(tables: &[(String, Vec<Vec<(String, String)>>)], id: &str) -> Vec<(String, String)> {
+fn box_row(tables: &Snapshot, id: &str) -> Row {
     tables[0]
         .1
         .iter()

@@ -18,6 +18,10 @@
 //! pair with: a stop writes them all (which tells a reader only that they came before the stop).
 //! Accounts and dismissals likewise.
 //!
+//! How many unnamed sealed items are held is counted in the database, per box (raised with the
+//! writer's mark, lowered in the transaction that writes or drops them), not read from here:
+//! behind a load balancer every instance must show the same count (`Service::sealed_counts`).
+//!
 //! What is held is bounded ([`Limits`]): a member could otherwise fill the server's memory. Every
 //! hold is admitted first ([`Held::admit`]), before anything is written.
 
@@ -339,16 +343,6 @@ impl Held {
             .entry((box_id, tier))
             .or_default()
             .extend(back);
-    }
-
-    /// How many unnamed items this server holds for the box (both tiers).
-    pub fn item_count(&self, box_id: RecordId) -> usize {
-        let items = lock(&self.items);
-        [SealTier::Open, SealTier::Late]
-            .iter()
-            .filter_map(|tier| items.get(&(box_id, *tier)))
-            .map(Vec::len)
-            .sum()
     }
 
     /// Boxes and tiers with held items.

@@ -178,11 +178,12 @@ impl Service {
         }
     }
 
-    /// Counts only — never content, never who wrote what.
+    /// Counts only — never content, never who wrote what. The items include those held in any
+    /// instance's memory: the database counts them (one number per box, raised with the writer's
+    /// mark and lowered when they are written), so every instance behind a load balancer shows
+    /// the same figure, and none misses items it is writing at that moment.
     pub async fn sealed_counts(&self, box_id: RecordId) -> ServiceResult<SealedCounts> {
-        let mut counts = self.store.sealed_counts(box_id).await?;
-        counts.items += self.held.item_count(box_id) as i64;
-        Ok(counts)
+        Ok(self.store.sealed_counts(box_id).await?)
     }
 
     pub async fn sealed_participants(&self, box_id: RecordId) -> ServiceResult<Vec<UserId>> {
@@ -275,6 +276,11 @@ impl Service {
                     })
                     .collect();
                 self.store.write_sealed_items(box_id, tier, &items).await?;
+            } else if !held.is_empty() {
+                // Dropped, so no longer counted: the board then shows what can still be revealed.
+                self.store
+                    .drop_held_sealed_items(box_id, held.len())
+                    .await?;
             }
         }
         shares?;

@@ -703,7 +703,8 @@ pub trait SealedStore: Send + Sync {
         item: RecordId,
         author: UserId,
     ) -> StoreResult<bool>;
-    /// How many people have submitted, per tier, and how many items there are.
+    /// How many people have submitted, per tier, and how many items there are: those written
+    /// and those held in any instance's memory.
     async fn sealed_counts(&self, id: RecordId) -> StoreResult<sealed::SealedCounts>;
     async fn sealed_participants(&self, id: RecordId) -> StoreResult<Vec<UserId>>;
     /// Every item of a tier (for opening at the reveal).
@@ -713,8 +714,10 @@ pub trait SealedStore: Send + Sync {
         tier: sealed::SealTier,
     ) -> StoreResult<Vec<sealed::SealedItemRecord>>;
     /// Marks the writer of an unnamed item as a participant, alone: the item itself is written
-    /// later, with the others of its tier (see `reveal_sealed_tier`). `Refused` when the tier is
-    /// already revealed, or (`once_per_writer`) when the writer already contributed.
+    /// later, with the others of its tier (see `reveal_sealed_tier`). The box's count of held
+    /// items rises by one in the same transaction, so every instance counts the item. `Refused`
+    /// when the tier is already revealed, or (`once_per_writer`) when the writer already
+    /// contributed.
     async fn mark_sealed_participant(
         &self,
         id: RecordId,
@@ -723,15 +726,18 @@ pub trait SealedStore: Send + Sync {
         once_per_writer: bool,
     ) -> StoreResult<()>;
     /// Writes still-sealed unnamed items held back until now, in one transaction, in the order
-    /// of their random keys.
+    /// of their random keys, and counts them as no longer held.
     async fn write_sealed_items(
         &self,
         id: RecordId,
         tier: sealed::SealTier,
         items: &[sealed::UnnamedItem],
     ) -> StoreResult<()>;
+    /// Counts `dropped` held items as no longer held: a graceful stop dropped them unwritten.
+    async fn drop_held_sealed_items(&self, id: RecordId, dropped: usize) -> StoreResult<()>;
     /// Writes the opened texts of a tier, adds the unnamed items held back until now (`added`,
-    /// in plain text, in the order of their random keys) and marks the tier revealed, atomically;
+    /// in plain text, in the order of their random keys, no longer counted as held) and marks
+    /// the tier revealed, atomically;
     /// `false` when it was already revealed (by someone else meanwhile; `added` is written all
     /// the same).
     async fn reveal_sealed_tier(

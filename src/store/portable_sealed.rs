@@ -71,6 +71,36 @@ async fn mark(tx: &mut Tx, id: RecordId, writer: UserId, t: SealTier) -> StoreRe
         == 1)
 }
 
+/// Counts one more unnamed item held in an instance's memory for the box, in the transaction of
+/// its writer's mark, so that every instance's counts see it (migrations/*/0046).
+async fn count_held(tx: &mut Tx, id: RecordId) -> StoreResult<()> {
+    sqlx::query("UPDATE sealed_boxes SET held_items = held_items + 1 WHERE id = $1")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Counts `written` held items as no longer held (written or dropped), in the transaction that
+/// writes them. Never below zero: items taken before the count existed were never counted.
+async fn uncount_held(tx: &mut Tx, id: RecordId, written: usize) -> StoreResult<()> {
+    if written == 0 {
+        return Ok(());
+    }
+    let written = i64::try_from(written).unwrap_or(i64::MAX);
+    sqlx::query(
+        "UPDATE sealed_boxes SET held_items = \
+         CASE WHEN held_items > $1 THEN held_items - $1 ELSE 0 END WHERE id = $2",
+    )
+    .bind(written)
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
 /// Inserts unnamed items in the order of their random keys, so that rows, cells and index
 /// entries follow the key rather than the order of writing; `column` holds their text.
 async fn insert_unnamed(
@@ -197,6 +227,7 @@ impl SealedStore for ThisStore {
         if !mark(&mut tx, id, writer, t).await? && once_per_writer {
             return Err(StoreError::Refused(ALREADY_CONTRIBUTED));
         }
+        count_held(&mut tx, id).await?;
         tx.commit().await.map_err(err)
     }
 
@@ -208,6 +239,13 @@ impl SealedStore for ThisStore {
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         insert_unnamed(&mut tx, id, t, items, "ciphertext").await?;
+        uncount_held(&mut tx, id, items.len()).await?;
+        tx.commit().await.map_err(err)
+    }
+
+    async fn drop_held_sealed_items(&self, id: RecordId, dropped: usize) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        uncount_held(&mut tx, id, dropped).await?;
         tx.commit().await.map_err(err)
     }
 
@@ -253,7 +291,8 @@ impl SealedStore for ThisStore {
         let (open, late, items): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM sealed_participants WHERE box_id = $1 AND tier = 'open'), \
              (SELECT COUNT(*) FROM sealed_participants WHERE box_id = $1 AND tier = 'late'), \
-             (SELECT COUNT(*) FROM sealed_items WHERE box_id = $1)",
+             (SELECT COUNT(*) FROM sealed_items WHERE box_id = $1) \
+             + COALESCE((SELECT held_items FROM sealed_boxes WHERE id = $1), 0)",
         )
         .bind(id.to_string())
         .fetch_one(self.reader())
@@ -320,11 +359,13 @@ impl SealedStore for ThisStore {
         if marked == 0 {
             if !added.is_empty() {
                 insert_unnamed(&mut tx, id, t, added, "plaintext").await?;
+                uncount_held(&mut tx, id, added.len()).await?;
                 tx.commit().await.map_err(err)?;
             }
             return Ok(false);
         }
         insert_unnamed(&mut tx, id, t, added, "plaintext").await?;
+        uncount_held(&mut tx, id, added.len()).await?;
         for (item_id, text) in opened {
             sqlx::query(
                 "UPDATE sealed_items SET plaintext = $1, ciphertext = NULL WHERE id = $2 AND box_id = $3",

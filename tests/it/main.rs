@@ -27,6 +27,7 @@ mod foundation;
 mod fuzzed_imports;
 mod hardening;
 mod held;
+mod held_count;
 mod imports;
 mod integrations;
 mod isolation;

@@ -74,14 +74,12 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("preparing the set-up link: {e}"))?;
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
-        let router = http::router(
-            http::AppState::new(
-                service.clone(),
-                url.starts_with("https://"),
-                settings.trust_forwarded_for,
-                stopping_rx,
-            ),
-        );
+        let router = http::router(http::AppState::new(
+            service.clone(),
+            url.starts_with("https://"),
+            settings.trust_forwarded_for,
+            stopping_rx,
+        ));
         Ok(Self {
             listener,
             service,

@@ -232,7 +232,9 @@ impl SsoValues {
         SsoField::ALL
             .into_iter()
             .filter(|field| match field {
-                SsoField::Enabled => self.enabled.unwrap_or(false) != before.enabled.unwrap_or(false),
+                SsoField::Enabled => {
+                    self.enabled.unwrap_or(false) != before.enabled.unwrap_or(false)
+                }
                 SsoField::IssuerUrl => self.issuer_url != before.issuer_url,
                 SsoField::ClientId => self.client_id != before.client_id,
                 SsoField::ClientSecret => self.client_secret != before.client_secret,
@@ -311,7 +313,10 @@ pub fn parse_scopes(raw: &str) -> Result<Vec<String>, Invalid> {
         if scope.is_empty() || matches!(scope, "openid" | "email" | "profile") {
             continue;
         }
-        if !scope.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\') {
+        if !scope
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+        {
             return Err(Invalid::new(format!("{scope:?} is not a valid scope")));
         }
         if !scopes.iter().any(|s| s == scope) {
@@ -360,7 +365,9 @@ pub enum SsoRefusal {
     NotSetUp,
     #[error("the invitation has expired, was withdrawn or was already used")]
     InvitationUnusable,
-    #[error("the invitation is for another email address than the one the identity provider verified")]
+    #[error(
+        "the invitation is for another email address than the one the identity provider verified"
+    )]
     InvitationForAnother,
 }
 

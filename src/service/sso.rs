@@ -7,9 +7,9 @@
 use time::Duration;
 
 use crate::domain::audit::AuditAction;
+use crate::domain::records::people::InvitationRecord;
 use crate::domain::sso::{SsoPolicy, SsoRefusal};
 use crate::domain::{DisplayName, Email, TeamRole, User, UserId};
-use crate::domain::records::people::InvitationRecord;
 use crate::store::sso::SsoPending;
 use crate::store::{Acceptor, NewUser, StoreError};
 

@@ -205,7 +205,10 @@ impl Service {
         if let Some(raw) = &change.client_id {
             let id = text(raw);
             if id.as_ref().is_some_and(|id| id.chars().count() > 255) {
-                errors.push(SsoField::ClientId.as_str(), "must be at most 255 characters");
+                errors.push(
+                    SsoField::ClientId.as_str(),
+                    "must be at most 255 characters",
+                );
             }
             given.push((SsoField::ClientId, configured.client_id != id));
             after.client_id = id;
@@ -271,7 +274,10 @@ impl Service {
                         );
                     }
                 }
-                given.push((SsoField::BreakGlassEmail, configured.break_glass_email != email));
+                given.push((
+                    SsoField::BreakGlassEmail,
+                    configured.break_glass_email != email,
+                ));
                 after.break_glass_email = email;
             }
         }

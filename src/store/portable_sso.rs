@@ -163,16 +163,18 @@ impl SsoStore for ThisStore {
         .await
         .map_err(err)?;
         tx.commit().await.map_err(err)?;
-        row.map(|(nonce, pkce_verifier, next_path, invitation_hash, created_at)| {
-            Ok(SsoPending {
-                state_hash: state_hash.to_owned(),
-                nonce,
-                pkce_verifier,
-                next_path,
-                invitation_hash,
-                created_at: from_unix(created_at)?,
-            })
-        })
+        row.map(
+            |(nonce, pkce_verifier, next_path, invitation_hash, created_at)| {
+                Ok(SsoPending {
+                    state_hash: state_hash.to_owned(),
+                    nonce,
+                    pkce_verifier,
+                    next_path,
+                    invitation_hash,
+                    created_at: from_unix(created_at)?,
+                })
+            },
+        )
         .transpose()
     }
 

@@ -100,7 +100,11 @@ admin_story!(
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
         assert_eq!(fields(&problem), vec!["issuer_url"]);
         let (status, problem) = put(&ada, json!({"issuer_url": "http://id.example.org"})).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "plain http off this machine");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "plain http off this machine"
+        );
         assert_eq!(fields(&problem), vec!["issuer_url"]);
         let (status, problem) = put(&ada, json!({"group_teams": ["sre=nowhere:lead"]})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
@@ -163,7 +167,10 @@ admin_story!(
         assert!(!page.contains(CLIENT_SECRET), "the secret is never shown");
         assert!(page.contains("Set. It is never shown again"), "{page}");
         let (_, people) = admin.get_text("/people").await;
-        assert!(people.contains("href=\"/people/sso\""), "linked from People");
+        assert!(
+            people.contains("href=\"/people/sso\""),
+            "linked from People"
+        );
         let response = admin
             .submit(
                 "/people/sso",
@@ -240,7 +247,11 @@ admin_story!(
             ("enabled", json!(false)),
         ] {
             let (status, problem) = put(&ada, json!({ field: value })).await;
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {problem}");
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{field}: {problem}"
+            );
             assert_eq!(fields(&problem), vec![field]);
             assert!(problem.to_string().contains("server's configuration"));
         }
@@ -263,7 +274,11 @@ admin_story!(
 
         let admin = sso.app.sign_in("ada@example.org").await;
         let (_, page) = admin.get_text("/people/sso").await;
-        assert!(page.contains("Set by the server&#x27;s configuration") || page.contains("Set by the server's configuration"), "{page}");
+        assert!(
+            page.contains("Set by the server&#x27;s configuration")
+                || page.contains("Set by the server's configuration"),
+            "{page}"
+        );
         assert!(page.contains("disabled"), "locked inputs are disabled");
         assert!(!page.contains(CLIENT_SECRET));
         sso.signs_in("grace-sub").await;
@@ -306,10 +321,11 @@ admin_story!(
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("Continue with single sign-on"), "{page}");
         assert!(!page.contains("type=\"password\""), "{page}");
-        // A password sent anyway is refused, and makes no account.
+        // A password sent anyway is refused, and makes no account (the page has no form, so
+        // the pre-session CSRF token is taken from the sign-in page's).
         let response = browser
             .submit(
-                &path,
+                "/login",
                 &path,
                 &[
                     ("name", "Grace Hopper"),

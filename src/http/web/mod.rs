@@ -355,7 +355,10 @@ pub fn routes() -> Router<AppState> {
         .route("/people/lint/rules/{rule}", post(people::switch_lint_rule))
         .route("/people/invitations", post(people::invite))
         .route("/people/scim/token", post(people::rotate_scim_token))
-        .route("/people/sso", get(sso_settings::show).post(sso_settings::save))
+        .route(
+            "/people/sso",
+            get(sso_settings::show).post(sso_settings::save),
+        )
         .route("/people/scim/token/revoke", post(people::revoke_scim_token))
         .route(
             "/people/invitations/{id}/revoke",

@@ -177,7 +177,12 @@ fn fields(view: &SsoSettingsView, posted: Option<&SsoForm>) -> Vec<FieldView> {
     ]
 }
 
-fn page(user: &WebUser, view: &SsoSettingsView, posted: Option<&SsoForm>, errors: FormErrors) -> SsoSettingsPage {
+fn page(
+    user: &WebUser,
+    view: &SsoSettingsView,
+    posted: Option<&SsoForm>,
+    errors: FormErrors,
+) -> SsoSettingsPage {
     SsoSettingsPage {
         layout: Layout::signed_in(user, "Single sign-on", "people"),
         active: view.active,
@@ -217,7 +222,11 @@ pub async fn save(
         sso_only: unlocked(SsoField::SsoOnly).then_some(form.sso_only.is_some()),
         break_glass_email: form.break_glass_email.clone(),
     };
-    match state.service.change_sso_settings(&user.actor, &change).await {
+    match state
+        .service
+        .change_sso_settings(&user.actor, &change)
+        .await
+    {
         Ok(_) => Ok(Redirect::to("/people/sso?notice=sso-saved").into_response()),
         Err(error) => {
             let errors = FormErrors::from_service(error)?;

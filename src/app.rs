@@ -74,30 +74,12 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("preparing the set-up link: {e}"))?;
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
-        let oidc = match &settings.oidc {
-            Some(client) => Some(std::sync::Arc::new(
-                crate::oidc::RelyingParty::new(
-                    client,
-                    &url,
-                    settings
-                        .policy
-                        .sso
-                        .as_ref()
-                        .and_then(|sso| sso.groups_claim.clone()),
-                )
-                .context("single sign-on")?,
-            )),
-            None => None,
-        };
-        let router = http::router(
-            http::AppState::new(
-                service.clone(),
-                url.starts_with("https://"),
-                settings.trust_forwarded_for,
-                stopping_rx,
-            )
-            .with_oidc(oidc),
-        );
+        let router = http::router(http::AppState::new(
+            service.clone(),
+            url.starts_with("https://"),
+            settings.trust_forwarded_for,
+            stopping_rx,
+        ));
         Ok(Self {
             listener,
             service,

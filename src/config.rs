@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::domain::sso::{GroupMapping, SsoPolicy};
+use crate::domain::sso::{GroupMapping, SsoValues};
 use crate::domain::Email;
 use crate::service::Policy;
 use crate::store::{Durability, SqliteOptions};
@@ -112,7 +112,11 @@ pub struct ServeArgs {
     #[arg(long, env = "FAILFORWARD_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
     pub audit_retention_days: Option<u32>,
 
-    /// OpenID Connect: the provider's issuer URL; single sign-on is off without it
+    /// OpenID Connect: whether sign-in through the provider is on [default: on when the
+    /// issuer URL is configured here, else as the admin page says]
+    #[arg(long, env = "FAILFORWARD_OIDC_ENABLED", value_name = "BOOL")]
+    pub oidc_enabled: Option<bool>,
+    /// OpenID Connect: the provider's issuer URL (or set it on the admin page)
     #[arg(long, env = "FAILFORWARD_OIDC_ISSUER_URL", value_name = "URL")]
     pub oidc_issuer_url: Option<String>,
     /// OpenID Connect: this app's client id at the provider
@@ -177,6 +181,7 @@ struct FileSettings {
     webhook_retention_days: Option<u32>,
     audit_retention_days: Option<u32>,
     secret_key: Option<String>,
+    oidc_enabled: Option<bool>,
     oidc_issuer_url: Option<String>,
     oidc_client_id: Option<String>,
     oidc_client_secret: Option<String>,
@@ -225,106 +230,78 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// `None`: read or create `DATA_DIR/secret.key`.
     pub secret_key: Option<String>,
-    /// The OpenID Connect client, when an issuer is configured (its rules are in `policy.sso`).
-    pub oidc: Option<OidcClientSettings>,
 }
 
-/// How this app identifies itself to the OpenID Connect provider.
-#[derive(Clone)]
-pub struct OidcClientSettings {
-    pub issuer_url: String,
-    pub client_id: String,
-    pub client_secret: Option<String>,
-    /// Scopes asked for beyond `openid email profile`.
-    pub extra_scopes: Vec<String>,
-}
+pub use crate::domain::sso::OidcClientSettings;
 
-impl std::fmt::Debug for OidcClientSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OidcClientSettings")
-            .field("issuer_url", &self.issuer_url)
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Single sign-on's settings, resolved: `None` when no issuer is configured.
-fn resolve_sso(
-    args: &ServeArgs,
-    file: &FileSettings,
-) -> anyhow::Result<Option<(OidcClientSettings, SsoPolicy)>> {
-    let Some(issuer_url) = args
-        .oidc_issuer_url
-        .clone()
-        .or_else(|| file.oidc_issuer_url.clone())
-        .filter(|url| !url.trim().is_empty())
-    else {
-        return Ok(None);
+/// Single sign-on's values from the flags, environment and file, each locking its field on the
+/// admin page. An issuer given here without `oidc_enabled` turns single sign-on on, as it did
+/// before the admin page existed.
+fn resolve_sso(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<SsoValues> {
+    let text = |flag: &Option<String>, file: &Option<String>| {
+        flag.clone()
+            .or_else(|| file.clone())
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
     };
-    if !(issuer_url.starts_with("http://") || issuer_url.starts_with("https://")) {
-        anyhow::bail!("oidc_issuer_url must start with http:// or https://, got {issuer_url:?}");
+    let issuer_url = text(&args.oidc_issuer_url, &file.oidc_issuer_url);
+    if let Some(issuer_url) = &issuer_url {
+        if !(issuer_url.starts_with("http://") || issuer_url.starts_with("https://")) {
+            anyhow::bail!(
+                "oidc_issuer_url must start with http:// or https://, got {issuer_url:?}"
+            );
+        }
     }
-    let client_id = args
-        .oidc_client_id
-        .clone()
-        .or_else(|| file.oidc_client_id.clone())
-        .filter(|id| !id.trim().is_empty())
-        .context("oidc_client_id is required when oidc_issuer_url is set")?;
-    let client_secret = args
-        .oidc_client_secret
-        .clone()
-        .or_else(|| file.oidc_client_secret.clone())
-        .filter(|secret| !secret.is_empty());
     let group_teams = args
         .oidc_group_teams
         .clone()
         .or_else(|| file.oidc_group_teams.clone())
-        .unwrap_or_default()
-        .iter()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            GroupMapping::parse(line)
-                .map_err(|e| anyhow::anyhow!("oidc_group_teams entry {line:?} {}", e.0))
+        .map(|lines| {
+            lines
+                .iter()
+                .filter(|line| !line.trim().is_empty())
+                .map(|line| {
+                    GroupMapping::parse(line)
+                        .map_err(|e| anyhow::anyhow!("oidc_group_teams entry {line:?} {}", e.0))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let break_glass_email = args
-        .oidc_break_glass_email
-        .clone()
-        .or_else(|| file.oidc_break_glass_email.clone())
-        .filter(|email| !email.trim().is_empty())
+        .transpose()?;
+    let break_glass_email = text(&args.oidc_break_glass_email, &file.oidc_break_glass_email)
         .map(|email| {
             Email::parse(&email)
                 .map_err(|e| anyhow::anyhow!("oidc_break_glass_email {email:?} {}", e.0))
         })
         .transpose()?;
-    let policy = SsoPolicy {
-        issuer: issuer_url.clone(),
-        groups_claim: args
-            .oidc_groups_claim
+    let enabled = args
+        .oidc_enabled
+        .or(file.oidc_enabled)
+        .or(issuer_url.as_ref().map(|_| true));
+    Ok(SsoValues {
+        enabled,
+        issuer_url,
+        client_id: text(&args.oidc_client_id, &file.oidc_client_id),
+        client_secret: args
+            .oidc_client_secret
             .clone()
-            .or_else(|| file.oidc_groups_claim.clone())
-            .filter(|claim| !claim.trim().is_empty()),
+            .or_else(|| file.oidc_client_secret.clone())
+            .filter(|secret| !secret.is_empty()),
+        scopes: args
+            .oidc_scopes
+            .clone()
+            .or_else(|| file.oidc_scopes.clone())
+            .map(|scopes| {
+                scopes
+                    .into_iter()
+                    .map(|scope| scope.trim().to_owned())
+                    .filter(|scope| !scope.is_empty())
+                    .collect()
+            }),
+        groups_claim: text(&args.oidc_groups_claim, &file.oidc_groups_claim),
         group_teams,
-        sso_only: args.oidc_sso_only.or(file.oidc_sso_only).unwrap_or(false),
+        sso_only: args.oidc_sso_only.or(file.oidc_sso_only),
         break_glass_email,
-    };
-    Ok(Some((
-        OidcClientSettings {
-            issuer_url,
-            client_id,
-            client_secret,
-            extra_scopes: args
-                .oidc_scopes
-                .clone()
-                .or_else(|| file.oidc_scopes.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|scope| scope.trim().to_owned())
-                .filter(|scope| !scope.is_empty())
-                .collect(),
-        },
-        policy,
-    )))
+    })
 }
 
 impl StorageSettings {
@@ -419,7 +396,7 @@ impl Settings {
                 .or(file.audit_retention_days)
                 .map(|days| time::Duration::days(i64::from(days)))
                 .unwrap_or(defaults.audit_retention),
-            sso: sso.as_ref().map(|(_, policy)| policy.clone()),
+            sso_configured: sso,
         };
         if policy.audit_retention.is_zero() {
             anyhow::bail!("audit_retention_days must be at least 1");
@@ -455,7 +432,6 @@ impl Settings {
                 .or(file.trust_forwarded_for)
                 .unwrap_or(false),
             secret_key: args.secret.secret_key.clone().or(file.secret_key.clone()),
-            oidc: sso.map(|(client, _)| client),
         })
     }
 
@@ -496,7 +472,6 @@ impl Settings {
             policy: Policy::default(),
             trust_forwarded_for: false,
             secret_key: None,
-            oidc: None,
         }
     }
 }

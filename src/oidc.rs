@@ -21,8 +21,7 @@ use openidconnect::{
 };
 use tokio::sync::RwLock;
 
-use crate::config::OidcClientSettings;
-use crate::domain::sso::SsoRefusal;
+use crate::domain::sso::{ActiveSso, OidcClientSettings, SsoRefusal};
 use crate::service::sso::SsoIdentity;
 
 /// Clocks disagree a little; an ID token is accepted this long after its `exp`.
@@ -243,6 +242,39 @@ impl RelyingParty {
                 }),
             groups,
         }))
+    }
+}
+
+/// The relying party for the single sign-on settings in force: kept while they stay the same
+/// (with the provider's metadata and keys it fetched), made anew when an admin changes them.
+#[derive(Debug, Default)]
+pub struct RelyingParties {
+    current: std::sync::Mutex<Option<(ActiveSso, std::sync::Arc<RelyingParty>)>>,
+}
+
+impl RelyingParties {
+    /// The relying party for `active`, reaching people back at `public_url`.
+    pub fn for_active(
+        &self,
+        active: &ActiveSso,
+        public_url: &str,
+    ) -> Result<std::sync::Arc<RelyingParty>, OidcError> {
+        let mut current = self
+            .current
+            .lock()
+            .map_err(|_| OidcError::Settings("the relying party's lock is poisoned".to_owned()))?;
+        if let Some((kept, party)) = current.as_ref() {
+            if kept == active {
+                return Ok(party.clone());
+            }
+        }
+        let party = std::sync::Arc::new(RelyingParty::new(
+            &active.client,
+            public_url,
+            active.policy.groups_claim.clone(),
+        )?);
+        *current = Some((active.clone(), party.clone()));
+        Ok(party)
     }
 }
 

@@ -99,6 +99,9 @@ audit_actions! {
     SsoAccountLinked => "sso.account_linked",
     /// A sign-in through the provider was refused; the detail says why.
     SsoRefused => "sso.refused",
+    /// An organisation admin changed the single sign-on settings; the target names the fields
+    /// (never the client secret's value).
+    SsoSettingsChanged => "sso.settings_changed",
 }
 
 impl fmt::Display for AuditAction {

@@ -39,8 +39,8 @@ pub struct AppState {
     /// Turns `true` when the server begins to stop, so that endless responses (live streams)
     /// end and the graceful shutdown can finish.
     pub stopping: tokio::sync::watch::Receiver<bool>,
-    /// The OpenID Connect client, when single sign-on is configured.
-    pub oidc: Option<std::sync::Arc<crate::oidc::RelyingParty>>,
+    /// The OpenID Connect client for the single sign-on settings in force (see `web::sso`).
+    pub oidc: std::sync::Arc<crate::oidc::RelyingParties>,
 }
 
 impl AppState {
@@ -55,14 +55,8 @@ impl AppState {
             secure_cookies,
             trust_forwarded_for,
             stopping,
-            oidc: None,
+            oidc: std::sync::Arc::default(),
         }
-    }
-
-    /// Adds the OpenID Connect client (single sign-on).
-    pub fn with_oidc(mut self, oidc: Option<std::sync::Arc<crate::oidc::RelyingParty>>) -> Self {
-        self.oidc = oidc;
-        self
     }
 }
 

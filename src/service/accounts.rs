@@ -204,7 +204,7 @@ impl Service {
     ) -> ServiceResult<LoginOutcome> {
         let now = self.now();
         let parsed_email = Email::parse(email).ok();
-        if let Some(sso) = &self.policy.sso {
+        if let Some(sso) = self.sso_policy().await? {
             if !sso.allows_password_for(parsed_email.as_ref()) {
                 return Err(ServiceError::Forbidden(SSO_ONLY_MESSAGE.to_owned()));
             }

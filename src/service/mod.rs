@@ -28,6 +28,7 @@ pub mod sealed;
 pub mod sealing;
 pub mod secrets;
 pub mod sso;
+pub mod sso_settings;
 pub mod success;
 mod teams;
 pub mod transfer;
@@ -88,8 +89,9 @@ pub struct Policy {
     /// How long audit entries are kept before the hourly sweep deletes them (see
     /// `Service::prune_audit_log`).
     pub audit_retention: time::Duration,
-    /// Sign-in through an OpenID Connect provider, when one is configured (see `service::sso`).
-    pub sso: Option<crate::domain::sso::SsoPolicy>,
+    /// Single sign-on's values from the settings file and environment; they win over (and lock)
+    /// what an admin saves (see `service::sso`).
+    pub sso_configured: crate::domain::sso::SsoValues,
 }
 
 impl Default for Policy {
@@ -108,7 +110,7 @@ impl Default for Policy {
             alert_dedup_window: time::Duration::hours(24),
             webhook_retention: time::Duration::days(30),
             audit_retention: time::Duration::days(365),
-            sso: None,
+            sso_configured: crate::domain::sso::SsoValues::default(),
         }
     }
 }
@@ -129,6 +131,8 @@ pub struct Service {
     shared_address_warned: Arc<std::sync::Mutex<Option<OffsetDateTime>>>,
     /// Where every use case reads the time (see [`clock`]).
     clock: Arc<dyn Clock>,
+    /// Single sign-on's combined settings, read again every few seconds (see `sso_settings`).
+    sso_cache: Arc<sso_settings::SsoCache>,
 }
 
 impl Service {
@@ -141,6 +145,7 @@ impl Service {
             held: Arc::default(),
             shared_address_warned: Arc::default(),
             clock: Arc::new(SystemClock),
+            sso_cache: Arc::default(),
         }
     }
 

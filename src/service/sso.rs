@@ -7,10 +7,11 @@
 use time::Duration;
 
 use crate::domain::audit::AuditAction;
+use crate::domain::records::people::InvitationRecord;
 use crate::domain::sso::{SsoPolicy, SsoRefusal};
 use crate::domain::{DisplayName, Email, TeamRole, User, UserId};
 use crate::store::sso::SsoPending;
-use crate::store::{NewUser, StoreError};
+use crate::store::{Acceptor, NewUser, StoreError};
 
 use super::error::{ServiceError, ServiceResult};
 use super::{secrets, LoginClient, LoginOutcome, Service};
@@ -36,21 +37,30 @@ pub struct SsoStarted {
     pub nonce: String,
     pub pkce_verifier: String,
     pub next_path: String,
+    /// The invitation's token hash when the sign-in was started from its page.
+    pub invitation_hash: Option<String>,
 }
 
 impl Service {
-    /// The single sign-on rules, when a provider is configured.
-    pub fn sso_policy(&self) -> Option<&SsoPolicy> {
-        self.policy.sso.as_ref()
+    /// The single sign-on rules, when sign-in through a provider is in force.
+    pub async fn sso_policy(&self) -> ServiceResult<Option<SsoPolicy>> {
+        Ok(self.active_sso().await?.map(|active| active.policy))
     }
 
-    fn require_sso(&self) -> ServiceResult<&SsoPolicy> {
-        self.sso_policy().ok_or(ServiceError::NotFound)
+    async fn require_sso(&self) -> ServiceResult<SsoPolicy> {
+        self.sso_policy().await?.ok_or(ServiceError::NotFound)
+    }
+
+    /// The hash an invitation's token is kept under, for a sign-in started from its page: the
+    /// invitation must still be usable.
+    pub async fn invitation_for_sso(&self, token: &str) -> ServiceResult<String> {
+        self.invitation(token).await?;
+        Ok(secrets::hash(token))
     }
 
     /// Keeps a sign-in sent to the provider under the hash of its `state`.
     pub async fn begin_sso(&self, state: &str, started: &SsoStarted) -> ServiceResult<()> {
-        self.require_sso()?;
+        self.require_sso().await?;
         let now = self.now();
         self.store
             .save_sso_pending(
@@ -59,6 +69,7 @@ impl Service {
                     nonce: started.nonce.clone(),
                     pkce_verifier: started.pkce_verifier.clone(),
                     next_path: started.next_path.clone(),
+                    invitation_hash: started.invitation_hash.clone(),
                     created_at: now,
                 },
                 now - SSO_PENDING_FOR,
@@ -70,7 +81,7 @@ impl Service {
     /// The started sign-in with this `state`, once: a second answer with the same state (and so
     /// the same nonce) finds nothing. `None` also when it is older than [`SSO_PENDING_FOR`].
     pub async fn finish_sso(&self, state: &str) -> ServiceResult<Option<SsoStarted>> {
-        self.require_sso()?;
+        self.require_sso().await?;
         let pending = self
             .store
             .take_sso_pending(&secrets::hash(&format!("sso-state:{state}")))
@@ -81,6 +92,7 @@ impl Service {
                 nonce: p.nonce,
                 pkce_verifier: p.pkce_verifier,
                 next_path: p.next_path,
+                invitation_hash: p.invitation_hash,
             }))
     }
 
@@ -101,14 +113,17 @@ impl Service {
     }
 
     /// Signs in the person the provider vouched for: their linked account, else the account
-    /// with their verified email (linked now), else a new account. A refusal is recorded and
+    /// with their verified email (linked now), else a new account. With `invitation_hash` (a
+    /// sign-in started from an invitation's page) the provider's verified email must be the
+    /// invited one, and the invitation is accepted by the account. A refusal is recorded and
     /// returned for the page to explain.
     pub async fn sign_in_with_sso(
         &self,
         identity: &SsoIdentity,
         client: &LoginClient,
-    ) -> ServiceResult<Result<LoginOutcome, SsoRefusal>> {
-        let policy = self.require_sso()?.clone();
+        invitation_hash: Option<&str>,
+    ) -> ServiceResult<Result<(LoginOutcome, Option<InvitationRecord>), SsoRefusal>> {
+        let policy = self.require_sso().await?;
         let target = format!("subject {}", identity.subject);
         // The first admin sets the organisation up with a password; until then nobody joins.
         if self.store.organisation().await?.is_none() {
@@ -116,12 +131,44 @@ impl Service {
                 .await?;
             return Ok(Err(SsoRefusal::NotSetUp));
         }
+        let invitation = match invitation_hash {
+            Some(hash) => match self.invitation_for_identity(hash, identity).await? {
+                Ok(invitation) => Some((hash, invitation)),
+                Err(refusal) => {
+                    self.refuse_sso(&refusal, None, &target).await?;
+                    return Ok(Err(refusal));
+                }
+            },
+            None => None,
+        };
         let user = match self.sso_account(identity).await? {
             Ok(user) => user,
             Err((refusal, actor)) => {
                 self.refuse_sso(&refusal, actor, &target).await?;
                 return Ok(Err(refusal));
             }
+        };
+        let accepted = match invitation {
+            Some((hash, invitation)) => match self
+                .store
+                .accept_invitation(
+                    hash,
+                    &Acceptor::Existing(user.id),
+                    self.now(),
+                    &self.invitation_accepted(&invitation),
+                )
+                .await
+            {
+                Ok(record) => Some(record),
+                // Used by someone else between the check above and now.
+                Err(StoreError::NotFound) => {
+                    let refusal = SsoRefusal::InvitationUnusable;
+                    self.refuse_sso(&refusal, Some(user.id), &target).await?;
+                    return Ok(Err(refusal));
+                }
+                Err(other) => return Err(other.into()),
+            },
+            None => None,
         };
         if policy.groups_claim.is_some() {
             self.apply_group_mapping(&policy, &user, &identity.groups)
@@ -140,11 +187,41 @@ impl Service {
                 Self::session_user_agent(client.user_agent.as_deref()),
             )
             .await?;
-        Ok(Ok(LoginOutcome {
-            user,
-            session,
-            device: None,
-        }))
+        Ok(Ok((
+            LoginOutcome {
+                user,
+                session,
+                device: None,
+            },
+            accepted,
+        )))
+    }
+
+    /// The invitation a sign-in was started from, when it is still usable and for the email
+    /// the provider verified (invitations are always for one address: see `service::teams`).
+    async fn invitation_for_identity(
+        &self,
+        hash: &str,
+        identity: &SsoIdentity,
+    ) -> ServiceResult<Result<InvitationRecord, SsoRefusal>> {
+        let Some(invitation) = self.store.invitation_by_token(hash).await? else {
+            return Ok(Err(SsoRefusal::InvitationUnusable));
+        };
+        if invitation.accepted_at.is_some()
+            || invitation.revoked_at.is_some()
+            || invitation.expires_at <= self.now()
+        {
+            return Ok(Err(SsoRefusal::InvitationUnusable));
+        }
+        let verified = identity
+            .email
+            .as_deref()
+            .filter(|_| identity.email_verified)
+            .and_then(|email| Email::parse(email).ok());
+        match (&invitation.email, verified) {
+            (Some(invited), Some(email)) if *invited == email => Ok(Ok(invitation)),
+            _ => Ok(Err(SsoRefusal::InvitationForAnother)),
+        }
     }
 
     /// Finds, links or creates the account; a refusal names the account when one was found.

@@ -9,7 +9,7 @@ use crate::domain::{
 };
 use crate::store::{Acceptor, InvitationRecord, MemberRecord, NewInvitation, NewUser, StoreError};
 
-use super::accounts::LoginOutcome;
+use super::accounts::{LoginOutcome, SSO_ONLY_MESSAGE};
 use super::error::{FieldErrors, ServiceError, ServiceResult};
 use super::{passwords, secrets, Actor, Service, TeamAccess};
 
@@ -36,7 +36,7 @@ pub const DESCRIPTION_MAX: usize = 2000;
 
 impl Service {
     /// The entry of an accepted invitation; the store puts the accepting account as its actor.
-    fn invitation_accepted(
+    pub(super) fn invitation_accepted(
         &self,
         invitation: &InvitationRecord,
     ) -> crate::domain::audit::AuditEntry {
@@ -492,6 +492,14 @@ impl Service {
         email: &str,
         password: &str,
     ) -> ServiceResult<(InvitationRecord, LoginOutcome)> {
+        // Under "SSO only" the person joins through the provider instead (see `service::sso`).
+        if self
+            .sso_policy()
+            .await?
+            .is_some_and(|policy| policy.sso_only)
+        {
+            return Err(ServiceError::Forbidden(SSO_ONLY_MESSAGE.to_owned()));
+        }
         let invitation = self.invitation(token).await?;
         let invited = invited_address(&invitation)?;
         let mut context = self.password_context(None).await?;

@@ -10,7 +10,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::{User, UserId};
 use crate::store::backend::BackendHooks;
 use crate::store::rows::UserRow;
-use crate::store::sso::{SsoLinkedUser, SsoPending, SsoStore};
+use crate::store::sso::{SsoLinkedUser, SsoPending, SsoStore, StoredSsoSettings};
 use crate::store::{from_unix, unix, NewUser, StoreError, StoreResult};
 
 fn err(error: sqlx::Error) -> StoreError {
@@ -41,6 +41,90 @@ async fn insert_identity(
 
 #[async_trait]
 impl SsoStore for ThisStore {
+    async fn sso_settings(&self) -> StoreResult<Option<StoredSsoSettings>> {
+        type Row = (
+            bool,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+            Option<String>,
+            String,
+            bool,
+            Option<String>,
+            i64,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT enabled, issuer_url, client_id, client_secret_sealed, scopes, groups_claim, \
+             group_teams, sso_only, break_glass_email, updated_at FROM sso_settings WHERE id = 1",
+        )
+        .fetch_optional(self.reader())
+        .await
+        .map_err(err)?;
+        row.map(
+            |(
+                enabled,
+                issuer_url,
+                client_id,
+                client_secret_sealed,
+                scopes,
+                groups_claim,
+                group_teams,
+                sso_only,
+                break_glass_email,
+                updated_at,
+            )| {
+                Ok(StoredSsoSettings {
+                    enabled,
+                    issuer_url,
+                    client_id,
+                    client_secret_sealed,
+                    scopes,
+                    groups_claim,
+                    group_teams,
+                    sso_only,
+                    break_glass_email,
+                    updated_at: from_unix(updated_at)?,
+                })
+            },
+        )
+        .transpose()
+    }
+
+    async fn save_sso_settings(
+        &self,
+        settings: &StoredSsoSettings,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await.map_err(err)?;
+        sqlx::query(
+            "INSERT INTO sso_settings (id, enabled, issuer_url, client_id, client_secret_sealed, \
+             scopes, groups_claim, group_teams, sso_only, break_glass_email, updated_at) \
+             VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, \
+             issuer_url = excluded.issuer_url, client_id = excluded.client_id, \
+             client_secret_sealed = excluded.client_secret_sealed, scopes = excluded.scopes, \
+             groups_claim = excluded.groups_claim, group_teams = excluded.group_teams, \
+             sso_only = excluded.sso_only, break_glass_email = excluded.break_glass_email, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(settings.enabled)
+        .bind(&settings.issuer_url)
+        .bind(&settings.client_id)
+        .bind(&settings.client_secret_sealed)
+        .bind(&settings.scopes)
+        .bind(&settings.groups_claim)
+        .bind(&settings.group_teams)
+        .bind(settings.sso_only)
+        .bind(&settings.break_glass_email)
+        .bind(unix(settings.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        insert_audit(&mut *tx, audit).await?;
+        tx.commit().await.map_err(err)
+    }
+
     async fn save_sso_pending(
         &self,
         pending: &SsoPending,
@@ -53,13 +137,14 @@ impl SsoStore for ThisStore {
             .await
             .map_err(err)?;
         sqlx::query(
-            "INSERT INTO sso_pending (state_hash, nonce, pkce_verifier, next_path, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sso_pending (state_hash, nonce, pkce_verifier, next_path, \
+             invitation_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&pending.state_hash)
         .bind(&pending.nonce)
         .bind(&pending.pkce_verifier)
         .bind(&pending.next_path)
+        .bind(&pending.invitation_hash)
         .bind(unix(pending.created_at))
         .execute(&mut *tx)
         .await
@@ -69,24 +154,27 @@ impl SsoStore for ThisStore {
 
     async fn take_sso_pending(&self, state_hash: &str) -> StoreResult<Option<SsoPending>> {
         let mut tx = self.begin_write().await.map_err(err)?;
-        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+        let row: Option<(String, String, String, Option<String>, i64)> = sqlx::query_as(
             "DELETE FROM sso_pending WHERE state_hash = $1 \
-             RETURNING nonce, pkce_verifier, next_path, created_at",
+             RETURNING nonce, pkce_verifier, next_path, invitation_hash, created_at",
         )
         .bind(state_hash)
         .fetch_optional(&mut *tx)
         .await
         .map_err(err)?;
         tx.commit().await.map_err(err)?;
-        row.map(|(nonce, pkce_verifier, next_path, created_at)| {
-            Ok(SsoPending {
-                state_hash: state_hash.to_owned(),
-                nonce,
-                pkce_verifier,
-                next_path,
-                created_at: from_unix(created_at)?,
-            })
-        })
+        row.map(
+            |(nonce, pkce_verifier, next_path, invitation_hash, created_at)| {
+                Ok(SsoPending {
+                    state_hash: state_hash.to_owned(),
+                    nonce,
+                    pkce_verifier,
+                    next_path,
+                    invitation_hash,
+                    created_at: from_unix(created_at)?,
+                })
+            },
+        )
         .transpose()
     }
 

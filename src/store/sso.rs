@@ -1,6 +1,6 @@
-//! Single sign-on's store side: sign-ins started and not yet finished, and the links between a
-//! person at the OpenID Connect provider (issuer, subject) and an account. Every change is
-//! written with its audit entries in one transaction.
+//! Single sign-on's store side: the settings an admin saved, sign-ins started and not yet
+//! finished, and the links between a person at the OpenID Connect provider (issuer, subject)
+//! and an account. Every change is written with its audit entries in one transaction.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -17,7 +17,36 @@ pub struct SsoPending {
     pub nonce: String,
     pub pkce_verifier: String,
     pub next_path: String,
+    /// The hash of the invitation token the sign-in was started from, to accept on return.
+    pub invitation_hash: Option<String>,
     pub created_at: OffsetDateTime,
+}
+
+/// The single sign-on settings row an admin saved (the settings file's values are not in it).
+/// Text as the service wrote it: it parses it back; the client secret is sealed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSsoSettings {
+    pub enabled: bool,
+    pub issuer_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_sealed: Option<String>,
+    /// Space-separated.
+    pub scopes: String,
+    pub groups_claim: Option<String>,
+    /// One `group=team:role` a line.
+    pub group_teams: String,
+    pub sso_only: bool,
+    pub break_glass_email: Option<String>,
+    pub updated_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for StoredSsoSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSsoSettings")
+            .field("enabled", &self.enabled)
+            .field("issuer_url", &self.issuer_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The account a provider identity is linked to.
@@ -29,6 +58,14 @@ pub struct SsoLinkedUser {
 
 #[async_trait]
 pub trait SsoStore: Send + Sync {
+    /// The saved settings; `None` until an admin first saves them.
+    async fn sso_settings(&self) -> StoreResult<Option<StoredSsoSettings>>;
+    /// Replaces the saved settings, with the audit entry of the change.
+    async fn save_sso_settings(
+        &self,
+        settings: &StoredSsoSettings,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
     /// Keeps a started sign-in; pending rows older than `expired_before` are deleted.
     async fn save_sso_pending(
         &self,

@@ -45,6 +45,7 @@ mod scim;
 mod screenshots;
 mod search;
 mod sessions;
+mod sso_admin;
 mod store;
 mod webhooks;
 mod work;

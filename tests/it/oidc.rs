@@ -5,8 +5,7 @@
 
 use std::net::TcpListener;
 
-use failforward::config::OidcClientSettings;
-use failforward::domain::sso::{GroupMapping, SsoPolicy};
+use failforward::domain::sso::{GroupMapping, SsoValues};
 use failforward::domain::Email;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -17,8 +16,8 @@ use crate::oidc_provider::{
     ProviderConfig, SignWith,
 };
 
-const CLIENT_ID: &str = "failforward";
-const CLIENT_SECRET: &str = "a client secret long enough for the provider";
+pub const CLIENT_ID: &str = "failforward";
+pub const CLIENT_SECRET: &str = "a client secret long enough for the provider";
 
 /// The app and its provider, one pair per test.
 pub struct Sso {
@@ -30,6 +29,29 @@ impl Sso {
     /// Starts the provider with the standard accounts, then the app pointed at it; `None`
     /// where the provider or the backend is not available here.
     pub async fn start(backend: Backend, sso_only: bool) -> Option<Sso> {
+        Self::start_configured(backend, move |issuer| SsoValues {
+            enabled: Some(true),
+            issuer_url: Some(issuer.to_owned()),
+            client_id: Some(CLIENT_ID.to_owned()),
+            client_secret: Some(CLIENT_SECRET.to_owned()),
+            scopes: Some(vec!["groups".to_owned()]),
+            groups_claim: Some("groups".to_owned()),
+            group_teams: Some(vec![
+                GroupMapping::parse("sre=platform:lead").expect("mapping"),
+                GroupMapping::parse("dev=platform:member").expect("mapping"),
+            ]),
+            sso_only: Some(sso_only),
+            break_glass_email: Some(Email::parse("ada@example.org").expect("email")),
+        })
+        .await
+    }
+
+    /// Starts the provider, then the app with `configure(issuer)` as the single sign-on values
+    /// of its settings file (`SsoValues::default()`: none, for an admin to set).
+    pub async fn start_configured(
+        backend: Backend,
+        configure: impl FnOnce(&str) -> SsoValues,
+    ) -> Option<Sso> {
         // The provider must know the app's callback before the app exists: the app gets a
         // port chosen here (discovery happens at the first sign-in, after both run).
         let port = TcpListener::bind("127.0.0.1:0")
@@ -51,25 +73,10 @@ impl Sso {
             ],
         })
         .await?;
-        let issuer = provider.issuer().to_owned();
+        let configured = configure(provider.issuer());
         let app = TestApp::spawn_with(backend, move |settings| {
             settings.bind = ([127, 0, 0, 1], port).into();
-            settings.oidc = Some(OidcClientSettings {
-                issuer_url: issuer.clone(),
-                client_id: CLIENT_ID.to_owned(),
-                client_secret: Some(CLIENT_SECRET.to_owned()),
-                extra_scopes: vec!["groups".to_owned()],
-            });
-            settings.policy.sso = Some(SsoPolicy {
-                issuer,
-                groups_claim: Some("groups".to_owned()),
-                group_teams: vec![
-                    GroupMapping::parse("sre=platform:lead").expect("mapping"),
-                    GroupMapping::parse("dev=platform:member").expect("mapping"),
-                ],
-                sso_only,
-                break_glass_email: Some(Email::parse("ada@example.org").expect("email")),
-            });
+            settings.policy.sso_configured = configured;
         })
         .await?;
         // The organisation and its first admin, ada@example.org, with a password.
@@ -121,11 +128,11 @@ impl Sso {
         body
     }
 
-    async fn count(&self, sql: &str) -> i64 {
+    pub async fn count(&self, sql: &str) -> i64 {
         self.app.db.count(sql).await
     }
 
-    async fn audit(&self, action: &str) -> i64 {
+    pub async fn audit(&self, action: &str) -> i64 {
         self.count(&format!(
             "SELECT COUNT(*) FROM audit_log WHERE action = '{action}'"
         ))

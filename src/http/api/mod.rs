@@ -18,6 +18,7 @@ mod mirror;
 mod provisioning;
 mod review;
 mod rituals;
+mod sso;
 mod teams;
 mod transfer;
 mod webhooks;
@@ -85,6 +86,7 @@ pub fn routes() -> Router<AppState> {
                 .post(provisioning::rotate)
                 .delete(provisioning::revoke),
         )
+        .route("/sso/settings", get(sso::show).put(sso::update))
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
         .route(
@@ -446,6 +448,8 @@ pub fn reference_routes() -> Router<AppState> {
         provisioning::status,
         provisioning::rotate,
         provisioning::revoke,
+        sso::show,
+        sso::update,
         teams::list,
         teams::create,
         teams::show,

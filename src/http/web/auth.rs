@@ -163,14 +163,15 @@ pub async fn login_form(
         .expired
         .is_some()
         .then(|| "Your session has ended. Please sign in again.".to_owned());
+    let sso = state.service.sso_policy().await?;
     let page = LoginPage {
         layout: Layout::public("Sign in", &csrf.token),
         email: String::new(),
         next,
         message,
         set_up,
-        sso: state.oidc.is_some(),
-        sso_only: state.service.sso_policy().is_some_and(|p| p.sso_only),
+        sso: sso.is_some(),
+        sso_only: sso.is_some_and(|p| p.sso_only),
     };
     let jar = if matches!(context, SessionContext::Expired) {
         jar.remove(clear_session_cookie(state.secure_cookies))
@@ -232,14 +233,15 @@ pub async fn login_submit(
                     None,
                 ),
             };
+            let sso = state.service.sso_policy().await?;
             let page = LoginPage {
                 layout: Layout::public("Sign in", &csrf.token),
                 email: form.email,
                 next: form.next,
                 message: Some(message),
                 set_up: true,
-                sso: state.oidc.is_some(),
-                sso_only: state.service.sso_policy().is_some_and(|p| p.sso_only),
+                sso: sso.is_some(),
+                sso_only: sso.is_some_and(|p| p.sso_only),
             };
             let mut response = render_with_status(status, &page);
             if let Some(seconds) = retry_after {

@@ -1,4 +1,6 @@
-//! Accepting an invitation link: as the signed-in person, or by creating an account.
+//! Accepting an invitation link: as the signed-in person, by creating an account, or, when the
+//! organisation signs in only through single sign-on, by signing in at the provider
+//! (`/login/sso?invitation=…`, see `web::sso`): no password is asked for then.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -26,6 +28,8 @@ struct InvitePage {
     expires: String,
     invited_email: String,
     signed_in_as: Option<String>,
+    /// Under "SSO only": offer the provider instead of a password.
+    sso_only: bool,
     form: SignUpForm,
     errors: FormErrors,
 }
@@ -45,6 +49,7 @@ fn page(
     token: &str,
     invitation: &InvitationRecord,
     signed_in_as: Option<String>,
+    sso_only: bool,
     form: SignUpForm,
     errors: FormErrors,
 ) -> InvitePage {
@@ -65,9 +70,19 @@ fn page(
             .map(ToString::to_string)
             .unwrap_or_default(),
         signed_in_as,
+        sso_only,
         form,
         errors,
     }
+}
+
+/// Whether the organisation signs in only through single sign-on.
+async fn sso_only(state: &AppState) -> Result<bool, WebError> {
+    Ok(state
+        .service
+        .sso_policy()
+        .await?
+        .is_some_and(|policy| policy.sso_only))
 }
 
 /// The link is a secret: keep it out of Referer headers sent from this page.
@@ -114,6 +129,7 @@ pub async fn show(
         &token,
         &invitation,
         signed_in_as,
+        sso_only(&state).await?,
         form,
         FormErrors::none(),
     ));
@@ -166,6 +182,7 @@ pub async fn accept(
                     &token,
                     &invitation,
                     None,
+                    sso_only(&state).await?,
                     SignUpForm {
                         password: String::new(),
                         ..form

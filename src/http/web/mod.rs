@@ -21,6 +21,7 @@ mod people;
 mod review;
 mod rituals;
 mod sso;
+mod sso_settings;
 mod teams;
 mod transfer;
 
@@ -354,6 +355,10 @@ pub fn routes() -> Router<AppState> {
         .route("/people/lint/rules/{rule}", post(people::switch_lint_rule))
         .route("/people/invitations", post(people::invite))
         .route("/people/scim/token", post(people::rotate_scim_token))
+        .route(
+            "/people/sso",
+            get(sso_settings::show).post(sso_settings::save),
+        )
         .route("/people/scim/token/revoke", post(people::revoke_scim_token))
         .route(
             "/people/invitations/{id}/revoke",
@@ -475,6 +480,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "left-team" => "You have left the team.",
         "invitation-revoked" => "Invitation withdrawn.",
         "scim-off" => "SCIM provisioning is off: its token no longer works.",
+        "sso-saved" => "Single sign-on settings saved: they apply from the next sign-in.",
         "joined" => "Welcome to the team!",
         "name-changed" => "Your name has been changed.",
         "password-changed" => "Password changed. Your other sessions have been signed out.",

@@ -21,6 +21,23 @@ use crate::service::LoginClient;
 #[derive(Debug, Default, Deserialize)]
 pub struct StartQuery {
     next: Option<String>,
+    /// An invitation's token: the sign-in accepts it (its page sends people here under "SSO
+    /// only").
+    invitation: Option<String>,
+}
+
+/// The relying party for the settings in force; `Ok(None)` when single sign-on is off.
+async fn relying_party(
+    state: &AppState,
+) -> Result<Option<Result<std::sync::Arc<crate::oidc::RelyingParty>, OidcError>>, WebError> {
+    let Some(active) = state.service.active_sso().await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        state
+            .oidc
+            .for_active(&active, &state.service.policy().public_url),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,8 +105,14 @@ pub async fn start(
     Query(query): Query<StartQuery>,
     jar: CookieJar,
 ) -> Result<Response, WebError> {
-    let Some(oidc) = state.oidc.clone() else {
-        return Err(crate::service::ServiceError::NotFound.into());
+    let oidc = match relying_party(&state).await? {
+        None => return Err(crate::service::ServiceError::NotFound.into()),
+        Some(Err(error)) => return Ok(provider_unavailable(&error)),
+        Some(Ok(oidc)) => oidc,
+    };
+    let invitation_hash = match query.invitation.as_deref() {
+        Some(token) => Some(state.service.invitation_for_sso(token).await?),
+        None => None,
     };
     let authorization = match oidc.authorize().await {
         Ok(authorization) => authorization,
@@ -104,6 +127,7 @@ pub async fn start(
                 nonce: authorization.nonce,
                 pkce_verifier: authorization.pkce_verifier,
                 next_path: next,
+                invitation_hash,
             },
         )
         .await?;
@@ -123,8 +147,10 @@ pub async fn callback(
     headers: axum::http::HeaderMap,
     jar: CookieJar,
 ) -> Result<Response, WebError> {
-    let Some(oidc) = state.oidc.clone() else {
-        return Err(crate::service::ServiceError::NotFound.into());
+    let oidc = match relying_party(&state).await? {
+        None => return Err(crate::service::ServiceError::NotFound.into()),
+        Some(Err(error)) => return Ok(provider_unavailable(&error)),
+        Some(Ok(oidc)) => oidc,
     };
     let secure = state.secure_cookies;
     let cookie_state = jar
@@ -171,12 +197,26 @@ pub async fn callback(
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned),
     };
-    match state.service.sign_in_with_sso(&identity, &client).await? {
-        Ok(outcome) => Ok((
-            jar.add(session_cookie(outcome.session.token, secure)),
-            Redirect::to(safe_next(&started.next_path)),
-        )
-            .into_response()),
+    match state
+        .service
+        .sign_in_with_sso(&identity, &client, started.invitation_hash.as_deref())
+        .await?
+    {
+        Ok((outcome, accepted)) => {
+            // An accepted invitation leads to its team, as the password route does.
+            let target = match accepted {
+                Some(record) => match record.team {
+                    Some((_, slug, _)) => format!("/teams/{slug}?notice=joined"),
+                    None => "/?notice=joined".to_owned(),
+                },
+                None => safe_next(&started.next_path).to_owned(),
+            };
+            Ok((
+                jar.add(session_cookie(outcome.session.token, secure)),
+                Redirect::to(&target),
+            )
+                .into_response())
+        }
         Err(refusal) => Ok((jar, refused_page(&refusal)).into_response()),
     }
 }

@@ -4,8 +4,9 @@
 //! subject (person, writer, thing) joined to the clause's words, the clause's verb joined to its
 //! subject's type and to the words after it (what was done to what), the meaning of the
 //! sentence's words, of its person-subject clauses and of their verbs (dense vectors from the
-//! static token table of `domain::recurrence`, already in the binary for similar loops), and the
-//! rules' own matches. It catches what a rule list cannot enumerate ("the on-call borked the
+//! static token table of `domain::recurrence`, already in the binary for similar loops), classes
+//! of several-word expressions (idioms of fault such as "jumped the gun", sarcastic thanks,
+//! blame assigned, arguments against blame), and the rules' own matches. It catches what a rule list cannot enumerate ("the on-call borked the
 //! failover", "it all came down to one guy") and, in context, overrules a rule that matched a
 //! neutral sentence.
 //!

@@ -584,7 +584,7 @@ fn phrase_at(tokens: &[Token], at: usize) -> Option<(&'static [u8], usize)> {
                 .get(at + k)
                 .is_some_and(|t| t.is_word && !t.quoted && spellings.contains(&normalise(&t.lower)))
         });
-        if fits && best.map_or(true, |(_, n)| words.len() > n) {
+        if fits && best.is_none_or(|(_, n)| words.len() > n) {
             best = Some((class, words.len()));
         }
     }
@@ -1175,4 +1175,43 @@ pub fn train(examples: &[Example], params: &Params) -> Model {
         }
     }
     Model::from_float(&weights, params.flag_threshold, params.rule_threshold)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::text::sentences;
+    use super::*;
+
+    /// The expression classes found in a one-sentence text, in order.
+    fn expressions(text: &str) -> Vec<String> {
+        let sentence = &sentences(&format!("{text}\n"))[0];
+        (0..sentence.tokens.len())
+            .filter_map(|i| phrase_at(&sentence.tokens, i))
+            .map(|(class, _)| String::from_utf8_lossy(class).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn expressions_are_read_whole_and_not_when_quoted() {
+        assert_eq!(
+            expressions("The release captain jumped the gun."),
+            ["fault-idiom"]
+        );
+        assert_eq!(
+            expressions("thanks a lot sam, your cron job emailed everyone"),
+            ["sarcasm"]
+        );
+        assert_eq!(
+            expressions("Blaming the junior dev misses the point."),
+            ["against-blame"]
+        );
+        assert_eq!(
+            expressions("Pete is the reason we were down."),
+            ["blame-assign"]
+        );
+        // The plain words, and the expression being discussed, are not the expression.
+        assert!(expressions("The data sat on the old server until Monday.").is_empty());
+        assert!(expressions("We waved to the visitors and jumped in the pool.").is_empty());
+        assert!(expressions("The guide calls \"jumped the gun\" unhelpful.").is_empty());
+    }
 }

@@ -4,8 +4,9 @@
 //! subject (person, writer, thing) joined to the clause's words, the clause's verb joined to its
 //! subject's type and to the words after it (what was done to what), the meaning of the
 //! sentence's words, of its person-subject clauses and of their verbs (dense vectors from the
-//! static token table of `domain::recurrence`, already in the binary for similar loops), and the
-//! rules' own matches. It catches what a rule list cannot enumerate ("the on-call borked the
+//! static token table of `domain::recurrence`, already in the binary for similar loops), classes
+//! of several-word expressions (idioms of fault such as "jumped the gun", sarcastic thanks,
+//! blame assigned, arguments against blame), and the rules' own matches. It catches what a rule list cannot enumerate ("the on-call borked the
 //! failover", "it all came down to one guy") and, in context, overrules a rule that matched a
 //! neutral sentence.
 //!
@@ -140,7 +141,8 @@ fn word_class(word: &str, lemma: &str) -> Option<&'static [u8]> {
         | "force-push" | "clobbered" | "botched" | "bricked" | "brick" => b"fault-verb",
         "careless" | "blind" | "hasti" | "hasty" | "thoughtless" | "mindless" | "reckless"
         | "negligent" | "sloppi" | "lazi" | "mistaken" | "accidental" | "inadvertent"
-        | "stupid" | "foolish" | "haphazard" | "wrong" | "incorrect" => b"fault-adverb",
+        | "stupid" | "foolish" | "haphazard" | "wrong" | "incorrect" | "clumsi" | "clumsy"
+        | "unthinking" | "unthinkingly" | "recklessly" | "cavalier" => b"fault-adverb",
         "idiot" | "moron" | "clown" | "muppet" | "numpty" | "noob" | "n00b" | "amateur"
         | "amateurish" | "cowboy" | "dunce" | "fool" | "dumb" | "incompetent" | "incompetence"
         | "useles" | "useless" | "clueless" | "lazy" | "sloppy" | "shoddy" | "pathetic"
@@ -197,6 +199,398 @@ fn word_class(word: &str, lemma: &str) -> Option<&'static [u8]> {
     Some(class)
 }
 
+/// Several words that carry a category's meaning only together, so that the model weighs the
+/// expression and not its plain words ("waved it through" is not "waved"; "thanks a lot, Sam"
+/// before a breakage is not thanks). Each word is a set of spellings (after [`normalise`]).
+const PHRASES: &[(&[&[&str]], &[u8])] = &[
+    // Idioms of fault: what a person did, told as a familiar failing.
+    (
+        &[&["jump", "jumped", "jumps", "jumping"], &["the"], &["gun"]],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["wave", "waved", "waves", "waving"],
+            &["through", "away", "off", "past"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["wave", "waved", "waves", "waving"],
+            &["it", "them", "this", "that", "everything", "the"],
+            &["through", "away", "off"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["wave", "waved", "waves", "waving"],
+            &["the"],
+            &[
+                "change", "pr", "deploy", "release", "warning", "warnings", "alert", "alerts",
+                "concern", "concerns",
+            ],
+            &["through", "away", "off"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &[
+                "phone", "phoned", "phones", "phoning", "mail", "mailed", "mailing",
+            ],
+            &["it", "this", "that"],
+            &["in"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["drop", "dropped", "drops", "dropping"],
+            &["the"],
+            &["ball"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["asleep"],
+            &["at", "on"],
+            &["the"],
+            &["wheel", "switch", "job"],
+        ],
+        b"fault-idiom",
+    ),
+    (&[&["cut", "cuts", "cutting"], &["corners"]], b"fault-idiom"),
+    (
+        &[
+            &["cut", "cuts", "cutting"],
+            &["every", "a", "some"],
+            &["corner"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["went", "go", "goes", "gone", "going"],
+            &["rogue", "cowboy"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[&["wing", "winged", "wings", "winging"], &["it"]],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["turn", "turned", "turns", "turning"],
+            &["a"],
+            &["blind"],
+            &["eye"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["look", "looked", "looks", "looking"],
+            &["the"],
+            &["other"],
+            &["way"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &[
+                "paper", "papered", "papers", "papering", "gloss", "glossed", "glosses", "glossing",
+            ],
+            &["over"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[&[
+            "rubber-stamp",
+            "rubber-stamped",
+            "rubber-stamps",
+            "rubber-stamping",
+            "rubberstamped",
+        ]],
+        b"fault-idiom",
+    ),
+    (
+        &[&["rubber"], &["stamp", "stamped", "stamps", "stamping"]],
+        b"fault-idiom",
+    ),
+    (
+        &[&[
+            "half-assed",
+            "half-arsed",
+            "half-baked",
+            "half-hearted",
+            "half-ass",
+            "half-arse",
+        ]],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["shoot", "shot", "shoots", "shooting"],
+            &["from"],
+            &["the"],
+            &["hip"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["play", "played", "plays", "playing"],
+            &["fast"],
+            &["and"],
+            &["loose"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[&["fell", "fall", "falls", "fallen", "falling"], &["asleep"]],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["could", "would", "did", "can"],
+            &["not"],
+            &["be"],
+            &["bothered", "arsed", "assed"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["took", "take", "takes", "taking", "taken"],
+            &["a", "the"],
+            &["shortcut", "shortcuts"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["took", "take", "takes", "taking", "taken"],
+            &["shortcuts"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &[
+                "pushed", "push", "pushes", "pushing", "rammed", "ram", "rams", "ramming",
+                "forced", "force", "forcing", "rushed", "rush", "rushing",
+            ],
+            &["it", "this", "that", "the", "them", "everything"],
+            &["through"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &[
+                "blew", "blow", "blows", "blown", "blowing", "brushed", "brush", "shrugged",
+                "shrug", "laughed", "laugh",
+            ],
+            &["off", "past", "through"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &[
+                "threw", "throw", "throws", "thrown", "throwing", "tossed", "toss", "chucked",
+            ],
+            &["it", "this", "that", "the", "them"],
+            &["over"],
+            &["the"],
+            &["wall", "fence"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["let", "lets", "letting"],
+            &["it", "this", "that", "things", "them"],
+            &["slide", "slip", "lapse", "rot"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[&["ran", "run", "runs", "running"], &["roughshod"]],
+        b"fault-idiom",
+    ),
+    (
+        &[
+            &["slept", "sleep", "sleeps", "sleeping"],
+            &["through", "on"],
+        ],
+        b"fault-idiom",
+    ),
+    (
+        &[&["fire", "fired"], &["and"], &["forget", "forgot"]],
+        b"fault-idiom",
+    ),
+    (
+        &[&["yolo", "yoloed", "yolo'd", "yolod", "cowboyed", "cowboy'd"]],
+        b"fault-idiom",
+    ),
+    (&[&["no"], &["one", "body"], &["bothered"]], b"fault-idiom"),
+    (
+        &[&["did", "does", "do"], &["not"], &["bother"]],
+        b"fault-idiom",
+    ),
+    (&[&["off"], &["the"], &["cuff"]], b"fault-idiom"),
+    (&[&["by"], &["the"], &["seat"], &["of"]], b"fault-idiom"),
+    (
+        &[&["without"], &["so", "even"], &["much", "a"]],
+        b"fault-idiom",
+    ),
+    // A person named as the one to blame, without a fault verb.
+    (
+        &[
+            &["is", "was", "'s", "are", "were"],
+            &["the"],
+            &["reason", "culprit", "problem"],
+        ],
+        b"blame-assign",
+    ),
+    (
+        &[
+            &["blame", "fault", "responsibility"],
+            &[
+                "lies", "lay", "rests", "rested", "falls", "fell", "sits", "sat", "lie", "rest",
+            ],
+        ],
+        b"blame-assign",
+    ),
+    (
+        &[&["blamed", "faulted"], &["for", "after", "over"]],
+        b"blame-assign",
+    ),
+    (&[&["squarely"], &["with", "on"]], b"blame-assign"),
+    (&[&["what"], &["happens"], &["when"]], b"blame-assign"),
+    (&[&["of"], &["all"], &["things", "people"]], b"blame-assign"),
+    // Arguments against blame, which name blaming words to reject them.
+    (
+        &[
+            &["miss", "misses", "missed", "missing"],
+            &["the"],
+            &["point"],
+        ],
+        b"against-blame",
+    ),
+    (
+        &[&["miss", "misses", "missed"], &["why", "how", "what"]],
+        b"against-blame",
+    ),
+    (
+        &[
+            &[
+                "fix", "fixes", "fixed", "solve", "solves", "solved", "changes", "explains",
+                "prevents",
+            ],
+            &["nothing"],
+        ],
+        b"against-blame",
+    ),
+    (&[&["wrong"], &["question"]], b"against-blame"),
+    (
+        &[
+            &["rather", "instead"],
+            &["than", "of"],
+            &["asking", "blaming", "naming", "finding", "hunting"],
+        ],
+        b"against-blame",
+    ),
+    (
+        &[
+            &["nobody", "no-one", "anyone", "noone", "anybody"],
+            &["'s"],
+            &["fault"],
+        ],
+        b"against-blame",
+    ),
+    (&[&["no"], &["one"], &["'s"], &["fault"]], b"against-blame"),
+    (&[&["not"], &["about"], &["who"]], b"against-blame"),
+    (&[&["who"], &["to"], &["blame"]], b"against-blame"),
+    // Sarcastic praise or thanks, which before a breakage names the culprit.
+    (
+        &[
+            &["thanks", "thank", "cheers", "ta"],
+            &["a", "for"],
+            &["lot", "bunch", "nothing", "that", "this"],
+        ],
+        b"sarcasm",
+    ),
+    (
+        &[
+            &["thanks", "thank", "cheers"],
+            &["again", "guys", "folks", "team", "mate", "pal"],
+        ],
+        b"sarcasm",
+    ),
+    (
+        &[
+            &[
+                "nice",
+                "great",
+                "good",
+                "fantastic",
+                "brilliant",
+                "top",
+                "stellar",
+                "smooth",
+                "genius",
+                "real",
+                "outstanding",
+                "excellent",
+                "amazing",
+                "terrific",
+            ],
+            &[
+                "one", "going", "job", "work", "move", "stuff", "call", "smooth", "effort",
+            ],
+        ],
+        b"sarcasm",
+    ),
+    (&[&["well"], &["done", "played"]], b"sarcasm"),
+    (&[&["way"], &["to"], &["go"]], b"sarcasm"),
+    (&[&["bravo", "slow-clap"]], b"sarcasm"),
+    (&[&["slow"], &["clap"]], b"sarcasm"),
+    (&[&["gold"], &["star"]], b"sarcasm"),
+    (
+        &[&["you", "u"], &["just", "really", "literally", "actually"]],
+        b"sarcasm",
+    ),
+    (
+        &[&["who", "whoever"], &["the"], &["hell", "heck", "fuck"]],
+        b"sarcasm",
+    ),
+    (&[&["of"], &["course"], &["it"], &["was"]], b"sarcasm"),
+];
+
+/// The class and length of the longest expression of [`PHRASES`] that starts at `tokens[at]`.
+fn phrase_at(tokens: &[Token], at: usize) -> Option<(&'static [u8], usize)> {
+    let mut best: Option<(&'static [u8], usize)> = None;
+    for (words, class) in PHRASES {
+        let fits = words.iter().enumerate().all(|(k, spellings)| {
+            tokens
+                .get(at + k)
+                .is_some_and(|t| t.is_word && !t.quoted && spellings.contains(&normalise(&t.lower)))
+        });
+        if fits && best.is_none_or(|(_, n)| words.len() > n) {
+            best = Some((class, words.len()));
+        }
+    }
+    best
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum SubjectType {
     Person,
@@ -249,6 +643,7 @@ pub fn features(sentence: &Sentence, hits: &[RuleHit<'_>], out: &mut Features) {
     let mut clause_verb: Option<(&str, Option<&'static [u8]>)> = None;
     let mut verb_pending = false;
     let mut object_words = 0u8;
+    let mut after_sarcasm = 0u8;
     for (i, token) in tokens.iter().enumerate().skip(sentence.first_word) {
         let ti = i as u32;
         // A label before a colon at the start ("Subject:", "Re:", "alice:") names a field or a
@@ -338,6 +733,23 @@ pub fn features(sentence: &Sentence, hits: &[RuleHit<'_>], out: &mut Features) {
             items.push((hash(b'J', &[kind.tag(), lem.as_bytes()]), 1.0, ti));
         }
         let class = word_class(word, lem);
+        if let Some((phrase, _)) = phrase_at(tokens, i) {
+            items.push((hash(b'X', &[phrase]), 1.0, ti));
+            items.push((hash(b'V', &[previous_class, phrase]), 1.0, ti));
+            if let Some(kind) = clause_subject {
+                items.push((hash(b'Y', &[kind.tag(), phrase]), 1.0, ti));
+            }
+            if phrase == b"sarcasm" {
+                after_sarcasm = 8;
+            }
+        } else if after_sarcasm > 0 {
+            // What follows sarcastic thanks: "thanks a lot Sam, your job just emailed everyone".
+            items.push((hash(b'U', &[lem.as_bytes()]), 1.0, ti));
+            if let Some(class) = class {
+                items.push((hash(b'U', &[class]), 1.0, ti));
+            }
+            after_sarcasm -= 1;
+        }
         if let Some(class) = class {
             items.push((hash(b'X', &[class]), 1.0, ti));
             items.push((hash(b'V', &[previous_class, class]), 1.0, ti));
@@ -763,4 +1175,43 @@ pub fn train(examples: &[Example], params: &Params) -> Model {
         }
     }
     Model::from_float(&weights, params.flag_threshold, params.rule_threshold)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::text::sentences;
+    use super::*;
+
+    /// The expression classes found in a one-sentence text, in order.
+    fn expressions(text: &str) -> Vec<String> {
+        let sentence = &sentences(&format!("{text}\n"))[0];
+        (0..sentence.tokens.len())
+            .filter_map(|i| phrase_at(&sentence.tokens, i))
+            .map(|(class, _)| String::from_utf8_lossy(class).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn expressions_are_read_whole_and_not_when_quoted() {
+        assert_eq!(
+            expressions("The release captain jumped the gun."),
+            ["fault-idiom"]
+        );
+        assert_eq!(
+            expressions("thanks a lot sam, your cron job emailed everyone"),
+            ["sarcasm"]
+        );
+        assert_eq!(
+            expressions("Blaming the junior dev misses the point."),
+            ["against-blame"]
+        );
+        assert_eq!(
+            expressions("Pete is the reason we were down."),
+            ["blame-assign"]
+        );
+        // The plain words, and the expression being discussed, are not the expression.
+        assert!(expressions("The data sat on the old server until Monday.").is_empty());
+        assert!(expressions("We waved to the visitors and jumped in the pool.").is_empty());
+        assert!(expressions("The guide calls \"jumped the gun\" unhelpful.").is_empty());
+    }
 }

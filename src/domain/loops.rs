@@ -129,6 +129,8 @@ word_enum!(
     }
 );
 
+// `word_enum!` derives a fixed set of traits; the list's default order is named here.
+#[allow(clippy::derivable_impls)]
 impl Default for LoopSort {
     fn default() -> Self {
         LoopSort::Newest

@@ -1,0 +1,596 @@
+#!/usr/bin/env python3
+"""Drives .ci/production: three instances behind nginx under a steady mixed load, through a
+rolling restart, a killed instance and a restart of PostgreSQL; prints each phase's counts and
+latencies and exits non-zero when a promise is broken.
+
+Standard library only. Set up by .ci/production (the database, the accounts and their tokens);
+every setting comes from its FAILFORWARD_PROD_* environment variables.
+"""
+
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+BINARY = os.environ["FAILFORWARD_PROD_BINARY"]
+WORK = os.environ["FAILFORWARD_PROD_WORK"]
+DATABASE_URL = os.environ["FAILFORWARD_DATABASE_URL"]
+PASSWORD = os.environ["FAILFORWARD_PROD_PASSWORD"]
+PG_CTL = os.environ["FAILFORWARD_PROD_PG_CTL"].split()
+PG_OPTIONS = os.environ["FAILFORWARD_PROD_PG_OPTIONS"]
+LB_PORT = int(os.environ["FAILFORWARD_PROD_LB_PORT"])
+FIRST_PORT = int(os.environ["FAILFORWARD_PROD_FIRST_PORT"])
+PORTS = [FIRST_PORT + i for i in range(3)]
+DRAIN_SECONDS = 3
+SECRET_KEY = "one secret for the three production-test instances"
+NGINX = "nginx" if subprocess.run(["which", "nginx"], capture_output=True).returncode == 0 else "/usr/sbin/nginx"
+
+USERS = []
+with open(os.environ["FAILFORWARD_PROD_USERS"]) as f:
+    for line in f:
+        email, token = line.split()
+        USERS.append((email, token))
+
+problems = []
+
+
+def problem(text):
+    print(f"production: FAILED: {text}", flush=True)
+    problems.append(text)
+
+
+# ---------------------------------------------------------------- HTTP through the balancer
+
+
+def request(method, path, body=None, headers=None, port=LB_PORT, timeout=30):
+    """One request on a fresh connection: (status, headers, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        all_headers = {"Connection": "close"}
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+            all_headers["Content-Type"] = "application/json"
+        all_headers.update(headers or {})
+        conn.request(method, path, body=body, headers=all_headers)
+        response = conn.getresponse()
+        data = response.read()
+        return response.status, response.getheaders(), data
+    finally:
+        conn.close()
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Stats:
+    """Every load request: its phase, start, latency and outcome."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.phase = "setup"
+        self.records = []  # (phase, started, latency_ms, ok, what)
+
+    def run(self, what, method, path, expect, **kwargs):
+        phase = self.phase
+        started = time.monotonic()
+        try:
+            status, headers, data = request(method, path, **kwargs)
+            ok = status in expect
+            detail = f"{status} {data[:200]!r}"
+        except Exception as error:  # noqa: BLE001 - every failure counts, whatever it is
+            status, headers, data, ok, detail = None, [], b"", False, repr(error)
+        latency = (time.monotonic() - started) * 1000
+        with self.lock:
+            self.records.append((phase, started, latency, ok, what if ok else f"{what} {method} {path}: {detail}"))
+        return ok, status, headers, data
+
+
+STATS = Stats()
+STOP = threading.Event()
+
+
+def pace(seconds):
+    STOP.wait(seconds)
+
+
+# ---------------------------------------------------------------- processes
+
+
+class Instance:
+    def __init__(self, index):
+        self.index = index
+        self.port = PORTS[index]
+        self.proc = None
+        self.data_dir = os.path.join(WORK, f"instance{index}")
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.log = open(os.path.join(WORK, f"instance{index}.log"), "ab")
+
+    def start(self):
+        env = dict(os.environ)
+        env.update(
+            {
+                "FAILFORWARD_DATABASE_URL": DATABASE_URL,
+                "FAILFORWARD_BIND": f"127.0.0.1:{self.port}",
+                "FAILFORWARD_DATA_DIR": self.data_dir,
+                "FAILFORWARD_SECRET_KEY": SECRET_KEY,
+                "FAILFORWARD_PUBLIC_URL": f"http://127.0.0.1:{LB_PORT}",
+                "FAILFORWARD_TRUST_FORWARDED_FOR": "true",
+                "FAILFORWARD_LOG_LEVEL": "warn,failforward=info",
+                "FAILFORWARD_SHUTDOWN_DRAIN_SECONDS": str(DRAIN_SECONDS),
+                # Many test clients share 127.0.0.1: no sign-in throttling in the way.
+                "FAILFORWARD_LOGIN_MAX_FAILURES": "1000",
+            }
+        )
+        self.proc = subprocess.Popen([BINARY, "serve"], env=env, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+
+    def stop(self, sig):
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=60)
+
+
+INSTANCES = [Instance(i) for i in range(3)]
+
+
+class Balancer:
+    """nginx with an upstream list the health poller rewrites."""
+
+    def __init__(self):
+        self.dir = os.path.join(WORK, "nginx")
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        self.upstream = os.path.join(self.dir, "upstream.conf")
+        self.lock = threading.Lock()
+        self.reloads = 0
+        user = "user root root;\n" if os.geteuid() == 0 else ""
+        d = self.dir
+        with open(self.conf, "w") as f:
+            f.write(
+                f"""{user}worker_processes 1;
+error_log {d}/error.log warn;
+pid {d}/nginx.pid;
+worker_shutdown_timeout 30s;
+events {{ worker_connections 2048; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/tmp/body;
+  proxy_temp_path {d}/tmp/proxy;
+  fastcgi_temp_path {d}/tmp/fastcgi;
+  uwsgi_temp_path {d}/tmp/uwsgi;
+  scgi_temp_path {d}/tmp/scgi;
+  # No keep-alive to the instances: a request is never sent on a connection an instance has
+  # dropped, so a refused connection is retried on the next server, POSTs included (nothing was
+  # sent yet); requests already sent are retried only when idempotent.
+  upstream app {{ include {self.upstream}; }}
+  server {{
+    listen 127.0.0.1:{LB_PORT};
+    proxy_set_header Host $http_host;
+    proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_next_upstream error timeout http_502;
+    proxy_next_upstream_tries 3;
+    proxy_connect_timeout 2s;
+    proxy_read_timeout 60s;
+    location / {{ proxy_pass http://app; }}
+    location ~ /events$ {{
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_buffering off;
+      proxy_read_timeout 1h;
+    }}
+  }}
+}}
+"""
+            )
+        self.written = PORTS
+        self.write_upstream(PORTS)
+        self.proc = subprocess.Popen([NGINX, "-p", self.dir, "-c", self.conf, "-g", "daemon off;"], stdin=subprocess.DEVNULL)
+
+    def write_upstream(self, ports):
+        with open(self.upstream, "w") as f:
+            for port in ports:
+                f.write(f"server 127.0.0.1:{port} max_fails=0;\n")
+
+    def set_servers(self, ports):
+        with self.lock:
+            # nginx refuses an empty upstream: with none ready, every instance stays listed and
+            # requests wait for the database like they would on one instance.
+            ports = ports or PORTS
+            if ports == self.written:
+                return
+            self.written = ports
+            self.write_upstream(ports)
+            done = subprocess.run([NGINX, "-p", self.dir, "-c", self.conf, "-s", "reload"], capture_output=True)
+            if done.returncode != 0:
+                problem(f"nginx -s reload: {done.stderr.decode().strip()}")
+            self.reloads += 1
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGQUIT)
+        self.proc.wait(timeout=40)
+
+
+class Health:
+    """Polls every instance's /readyz five times a second and keeps nginx's list to the ready."""
+
+    def __init__(self, balancer):
+        self.balancer = balancer
+        self.ready = {port: False for port in PORTS}
+        self.events = []  # (time, port, ready)
+        self.lock = threading.Lock()
+        self.listed = None
+        for port in PORTS:
+            threading.Thread(target=self.poll, args=(port,), daemon=True).start()
+
+    def poll(self, port):
+        while not STOP.is_set():
+            try:
+                status, _, _ = request("GET", "/readyz", port=port, timeout=3)
+                ready = status == 200
+            except Exception:  # noqa: BLE001 - down is not ready
+                ready = False
+            with self.lock:
+                if self.ready[port] != ready:
+                    self.ready[port] = ready
+                    self.events.append((time.monotonic(), port, ready))
+                listed = sorted(p for p, r in self.ready.items() if r)
+                if listed != self.listed:
+                    self.listed = listed
+                    self.balancer.set_servers(listed)
+            time.sleep(0.2)
+
+    def wait_all_ready(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if all(self.ready.values()) and self.listed == PORTS:
+                    return True
+            time.sleep(0.1)
+        problem(f"not every instance was ready within {timeout} s: {self.ready}")
+        return False
+
+    def wait(self, port, ready, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.ready[port] == ready:
+                    return True
+            time.sleep(0.05)
+        problem(f"instance {port} did not become {'ready' if ready else 'not ready'} within {timeout} s")
+        return False
+
+
+# ---------------------------------------------------------------- the load
+
+
+def api(method, path, token, body=None, expect=(200,), what="api"):
+    return STATS.run(what, method, path, expect, body=body, headers=bearer(token))
+
+
+ACKNOWLEDGED = []  # titles of the captures answered 201
+ACK_LOCK = threading.Lock()
+
+
+def capturer(worker):
+    email, token = USERS[worker]
+    n = 0
+    while not STOP.is_set():
+        n += 1
+        title = f"prod-{worker}-{n} checkout timed out"
+        ok, status, _, _ = api(
+            "POST",
+            "/api/v1/teams/ops/loops",
+            token,
+            {"title": title, "what_happened": "Payments took 30 s during the production test."},
+            expect=(201,),
+            what="capture",
+        )
+        if ok:
+            with ACK_LOCK:
+                ACKNOWLEDGED.append(title)
+        pace(0.15)
+
+
+def sign_in(email):
+    """A browser's cookies after signing in through the form."""
+    while not STOP.is_set():
+        try:
+            status, headers, body = request("GET", "/login")
+            cookies = cookies_from(headers, {})
+            token = re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
+            form = urllib.parse.urlencode({"email": email, "password": PASSWORD, "next": "/", "csrf_token": token})
+            status, headers, _ = request(
+                "POST",
+                "/login",
+                body=form,
+                headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie_header(cookies)},
+            )
+            if status == 303:
+                return cookies_from(headers, cookies)
+            print(f"production: sign-in answered {status}", flush=True)
+        except Exception as error:  # noqa: BLE001 - retried
+            print(f"production: sign-in failed: {error!r}", flush=True)
+        time.sleep(0.5)
+    return {}
+
+
+def cookies_from(headers, cookies):
+    cookies = dict(cookies)
+    for name, value in headers:
+        if name.lower() == "set-cookie":
+            pair = value.split(";", 1)[0]
+            key, _, val = pair.partition("=")
+            cookies[key.strip()] = val.strip()
+    return cookies
+
+
+def cookie_header(cookies):
+    return "; ".join(f"{k}={v}" for k, v in cookies.items())
+
+
+def page_viewer(worker):
+    email, _ = USERS[worker]
+    cookies = sign_in(email)
+    pages = ["/teams/ops/loops", "/teams/ops", "/"]
+    n = 0
+    while not STOP.is_set():
+        path = pages[n % len(pages)]
+        n += 1
+        STATS.run("page", "GET", path, (200,), headers={"Cookie": cookie_header(cookies)})
+        pace(0.15)
+
+
+def searcher(worker):
+    _, token = USERS[worker]
+    words = ["checkout", "payments", "timed out", "production"]
+    n = 0
+    while not STOP.is_set():
+        q = words[n % len(words)].replace(" ", "+")
+        n += 1
+        api("GET", f"/api/v1/search?q={q}", token, what="search")
+        pace(0.2)
+
+
+class Review:
+    """A review session with thirty participants, each on a live stream through the balancer."""
+
+    def __init__(self):
+        lead_token = USERS[0][1]
+        ok, status, _, data = api("POST", "/api/v1/teams/ops/loops", lead_token,
+                                  {"title": "The release train stopped", "what_happened": "Reviewed live."},
+                                  expect=(201,), what="setup")
+        assert ok, data
+        loop_id = json.loads(data)["id"]
+        ok, status, _, data = api("POST", "/api/v1/teams/ops/reviews", lead_token, {"loop_id": loop_id, "dots": 3},
+                                  expect=(201,), what="setup")
+        assert ok, data
+        self.base = f"/api/v1/teams/ops/reviews/{json.loads(data)['id']}"
+        for _, token in USERS[1:]:
+            ok, _, _, data = api("POST", f"{self.base}/participants", token, {}, expect=(200, 201), what="setup")
+            assert ok, data
+        ok, _, _, data = api("POST", f"{self.base}/advance", lead_token, {"from": "open_actions"},
+                                  expect=(200, 201), what="setup")
+        assert ok, data
+        self.seen = [0] * len(USERS)
+        self.connects = [0] * len(USERS)
+        self.lock = threading.Lock()
+        self.writing = threading.Event()
+        self.writing.set()
+        for i in range(len(USERS)):
+            threading.Thread(target=self.listen, args=(i,), daemon=True).start()
+        threading.Thread(target=self.write, daemon=True).start()
+
+    def listen(self, i):
+        token = USERS[i][1]
+        while not STOP.is_set():
+            conn = http.client.HTTPConnection("127.0.0.1", LB_PORT, timeout=40)
+            try:
+                conn.request("GET", f"{self.base}/events", headers={**bearer(token), "Accept": "text/event-stream"})
+                response = conn.getresponse()
+                if response.status != 200:
+                    response.read()
+                    time.sleep(0.2)
+                    continue
+                with self.lock:
+                    self.connects[i] += 1
+                while not STOP.is_set():
+                    line = response.readline()
+                    if not line:
+                        break  # the stream ended (its instance stopped): reconnect
+                    if line.startswith(b"data:"):
+                        version = json.loads(line[5:])["version"]
+                        with self.lock:
+                            self.seen[i] = max(self.seen[i], version)
+            except Exception:  # noqa: BLE001 - reconnect
+                time.sleep(0.1)
+            finally:
+                conn.close()
+
+    def write(self):
+        n = 0
+        while not STOP.is_set():
+            self.writing.wait()
+            n += 1
+            _, token = USERS[n % len(USERS)]
+            api("POST", f"{self.base}/cards", token, {"kind": "observation", "text": f"observation {n}"},
+                expect=(200, 201), what="card")
+            pace(0.3)
+
+    def version(self):
+        for _ in range(50):
+            status, _, data = request("GET", self.base, headers=bearer(USERS[0][1]))
+            if status == 200:
+                return json.loads(data)["version"]
+            time.sleep(0.2)
+        raise RuntimeError("the review session could not be read")
+
+    def check_caught_up(self, phase, timeout=15):
+        """With writing paused, every stream reaches the session's current version."""
+        self.writing.clear()
+        time.sleep(0.5)
+        target = self.version()
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            with self.lock:
+                behind = [i for i, v in enumerate(self.seen) if v < target]
+            if not behind:
+                print(f"production: {phase}: all {len(USERS)} live streams at version {target} "
+                      f"within {time.monotonic() - started:.1f} s", flush=True)
+                self.writing.set()
+                return
+            time.sleep(0.1)
+        with self.lock:
+            problem(f"{phase}: live streams behind version {target}: {[(i, self.seen[i]) for i in behind]}")
+        self.writing.set()
+
+
+# ---------------------------------------------------------------- phases
+
+
+def summary(phase):
+    with STATS.lock:
+        rows = [r for r in STATS.records if r[0] == phase]
+    latencies = sorted(r[2] for r in rows)
+    failed = [r for r in rows if not r[3]]
+
+    def pct(p):
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p))] if latencies else 0
+
+    kinds = {}
+    for r in rows:
+        kind = r[4].split(" ", 1)[0] if r[3] else "failed"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    print(f"production: {phase:<16} requests {len(rows):>5}  failed {len(failed):>3}  "
+          f"p50 {pct(0.50):>6.0f} ms  p99 {pct(0.99):>6.0f} ms  max {latencies[-1] if latencies else 0:>6.0f} ms  {kinds}",
+          flush=True)
+    for r in failed[:20]:
+        print(f"production:   failed at {r[1] - T0:.2f} s: {r[4]}", flush=True)
+    return rows, failed
+
+
+def psql(sql):
+    out = subprocess.run(["psql", DATABASE_URL, "-Atq", "-c", sql], capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()
+
+
+def main():
+    global T0
+    T0 = time.monotonic()
+    for instance in INSTANCES:
+        instance.start()
+    balancer = Balancer()
+    health = Health(balancer)
+    try:
+        if not health.wait_all_ready(120):
+            return
+        lead = USERS[0][1]
+        ok, _, _, data = api("POST", "/api/v1/teams", lead, {"name": "Ops"}, expect=(201,), what="setup")
+        assert ok, data
+        for email, _ in USERS[1:]:
+            ok, _, _, data = api("POST", "/api/v1/teams/ops/members", lead, {"email": email, "role": "member"},
+                                 expect=(201,), what="setup")
+            assert ok, data
+        review = Review()
+        workers = [threading.Thread(target=capturer, args=(1,)), threading.Thread(target=capturer, args=(2,)),
+                   threading.Thread(target=page_viewer, args=(3,)), threading.Thread(target=searcher, args=(4,))]
+        for w in workers:
+            w.daemon = True
+            w.start()
+
+        STATS.phase = "steady"
+        time.sleep(10)
+        review.check_caught_up("steady")
+        summary_rows = {"steady": summary("steady")}
+
+        # 1. Rolling restart: SIGTERM, wait for the clean exit, start again, wait until ready.
+        STATS.phase = "rolling restart"
+        for instance in INSTANCES:
+            code = instance.stop(signal.SIGTERM)
+            if code != 0:
+                problem(f"instance {instance.port} exited with {code} after SIGTERM")
+            instance.start()
+            health.wait(instance.port, True)
+            health.wait_all_ready()
+            time.sleep(1)
+        review.check_caught_up("rolling restart")
+        summary_rows["rolling restart"] = rows_failed = summary("rolling restart")
+        if rows_failed[1]:
+            problem(f"rolling restart: {len(rows_failed[1])} failed requests (0 allowed)")
+
+        # 2. SIGKILL: only requests in flight on the killed instance may fail.
+        STATS.phase = "SIGKILL"
+        time.sleep(2)
+        victim = INSTANCES[1]
+        killed_at = time.monotonic()
+        victim.stop(signal.SIGKILL)
+        time.sleep(4)
+        victim.start()
+        health.wait(victim.port, True)
+        health.wait_all_ready()
+        time.sleep(2)
+        review.check_caught_up("SIGKILL")
+        rows, failed = summary("SIGKILL")
+        late = [r for r in failed if r[1] > killed_at]
+        if late:
+            problem(f"SIGKILL: {len(late)} requests started after the kill failed")
+        print(f"production: SIGKILL: {len(failed)} requests failed, all started before the kill", flush=True)
+
+        # 3. PostgreSQL restarts: every instance reads not ready, then ready again by itself.
+        STATS.phase = "PG restart"
+        time.sleep(2)
+        stopped_at = time.monotonic()
+        subprocess.run(PG_CTL + ["-m", "fast", "stop"], check=True, capture_output=True)
+        for instance in INSTANCES:
+            health.wait(instance.port, False, timeout=20)
+        time.sleep(2)
+        subprocess.run(PG_CTL + ["-o", PG_OPTIONS, "start"], check=True, capture_output=True)
+        back_at = time.monotonic()
+        health.wait_all_ready(60)
+        ready_at = time.monotonic()
+        print(f"production: PG restart: PostgreSQL down {back_at - stopped_at:.1f} s; every instance ready "
+              f"{ready_at - back_at:.1f} s after it came back, none restarted", flush=True)
+        if any(i.proc.poll() is not None for i in INSTANCES):
+            problem("PG restart: an instance exited")
+        time.sleep(3)
+        # A card written after the restart reaches every stream: each instance listens again.
+        review.check_caught_up("PG restart")
+        rows, failed = summary("PG restart")
+        if failed:
+            problem(f"PG restart: {len(failed)} failed requests")
+
+        STOP.set()
+        for w in workers:
+            w.join(timeout=40)
+        # Every acknowledged capture is in the database.
+        stored = set(psql("SELECT title FROM loops WHERE title LIKE 'prod-%'"))
+        with ACK_LOCK:
+            missing = [t for t in ACKNOWLEDGED if t not in stored]
+        print(f"production: {len(ACKNOWLEDGED)} acknowledged captures, {len(missing)} missing from the database; "
+              f"{sum(review.connects)} live-stream connections for {len(USERS)} participants; "
+              f"{balancer.reloads} nginx reloads", flush=True)
+        if missing:
+            problem(f"acknowledged captures missing: {missing[:10]}")
+        print("production: phase 4 (PgBouncer in transaction mode) is not run: see BENCHMARKS.md, "
+              "\"Several instances in production conditions\"", flush=True)
+    finally:
+        STOP.set()
+        for instance in INSTANCES:
+            if instance.proc and instance.proc.poll() is None:
+                instance.proc.send_signal(signal.SIGKILL)
+                instance.proc.wait()
+        balancer.proc.send_signal(signal.SIGTERM)
+        balancer.proc.wait()
+    if problems:
+        print(f"production: {len(problems)} problems", flush=True)
+        sys.exit(1)
+    print("production: passed", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -546,6 +546,7 @@ def main():
         time.sleep(2)
         stopped_at = time.monotonic()
         subprocess.run(PG_CTL + ["-m", "fast", "stop"], check=True, capture_output=True)
+        down_at = time.monotonic()
         for instance in INSTANCES:
             health.wait(instance.port, False, timeout=20)
         time.sleep(2)
@@ -561,8 +562,13 @@ def main():
         # A card written after the restart reaches every stream: each instance listens again.
         review.check_caught_up("PG restart")
         rows, failed = summary("PG restart")
-        if failed:
-            problem(f"PG restart: {len(failed)} failed requests")
+        # A fast stop ends the queries running at that moment: those requests fail (500), and
+        # only those. Requests sent while PostgreSQL is down wait for it and succeed.
+        late = [r for r in failed if not stopped_at - 0.1 <= r[1] <= down_at]
+        if late:
+            problem(f"PG restart: {len(late)} requests failed that were not in flight when PostgreSQL stopped")
+        print(f"production: PG restart: {len(failed)} requests failed, all in flight while PostgreSQL was "
+              f"stopping ({down_at - stopped_at:.1f} s)", flush=True)
 
         STOP.set()
         for w in workers:

@@ -22,14 +22,19 @@ pub struct Application {
     setup_link: Option<String>,
     /// Tells live streams that the server is stopping.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// Tells `/readyz` that the server is draining before it stops.
+    draining: tokio::sync::watch::Sender<bool>,
+    /// How long the server drains between the stop signal and the graceful shutdown.
+    shutdown_drain: Duration,
     /// Possible-recurrence checks after capture, run beside the server.
     recurrence_checks: crate::service::memory::RecurrenceChecks,
 }
 
 /// Opens the store described by `storage`, migrating it.
 pub async fn open_service(storage: &StorageSettings, policy: Policy) -> anyhow::Result<Service> {
-    let store = store::connect(
+    let store = store::connect_with_direct_url(
         storage.database_url.as_deref(),
+        storage.database_direct_url.as_deref(),
         &storage.data_dir,
         &storage.sqlite,
     )
@@ -74,12 +79,16 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("preparing the set-up link: {e}"))?;
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
-        let router = http::router(http::AppState::new(
-            service.clone(),
-            url.starts_with("https://"),
-            settings.trust_forwarded_for,
-            stopping_rx,
-        ));
+        let (draining, draining_rx) = tokio::sync::watch::channel(false);
+        let router = http::router(
+            http::AppState::new(
+                service.clone(),
+                url.starts_with("https://"),
+                settings.trust_forwarded_for,
+                stopping_rx,
+            )
+            .with_draining(draining_rx),
+        );
         Ok(Self {
             listener,
             service,
@@ -87,6 +96,8 @@ impl Application {
             url,
             setup_link,
             stopping,
+            draining,
+            shutdown_drain: settings.shutdown_drain,
             recurrence_checks,
         })
     }
@@ -109,7 +120,13 @@ impl Application {
         &self.service
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Serves until `shutdown` completes, then drains, then finishes in-flight requests.
+    ///
+    /// Draining: for `shutdown_drain_seconds` the server keeps serving everything while
+    /// `/readyz` answers 503, so that a load balancer polling it takes this instance out of its
+    /// list before it stops accepting connections; no request sent meanwhile is refused. Live
+    /// streams end only when the graceful shutdown starts: their clients reconnect (through
+    /// the balancer, to another instance) and read the current version there.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -120,6 +137,8 @@ impl Application {
         let service = self.service.clone();
         let checker = tokio::spawn(self.recurrence_checks.run(self.service.clone()));
         let stopping = self.stopping;
+        let draining = self.draining;
+        let drain = self.shutdown_drain;
         let result = axum::serve(
             self.listener,
             self.router
@@ -127,6 +146,11 @@ impl Application {
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
+            if !drain.is_zero() {
+                tracing::info!(seconds = drain.as_secs(), "draining: reading not ready");
+                let _ = draining.send(true);
+                tokio::time::sleep(drain).await;
+            }
             // Live streams end first; otherwise they would hold the shutdown open forever.
             let _ = stopping.send(true);
         })

@@ -32,6 +32,15 @@ pub struct StorageArgs {
         hide_env_values = true
     )]
     pub database_url: Option<String>,
+    /// postgres://… straight to PostgreSQL, for what a pooler in transaction mode cannot carry
+    /// (LISTEN for live updates, the migrations' advisory lock) [default: the database URL]
+    #[arg(
+        long,
+        env = "FAILFORWARD_DATABASE_DIRECT_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_direct_url: Option<String>,
     /// SQLite durability: "full" (fsync on every commit) or "normal" [default: full]
     #[arg(
         long,
@@ -112,6 +121,16 @@ pub struct ServeArgs {
     #[arg(long, env = "FAILFORWARD_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
     pub audit_retention_days: Option<u32>,
 
+    /// Seconds a stopping server (SIGTERM) keeps serving while `/readyz` answers 503, so that a
+    /// load balancer polling it stops sending new requests before the server stops accepting
+    /// them [default: 0]
+    #[arg(
+        long,
+        env = "FAILFORWARD_SHUTDOWN_DRAIN_SECONDS",
+        value_name = "SECONDS"
+    )]
+    pub shutdown_drain_seconds: Option<u64>,
+
     /// OpenID Connect: whether sign-in through the provider is on [default: on when the
     /// issuer URL is configured here, else as the admin page says]
     #[arg(long, env = "FAILFORWARD_OIDC_ENABLED", value_name = "BOOL")]
@@ -165,6 +184,7 @@ pub struct ServeArgs {
 struct FileSettings {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    database_direct_url: Option<String>,
     sqlite_durability: Option<Durability>,
     bind: Option<SocketAddr>,
     public_url: Option<String>,
@@ -180,6 +200,7 @@ struct FileSettings {
     alert_dedup_minutes: Option<u32>,
     webhook_retention_days: Option<u32>,
     audit_retention_days: Option<u32>,
+    shutdown_drain_seconds: Option<u64>,
     secret_key: Option<String>,
     oidc_enabled: Option<bool>,
     oidc_issuer_url: Option<String>,
@@ -214,6 +235,9 @@ fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileSettings> {
 pub struct StorageSettings {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
+    /// A direct PostgreSQL connection for `LISTEN` and migrations when `database_url` goes
+    /// through a pooler; `None`: `database_url` serves for both.
+    pub database_direct_url: Option<String>,
     pub sqlite: SqliteOptions,
 }
 
@@ -230,6 +254,9 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// `None`: read or create `DATA_DIR/secret.key`.
     pub secret_key: Option<String>,
+    /// How long a stopping server reads not-ready while it still serves (see
+    /// [`crate::app::Application::run_until`]).
+    pub shutdown_drain: Duration,
 }
 
 pub use crate::domain::sso::OidcClientSettings;
@@ -321,6 +348,10 @@ impl StorageSettings {
                 .database_url
                 .clone()
                 .or_else(|| file.database_url.clone()),
+            database_direct_url: args
+                .database_direct_url
+                .clone()
+                .or_else(|| file.database_direct_url.clone()),
             sqlite: SqliteOptions {
                 durability: args
                     .sqlite_durability
@@ -336,6 +367,7 @@ impl StorageSettings {
         Self {
             data_dir: data_dir.to_owned(),
             database_url: None,
+            database_direct_url: None,
             sqlite: SqliteOptions::default(),
         }
     }
@@ -432,6 +464,11 @@ impl Settings {
                 .or(file.trust_forwarded_for)
                 .unwrap_or(false),
             secret_key: args.secret.secret_key.clone().or(file.secret_key.clone()),
+            shutdown_drain: Duration::from_secs(
+                args.shutdown_drain_seconds
+                    .or(file.shutdown_drain_seconds)
+                    .unwrap_or(0),
+            ),
         })
     }
 
@@ -472,6 +509,7 @@ impl Settings {
             policy: Policy::default(),
             trust_forwarded_for: false,
             secret_key: None,
+            shutdown_drain: Duration::ZERO,
         }
     }
 }

@@ -8,6 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::text::Invalid;
 
+/// The session id of the review-change notice that means "any session may have changed
+/// unnoticed": an instance sends it after its `LISTEN` connection to PostgreSQL was lost and
+/// rebuilt (notifications sent meanwhile are gone), and live streams then read their version
+/// afresh instead of waiting for the next change.
+pub const ANY_SESSION: &str = "";
+
 /// The phases, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -13,6 +13,7 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
+use crate::domain::review::ANY_SESSION;
 use crate::service::{ServiceResult, TeamAccess};
 
 /// What the stream waits on between events.
@@ -63,8 +64,15 @@ pub async fn review_events(
             };
             let version = match next {
                 Ok((session, version)) if session == l.id => version,
+                // Too far behind, or notices may have been missed (the instance's `LISTEN`
+                // connection was rebuilt): read the version afresh instead of replaying.
+                Ok((session, _)) if session == ANY_SESSION => {
+                    match l.state.service.review_version(&l.access, &l.id).await {
+                        Ok((_, version)) => version,
+                        Err(_) => return None,
+                    }
+                }
                 Ok(_) => continue,
-                // Too far behind: read the version afresh instead of replaying.
                 Err(RecvError::Lagged(_)) => {
                     match l.state.service.review_version(&l.access, &l.id).await {
                         Ok((_, version)) => version,

@@ -41,6 +41,9 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// The OpenID Connect client for the single sign-on settings in force (see `web::sso`).
     pub oidc: std::sync::Arc<crate::oidc::RelyingParties>,
+    /// Turns `true` when a stopping server drains: `/readyz` answers 503 while everything else
+    /// is still served.
+    pub draining: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -56,9 +59,19 @@ impl AppState {
             trust_forwarded_for,
             stopping,
             oidc: std::sync::Arc::default(),
+            draining: tokio::sync::watch::channel(false).1,
         }
     }
+
+    /// The same state, with `/readyz` following `draining`.
+    pub fn with_draining(self, draining: tokio::sync::watch::Receiver<bool>) -> Self {
+        Self { draining, ..self }
+    }
 }
+
+/// How long `/readyz` waits for the database: a balancer's health check must get an answer
+/// (503) while the database hangs, rather than time out itself.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Requests larger than this are refused with 413 before any handler reads them.
 const BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
@@ -175,12 +188,20 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The process can reach its database.
+/// The process can reach its database within [`READY_TIMEOUT`] and is not draining before a
+/// stop.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.service.database_reachable().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(error) => {
+    if *state.draining.borrow() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "stopping");
+    }
+    match tokio::time::timeout(READY_TIMEOUT, state.service.database_reachable()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready"),
+        Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+        Err(_) => {
+            tracing::warn!("readiness check timed out");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
     }

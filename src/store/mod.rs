@@ -1137,9 +1137,20 @@ pub async fn connect(
     data_dir: &Path,
     sqlite: &SqliteOptions,
 ) -> StoreResult<Arc<dyn Store>> {
+    connect_with_direct_url(database_url, None, data_dir, sqlite).await
+}
+
+/// As [`connect`]; on PostgreSQL, `LISTEN` and the migrations use `direct_url` when it is given
+/// (`database_url` then may go through a pooler in transaction mode, which carries neither).
+pub async fn connect_with_direct_url(
+    database_url: Option<&str>,
+    direct_url: Option<&str>,
+    data_dir: &Path,
+    sqlite: &SqliteOptions,
+) -> StoreResult<Arc<dyn Store>> {
     match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Arc::new(PostgresStore::connect(url).await?))
+            Ok(Arc::new(PostgresStore::connect(url, direct_url).await?))
         }
         Some(url) if url.starts_with("sqlite:") => {
             let path = url

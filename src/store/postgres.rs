@@ -3,11 +3,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use sqlx::Transaction;
 
 use super::backend::BackendHooks;
 use super::{Backend, StoreError, StoreResult};
+use crate::domain::review::ANY_SESSION;
 use crate::domain::TeamId;
 
 // The portable statements are compiled once per backend on purpose (see store/mod.rs).
@@ -85,40 +86,98 @@ const REVIEW_CHANNEL: &str = "failforward_review";
 
 impl PostgresStore {
     /// Connects and applies pending migrations. sqlx takes an advisory lock while migrating, so
-    /// several instances starting at once apply each migration exactly once.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    /// several instances starting at once apply each migration exactly once. The migrations and
+    /// the `LISTEN` connection use `direct_url` when it is given: session-level advisory locks
+    /// and `LISTEN` do not survive a pooler in transaction mode.
+    pub async fn connect(url: &str, direct_url: Option<&str>) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        MIGRATOR.run(&pool).await?;
-        let review_events = tokio::sync::broadcast::channel(1024).0;
-        let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
-        listener.listen(REVIEW_CHANNEL).await?;
-        let sender = review_events.clone();
-        tokio::spawn(async move {
-            // `recv` reconnects by itself when the connection drops.
-            loop {
-                match listener.recv().await {
-                    Ok(notification) => {
-                        if let Some((id, version)) = notification.payload().split_once(':') {
-                            if let Ok(version) = version.parse() {
-                                let _ = sender.send((id.to_owned(), version));
-                            }
-                        }
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "listening for review changes");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
+        let direct = match direct_url {
+            // One connection listens; one more for the migrations at start.
+            Some(direct_url) => {
+                PgPoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(direct_url)
+                    .await?
             }
-        });
+            None => pool.clone(),
+        };
+        MIGRATOR.run(&direct).await?;
+        let review_events = tokio::sync::broadcast::channel(1024).0;
+        let listener = review_listener(&direct).await?;
+        tokio::spawn(listen_for_review_changes(
+            direct,
+            listener,
+            review_events.clone(),
+        ));
         Ok(Self {
             pool,
             review_events,
         })
+    }
+}
+
+/// A `LISTEN` connection on the review channel.
+async fn review_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(REVIEW_CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Forwards review-change notices to this instance's live streams, for ever. When the `LISTEN`
+/// connection is lost (the database restarted, a network cut), the notices sent meanwhile are
+/// gone: once listening again, it sends [`ANY_SESSION`] so that every live stream reads its
+/// version afresh.
+async fn listen_for_review_changes(
+    pool: PgPool,
+    listener: PgListener,
+    sender: tokio::sync::broadcast::Sender<(String, i64)>,
+) {
+    let mut listener = Some(listener);
+    loop {
+        let mut current = match listener.take() {
+            Some(current) => current,
+            None => match review_listener(&pool).await {
+                Ok(rebuilt) => {
+                    tracing::info!("listening for review changes again");
+                    let _ = sender.send((ANY_SESSION.to_owned(), 0));
+                    rebuilt
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "listening for review changes again failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+        };
+        loop {
+            match current.try_recv().await {
+                Ok(Some(notification)) => {
+                    if let Some((id, version)) = notification.payload().split_once(':') {
+                        if let Ok(version) = version.parse() {
+                            let _ = sender.send((id.to_owned(), version));
+                        }
+                    }
+                }
+                // The connection dropped and the listener has already listened again on a new
+                // one (sqlx reconnects eagerly).
+                Ok(None) => {
+                    tracing::info!("listening for review changes again");
+                    let _ = sender.send((ANY_SESSION.to_owned(), 0));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "listening for review changes");
+                    break;
+                }
+            }
+        }
+        // A fresh listener rather than the failed one, whose connection may be half dead.
+        drop(current);
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

@@ -230,8 +230,20 @@ impl TestApp {
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<anyhow::Result<()>>,
     )> {
+        Self::spawn_stoppable_with(backend, |_| {}).await
+    }
+
+    /// As [`TestApp::spawn_stoppable`], with adjusted settings.
+    pub async fn spawn_stoppable_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Option<(
+        TestApp,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    )> {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (app, task) = Self::spawn_until(backend, |_| {}, async move {
+        let (app, task) = Self::spawn_until(backend, adjust, async move {
             let _ = stopped.await;
         })
         .await?;

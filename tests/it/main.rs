@@ -37,6 +37,7 @@ mod loops;
 mod mirror;
 mod oidc;
 mod oidc_provider;
+mod production;
 mod recurrence;
 mod review;
 mod review_board;

@@ -78,10 +78,17 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Review-session changes from every instance, fed by a `LISTEN` task.
     review_events: tokio::sync::broadcast::Sender<(String, i64)>,
+    /// Commits that wrote outbox events, in any instance, fed by the same `LISTEN` task.
+    outbox_committed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// The PostgreSQL channel on which instances announce review-session changes.
 const REVIEW_CHANNEL: &str = "failforward_review";
+
+/// The channel a trigger on `event_outbox` notifies (migration 0048). PostgreSQL delivers a
+/// `NOTIFY` only when its transaction commits, so a notice never arrives before its events are
+/// visible, and never for a change that rolled back.
+const OUTBOX_CHANNEL: &str = "failforward_outbox";
 
 impl PostgresStore {
     /// Connects and applies pending migrations. sqlx takes an advisory lock while migrating, so
@@ -95,12 +102,20 @@ impl PostgresStore {
         MIGRATOR.run(&pool).await?;
         let review_events = tokio::sync::broadcast::channel(1024).0;
         let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
-        listener.listen(REVIEW_CHANNEL).await?;
+        listener
+            .listen_all([REVIEW_CHANNEL, OUTBOX_CHANNEL])
+            .await?;
         let sender = review_events.clone();
+        let outbox_committed = std::sync::Arc::new(tokio::sync::Notify::new());
+        let committed = outbox_committed.clone();
         tokio::spawn(async move {
-            // `recv` reconnects by itself when the connection drops.
+            // `recv` reconnects by itself when the connection drops (notices sent meanwhile
+            // are lost; the delivery worker's polling finds their events).
             loop {
                 match listener.recv().await {
+                    Ok(notification) if notification.channel() == OUTBOX_CHANNEL => {
+                        committed.notify_one();
+                    }
                     Ok(notification) => {
                         if let Some((id, version)) = notification.payload().split_once(':') {
                             if let Ok(version) = version.parse() {
@@ -109,7 +124,7 @@ impl PostgresStore {
                         }
                     }
                     Err(error) => {
-                        tracing::warn!(%error, "listening for review changes");
+                        tracing::warn!(%error, "listening for review changes and new events");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 }
@@ -118,6 +133,7 @@ impl PostgresStore {
         Ok(Self {
             pool,
             review_events,
+            outbox_committed,
         })
     }
 }
@@ -139,6 +155,10 @@ impl BackendHooks for PostgresStore {
 
     fn review_events(&self) -> &tokio::sync::broadcast::Sender<(String, i64)> {
         &self.review_events
+    }
+
+    fn outbox_committed(&self) -> &std::sync::Arc<tokio::sync::Notify> {
+        &self.outbox_committed
     }
 
     fn reader(&self) -> &PgPool {

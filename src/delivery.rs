@@ -41,7 +41,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// (webhook history and the audit log).
 pub async fn run(service: Service) {
     let committed = service.outbox_commits();
-    let mut interval = tokio::time::interval(service.policy().webhook_poll_interval);
+    let poll = service.policy().webhook_poll_interval;
+    // The first round comes one interval after the start (not at once), so that a test with a
+    // long interval sees deliveries only from wake-ups.
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + poll, poll);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let clients = Clients::default();
     let mut pruned_at: Option<time::OffsetDateTime> = None;

@@ -339,8 +339,9 @@ async fn watch_outbox(
         .execute(&mut *connection)
         .await?;
     sqlx::query(
-        "CREATE TEMP TRIGGER IF NOT EXISTS outbox_written AFTER INSERT ON main.event_outbox \
-         BEGIN INSERT OR REPLACE INTO temp.outbox_written (id) VALUES (1); END",
+        "CREATE TEMP TRIGGER IF NOT EXISTS outbox_written_mark \
+         AFTER INSERT ON main.event_outbox \
+         BEGIN INSERT OR REPLACE INTO outbox_written (id) VALUES (1); END",
     )
     .execute(&mut *connection)
     .await?;
@@ -402,10 +403,10 @@ impl SqliteStore {
             // 16 MiB of pages per connection (SQLite's default is 2): search and capture touch
             // many pages of large indexes, and each page not cached is a system call.
             .pragma("cache_size", "-16384");
-        // A connection to a local file cannot go stale, and sqlx's check before handing one out
-        // is a round trip to the connection's thread on every query: off for every pool.
         let outbox_committed = std::sync::Arc::new(tokio::sync::Notify::new());
         let committed = outbox_committed.clone();
+        // A connection to a local file cannot go stale, and sqlx's check before handing one out
+        // is a round trip to the connection's thread on every query: off for every pool.
         let writer = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(1)

@@ -10,6 +10,15 @@
 //! they would for captured loops), not through HTTP.
 //!
 //! Run: `cargo bench --bench memory -- --sizes 10000,100000 [--sqlite-only 1000000]`.
+//!
+//! `--outbox-ab` adds issue 21's figure: capture throughput on the loaded database with the
+//! event outbox on and off, alternated over three rounds each (on, off, on, off, on, off) in the
+//! same run, and the outbox's cost from the two medians. "Off" is a trigger only this bench
+//! installs, which drops each outbox row before it is written (SQLite `RAISE(IGNORE)`,
+//! PostgreSQL a `BEFORE INSERT` trigger returning NULL), and on PostgreSQL the outbox's `NOTIFY`
+//! trigger is disabled meanwhile: the use cases still build their events, but no row is written,
+//! no index updated, no worker woken and nothing dispatched. So the cost measured is the outbox's
+//! writes and the delivery worker's fan-out, not the building of the event values.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -737,6 +746,87 @@ async fn bare_sqlite() -> f64 {
     CAPTURES as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Switches the outbox off (or back on) for the A/B rounds of `--outbox-ab`, from a connection
+/// of the bench's own; see the module documentation for what "off" leaves out.
+async fn set_outbox(database: &str, postgres: bool, on: bool) {
+    let statements: &[&str] = match (postgres, on) {
+        (false, true) => &["DROP TRIGGER IF EXISTS bench_outbox_off"],
+        (false, false) => &["CREATE TRIGGER IF NOT EXISTS bench_outbox_off \
+             BEFORE INSERT ON event_outbox BEGIN SELECT RAISE(IGNORE); END"],
+        (true, true) => &[
+            "DROP TRIGGER IF EXISTS bench_outbox_off ON event_outbox",
+            "ALTER TABLE event_outbox ENABLE TRIGGER event_outbox_notify",
+        ],
+        (true, false) => &[
+            "CREATE OR REPLACE FUNCTION bench_outbox_off() RETURNS trigger \
+             LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+            "DROP TRIGGER IF EXISTS bench_outbox_off ON event_outbox",
+            "CREATE TRIGGER bench_outbox_off BEFORE INSERT ON event_outbox \
+             FOR EACH ROW EXECUTE FUNCTION bench_outbox_off()",
+            "ALTER TABLE event_outbox DISABLE TRIGGER event_outbox_notify",
+        ],
+    };
+    if postgres {
+        let mut conn = sqlx::PgConnection::connect(database).await.expect("pg");
+        for statement in statements {
+            sqlx::query(statement)
+                .execute(&mut conn)
+                .await
+                .expect("outbox switch");
+        }
+    } else {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(database)
+            .busy_timeout(Duration::from_secs(30))
+            .connect()
+            .await
+            .expect("sqlite");
+        for statement in statements {
+            sqlx::query(statement)
+                .execute(&mut conn)
+                .await
+                .expect("outbox switch");
+        }
+    }
+}
+
+/// Capture throughput with the outbox on and off, alternated; prints each round, both medians
+/// and the outbox's cost.
+async fn measure_outbox_ab(loaded: &Loaded, database: &str, postgres: bool) {
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for round in 0..6 {
+        let outbox = round % 2 == 0;
+        set_outbox(database, postgres, outbox).await;
+        // The previous round's recurrence checks and event fan-out finish first.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let rate = measure_capture(loaded).await;
+        println!(
+            "  outbox A/B round {}: outbox {}: {rate:.0} loops/s",
+            round + 1,
+            if outbox { "on " } else { "off" }
+        );
+        if outbox {
+            on.push(rate)
+        } else {
+            off.push(rate)
+        }
+    }
+    set_outbox(database, postgres, true).await;
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (on, off) = (median(&mut on), median(&mut off));
+    println!(
+        "capture with the event outbox on vs off ({CAPTURES} loops, {} writers, 3 alternated rounds each; \
+         off = a bench-only trigger drops each outbox row before it is written{}): \
+         median on {on:.0} loops/s, off {off:.0} loops/s, outbox cost {:.1}%",
+        writers(),
+        if postgres { " and the NOTIFY trigger is disabled" } else { "" },
+        100.0 * (off - on) / off
+    );
+}
+
 fn rss() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
@@ -854,6 +944,9 @@ async fn one(backend: &str, loops: usize, bare: f64, generate_only: bool) {
         writers(),
         100.0 * captured / bare
     );
+    if std::env::args().any(|a| a == "--outbox-ab") {
+        measure_outbox_ab(&loaded, &database, postgres).await;
+    }
     println!("{}", rss());
 }
 

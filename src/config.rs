@@ -428,6 +428,7 @@ impl Settings {
                 .or(file.audit_retention_days)
                 .map(|days| time::Duration::days(i64::from(days)))
                 .unwrap_or(defaults.audit_retention),
+            webhook_poll_interval: defaults.webhook_poll_interval,
             sso_configured: sso,
         };
         if policy.audit_retention.is_zero() {

@@ -7,16 +7,21 @@
 //! the operator allows private addresses; the connection goes to the address that was checked
 //! (no second lookup an attacker's DNS could answer differently), redirects are never followed,
 //! and the request times out.
+//!
+//! The worker wakes as soon as a transaction that wrote events commits (`Service::outbox_commits`:
+//! in-process on SQLite, `LISTEN/NOTIFY` on PostgreSQL), and otherwise polls every
+//! `Policy::webhook_poll_interval`, which finds whatever a missed notice left waiting. Anonymous
+//! loops' events change nothing here: they are written to the outbox only in the day's release
+//! batch (`service::held`), so a wake-up can deliver them no earlier than that.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::domain::webhooks::address_is_public;
 use crate::service::webhooks::{Answer, Outgoing};
 use crate::service::Service;
-
-/// How often an idle worker looks for work.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// How often the worker deletes what is past the retention (`Service::prune_webhook_history`),
 /// measured on the service's clock, so that tests move time instead of waiting.
@@ -25,6 +30,9 @@ const PRUNE_EVERY: time::Duration = time::Duration::hours(1);
 /// Deliveries one worker claims at a time.
 const BATCH: i64 = 32;
 
+/// Clients kept at most; past it they are all dropped and made again as needed.
+const CLIENTS_MAX: usize = 256;
+
 /// The whole attempt, connection included.
 const TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,12 +40,22 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Delivers until the task is aborted; once an hour it also deletes what is past the retention
 /// (webhook history and the audit log).
 pub async fn run(service: Service) {
-    let mut interval = tokio::time::interval(POLL_INTERVAL);
+    let committed = service.outbox_commits();
+    let poll = service.policy().webhook_poll_interval;
+    // The first round comes one interval after the start (not at once), so that a test with a
+    // long interval sees deliveries only from wake-ups.
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + poll, poll);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let clients = Clients::default();
     let mut pruned_at: Option<time::OffsetDateTime> = None;
     loop {
-        interval.tick().await;
-        if let Err(error) = work_once(&service).await {
+        // A notice that came while the last round ran is kept by `Notify` (one permit), so the
+        // events of a commit made meanwhile are picked up by the next round at once.
+        tokio::select! {
+            _ = interval.tick() => {}
+            () = committed.notified() => {}
+        }
+        if let Err(error) = clients.work_once(&service).await {
             tracing::warn!(%error, "webhook delivery");
         }
         let now = service.now();
@@ -55,89 +73,130 @@ pub async fn run(service: Service) {
 
 /// Fans new events out and makes every due attempt once; returns how many attempts it made.
 pub async fn work_once(service: &Service) -> crate::service::ServiceResult<usize> {
-    while service.dispatch_events().await? > 0 {}
-    let mut made = 0;
-    loop {
-        let batch = service.claim_webhook_deliveries(BATCH).await?;
-        if batch.is_empty() {
-            return Ok(made);
-        }
-        made += batch.len();
-        let allow_private = service.policy().webhooks_allow_private;
-        let attempts = batch.iter().map(|outgoing| async move {
-            let answer = send(outgoing, allow_private).await;
-            service.record_webhook_attempt(outgoing, answer).await
-        });
-        for result in futures_util::future::join_all(attempts).await {
-            result?;
-        }
-    }
+    Clients::default().work_once(service).await
 }
 
-/// Makes one attempt; never fails, it answers with what happened.
-async fn send(outgoing: &Outgoing, allow_private: bool) -> Answer {
-    let started = Instant::now();
-    let result = attempt(outgoing, allow_private).await;
-    let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    match result {
-        Ok((status, text)) => Answer {
-            status_code: Some(status),
-            latency_ms,
-            text,
-        },
-        Err(why) => Answer {
-            status_code: None,
-            latency_ms,
-            text: why,
-        },
-    }
-}
+/// HTTP clients by host and the address that was checked for it, kept across rounds: a receiver
+/// getting a steady stream of events keeps its connection (and TLS session) instead of a new
+/// one per batch. Keying by the checked address keeps the guard exact: a client only ever
+/// connects to the address it was made for (`ClientBuilder::resolve`).
+#[derive(Default)]
+struct Clients(Mutex<HashMap<(String, SocketAddr), reqwest::Client>>);
 
-async fn attempt(outgoing: &Outgoing, allow_private: bool) -> Result<(u16, String), String> {
-    let url = reqwest::Url::parse(&outgoing.url).map_err(|e| format!("bad address: {e}"))?;
-    let host = url
-        .host_str()
-        .ok_or_else(|| "the address names no host".to_owned())?
-        .trim_matches(['[', ']'])
-        .to_owned();
-    let port = url
-        .port_or_known_default()
-        .ok_or_else(|| "the address names no port".to_owned())?;
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| format!("could not resolve {host}: {e}"))?
-        .collect();
-    let Some(first) = addresses.first().copied() else {
-        return Err(format!("{host} resolves to no address"));
-    };
-    if !allow_private {
-        if let Some(refused) = addresses.iter().find(|a| !address_is_public(a.ip())) {
-            return Err(format!(
-                "refused: {host} resolves to {}, a loopback, private or link-local address",
-                refused.ip()
-            ));
+impl Clients {
+    async fn work_once(&self, service: &Service) -> crate::service::ServiceResult<usize> {
+        while service.dispatch_events().await? > 0 {}
+        let mut made = 0;
+        loop {
+            let batch = service.claim_webhook_deliveries(BATCH).await?;
+            if batch.is_empty() {
+                return Ok(made);
+            }
+            made += batch.len();
+            let allow_private = service.policy().webhooks_allow_private;
+            let attempts = batch.iter().map(|outgoing| async move {
+                let answer = self.send(outgoing, allow_private).await;
+                service.record_webhook_attempt(outgoing, answer).await
+            });
+            for result in futures_util::future::join_all(attempts).await {
+                result?;
+            }
         }
     }
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .https_only(!allow_private)
-        .resolve(&host, first)
-        .user_agent(concat!("failforward-webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("client: {e}"))?;
-    let response = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("webhook-id", &outgoing.webhook_id)
-        .header("webhook-timestamp", outgoing.timestamp.to_string())
-        .header("webhook-signature", &outgoing.signature)
-        .body(outgoing.body.clone())
-        .send()
-        .await
-        .map_err(|e| format!("no answer: {e}"))?;
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    Ok((status, text.chars().take(300).collect()))
+
+    /// The client for `host` at `address`, made on first use.
+    fn client(
+        &self,
+        host: &str,
+        address: SocketAddr,
+        allow_private: bool,
+    ) -> Result<reqwest::Client, String> {
+        // A poisoned lock only means another attempt panicked; the map is still usable.
+        let mut clients = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = (host.to_owned(), address);
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        if clients.len() >= CLIENTS_MAX {
+            clients.clear();
+        }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .https_only(!allow_private)
+            .resolve(host, address)
+            .user_agent(concat!("failforward-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("client: {e}"))?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// Makes one attempt; never fails, it answers with what happened.
+    async fn send(&self, outgoing: &Outgoing, allow_private: bool) -> Answer {
+        let started = Instant::now();
+        let result = self.attempt(outgoing, allow_private).await;
+        let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        match result {
+            Ok((status, text)) => Answer {
+                status_code: Some(status),
+                latency_ms,
+                text,
+            },
+            Err(why) => Answer {
+                status_code: None,
+                latency_ms,
+                text: why,
+            },
+        }
+    }
+
+    async fn attempt(
+        &self,
+        outgoing: &Outgoing,
+        allow_private: bool,
+    ) -> Result<(u16, String), String> {
+        let url = reqwest::Url::parse(&outgoing.url).map_err(|e| format!("bad address: {e}"))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| "the address names no host".to_owned())?
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| "the address names no port".to_owned())?;
+        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|e| format!("could not resolve {host}: {e}"))?
+            .collect();
+        let Some(first) = addresses.first().copied() else {
+            return Err(format!("{host} resolves to no address"));
+        };
+        if !allow_private {
+            if let Some(refused) = addresses.iter().find(|a| !address_is_public(a.ip())) {
+                return Err(format!(
+                    "refused: {host} resolves to {}, a loopback, private or link-local address",
+                    refused.ip()
+                ));
+            }
+        }
+        let client = self.client(&host, first, allow_private)?;
+        let response = client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &outgoing.webhook_id)
+            .header("webhook-timestamp", outgoing.timestamp.to_string())
+            .header("webhook-signature", &outgoing.signature)
+            .body(outgoing.body.clone())
+            .send()
+            .await
+            .map_err(|e| format!("no answer: {e}"))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        Ok((status, text.chars().take(300).collect()))
+    }
 }

@@ -86,6 +86,9 @@ pub struct Policy {
     /// How long dispatched events and delivery attempts are kept before the delivery worker
     /// deletes them (see `Service::prune_webhook_history`).
     pub webhook_retention: time::Duration,
+    /// How often an idle delivery worker looks for work. A commit that writes events wakes it
+    /// at once (`crate::delivery`), so this is only the fallback for a missed notice.
+    pub webhook_poll_interval: Duration,
     /// How long audit entries are kept before the hourly sweep deletes them (see
     /// `Service::prune_audit_log`).
     pub audit_retention: time::Duration,
@@ -109,6 +112,7 @@ impl Default for Policy {
             webhooks_allow_private: false,
             alert_dedup_window: time::Duration::hours(24),
             webhook_retention: time::Duration::days(30),
+            webhook_poll_interval: Duration::from_millis(200),
             audit_retention: time::Duration::days(365),
             sso_configured: crate::domain::sso::SsoValues::default(),
         }

@@ -350,6 +350,11 @@ impl Service {
         Ok(self.store.prune_deliveries(before).await?)
     }
 
+    /// Notified when events may be waiting: after a commit that wrote some, in any instance.
+    pub fn outbox_commits(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.store.outbox_commits()
+    }
+
     /// Queues new events for their subscribers (the delivery worker's first step).
     pub async fn dispatch_events(&self) -> ServiceResult<usize> {
         Ok(self.store.dispatch_events(200, self.now()).await?)

@@ -58,6 +58,10 @@ pub(crate) trait BackendHooks: Send + Sync + Sized {
     /// The announcements [`Self::announce_review`] makes, as this instance receives them.
     fn review_events(&self) -> &tokio::sync::broadcast::Sender<(String, i64)>;
 
+    /// Notified after a commit that wrote outbox events (SQLite: by the writer connection's
+    /// commit hook; PostgreSQL: by `NOTIFY` from a trigger, so every instance hears it).
+    fn outbox_committed(&self) -> &std::sync::Arc<tokio::sync::Notify>;
+
     fn backend_kind(&self) -> Backend;
 
     /// Whether the database answers (the readiness check).

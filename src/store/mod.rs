@@ -303,6 +303,10 @@ pub trait AlertStore: Send + Sync {
 /// Webhook subscriptions and their deliveries (ARCHITECTURE.md, "Webhooks").
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
+    /// Notified after a transaction that wrote outbox events commits, in every instance that
+    /// shares the database (the delivery worker waits on it between polls). A notice may come
+    /// when there is nothing new; a worker that missed one still finds the events by polling.
+    fn outbox_commits(&self) -> std::sync::Arc<tokio::sync::Notify>;
     async fn create_subscription(
         &self,
         new: &webhooks::NewSubscription,

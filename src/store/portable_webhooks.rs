@@ -77,6 +77,10 @@ fn subscription(row: SubscriptionRow) -> StoreResult<SubscriptionRecord> {
 
 #[async_trait]
 impl WebhookStore for ThisStore {
+    fn outbox_commits(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.outbox_committed().clone()
+    }
+
     async fn create_subscription(
         &self,
         new: &NewSubscription,

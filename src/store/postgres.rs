@@ -79,10 +79,17 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Review-session changes from every instance, fed by a `LISTEN` task.
     review_events: tokio::sync::broadcast::Sender<(String, i64)>,
+    /// Commits that wrote outbox events, in any instance, fed by the same `LISTEN` task.
+    outbox_committed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// The PostgreSQL channel on which instances announce review-session changes.
 const REVIEW_CHANNEL: &str = "failforward_review";
+
+/// The channel a trigger on `event_outbox` notifies (migration 0048). PostgreSQL delivers a
+/// `NOTIFY` only when its transaction commits, so a notice never arrives before its events are
+/// visible, and never for a change that rolled back.
+const OUTBOX_CHANNEL: &str = "failforward_outbox";
 
 impl PostgresStore {
     /// Connects and applies pending migrations. sqlx takes an advisory lock while migrating, so
@@ -108,34 +115,38 @@ impl PostgresStore {
         };
         MIGRATOR.run(&direct).await?;
         let review_events = tokio::sync::broadcast::channel(1024).0;
+        let outbox_committed = std::sync::Arc::new(tokio::sync::Notify::new());
         let listener = review_listener(&direct).await?;
         tokio::spawn(listen_for_review_changes(
             direct,
             listener,
             review_events.clone(),
+            outbox_committed.clone(),
         ));
         Ok(Self {
             pool,
             review_events,
+            outbox_committed,
         })
     }
 }
 
-/// A `LISTEN` connection on the review channel.
+/// A `LISTEN` connection on the review and outbox channels.
 async fn review_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(REVIEW_CHANNEL).await?;
+    listener.listen_all([REVIEW_CHANNEL, OUTBOX_CHANNEL]).await?;
     Ok(listener)
 }
 
-/// Forwards review-change notices to this instance's live streams, for ever. When the `LISTEN`
-/// connection is lost (the database restarted, a network cut), the notices sent meanwhile are
-/// gone: once listening again, it sends [`ANY_SESSION`] so that every live stream reads its
-/// version afresh.
+/// Forwards review-change notices to this instance's live streams, and outbox commits to its
+/// delivery worker, for ever. When the `LISTEN` connection is lost (the database restarted, a
+/// network cut), the notices sent meanwhile are gone: once listening again, it sends
+/// [`ANY_SESSION`] so that every live stream reads its version afresh, and wakes the worker.
 async fn listen_for_review_changes(
     pool: PgPool,
     listener: PgListener,
     sender: tokio::sync::broadcast::Sender<(String, i64)>,
+    outbox_committed: std::sync::Arc<tokio::sync::Notify>,
 ) {
     let mut listener = Some(listener);
     loop {
@@ -145,6 +156,7 @@ async fn listen_for_review_changes(
                 Ok(rebuilt) => {
                     tracing::info!("listening for review changes again");
                     let _ = sender.send((ANY_SESSION.to_owned(), 0));
+                    outbox_committed.notify_one();
                     rebuilt
                 }
                 Err(error) => {
@@ -156,6 +168,9 @@ async fn listen_for_review_changes(
         };
         loop {
             match current.try_recv().await {
+                Ok(Some(notification)) if notification.channel() == OUTBOX_CHANNEL => {
+                    outbox_committed.notify_one();
+                }
                 Ok(Some(notification)) => {
                     if let Some((id, version)) = notification.payload().split_once(':') {
                         if let Ok(version) = version.parse() {
@@ -168,6 +183,7 @@ async fn listen_for_review_changes(
                 Ok(None) => {
                     tracing::info!("listening for review changes again");
                     let _ = sender.send((ANY_SESSION.to_owned(), 0));
+                    outbox_committed.notify_one();
                 }
                 Err(error) => {
                     tracing::warn!(%error, "listening for review changes");
@@ -198,6 +214,10 @@ impl BackendHooks for PostgresStore {
 
     fn review_events(&self) -> &tokio::sync::broadcast::Sender<(String, i64)> {
         &self.review_events
+    }
+
+    fn outbox_committed(&self) -> &std::sync::Arc<tokio::sync::Notify> {
+        &self.outbox_committed
     }
 
     fn reader(&self) -> &PgPool {

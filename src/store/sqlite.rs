@@ -138,6 +138,8 @@ pub struct SqliteStore {
     /// Review-session changes: one instance serves an SQLite file, so an in-process channel
     /// reaches every live client.
     review_events: tokio::sync::broadcast::Sender<(String, i64)>,
+    /// Commits that wrote outbox events (see [`watch_outbox`]).
+    outbox_committed: std::sync::Arc<tokio::sync::Notify>,
     /// Captured loops waiting for the next commit (see [`SqliteStore::write_new_loop`]).
     new_loops: NewLoopWriter,
     /// How many searchable records contain a phrase, by phrase (see `search_sqlite.rs`).
@@ -309,6 +311,60 @@ async fn register_functions(connection: &mut sqlx::SqliteConnection) -> Result<(
         .map_err(|e| sqlx::Error::Configuration(e.into()))
 }
 
+/// Makes the writer connection notify `committed` after each transaction that wrote outbox
+/// events, for the delivery worker. `event_outbox` is `WITHOUT ROWID`, for which SQLite calls no
+/// update hook, so a temporary trigger marks each insert in a one-row temporary table (memory
+/// only: `temp_store` is memory, and it holds no content), whose change the update hook sees; the
+/// commit hook then notifies. The commit hook runs just before the commit completes, but the
+/// worker reads through this same single writer connection (`dispatch_events` begins a write
+/// transaction), so it cannot start before the commit has ended. A bench's trigger that drops the
+/// insert (`RAISE(IGNORE)`) drops the notice with it.
+///
+/// On a new database the outbox does not exist until the migrations have run: the trigger is
+/// then added by the call after them (`open`), and by this one on every later connection.
+async fn watch_outbox(
+    connection: &mut sqlx::SqliteConnection,
+    committed: std::sync::Arc<tokio::sync::Notify>,
+) -> Result<(), sqlx::Error> {
+    let outbox_exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM main.sqlite_master \
+         WHERE type = 'table' AND name = 'event_outbox')",
+    )
+    .fetch_one(&mut *connection)
+    .await?;
+    if !outbox_exists {
+        return Ok(());
+    }
+    sqlx::query("CREATE TEMP TABLE IF NOT EXISTS outbox_written (id INTEGER PRIMARY KEY)")
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query(
+        "CREATE TEMP TRIGGER IF NOT EXISTS outbox_written_mark \
+         AFTER INSERT ON main.event_outbox \
+         BEGIN INSERT OR REPLACE INTO outbox_written (id) VALUES (1); END",
+    )
+    .execute(&mut *connection)
+    .await?;
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut handle = connection.lock_handle().await?;
+    let on_write = written.clone();
+    handle.set_update_hook(move |change| {
+        if change.table == "outbox_written" {
+            on_write.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let on_commit = written.clone();
+    handle.set_commit_hook(move || {
+        if on_commit.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            committed.notify_one();
+        }
+        // Let the commit go ahead.
+        true
+    });
+    handle.set_rollback_hook(move || written.store(false, std::sync::atomic::Ordering::Relaxed));
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub async fn open(path: &Path, options: &SqliteOptions) -> StoreResult<Self> {
@@ -347,17 +403,26 @@ impl SqliteStore {
             // 16 MiB of pages per connection (SQLite's default is 2): search and capture touch
             // many pages of large indexes, and each page not cached is a system call.
             .pragma("cache_size", "-16384");
+        let outbox_committed = std::sync::Arc::new(tokio::sync::Notify::new());
+        let committed = outbox_committed.clone();
         // A connection to a local file cannot go stale, and sqlx's check before handing one out
         // is a round trip to the connection's thread on every query: off for every pool.
         let writer = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(1)
-            .after_connect(|connection, _| Box::pin(register_functions(connection)))
+            .after_connect(move |connection, _| {
+                let committed = committed.clone();
+                Box::pin(async move {
+                    register_functions(connection).await?;
+                    watch_outbox(connection, committed).await
+                })
+            })
             // Checkpoints run beside the writer (see `checkpoint_periodically`), not inside a
             // commit that a capture is waiting for.
             .connect_with(connect.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         MIGRATOR.run(&writer).await?;
+        watch_outbox(&mut *writer.acquire().await?, outbox_committed.clone()).await?;
         let reader = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(options.read_connections.max(1))
@@ -385,6 +450,7 @@ impl SqliteStore {
             },
             writer,
             review_events: tokio::sync::broadcast::channel(1024).0,
+            outbox_committed,
             document_frequencies: Default::default(),
         })
     }
@@ -449,6 +515,10 @@ impl BackendHooks for SqliteStore {
 
     fn review_events(&self) -> &tokio::sync::broadcast::Sender<(String, i64)> {
         &self.review_events
+    }
+
+    fn outbox_committed(&self) -> &std::sync::Arc<tokio::sync::Notify> {
+        &self.outbox_committed
     }
 
     fn backend_kind(&self) -> Backend {

@@ -726,3 +726,63 @@ async fn a_day_of_failures_switches_a_webhook_off_and_audits_it_sqlite() {
 async fn a_day_of_failures_switches_a_webhook_off_and_audits_it_postgres() {
     sustained_failure_switches_off(Backend::Postgres).await;
 }
+
+/// A committed event wakes the delivery worker: with polling once an hour, the receiver still
+/// gets each event (so only the wake-up can have sent it). An anonymous loop's event is not
+/// woken out early: it reaches the receiver only after the day's release writes it.
+async fn a_commit_wakes_the_worker(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |settings| {
+        settings.policy.webhooks_allow_private = true;
+        settings.policy.webhook_poll_interval = Duration::from_secs(3600);
+    })
+    .await
+    else {
+        return;
+    };
+    let (lee, mo) = team(&app).await;
+    let (url, mut received) = receiver(0).await;
+    let (status, created) = lee
+        .post(
+            "/api/v1/teams/ops/webhooks",
+            json!({"url": url, "event_types": ["loop.logged"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    for title in ["Slow search", "Stale cache"] {
+        let loop_id = log_loop(&mo, title).await;
+        let got = next(&mut received).await;
+        let payload: Value = serde_json::from_str(&got.body).expect("JSON body");
+        assert_eq!(payload["data"]["loop_id"], loop_id.as_str(), "{title}");
+    }
+
+    let (status, anonymous) = mo
+        .post(
+            "/api/v1/teams/ops/loops",
+            json!({"title": "Quiet failure", "what_happened": "x",
+                   "what_was_expected": "y", "anonymous": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{anonymous}");
+    let named = log_loop(&mo, "Named after it").await;
+    let got = next(&mut received).await;
+    let payload: Value = serde_json::from_str(&got.body).expect("JSON body");
+    assert_eq!(payload["data"]["loop_id"], named.as_str());
+    assert!(
+        received.try_recv().is_err(),
+        "the anonymous loop's event waits for the day's release"
+    );
+    app.release_anonymous_loops().await;
+    let got = next(&mut received).await;
+    let payload: Value = serde_json::from_str(&got.body).expect("JSON body");
+    assert_eq!(payload["data"]["anonymous"], true, "{payload}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_event_wakes_the_delivery_worker_sqlite() {
+    a_commit_wakes_the_worker(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_event_wakes_the_delivery_worker_postgres() {
+    a_commit_wakes_the_worker(Backend::Postgres).await;
+}

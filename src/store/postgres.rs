@@ -134,7 +134,9 @@ impl PostgresStore {
 /// A `LISTEN` connection on the review and outbox channels.
 async fn review_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen_all([REVIEW_CHANNEL, OUTBOX_CHANNEL]).await?;
+    listener
+        .listen_all([REVIEW_CHANNEL, OUTBOX_CHANNEL])
+        .await?;
     Ok(listener)
 }
 

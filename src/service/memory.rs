@@ -7,7 +7,8 @@
 //! team's name, its loop's title or a link ("from a private team"). Anonymous loops never carry
 //! an author, whoever looks.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
@@ -443,14 +444,25 @@ impl Service {
         ids.sort_unstable_by_key(|id| id.to_string());
         ids.dedup();
         let texts = self.store.similar_texts(&ids).await?;
-        let pool: Vec<recurrence::rank::Parts<'_>> = texts.iter().map(loop_parts).collect();
-        let query: recurrence::rank::Parts<'_> = vec![(title, 1.0), (description, 1.0)];
-        let scored = recurrence::rank::rank(
-            recurrence::embedder(),
-            recurrence::CALIBRATION.mix,
-            &query,
-            &pool,
-        );
+        let (title, description) = (title.to_owned(), description.to_owned());
+        let digests = self.digests.clone();
+        // Ranking a pool of whole texts is processor work: it runs beside the threads that
+        // serve requests, so that a check after a capture never holds up another request.
+        let (texts, scored) = tokio::task::spawn_blocking(move || {
+            let pool: Vec<Arc<recurrence::rank::Digest>> =
+                texts.iter().map(|text| digests.digest(text)).collect();
+            let query: recurrence::rank::Parts<'_> =
+                vec![(title.as_str(), 1.0), (description.as_str(), 1.0)];
+            let scored = recurrence::rank::rank_digested(
+                recurrence::embedder(),
+                recurrence::CALIBRATION.mix,
+                &query,
+                &pool.iter().map(Arc::as_ref).collect::<Vec<_>>(),
+            );
+            (texts, scored)
+        })
+        .await
+        .map_err(ServiceError::internal)?;
         let mut ranked: Vec<RankedLoop> = texts
             .into_iter()
             .zip(scored)
@@ -952,6 +964,65 @@ impl RecurrenceChecks {
                 tracing::warn!(%error, "a possible-recurrence check failed");
             }
         }
+    }
+}
+
+// The digests below are made without weighing words by their rarity in the pool, which needs
+// every text of the pool at once.
+const _: () = assert!(!recurrence::CALIBRATION.mix.pool_rarity);
+
+/// The most bytes of loops' digests kept between rankings.
+const DIGESTS_KEPT_BYTES: usize = 32 << 20;
+
+/// Loops' digests for ranking ([`recurrence::rank::Digest`]), kept between rankings: the pool of
+/// the next keystroke or the next capture's check is mostly the same loops, and reading a loop
+/// word by word was most of a ranking's cost. Keyed by the loop and a fingerprint of its text,
+/// so that an edited loop is digested again; emptied when full. In memory only: nothing in it
+/// says who wrote a loop or when.
+#[derive(Default)]
+pub(crate) struct Digests {
+    kept: std::sync::Mutex<KeptDigests>,
+}
+
+#[derive(Default)]
+struct KeptDigests {
+    by_loop: HashMap<LoopId, (u64, Arc<recurrence::rank::Digest>)>,
+    bytes: usize,
+}
+
+impl Digests {
+    fn digest(&self, text: &SimilarText) -> Arc<recurrence::rank::Digest> {
+        let parts = loop_parts(text);
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            for (part, weight) in &parts {
+                part.hash(&mut hasher);
+                weight.to_bits().hash(&mut hasher);
+            }
+            hasher.finish()
+        };
+        if let Ok(kept) = self.kept.lock() {
+            if let Some((kept_fingerprint, digest)) = kept.by_loop.get(&text.id) {
+                if *kept_fingerprint == fingerprint {
+                    return digest.clone();
+                }
+            }
+        }
+        let digest = Arc::new(recurrence::rank::Digest::of(recurrence::embedder(), &parts));
+        if let Ok(mut kept) = self.kept.lock() {
+            let bytes = digest.bytes();
+            if kept.bytes + bytes > DIGESTS_KEPT_BYTES {
+                kept.by_loop.clear();
+                kept.bytes = 0;
+            }
+            if let Some((_, replaced)) = kept.by_loop.insert(text.id, (fingerprint, digest.clone()))
+            {
+                kept.bytes = kept.bytes.saturating_sub(replaced.bytes());
+            }
+            kept.bytes += bytes;
+        }
+        digest
     }
 }
 

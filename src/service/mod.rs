@@ -137,6 +137,8 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     /// Single sign-on's combined settings, read again every few seconds (see `sso_settings`).
     sso_cache: Arc<sso_settings::SsoCache>,
+    /// Loops' texts digested for ranking, kept between rankings (see [`memory::Digests`]).
+    digests: Arc<memory::Digests>,
 }
 
 impl Service {
@@ -150,6 +152,7 @@ impl Service {
             shared_address_warned: Arc::default(),
             clock: Arc::new(SystemClock),
             sso_cache: Arc::default(),
+            digests: Arc::default(),
         }
     }
 

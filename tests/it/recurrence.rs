@@ -377,3 +377,60 @@ story!(
         assert!(shown["possible_recurrence"].is_null(), "{shown}");
     }
 );
+
+/// The words a similar loop shares with the text typed, as the API lists them.
+fn shared_words(similar: &Value, id: &str) -> Vec<String> {
+    let loops = similar["loops"].as_array().expect("loops");
+    let found = loops
+        .iter()
+        .find(|l| l["id"] == id)
+        .unwrap_or_else(|| panic!("{id} is not among {similar}"));
+    found["shared_words"]
+        .as_array()
+        .expect("shared words")
+        .iter()
+        .filter_map(|w| w.as_str().map(str::to_owned))
+        .collect()
+}
+
+story!(
+    a_loop_edited_after_it_was_ranked_is_ranked_by_its_new_text,
+    |app: TestApp| async move {
+        // What ranking reads of a loop is kept between rankings; a factor added afterwards must
+        // count at the next ranking, and a field's words past the first thousand never do.
+        app.create_user("root@example.org", "Root", true).await;
+        app.create_user("lee@example.org", "Lee Lead", false).await;
+        let lee = app.token_for("lee@example.org").await;
+        let (status, _) = lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let filler = "the gateway answered slowly ".repeat(260);
+        let id = log(
+            &lee,
+            json!({"title": "Gateway outage",
+                   "what_happened": format!("The gateway stopped answering for an hour. {filler} renewal")}),
+        )
+        .await;
+        let query = json!({"title": "Gateway certificate expired",
+                           "description": "The TLS certificate on the gateway expired overnight; renewal was manual."});
+        let (status, before) = lee
+            .post("/api/v1/teams/ops/loops/similar", query.clone())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{before}");
+        assert_eq!(shared_words(&before, &id), vec!["gateway".to_owned()]);
+
+        let (status, _) = lee
+            .post(
+                &format!("/api/v1/teams/ops/loops/{id}/factors"),
+                json!({"reason": "process_complexity",
+                       "description": "The TLS certificate expired: nobody owned its renewal."}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, after) = lee.post("/api/v1/teams/ops/loops/similar", query).await;
+        assert_eq!(status, StatusCode::OK, "{after}");
+        let words = shared_words(&after, &id);
+        for word in ["certificate", "expired", "renewal", "gateway"] {
+            assert!(words.contains(&word.to_owned()), "{word} not in {words:?}");
+        }
+    }
+);

@@ -14,7 +14,7 @@
 //! flagged as a possible recurrence.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::domain::search::STOP_WORDS;
 use crate::domain::{LoopId, TeamId};
@@ -29,11 +29,71 @@ static VECTORS: &[u8] = include_bytes!("vectors.bin");
 /// Longest word the WordPiece tokenizer splits (as the model's own tokenizer: longer is unknown).
 const WORD_MAX: usize = 100;
 
+/// Words of one part of a text that similarity reads: a field's first thousand words say what it
+/// is about, and the bound keeps a ranking's cost in proportion whatever length fields allow.
+pub const PART_WORDS_MAX: usize = 1_000;
+
+/// Words a memo keeps before it starts again: prose repeats a few thousand words, and the bound
+/// keeps text made of random strings from growing a memo without end.
+const MEMO_MAX: usize = 50_000;
+
+/// Answers worked out once per word. Splitting a word into word pieces (a look-up per prefix)
+/// and stemming it were over half the time a ranking took, for the same few thousand words
+/// again and again (BENCHMARKS.md, "Ranking a pool").
+pub(crate) struct Memo<V> {
+    answers: Mutex<HashMap<Box<str>, V>>,
+}
+
+impl<V: Clone> Memo<V> {
+    pub(crate) fn new() -> Self {
+        Self {
+            answers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The memo's answer for `word`, worked out with `work` the first time.
+    pub(crate) fn get(&self, word: &str, work: impl FnOnce(&str) -> V) -> V {
+        if let Ok(answers) = self.answers.lock() {
+            if let Some(answer) = answers.get(word) {
+                return answer.clone();
+            }
+        }
+        // Worked out outside the lock: another thread may do the same word at once, which only
+        // repeats the work.
+        let answer = work(word);
+        if let Ok(mut answers) = self.answers.lock() {
+            if answers.len() >= MEMO_MAX {
+                answers.clear();
+            }
+            answers.insert(word.into(), answer.clone());
+        }
+        answer
+    }
+}
+
+/// `word` in lower case, in `buf` unless it is already lower case: words are looked up in the
+/// memos lower-cased, and allocating for each was a good part of their cost.
+pub(crate) fn lower_case<'a>(word: &'a str, buf: &'a mut String) -> &'a str {
+    if word.is_ascii() {
+        if !word.bytes().any(|b| b.is_ascii_uppercase()) {
+            return word;
+        }
+        buf.clear();
+        buf.push_str(word);
+        buf.make_ascii_lowercase();
+    } else {
+        *buf = word.to_lowercase();
+    }
+    buf
+}
+
 /// A static token-embedding table and its vocabulary.
 pub struct Embedder {
     vocab: HashMap<&'static str, usize>,
     dims: usize,
     rows: &'static [u8],
+    /// Each lower-case word's table rows, as [`Embedder::word_rows`] finds them.
+    rows_of: Memo<Arc<[usize]>>,
 }
 
 /// The table compiled into the binary, read once; `None` means "lexical only".
@@ -66,6 +126,7 @@ impl Embedder {
             vocab: tokens,
             dims,
             rows: body,
+            rows_of: Memo::new(),
         })
     }
 
@@ -125,14 +186,19 @@ impl Embedder {
     /// frequency, so a row's index stands in for its rarity).
     pub fn embed(&self, parts: &[(&str, f32)]) -> Option<Vec<f32>> {
         let mut sum = vec![0.0_f32; self.dims];
-        let mut rows = Vec::new();
         let mut any = false;
+        let mut buf = String::new();
         for (text, weight) in parts {
             for word in text
                 .split(|c: char| !c.is_alphanumeric())
                 .filter(|w| !w.is_empty())
+                .take(PART_WORDS_MAX)
             {
-                any |= self.add_word(&word.to_lowercase(), *weight, &mut rows, &mut sum);
+                let rows = self.known_rows(lower_case(word, &mut buf));
+                if !rows.is_empty() {
+                    self.add_rows(&rows, *weight, &mut sum);
+                    any = true;
+                }
             }
         }
         if !any {
@@ -164,14 +230,22 @@ impl Embedder {
     /// word up once and add it where it belongs with [`Embedder::add_rows`].
     pub fn word_rows(&self, word: &str, rows: &mut Vec<usize>) -> bool {
         rows.clear();
-        if word.chars().nth(1).is_none()
-            || word.chars().all(|c| c.is_ascii_digit())
-            || stop_words().contains(word)
-        {
-            return false;
-        }
-        self.pieces(word, rows);
+        rows.extend_from_slice(&self.known_rows(word));
         !rows.is_empty()
+    }
+
+    /// [`Embedder::word_rows`] of a lower-case word, from the memo: empty when it has none.
+    fn known_rows(&self, word: &str) -> Arc<[usize]> {
+        self.rows_of.get(word, |word| {
+            let mut rows = Vec::new();
+            if word.chars().nth(1).is_some()
+                && !word.chars().all(|c| c.is_ascii_digit())
+                && !stop_words().contains(word)
+            {
+                self.pieces(word, &mut rows);
+            }
+            rows.into()
+        })
     }
 
     /// Adds the rows of one word (from [`Embedder::word_rows`]), rarer pieces weighing more and
@@ -185,7 +259,7 @@ impl Embedder {
 }
 
 /// The search's stop words as a set: looked up for every word embedded.
-fn stop_words() -> &'static HashSet<&'static str> {
+pub(crate) fn stop_words() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
     SET.get_or_init(|| STOP_WORDS.iter().copied().collect())
 }

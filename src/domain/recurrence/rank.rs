@@ -5,9 +5,9 @@
 //! candidate stands above the rest of the pool as well as how close it is.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use super::{cosine, normalise, Embedder};
-use crate::domain::search::STOP_WORDS;
 
 /// A text as similarity reads it: parts with their weights (a mechanism part weighs more than a
 /// title, which carries names and dates).
@@ -65,13 +65,91 @@ pub fn stem(word: &str) -> String {
         .into_owned()
 }
 
-/// The words of a text the lexical side counts: no stop words, numbers or single characters.
-fn terms(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().nth(1).is_some())
-        .map(str::to_lowercase)
-        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()) && !STOP_WORDS.contains(&w.as_str()))
-        .map(|w| (stem(&w), w))
+/// A stem as ranking compares it: a hash of its spelling, cheap to keep for every word of every
+/// digested loop (two stems of one pool sharing a 64-bit hash is too unlikely to matter).
+type StemKey = u64;
+
+fn stem_key(stem: &str) -> StemKey {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    stem.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Each lower-case word's stem, or `None` when the lexical side does not count it (a stop word,
+/// a number, a single character).
+fn stems() -> &'static super::Memo<Option<StemKey>> {
+    static MEMO: OnceLock<super::Memo<Option<StemKey>>> = OnceLock::new();
+    MEMO.get_or_init(super::Memo::new)
+}
+
+/// Calls `each(stem, lower-case word)` for every word of `text` the lexical side counts, up to
+/// [`super::PART_WORDS_MAX`] words.
+fn for_each_term(text: &str, mut each: impl FnMut(StemKey, &str)) {
+    let mut buf = String::new();
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(super::PART_WORDS_MAX)
+    {
+        let lower = super::lower_case(word, &mut buf);
+        let stem = stems().get(lower, |w| {
+            (w.chars().nth(1).is_some()
+                && !w.chars().all(|c| c.is_ascii_digit())
+                && !super::stop_words().contains(w))
+            .then(|| stem_key(&stem(w)))
+        });
+        if let Some(stem) = stem {
+            each(stem, lower);
+        }
+    }
+}
+
+/// What ranking reads of one text, worked out once: a loop ranked again (the next keystroke's
+/// pool, the next capture's check) need not be read word by word again.
+#[derive(Debug, Clone)]
+pub struct Digest {
+    /// The weighted frequency of each stem, by key.
+    terms: Vec<(StemKey, f64)>,
+    /// The weighted count of all its terms: BM25's document length.
+    length: f64,
+    /// Its unit vector; `None` without the table or without a word in it.
+    vector: Option<Vec<f32>>,
+}
+
+impl Digest {
+    /// The digest of a text's weighted parts.
+    pub fn of(model: Option<&Embedder>, parts: &Parts<'_>) -> Self {
+        let mut frequency: HashMap<StemKey, f64> = HashMap::new();
+        let mut length = 0.0;
+        for (text, weight) in parts {
+            for_each_term(text, |stem, _| {
+                length += f64::from(*weight);
+                *frequency.entry(stem).or_default() += f64::from(*weight);
+            });
+        }
+        let mut terms: Vec<(StemKey, f64)> = frequency.into_iter().collect();
+        terms.sort_unstable_by_key(|(stem, _)| *stem);
+        Self {
+            terms,
+            length,
+            vector: model.and_then(|model| model.embed(parts)),
+        }
+    }
+
+    fn frequency(&self, stem: StemKey) -> Option<f64> {
+        self.terms
+            .binary_search_by_key(&stem, |(s, _)| *s)
+            .ok()
+            .map(|i| self.terms[i].1)
+    }
+
+    /// About how many bytes it holds.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.terms.len() * std::mem::size_of::<(StemKey, f64)>()
+            + self.vector.as_ref().map_or(0, |v| v.len() * 4)
+    }
 }
 
 /// Scores every candidate of `pool` against `query`, in the pool's order.
@@ -81,58 +159,95 @@ pub fn rank(
     query: &Parts<'_>,
     pool: &[Parts<'_>],
 ) -> Vec<Scored> {
+    let mut digests: Vec<Digest> = pool.iter().map(|parts| Digest::of(model, parts)).collect();
+    let query_vector = if mix.pool_rarity {
+        // The vectors weigh words by their rarity in this pool: made again from the texts.
+        let Some(model) = model else {
+            return score(mix, query, None, &digests.iter().collect::<Vec<_>>());
+        };
+        let (query_vector, vectors) = pool_rarity_vectors(model, query, pool);
+        for (digest, vector) in digests.iter_mut().zip(vectors) {
+            digest.vector = vector;
+        }
+        query_vector
+    } else {
+        model.and_then(|model| model.embed(query))
+    };
+    score(
+        mix,
+        query,
+        query_vector,
+        &digests.iter().collect::<Vec<_>>(),
+    )
+}
+
+/// [`rank`] over digests made earlier with the same `model` ([`Digest::of`]). A mix that
+/// weighs words by their rarity in the pool needs the texts themselves: use [`rank`].
+pub fn rank_digested(
+    model: Option<&Embedder>,
+    mix: Mix,
+    query: &Parts<'_>,
+    pool: &[&Digest],
+) -> Vec<Scored> {
+    debug_assert!(!mix.pool_rarity, "pool rarity needs the texts");
+    score(mix, query, model.and_then(|model| model.embed(query)), pool)
+}
+
+fn score(
+    mix: Mix,
+    query: &Parts<'_>,
+    query_vector: Option<Vec<f32>>,
+    pool: &[&Digest],
+) -> Vec<Scored> {
     if pool.is_empty() {
         return Vec::new();
     }
-    // The query's distinct words (stem → first spelling).
-    let mut query_terms: Vec<(String, String)> = Vec::new();
+    // The query's distinct words (stem and first spelling).
+    let mut query_terms: Vec<(StemKey, String)> = Vec::new();
+    let mut seen: std::collections::HashSet<StemKey> = std::collections::HashSet::new();
     for (text, _) in query {
-        for (stem, word) in terms(text) {
-            if !query_terms.iter().any(|(s, _)| *s == stem) {
-                query_terms.push((stem, word));
+        for_each_term(text, |stem, word| {
+            if seen.insert(stem) {
+                query_terms.push((stem, word.to_owned()));
             }
-        }
+        });
     }
-    // Weighted term frequencies of the query's words in each candidate, and its length.
-    let mut frequencies: Vec<HashMap<usize, f64>> = Vec::with_capacity(pool.len());
-    let mut lengths = Vec::with_capacity(pool.len());
-    for parts in pool {
-        let mut tf: HashMap<usize, f64> = HashMap::new();
-        let mut length = 0.0;
-        for (text, weight) in parts {
-            for (stem, _) in terms(text) {
-                length += f64::from(*weight);
-                if let Some(i) = query_terms.iter().position(|(s, _)| *s == stem) {
-                    *tf.entry(i).or_default() += f64::from(*weight);
-                }
-            }
-        }
-        frequencies.push(tf);
-        lengths.push(length);
-    }
-    let n = pool.len() as f64;
-    let mean_length = (lengths.iter().sum::<f64>() / n).max(1.0);
-    let idf: Vec<f64> = (0..query_terms.len())
-        .map(|i| {
-            let df = frequencies.iter().filter(|tf| tf.contains_key(&i)).count() as f64;
-            (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+    // The weighted frequencies of the query's words in each candidate, by their place.
+    let frequencies: Vec<Vec<(usize, f64)>> = pool
+        .iter()
+        .map(|digest| {
+            query_terms
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (stem, _))| digest.frequency(*stem).map(|f| (i, f)))
+                .collect()
         })
+        .collect();
+    let n = pool.len() as f64;
+    let mean_length = (pool.iter().map(|d| d.length).sum::<f64>() / n).max(1.0);
+    let mut df = vec![0.0_f64; query_terms.len()];
+    for tf in &frequencies {
+        for (i, _) in tf {
+            df[*i] += 1.0;
+        }
+    }
+    let idf: Vec<f64> = df
+        .iter()
+        .map(|df| (1.0 + (n - df + 0.5) / (df + 0.5)).ln())
         .collect();
     let bm25: Vec<f64> = frequencies
         .iter()
-        .zip(&lengths)
-        .map(|(tf, length)| {
+        .zip(pool)
+        .map(|(tf, digest)| {
+            let norm = BM25_K1 * (1.0 - BM25_B + BM25_B * digest.length / mean_length);
             tf.iter()
-                .map(|(&i, &f)| {
-                    let norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / mean_length);
-                    idf[i] * f * (BM25_K1 + 1.0) / (f + norm)
-                })
+                .map(|&(i, f)| idf[i] * f * (BM25_K1 + 1.0) / (f + norm))
                 .sum()
         })
         .collect();
     let best_bm25 = bm25.iter().copied().fold(0.0_f64, f64::max);
 
-    let cosines = model.and_then(|model| cosines(model, mix, query, pool));
+    let cosines = query_vector.and_then(|query| cosines(mix, query, pool));
 
     let mut scored: Vec<Scored> = (0..pool.len())
         .map(|i| {
@@ -147,8 +262,8 @@ pub fn rank(
                 None => lexical,
             };
             let mut shared: Vec<(f64, String)> = frequencies[i]
-                .keys()
-                .map(|&t| (idf[t], query_terms[t].1.clone()))
+                .iter()
+                .map(|&(t, _)| (idf[t], query_terms[t].1.clone()))
                 .collect();
             shared.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             Scored {
@@ -181,98 +296,101 @@ pub fn shared_words(
     first: &Parts<'_>,
     second: &Parts<'_>,
 ) -> Vec<String> {
-    let mut theirs: Vec<String> = Vec::new();
+    let mut theirs: std::collections::HashSet<StemKey> = std::collections::HashSet::new();
     for (text, _) in second {
-        theirs.extend(terms(text).map(|(stem, _)| stem));
+        for_each_term(text, |stem, _| {
+            theirs.insert(stem);
+        });
+    }
+    let mut ours: Vec<(StemKey, String)> = Vec::new();
+    for (text, _) in first {
+        for_each_term(text, |stem, word| ours.push((stem, word.to_owned())));
     }
     let mut shared: Vec<(usize, String)> = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<StemKey> = std::collections::HashSet::new();
     let mut rows = Vec::new();
-    for (text, _) in first {
-        for (stem, word) in terms(text) {
-            if seen.contains(&stem) || !theirs.contains(&stem) {
-                continue;
-            }
-            seen.push(stem);
-            let rarity = match model {
-                Some(model) if model.word_rows(&word, &mut rows) => {
-                    rows.iter().copied().min().unwrap_or(0)
-                }
-                _ => word.len(),
-            };
-            shared.push((rarity, word));
+    for (stem, word) in ours {
+        if !theirs.contains(&stem) || !seen.insert(stem) {
+            continue;
         }
+        let rarity = match model {
+            Some(model) if model.word_rows(&word, &mut rows) => {
+                rows.iter().copied().min().unwrap_or(0)
+            }
+            _ => word.len(),
+        };
+        shared.push((rarity, word));
     }
     shared.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     shared.into_iter().map(|(_, w)| w).collect()
 }
 
-/// The cosine of the query with each candidate, the pool's mean vector (shrunk for small
-/// pools) taken out of both when `centre`; `None` when the query has no vector.
-fn cosines(
+/// The query's and each text's vector with every word weighing by its rarity in the pool and the
+/// query (inverse document frequency) on top of the table's own rarity.
+fn pool_rarity_vectors(
     model: &Embedder,
-    mix: Mix,
     query: &Parts<'_>,
     pool: &[Parts<'_>],
-) -> Option<Vec<Option<f32>>> {
-    let (mut query, mut vectors) = if mix.pool_rarity {
-        // Document frequency of every word over the pool and the query.
-        let mut df: HashMap<String, f32> = HashMap::new();
-        for parts in pool.iter().chain(std::iter::once(query)) {
-            let mut seen: Vec<String> = Vec::new();
-            for (text, _) in parts {
-                for (stem, _) in terms(text) {
-                    if !seen.contains(&stem) {
-                        seen.push(stem);
-                    }
-                }
-            }
-            for stem in seen {
-                *df.entry(stem).or_default() += 1.0;
-            }
+) -> (Option<Vec<f32>>, Vec<Option<Vec<f32>>>) {
+    let mut df: HashMap<StemKey, f32> = HashMap::new();
+    for parts in pool.iter().chain(std::iter::once(query)) {
+        let mut seen: std::collections::HashSet<StemKey> = std::collections::HashSet::new();
+        for (text, _) in parts {
+            for_each_term(text, |stem, _| {
+                seen.insert(stem);
+            });
         }
-        let n = (pool.len() + 1) as f32;
-        let embed = |parts: &Parts<'_>| -> Option<Vec<f32>> {
-            let mut sum = vec![0.0_f32; model.dims()];
-            let mut rows = Vec::new();
-            let mut any = false;
-            for (text, weight) in parts {
-                for (stem, word) in terms(text) {
-                    let idf = (1.0 + n / df.get(&stem).copied().unwrap_or(1.0)).ln();
-                    any |= model.add_word(&word, weight * idf, &mut rows, &mut sum);
-                }
-            }
-            (any && normalise(&mut sum)).then_some(sum)
-        };
-        (embed(query)?, pool.iter().map(embed).collect::<Vec<_>>())
-    } else {
-        (
-            model.embed(query)?,
-            pool.iter().map(|parts| model.embed(parts)).collect(),
-        )
+        for stem in seen {
+            *df.entry(stem).or_default() += 1.0;
+        }
+    }
+    let n = (pool.len() + 1) as f32;
+    let embed = |parts: &Parts<'_>| -> Option<Vec<f32>> {
+        let mut sum = vec![0.0_f32; model.dims()];
+        let mut rows = Vec::new();
+        let mut any = false;
+        for (text, weight) in parts {
+            for_each_term(text, |stem, word| {
+                let idf = (1.0 + n / df.get(&stem).copied().unwrap_or(1.0)).ln();
+                any |= model.add_word(word, weight * idf, &mut rows, &mut sum);
+            });
+        }
+        (any && normalise(&mut sum)).then_some(sum)
     };
-    if mix.centre {
-        let mut mean = vec![0.0_f32; model.dims()];
-        let mut count = 0.0_f32;
-        for v in vectors.iter().flatten() {
-            mean.iter_mut().zip(v).for_each(|(m, x)| *m += x);
-            count += 1.0;
+    (embed(query), pool.iter().map(embed).collect())
+}
+
+/// The cosine of the query with each candidate, the pool's mean vector (shrunk for small
+/// pools) taken out of both when `centre`; `None` when the centred query has no direction left.
+fn cosines(mix: Mix, mut query: Vec<f32>, pool: &[&Digest]) -> Option<Vec<Option<f32>>> {
+    if !mix.centre {
+        return Some(
+            pool.iter()
+                .map(|d| d.vector.as_ref().map(|v| cosine(&query, v)))
+                .collect(),
+        );
+    }
+    let mut vectors: Vec<Option<Vec<f32>>> = pool.iter().map(|d| d.vector.clone()).collect();
+    let mut mean = vec![0.0_f32; query.len()];
+    let mut count = 0.0_f32;
+    for v in vectors.iter().flatten() {
+        mean.iter_mut().zip(v).for_each(|(m, x)| *m += x);
+        count += 1.0;
+    }
+    if count > 0.0 {
+        let scale = 1.0 / (count + CENTRE_SHRINK);
+        mean.iter_mut().for_each(|m| *m *= scale);
+        let off = |v: &mut Vec<f32>| {
+            v.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
+            normalise(v)
+        };
+        if !off(&mut query) {
+            return None;
         }
-        if count > 0.0 {
-            let scale = 1.0 / (count + CENTRE_SHRINK);
-            mean.iter_mut().for_each(|m| *m *= scale);
-            let off = |v: &mut Vec<f32>| {
-                v.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
-                normalise(v)
-            };
-            if !off(&mut query) {
-                return None;
-            }
-            for v in &mut vectors {
-                if let Some(inner) = v {
-                    if !off(inner) {
-                        *v = None;
-                    }
+        for v in &mut vectors {
+            if let Some(inner) = v {
+                if !off(inner) {
+                    *v = None;
                 }
             }
         }
@@ -295,6 +413,58 @@ mod tests {
         assert_eq!(stem("retries"), stem("retry"));
         assert_eq!(stem("expired"), stem("expire"));
         assert_eq!(stem("class"), "class");
+    }
+
+    #[test]
+    fn kept_digests_rank_as_the_texts_do() {
+        let model = super::super::embedder();
+        for mix in [
+            super::super::CALIBRATION.mix,
+            Mix {
+                vector_weight: 0.5,
+                centre: true,
+                pool_rarity: false,
+            },
+        ] {
+            let query: Parts<'_> = vec![("TLS certificate expired on the API gateway", 1.0)];
+            let pool: Vec<Parts<'_>> = vec![
+                vec![("Certificates lapsed at the edge proxy", 1.0), ("", 2.0)],
+                vec![("Disk filled up on the database host", 1.0)],
+                vec![("The gateway certificate was renewed by hand", 2.0)],
+            ];
+            let direct = rank(model, mix, &query, &pool);
+            let digests: Vec<Digest> = pool.iter().map(|p| Digest::of(model, p)).collect();
+            let kept = rank_digested(model, mix, &query, &digests.iter().collect::<Vec<_>>());
+            assert_eq!(direct.len(), kept.len());
+            for (a, b) in direct.iter().zip(&kept) {
+                assert_eq!(a.score.to_bits(), b.score.to_bits());
+                assert_eq!(a.shared, b.shared);
+            }
+        }
+    }
+
+    #[test]
+    fn a_part_is_read_up_to_its_word_limit() {
+        let long = format!(
+            "{} certificate",
+            "word ".repeat(super::super::PART_WORDS_MAX)
+        );
+        let query: Parts<'_> = vec![("certificate", 1.0)];
+        let scored = rank(
+            None,
+            super::super::CALIBRATION.mix,
+            &query,
+            &[vec![(long.as_str(), 1.0)]],
+        );
+        assert!(scored[0].shared.is_empty());
+        let short = format!("{} certificate", "word ".repeat(10));
+        let scored = rank(
+            None,
+            super::super::CALIBRATION.mix,
+            &query,
+            &[vec![(short.as_str(), 1.0)]],
+        );
+        assert_eq!(scored[0].shared, vec!["certificate".to_owned()]);
     }
 
     #[test]

@@ -571,14 +571,17 @@ impl Service {
         Ok(())
     }
 
-    /// Hands a captured loop to the deferred check, or checks it now when there is no worker
-    /// or its queue is full.
+    /// Hands a captured loop to the deferred check, or checks it now when there is no worker.
+    /// When the worker's queue is full the check is skipped: checking inline there made every
+    /// capture wait for a check once a burst (an alert storm, a bench) had queued
+    /// [`CHECKS_QUEUED_MAX`] of them, and capture fell from thousands of loops a second to a
+    /// hundred; the flag is advice, and losing it for a burst's loops costs less.
     pub(crate) async fn after_capture(&self, check: RecurrenceCheck) -> ServiceResult<()> {
         match &self.after_capture {
-            Some(after) => match after.offer(check) {
-                Ok(()) => Ok(()),
-                Err(check) => self.check_recurrence(check).await,
-            },
+            Some(after) => {
+                after.offer(check);
+                Ok(())
+            }
             None => self.check_recurrence(check).await,
         }
     }
@@ -897,8 +900,10 @@ impl RecurrenceCheck {
     }
 }
 
-/// Checks queued at most; beyond, a capture checks inline (slower, never lost).
+/// Checks queued at most; beyond, a capture goes unchecked (see [`Service::after_capture`]).
 const CHECKS_QUEUED_MAX: usize = 10_000;
+/// A full queue is logged at its first skipped check and then once per this many.
+const SKIPPED_LOGGED_EVERY: u64 = 1_000;
 /// The worker waits for this long a pause in captures before checking…
 const CHECK_WHEN_QUIET_FOR: std::time::Duration = std::time::Duration::from_millis(100);
 /// … but never lets a check wait longer than this.
@@ -909,16 +914,23 @@ const CHECK_AT_THE_LATEST: std::time::Duration = std::time::Duration::from_secs(
 pub(crate) struct AfterCapture {
     sender: tokio::sync::mpsc::Sender<RecurrenceCheck>,
     last_capture: std::sync::Arc<std::sync::Mutex<std::time::Instant>>,
+    /// Checks skipped because the queue was full, since the server started.
+    skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl AfterCapture {
     pub(crate) fn new() -> (Self, RecurrenceChecks) {
-        let (sender, receiver) = tokio::sync::mpsc::channel(CHECKS_QUEUED_MAX);
+        Self::with_capacity(CHECKS_QUEUED_MAX)
+    }
+
+    fn with_capacity(capacity: usize) -> (Self, RecurrenceChecks) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(capacity);
         let last_capture = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
         (
             Self {
                 sender,
                 last_capture: last_capture.clone(),
+                skipped: std::sync::Arc::default(),
             },
             RecurrenceChecks {
                 receiver,
@@ -927,11 +939,27 @@ impl AfterCapture {
         )
     }
 
-    fn offer(&self, check: RecurrenceCheck) -> Result<(), RecurrenceCheck> {
+    /// Queues a check; false when the queue was full and the check is skipped.
+    fn offer(&self, check: RecurrenceCheck) -> bool {
         if let Ok(mut last) = self.last_capture.lock() {
             *last = std::time::Instant::now();
         }
-        self.sender.try_send(check).map_err(|e| e.into_inner())
+        if self.sender.try_send(check).is_ok() {
+            return true;
+        }
+        let skipped = self
+            .skipped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        if skipped % SKIPPED_LOGGED_EVERY == 1 {
+            // No loop id: the log must not tie anything to an anonymous loop.
+            tracing::warn!(
+                skipped,
+                queued = CHECKS_QUEUED_MAX,
+                "the possible-recurrence queue is full: captures go unchecked until it drains"
+            );
+        }
+        false
     }
 }
 
@@ -1055,4 +1083,20 @@ fn loop_parts(text: &SimilarText) -> recurrence::rank::Parts<'_> {
             .map(|l| (l.as_str(), MECHANISM_WEIGHT)),
     );
     parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_skips_the_check_instead_of_making_the_capture_wait() {
+        let (after, _checks) = AfterCapture::with_capacity(2);
+        let check = || RecurrenceCheck::new(LoopId::random(), None, "t".into(), "d".into());
+        assert!(after.offer(check()));
+        assert!(after.offer(check()));
+        assert!(!after.offer(check()));
+        assert!(!after.offer(check()));
+        assert_eq!(after.skipped.load(std::sync::atomic::Ordering::Relaxed), 2);
+    }
 }

@@ -8,8 +8,9 @@
 //! (no second lookup an attacker's DNS could answer differently), redirects are never followed,
 //! and the request times out.
 //!
-//! The worker wakes as soon as a transaction that wrote events commits (`Service::outbox_commits`:
-//! in-process on SQLite, `LISTEN/NOTIFY` on PostgreSQL), and otherwise polls every
+//! The worker wakes when a transaction that wrote events commits (`Service::outbox_commits`:
+//! in-process on SQLite, `LISTEN/NOTIFY` on PostgreSQL; it gathers a burst's commits for 20 ms
+//! first), and otherwise polls every
 //! `Policy::webhook_poll_interval`, which finds whatever a missed notice left waiting. Anonymous
 //! loops' events change nothing here: they are written to the outbox only in the day's release
 //! batch (`service::held`), so a wake-up can deliver them no earlier than that.
@@ -26,6 +27,9 @@ use crate::service::Service;
 /// How often the worker deletes what is past the retention (`Service::prune_webhook_history`),
 /// measured on the service's clock, so that tests move time instead of waiting.
 const PRUNE_EVERY: time::Duration = time::Duration::hours(1);
+
+/// How long a wake-up waits for more commits before its round (see `run`).
+const WAKE_GATHERS_FOR: Duration = Duration::from_millis(20);
 
 /// Deliveries one worker claims at a time.
 const BATCH: i64 = 32;
@@ -53,7 +57,11 @@ pub async fn run(service: Service) {
         // events of a commit made meanwhile are picked up by the next round at once.
         tokio::select! {
             _ = interval.tick() => {}
-            () = committed.notified() => {}
+            () = committed.notified() => {
+                // The commits of a burst are taken in one round: a round per commit put the
+                // worker's own writes between the captures' group commits on SQLite's one writer.
+                tokio::time::sleep(WAKE_GATHERS_FOR).await;
+            }
         }
         if let Err(error) = clients.work_once(&service).await {
             tracing::warn!(%error, "webhook delivery");

@@ -43,6 +43,16 @@ struct Figures {
     flag_unrelated: f64,
 }
 
+/// An organisation with an admin, and Lee, who leads the team Ops: Lee's API client.
+async fn ops_lead(app: &TestApp) -> Api {
+    app.create_user("root@example.org", "Root", true).await;
+    app.create_user("lee@example.org", "Lee Lead", false).await;
+    let lee = app.token_for("lee@example.org").await;
+    let (status, _) = lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    lee
+}
+
 async fn log(api: &Api, body: Value) -> String {
     let (status, created) = api.post("/api/v1/teams/ops/loops", body).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -53,11 +63,7 @@ async fn log(api: &Api, body: Value) -> String {
 /// decides the flag), asks for similar loops for each later one, then captures the later and
 /// unrelated ones and reads which were flagged.
 async fn measure(app: &TestApp, tsv: &str) -> Figures {
-    app.create_user("root@example.org", "Root", true).await;
-    app.create_user("lee@example.org", "Lee Lead", false).await;
-    let lee = app.token_for("lee@example.org").await;
-    let (status, _) = lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
-    assert_eq!(status, StatusCode::CREATED);
+    let lee = ops_lead(app).await;
     let (_, members) = lee.get("/api/v1/teams/ops/members").await;
     let lee_id = members[0]["user_id"].as_str().expect("user id").to_owned();
     let all = incidents(tsv);
@@ -237,11 +243,7 @@ async fn flag_of(api: &Api, id: &str) -> Value {
 story!(
     a_flag_says_why_and_the_team_confirms_or_dismisses_it,
     |app: TestApp| async move {
-        app.create_user("root@example.org", "Root", true).await;
-        app.create_user("lee@example.org", "Lee Lead", false).await;
-        let lee = app.token_for("lee@example.org").await;
-        let (status, _) = lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
-        assert_eq!(status, StatusCode::CREATED);
+        let lee = ops_lead(&app).await;
         let (_, members) = lee.get("/api/v1/teams/ops/members").await;
         let owner = members[0]["user_id"].as_str().expect("user id").to_owned();
         let first = log_done(
@@ -398,11 +400,7 @@ story!(
     |app: TestApp| async move {
         // What ranking reads of a loop is kept between rankings; a factor added afterwards must
         // count at the next ranking, and a field's words past the first thousand never do.
-        app.create_user("root@example.org", "Root", true).await;
-        app.create_user("lee@example.org", "Lee Lead", false).await;
-        let lee = app.token_for("lee@example.org").await;
-        let (status, _) = lee.post("/api/v1/teams", json!({"name": "Ops"})).await;
-        assert_eq!(status, StatusCode::CREATED);
+        let lee = ops_lead(&app).await;
         let filler = "the gateway answered slowly ".repeat(260);
         let id = log(
             &lee,

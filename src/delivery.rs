@@ -11,7 +11,8 @@
 //! The worker wakes when a transaction that wrote events commits (`Service::outbox_commits`:
 //! in-process on SQLite, `LISTEN/NOTIFY` on PostgreSQL; it gathers a burst's commits for 20 ms
 //! first), and otherwise polls every
-//! `Policy::webhook_poll_interval`, which finds whatever a missed notice left waiting. Anonymous
+//! `Policy::webhook_poll_interval`, which finds whatever a missed notice left waiting. A round
+//! looks on the reader first and takes the writer only for work it found (see `Round`). Anonymous
 //! loops' events change nothing here: they are written to the outbox only in the day's release
 //! batch (`service::held`), so a wake-up can deliver them no earlier than that.
 
@@ -55,15 +56,16 @@ pub async fn run(service: Service) {
     loop {
         // A notice that came while the last round ran is kept by `Notify` (one permit), so the
         // events of a commit made meanwhile are picked up by the next round at once.
-        tokio::select! {
-            _ = interval.tick() => {}
+        let round = tokio::select! {
+            _ = interval.tick() => Round::Poll,
             () = committed.notified() => {
                 // The commits of a burst are taken in one round: a round per commit put the
                 // worker's own writes between the captures' group commits on SQLite's one writer.
                 tokio::time::sleep(WAKE_GATHERS_FOR).await;
+                Round::Woken
             }
-        }
-        if let Err(error) = clients.work_once(&service).await {
+        };
+        if let Err(error) = clients.work_once(&service, round).await {
             tracing::warn!(%error, "webhook delivery");
         }
         let now = service.now();
@@ -81,7 +83,21 @@ pub async fn run(service: Service) {
 
 /// Fans new events out and makes every due attempt once; returns how many attempts it made.
 pub async fn work_once(service: &Service) -> crate::service::ServiceResult<usize> {
-    Clients::default().work_once(service).await
+    Clients::default().work_once(service, Round::Full).await
+}
+
+/// Why a round runs, which decides what it may skip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// The poll: takes the writer only for what the reader shows waiting (on SQLite every write
+    /// transaction, even one that finds nothing, holds up the captures' group commits).
+    Poll,
+    /// A commit wrote events. Its events may not show to the reader yet (SQLite's commit hook
+    /// runs just before the commit ends), so with subscribers they are dispatched without a
+    /// look; with none, nothing is urgent and the next poll marks them, many at a time.
+    Woken,
+    /// Everything, without looking first (`work_once`).
+    Full,
 }
 
 /// HTTP clients by host and the address that was checked for it, kept across rounds: a receiver
@@ -92,8 +108,38 @@ pub async fn work_once(service: &Service) -> crate::service::ServiceResult<usize
 struct Clients(Mutex<HashMap<(String, SocketAddr), reqwest::Client>>);
 
 impl Clients {
-    async fn work_once(&self, service: &Service) -> crate::service::ServiceResult<usize> {
-        while service.dispatch_events().await? > 0 {}
+    async fn work_once(
+        &self,
+        service: &Service,
+        round: Round,
+    ) -> crate::service::ServiceResult<usize> {
+        let outlook = match round {
+            Round::Full => None,
+            Round::Poll | Round::Woken => Some(service.delivery_outlook().await?),
+        };
+        let dispatch = match (round, outlook) {
+            (Round::Poll, Some(outlook)) => outlook.events_waiting,
+            (Round::Woken, Some(outlook)) => outlook.subscribed,
+            _ => true,
+        };
+        let mut queued = false;
+        if dispatch {
+            loop {
+                let taken = service.dispatch_events().await?;
+                queued |= taken > 0;
+                // With nobody subscribed one call marks many; what it left waits for the poll.
+                let unwatched = outlook.is_some_and(|outlook| !outlook.subscribed);
+                if unwatched || (taken as i64) < crate::service::webhooks::DISPATCH_BATCH {
+                    break;
+                }
+            }
+        }
+        if let Some(outlook) = outlook {
+            let maybe_queued = queued && outlook.subscribed;
+            if !maybe_queued && !outlook.deliveries_due {
+                return Ok(0);
+            }
+        }
         let mut made = 0;
         loop {
             let batch = service.claim_webhook_deliveries(BATCH).await?;

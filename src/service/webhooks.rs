@@ -17,6 +17,11 @@ use crate::domain::webhooks::{self, SigningSecret, SECRET_BYTES};
 use crate::domain::{EventId, RecordId, TeamId};
 use crate::store::webhooks::{AttemptOutcome, AutoDisable, NewSubscription, SubscriptionRecord};
 
+pub use crate::store::webhooks::DeliveryOutlook;
+
+/// Events the delivery worker queues in one transaction.
+pub const DISPATCH_BATCH: i64 = 200;
+
 /// A line of the delivery log, as the store reads it.
 pub use crate::store::webhooks::AttemptRecord;
 
@@ -355,9 +360,18 @@ impl Service {
         self.store.outbox_commits()
     }
 
-    /// Queues new events for their subscribers (the delivery worker's first step).
+    /// Queues up to [`DISPATCH_BATCH`] new events for their subscribers (the delivery worker's
+    /// first step); with nobody subscribed, marks more at once. Returns how many it took.
     pub async fn dispatch_events(&self) -> ServiceResult<usize> {
-        Ok(self.store.dispatch_events(200, self.now()).await?)
+        Ok(self
+            .store
+            .dispatch_events(DISPATCH_BATCH, self.now())
+            .await?)
+    }
+
+    /// What waits for the delivery worker, read without taking the writer.
+    pub async fn delivery_outlook(&self) -> ServiceResult<DeliveryOutlook> {
+        Ok(self.store.delivery_outlook(self.now()).await?)
     }
 
     /// Claims due deliveries and signs them, to be sent now.

@@ -346,8 +346,15 @@ pub trait WebhookStore: Send + Sync {
     async fn prune_deliveries(&self, before: OffsetDateTime) -> StoreResult<(u64, u64)>;
     /// Queues up to `limit` events not yet dispatched for every enabled subscription that wants
     /// them, and marks them dispatched, in one transaction (rows claimed so that two instances
-    /// never take the same event). Returns how many events it took.
+    /// never take the same event). With no subscription enabled nothing is queued, and up to
+    /// [`webhooks::UNWATCHED_MARKED_MAX`] events are marked at once. Returns how many events it
+    /// took.
     async fn dispatch_events(&self, limit: i64, now: OffsetDateTime) -> StoreResult<usize>;
+    /// What the delivery worker would find, read without the writer: on SQLite a write
+    /// transaction, even one that finds nothing, waits for the one writer and makes captures
+    /// wait for it. A commit still under way may not show yet.
+    async fn delivery_outlook(&self, now: OffsetDateTime)
+        -> StoreResult<webhooks::DeliveryOutlook>;
     /// Claims up to `limit` deliveries due at `now` by pushing them to `lease_until` (another
     /// worker takes them only if this one has not recorded an attempt by then).
     async fn claim_deliveries(

@@ -87,6 +87,16 @@ impl WebhookStore for ThisStore {
         audit: &AuditEntry,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
+        // With no subscription enabled, a commit's wake-up leaves its events for the worker's
+        // next poll (`delivery::Round::Woken`). Those events came before the first subscription
+        // and are not its to receive.
+        sqlx::query(
+            "UPDATE event_outbox SET dispatched = TRUE WHERE NOT dispatched \
+             AND NOT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE enabled)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
         sqlx::query(
             "INSERT INTO webhook_subscriptions (id, team_id, url, event_kinds, secret_sealed, \
              created_by, created_at, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE)",
@@ -245,6 +255,28 @@ impl WebhookStore for ThisStore {
 
     async fn dispatch_events(&self, limit: i64, now: OffsetDateTime) -> StoreResult<usize> {
         let mut tx = self.begin_write().await.map_err(err)?;
+        let subscriptions: Vec<(String, Option<String>, String)> = sqlx::query_as(
+            "SELECT id, team_id, event_kinds FROM webhook_subscriptions WHERE enabled",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(err)?;
+        if subscriptions.is_empty() {
+            // Nothing to queue: the events are only marked, many at a time.
+            let marked = sqlx::query(&format!(
+                "UPDATE event_outbox SET dispatched = TRUE WHERE id IN ( \
+                 SELECT id FROM event_outbox WHERE NOT dispatched \
+                 ORDER BY occurred_at, id LIMIT $1{})",
+                Self::CLAIM_LOCK
+            ))
+            .bind(crate::store::webhooks::UNWATCHED_MARKED_MAX)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?
+            .rows_affected();
+            tx.commit().await.map_err(err)?;
+            return Ok(usize::try_from(marked).unwrap_or(usize::MAX));
+        }
         let events: Vec<(String, String, String)> = sqlx::query_as(&format!(
             "SELECT id, team_id, kind FROM event_outbox WHERE NOT dispatched \
              ORDER BY occurred_at, id LIMIT $1{}",
@@ -257,12 +289,6 @@ impl WebhookStore for ThisStore {
         if events.is_empty() {
             return Ok(0);
         }
-        let subscriptions: Vec<(String, Option<String>, String)> = sqlx::query_as(
-            "SELECT id, team_id, event_kinds FROM webhook_subscriptions WHERE enabled",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(err)?;
         let mut deliveries = Vec::new();
         for (event, team, kind) in &events {
             for (subscription, scope, kinds) in &subscriptions {
@@ -300,6 +326,28 @@ impl WebhookStore for ThisStore {
         mark.build().execute(&mut *tx).await.map_err(err)?;
         tx.commit().await.map_err(err)?;
         Ok(events.len())
+    }
+
+    async fn delivery_outlook(
+        &self,
+        now: OffsetDateTime,
+    ) -> StoreResult<crate::store::webhooks::DeliveryOutlook> {
+        let (events_waiting, deliveries_due, subscribed): (bool, bool, bool) = sqlx::query_as(
+            "SELECT \
+             EXISTS (SELECT 1 FROM event_outbox WHERE NOT dispatched), \
+             EXISTS (SELECT 1 FROM webhook_deliveries \
+               WHERE status = 'pending' AND next_attempt_at <= $1), \
+             EXISTS (SELECT 1 FROM webhook_subscriptions WHERE enabled)",
+        )
+        .bind(unix(now))
+        .fetch_one(self.reader())
+        .await
+        .map_err(err)?;
+        Ok(crate::store::webhooks::DeliveryOutlook {
+            events_waiting,
+            deliveries_due,
+            subscribed,
+        })
     }
 
     async fn claim_deliveries(

@@ -34,6 +34,21 @@ pub struct SubscriptionRecord {
     pub failing_since: Option<OffsetDateTime>,
 }
 
+/// Events marked dispatched in one transaction when no subscription is enabled: there is nothing
+/// to queue for them, so a burst's events are marked in a few writes rather than one per 200.
+pub const UNWATCHED_MARKED_MAX: i64 = 10_000;
+
+/// What waits for the delivery worker (`EventStore::delivery_outlook`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryOutlook {
+    /// Events not yet dispatched.
+    pub events_waiting: bool,
+    /// Deliveries due for an attempt.
+    pub deliveries_due: bool,
+    /// At least one subscription is enabled.
+    pub subscribed: bool,
+}
+
 /// A delivery claimed by a worker: everything one attempt needs.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {

@@ -777,6 +777,51 @@ async fn a_commit_wakes_the_worker(backend: Backend) {
     assert_eq!(payload["data"]["anonymous"], true, "{payload}");
 }
 
+/// With nobody subscribed, a commit's wake-up leaves its events to the next poll (it must not
+/// make captures wait for the writer); the first subscription still receives only what comes
+/// after it.
+async fn first_subscription_gets_only_later_events(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |settings| {
+        settings.policy.webhooks_allow_private = true;
+        settings.policy.webhook_poll_interval = Duration::from_secs(3600);
+    })
+    .await
+    else {
+        return;
+    };
+    let (lee, mo) = team(&app).await;
+    let before = log_loop(&mo, "Before anyone listened").await;
+    let (url, mut received) = receiver(0).await;
+    let (status, created) = lee
+        .post(
+            "/api/v1/teams/ops/webhooks",
+            json!({"url": url, "event_types": ["loop.logged"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let mut after = Vec::new();
+    let mut got = Vec::new();
+    for title in ["Slow search", "Stale cache"] {
+        after.push(log_loop(&mo, title).await);
+        let payload: Value =
+            serde_json::from_str(&next(&mut received).await.body).expect("JSON body");
+        got.push(payload["data"]["loop_id"].as_str().unwrap_or("").to_owned());
+    }
+    got.sort();
+    after.sort();
+    assert_eq!(got, after, "{before} came before the subscription");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_subscription_gets_only_later_events_sqlite() {
+    first_subscription_gets_only_later_events(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_subscription_gets_only_later_events_postgres() {
+    first_subscription_gets_only_later_events(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_event_wakes_the_delivery_worker_sqlite() {
     a_commit_wakes_the_worker(Backend::Sqlite).await;

@@ -592,6 +592,15 @@ impl Service {
         self.after_capture.is_some()
     }
 
+    /// Possible-recurrence checks waiting in this process's queue (not counting one under way):
+    /// how far the checks are behind the captures. The benches wait for it to reach zero, so
+    /// that one measurement's checks do not run through the next.
+    pub fn recurrence_checks_waiting(&self) -> usize {
+        self.after_capture.as_ref().map_or(0, |after| {
+            after.sender.max_capacity() - after.sender.capacity()
+        })
+    }
+
     /// How a loop's "possible recurrence" link shows to this viewer, with why it was flagged
     /// (the mechanism words and contributing-factor reasons the two loops share; only when the
     /// viewer may open the earlier loop) and the team's verdict on it.

@@ -727,27 +727,38 @@ async fn a_day_of_failures_switches_a_webhook_off_and_audits_it_postgres() {
     sustained_failure_switches_off(Backend::Postgres).await;
 }
 
-/// A committed event wakes the delivery worker: with polling once an hour, the receiver still
-/// gets each event (so only the wake-up can have sent it). An anonymous loop's event is not
-/// woken out early: it reaches the receiver only after the day's release writes it.
-async fn a_commit_wakes_the_worker(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |settings| {
+/// The app with private receivers allowed and the worker polling once an hour, so that only a
+/// commit's wake-up can deliver within a test.
+async fn polling_hourly(backend: Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |settings| {
         settings.policy.webhooks_allow_private = true;
         settings.policy.webhook_poll_interval = Duration::from_secs(3600);
     })
     .await
-    else {
-        return;
-    };
-    let (lee, mo) = team(&app).await;
-    let (url, mut received) = receiver(0).await;
-    let (status, created) = lee
+}
+
+/// A local receiver, subscribed by the lead to the team's `loop.logged` events.
+async fn subscribe_to_logged_loops(lead: &Api) -> mpsc::UnboundedReceiver<Received> {
+    let (url, received) = receiver(0).await;
+    let (status, created) = lead
         .post(
             "/api/v1/teams/ops/webhooks",
             json!({"url": url, "event_types": ["loop.logged"]}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
+    received
+}
+
+/// A committed event wakes the delivery worker: with polling once an hour, the receiver still
+/// gets each event (so only the wake-up can have sent it). An anonymous loop's event is not
+/// woken out early: it reaches the receiver only after the day's release writes it.
+async fn a_commit_wakes_the_worker(backend: Backend) {
+    let Some(app) = polling_hourly(backend).await else {
+        return;
+    };
+    let (lee, mo) = team(&app).await;
+    let mut received = subscribe_to_logged_loops(&lee).await;
     for title in ["Slow search", "Stale cache"] {
         let loop_id = log_loop(&mo, title).await;
         let got = next(&mut received).await;
@@ -781,24 +792,12 @@ async fn a_commit_wakes_the_worker(backend: Backend) {
 /// make captures wait for the writer); the first subscription still receives only what comes
 /// after it.
 async fn first_subscription_gets_only_later_events(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |settings| {
-        settings.policy.webhooks_allow_private = true;
-        settings.policy.webhook_poll_interval = Duration::from_secs(3600);
-    })
-    .await
-    else {
+    let Some(app) = polling_hourly(backend).await else {
         return;
     };
     let (lee, mo) = team(&app).await;
     let before = log_loop(&mo, "Before anyone listened").await;
-    let (url, mut received) = receiver(0).await;
-    let (status, created) = lee
-        .post(
-            "/api/v1/teams/ops/webhooks",
-            json!({"url": url, "event_types": ["loop.logged"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let mut received = subscribe_to_logged_loops(&lee).await;
     let mut after = Vec::new();
     let mut got = Vec::new();
     for title in ["Slow search", "Stale cache"] {

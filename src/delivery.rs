@@ -10,10 +10,9 @@
 //!
 //! The worker wakes when a transaction that wrote events commits (`Service::outbox_commits`:
 //! in-process on SQLite, `LISTEN/NOTIFY` on PostgreSQL; it gathers a burst's commits for 20 ms
-//! first), and otherwise polls every
-//! `Policy::webhook_poll_interval`, which finds whatever a missed notice left waiting. A round
-//! looks on the reader first and takes the writer only for work it found (see `Round`). Anonymous
-//! loops' events change nothing here: they are written to the outbox only in the day's release
+//! first), and otherwise polls every `Policy::webhook_poll_interval`, which finds whatever a
+//! missed notice left waiting. A round looks on the reader first and takes the writer only for
+//! work it found (see `Round`). Anonymous loops' events change nothing here: they are written to the outbox only in the day's release
 //! batch (`service::held`), so a wake-up can deliver them no earlier than that.
 
 use std::collections::HashMap;
@@ -122,13 +121,13 @@ impl Clients {
             (Round::Woken, Some(outlook)) => outlook.subscribed,
             _ => true,
         };
+        // With nobody subscribed one call marks many; what it left waits for the poll.
+        let unwatched = outlook.is_some_and(|outlook| !outlook.subscribed);
         let mut queued = false;
         if dispatch {
             loop {
                 let taken = service.dispatch_events().await?;
                 queued |= taken > 0;
-                // With nobody subscribed one call marks many; what it left waits for the poll.
-                let unwatched = outlook.is_some_and(|outlook| !outlook.subscribed);
                 if unwatched || (taken as i64) < crate::service::webhooks::DISPATCH_BATCH {
                     break;
                 }

@@ -315,9 +315,9 @@ async fn register_functions(connection: &mut sqlx::SqliteConnection) -> Result<(
 /// events, for the delivery worker. `event_outbox` is `WITHOUT ROWID`, for which SQLite calls no
 /// update hook, so a temporary trigger marks each insert in a one-row temporary table (memory
 /// only: `temp_store` is memory, and it holds no content), whose change the update hook sees; the
-/// commit hook then notifies. The commit hook runs just before the commit completes, but the
-/// worker reads through this same single writer connection (`dispatch_events` begins a write
-/// transaction), so it cannot start before the commit has ended. A bench's trigger that drops the
+/// commit hook then notifies. The commit hook runs just before the commit completes, but a
+/// wake-up's dispatch reads through this same single writer connection (`dispatch_events`
+/// begins a write transaction), so it cannot start before the commit has ended. A bench's trigger that drops the
 /// insert (`RAISE(IGNORE)`) drops the notice with it.
 ///
 /// On a new database the outbox does not exist until the migrations have run: the trigger is

@@ -38,7 +38,7 @@ pub struct SubscriptionRecord {
 /// to queue for them, so a burst's events are marked in a few writes rather than one per 200.
 pub const UNWATCHED_MARKED_MAX: i64 = 10_000;
 
-/// What waits for the delivery worker (`EventStore::delivery_outlook`).
+/// What waits for the delivery worker (`WebhookStore::delivery_outlook`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryOutlook {
     /// Events not yet dispatched.

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives .ci/production: three instances behind nginx under a steady mixed load, through a
-rolling restart, a killed instance and a restart of PostgreSQL; prints each phase's counts and
-latencies and exits non-zero when a promise is broken.
+rolling restart, a killed instance, a restart of PostgreSQL and a move behind PgBouncer in
+transaction pooling mode; prints each phase's counts and latencies and exits non-zero when a
+promise is broken.
 
 Standard library only. Set up by .ci/production (the database, the accounts and their tokens);
 every setting comes from its FAILFORWARD_PROD_* environment variables.
@@ -25,6 +26,9 @@ DATABASE_URL = os.environ["FAILFORWARD_DATABASE_URL"]
 PASSWORD = os.environ["FAILFORWARD_PROD_PASSWORD"]
 PG_CTL = os.environ["FAILFORWARD_PROD_PG_CTL"].split()
 PG_OPTIONS = os.environ["FAILFORWARD_PROD_PG_OPTIONS"]
+PG_PORT = int(os.environ["FAILFORWARD_PROD_PG_PORT"])
+PGBOUNCER = os.environ["FAILFORWARD_PROD_PGBOUNCER"]
+PGBOUNCER_PORT = int(os.environ["FAILFORWARD_PROD_PGBOUNCER_PORT"])
 LB_PORT = int(os.environ["FAILFORWARD_PROD_LB_PORT"])
 FIRST_PORT = int(os.environ["FAILFORWARD_PROD_FIRST_PORT"])
 PORTS = [FIRST_PORT + i for i in range(3)]
@@ -112,12 +116,19 @@ class Instance:
         self.data_dir = os.path.join(WORK, f"instance{index}")
         os.makedirs(self.data_dir, exist_ok=True)
         self.log = open(os.path.join(WORK, f"instance{index}.log"), "ab")
+        # Phase 4 moves the instances behind PgBouncer: its URL for queries, a direct one for
+        # LISTEN and the migrations' advisory lock.
+        self.database_url = DATABASE_URL
+        self.direct_url = None
 
     def start(self):
         env = dict(os.environ)
+        env.pop("FAILFORWARD_DATABASE_DIRECT_URL", None)
+        if self.direct_url:
+            env["FAILFORWARD_DATABASE_DIRECT_URL"] = self.direct_url
         env.update(
             {
-                "FAILFORWARD_DATABASE_URL": DATABASE_URL,
+                "FAILFORWARD_DATABASE_URL": self.database_url,
                 "FAILFORWARD_BIND": f"127.0.0.1:{self.port}",
                 "FAILFORWARD_DATA_DIR": self.data_dir,
                 "FAILFORWARD_SECRET_KEY": SECRET_KEY,
@@ -137,6 +148,77 @@ class Instance:
 
 
 INSTANCES = [Instance(i) for i in range(3)]
+
+
+class Pooler:
+    """PgBouncer in transaction pooling mode in front of the test's PostgreSQL."""
+
+    def __init__(self):
+        self.dir = os.path.join(WORK, "pgbouncer")
+        os.makedirs(self.dir, exist_ok=True)
+        # PgBouncer refuses to run as root: as root it runs as the postgres user, like PostgreSQL.
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        with open(os.path.join(self.dir, "userlist.txt"), "w") as f:
+            f.write('"postgres" ""\n')
+        with open(os.path.join(self.dir, "pgbouncer.ini"), "w") as f:
+            f.write(
+                f"""[databases]
+failforward = host=127.0.0.1 port={PG_PORT} dbname=failforward user=postgres
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {PGBOUNCER_PORT}
+unix_socket_dir =
+auth_type = trust
+auth_file = {self.dir}/userlist.txt
+admin_users = postgres
+pool_mode = transaction
+; sqlx prepares every statement under a name: PgBouncer follows them across server connections.
+max_prepared_statements = 200
+; sqlx sends extra_float_digits at start-up; PgBouncer keeps it per client like the others.
+track_extra_parameters = IntervalStyle, extra_float_digits
+; Three instances of 16 connections share 12 server connections.
+default_pool_size = 12
+max_client_conn = 200
+logfile = {self.dir}/pgbouncer.log
+pidfile = {self.dir}/pgbouncer.pid
+"""
+            )
+        if self.as_user:
+            subprocess.run(["chown", "-R", "postgres:postgres", self.dir], check=True)
+        # Its log file has what it would print.
+        self.proc = subprocess.Popen(self.as_user + [PGBOUNCER, os.path.join(self.dir, "pgbouncer.ini")],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = DATABASE_URL.replace(f":{PG_PORT}/", f":{PGBOUNCER_PORT}/")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if subprocess.run(["psql", self.url, "-Atqc", "SELECT 1"], capture_output=True).returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("PgBouncer did not answer within 20 s")
+
+    def show(self, what):
+        """One of PgBouncer's SHOW commands on its admin console, as dicts by column."""
+        admin = self.url.rsplit("/", 1)[0] + "/pgbouncer"
+        out = subprocess.run(["psql", admin, "-Aq", "-F", "\t", "-c", f"SHOW {what}"],
+                             capture_output=True, text=True, check=True)
+        lines = [line for line in out.stdout.splitlines() if line and not line.startswith("(")]
+        header = lines[0].split("\t")
+        return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+
+    def transactions(self):
+        return sum(int(row["total_xact_count"]) for row in self.show("STATS") if row["database"] == "failforward")
+
+    def stop(self):
+        # Signalled by its pid file: runuser, when it is the parent, need not pass signals on.
+        try:
+            with open(os.path.join(self.dir, "pgbouncer.pid")) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, signal.SIGINT)
+            self.proc.wait(timeout=20)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            subprocess.run(["pkill", "-KILL", "-F", os.path.join(self.dir, "pgbouncer.pid")], capture_output=True)
+            self.proc.wait(timeout=20)
 
 
 class Balancer:
@@ -486,6 +568,7 @@ def main():
         instance.start()
     balancer = Balancer()
     health = Health(balancer)
+    pooler = None
     try:
         if not health.wait_all_ready(120):
             return
@@ -579,6 +662,41 @@ def main():
             print(f"production: PG restart: {len(failed)} requests failed, all started while PostgreSQL "
                   f"was stopping or within 1 s after", flush=True)
 
+        # 4. PgBouncer in transaction pooling mode: each instance in turn is restarted onto it,
+        # with LISTEN and the migrations on a direct connection. Nothing fails, live streams
+        # still catch up (NOTIFY sent through the pooler reaches LISTEN on the direct
+        # connection), and the queries did go through PgBouncer.
+        STATS.phase = "PgBouncer"
+        time.sleep(2)
+        pooler = Pooler()
+        for instance in INSTANCES:
+            instance.database_url = pooler.url
+            instance.direct_url = DATABASE_URL
+            code = instance.stop(signal.SIGTERM)
+            if code != 0:
+                problem(f"instance {instance.port} exited with {code} after SIGTERM")
+            instance.start()
+            health.wait(instance.port, True)
+            health.wait_all_ready()
+            time.sleep(1)
+        pooled_from = pooler.transactions()
+        time.sleep(10)
+        review.check_caught_up("PgBouncer")
+        pooled = pooler.transactions() - pooled_from
+        pools = [row for row in pooler.show("POOLS") if row["database"] == "failforward"]
+        modes = {row["pool_mode"] for row in pools}
+        clients = sum(int(row["cl_active"]) + int(row["cl_waiting"]) for row in pools)
+        servers = sum(int(row["sv_active"]) + int(row["sv_idle"]) + int(row["sv_used"]) for row in pools)
+        print(f"production: PgBouncer: {pooled} transactions through it in the last 10 s, pool mode {modes}, "
+              f"{clients} client connections on {servers} server connections", flush=True)
+        rows, failed = summary("PgBouncer")
+        if failed:
+            problem(f"PgBouncer: {len(failed)} failed requests (0 allowed)")
+        if modes != {"transaction"}:
+            problem(f"PgBouncer: pool mode {modes}, not transaction")
+        if pooled < 100:
+            problem(f"PgBouncer: only {pooled} transactions went through it")
+
         STOP.set()
         for w in workers:
             w.join(timeout=40)
@@ -591,8 +709,6 @@ def main():
               f"{balancer.reloads} nginx reloads", flush=True)
         if missing:
             problem(f"acknowledged captures missing: {missing[:10]}")
-        print("production: phase 4 (PgBouncer in transaction mode) is not run: see BENCHMARKS.md, "
-              "\"Several instances in production conditions\"", flush=True)
     finally:
         STOP.set()
         for instance in INSTANCES:
@@ -601,6 +717,8 @@ def main():
                 instance.proc.wait()
         balancer.proc.send_signal(signal.SIGTERM)
         balancer.proc.wait()
+        if pooler:
+            pooler.stop()
     if problems:
         print(f"production: {len(problems)} problems", flush=True)
         sys.exit(1)

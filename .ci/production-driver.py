@@ -29,6 +29,12 @@ PG_OPTIONS = os.environ["FAILFORWARD_PROD_PG_OPTIONS"]
 PG_PORT = int(os.environ["FAILFORWARD_PROD_PG_PORT"])
 PGBOUNCER = os.environ["FAILFORWARD_PROD_PGBOUNCER"]
 PGBOUNCER_PORT = int(os.environ["FAILFORWARD_PROD_PGBOUNCER_PORT"])
+PGBIN = os.environ["FAILFORWARD_PROD_PGBIN"]
+AS_PG = os.environ["FAILFORWARD_PROD_AS_PG"].split()
+REPLICA_PORT = int(os.environ["FAILFORWARD_PROD_REPLICA_PORT"])
+# How late the replica applies each commit: later than a request that follows a write arrives,
+# so a read that went to the replica without waiting for it would miss that write.
+REPLICA_APPLY_DELAY_MS = 50
 LB_PORT = int(os.environ["FAILFORWARD_PROD_LB_PORT"])
 FIRST_PORT = int(os.environ["FAILFORWARD_PROD_FIRST_PORT"])
 PORTS = [FIRST_PORT + i for i in range(3)]
@@ -48,6 +54,37 @@ problems = []
 def problem(text):
     print(f"production: FAILED: {text}", flush=True)
     problems.append(text)
+
+
+class Replica:
+    """A streaming replica of the test's PostgreSQL, made with pg_basebackup, that applies every
+    commit REPLICA_APPLY_DELAY_MS late."""
+
+    def __init__(self):
+        self.dir = os.path.join(WORK, "replica")
+        os.makedirs(self.dir, mode=0o700)
+        if AS_PG:
+            subprocess.run(["chown", "postgres:postgres", self.dir], check=True)
+        subprocess.run(AS_PG + [f"{PGBIN}/pg_basebackup", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres",
+                                "-D", self.dir, "--write-recovery-conf", "--wal-method=stream", "--checkpoint=fast"],
+                       check=True, capture_output=True)
+        options = (f"-c listen_addresses=127.0.0.1 -p {REPLICA_PORT} -k {self.dir} -c fsync=off "
+                   f"-c max_connections=200 -c recovery_min_apply_delay={REPLICA_APPLY_DELAY_MS}ms")
+        subprocess.run(AS_PG + [f"{PGBIN}/pg_ctl", "-D", self.dir, "-l", os.path.join(self.dir, "server.log"), "-w",
+                                "-o", options, "start"], check=True, capture_output=True)
+        self.url = DATABASE_URL.replace(f":{PG_PORT}/", f":{REPLICA_PORT}/")
+
+    def scans(self):
+        """Table and index scans the replica has run for clients (replaying WAL scans nothing).
+        PostgreSQL 15 publishes an idle connection's counts within 10 s."""
+        out = subprocess.run(["psql", self.url, "-Atq", "-c",
+                              "SELECT COALESCE(sum(COALESCE(seq_scan, 0) + COALESCE(idx_scan, 0)), 0) "
+                              "FROM pg_stat_user_tables"],
+                             capture_output=True, text=True, check=True)
+        return int(out.stdout.strip())
+
+    def stop(self):
+        subprocess.run(AS_PG + [f"{PGBIN}/pg_ctl", "-D", self.dir, "-m", "fast", "stop"], capture_output=True)
 
 
 # ---------------------------------------------------------------- HTTP through the balancer
@@ -120,12 +157,16 @@ class Instance:
         # LISTEN and the migrations' advisory lock.
         self.database_url = DATABASE_URL
         self.direct_url = None
+        self.read_url = None
 
     def start(self):
         env = dict(os.environ)
         env.pop("FAILFORWARD_DATABASE_DIRECT_URL", None)
+        env.pop("FAILFORWARD_DATABASE_READ_URL", None)
         if self.direct_url:
             env["FAILFORWARD_DATABASE_DIRECT_URL"] = self.direct_url
+        if self.read_url:
+            env["FAILFORWARD_DATABASE_READ_URL"] = self.read_url
         env.update(
             {
                 "FAILFORWARD_DATABASE_URL": self.database_url,
@@ -379,9 +420,9 @@ def capturer(worker):
         pace(0.15)
 
 
-def sign_in(email):
+def sign_in(email, stop=STOP):
     """A browser's cookies after signing in through the form."""
-    while not STOP.is_set():
+    while not stop.is_set():
         try:
             status, headers, body = request("GET", "/login")
             cookies = cookies_from(headers, {})
@@ -561,6 +602,54 @@ def psql(sql):
     return out.stdout.splitlines()
 
 
+def read_your_writes(replica):
+    """Phase 5's checks: the writer's next reads show their write; the replica served reads."""
+    email, token = USERS[0]  # the team's lead, who may export the team
+    cookies = sign_in(email, stop=threading.Event())  # the load, and STOP with it, has ended
+    ok, _, _, data = api("GET", "/api/v1/teams/ops/health", token, what="health")
+    base = json.loads(data)["loops"] if ok else 0
+    used_from = replica.scans()
+    stale = []
+    rounds = 20
+    for n in range(1, rounds + 1):
+        word = f"zebrafish{n}x{random.randrange(10**6)}"
+        ok, _, _, data = api("POST", "/api/v1/teams/ops/loops", token,
+                             {"title": f"prod-replica {word}", "what_happened": "Read straight after it was written."},
+                             expect=(201,), what="capture")
+        if not ok:
+            continue
+        with ACK_LOCK:
+            ACKNOWLEDGED.append(f"prod-replica {word}")
+        ok, _, _, data = api("GET", f"/api/v1/search?q={word}", token, what="search")
+        if ok and word not in data.decode():
+            stale.append(f"search for {word} found nothing")
+        ok, _, _, data = STATS.run("page", "GET", f"/search?q={word}", (200,),
+                                   headers={"Cookie": cookie_header(cookies)})
+        if ok and word not in data.decode():
+            stale.append(f"the search page for {word} shows nothing")
+        ok, _, _, data = api("GET", "/api/v1/teams/ops/health", token, what="health")
+        counted = json.loads(data)["loops"] if ok else base + n
+        if counted < base + n:
+            stale.append(f"health counted {counted} loops, {base + n} written")
+        ok, _, _, data = api("GET", "/api/v1/teams/ops/export", token, what="export")
+        if ok and word not in data.decode():
+            stale.append(f"the export lacks {word}")
+        time.sleep(0.3)
+    time.sleep(11)
+    used = replica.scans() - used_from
+    rows, failed = summary("read replica")
+    print(f"production: read replica: {rounds} captures each read back at once through search (API and page), "
+          f"health and export: "
+          f"{len(stale)} stale; {used} table and index scans ran on the replica", flush=True)
+    for text in stale:
+        problem(f"read replica: stale read of one's own write: {text}")
+    if failed:
+        problem(f"read replica: {len(failed)} failed requests (0 allowed)")
+    # Search, health and export each read the replica when it has caught up: at least once a round.
+    if used < rounds:
+        problem(f"read replica: only {used} scans ran on the replica")
+
+
 def main():
     global T0
     T0 = time.monotonic()
@@ -569,6 +658,7 @@ def main():
     balancer = Balancer()
     health = Health(balancer)
     pooler = None
+    replica = None
     try:
         if not health.wait_all_ready(120):
             return
@@ -700,6 +790,24 @@ def main():
         STOP.set()
         for w in workers:
             w.join(timeout=40)
+
+        # 5. A read replica takes search, the dashboards and exports. The load has stopped; one
+        # person captures a loop and at once, through the balancer (so on any instance), searches
+        # for it (API and page), reads the team's health and exports the team: each must show the new loop,
+        # although the replica applies every commit 50 ms late. Between captures the replica has
+        # caught up, so reads do go there.
+        STATS.phase = "read replica"
+        replica = Replica()
+        for instance in INSTANCES:
+            instance.read_url = replica.url
+            code = instance.stop(signal.SIGTERM)
+            if code != 0:
+                problem(f"instance {instance.port} exited with {code} after SIGTERM")
+            instance.start()
+            health.wait(instance.port, True)
+            health.wait_all_ready()
+        read_your_writes(replica)
+
         # Every acknowledged capture is in the database.
         stored = set(psql("SELECT title FROM loops WHERE title LIKE 'prod-%'"))
         with ACK_LOCK:
@@ -719,6 +827,8 @@ def main():
         balancer.proc.wait()
         if pooler:
             pooler.stop()
+        if replica:
+            replica.stop()
     if problems:
         print(f"production: {len(problems)} problems", flush=True)
         sys.exit(1)

@@ -32,9 +32,12 @@ pub struct Application {
 
 /// Opens the store described by `storage`, migrating it.
 pub async fn open_service(storage: &StorageSettings, policy: Policy) -> anyhow::Result<Service> {
-    let store = store::connect_with_direct_url(
+    let store = store::connect_with_urls(
         storage.database_url.as_deref(),
-        storage.database_direct_url.as_deref(),
+        &store::PostgresUrls {
+            direct: storage.database_direct_url.as_deref(),
+            read: storage.database_read_url.as_deref(),
+        },
         &storage.data_dir,
         &storage.sqlite,
     )

@@ -41,6 +41,15 @@ pub struct StorageArgs {
         hide_env_values = true
     )]
     pub database_direct_url: Option<String>,
+    /// postgres://… of a streaming replica for search, the health dashboard, the library and
+    /// exports; a read goes there once it has replayed every commit made before it [default: none]
+    #[arg(
+        long,
+        env = "FAILFORWARD_DATABASE_READ_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_read_url: Option<String>,
     /// SQLite durability: "full" (fsync on every commit) or "normal" [default: full]
     #[arg(
         long,
@@ -185,6 +194,7 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     database_direct_url: Option<String>,
+    database_read_url: Option<String>,
     sqlite_durability: Option<Durability>,
     bind: Option<SocketAddr>,
     public_url: Option<String>,
@@ -238,6 +248,8 @@ pub struct StorageSettings {
     /// A direct PostgreSQL connection for `LISTEN` and migrations when `database_url` goes
     /// through a pooler; `None`: `database_url` serves for both.
     pub database_direct_url: Option<String>,
+    /// A PostgreSQL streaming replica for the heavy reads; `None`: everything reads the primary.
+    pub database_read_url: Option<String>,
     pub sqlite: SqliteOptions,
 }
 
@@ -352,6 +364,10 @@ impl StorageSettings {
                 .database_direct_url
                 .clone()
                 .or_else(|| file.database_direct_url.clone()),
+            database_read_url: args
+                .database_read_url
+                .clone()
+                .or_else(|| file.database_read_url.clone()),
             sqlite: SqliteOptions {
                 durability: args
                     .sqlite_durability
@@ -368,6 +384,7 @@ impl StorageSettings {
             data_dir: data_dir.to_owned(),
             database_url: None,
             database_direct_url: None,
+            database_read_url: None,
             sqlite: SqliteOptions::default(),
         }
     }

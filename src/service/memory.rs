@@ -344,10 +344,11 @@ impl Service {
             offset: (page - 1).saturating_mul(per_page),
             snippets: true,
         };
-        let mut found = self.store.search(&request).await?;
+        let reader = self.for_heavy_reads().await;
+        let mut found = reader.store.search(&request).await?;
         if found.total == 0 && whole_words != query {
             request.matching = Matching::All(&query);
-            found = self.store.search(&request).await?;
+            found = reader.store.search(&request).await?;
         }
         result.total = found.total;
         result.capped = found.capped;
@@ -749,6 +750,8 @@ impl Service {
         errors.check()?;
         let per_page = 30;
         let library = self
+            .for_heavy_reads()
+            .await
             .store
             .library(&LibraryFilter {
                 theme,
@@ -824,6 +827,8 @@ impl Service {
         let now = self.now();
         let covered = teams.as_ref().map(Vec::len);
         let figures = self
+            .for_heavy_reads()
+            .await
             .store
             .health(&HealthScope {
                 teams,

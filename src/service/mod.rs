@@ -156,6 +156,19 @@ impl Service {
         }
     }
 
+    /// This service reading through the read replica once it has replayed every commit
+    /// acknowledged so far ([`Store::caught_up_replica`]), else itself. For the heavy reads
+    /// only (search, the health dashboard, the library, exports): a replica refuses writes.
+    async fn for_heavy_reads(&self) -> std::borrow::Cow<'_, Service> {
+        match self.store.caught_up_replica().await {
+            Some(replica) => std::borrow::Cow::Owned(Service {
+                store: replica,
+                ..self.clone()
+            }),
+            None => std::borrow::Cow::Borrowed(self),
+        }
+    }
+
     /// Reads the time from `clock` instead of the system's (tests move time with a
     /// [`SetClock`]).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -67,6 +67,10 @@ pub(crate) trait BackendHooks: Send + Sync + Sized {
     /// Whether the database answers (the readiness check).
     async fn ping_database(&self) -> StoreResult<()>;
 
+    /// A read replica that has replayed every commit acknowledged before the call
+    /// ([`super::Store::caught_up_replica`]); SQLite has none.
+    async fn replica_caught_up(&self) -> Option<std::sync::Arc<dyn super::Store>>;
+
     /// A consistent copy of the database at `destination`, readable by its owner only, or
     /// `Unsupported` where the database's own tools do it better.
     async fn backup_database(&self, destination: &Path) -> StoreResult<()>;

@@ -238,6 +238,12 @@ pub trait Store:
 
     /// Writes a consistent copy of the whole database to `destination` while the server runs.
     async fn backup_to(&self, destination: &Path) -> StoreResult<()>;
+
+    /// Where a heavy read (search, the health dashboard, the library, an export) may go
+    /// instead: the read replica, once it has replayed every commit acknowledged before this
+    /// call, so nobody reads a page older than their own last write. `None`: read here (no
+    /// replica, or it lags too far behind, or cannot be reached).
+    async fn caught_up_replica(&self) -> Option<Arc<dyn Store>>;
 }
 
 /// The event outbox (ARCHITECTURE.md, "Events"). Events of a change are written by the store
@@ -1148,20 +1154,29 @@ pub async fn connect(
     data_dir: &Path,
     sqlite: &SqliteOptions,
 ) -> StoreResult<Arc<dyn Store>> {
-    connect_with_direct_url(database_url, None, data_dir, sqlite).await
+    connect_with_urls(database_url, &PostgresUrls::default(), data_dir, sqlite).await
 }
 
-/// As [`connect`]; on PostgreSQL, `LISTEN` and the migrations use `direct_url` when it is given
-/// (`database_url` then may go through a pooler in transaction mode, which carries neither).
-pub async fn connect_with_direct_url(
+/// PostgreSQL's connections besides the main one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PostgresUrls<'a> {
+    /// For `LISTEN` and the migrations' advisory lock, when the main URL goes through a pooler
+    /// in transaction mode, which carries neither.
+    pub direct: Option<&'a str>,
+    /// A streaming replica for the heavy reads ([`Store::caught_up_replica`]).
+    pub read: Option<&'a str>,
+}
+
+/// As [`connect`], with PostgreSQL's other connections (ignored on SQLite).
+pub async fn connect_with_urls(
     database_url: Option<&str>,
-    direct_url: Option<&str>,
+    postgres: &PostgresUrls<'_>,
     data_dir: &Path,
     sqlite: &SqliteOptions,
 ) -> StoreResult<Arc<dyn Store>> {
     match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Arc::new(PostgresStore::connect(url, direct_url).await?))
+            Ok(Arc::new(PostgresStore::connect(url, postgres).await?))
         }
         Some(url) if url.starts_with("sqlite:") => {
             let path = url

@@ -142,6 +142,10 @@ impl Store for ThisStore {
     async fn backup_to(&self, destination: &Path) -> StoreResult<()> {
         self.backup_database(destination).await
     }
+
+    async fn caught_up_replica(&self) -> Option<std::sync::Arc<dyn Store>> {
+        self.replica_caught_up().await
+    }
 }
 
 #[async_trait]

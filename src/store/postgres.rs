@@ -77,6 +77,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// The PostgreSQL implementation of [`super::Store`].
 pub struct PostgresStore {
     pool: PgPool,
+    /// The same schema on a streaming replica, for the heavy reads; its own `replica` is `None`.
+    replica: Option<std::sync::Arc<PostgresStore>>,
     /// Review-session changes from every instance, fed by a `LISTEN` task.
     review_events: tokio::sync::broadcast::Sender<(String, i64)>,
     /// Commits that wrote outbox events, in any instance, fed by the same `LISTEN` task.
@@ -96,13 +98,13 @@ impl PostgresStore {
     /// several instances starting at once apply each migration exactly once. The migrations and
     /// the `LISTEN` connection use `direct_url` when it is given: session-level advisory locks
     /// and `LISTEN` do not survive a pooler in transaction mode.
-    pub async fn connect(url: &str, direct_url: Option<&str>) -> StoreResult<Self> {
+    pub async fn connect(url: &str, urls: &super::PostgresUrls<'_>) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        let direct = match direct_url {
+        let direct = match urls.direct {
             // One connection listens; one more for the migrations at start.
             Some(direct_url) => {
                 PgPoolOptions::new()
@@ -123,13 +125,39 @@ impl PostgresStore {
             review_events.clone(),
             outbox_committed.clone(),
         ));
+        let replica = match urls.read {
+            Some(read_url) => Some(std::sync::Arc::new(Self::replica(read_url)?)),
+            None => None,
+        };
         Ok(Self {
             pool,
+            replica,
             review_events,
             outbox_committed,
         })
     }
+
+    /// A store on a streaming replica: reads only, no migrations (the primary's arrive by
+    /// replication), nobody listening. Connects lazily, so an instance starts while the replica
+    /// is down and reads the primary meanwhile.
+    fn replica(read_url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy(read_url)?;
+        Ok(Self {
+            pool,
+            replica: None,
+            review_events: tokio::sync::broadcast::channel(1).0,
+            outbox_committed: std::sync::Arc::new(tokio::sync::Notify::new()),
+        })
+    }
 }
+
+/// How long a heavy read waits for the replica to replay the primary's latest commits before it
+/// reads the primary instead. Streaming replication usually trails by milliseconds; a replica
+/// further behind (a long query holding replay back, a network hiccup) sends reads home.
+const REPLICA_CATCH_UP: Duration = Duration::from_millis(100);
 
 /// A `LISTEN` connection on the review and outbox channels.
 async fn review_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
@@ -258,6 +286,49 @@ impl BackendHooks for PostgresStore {
     async fn ping_database(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// Read-your-writes across instances without remembering who wrote what: the primary's
+    /// WAL flushed so far covers every commit acknowledged before this call (a commit returns
+    /// once its record is flushed), so a replica that has replayed that far shows everyone
+    /// their own writes, and everybody else's.
+    async fn replica_caught_up(&self) -> Option<std::sync::Arc<dyn super::Store>> {
+        let replica = self.replica.as_ref()?;
+        let flushed: String = match sqlx::query_scalar("SELECT pg_current_wal_flush_lsn()::text")
+            .fetch_one(&self.pool)
+            .await
+        {
+            Ok(lsn) => lsn,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the primary's WAL position; reading the primary");
+                return None;
+            }
+        };
+        let deadline = tokio::time::Instant::now() + REPLICA_CATCH_UP;
+        loop {
+            // A server that is not in recovery is no replica of this primary (a promoted one, or
+            // the primary itself): never read there.
+            let caught_up = sqlx::query_scalar::<_, bool>(
+                "SELECT COALESCE(pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= $1::pg_lsn, false)",
+            )
+            .bind(&flushed)
+            .fetch_one(&replica.pool)
+            .await;
+            match caught_up {
+                Ok(true) => return Some(replica.clone()),
+                Ok(false) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Ok(false) => {
+                    tracing::debug!(lsn = %flushed, "the read replica lags; reading the primary");
+                    return None;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the read replica does not answer; reading the primary");
+                    return None;
+                }
+            }
+        }
     }
 
     async fn backup_database(&self, _destination: &Path) -> StoreResult<()> {

@@ -530,6 +530,10 @@ impl BackendHooks for SqliteStore {
         Ok(())
     }
 
+    async fn replica_caught_up(&self) -> Option<std::sync::Arc<dyn super::Store>> {
+        None
+    }
+
     /// `VACUUM INTO` on a connection of its own: it reads one consistent snapshot (WAL lets the
     /// writer go on meanwhile) and writes a compact copy.
     async fn backup_database(&self, destination: &Path) -> StoreResult<()> {

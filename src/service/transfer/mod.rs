@@ -82,13 +82,14 @@ impl Service {
         id: &str,
     ) -> ServiceResult<ExportDocument> {
         let id: LoopId = id.parse().map_err(|_| ServiceError::NotFound)?;
-        let record = self
+        let reader = self.for_heavy_reads().await;
+        let record = reader
             .store
             .loop_by_id(access.team().id, id)
             .await?
             .ok_or(ServiceError::NotFound)?;
         let mut team = export_team_head(access);
-        team.loops.push(self.export_record(record).await?);
+        team.loops.push(reader.export_record(record).await?);
         self.record_export(
             access.actor(),
             &format!("loop {id} of team {}", access.team().slug),
@@ -99,7 +100,11 @@ impl Service {
 
     /// Every loop of a team.
     pub async fn export_team(&self, access: &TeamAccess) -> ServiceResult<ExportDocument> {
-        let team = self.export_team_data(access).await?;
+        let team = self
+            .for_heavy_reads()
+            .await
+            .export_team_data(access)
+            .await?;
         self.record_export(access.actor(), &format!("team {}", access.team().slug))
             .await?;
         Ok(self.document("team", vec![team]))
@@ -121,9 +126,10 @@ impl Service {
         let all = self.store.all_teams().await?;
         let total = all.len();
         let mut teams = Vec::new();
+        let reader = self.for_heavy_reads().await;
         for (done, team) in all.into_iter().enumerate() {
             let access = self.team_access(actor, team.slug.as_str()).await?;
-            teams.push(self.export_team_data(&access).await?);
+            teams.push(reader.export_team_data(&access).await?);
             progress(done + 1, total);
         }
         teams.sort_by(|a, b| a.slug.cmp(&b.slug));

@@ -637,10 +637,27 @@ def read_your_writes(replica):
         time.sleep(0.3)
     time.sleep(11)
     used = replica.scans() - used_from
+    # The replica goes away: reads go to the primary, still fresh, and nothing fails.
+    replica.stop()
+    down_latencies = []
+    for n in range(1, 6):
+        word = f"zebrafishdown{n}x{random.randrange(10**6)}"
+        ok, _, _, _ = api("POST", "/api/v1/teams/ops/loops", token,
+                          {"title": f"prod-replica {word}", "what_happened": "Written while the replica was down."},
+                          expect=(201,), what="capture")
+        if ok:
+            with ACK_LOCK:
+                ACKNOWLEDGED.append(f"prod-replica {word}")
+        started = time.monotonic()
+        ok, _, _, data = api("GET", f"/api/v1/search?q={word}", token, what="search")
+        down_latencies.append((time.monotonic() - started) * 1000)
+        if ok and word not in data.decode():
+            stale.append(f"with the replica down, search for {word} found nothing")
     rows, failed = summary("read replica")
     print(f"production: read replica: {rounds} captures each read back at once through search (API and page), "
           f"health and export: "
-          f"{len(stale)} stale; {used} table and index scans ran on the replica", flush=True)
+          f"{len(stale)} stale; {used} table and index scans ran on the replica; with the replica stopped, "
+          f"5 captures searched at once in {', '.join(f'{ms:.0f}' for ms in down_latencies)} ms", flush=True)
     for text in stale:
         problem(f"read replica: stale read of one's own write: {text}")
     if failed:
@@ -795,7 +812,7 @@ def main():
         # person captures a loop and at once, through the balancer (so on any instance), searches
         # for it (API and page), reads the team's health and exports the team: each must show the new loop,
         # although the replica applies every commit 50 ms late. Between captures the replica has
-        # caught up, so reads do go there.
+        # caught up, so reads do go there. Then the replica stops: reads go to the primary.
         STATS.phase = "read replica"
         replica = Replica()
         for instance in INSTANCES:

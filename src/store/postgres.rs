@@ -79,6 +79,9 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The same schema on a streaming replica, for the heavy reads; its own `replica` is `None`.
     replica: Option<std::sync::Arc<PostgresStore>>,
+    /// Until when heavy reads skip a replica that did not answer: each would otherwise wait
+    /// for the replica pool's connect timeout before reading the primary.
+    replica_skipped_until: std::sync::Mutex<Option<tokio::time::Instant>>,
     /// Review-session changes from every instance, fed by a `LISTEN` task.
     review_events: tokio::sync::broadcast::Sender<(String, i64)>,
     /// Commits that wrote outbox events, in any instance, fed by the same `LISTEN` task.
@@ -132,6 +135,7 @@ impl PostgresStore {
         Ok(Self {
             pool,
             replica,
+            replica_skipped_until: std::sync::Mutex::new(None),
             review_events,
             outbox_committed,
         })
@@ -139,15 +143,17 @@ impl PostgresStore {
 
     /// A store on a streaming replica: reads only, no migrations (the primary's arrive by
     /// replication), nobody listening. Connects lazily, so an instance starts while the replica
-    /// is down and reads the primary meanwhile.
+    /// is down and reads the primary meanwhile. A read that cannot have a connection within
+    /// 1 s (the replica down, or every connection busy) reads the primary instead.
     fn replica(read_url: &str) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(2))
+            .acquire_timeout(Duration::from_secs(1))
             .connect_lazy(read_url)?;
         Ok(Self {
             pool,
             replica: None,
+            replica_skipped_until: std::sync::Mutex::new(None),
             review_events: tokio::sync::broadcast::channel(1).0,
             outbox_committed: std::sync::Arc::new(tokio::sync::Notify::new()),
         })
@@ -158,6 +164,9 @@ impl PostgresStore {
 /// reads the primary instead. Streaming replication usually trails by milliseconds; a replica
 /// further behind (a long query holding replay back, a network hiccup) sends reads home.
 const REPLICA_CATCH_UP: Duration = Duration::from_millis(100);
+
+/// How long heavy reads go to the primary after the replica failed to answer.
+const REPLICA_RETRY: Duration = Duration::from_secs(10);
 
 /// A `LISTEN` connection on the review and outbox channels.
 async fn review_listener(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
@@ -294,6 +303,13 @@ impl BackendHooks for PostgresStore {
     /// their own writes, and everybody else's.
     async fn replica_caught_up(&self) -> Option<std::sync::Arc<dyn super::Store>> {
         let replica = self.replica.as_ref()?;
+        let skipped_until = *self
+            .replica_skipped_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if skipped_until.is_some_and(|until| tokio::time::Instant::now() < until) {
+            return None;
+        }
         let flushed: String = match sqlx::query_scalar("SELECT pg_current_wal_flush_lsn()::text")
             .fetch_one(&self.pool)
             .await
@@ -324,7 +340,16 @@ impl BackendHooks for PostgresStore {
                     return None;
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "the read replica does not answer; reading the primary");
+                    tracing::warn!(
+                        %error,
+                        "the read replica does not answer; reading the primary for {} s",
+                        REPLICA_RETRY.as_secs()
+                    );
+                    *self
+                        .replica_skipped_until
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        Some(tokio::time::Instant::now() + REPLICA_RETRY);
                     return None;
                 }
             }

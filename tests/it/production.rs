@@ -91,3 +91,52 @@ async fn a_stopping_instance_reads_not_ready_while_it_drains_sqlite() {
 async fn a_stopping_instance_reads_not_ready_while_it_drains_postgres() {
     drains_then_stops(Backend::Postgres).await;
 }
+
+/// A read replica that does not answer (down, or not reachable yet) costs the heavy reads their
+/// replica, never their answer: the instance starts (the replica's pool connects lazily), and
+/// search, the health dashboard, the library and an export all read the primary and show a loop
+/// written just before. `.ci/production` checks a real, lagging replica.
+async fn reads_the_primary_while_the_replica_is_down(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| {
+        // Nothing listens on port 1: every connection is refused. Ignored on SQLite.
+        s.storage.database_read_url = Some("postgres://postgres@127.0.0.1:1/replica".to_owned());
+    })
+    .await
+    else {
+        return;
+    };
+    let (lee, _mo, _kim, root, _loop_id) = team(&app).await;
+    let (code, body) = lee
+        .post(
+            "/api/v1/teams/ops/loops",
+            serde_json::json!({"title": "Quokka gateway dropped its queue", "what_happened": "Written with the replica down."}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let (_, health_before) = lee.get("/api/v1/teams/ops/health").await;
+    for _ in 0..2 {
+        // Twice: the first read finds the replica down, the second skips it.
+        let (code, found) = lee.get("/api/v1/search?q=quokka").await;
+        assert_eq!(code, StatusCode::OK, "{found}");
+        assert!(found.to_string().contains("Quokka gateway"), "{found}");
+    }
+    let (code, health) = lee.get("/api/v1/teams/ops/health").await;
+    assert_eq!(code, StatusCode::OK, "{health}");
+    assert_eq!(health["loops"], health_before["loops"]);
+    assert!(health["loops"].as_i64().is_some_and(|n| n >= 2), "{health}");
+    let (code, export) = lee.get("/api/v1/teams/ops/export").await;
+    assert_eq!(code, StatusCode::OK, "{export}");
+    assert!(export.to_string().contains("Quokka gateway"));
+    let (code, library) = root.get("/api/v1/library").await;
+    assert_eq!(code, StatusCode::OK, "{library}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_the_primary_while_the_replica_is_down_sqlite() {
+    reads_the_primary_while_the_replica_is_down(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_the_primary_while_the_replica_is_down_postgres() {
+    reads_the_primary_while_the_replica_is_down(Backend::Postgres).await;
+}

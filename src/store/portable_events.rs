@@ -121,8 +121,12 @@ impl EventStore for ThisStore {
         limit: i64,
     ) -> StoreResult<Vec<(TeamId, ActionId, OffsetDateTime)>> {
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            // The second condition is the partial index's own (migration 0049), so only the
+            // actions still to raise are read; the outbox look-up is the exact rule.
             "SELECT a.team_id, a.id, a.due_on FROM action_items a \
-             WHERE a.status = 'open' AND a.due_on < $1 AND NOT EXISTS ( \
+             WHERE a.status = 'open' \
+             AND (a.overdue_raised_on IS NULL OR a.overdue_raised_on <> a.due_on) \
+             AND a.due_on < $1 AND NOT EXISTS ( \
                SELECT 1 FROM event_outbox o \
                WHERE o.once_key = 'action.overdue:' || a.id || ':' || CAST(a.due_on AS TEXT)) \
              ORDER BY a.due_on, a.id LIMIT $2",
@@ -140,6 +144,22 @@ impl EventStore for ThisStore {
     async fn record_events(&self, events: &[Event]) -> StoreResult<()> {
         let mut tx = self.begin_write().await.map_err(err)?;
         insert_events(&mut tx, events).await?;
+        // An action whose overdue event is stored leaves the sweep's index (migration 0049).
+        for (action, due_on) in events
+            .iter()
+            .filter_map(|event| event.once_key.as_deref()?.strip_prefix("action.overdue:"))
+            .filter_map(|rest| rest.rsplit_once(':'))
+        {
+            let Ok(due_on) = due_on.parse::<i64>() else {
+                continue;
+            };
+            sqlx::query("UPDATE action_items SET overdue_raised_on = $1 WHERE id = $2")
+                .bind(due_on)
+                .bind(action)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
         tx.commit().await.map_err(err)
     }
 }

@@ -298,9 +298,9 @@ impl BackendHooks for PostgresStore {
     }
 
     /// Read-your-writes across instances without remembering who wrote what: the primary's
-    /// WAL flushed so far covers every commit acknowledged before this call (a commit returns
-    /// once its record is flushed), so a replica that has replayed that far shows everyone
-    /// their own writes, and everybody else's.
+    /// WAL insert position lies after every commit acknowledged before this call (those with
+    /// `synchronous_commit = off` too, whose records may not be flushed yet), so a replica that
+    /// has replayed that far shows everyone their own writes, and everybody else's.
     async fn replica_caught_up(&self) -> Option<std::sync::Arc<dyn super::Store>> {
         let replica = self.replica.as_ref()?;
         let skipped_until = *self
@@ -310,7 +310,7 @@ impl BackendHooks for PostgresStore {
         if skipped_until.is_some_and(|until| tokio::time::Instant::now() < until) {
             return None;
         }
-        let flushed: String = match sqlx::query_scalar("SELECT pg_current_wal_flush_lsn()::text")
+        let written: String = match sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
             .fetch_one(&self.pool)
             .await
         {
@@ -327,7 +327,7 @@ impl BackendHooks for PostgresStore {
             let caught_up = sqlx::query_scalar::<_, bool>(
                 "SELECT COALESCE(pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= $1::pg_lsn, false)",
             )
-            .bind(&flushed)
+            .bind(&written)
             .fetch_one(&replica.pool)
             .await;
             match caught_up {
@@ -336,7 +336,7 @@ impl BackendHooks for PostgresStore {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 Ok(false) => {
-                    tracing::debug!(lsn = %flushed, "the read replica lags; reading the primary");
+                    tracing::debug!(lsn = %written, "the read replica lags; reading the primary");
                     return None;
                 }
                 Err(error) => {

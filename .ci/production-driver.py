@@ -602,6 +602,19 @@ def psql(sql):
     return out.stdout.splitlines()
 
 
+def restart_each(health):
+    """A rolling restart: each instance in turn gets SIGTERM, must exit cleanly, starts again
+    (with whatever settings it was given meanwhile) and is ready before the next one goes."""
+    for instance in INSTANCES:
+        code = instance.stop(signal.SIGTERM)
+        if code != 0:
+            problem(f"instance {instance.port} exited with {code} after SIGTERM")
+        instance.start()
+        health.wait(instance.port, True)
+        health.wait_all_ready()
+        time.sleep(1)
+
+
 def read_your_writes(replica):
     """Phase 5's checks: the writer's next reads show their write; the replica served reads."""
     email, token = USERS[0]  # the team's lead, who may export the team
@@ -700,14 +713,7 @@ def main():
 
         # 1. Rolling restart: SIGTERM, wait for the clean exit, start again, wait until ready.
         STATS.phase = "rolling restart"
-        for instance in INSTANCES:
-            code = instance.stop(signal.SIGTERM)
-            if code != 0:
-                problem(f"instance {instance.port} exited with {code} after SIGTERM")
-            instance.start()
-            health.wait(instance.port, True)
-            health.wait_all_ready()
-            time.sleep(1)
+        restart_each(health)
         review.check_caught_up("rolling restart")
         summary_rows["rolling restart"] = rows_failed = summary("rolling restart")
         if rows_failed[1]:
@@ -779,13 +785,7 @@ def main():
         for instance in INSTANCES:
             instance.database_url = pooler.url
             instance.direct_url = DATABASE_URL
-            code = instance.stop(signal.SIGTERM)
-            if code != 0:
-                problem(f"instance {instance.port} exited with {code} after SIGTERM")
-            instance.start()
-            health.wait(instance.port, True)
-            health.wait_all_ready()
-            time.sleep(1)
+        restart_each(health)
         pooled_from = pooler.transactions()
         time.sleep(10)
         review.check_caught_up("PgBouncer")
@@ -817,12 +817,7 @@ def main():
         replica = Replica()
         for instance in INSTANCES:
             instance.read_url = replica.url
-            code = instance.stop(signal.SIGTERM)
-            if code != 0:
-                problem(f"instance {instance.port} exited with {code} after SIGTERM")
-            instance.start()
-            health.wait(instance.port, True)
-            health.wait_all_ready()
+        restart_each(health)
         read_your_writes(replica)
 
         # Every acknowledged capture is in the database.

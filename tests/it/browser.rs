@@ -2,6 +2,7 @@
 //! They need `chromium` and `chromedriver` (Debian packages; `.ci/run` installs them).
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -11,7 +12,8 @@ use serde_json::json;
 use crate::helpers::{full_suite_required, TestApp, PASSWORD};
 use crate::story;
 
-/// A chromedriver process on a free port, stopped when dropped.
+/// A chromedriver process on a free port, stopped when dropped with the browsers it started
+/// (they share its process group), so that a test that panics leaves no Chromium running.
 pub struct Driver {
     process: Child,
     pub url: String,
@@ -20,9 +22,19 @@ pub struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+        kill_group(&mut self.process);
     }
+}
+
+/// Kills `process` and every process of its group: killing chromedriver alone would leave its
+/// browsers running, adopted by init.
+fn kill_group(process: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", process.id())])
+        .stderr(Stdio::null())
+        .status();
+    let _ = process.kill();
+    let _ = process.wait();
 }
 
 fn chromedriver_path() -> Option<String> {
@@ -48,6 +60,8 @@ impl Driver {
             .port();
         let mut process = Command::new(binary)
             .arg(format!("--port={port}"))
+            // A group of its own, which the browsers it starts join (see `kill_group`).
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -65,8 +79,7 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let _ = process.kill();
-        let _ = process.wait();
+        kill_group(&mut process);
         panic!("chromedriver did not answer on {url}");
     }
 

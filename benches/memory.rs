@@ -1,6 +1,7 @@
 //! Figures of "The organisation's memory" for BENCHMARKS.md: search latency (p50/p99 over a query
 //! mix, including a word in a fifth of all loops), dashboard time, capture throughput on a loaded
-//! database against a bare SQLite insert of the same row (same durability, same run), and the
+//! database against a bare insert of the same row on the same backend (same durability, same
+//! run: SQLite's for SQLite, PostgreSQL's on the same server for PostgreSQL), and the
 //! process's resident memory — on SQLite and, when `FAILFORWARD_TEST_DATABASE_URL` names one,
 //! PostgreSQL.
 //!
@@ -750,6 +751,50 @@ async fn bare_sqlite() -> f64 {
     CAPTURES as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The same loop row on PostgreSQL with nothing around it: one connection to the bench's schema,
+/// `synchronous_commit = on`, one transaction per row (an autocommitted INSERT), no index but
+/// the keys, no trigger, no generated column — the yardstick issue 23 sets for capture there.
+async fn bare_postgres(url: &str) -> f64 {
+    let mut connection = sqlx::PgConnection::connect(url).await.expect("bare");
+    for statement in [
+        "SET synchronous_commit = on",
+        "DROP TABLE IF EXISTS bench_bare_loops",
+        "CREATE TABLE bench_bare_loops (seq BIGINT PRIMARY KEY, id TEXT NOT NULL UNIQUE, \
+         team_id TEXT NOT NULL, title TEXT NOT NULL, what_happened TEXT NOT NULL, \
+         what_was_expected TEXT NOT NULL, created_at BIGINT NOT NULL, stage TEXT NOT NULL, \
+         anonymous BOOLEAN NOT NULL)",
+    ] {
+        sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .expect("bare table");
+    }
+    let mut rng = StdRng::seed_from_u64(1);
+    let started = Instant::now();
+    for n in 0..CAPTURES {
+        sqlx::query(
+            "INSERT INTO bench_bare_loops VALUES ($1, $2, $3, $4, $5, $6, $7, 'detect', $8)",
+        )
+        .bind(rng.gen_range(1..i64::MAX))
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind((0..3).map(|_| word(&mut rng)).collect::<Vec<_>>().join(" "))
+        .bind(paragraphs(&mut rng, 3, n % 5 == 0))
+        .bind(sentence(&mut rng))
+        .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+        .bind(n % 5 == 0)
+        .execute(&mut connection)
+        .await
+        .expect("insert");
+    }
+    let rate = CAPTURES as f64 / started.elapsed().as_secs_f64();
+    sqlx::query("DROP TABLE bench_bare_loops")
+        .execute(&mut connection)
+        .await
+        .expect("drop bare table");
+    rate
+}
+
 /// Switches the outbox off (or back on) for the A/B rounds of `--outbox-ab`, from a connection
 /// of the bench's own; see the module documentation for what "off" leaves out.
 async fn set_outbox(database: &str, postgres: bool, on: bool) {
@@ -954,9 +999,18 @@ async fn one(backend: &str, loops: usize, bare: f64, generate_only: bool) {
     // next measurement.
     tokio::time::sleep(Duration::from_secs(3)).await;
     checks_drained(&loaded).await;
+    // On PostgreSQL the yardstick is a bare PostgreSQL insert on the same server, measured
+    // right before (issue 23); on SQLite the bare SQLite insert measured at the start.
+    let (bare, yardstick) = if postgres {
+        let rate = bare_postgres(&database).await;
+        println!("bare PostgreSQL insert of a loop row (synchronous_commit=on, one transaction per row, same server): {rate:.0} rows/s");
+        (rate, "bare PostgreSQL insert")
+    } else {
+        (bare, "bare SQLite insert")
+    };
     let captured = measure_capture(&loaded).await;
     println!(
-        "capture on the loaded database ({CAPTURES} loops, {} writers, index and counters included, possible-recurrence check after the request): {captured:.0} loops/s = {:.0}% of the bare insert",
+        "capture on the loaded database ({CAPTURES} loops, {} writers, index and counters included, possible-recurrence check after the request): {captured:.0} loops/s = {:.0}% of the {yardstick}",
         writers(),
         100.0 * captured / bare
     );

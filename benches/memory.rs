@@ -712,6 +712,34 @@ async fn measure_capture(loaded: &Loaded) -> f64 {
     CAPTURES as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Inserts [`CAPTURES`] loop rows into `$table`, one statement (and so one transaction) each,
+/// and gives the rows per second: the bare inserts of both backends write the same rows.
+macro_rules! timed_bare_inserts {
+    ($connection:expr, $table:literal) => {{
+        let mut rng = StdRng::seed_from_u64(1);
+        let started = Instant::now();
+        for n in 0..CAPTURES {
+            sqlx::query(concat!(
+                "INSERT INTO ",
+                $table,
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, 'detect', $8)"
+            ))
+            .bind(rng.gen_range(1..i64::MAX))
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind((0..3).map(|_| word(&mut rng)).collect::<Vec<_>>().join(" "))
+            .bind(paragraphs(&mut rng, 3, n % 5 == 0))
+            .bind(sentence(&mut rng))
+            .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+            .bind(n % 5 == 0)
+            .execute(&mut $connection)
+            .await
+            .expect("insert");
+        }
+        CAPTURES as f64 / started.elapsed().as_secs_f64()
+    }};
+}
+
 /// The same loop row with nothing around it: one connection, WAL, `synchronous=FULL`, one
 /// transaction per row (the yardstick of benches/capture.rs).
 async fn bare_sqlite() -> f64 {
@@ -732,23 +760,7 @@ async fn bare_sqlite() -> f64 {
     .execute(&mut connection)
     .await
     .expect("table");
-    let mut rng = StdRng::seed_from_u64(1);
-    let started = Instant::now();
-    for n in 0..CAPTURES {
-        sqlx::query("INSERT INTO loops VALUES ($1, $2, $3, $4, $5, $6, $7, 'detect', $8)")
-            .bind(rng.gen_range(1..i64::MAX))
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind((0..3).map(|_| word(&mut rng)).collect::<Vec<_>>().join(" "))
-            .bind(paragraphs(&mut rng, 3, n % 5 == 0))
-            .bind(sentence(&mut rng))
-            .bind(time::OffsetDateTime::now_utc().unix_timestamp())
-            .bind(n % 5 == 0)
-            .execute(&mut connection)
-            .await
-            .expect("insert");
-    }
-    CAPTURES as f64 / started.elapsed().as_secs_f64()
+    timed_bare_inserts!(connection, "loops")
 }
 
 /// The same loop row on PostgreSQL with nothing around it: one connection to the bench's schema,
@@ -769,25 +781,7 @@ async fn bare_postgres(url: &str) -> f64 {
             .await
             .expect("bare table");
     }
-    let mut rng = StdRng::seed_from_u64(1);
-    let started = Instant::now();
-    for n in 0..CAPTURES {
-        sqlx::query(
-            "INSERT INTO bench_bare_loops VALUES ($1, $2, $3, $4, $5, $6, $7, 'detect', $8)",
-        )
-        .bind(rng.gen_range(1..i64::MAX))
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind((0..3).map(|_| word(&mut rng)).collect::<Vec<_>>().join(" "))
-        .bind(paragraphs(&mut rng, 3, n % 5 == 0))
-        .bind(sentence(&mut rng))
-        .bind(time::OffsetDateTime::now_utc().unix_timestamp())
-        .bind(n % 5 == 0)
-        .execute(&mut connection)
-        .await
-        .expect("insert");
-    }
-    let rate = CAPTURES as f64 / started.elapsed().as_secs_f64();
+    let rate = timed_bare_inserts!(connection, "bench_bare_loops");
     sqlx::query("DROP TABLE bench_bare_loops")
         .execute(&mut connection)
         .await

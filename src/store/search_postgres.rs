@@ -169,6 +169,7 @@ impl PostgresStore {
     /// The newest `limit` matches the filter allows, with their `ts_rank`.
     async fn candidates_in(
         &self,
+        tx: &mut sqlx::Transaction<'static, Db>,
         text: &str,
         filter: &SearchFilter,
         limit: i64,
@@ -189,11 +190,13 @@ impl PostgresStore {
         );
         // Unprepared (an unnamed statement): planned each time with this query's words, never
         // as a generic plan that would pick one access path for a word in every loop and for
-        // a word in none.
+        // a word in none. sqlx parses and binds it in two exchanges; inside the caller's
+        // transaction both reach the same server connection, also through a pooler in
+        // transaction mode (PgBouncer keeps no unnamed statement from one to the next).
         query
             .build_query_as()
             .persistent(false)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut **tx)
             .await
             .map_err(StoreError::from_sqlx)
     }
@@ -211,6 +214,8 @@ impl FullText for PostgresStore {
         let mut rows: Vec<CandidateRow> = Vec::new();
         let mut stopped_early = false;
         let windows = request.windows();
+        // One transaction for the walk: see `candidates_in`.
+        let mut tx = self.pool.begin().await.map_err(StoreError::from_sqlx)?;
         for (i, (from, until)) in windows.into_iter().enumerate() {
             if rows.len() as i64 >= request.enough() || rows.len() as i64 > request.candidates {
                 stopped_early = true;
@@ -224,8 +229,12 @@ impl FullText for PostgresStore {
             let wanted = request.candidates + 1 - rows.len() as i64;
             // Only the newest window may walk dates: reaching an older one means matches are
             // sparse.
-            rows.extend(self.candidates_in(&text, &filter, wanted, i == 0).await?);
+            rows.extend(
+                self.candidates_in(&mut tx, &text, &filter, wanted, i == 0)
+                    .await?,
+            );
         }
+        tx.commit().await.map_err(StoreError::from_sqlx)?;
         let capped = stopped_early || rows.len() as i64 > request.candidates;
         let candidates = rows
             .into_iter()

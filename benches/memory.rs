@@ -979,6 +979,9 @@ async fn one(backend: &str, loops: usize, bare: f64, generate_only: bool) {
     if generate_only {
         return;
     }
+    if postgres {
+        vacuum_schema(&database).await;
+    }
     for line in measure_search(&loaded).await {
         println!("{line}");
     }
@@ -1012,6 +1015,26 @@ async fn one(backend: &str, loops: usize, bare: f64, generate_only: bool) {
         measure_outbox_ab(&loaded, &database, postgres).await;
     }
     println!("{}", rss());
+}
+
+/// `VACUUM ANALYZE` of every table in the bench's schema before measuring. Each capture
+/// updates counter rows, so a kept data set carries the earlier runs' dead row versions; a
+/// server cleans them with autovacuum, but a test cluster may run without it (this machine's
+/// does), and then each run measured the leftovers of the one before.
+async fn vacuum_schema(url: &str) {
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("pg");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = current_schema()",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("tables");
+    for table in tables {
+        sqlx::query(&format!("VACUUM ANALYZE {table}"))
+            .execute(&mut conn)
+            .await
+            .expect("vacuum");
+    }
 }
 
 fn arg(name: &str) -> Option<String> {

@@ -15,6 +15,7 @@ pub mod events;
 pub mod expectations;
 pub mod experiments;
 mod fts5_rank;
+mod group_commit;
 pub mod lint;
 pub mod loops;
 pub mod memory;

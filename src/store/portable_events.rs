@@ -33,7 +33,7 @@ pub(super) fn push_events<'e>(
     events.sort_by_key(|event| event.id.to_string());
     insert.push(
         "INSERT INTO event_outbox (id, kind, team_id, subject_id, actor_id, occurred_at, \
-         payload, once_key) ",
+         payload, once_key, dispatched) ",
     );
     insert.push_values(events, |mut row, event| {
         row.push_bind(event.id.to_string())
@@ -43,11 +43,19 @@ pub(super) fn push_events<'e>(
             .push_bind(event.actor.map(|actor| actor.to_string()))
             .push_bind(unix(event.occurred_at))
             .push_bind(event.payload().to_string())
-            .push_bind(event.once_key.clone());
+            .push_bind(event.once_key.clone())
+            // With nobody subscribed there is nothing to queue: the event is written as
+            // dispatched, so it wakes no worker and no later write marks it (a subscription
+            // receives nothing from before it either way). Uncorrelated, so evaluated once
+            // per statement on both databases.
+            .push(UNWATCHED);
     });
     insert.push(" ON CONFLICT DO NOTHING");
     true
 }
+
+/// An event's `dispatched` as it is written: true when no subscription is enabled.
+const UNWATCHED: &str = "(NOT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE enabled))";
 
 /// Writes `events` inside the caller's transaction (the change's own).
 pub(super) async fn insert_events(

@@ -3,10 +3,13 @@
 use std::path::Path;
 use std::time::Duration;
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
-use sqlx::Transaction;
+use sqlx::{Connection, Transaction};
 
 use super::backend::BackendHooks;
+use super::group_commit::{BatchWriter, GroupCommit};
+use super::loops::NewLoop;
 use super::{Backend, StoreError, StoreResult};
 use crate::domain::review::ANY_SESSION;
 use crate::domain::TeamId;
@@ -86,6 +89,52 @@ pub struct PostgresStore {
     review_events: tokio::sync::broadcast::Sender<(String, i64)>,
     /// Commits that wrote outbox events, in any instance, fed by the same `LISTEN` task.
     outbox_committed: std::sync::Arc<tokio::sync::Notify>,
+    /// Captured loops waiting for the next commit (see [`PostgresStore::write_new_loop`]).
+    new_loops: GroupCommit<PostgresBatches>,
+}
+
+/// How a PostgreSQL connection writes a group commit of captures (see [`super::group_commit`]).
+#[derive(Clone)]
+struct PostgresBatches {
+    pool: PgPool,
+}
+
+impl BatchWriter for PostgresBatches {
+    type Connection = PoolConnection<Db>;
+
+    async fn connect(&self) -> Result<Self::Connection, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    async fn write_together(
+        &self,
+        connection: &mut Self::Connection,
+        loops: &[&NewLoop],
+    ) -> StoreResult<()> {
+        let mut loops = loops.to_vec();
+        // The dashboards' counters run at commit in the order the rows were written, each loop
+        // taking the organisation's row of its day and then its team's: by day and team, every
+        // batch takes those row locks in the same order as every other, on any instance.
+        loops.sort_by_cached_key(|new| {
+            (
+                new.created_at.unix_timestamp().div_euclid(86_400),
+                new.team_id.to_string(),
+            )
+        });
+        let mut tx = connection.begin().await?;
+        portable_loops::insert_loops(&mut tx, &loops).await?;
+        tx.commit().await.map_err(StoreError::from_sqlx)
+    }
+
+    async fn write_alone(
+        &self,
+        connection: &mut Self::Connection,
+        new: &NewLoop,
+    ) -> StoreResult<()> {
+        let mut tx = connection.begin().await?;
+        portable_loops::insert_loop(&mut tx, new).await?;
+        tx.commit().await.map_err(StoreError::from_sqlx)
+    }
 }
 
 /// The PostgreSQL channel on which instances announce review-session changes.
@@ -133,6 +182,7 @@ impl PostgresStore {
             None => None,
         };
         Ok(Self {
+            new_loops: GroupCommit::new(PostgresBatches { pool: pool.clone() }),
             pool,
             replica,
             replica_skipped_until: std::sync::Mutex::new(None),
@@ -151,6 +201,7 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(1))
             .connect_lazy(read_url)?;
         Ok(Self {
+            new_loops: GroupCommit::new(PostgresBatches { pool: pool.clone() }),
             pool,
             replica: None,
             replica_skipped_until: std::sync::Mutex::new(None),
@@ -269,10 +320,10 @@ impl BackendHooks for PostgresStore {
 
     /// One transaction per captured loop: PostgreSQL commits concurrent transactions together
     /// by itself.
-    async fn write_new_loop(&self, new: &crate::store::loops::NewLoop) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        portable_loops::insert_loop(&mut tx, new).await?;
-        tx.commit().await.map_err(StoreError::from_sqlx)
+    /// Group commit for captures ([`super::group_commit`]): each commit waits for the WAL
+    /// flush and takes the organisation's dashboard row of the day.
+    async fn write_new_loop(&self, new: &NewLoop) -> StoreResult<()> {
+        self.new_loops.write(new).await
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Db>, sqlx::Error> {

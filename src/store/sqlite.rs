@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Transaction};
 
 use super::backend::BackendHooks;
+use super::group_commit::{BatchWriter, GroupCommit};
 use super::{Backend, StoreError, StoreResult};
 use crate::domain::TeamId;
 use crate::private_files;
@@ -141,142 +142,67 @@ pub struct SqliteStore {
     /// Commits that wrote outbox events (see [`watch_outbox`]).
     outbox_committed: std::sync::Arc<tokio::sync::Notify>,
     /// Captured loops waiting for the next commit (see [`SqliteStore::write_new_loop`]).
-    new_loops: NewLoopWriter,
+    new_loops: GroupCommit<SqliteBatches>,
     /// How many searchable records contain a phrase, by phrase (see `search_sqlite.rs`).
     document_frequencies: search::FrequencyCache,
 }
 
-/// Captured loops waiting for the next group commit (see [`SqliteStore::write_new_loop`]).
+/// How the SQLite writer connection writes a group commit of captures (see
+/// [`super::group_commit`]).
 #[derive(Clone)]
-struct NewLoopWriter {
+struct SqliteBatches {
     writer: SqlitePool,
-    batch: std::sync::Arc<std::sync::Mutex<NewLoopBatch>>,
 }
 
-type Waiting = (NewLoop, tokio::sync::oneshot::Sender<StoreResult<()>>);
+impl BatchWriter for SqliteBatches {
+    type Connection = PoolConnection<Db>;
 
-#[derive(Default)]
-struct NewLoopBatch {
-    waiting: Vec<Waiting>,
-    /// A task is writing batches; new loops join the queue and wait for it.
-    writing: bool,
-}
-
-/// The most loops one commit writes.
-const NEW_LOOP_BATCH_MAX: usize = 64;
-
-impl NewLoopWriter {
-    fn lock(&self) -> StoreResult<std::sync::MutexGuard<'_, NewLoopBatch>> {
-        self.batch
-            .lock()
-            .map_err(|_| StoreError::Corrupt("the capture batch lock is poisoned".to_owned()))
+    async fn connect(&self) -> Result<Self::Connection, sqlx::Error> {
+        self.writer.acquire().await
     }
 
-    /// Writes batches until nobody is waiting, on one connection held from batch to batch: a
-    /// connection returned to the pool goes back through a task of its own, and under load
-    /// the next batch waited for that task longer than its INSERTs took. Other writes get the
-    /// connection back every [`HOLD_BATCHES`] batches.
-    async fn write_all(self) {
-        let mut held: Option<PoolConnection<Db>> = None;
-        let mut written = 0_usize;
-        loop {
-            let taken: Vec<Waiting> = match self.lock() {
-                Ok(mut batch) => {
-                    if batch.waiting.is_empty() {
-                        batch.writing = false;
-                        return;
-                    }
-                    let n = batch.waiting.len().min(NEW_LOOP_BATCH_MAX);
-                    batch.waiting.drain(..n).collect()
-                }
-                // Poisoned: the waiting captures see their senders dropped.
-                Err(_) => return,
-            };
-            if written % HOLD_BATCHES == 0 {
-                held = None;
-            }
-            written += 1;
-            if held.is_none() {
-                match self.writer.acquire().await {
-                    Ok(connection) => held = Some(connection),
-                    Err(error) => {
-                        let message = error.to_string();
-                        for (_, sender) in taken {
-                            let _ = sender.send(Err(StoreError::Io(std::io::Error::other(
-                                format!("no connection to write with: {message}"),
-                            ))));
-                        }
-                        continue;
-                    }
-                }
-            }
-            if let Some(connection) = held.as_mut() {
-                write_batch(connection, taken).await;
-            }
-        }
-    }
-}
-
-/// Batches a held connection writes before other writes get their turn.
-const HOLD_BATCHES: usize = 8;
-
-/// One transaction for the whole batch; if it fails, each loop again in its own, so that one bad
-/// loop fails only its own capture.
-async fn write_batch(connection: &mut sqlx::SqliteConnection, batch: Vec<Waiting>) {
-    let mut loops: Vec<&NewLoop> = batch.iter().map(|(new, _)| new).collect();
-    // FTS5 collects a transaction's postings in memory only while document ids rise; a lower one
-    // writes what it holds as a segment of its own (and later merges). In document order the
-    // batch becomes one segment. The order tells nothing: document ids are random within a day.
-    loops.sort_by_key(|new| search::loop_document(new));
-    // The whole transaction is one call to the connection's thread (sqlx binds each statement's
-    // parameters in turn): under load every round trip waited for a core.
-    let mut transaction = sqlx::QueryBuilder::<Db>::new("BEGIN IMMEDIATE; ");
-    let together = match portable_loops::push_loop_rows(&mut transaction, &loops) {
-        Ok(()) => {
+    async fn write_together(
+        &self,
+        connection: &mut Self::Connection,
+        loops: &[&NewLoop],
+    ) -> StoreResult<()> {
+        let mut loops = loops.to_vec();
+        // FTS5 collects a transaction's postings in memory only while document ids rise; a lower
+        // one writes what it holds as a segment of its own (and later merges). In document order
+        // the batch becomes one segment. The order tells nothing: document ids are random within
+        // a day.
+        loops.sort_by_key(|new| search::loop_document(new));
+        // The whole transaction is one call to the connection's thread (sqlx binds each
+        // statement's parameters in turn): under load every round trip waited for a core.
+        let mut transaction = sqlx::QueryBuilder::<Db>::new("BEGIN IMMEDIATE; ");
+        portable_loops::push_loop_rows(&mut transaction, &loops)?;
+        transaction.push("; ");
+        if portable_loops::push_loop_tags(&mut transaction, &loops) {
             transaction.push("; ");
-            if portable_loops::push_loop_tags(&mut transaction, &loops) {
-                transaction.push("; ");
-            }
-            portable_loops::push_loop_histories(&mut transaction, &loops);
+        }
+        portable_loops::push_loop_histories(&mut transaction, &loops);
+        transaction.push("; ");
+        if portable_events::push_events(&mut transaction, portable_loops::loop_events(&loops)) {
             transaction.push("; ");
-            if portable_events::push_events(&mut transaction, portable_loops::loop_events(&loops)) {
-                transaction.push("; ");
-            }
-            transaction.push("COMMIT");
-            let written = transaction.build().execute(&mut *connection).await;
-            if written.is_err() {
-                // A statement failed halfway and left the transaction open (when none is open,
-                // SQLite refuses the ROLLBACK, which is fine).
-                let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
-            }
-            written.map(|_| ()).map_err(StoreError::from_sqlx)
         }
-        Err(error) => Err(error),
-    };
-    match together {
-        Ok(()) => {
-            for (_, sender) in batch {
-                // The capture may have gone (its request was cancelled); its loop is written.
-                let _ = sender.send(Ok(()));
-            }
-            return;
+        transaction.push("COMMIT");
+        let written = transaction.build().execute(&mut **connection).await;
+        if written.is_err() {
+            // A statement failed halfway and left the transaction open (when none is open,
+            // SQLite refuses the ROLLBACK, which is fine).
+            let _ = sqlx::query("ROLLBACK").execute(&mut **connection).await;
         }
-        Err(error) if batch.len() == 1 => {
-            if let Some((_, sender)) = batch.into_iter().next() {
-                let _ = sender.send(Err(error));
-            }
-            return;
-        }
-        Err(_) => {}
+        written.map(|_| ()).map_err(StoreError::from_sqlx)
     }
-    for (new, sender) in batch {
-        let alone = async {
-            let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
-            portable_loops::insert_loop(&mut tx, &new).await?;
-            tx.commit().await.map_err(StoreError::from_sqlx)
-        }
-        .await;
-        let _ = sender.send(alone);
+
+    async fn write_alone(
+        &self,
+        connection: &mut Self::Connection,
+        new: &NewLoop,
+    ) -> StoreResult<()> {
+        let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+        portable_loops::insert_loop(&mut tx, new).await?;
+        tx.commit().await.map_err(StoreError::from_sqlx)
     }
 }
 
@@ -312,7 +238,8 @@ async fn register_functions(connection: &mut sqlx::SqliteConnection) -> Result<(
 }
 
 /// Makes the writer connection notify `committed` after each transaction that wrote outbox
-/// events, for the delivery worker. `event_outbox` is `WITHOUT ROWID`, for which SQLite calls no
+/// events waiting for dispatch, for the delivery worker (an event written while nobody
+/// subscribes is written dispatched, see `portable_events::push_events`, and wakes nobody). `event_outbox` is `WITHOUT ROWID`, for which SQLite calls no
 /// update hook, so a temporary trigger marks each insert in a one-row temporary table (memory
 /// only: `temp_store` is memory, and it holds no content), whose change the update hook sees; the
 /// commit hook then notifies. The commit hook runs just before the commit completes, but a
@@ -340,7 +267,7 @@ async fn watch_outbox(
         .await?;
     sqlx::query(
         "CREATE TEMP TRIGGER IF NOT EXISTS outbox_written_mark \
-         AFTER INSERT ON main.event_outbox \
+         AFTER INSERT ON main.event_outbox WHEN NOT NEW.dispatched \
          BEGIN INSERT OR REPLACE INTO outbox_written (id) VALUES (1); END",
     )
     .execute(&mut *connection)
@@ -444,10 +371,9 @@ impl SqliteStore {
             path: path.to_owned(),
             options: connect,
             reader,
-            new_loops: NewLoopWriter {
+            new_loops: GroupCommit::new(SqliteBatches {
                 writer: writer.clone(),
-                batch: Default::default(),
-            },
+            }),
             writer,
             review_events: tokio::sync::broadcast::channel(1024).0,
             outbox_committed,
@@ -479,24 +405,10 @@ impl BackendHooks for SqliteStore {
         self.writer.begin_with("BEGIN IMMEDIATE").await
     }
 
-    /// Group commit for captures: SQLite has one writer, and a commit waits for the disk, so
-    /// loops captured at the same moment are written in one transaction (if it fails, each loop
-    /// is written again alone, so one loop's failure fails only that capture; see
-    /// `write_batch`). Nobody is answered before the commit that holds their loop.
+    /// Group commit for captures ([`super::group_commit`]): SQLite has one writer, and a commit
+    /// waits for the disk.
     async fn write_new_loop(&self, new: &NewLoop) -> StoreResult<()> {
-        let (sender, outcome) = tokio::sync::oneshot::channel();
-        let lead = {
-            let mut batch = self.new_loops.lock()?;
-            batch.waiting.push((new.clone(), sender));
-            !std::mem::replace(&mut batch.writing, true)
-        };
-        if lead {
-            // A task of its own, so that a cancelled request cannot leave the others waiting.
-            tokio::spawn(self.new_loops.clone().write_all());
-        }
-        outcome
-            .await
-            .map_err(|_| StoreError::Corrupt("a batched capture was dropped".to_owned()))?
+        self.new_loops.write(new).await
     }
 
     /// SQLite has one writer at a time, and `BEGIN IMMEDIATE` already holds the write lock.

@@ -1,9 +1,12 @@
-//! The store through the library API, where HTTP cannot reach: SQLite's group commit of captures,
+//! The store through the library API, where HTTP cannot reach: the group commit of captures,
 //! and data written before a migration that reshapes it.
 
+use failforward::domain::events::{Event, EventKind};
 use failforward::domain::loops::{ImpactScale, LoopKind, Stage};
 use failforward::domain::{LoopId, TeamId};
 use failforward::store::loops::LoopDraft;
+
+use crate::helpers::{fresh_postgres_url, Backend, TestDb};
 
 fn new_loop(team: TeamId, n: usize) -> LoopDraft {
     let now = time::OffsetDateTime::now_utc();
@@ -30,30 +33,56 @@ fn new_loop(team: TeamId, n: usize) -> LoopDraft {
     }
 }
 
-/// Loops captured at the same moment share a commit on SQLite; one that the database refuses
-/// (here: its team does not exist) fails alone, and every other is written once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_capture_fails_alone_in_its_batch() {
+/// Loops captured at the same moment share a commit (on both databases); one that the database
+/// refuses (here: its team does not exist) fails alone, and every other is written once, with
+/// its event and its place on the dashboards.
+async fn refused_capture_fails_alone(backend: Backend) {
     let dir = tempfile::tempdir().expect("dir");
-    let store = failforward::store::connect(None, dir.path(), &Default::default())
+    let url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => match fresh_postgres_url().await {
+            Some(url) => Some(url),
+            None => return,
+        },
+    };
+    let store = failforward::store::connect(url.as_deref(), dir.path(), &Default::default())
         .await
         .expect("store");
-    let team = TeamId::random();
-    let raw = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("failforward.db").display()
-    ))
-    .await
-    .expect("raw");
-    sqlx::query("INSERT INTO teams (id, slug, name, created_at) VALUES ($1, 'ops', 'Ops', 0)")
-        .bind(team.to_string())
-        .execute(&raw)
-        .await
-        .expect("team");
+    let raw = match &url {
+        None => TestDb::Sqlite(
+            sqlx::SqlitePool::connect(&format!(
+                "sqlite://{}",
+                dir.path().join("failforward.db").display()
+            ))
+            .await
+            .expect("raw"),
+        ),
+        Some(url) => TestDb::Postgres(sqlx::PgPool::connect(url).await.expect("raw")),
+    };
+    let teams = [TeamId::random(), TeamId::random(), TeamId::random()];
+    for (n, team) in teams.iter().enumerate() {
+        raw.execute(&format!(
+            "INSERT INTO teams (id, slug, name, created_at) VALUES ('{team}', 't{n}', 'T{n}', 0)"
+        ))
+        .await;
+    }
     let mut captures = Vec::new();
     for n in 0..32 {
         let store = store.clone();
-        let new = new_loop(if n == 13 { TeamId::random() } else { team }, n);
+        let team = if n == 13 {
+            TeamId::random()
+        } else {
+            teams[n % teams.len()]
+        };
+        let mut new = new_loop(team, n);
+        new.events.push(Event::named(
+            EventKind::LoopLogged,
+            team,
+            new.id,
+            None,
+            new.created_at,
+            Default::default(),
+        ));
         captures.push(tokio::spawn(async move { store.create_loop(&new).await }));
     }
     let mut refused = 0;
@@ -63,25 +92,36 @@ async fn a_refused_capture_fails_alone_in_its_batch() {
         }
     }
     assert_eq!(refused, 1, "only the loop without a team is refused");
-    let (loops, tags, history): (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM loops), (SELECT COUNT(*) FROM loop_tags), \
-         (SELECT COUNT(*) FROM loop_stage_changes)",
-    )
-    .fetch_one(&raw)
-    .await
-    .expect("counts");
-    assert_eq!((loops, tags, history), (31, 31, 31));
-    let counted: i64 = sqlx::query_scalar(
-        "SELECT CAST(SUM(loops) AS INTEGER) FROM health_loops WHERE team_id = ''",
-    )
-    .fetch_one(&raw)
-    .await
-    .expect("totals");
+    let written = (
+        raw.count("SELECT COUNT(*) FROM loops").await,
+        raw.count("SELECT COUNT(*) FROM loop_tags").await,
+        raw.count("SELECT COUNT(*) FROM loop_stage_changes").await,
+        raw.count("SELECT COUNT(*) FROM event_outbox").await,
+    );
+    assert_eq!(written, (31, 31, 31, 31));
+    let counted = raw
+        .count("SELECT CAST(SUM(loops) AS BIGINT) FROM health_loops WHERE team_id = ''")
+        .await;
     assert_eq!(
         counted, 31,
         "the dashboards count what was written, no more"
     );
-    raw.close().await;
+    assert_eq!(
+        raw.count("SELECT COUNT(*) FROM event_outbox WHERE NOT dispatched")
+            .await,
+        0,
+        "with nobody subscribed the events are written dispatched: no worker has anything to do"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_capture_fails_alone_in_its_batch_sqlite() {
+    refused_capture_fails_alone(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_capture_fails_alone_in_its_batch_postgres() {
+    refused_capture_fails_alone(Backend::Postgres).await;
 }
 
 /// Migration 0014 rekeys the stage history and computes a loop's full-text document id instead

@@ -10,29 +10,28 @@
 //! loops is written again alone, so that one bad loop fails only its own capture.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use sqlx::pool::PoolConnection;
+use sqlx::Pool;
 
 use super::loops::NewLoop;
 use super::{StoreError, StoreResult};
 
-/// How a backend writes the loops the queue hands it.
-pub(super) trait BatchWriter: Clone + Send + Sync + 'static {
-    /// What a batch is written on; held from batch to batch (see [`HOLD_BATCHES`]).
-    type Connection: Send;
-
-    fn connect(&self) -> impl Future<Output = Result<Self::Connection, sqlx::Error>> + Send;
+/// How a backend writes the loops the queue hands it, on a connection of its pool.
+pub(super) trait BatchWriter: Send + Sync + 'static {
+    type Db: sqlx::Database;
 
     /// Writes `loops` in one transaction, all or nothing.
     fn write_together<'a>(
-        &'a self,
-        connection: &'a mut Self::Connection,
+        connection: &'a mut PoolConnection<Self::Db>,
         loops: &'a [&'a NewLoop],
     ) -> impl Future<Output = StoreResult<()>> + Send + 'a;
 
     /// Writes one loop in a transaction of its own (after its batch failed).
     fn write_alone<'a>(
-        &'a self,
-        connection: &'a mut Self::Connection,
+        connection: &'a mut PoolConnection<Self::Db>,
         new: &'a NewLoop,
     ) -> impl Future<Output = StoreResult<()>> + Send + 'a;
 }
@@ -53,26 +52,29 @@ const BATCH_MAX: usize = 64;
 /// connection; PostgreSQL's pool is shared with every other use case).
 const HOLD_BATCHES: usize = 8;
 
-/// Captured loops waiting for the next commit, and the backend that writes them.
-pub(super) struct GroupCommit<W> {
-    writer: W,
+/// Captured loops waiting for the next commit, and the pool their backend `W` writes them with.
+pub(super) struct GroupCommit<W: BatchWriter> {
+    pool: Pool<W::Db>,
     queue: Arc<Mutex<Queue>>,
+    backend: PhantomData<fn() -> W>,
 }
 
-impl<W: Clone> Clone for GroupCommit<W> {
+impl<W: BatchWriter> Clone for GroupCommit<W> {
     fn clone(&self) -> Self {
         Self {
-            writer: self.writer.clone(),
+            pool: self.pool.clone(),
             queue: self.queue.clone(),
+            backend: PhantomData,
         }
     }
 }
 
 impl<W: BatchWriter> GroupCommit<W> {
-    pub(super) fn new(writer: W) -> Self {
+    pub(super) fn new(pool: Pool<W::Db>) -> Self {
         Self {
-            writer,
+            pool,
             queue: Default::default(),
+            backend: PhantomData,
         }
     }
 
@@ -103,7 +105,7 @@ impl<W: BatchWriter> GroupCommit<W> {
     /// connection returned to the pool goes back through a task of its own, and under load
     /// the next batch waited for that task longer than its INSERTs took.
     async fn write_all(self) {
-        let mut held: Option<W::Connection> = None;
+        let mut held: Option<PoolConnection<W::Db>> = None;
         let mut written = 0_usize;
         loop {
             let taken: Vec<Waiting> = match self.lock() {
@@ -128,11 +130,11 @@ impl<W: BatchWriter> GroupCommit<W> {
 
     /// Answers each capture of `batch`. After a failure `held` is let go: the connection may be
     /// what failed (PostgreSQL restarted), so the loops are written again on a fresh one.
-    async fn write_batch(&self, held: &mut Option<W::Connection>, batch: Vec<Waiting>) {
+    async fn write_batch(&self, held: &mut Option<PoolConnection<W::Db>>, batch: Vec<Waiting>) {
         let together = match self.connection(held).await {
             Ok(connection) => {
                 let loops: Vec<&NewLoop> = batch.iter().map(|(new, _)| new).collect();
-                self.writer.write_together(connection, &loops).await
+                W::write_together(connection, &loops).await
             }
             Err(error) => Err(error),
         };
@@ -155,7 +157,7 @@ impl<W: BatchWriter> GroupCommit<W> {
         }
         for (new, sender) in batch {
             let alone = match self.connection(held).await {
-                Ok(connection) => self.writer.write_alone(connection, &new).await,
+                Ok(connection) => W::write_alone(connection, &new).await,
                 Err(error) => Err(error),
             };
             if alone.is_err() {
@@ -167,10 +169,10 @@ impl<W: BatchWriter> GroupCommit<W> {
 
     async fn connection<'h>(
         &self,
-        held: &'h mut Option<W::Connection>,
-    ) -> StoreResult<&'h mut W::Connection> {
+        held: &'h mut Option<PoolConnection<W::Db>>,
+    ) -> StoreResult<&'h mut PoolConnection<W::Db>> {
         if held.is_none() {
-            let connection = self.writer.connect().await.map_err(|error| {
+            let connection = self.pool.acquire().await.map_err(|error| {
                 StoreError::Io(std::io::Error::other(format!(
                     "no connection to write with: {error}"
                 )))

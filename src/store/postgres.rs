@@ -94,21 +94,13 @@ pub struct PostgresStore {
 }
 
 /// How a PostgreSQL connection writes a group commit of captures (see [`super::group_commit`]).
-#[derive(Clone)]
-struct PostgresBatches {
-    pool: PgPool,
-}
+struct PostgresBatches;
 
 impl BatchWriter for PostgresBatches {
-    type Connection = PoolConnection<Db>;
-
-    async fn connect(&self) -> Result<Self::Connection, sqlx::Error> {
-        self.pool.acquire().await
-    }
+    type Db = Db;
 
     async fn write_together(
-        &self,
-        connection: &mut Self::Connection,
+        connection: &mut PoolConnection<Db>,
         loops: &[&NewLoop],
     ) -> StoreResult<()> {
         let mut loops = loops.to_vec();
@@ -126,11 +118,7 @@ impl BatchWriter for PostgresBatches {
         tx.commit().await.map_err(StoreError::from_sqlx)
     }
 
-    async fn write_alone(
-        &self,
-        connection: &mut Self::Connection,
-        new: &NewLoop,
-    ) -> StoreResult<()> {
+    async fn write_alone(connection: &mut PoolConnection<Db>, new: &NewLoop) -> StoreResult<()> {
         let mut tx = connection.begin().await?;
         portable_loops::insert_loop(&mut tx, new).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)
@@ -182,7 +170,7 @@ impl PostgresStore {
             None => None,
         };
         Ok(Self {
-            new_loops: GroupCommit::new(PostgresBatches { pool: pool.clone() }),
+            new_loops: GroupCommit::new(pool.clone()),
             pool,
             replica,
             replica_skipped_until: std::sync::Mutex::new(None),
@@ -201,7 +189,7 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(1))
             .connect_lazy(read_url)?;
         Ok(Self {
-            new_loops: GroupCommit::new(PostgresBatches { pool: pool.clone() }),
+            new_loops: GroupCommit::new(pool.clone()),
             pool,
             replica: None,
             replica_skipped_until: std::sync::Mutex::new(None),
@@ -318,8 +306,6 @@ impl BackendHooks for PostgresStore {
         &self.pool
     }
 
-    /// One transaction per captured loop: PostgreSQL commits concurrent transactions together
-    /// by itself.
     /// Group commit for captures ([`super::group_commit`]): each commit waits for the WAL
     /// flush and takes the organisation's dashboard row of the day.
     async fn write_new_loop(&self, new: &NewLoop) -> StoreResult<()> {

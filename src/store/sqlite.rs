@@ -149,21 +149,13 @@ pub struct SqliteStore {
 
 /// How the SQLite writer connection writes a group commit of captures (see
 /// [`super::group_commit`]).
-#[derive(Clone)]
-struct SqliteBatches {
-    writer: SqlitePool,
-}
+struct SqliteBatches;
 
 impl BatchWriter for SqliteBatches {
-    type Connection = PoolConnection<Db>;
-
-    async fn connect(&self) -> Result<Self::Connection, sqlx::Error> {
-        self.writer.acquire().await
-    }
+    type Db = Db;
 
     async fn write_together(
-        &self,
-        connection: &mut Self::Connection,
+        connection: &mut PoolConnection<Db>,
         loops: &[&NewLoop],
     ) -> StoreResult<()> {
         let mut loops = loops.to_vec();
@@ -195,11 +187,7 @@ impl BatchWriter for SqliteBatches {
         written.map(|_| ()).map_err(StoreError::from_sqlx)
     }
 
-    async fn write_alone(
-        &self,
-        connection: &mut Self::Connection,
-        new: &NewLoop,
-    ) -> StoreResult<()> {
+    async fn write_alone(connection: &mut PoolConnection<Db>, new: &NewLoop) -> StoreResult<()> {
         let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
         portable_loops::insert_loop(&mut tx, new).await?;
         tx.commit().await.map_err(StoreError::from_sqlx)
@@ -371,9 +359,7 @@ impl SqliteStore {
             path: path.to_owned(),
             options: connect,
             reader,
-            new_loops: GroupCommit::new(SqliteBatches {
-                writer: writer.clone(),
-            }),
+            new_loops: GroupCommit::new(writer.clone()),
             writer,
             review_events: tokio::sync::broadcast::channel(1024).0,
             outbox_committed,

@@ -259,3 +259,181 @@ async fn a_loop_from_before_migration_14_keeps_its_history_and_its_search() {
     store.delete_loop(team, id).await.expect("delete");
     assert!(search(None).await.is_empty());
 }
+
+/// Migration 0052 rebuilds SQLite's outbox keyed by time, and with it (foreign keys cannot be
+/// switched off inside a migration) the deliveries and attempts that refer to it; on PostgreSQL
+/// it makes `once_key` unique only where set. Webhook history written before it survives on both
+/// databases, and an overdue event raised before it is still raised only once.
+async fn outbox_history_survives_migration_52(backend: Backend) {
+    use failforward::domain::RecordId;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => match fresh_postgres_url().await {
+            Some(url) => Some(url),
+            None => return,
+        },
+    };
+    let migrations = |side: &str| {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(side)
+    };
+    let up_to_51 = |mut migrator: sqlx::migrate::Migrator| {
+        migrator.migrations = migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version <= 51)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        migrator
+    };
+    let raw = match &url {
+        None => {
+            let pool = sqlx::SqlitePool::connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(dir.path().join("failforward.db"))
+                    .create_if_missing(true)
+                    .foreign_keys(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal),
+            )
+            .await
+            .expect("raw");
+            up_to_51(
+                sqlx::migrate::Migrator::new(migrations("sqlite"))
+                    .await
+                    .expect("migrations"),
+            )
+            .run(&pool)
+            .await
+            .expect("migrations up to 51");
+            TestDb::Sqlite(pool)
+        }
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(url).await.expect("raw");
+            up_to_51(
+                sqlx::migrate::Migrator::new(migrations("postgres"))
+                    .await
+                    .expect("migrations"),
+            )
+            .run(&pool)
+            .await
+            .expect("migrations up to 51");
+            TestDb::Postgres(pool)
+        }
+    };
+
+    let team = TeamId::random();
+    let subscription = RecordId::random();
+    let (logged, overdue) = (RecordId::random(), RecordId::random());
+    let (delivery, attempt) = (RecordId::random(), RecordId::random());
+    let action = RecordId::random();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let once_key = format!("action.overdue:{action}:{}", now - now % 86_400);
+    for statement in [
+        format!(
+            "INSERT INTO teams (id, slug, name, created_at) VALUES ('{team}', 'ops', 'Ops', 0)"
+        ),
+        format!(
+            "INSERT INTO webhook_subscriptions (id, team_id, url, event_kinds, secret_sealed, \
+             created_at, enabled) VALUES ('{subscription}', '{team}', 'https://hooks.example/in', \
+             'loop.logged action.overdue', 'sealed', 0, FALSE)"
+        ),
+        format!(
+            "INSERT INTO event_outbox (id, kind, team_id, subject_id, actor_id, occurred_at, \
+             payload, dispatched, once_key) VALUES \
+             ('{logged}', 'loop.logged', '{team}', 'a-loop', NULL, {}, '{{}}', TRUE, NULL), \
+             ('{overdue}', 'action.overdue', '{team}', '{action}', NULL, {}, '{{}}', TRUE, \
+              '{once_key}')",
+            now - 200,
+            now - 100
+        ),
+        format!(
+            "INSERT INTO webhook_deliveries (id, subscription_id, event_id, status, attempts, \
+             next_attempt_at, created_at) VALUES ('{delivery}', '{subscription}', '{logged}', \
+             'failed', 1, 0, {now})"
+        ),
+        format!(
+            "INSERT INTO webhook_attempts (id, delivery_id, subscription_id, attempted_at, \
+             status_code, latency_ms, excerpt) VALUES ('{attempt}', '{delivery}', \
+             '{subscription}', {now}, 503, 12, 'upstream down')"
+        ),
+    ] {
+        raw.execute(&statement).await;
+    }
+
+    let store = failforward::store::connect(url.as_deref(), dir.path(), &Default::default())
+        .await
+        .expect("store, migrated");
+    let attempts = store.attempts(subscription, 10).await.expect("attempts");
+    assert_eq!(attempts.len(), 1, "the delivery log survives the rebuild");
+    assert_eq!(
+        (
+            attempts[0].event_id.to_string(),
+            attempts[0].event_kind.as_str(),
+            attempts[0].status_code,
+            attempts[0].excerpt.as_str(),
+            attempts[0].delivery_status.as_str(),
+        ),
+        (
+            logged.to_string(),
+            "loop.logged",
+            Some(503),
+            "upstream down",
+            "failed"
+        )
+    );
+
+    let raised_again = |key: Option<&str>| {
+        let mut event = Event::named(
+            EventKind::ActionOverdue,
+            team,
+            action,
+            None,
+            time::OffsetDateTime::now_utc(),
+            Default::default(),
+        );
+        event.once_key = key.map(str::to_owned);
+        event
+    };
+    store
+        .record_events(&[
+            raised_again(Some(&once_key)),
+            raised_again(None),
+            raised_again(None),
+        ])
+        .await
+        .expect("record");
+    let mut kept: Vec<String> = store
+        .events(Some(team), 10)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|event| event.id.to_string())
+        .collect();
+    kept.sort();
+    assert_eq!(
+        kept.len(),
+        4,
+        "the key raised before the migration is still raised once; events without a key never \
+         collide: {kept:?}"
+    );
+    assert!(kept.contains(&logged.to_string()) && kept.contains(&overdue.to_string()));
+    assert_eq!(
+        raw.count("SELECT COUNT(*) FROM event_outbox WHERE once_key IS NOT NULL")
+            .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_history_survives_migration_52_sqlite() {
+    outbox_history_survives_migration_52(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_history_survives_migration_52_postgres() {
+    outbox_history_survives_migration_52(Backend::Postgres).await;
+}

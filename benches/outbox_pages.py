@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""How many pages a group commit's events write to SQLite's write-ahead log, for three layouts
-of `event_outbox` (BENCHMARKS.md, "Run 11"): the table as migrated today, with `once_key`'s
-uniqueness as a partial index, and clustered by time.
+"""How many pages a group commit's events write to SQLite's write-ahead log, for four layouts
+of `event_outbox` (BENCHMARKS.md, runs 11 and 12): the table as migration 0030 made it, with
+`once_key`'s uniqueness as a partial index, clustered by time (migration 0052), and clustered by
+time with ids that begin with the event's time (`EventId::at`, what the code writes now).
 
     python3 benches/outbox_pages.py
 
@@ -29,7 +30,7 @@ ONCE_PARTIAL = (
 )
 
 LAYOUTS = {
-    "as migrated (key: id; once_key UNIQUE; index on occurred_at)": [
+    "as migration 0030 made it (key: id; once_key UNIQUE; index on occurred_at)": [
         f"CREATE TABLE event_outbox (id TEXT PRIMARY KEY, {COLUMNS} UNIQUE) WITHOUT ROWID",
         WAITING,
         "CREATE INDEX occurred ON event_outbox (occurred_at)",
@@ -47,6 +48,8 @@ LAYOUTS = {
         WAITING,
     ],
 }
+BY_TIME = "key (occurred_at, id), id UNIQUE, once_key unique only where set"
+LAYOUTS[BY_TIME + ", ids in time order"] = LAYOUTS[BY_TIME]
 
 INSERT = (
     "INSERT INTO event_outbox (id, kind, team_id, subject_id, actor_id, occurred_at, payload, "
@@ -54,11 +57,19 @@ INSERT = (
 )
 
 
-def event(at):
+def time_ordered_id(at):
+    """A version 7 UUID: the whole second `at` in milliseconds, then random bits."""
+    raw = bytearray((at * 1000).to_bytes(6, "big") + os.urandom(10))
+    raw[6] = (raw[6] & 0x0F) | 0x70
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(raw)))
+
+
+def event(at, ordered_ids=False):
     loop = str(uuid.uuid4())
     payload = {"loop_id": loop, "stage": "detect", "anonymous": False, "title": "word word word"}
     return (
-        str(uuid.uuid4()),
+        time_ordered_id(at) if ordered_ids else str(uuid.uuid4()),
         "loop.logged",
         str(uuid.uuid4()),
         loop,
@@ -70,7 +81,7 @@ def event(at):
     )
 
 
-def pages_per_batch(statements, directory):
+def pages_per_batch(statements, directory, ordered_ids=False):
     path = os.path.join(directory, "outbox.db")
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=wal")
@@ -80,14 +91,16 @@ def pages_per_batch(statements, directory):
         db.execute(statement)
     now = int(time.time())
     db.execute("BEGIN")
-    db.executemany(INSERT, (event(now - 3 * 86_400 + n) for n in range(35_000)))
+    db.executemany(
+        INSERT, (event(now - 3 * 86_400 + n, ordered_ids) for n in range(35_000))
+    )
     db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     before = os.path.getsize(path + "-wal")
     batches = 100
     for second in range(batches):
         db.execute("BEGIN")
-        db.executemany(INSERT, sorted(event(now + second) for _ in range(20)))
+        db.executemany(INSERT, sorted(event(now + second, ordered_ids) for _ in range(20)))
         db.execute("COMMIT")
     grown = os.path.getsize(path + "-wal") - before
     db.close()
@@ -98,7 +111,8 @@ def pages_per_batch(statements, directory):
 def main():
     for name, statements in LAYOUTS.items():
         with tempfile.TemporaryDirectory() as directory:
-            print(f"{pages_per_batch(statements, directory):5.1f} pages per batch of 20 events: {name}")
+            pages = pages_per_batch(statements, directory, name.endswith("in time order"))
+            print(f"{pages:5.1f} pages per batch of 20 events: {name}")
 
 
 if __name__ == "__main__":

@@ -262,7 +262,7 @@ impl Event {
         data: Map<String, Value>,
     ) -> Self {
         Self {
-            id: EventId::random(),
+            id: EventId::at(at),
             kind,
             team,
             subject: subject.to_string(),
@@ -283,7 +283,7 @@ impl Event {
         data: Map<String, Value>,
     ) -> Self {
         Self {
-            id: EventId::random(),
+            id: EventId::at(day_of(at)),
             kind,
             team,
             subject: subject.to_string(),
@@ -331,6 +331,42 @@ mod tests {
         let payload = event.payload();
         assert_eq!(payload["data"]["actor_id"], Value::Null);
         assert_eq!(payload["timestamp"], "2025-12-03T00:00:00Z");
+    }
+
+    /// An event's id begins with its own time, never a finer one: midnight for an unnamed event,
+    /// the whole second for a named one; the rest is random.
+    #[test]
+    fn an_event_id_tells_no_more_time_than_the_event() {
+        let at = OffsetDateTime::from_unix_timestamp(1_764_765_432).expect("a valid instant")
+            + time::Duration::milliseconds(789);
+        let time_of = |event: &Event| {
+            let (seconds, nanos) = event
+                .id
+                .as_uuid()
+                .get_timestamp()
+                .expect("a version 7 id")
+                .to_unix();
+            (seconds, nanos)
+        };
+        let unnamed =
+            |at| Event::unnamed(EventKind::LoopLogged, TeamId::random(), "x", at, Map::new());
+        let first = unnamed(at);
+        assert_eq!(time_of(&first), (1_764_720_000, 0));
+        assert_eq!(
+            time_of(&unnamed(at + time::Duration::hours(5))),
+            (1_764_720_000, 0),
+            "a later hour of the same day gives the same time"
+        );
+        assert_ne!(first.id, unnamed(at).id);
+        let named = Event::named(
+            EventKind::LoopLogged,
+            TeamId::random(),
+            "x",
+            None,
+            at,
+            Map::new(),
+        );
+        assert_eq!(time_of(&named), (1_764_765_432, 0));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Identifiers. Every public id is a random (version 4) UUID so that an id reveals neither how many
 //! records exist nor the order in which they were written — a property the anonymity rules rely on.
+//! The one exception is [`EventId::at`]: an event's id begins with the time the event itself
+//! carries, and nothing finer.
 
 use std::fmt;
 use std::str::FromStr;
@@ -54,6 +56,23 @@ id_type!(
     /// on every retry.
     EventId
 );
+impl EventId {
+    /// A version 7 UUID whose time is `at`'s whole second, followed by random bits.
+    ///
+    /// Outbox rows are indexed by id, and ids in time order append to that index's last pages
+    /// where random ones each rewrite a page somewhere in it (BENCHMARKS.md, run 12). The id says
+    /// no more than the event's own `occurred_at`: the second for a named change, midnight for an
+    /// unnamed one (`Event::unnamed`), and a day's unnamed events sort among themselves at random.
+    pub fn at(at: time::OffsetDateTime) -> Self {
+        let seconds = u64::try_from(at.unix_timestamp()).unwrap_or(0);
+        let random: [u8; 10] = rand::random();
+        Self(
+            uuid::Builder::from_unix_timestamp_millis(seconds.saturating_mul(1000), &random)
+                .into_uuid(),
+        )
+    }
+}
+
 id_type!(
     /// A team.
     TeamId

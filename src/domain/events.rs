@@ -340,13 +340,12 @@ mod tests {
         let at = OffsetDateTime::from_unix_timestamp(1_764_765_432).expect("a valid instant")
             + time::Duration::milliseconds(789);
         let time_of = |event: &Event| {
-            let (seconds, nanos) = event
+            event
                 .id
                 .as_uuid()
                 .get_timestamp()
                 .expect("a version 7 id")
-                .to_unix();
-            (seconds, nanos)
+                .to_unix()
         };
         let unnamed =
             |at| Event::unnamed(EventKind::LoopLogged, TeamId::random(), "x", at, Map::new());

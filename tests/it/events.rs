@@ -349,6 +349,15 @@ story!(
                 .is_some_and(|t| t.ends_with("T00:00:00Z")));
             assert!(!payload.to_string().contains("Quiet failure"));
         }
+        // The id a database reader sees (and a receiver, as `webhook-id`) begins with a time
+        // too: for these, that same midnight and nothing finer.
+        for row in app.db.dump("SELECT id, subject_id FROM event_outbox").await {
+            if anonymous.contains(&row[1].1) {
+                let id = uuid::Uuid::parse_str(&row[0].1).expect("a UUID");
+                let (seconds, nanos) = id.get_timestamp().expect("a time-ordered id").to_unix();
+                assert_eq!((seconds % 86_400, nanos), (0, 0), "{id}");
+            }
+        }
 
         if app.database_url.is_some() {
             // One transaction for the whole release, another than any named capture's; inside

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{fresh_postgres_url, Backend, PASSWORD};
+use crate::helpers::{fresh_database_url, Backend, PASSWORD};
 
 fn failforward() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_failforward"));
@@ -53,12 +53,8 @@ fn storage_args(dir: &Path, url: &Option<String>) -> Vec<String> {
 
 async fn headless_setup_then_serve(backend: Backend) {
     let dir = tempfile::tempdir().expect("dir");
-    let url = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => match fresh_postgres_url().await {
-            Some(url) => Some(url),
-            None => return,
-        },
+    let Some(url) = fresh_database_url(backend).await else {
+        return;
     };
     let storage = storage_args(dir.path(), &url);
     let storage: Vec<&str> = storage.iter().map(String::as_str).collect();
@@ -681,12 +677,8 @@ fn create_user_refuses_an_easily_guessed_password() {
 /// domain or the organisation's name is refused, for the first admin and for later accounts.
 async fn create_user_refuses_a_password_made_of_own_names(backend: Backend) {
     let dir = tempfile::tempdir().expect("dir");
-    let url = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => match fresh_postgres_url().await {
-            Some(url) => Some(url),
-            None => return,
-        },
+    let Some(url) = fresh_database_url(backend).await else {
+        return;
     };
     let storage = storage_args(dir.path(), &url);
     let storage: Vec<&str> = storage.iter().map(String::as_str).collect();

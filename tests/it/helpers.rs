@@ -135,6 +135,16 @@ pub fn full_suite_required() -> bool {
     std::env::var("FAILFORWARD_REQUIRE_FULL_SUITE").is_ok_and(|v| v == "1")
 }
 
+/// The database URL a test of `backend` opens its store with: `Some(None)` for SQLite (a file
+/// in the test's data directory), `Some(Some(url))` for a fresh PostgreSQL schema, and `None`
+/// when no PostgreSQL is configured, so that the test skips.
+pub async fn fresh_database_url(backend: Backend) -> Option<Option<String>> {
+    match backend {
+        Backend::Sqlite => Some(None),
+        Backend::Postgres => fresh_postgres_url().await.map(Some),
+    }
+}
+
 /// A fresh schema in the test PostgreSQL, or `None` when none is configured.
 pub async fn fresh_postgres_url() -> Option<String> {
     let Ok(base) = std::env::var("FAILFORWARD_TEST_DATABASE_URL") else {

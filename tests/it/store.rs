@@ -6,7 +6,7 @@ use failforward::domain::loops::{ImpactScale, LoopKind, Stage};
 use failforward::domain::{LoopId, TeamId};
 use failforward::store::loops::LoopDraft;
 
-use crate::helpers::{fresh_postgres_url, Backend, TestDb};
+use crate::helpers::{fresh_database_url, Backend, TestDb};
 
 fn new_loop(team: TeamId, n: usize) -> LoopDraft {
     let now = time::OffsetDateTime::now_utc();
@@ -38,12 +38,8 @@ fn new_loop(team: TeamId, n: usize) -> LoopDraft {
 /// its event and its place on the dashboards.
 async fn refused_capture_fails_alone(backend: Backend) {
     let dir = tempfile::tempdir().expect("dir");
-    let url = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => match fresh_postgres_url().await {
-            Some(url) => Some(url),
-            None => return,
-        },
+    let Some(url) = fresh_database_url(backend).await else {
+        return;
     };
     let store = failforward::store::connect(url.as_deref(), dir.path(), &Default::default())
         .await
@@ -268,12 +264,8 @@ async fn outbox_history_survives_migration_52(backend: Backend) {
     use failforward::domain::RecordId;
 
     let dir = tempfile::tempdir().expect("dir");
-    let url = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => match fresh_postgres_url().await {
-            Some(url) => Some(url),
-            None => return,
-        },
+    let Some(url) = fresh_database_url(backend).await else {
+        return;
     };
     let migrations = |side: &str| {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -129,6 +129,40 @@ pub struct AuditEntry {
     pub address_hash: Option<String>,
 }
 
+/// The outbox kinds of audit entries begin with this (`audit.member.added`): the audit log is
+/// the outbox's events of these kinds (migration 0053), which no webhook is ever offered.
+pub const AUDIT_KIND_PREFIX: &str = "audit.";
+
+impl AuditEntry {
+    /// The entry's kind in the outbox: [`AUDIT_KIND_PREFIX`] and the action's word.
+    pub fn kind(&self) -> String {
+        format!("{AUDIT_KIND_PREFIX}{}", self.action.as_str())
+    }
+
+    /// The entry as the outbox keeps it, in the envelope every event has (`type`, `version`,
+    /// `timestamp`, `data`); the target is also the event's subject.
+    pub fn payload(&self) -> serde_json::Value {
+        // To the second, as the row's `occurred_at` keeps it.
+        let timestamp = self
+            .occurred_at
+            .replace_nanosecond(0)
+            .unwrap_or(self.occurred_at)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        serde_json::json!({
+            "type": self.kind(),
+            "version": super::events::PAYLOAD_VERSION,
+            "timestamp": timestamp,
+            "data": {
+                "actor_id": self.actor.map(|actor| actor.to_string()),
+                "target": self.target,
+                "detail": self.detail,
+                "address_hash": self.address_hash,
+            },
+        })
+    }
+}
+
 /// One entry as read back, with its actor's current name and email.
 #[derive(Debug, Clone)]
 pub struct AuditRecord {
@@ -190,6 +224,29 @@ mod tests {
             assert_eq!(action.as_str().parse::<AuditAction>().ok(), Some(*action));
         }
         assert!("loop.logged".parse::<AuditAction>().is_err());
+    }
+
+    #[test]
+    fn an_entry_is_kept_as_an_audit_kind_with_its_words_in_the_payload() {
+        let entry = AuditEntry {
+            id: RecordId::random(),
+            occurred_at: OffsetDateTime::from_unix_timestamp(1_764_765_432).expect("an instant"),
+            actor: None,
+            action: AuditAction::MemberRoleChanged,
+            target: "team ops, user mo@example.org".to_owned(),
+            detail: "member → lead".to_owned(),
+            address_hash: None,
+        };
+        assert_eq!(entry.kind(), "audit.member.role_changed");
+        let payload = entry.payload();
+        assert_eq!(payload["type"], "audit.member.role_changed");
+        assert_eq!(payload["timestamp"], "2025-12-03T12:37:12Z");
+        assert_eq!(payload["data"]["detail"], "member → lead");
+        assert_eq!(payload["data"]["actor_id"], serde_json::Value::Null);
+        assert!(
+            crate::domain::events::EventKind::parse(&entry.kind()).is_none(),
+            "no webhook can subscribe to an audit kind"
+        );
     }
 
     #[test]

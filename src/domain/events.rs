@@ -1,4 +1,5 @@
-//! Domain events: what changed, as other systems are told it (webhooks, and later the audit log).
+//! Domain events: what changed, as other systems are told it (webhooks). The audit log's entries
+//! share their outbox as events of `audit.*` kinds (`domain::audit`), which no webhook is offered.
 //!
 //! An [`Event`] is made by the use cases (`service::events::Emitter`, the one emitting type) and
 //! written by the store into the outbox in the same transaction as the change it reports, so an

@@ -1,9 +1,14 @@
 //! The audit log's statements and the session listing, the same on SQLite and PostgreSQL.
+//!
+//! The log is the outbox's events of `audit.*` kinds (migration 0053); they are written by
+//! `portable_events::insert_audit` in the transaction of their change, and read and pruned here.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use super::portable_events::insert_audit;
 use super::ThisStore;
+use crate::domain::audit::AUDIT_KIND_PREFIX;
 use crate::domain::UserId;
 use crate::store::audit::{AuditEntry, AuditFilter, AuditRecord, AuditStore, SessionListing};
 use crate::store::backend::BackendHooks;
@@ -12,28 +17,6 @@ use crate::store::{from_unix, unix, StoreError, StoreResult};
 
 fn err(error: sqlx::Error) -> StoreError {
     StoreError::from_sqlx(error)
-}
-
-/// Writes `entry` with whatever `executor` is: the transaction of the change it records.
-pub(super) async fn insert_audit<'c, E>(executor: E, entry: &AuditEntry) -> StoreResult<()>
-where
-    E: sqlx::Executor<'c, Database = super::Db>,
-{
-    sqlx::query(
-        "INSERT INTO audit_log (id, occurred_at, actor_id, action, target, detail, address_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(entry.id.to_string())
-    .bind(unix(entry.occurred_at))
-    .bind(entry.actor.map(|actor| actor.to_string()))
-    .bind(entry.action.as_str())
-    .bind(&entry.target)
-    .bind(&entry.detail)
-    .bind(entry.address_hash.as_deref())
-    .execute(executor)
-    .await
-    .map_err(err)?;
-    Ok(())
 }
 
 type AuditRow = (
@@ -45,8 +28,18 @@ type AuditRow = (
     String,
     String,
     String,
-    Option<String>,
 );
+
+/// The detail and address hash of an audit event's payload (`AuditEntry::payload`).
+fn payload_words(payload: &str) -> StoreResult<(String, Option<String>)> {
+    let payload: serde_json::Value = serde_json::from_str(payload)
+        .map_err(|e| StoreError::Corrupt(format!("an audit event's payload: {e}")))?;
+    let data = &payload["data"];
+    Ok((
+        data["detail"].as_str().unwrap_or_default().to_owned(),
+        data["address_hash"].as_str().map(str::to_owned),
+    ))
+}
 
 #[async_trait]
 impl AuditStore for ThisStore {
@@ -57,18 +50,25 @@ impl AuditStore for ThisStore {
     }
 
     async fn audit_entries(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        // `kind LIKE 'audit.%'` is the partial index's own condition (migration 0053), which
+        // keeps the listing to audit events, newest first, however many others the outbox holds.
         let rows: Vec<AuditRow> = sqlx::query_as(
-            "SELECT audit_log.id, audit_log.occurred_at, audit_log.actor_id, users.display_name, \
-             users.email, audit_log.action, audit_log.target, audit_log.detail, \
-             audit_log.address_hash \
-             FROM audit_log LEFT JOIN users ON users.id = audit_log.actor_id \
-             WHERE (CAST($1 AS TEXT) IS NULL OR audit_log.action = $1) \
-             AND (CAST($2 AS TEXT) IS NULL OR audit_log.actor_id = $2) \
-             AND (CAST($3 AS BIGINT) IS NULL OR audit_log.occurred_at >= $3) \
-             AND (CAST($4 AS BIGINT) IS NULL OR audit_log.occurred_at < $4) \
-             ORDER BY audit_log.occurred_at DESC, audit_log.id LIMIT $5",
+            "SELECT o.id, o.occurred_at, o.actor_id, users.display_name, users.email, o.kind, \
+             o.subject_id, o.payload \
+             FROM event_outbox o LEFT JOIN users ON users.id = o.actor_id \
+             WHERE o.kind LIKE 'audit.%' \
+             AND (CAST($1 AS TEXT) IS NULL OR o.kind = $1) \
+             AND (CAST($2 AS TEXT) IS NULL OR o.actor_id = $2) \
+             AND (CAST($3 AS BIGINT) IS NULL OR o.occurred_at >= $3) \
+             AND (CAST($4 AS BIGINT) IS NULL OR o.occurred_at < $4) \
+             ORDER BY o.occurred_at DESC, o.id LIMIT $5",
         )
-        .bind(filter.action.as_deref())
+        .bind(
+            filter
+                .action
+                .as_deref()
+                .map(|action| format!("{AUDIT_KIND_PREFIX}{action}")),
+        )
         .bind(filter.actor.map(|actor| actor.to_string()))
         .bind(filter.from.map(unix))
         .bind(filter.until.map(unix))
@@ -77,31 +77,35 @@ impl AuditStore for ThisStore {
         .await
         .map_err(err)?;
         rows.into_iter()
-            .map(
-                |(id, at, actor, name, email, action, target, detail, address_hash)| {
-                    Ok(AuditRecord {
-                        id: parse_id(&id)?,
-                        occurred_at: from_unix(at)?,
-                        actor: actor.as_deref().map(parse_id).transpose()?,
-                        actor_name: name,
-                        actor_email: email,
-                        action,
-                        target,
-                        detail,
-                        address_hash,
-                    })
-                },
-            )
+            .map(|(id, at, actor, name, email, kind, target, payload)| {
+                let (detail, address_hash) = payload_words(&payload)?;
+                Ok(AuditRecord {
+                    id: parse_id(&id)?,
+                    occurred_at: from_unix(at)?,
+                    actor: actor.as_deref().map(parse_id).transpose()?,
+                    actor_name: name,
+                    actor_email: email,
+                    action: kind
+                        .strip_prefix(AUDIT_KIND_PREFIX)
+                        .unwrap_or(&kind)
+                        .to_owned(),
+                    target,
+                    detail,
+                    address_hash,
+                })
+            })
             .collect()
     }
 
     async fn prune_audit(&self, before: OffsetDateTime) -> StoreResult<u64> {
-        Ok(sqlx::query("DELETE FROM audit_log WHERE occurred_at < $1")
-            .bind(unix(before))
-            .execute(self.writer())
-            .await
-            .map_err(err)?
-            .rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM event_outbox WHERE kind LIKE 'audit.%' AND occurred_at < $1")
+                .bind(unix(before))
+                .execute(self.writer())
+                .await
+                .map_err(err)?
+                .rows_affected(),
+        )
     }
 
     async fn sessions_listing(&self, user: UserId) -> StoreResult<Vec<SessionListing>> {

@@ -1,14 +1,17 @@
 //! The event outbox: statements that read the same on SQLite and PostgreSQL.
 //!
 //! Events are written only inside the transaction of the change they report, by the store
-//! methods that make those changes ([`insert_events`], [`push_events`]); the use cases give them
-//! (`service::events::Emitter`). Several events of one statement are inserted in the order of
-//! their random ids, so that a batch (the day's anonymous release) keeps no order of capture.
+//! methods that make those changes: domain events ([`insert_events`], [`push_events`]), given by
+//! the use cases (`service::events::Emitter`), and audit entries ([`insert_audit`]), events of
+//! `audit.*` kinds that no webhook is offered. Several events of one statement are inserted in
+//! the order of their ids, so that a batch (the day's anonymous release) keeps no order of
+//! capture.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::ThisStore;
+use crate::domain::audit::AuditEntry;
 use crate::domain::events::Event;
 use crate::domain::{ActionId, TeamId};
 use crate::store::backend::BackendHooks;
@@ -69,6 +72,29 @@ pub(super) async fn insert_events(
     Ok(())
 }
 
+/// Writes an audit entry as an outbox event of its `audit.*` kind, with whatever `executor` is:
+/// the transaction of the change it records. No team (a team's deletion must not erase what was
+/// done to it), and written dispatched, so no webhook is ever offered it.
+pub(super) async fn insert_audit<'c, E>(executor: E, entry: &AuditEntry) -> StoreResult<()>
+where
+    E: sqlx::Executor<'c, Database = super::Db>,
+{
+    sqlx::query(
+        "INSERT INTO event_outbox (id, kind, team_id, subject_id, actor_id, occurred_at, \
+         payload, once_key, dispatched) VALUES ($1, $2, NULL, $3, $4, $5, $6, NULL, TRUE)",
+    )
+    .bind(entry.id.to_string())
+    .bind(entry.kind())
+    .bind(&entry.target)
+    .bind(entry.actor.map(|actor| actor.to_string()))
+    .bind(unix(entry.occurred_at))
+    .bind(entry.payload().to_string())
+    .execute(executor)
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
 type OutboxRow = (
     String,
     String,
@@ -112,7 +138,8 @@ impl EventStore for ThisStore {
             }
             None => {
                 sqlx::query_as(&format!(
-                    "{OUTBOX_SELECT} ORDER BY occurred_at DESC, id LIMIT $1"
+                    "{OUTBOX_SELECT} WHERE kind NOT LIKE 'audit.%' \
+                     ORDER BY occurred_at DESC, id LIMIT $1"
                 ))
                 .bind(limit)
                 .fetch_all(self.reader())

@@ -11,7 +11,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::portable_audit::insert_audit;
+use super::portable_events::insert_audit;
 use super::ThisStore;
 use crate::domain::{
     ApiTokenId, DisplayName, Email, InvitationId, Team, TeamId, TeamRole, TeamSlug, User, UserId,

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::portable_audit::insert_audit;
+use super::portable_events::insert_audit;
 use super::portable_people::insert_team;
 use super::ThisStore;
 use crate::domain::audit::AuditEntry;

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::portable_audit::insert_audit;
+use super::portable_events::insert_audit;
 use super::portable_loops::insert_loop;
 use super::ThisStore;
 use crate::domain::RecordId;

@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::portable_audit::insert_audit;
+use super::portable_events::insert_audit;
 use super::ThisStore;
 use crate::domain::{RecordId, TeamId};
 use crate::store::audit::AuditEntry;
@@ -232,7 +232,7 @@ impl WebhookStore for ThisStore {
         loop {
             let deleted = sqlx::query(
                 "DELETE FROM event_outbox WHERE id IN (SELECT o.id FROM event_outbox o \
-                 WHERE o.dispatched AND o.occurred_at < $1 \
+                 WHERE o.dispatched AND o.occurred_at < $1 AND o.kind NOT LIKE 'audit.%' \
                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
                    WHERE d.event_id = o.id AND d.status = 'pending') \
                  AND NOT EXISTS (SELECT 1 FROM action_items a \

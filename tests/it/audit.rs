@@ -579,11 +579,13 @@ async fn nothing_anonymous_is_recorded_postgres() {
 }
 
 /// Entries older than `audit_retention_days` are deleted by the hourly sweep, on the service's
-/// clock; younger ones stay.
+/// clock; younger ones stay, and so do the outbox's other events of the same age (they keep to
+/// the webhooks' retention).
 async fn retention(backend: Backend) {
     let clock = SetClock::starting_now();
     let Some(app) = TestApp::spawn_with_clock_and(backend, clock.clone(), |settings| {
         settings.policy.audit_retention = Duration::days(30);
+        settings.policy.webhook_retention = Duration::days(400);
     })
     .await
     else {
@@ -592,6 +594,15 @@ async fn retention(backend: Backend) {
     app.create_user(ADA, "Ada Admin", true).await;
     let ada = app.token_for(ADA).await;
     let (status, _) = ada.post("/api/v1/tokens", json!({"name": "old"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = ada.post("/api/v1/teams", json!({"name": "Ops"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = ada
+        .post(
+            "/api/v1/teams/ops/loops",
+            json!({"title": "Old loop", "what_happened": "x", "what_was_expected": "y"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     clock.advance(Duration::days(31));
     let (status, _) = ada.post("/api/v1/tokens", json!({"name": "young"})).await;
@@ -606,6 +617,13 @@ async fn retention(backend: Backend) {
             .collect();
         if !names.contains(&"old") {
             assert_eq!(names, vec!["young"], "{all:#?}");
+            assert_eq!(
+                app.db
+                    .count("SELECT COUNT(*) FROM event_outbox WHERE kind = 'loop.logged'")
+                    .await,
+                1,
+                "the audit retention deletes audit entries only"
+            );
             break;
         }
         assert!(
@@ -624,6 +642,124 @@ async fn old_entries_are_deleted_after_the_retention_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_entries_are_deleted_after_the_retention_postgres() {
     retention(Backend::Postgres).await;
+}
+
+/// The audit log is the outbox's `audit.*` events: every entry the API lists is one of them,
+/// with no team, its target as the subject and its detail in the payload; they are written
+/// dispatched, and a webhook subscribed to every kind it may name receives domain events only.
+async fn read_from_the_outbox(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |settings| {
+        settings.policy.webhooks_allow_private = true;
+    })
+    .await
+    else {
+        return;
+    };
+    app.create_user(ADA, "Ada Admin", true).await;
+    app.create_user(MO, "Mo Member", false).await;
+    let ada = app.token_for(ADA).await;
+    let (url, mut received) = crate::webhooks::receiver(0).await;
+    let (status, refused) = ada
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": url, "event_types": ["audit.member.added"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.to_string().contains("event_types"), "{refused}");
+    let every_kind: Vec<&str> = failforward::domain::events::EventKind::ALL
+        .iter()
+        .map(|kind| kind.as_str())
+        .collect();
+    let (status, created) = ada
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": url, "event_types": every_kind}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, _) = ada.post("/api/v1/teams", json!({"name": "Ops"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = ada
+        .post(
+            "/api/v1/teams/ops/members",
+            json!({"email": MO, "role": "member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, loop_) = ada
+        .post(
+            "/api/v1/teams/ops/loops",
+            json!({"title": "Queue stalled", "what_happened": "x", "what_was_expected": "y"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{loop_}");
+    let got = crate::webhooks::next(&mut received).await;
+    assert!(got.body.contains("\"loop.logged\""), "{}", got.body);
+
+    let listed = entries(&ada).await;
+    assert!(
+        count(&listed, "member.added", Some(ADA)) == 1,
+        "{listed:#?}"
+    );
+    assert!(
+        count(&listed, "webhook.created", Some(ADA)) == 1,
+        "{listed:#?}"
+    );
+    for entry in &listed {
+        let id = entry["id"].as_str().expect("id");
+        let rows = app
+            .db
+            .dump(&format!(
+                "SELECT kind, team_id, subject_id, dispatched, payload FROM event_outbox \
+                 WHERE id = '{id}'"
+            ))
+            .await;
+        assert_eq!(rows.len(), 1, "entry {entry} is one outbox event");
+        let cell = |i: usize| rows[0][i].1.as_str();
+        assert_eq!(
+            cell(0),
+            format!("audit.{}", entry["action"].as_str().expect("action"))
+        );
+        assert_eq!(cell(1), "NULL", "an audit event belongs to no team");
+        assert_eq!(cell(2), entry["target"].as_str().expect("target"));
+        assert!(["1", "true", "t"].contains(&cell(3)), "written dispatched");
+        let payload: Value = serde_json::from_str(cell(4)).expect("payload");
+        assert_eq!(payload["type"], cell(0));
+        assert_eq!(payload["data"]["detail"], entry["detail"]);
+    }
+    assert_eq!(
+        app.db
+            .count("SELECT COUNT(*) FROM event_outbox WHERE kind LIKE 'audit.%'")
+            .await,
+        listed.len() as i64
+    );
+    assert_eq!(
+        app.db
+            .count(
+                "SELECT COUNT(*) FROM webhook_deliveries d JOIN event_outbox o \
+                 ON o.id = d.event_id WHERE o.kind LIKE 'audit.%'"
+            )
+            .await,
+        0,
+        "no webhook is offered an audit entry"
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), received.recv())
+            .await
+            .is_err(),
+        "the receiver got nothing beyond the loop"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_is_read_from_the_outbox_and_never_sent_sqlite() {
+    read_from_the_outbox(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_is_read_from_the_outbox_and_never_sent_postgres() {
+    read_from_the_outbox(Backend::Postgres).await;
 }
 
 /// Runs `failforward audit …` against the app with `token`, without the environment's settings.

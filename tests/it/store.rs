@@ -256,6 +256,60 @@ async fn a_loop_from_before_migration_14_keeps_its_history_and_its_search() {
     assert!(search(None).await.is_empty());
 }
 
+/// A fresh database (`url`: PostgreSQL, or SQLite in `dir` when `None`) migrated up to and
+/// including `version` only, for writing what older versions held before the store opens it.
+async fn migrated_up_to(url: &Option<String>, dir: &std::path::Path, version: i64) -> TestDb {
+    let migrations = |side: &str| {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(side)
+    };
+    let up_to = |mut migrator: sqlx::migrate::Migrator| {
+        migrator.migrations = migrator
+            .migrations
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        migrator
+    };
+    match url {
+        None => {
+            let pool = sqlx::SqlitePool::connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(dir.join("failforward.db"))
+                    .create_if_missing(true)
+                    .foreign_keys(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal),
+            )
+            .await
+            .expect("raw");
+            up_to(
+                sqlx::migrate::Migrator::new(migrations("sqlite"))
+                    .await
+                    .expect("migrations"),
+            )
+            .run(&pool)
+            .await
+            .expect("migrations up to the version");
+            TestDb::Sqlite(pool)
+        }
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(url).await.expect("raw");
+            up_to(
+                sqlx::migrate::Migrator::new(migrations("postgres"))
+                    .await
+                    .expect("migrations"),
+            )
+            .run(&pool)
+            .await
+            .expect("migrations up to the version");
+            TestDb::Postgres(pool)
+        }
+    }
+}
+
 /// Migration 0052 rebuilds SQLite's outbox keyed by time, and with it (foreign keys cannot be
 /// switched off inside a migration) the deliveries and attempts that refer to it; on PostgreSQL
 /// it makes `once_key` unique only where set. Webhook history written before it survives on both
@@ -267,55 +321,7 @@ async fn outbox_history_survives_migration_52(backend: Backend) {
     let Some(url) = fresh_database_url(backend).await else {
         return;
     };
-    let migrations = |side: &str| {
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("migrations")
-            .join(side)
-    };
-    let up_to_51 = |mut migrator: sqlx::migrate::Migrator| {
-        migrator.migrations = migrator
-            .migrations
-            .iter()
-            .filter(|m| m.version <= 51)
-            .cloned()
-            .collect::<Vec<_>>()
-            .into();
-        migrator
-    };
-    let raw = match &url {
-        None => {
-            let pool = sqlx::SqlitePool::connect_with(
-                sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(dir.path().join("failforward.db"))
-                    .create_if_missing(true)
-                    .foreign_keys(true)
-                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal),
-            )
-            .await
-            .expect("raw");
-            up_to_51(
-                sqlx::migrate::Migrator::new(migrations("sqlite"))
-                    .await
-                    .expect("migrations"),
-            )
-            .run(&pool)
-            .await
-            .expect("migrations up to 51");
-            TestDb::Sqlite(pool)
-        }
-        Some(url) => {
-            let pool = sqlx::PgPool::connect(url).await.expect("raw");
-            up_to_51(
-                sqlx::migrate::Migrator::new(migrations("postgres"))
-                    .await
-                    .expect("migrations"),
-            )
-            .run(&pool)
-            .await
-            .expect("migrations up to 51");
-            TestDb::Postgres(pool)
-        }
-    };
+    let raw = migrated_up_to(&url, dir.path(), 51).await;
 
     let team = TeamId::random();
     let subscription = RecordId::random();
@@ -428,4 +434,129 @@ async fn outbox_history_survives_migration_52_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_history_survives_migration_52_postgres() {
     outbox_history_survives_migration_52(Backend::Postgres).await;
+}
+
+/// Migration 0053 moves the audit log into the outbox (events of `audit.*` kinds, no team,
+/// written dispatched). Entries written before it read back the same through the store, and the
+/// `audit_log` view shows them as the table did.
+async fn audit_history_survives_migration_53(backend: Backend) {
+    use failforward::domain::{RecordId, UserId};
+    use failforward::store::audit::AuditFilter;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let Some(url) = fresh_database_url(backend).await else {
+        return;
+    };
+    let raw = migrated_up_to(&url, dir.path(), 52).await;
+    let ada = UserId::random();
+    let (signed_in, backed_up) = (RecordId::random(), RecordId::random());
+    for statement in [
+        format!(
+            "INSERT INTO users (id, email, display_name, password_hash, is_admin, created_at) \
+             VALUES ('{ada}', 'ada@example.org', 'Ada', 'x', TRUE, 0)"
+        ),
+        format!(
+            "INSERT INTO audit_log (id, occurred_at, actor_id, action, target, detail, \
+             address_hash) VALUES \
+             ('{signed_in}', 1764765432, '{ada}', 'sign_in.succeeded', 'user ada@example.org', \
+              'password', 'ab12'), \
+             ('{backed_up}', 1764765500, NULL, 'backup.made', '/srv/b.db', 'it''s done', NULL)"
+        ),
+    ] {
+        raw.execute(&statement).await;
+    }
+
+    let store = failforward::store::connect(url.as_deref(), dir.path(), &Default::default())
+        .await
+        .expect("store, migrated");
+    let read = store
+        .audit_entries(&AuditFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("entries");
+    let seen: Vec<_> = read
+        .iter()
+        .map(|e| {
+            (
+                e.id,
+                e.occurred_at.unix_timestamp(),
+                e.actor,
+                e.actor_email.as_deref(),
+                e.action.as_str(),
+                e.target.as_str(),
+                e.detail.as_str(),
+                e.address_hash.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                backed_up,
+                1764765500,
+                None,
+                None,
+                "backup.made",
+                "/srv/b.db",
+                "it's done",
+                None
+            ),
+            (
+                signed_in,
+                1764765432,
+                Some(ada),
+                Some("ada@example.org"),
+                "sign_in.succeeded",
+                "user ada@example.org",
+                "password",
+                Some("ab12")
+            ),
+        ]
+    );
+    let by_action = store
+        .audit_entries(&AuditFilter {
+            action: Some("backup.made".to_owned()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("entries");
+    assert_eq!(by_action.len(), 1);
+    assert_eq!(
+        raw.dump("SELECT action, target, detail, address_hash FROM audit_log ORDER BY occurred_at")
+            .await
+            .into_iter()
+            .map(|row| row.into_iter().map(|(_, v)| v).collect::<Vec<_>>())
+            .collect::<Vec<_>>(),
+        vec![
+            vec![
+                "sign_in.succeeded",
+                "user ada@example.org",
+                "password",
+                "ab12"
+            ],
+            vec!["backup.made", "/srv/b.db", "it's done", "NULL"],
+        ]
+    );
+    assert_eq!(
+        raw.count(
+            "SELECT COUNT(*) FROM event_outbox WHERE kind LIKE 'audit.%' \
+             AND team_id IS NULL AND dispatched"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_history_survives_migration_53_sqlite() {
+    audit_history_survives_migration_53(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_history_survives_migration_53_postgres() {
+    audit_history_survives_migration_53(Backend::Postgres).await;
 }

@@ -565,7 +565,8 @@ async fn a_killed_server_still_delivers_after_restart_postgres() {
 
 /// The worker deletes events and delivery attempts past the retention once they are done with,
 /// on its own tick, as the service's clock says; a younger event stays, and so does the
-/// `action.overdue` of an action still open (its key keeps the sweep from raising it again).
+/// `action.overdue` of an action still open (its key keeps the sweep from raising it again). The
+/// audit entries the outbox also holds keep to their own retention (365 days), not this one.
 async fn retention(backend: Backend) {
     let clock = SetClock::starting_now();
     let Some(app) = TestApp::spawn_with_clock_and(backend, clock.clone(), |settings| {
@@ -607,7 +608,10 @@ async fn retention(backend: Backend) {
     loop {
         let events = app
             .db
-            .dump("SELECT kind, subject_id FROM event_outbox ORDER BY kind")
+            .dump(
+                "SELECT kind, subject_id FROM event_outbox WHERE kind NOT LIKE 'audit.%' \
+                 ORDER BY kind",
+            )
             .await;
         let attempts = app.db.count("SELECT COUNT(*) FROM webhook_attempts").await;
         let kinds: Vec<(String, String)> = events
@@ -636,6 +640,13 @@ async fn retention(backend: Backend) {
     }
     let log = logged_attempts(&lee, &path, 1).await;
     assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(
+        app.db
+            .count("SELECT COUNT(*) FROM audit_log WHERE action = 'webhook.created'")
+            .await,
+        1,
+        "the subscription's audit entry, 31 days old, outlives the deliveries' retention"
+    );
     assert_eq!(
         app.service.raise_overdue_actions().await.expect("sweep"),
         0,

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::domain::audit::{summarise_user_agent, AuditAction, AuditEntry, AuditRecord};
 use crate::domain::records::people::ApiTokenRecord;
 use crate::domain::when::parse_date;
-use crate::domain::{Email, RecordId, UserId};
+use crate::domain::{Email, UserId};
 use crate::store::audit::AuditFilter;
 
 use super::error::{FieldErrors, ServiceError, ServiceResult};
@@ -121,15 +121,7 @@ impl Service {
         target: impl Into<String>,
         detail: impl Into<String>,
     ) -> AuditEntry {
-        AuditEntry {
-            id: RecordId::random(),
-            occurred_at: self.now(),
-            actor,
-            action,
-            target: target.into(),
-            detail: detail.into(),
-            address_hash: None,
-        }
+        self.audit_emitter(actor).audit(action, target, detail)
     }
 
     /// Reads an audit query into the store's filter, naming every field at fault.

@@ -11,14 +11,19 @@
 //!   release batch, never at capture (`service::held`);
 //! - pulse answers and sealed contributions (cards, ballots, reasons) have no events at all; only
 //!   a round's close and a session's phases do, which name the person who moved them.
+//!
+//! Audit entries are made here too ([`Emitter::audit`], through `Service::audit_entry`): the
+//! outbox keeps them as events of `audit.*` kinds, and no action of them concerns anything
+//! anonymous (`domain::audit`).
 
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use super::{Service, TeamAccess};
+use crate::domain::audit::{AuditAction, AuditEntry};
 use crate::domain::events::{Event, EventKind};
 use crate::domain::loops::{Stage, Suggestion};
-use crate::domain::{TeamId, UserId};
+use crate::domain::{RecordId, TeamId, UserId};
 use crate::store::loops::{LoopDraft, NewAction, NewLearning};
 
 /// How many overdue events one statement writes.
@@ -63,6 +68,25 @@ impl Emitter {
         data: Map<String, Value>,
     ) -> Event {
         Event::named(kind, team, subject, self.actor, self.at, data)
+    }
+
+    /// An audit entry of `action` by this emitter's actor, at its time; the store writes it
+    /// into the outbox with the change it records.
+    pub fn audit(
+        &self,
+        action: AuditAction,
+        target: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> AuditEntry {
+        AuditEntry {
+            id: RecordId::random(),
+            occurred_at: self.at,
+            actor: self.actor,
+            action,
+            target: target.into(),
+            detail: detail.into(),
+            address_hash: None,
+        }
     }
 
     /// A loop was logged. An anonymous loop's event carries neither author nor title: the
@@ -259,5 +283,14 @@ impl Service {
     /// The emitter of a change the system makes as of `at` (the end of a round's last day).
     pub(crate) fn system_emitter_at(&self, at: OffsetDateTime) -> Emitter {
         Emitter { actor: None, at }
+    }
+
+    /// The emitter of an audited change by `actor` (`None`: the server or the operator) now,
+    /// outside any team.
+    pub(crate) fn audit_emitter(&self, actor: Option<UserId>) -> Emitter {
+        Emitter {
+            actor,
+            at: self.now(),
+        }
     }
 }

@@ -715,19 +715,28 @@ impl PeopleStore for ThisStore {
         token_hash: &str,
         used_on: Option<OffsetDateTime>,
     ) -> StoreResult<Option<User>> {
-        let user = sqlx::query_as::<_, UserRow>(&format!(
-            "SELECT {USER_COLUMNS} FROM api_tokens JOIN users ON users.id = api_tokens.user_id \
-             WHERE api_tokens.token_hash = $1 AND api_tokens.revoked_at IS NULL \
-             AND users.deactivated_at IS NULL"
+        let found: Option<(String, String, String, bool, Option<i64>)> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS}, api_tokens.last_used_on FROM api_tokens \
+                 JOIN users ON users.id = api_tokens.user_id \
+                 WHERE api_tokens.token_hash = $1 AND api_tokens.revoked_at IS NULL \
+                 AND users.deactivated_at IS NULL"
         ))
         .bind(token_hash)
         .fetch_optional(self.reader())
         .await
-        .map_err(err)?
-        .map(User::try_from)
-        .transpose()?;
-        if let (Some(_), Some(day)) = (&user, used_on) {
-            // Written only when the day changes, so most requests stay read-only.
+        .map_err(err)?;
+        let Some((id, email, display_name, is_admin, last_used_on)) = found else {
+            return Ok(None);
+        };
+        let user = User::try_from(UserRow {
+            id,
+            email,
+            display_name,
+            is_admin,
+        })?;
+        // Written only when the day changes, as the read shows, so most requests never reach the
+        // writer: it is one connection, shared with every capture's group commit.
+        if let Some(day) = used_on.filter(|day| last_used_on != Some(unix(*day))) {
             sqlx::query(
                 "UPDATE api_tokens SET last_used_on = $1 WHERE token_hash = $2 \
                  AND (last_used_on IS NULL OR last_used_on <> $1)",
@@ -738,7 +747,7 @@ impl PeopleStore for ThisStore {
             .await
             .map_err(err)?;
         }
-        Ok(user)
+        Ok(Some(user))
     }
 
     async fn create_team(&self, team: &Team, lead: UserId, now: OffsetDateTime) -> StoreResult<()> {

@@ -232,3 +232,51 @@ story!(
             .all(|e| e["actor_email"] == ADA && e["target"] == format!("user {LEE}")));
     }
 );
+
+/// A token's day of last use is written on its first use of each day, by the service's clock:
+/// the read says whether the day changed, so a token's other requests that day never reach the
+/// writer. Checked across a day's change, on both databases.
+async fn a_tokens_day_of_use_follows_the_clock(backend: crate::helpers::Backend) {
+    let clock = failforward::service::SetClock::starting_now();
+    let Some(app) = TestApp::spawn_with_clock(backend, clock.clone()).await else {
+        return;
+    };
+    app.create_user(ADA, "Ada Admin", true).await;
+    app.create_user(LEE, "Lee Lead", false).await;
+    let lee = app.token_for(LEE).await;
+    let day_of_use = |tokens: &Value| -> Vec<Option<String>> {
+        tokens
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .map(|t| t["last_used_on"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let today = |clock: &failforward::service::SetClock| {
+        use failforward::service::Clock;
+        format!("{}T00:00:00Z", clock.now().date())
+    };
+    let (status, first) = lee.get("/api/v1/tokens").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(day_of_use(&first), vec![Some(today(&clock))], "{first}");
+    let (_, again) = lee.get("/api/v1/tokens").await;
+    assert_eq!(day_of_use(&again), vec![Some(today(&clock))]);
+    clock.advance(time::Duration::days(1));
+    let (status, next_day) = lee.get("/api/v1/tokens").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        day_of_use(&next_day),
+        vec![Some(today(&clock))],
+        "the next day's first use moves it: {next_day}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_day_of_use_follows_the_clock_sqlite() {
+    a_tokens_day_of_use_follows_the_clock(crate::helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_day_of_use_follows_the_clock_postgres() {
+    a_tokens_day_of_use_follows_the_clock(crate::helpers::Backend::Postgres).await;
+}

@@ -73,8 +73,8 @@ pub(super) async fn insert_events(
 }
 
 /// Writes an audit entry as an outbox event of its `audit.*` kind, with whatever `executor` is:
-/// the transaction of the change it records. No team (a team's deletion must not erase what was
-/// done to it), and written dispatched, so no webhook is ever offered it.
+/// the transaction of the change it records. No team (entries are the organisation's, so no
+/// team's cascade can reach one), and written dispatched, so no webhook is ever offered it.
 pub(super) async fn insert_audit<'c, E>(executor: E, entry: &AuditEntry) -> StoreResult<()>
 where
     E: sqlx::Executor<'c, Database = super::Db>,

@@ -717,9 +717,9 @@ impl PeopleStore for ThisStore {
     ) -> StoreResult<Option<User>> {
         let found: Option<(String, String, String, bool, Option<i64>)> = sqlx::query_as(&format!(
             "SELECT {USER_COLUMNS}, api_tokens.last_used_on FROM api_tokens \
-                 JOIN users ON users.id = api_tokens.user_id \
-                 WHERE api_tokens.token_hash = $1 AND api_tokens.revoked_at IS NULL \
-                 AND users.deactivated_at IS NULL"
+             JOIN users ON users.id = api_tokens.user_id \
+             WHERE api_tokens.token_hash = $1 AND api_tokens.revoked_at IS NULL \
+             AND users.deactivated_at IS NULL"
         ))
         .bind(token_hash)
         .fetch_optional(self.reader())

@@ -1,6 +1,7 @@
 //! Issue 25: how well "similar loops" and the possible-recurrence flag hold on incidents written
 //! the way real write-ups are (tests/data/recurrence-dev.tsv and the held-out
-//! recurrence-holdout.tsv), measured through the HTTP API on both databases. Run with
+//! recurrence-holdout.tsv, each with its file of 40 more unrelated incidents, so that a false-flag
+//! rate is read from over fifty), measured through the HTTP API on both databases. Run with
 //! `-- --nocapture` to see the three figures; the floors sit below what was measured (README,
 //! "Recurrence").
 
@@ -174,13 +175,21 @@ async fn measure(app: &TestApp, tsv: &str) -> Figures {
 
 /// Floors below the figures measured on the held-out split (README, "Recurrence").
 const HOLDOUT_PRECISION_AT_5: f64 = 0.88;
-const HOLDOUT_FLAG_RIGHT: f64 = 0.34;
-const HOLDOUT_FLAG_UNRELATED: f64 = 0.25;
+const HOLDOUT_FLAG_RIGHT: f64 = 0.21;
+const HOLDOUT_FLAG_UNRELATED: f64 = 0.05;
 
 story!(
     recurrence_figures_on_the_held_out_split,
     |app: TestApp| async move {
-        let figures = measure(&app, include_str!("../data/recurrence-holdout.tsv")).await;
+        let figures = measure(
+            &app,
+            &[
+                include_str!("../data/recurrence-holdout.tsv"),
+                include_str!("../data/recurrence-holdout-unrelated.tsv"),
+            ]
+            .concat(),
+        )
+        .await;
         assert!(
             figures.precision_at_5 >= HOLDOUT_PRECISION_AT_5,
             "{figures:?}"
@@ -195,13 +204,21 @@ story!(
 
 /// Floors on the development split, which the weights and the threshold were tuned on.
 const DEV_PRECISION_AT_5: f64 = 0.90;
-const DEV_FLAG_RIGHT: f64 = 0.25;
-const DEV_FLAG_UNRELATED: f64 = 0.05;
+const DEV_FLAG_RIGHT: f64 = 0.21;
+const DEV_FLAG_UNRELATED: f64 = 0.10;
 
 story!(
     recurrence_figures_on_the_development_split,
     |app: TestApp| async move {
-        let figures = measure(&app, include_str!("../data/recurrence-dev.tsv")).await;
+        let figures = measure(
+            &app,
+            &[
+                include_str!("../data/recurrence-dev.tsv"),
+                include_str!("../data/recurrence-dev-unrelated.tsv"),
+            ]
+            .concat(),
+        )
+        .await;
         assert!(figures.precision_at_5 >= DEV_PRECISION_AT_5, "{figures:?}");
         assert!(figures.flag_right >= DEV_FLAG_RIGHT, "{figures:?}");
         assert!(figures.flag_unrelated <= DEV_FLAG_UNRELATED, "{figures:?}");

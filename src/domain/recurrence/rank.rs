@@ -503,7 +503,14 @@ mod study {
             "{}/tests/data/recurrence-{set}.tsv",
             env!("CARGO_MANIFEST_DIR")
         );
-        let tsv = std::fs::read_to_string(path).expect("set");
+        let mut tsv = std::fs::read_to_string(path).expect("set");
+        // The split's file of further unrelated incidents, where it has one.
+        if let Ok(more) = std::fs::read_to_string(format!(
+            "{}/tests/data/recurrence-{set}-unrelated.tsv",
+            env!("CARGO_MANIFEST_DIR")
+        )) {
+            tsv.push_str(&more);
+        }
         let rows: Vec<(u32, String, String, String)> = tsv
             .lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())

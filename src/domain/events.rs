@@ -297,26 +297,64 @@ impl Event {
 
     /// The versioned JSON a subscriber receives (`docs`: the OpenAPI document's `EventPayload`).
     pub fn payload(&self) -> Value {
-        let mut data = self.data.clone();
-        data.insert("team_id".to_owned(), Value::String(self.team.to_string()));
-        data.insert("subject_id".to_owned(), Value::String(self.subject.clone()));
-        data.insert(
-            "actor_id".to_owned(),
-            self.actor
-                .map(|actor| Value::String(actor.to_string()))
-                .unwrap_or(Value::Null),
-        );
+        let actor = self.actor.map(|actor| actor.to_string());
+        sent_payload(
+            self.stored_payload(),
+            self.kind.as_str(),
+            &self.team.to_string(),
+            &self.subject,
+            actor.as_deref(),
+        )
+    }
+
+    /// The payload as the outbox stores it: the envelope without `type`, and `data` without the
+    /// team, subject and actor, which the row's own columns hold. Every capture writes one, and
+    /// those repeated values were half its bytes (BENCHMARKS.md, run 15); [`sent_payload`] puts
+    /// them back.
+    pub fn stored_payload(&self) -> Value {
         let timestamp = self
             .occurred_at
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         serde_json::json!({
-            "type": self.kind.as_str(),
             "version": PAYLOAD_VERSION,
             "timestamp": timestamp,
-            "data": data,
+            "data": self.data,
         })
     }
+}
+
+/// The payload a subscriber receives, from the outbox row that stored it: its `kind`, `team`,
+/// `subject` and `actor` columns and its stored payload ([`Event::stored_payload`]). A payload
+/// stored whole (with its `type`: rows written before the short form, and audit entries) is
+/// given as it is, so the same row always reads the same bytes.
+pub fn sent_payload(
+    mut stored: Value,
+    kind: &str,
+    team: &str,
+    subject: &str,
+    actor: Option<&str>,
+) -> Value {
+    let Some(envelope) = stored.as_object_mut() else {
+        return stored;
+    };
+    if envelope.contains_key("type") {
+        return stored;
+    }
+    envelope.insert("type".to_owned(), Value::String(kind.to_owned()));
+    if let Some(data) = envelope
+        .entry("data")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+    {
+        data.insert("team_id".to_owned(), Value::String(team.to_owned()));
+        data.insert("subject_id".to_owned(), Value::String(subject.to_owned()));
+        data.insert(
+            "actor_id".to_owned(),
+            actor.map_or(Value::Null, |actor| Value::String(actor.to_owned())),
+        );
+    }
+    stored
 }
 
 #[cfg(test)]
@@ -332,6 +370,42 @@ mod tests {
         let payload = event.payload();
         assert_eq!(payload["data"]["actor_id"], Value::Null);
         assert_eq!(payload["timestamp"], "2025-12-03T00:00:00Z");
+    }
+
+    /// Stored short, an event is sent as the whole envelope with the row's columns put back,
+    /// in the same bytes as always (signatures and retries depend on them); a payload stored
+    /// whole is sent as it is.
+    #[test]
+    fn the_stored_payload_is_sent_whole() {
+        let at = OffsetDateTime::from_unix_timestamp(1_764_765_432).expect("a valid instant");
+        let (team, actor) = (TeamId::random(), UserId::random());
+        let mut data = Map::new();
+        data.insert("title".to_owned(), Value::String("Slow search".to_owned()));
+        let event = Event::named(EventKind::LoopLogged, team, "s-1", Some(actor), at, data);
+        let stored = event.stored_payload();
+        assert_eq!(
+            stored.to_string(),
+            r#"{"data":{"title":"Slow search"},"timestamp":"2025-12-03T12:37:12Z","version":1}"#
+        );
+        let sent = sent_payload(
+            stored,
+            "loop.logged",
+            &team.to_string(),
+            "s-1",
+            Some(&actor.to_string()),
+        );
+        assert_eq!(
+            sent.to_string(),
+            format!(
+                r#"{{"data":{{"actor_id":"{actor}","subject_id":"s-1","team_id":"{team}","title":"Slow search"}},"timestamp":"2025-12-03T12:37:12Z","type":"loop.logged","version":1}}"#
+            )
+        );
+        assert_eq!(sent, event.payload());
+        let whole = serde_json::json!({"type": "audit.member.added", "version": 1, "data": {}});
+        assert_eq!(
+            sent_payload(whole.clone(), "audit.member.added", "", "s-2", None),
+            whole
+        );
     }
 
     /// An event's id begins with its own time, never a finer one: midnight for an unnamed event,

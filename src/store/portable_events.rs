@@ -45,7 +45,7 @@ pub(super) fn push_events<'e>(
             .push_bind(event.subject.clone())
             .push_bind(event.actor.map(|actor| actor.to_string()))
             .push_bind(unix(event.occurred_at))
-            .push_bind(event.payload().to_string())
+            .push_bind(event.stored_payload().to_string())
             .push_bind(event.once_key.clone())
             // With nobody subscribed there is nothing to queue: the event is written as
             // dispatched, so it wakes no worker and no later write marks it (a subscription
@@ -106,8 +106,26 @@ type OutboxRow = (
     bool,
 );
 
+/// The payload a subscriber receives from an outbox row's columns and its stored payload
+/// (`domain::events::sent_payload`).
+pub(super) fn sent_payload(
+    stored: &str,
+    kind: &str,
+    team: Option<&str>,
+    subject: &str,
+    actor: Option<&str>,
+) -> StoreResult<String> {
+    let stored: serde_json::Value = serde_json::from_str(stored)
+        .map_err(|e| StoreError::Corrupt(format!("an outbox payload: {e}")))?;
+    Ok(
+        crate::domain::events::sent_payload(stored, kind, team.unwrap_or_default(), subject, actor)
+            .to_string(),
+    )
+}
+
 fn record(row: OutboxRow) -> StoreResult<OutboxRecord> {
     let (id, kind, team, subject, actor, at, payload, dispatched) = row;
+    let payload = sent_payload(&payload, &kind, Some(&team), &subject, actor.as_deref())?;
     Ok(OutboxRecord {
         id: parse_id(&id)?,
         kind,

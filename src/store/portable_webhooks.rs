@@ -54,6 +54,9 @@ type SubscriptionRow = (
     Option<i64>,
 );
 
+/// An outbox row's kind, team, subject and actor.
+type EventColumns = (String, Option<String>, String, Option<String>);
+
 const SUBSCRIPTION_COLUMNS: &str = "s.id, s.team_id, s.url, s.event_kinds, s.secret_sealed, \
     s.previous_sealed, s.previous_until, s.created_at, s.enabled, s.disabled_reason, \
     s.failing_since";
@@ -412,10 +415,41 @@ impl WebhookStore for ThisStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(err)?;
+        // The columns the stored payload leaves out (`domain::events::sent_payload`), read
+        // apart: the row above is as wide as a tuple row goes.
+        let mut columns = std::collections::HashMap::<String, EventColumns>::new();
+        if !rows.is_empty() {
+            let mut read = sqlx::QueryBuilder::<super::Db>::new(
+                "SELECT id, kind, team_id, subject_id, actor_id FROM event_outbox WHERE id IN (",
+            );
+            let mut ids = read.separated(", ");
+            for row in &rows {
+                ids.push_bind(row.1.clone());
+            }
+            read.push(")");
+            columns.extend(
+                read.build_query_as::<(String, String, Option<String>, String, Option<String>)>()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(err)?
+                    .into_iter()
+                    .map(|(id, kind, team, subject, actor)| (id, (kind, team, subject, actor))),
+            );
+        }
         tx.commit().await.map_err(err)?;
         rows.into_iter()
             .map(
                 |(id, event, payload, attempts, s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10)| {
+                    let (kind, team, subject, actor) = columns.get(&event).ok_or_else(|| {
+                        StoreError::Corrupt("a claimed delivery's event vanished".to_owned())
+                    })?;
+                    let payload = super::portable_events::sent_payload(
+                        &payload,
+                        kind,
+                        team.as_deref(),
+                        subject,
+                        actor.as_deref(),
+                    )?;
                     Ok(ClaimedDelivery {
                         id: parse_id(&id)?,
                         event_id: parse_id(&event)?,

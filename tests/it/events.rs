@@ -39,11 +39,31 @@ async fn log(api: &Api, title: &str, anonymous: bool) -> String {
     created["id"].as_str().expect("id").to_owned()
 }
 
-/// The outbox's domain events as (kind, subject, actor or "NULL", occurred_at, payload), in key
-/// order; the audit entries it also holds (`audit.*`, `tests/it/audit.rs`) are left out.
+/// The outbox's domain events as (kind, subject, actor or "NULL", occurred_at, payload as sent),
+/// in key order; the audit entries it also holds (`audit.*`, `tests/it/audit.rs`) are left out.
+/// The payload is stored without what the row's columns hold; it is sent with them put back.
 async fn outbox(db: &TestDb) -> Vec<(String, String, String, i64, Value)> {
+    stored_outbox(db)
+        .await
+        .into_iter()
+        .map(|(kind, team, subject, actor, at, stored)| {
+            let sent = failforward::domain::events::sent_payload(
+                stored,
+                &kind,
+                &team,
+                &subject,
+                (actor != "NULL").then_some(actor.as_str()),
+            );
+            (kind, subject, actor, at, sent)
+        })
+        .collect()
+}
+
+/// The outbox's domain events as a database reader sees them: (kind, team, subject, actor or
+/// "NULL", occurred_at, stored payload), in key order.
+async fn stored_outbox(db: &TestDb) -> Vec<(String, String, String, String, i64, Value)> {
     db.dump(
-        "SELECT kind, subject_id, actor_id, occurred_at, payload FROM event_outbox \
+        "SELECT kind, team_id, subject_id, actor_id, occurred_at, payload FROM event_outbox \
          WHERE kind NOT LIKE 'audit.%' ORDER BY id",
     )
     .await
@@ -54,8 +74,9 @@ async fn outbox(db: &TestDb) -> Vec<(String, String, String, i64, Value)> {
             cell(0),
             cell(1),
             cell(2),
-            cell(3).parse().expect("occurred_at"),
-            serde_json::from_str(&cell(4)).expect("payload is JSON"),
+            cell(3),
+            cell(4).parse().expect("occurred_at"),
+            serde_json::from_str(&cell(5)).expect("payload is JSON"),
         )
     })
     .collect()
@@ -202,6 +223,14 @@ story!(
                 assert_eq!(payload["data"]["actor_id"], actor.as_str());
             }
             assert_eq!(payload["data"]["team_id"].as_str().map(str::len), Some(36));
+        }
+        // Stored, a payload does not repeat what its row's columns hold.
+        for (kind, .., stored) in stored_outbox(&app.db).await {
+            assert_eq!(stored["version"], 1, "{kind}: {stored}");
+            assert!(stored.get("type").is_none(), "{kind}: {stored}");
+            for column in ["team_id", "subject_id", "actor_id"] {
+                assert!(stored["data"].get(column).is_none(), "{kind}: {stored}");
+            }
         }
         let logged = events
             .iter()

@@ -442,6 +442,65 @@ pub fn jwt_parts(jwt: &str) -> (Value, Value) {
     (header, claims)
 }
 
+/// Starts Node on the provider and waits for its `ready` line: the process, the issuer and its
+/// standard output after that line; or why it did not start (with what Node wrote on stderr).
+async fn launch(
+    dir: &Path,
+    config: &str,
+) -> Result<
+    (
+        Child,
+        String,
+        tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    ),
+    String,
+> {
+    let mut process = Command::new("node")
+        .arg(dir.join("provider.mjs"))
+        .env("OIDC_PROVIDER_CONFIG", config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node");
+    // Node's warnings are kept and shown only if the provider does not start, or as they
+    // come with FAILFORWARD_OIDC_LOG=1.
+    let errors = Arc::new(Mutex::new(String::new()));
+    let stderr = process.stderr.take().expect("the provider's stderr");
+    let kept = Arc::clone(&errors);
+    let echo = std::env::var("FAILFORWARD_OIDC_LOG").is_ok_and(|v| v == "1");
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if echo {
+                eprintln!("oidc-provider: {line}");
+            }
+            let mut kept = kept.lock().expect("stderr buffer");
+            kept.push_str(&line);
+            kept.push('\n');
+        }
+    });
+    let stdout = process.stdout.take().expect("the provider's stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(READY_TIMEOUT, lines.next_line()).await;
+    match ready {
+        Ok(Ok(Some(line))) if line.starts_with("ready ") => {
+            let issuer = line["ready ".len()..].to_owned();
+            Ok((process, issuer, lines))
+        }
+        other => {
+            // Give the stderr reader a moment to collect why Node stopped.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _ = process.kill().await;
+            Err(format!(
+                "the OpenID provider did not start ({other:?}):\n{}",
+                errors.lock().expect("stderr buffer")
+            ))
+        }
+    }
+}
+
 /// The harness on its own: a tiny relying party (axum on port 0) signs in through the real
 /// provider with the authorization code flow and PKCE, and checks what the provider issues.
 mod self_test {
@@ -728,65 +787,5 @@ mod self_test {
         assert_eq!(claims["nonce"], "nonce-8");
         assert_eq!(claims["aud"], CLIENT_ID);
         assert_eq!(header["kid"], replaced);
-    }
-}
-
-/// Starts Node on the provider and waits for its `ready` line: the process, the issuer and its
-/// standard output after that line; or why it did not start (with what Node wrote on stderr).
-async fn launch(
-    dir: &Path,
-    config: &str,
-) -> Result<
-    (
-        Child,
-        String,
-        tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-    ),
-    String,
-> {
-    let mut process = Command::new("node")
-        .arg(dir.join("provider.mjs"))
-        .env("OIDC_PROVIDER_CONFIG", config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start node");
-    // Node's warnings are kept and shown only if the provider does not start, or as they
-    // come with FAILFORWARD_OIDC_LOG=1.
-    let errors = Arc::new(Mutex::new(String::new()));
-    let stderr = process.stderr.take().expect("the provider's stderr");
-    let kept = Arc::clone(&errors);
-    let echo = std::env::var("FAILFORWARD_OIDC_LOG").is_ok_and(|v| v == "1");
-    let echo_errors = echo;
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if echo_errors {
-                eprintln!("oidc-provider: {line}");
-            }
-            let mut kept = kept.lock().expect("stderr buffer");
-            kept.push_str(&line);
-            kept.push('\n');
-        }
-    });
-    let stdout = process.stdout.take().expect("the provider's stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let ready = tokio::time::timeout(READY_TIMEOUT, lines.next_line()).await;
-    match ready {
-        Ok(Ok(Some(line))) if line.starts_with("ready ") => {
-            let issuer = line["ready ".len()..].to_owned();
-            Ok((process, issuer, lines))
-        }
-        other => {
-            // Give the stderr reader a moment to collect why Node stopped.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let _ = process.kill().await;
-            Err(format!(
-                "the OpenID provider did not start ({other:?}):\n{}",
-                errors.lock().expect("stderr buffer")
-            ))
-        }
     }
 }

@@ -382,6 +382,19 @@ story!(
                 .is_some_and(|t| t.ends_with("T00:00:00Z")));
             assert!(!payload.to_string().contains("Quiet failure"));
         }
+        // What a database reader sees of them, the stored payload, holds no more: no actor, no
+        // title, midnight only.
+        for (.., subject, actor, _, stored) in stored_outbox(&app.db).await {
+            if anonymous.contains(&subject) {
+                assert_eq!(actor, "NULL");
+                assert!(stored["data"].get("actor_id").is_none(), "{stored}");
+                assert!(stored["data"].get("title").is_none(), "{stored}");
+                assert!(stored["timestamp"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with("T00:00:00Z")));
+                assert!(!stored.to_string().contains("Quiet failure"));
+            }
+        }
         // The id a database reader sees (and a receiver, as `webhook-id`) begins with a time
         // too: for these, that same midnight and nothing finer.
         for row in app.db.dump("SELECT id, subject_id FROM event_outbox").await {

@@ -17,6 +17,8 @@
 
 use std::sync::OnceLock;
 
+use rustc_hash::FxHashMap;
+
 use super::text::{Sentence, Token};
 use super::{Category, Status, CLAUSE_WORDS, DETERMINERS, NEGATORS};
 use crate::domain::recurrence;
@@ -29,10 +31,41 @@ const DIM: usize = 1 << DIM_BITS;
 pub const CLASSES: usize = 7;
 const MAGIC: &[u8; 8] = b"FFLINT01";
 
-/// A sentence's features: (bucket, value, the token it came from).
+/// A sentence's features: the sparse ones as (bucket, value, the token it came from), then the
+/// dense meaning blocks.
 #[derive(Debug, Default, Clone)]
 pub struct Features {
     pub items: Vec<(u32, f32, u32)>,
+    /// [`MEANING_BLOCKS`] blocks of the token table's width, each already scaled; a block counts
+    /// only where `blocks` says the sentence has it. Kept apart from `items` so that the model
+    /// reads them in a row against its weights laid out in the same order, instead of gathering
+    /// 1,152 hashed buckets a sentence; the sums, and so the scores, are the same.
+    pub dense: Vec<f32>,
+    pub blocks: [bool; MEANING_BLOCKS],
+}
+
+impl Features {
+    /// Every feature as (bucket, value): the sparse ones, then the dense blocks present, in the
+    /// order the model sums them.
+    fn each(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
+        let dense = dense_width().map_or(&[][..], |dims| {
+            &meaning_buckets(dims)[..self.dense.len().min(MEANING_BLOCKS * dims)]
+        });
+        let width = dense.len() / MEANING_BLOCKS;
+        self.items.iter().map(|&(b, v, _)| (b, v)).chain(
+            self.blocks
+                .iter()
+                .enumerate()
+                .filter(|(_, present)| **present)
+                .flat_map(move |(block, _)| {
+                    let range = block * width..(block + 1) * width;
+                    dense[range.clone()]
+                        .iter()
+                        .copied()
+                        .zip(self.dense[range].iter().copied())
+                }),
+        )
+    }
 }
 
 /// No token: a feature of the whole sentence.
@@ -577,8 +610,10 @@ const PHRASES: &[(&[&[&str]], &[u8])] = &[
 
 /// The class and length of the longest expression of [`PHRASES`] that starts at `tokens[at]`.
 fn phrase_at(tokens: &[Token], at: usize) -> Option<(&'static [u8], usize)> {
+    let first = tokens.get(at).filter(|t| t.is_word && !t.quoted)?;
+    let candidates = phrases_by_first_word().get(normalise(&first.lower))?;
     let mut best: Option<(&'static [u8], usize)> = None;
-    for (words, class) in PHRASES {
+    for (words, class) in candidates.iter().map(|&i| &PHRASES[i]) {
         let fits = words.iter().enumerate().all(|(k, spellings)| {
             tokens
                 .get(at + k)
@@ -589,6 +624,24 @@ fn phrase_at(tokens: &[Token], at: usize) -> Option<(&'static [u8], usize)> {
         }
     }
     best
+}
+
+/// The expressions of [`PHRASES`] by each spelling of their first word, in their order there:
+/// a sentence's words are each looked up once instead of tried against every expression.
+fn phrases_by_first_word() -> &'static FxHashMap<&'static str, Vec<usize>> {
+    static INDEX: OnceLock<FxHashMap<&'static str, Vec<usize>>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index: FxHashMap<&'static str, Vec<usize>> = FxHashMap::default();
+        for (i, (words, _)) in PHRASES.iter().enumerate() {
+            for spelling in words.first().copied().unwrap_or_default() {
+                let entry = index.entry(spelling).or_default();
+                if entry.last() != Some(&i) {
+                    entry.push(i);
+                }
+            }
+        }
+        index
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -630,6 +683,7 @@ pub struct RuleHit<'a> {
 pub fn features(sentence: &Sentence, hits: &[RuleHit<'_>], out: &mut Features) {
     let items = &mut out.items;
     items.clear();
+    out.blocks = [false; MEANING_BLOCKS];
     let tokens = &sentence.tokens;
     items.push((hash(b'Z', &[]), 1.0, NO_TOKEN));
     let mut previous: &str = "<s>";
@@ -679,14 +733,13 @@ pub fn features(sentence: &Sentence, hits: &[RuleHit<'_>], out: &mut Features) {
             previous = "<label>";
             continue;
         }
-        if CLAUSE_WORDS.contains(&word) {
+        if CLAUSE_WORDS.contains(word) {
             clause_subject = None;
             clause_verb = None;
             verb_pending = false;
         }
         let mut is_subject = false;
-        if clause_subject.is_none() && !CLAUSE_WORDS.contains(&word) && !DETERMINERS.contains(&word)
-        {
+        if clause_subject.is_none() && !CLAUSE_WORDS.contains(word) && !DETERMINERS.contains(word) {
             let kind = subject_type(token);
             clause_subject = Some(kind);
             is_subject = true;
@@ -706,7 +759,7 @@ pub fn features(sentence: &Sentence, hits: &[RuleHit<'_>], out: &mut Features) {
                     || token.is_role
                     || token.is_person_word && !matches!(word, "i" | "we")
                     || word == "'s";
-                if !in_subject && !DETERMINERS.contains(&word) {
+                if !in_subject && !DETERMINERS.contains(word) {
                     verb_pending = false;
                     clause_verb = Some((lem, word_class(word, lem)));
                     object_words = 0;
@@ -715,7 +768,7 @@ pub fn features(sentence: &Sentence, hits: &[RuleHit<'_>], out: &mut Features) {
                     }
                 }
             } else if let Some((verb, verb_class)) = clause_verb {
-                if object_words < 5 && !DETERMINERS.contains(&word) {
+                if object_words < 5 && !DETERMINERS.contains(word) {
                     object_words += 1;
                     items.push((hash(b'O', &[verb.as_bytes(), lem.as_bytes()]), 1.0, ti));
                     if let (Some(vc), Some(kind)) = (verb_class, clause_subject) {
@@ -765,7 +818,7 @@ pub fn features(sentence: &Sentence, hits: &[RuleHit<'_>], out: &mut Features) {
             negation_left -= 1;
         }
         previous_class = class.unwrap_or(b"-");
-        if NEGATORS.contains(&word) || word == "not" {
+        if NEGATORS.contains(word) || word == "not" {
             negation_left = 4;
         }
         // Character n-grams of the word with boundary marks.
@@ -819,7 +872,7 @@ pub fn features(sentence: &Sentence, hits: &[RuleHit<'_>], out: &mut Features) {
     for item in items.iter_mut().skip(1) {
         item.1 /= norm;
     }
-    meaning_features(sentence, items);
+    meaning_features(sentence, out);
 }
 
 /// How much the dense meaning features weigh next to the sparse ones (unit-length vectors
@@ -830,14 +883,15 @@ const MEANING_SCALE: f32 = 0.3;
 /// is a person, and of those clauses' verbs, from the static token table of `domain::recurrence` — so that a verb
 /// or insult the corpus never used counts with its neighbours in meaning ("clobbered" near
 /// "overwrote", "numpty" near "idiot"). Without the table the sentence has only sparse features.
-fn meaning_features(sentence: &Sentence, items: &mut Vec<(u32, f32, u32)>) {
+fn meaning_features(sentence: &Sentence, out: &mut Features) {
     let Some(embedder) = recurrence::embedder() else {
         return;
     };
     let dims = embedder.dims();
-    let mut all = vec![0f32; dims];
-    let mut person = vec![0f32; dims];
-    let mut verb = vec![0f32; dims];
+    out.dense.clear();
+    out.dense.resize(MEANING_BLOCKS * dims, 0.0);
+    let (all, rest) = out.dense.split_at_mut(dims);
+    let (person, verb) = rest.split_at_mut(dims);
     let (mut any_all, mut any_person, mut any_verb) = (false, false, false);
     let mut verb_pending = false;
     let mut rows = Vec::new();
@@ -854,19 +908,19 @@ fn meaning_features(sentence: &Sentence, items: &mut Vec<(u32, f32, u32)>) {
         if token.quoted {
             continue;
         }
-        if CLAUSE_WORDS.contains(&word) {
+        if CLAUSE_WORDS.contains(word) {
             clause_person = None;
             verb_pending = false;
             continue;
         }
         let mut is_verb = false;
-        if clause_person.is_none() && !DETERMINERS.contains(&word) {
+        if clause_person.is_none() && !DETERMINERS.contains(word) {
             let person = subject_type(token) == SubjectType::Person;
             clause_person = Some(person);
             verb_pending = person;
         } else if verb_pending
             && !(token.is_name || token.is_role || token.is_person_word)
-            && !DETERMINERS.contains(&word)
+            && !DETERMINERS.contains(word)
             && word != "'s"
         {
             verb_pending = false;
@@ -875,32 +929,34 @@ fn meaning_features(sentence: &Sentence, items: &mut Vec<(u32, f32, u32)>) {
         if !embedder.word_rows(word, &mut rows) {
             continue;
         }
-        embedder.add_rows(&rows, 1.0, &mut all);
+        embedder.add_rows(&rows, 1.0, all);
         any_all = true;
         // The person's own words ("intern", "Dave") say who, not what was done.
         if clause_person == Some(true) && !(token.is_name || token.is_role || token.is_person_word)
         {
-            embedder.add_rows(&rows, 1.0, &mut person);
+            embedder.add_rows(&rows, 1.0, person);
             any_person = true;
             if is_verb {
-                embedder.add_rows(&rows, 1.0, &mut verb);
+                embedder.add_rows(&rows, 1.0, verb);
                 any_verb = true;
             }
         }
     }
-    let buckets = meaning_buckets(dims);
-    for (block, sum, any) in [
-        (0, &mut all, any_all),
-        (1, &mut person, any_person),
-        (2, &mut verb, any_verb),
-    ] {
+    for (block, any) in [any_all, any_person, any_verb].into_iter().enumerate() {
+        let sum = &mut out.dense[block * dims..(block + 1) * dims];
         if any && recurrence::normalise(sum) {
-            let buckets = &buckets[block * dims..(block + 1) * dims];
-            for (&bucket, v) in buckets.iter().zip(sum.iter()) {
-                items.push((bucket, v * MEANING_SCALE, NO_TOKEN));
-            }
+            sum.iter_mut().for_each(|v| *v *= MEANING_SCALE);
+            out.blocks[block] = true;
         }
     }
+}
+
+/// The dense blocks: the sentence's words, the person clauses' words, their verbs.
+pub const MEANING_BLOCKS: usize = 3;
+
+/// The width of a dense block (the token table's), or `None` without the table.
+fn dense_width() -> Option<usize> {
+    recurrence::embedder().map(recurrence::Embedder::dims)
 }
 
 /// The buckets of the two dense blocks (the sentence's meaning, then the person clauses'),
@@ -925,6 +981,9 @@ pub struct Model {
     pub flag_threshold: f32,
     /// A rule's finding is kept from this probability (lower: the rules are trusted more).
     pub rule_threshold: f32,
+    /// The weights of the dense blocks' buckets in the blocks' order, as floats: the same values
+    /// as in `weights`, read in a row instead of gathered from their hashed places.
+    dense: Vec<[f32; CLASSES]>,
 }
 
 /// What the model says about a sentence.
@@ -967,12 +1026,12 @@ impl Model {
             .chunks_exact(2)
             .map(|c| i16::from_le_bytes([c[0], c[1]]))
             .collect();
-        Some(Model {
+        Some(Model::with_dense(
             weights,
             scales,
             flag_threshold,
             rule_threshold,
-        })
+        ))
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -1004,11 +1063,32 @@ impl Model {
             .enumerate()
             .map(|(i, w)| (w / scales[i % CLASSES]).round().clamp(-32767.0, 32767.0) as i16)
             .collect();
+        Model::with_dense(quantised, scales, flag_threshold, rule_threshold)
+    }
+
+    fn with_dense(
+        weights: Vec<i16>,
+        scales: [f32; CLASSES],
+        flag_threshold: f32,
+        rule_threshold: f32,
+    ) -> Model {
+        let dense = dense_width()
+            .map(|dims| {
+                meaning_buckets(dims)
+                    .iter()
+                    .map(|&bucket| {
+                        let at = bucket as usize * CLASSES;
+                        std::array::from_fn(|c| f32::from(weights[at + c]))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Model {
-            weights: quantised,
+            weights,
             scales,
             flag_threshold,
             rule_threshold,
+            dense,
         }
     }
 
@@ -1022,6 +1102,21 @@ impl Model {
             let row = &self.weights[bucket as usize * CLASSES..bucket as usize * CLASSES + CLASSES];
             for c in 0..CLASSES {
                 logits[c] += f32::from(row[c]) * value;
+            }
+        }
+        // The same sums as the sparse loop's, in the order the blocks were written.
+        let width = features.dense.len() / MEANING_BLOCKS;
+        for (block, _) in features.blocks.iter().enumerate().filter(|(_, p)| **p) {
+            let range = block * width..(block + 1) * width;
+            let (Some(rows), Some(values)) =
+                (self.dense.get(range.clone()), features.dense.get(range))
+            else {
+                continue;
+            };
+            for (row, &value) in rows.iter().zip(values) {
+                for c in 0..CLASSES {
+                    logits[c] += row[c] * value;
+                }
             }
         }
         for (l, s) in logits.iter_mut().zip(self.scales) {
@@ -1127,7 +1222,7 @@ impl Default for Params {
 pub fn train(examples: &[Example], params: &Params) -> Model {
     let mut active: Vec<u32> = examples
         .iter()
-        .flat_map(|e| e.features.items.iter().map(|f| f.0))
+        .flat_map(|e| e.features.each().map(|f| f.0))
         .collect();
     active.sort_unstable();
     active.dedup();
@@ -1149,7 +1244,7 @@ pub fn train(examples: &[Example], params: &Params) -> Model {
         }
         for example in examples {
             let mut logits = [0f32; CLASSES];
-            for &(b, v, _) in &example.features.items {
+            for (b, v) in example.features.each() {
                 let at = b as usize * CLASSES;
                 for (c, l) in logits.iter_mut().enumerate() {
                     *l += weights[at + c] * v;
@@ -1157,7 +1252,7 @@ pub fn train(examples: &[Example], params: &Params) -> Model {
             }
             let p = softmax(logits);
             let w = weight_of(example);
-            for &(b, v, _) in &example.features.items {
+            for (b, v) in example.features.each() {
                 let at = b as usize * CLASSES;
                 for (c, q) in p.iter().enumerate() {
                     let target = if c == example.class { 1.0 } else { 0.0 };

@@ -15,7 +15,8 @@ use std::sync::OnceLock;
 
 use learned::{Example, Features, RuleHit};
 pub use learned::{Model, Params};
-use text::{sentences, Sentence, Token};
+use rustc_hash::FxHashMap;
+use text::{sentences, Sentence, Token, WordSet};
 
 /// What kind of blame-laden wording a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -196,8 +197,8 @@ fn learned_text(category: Category) -> (&'static str, &'static str) {
 #[derive(Debug, Clone)]
 pub struct Rules {
     rules: Vec<Rule>,
-    /// First literal word → (rule, pattern) pairs.
-    by_first: HashMap<String, Vec<(usize, usize)>>,
+    /// First literal word → (rule, pattern) pairs; looked up for every word of a text.
+    by_first: FxHashMap<String, Vec<(usize, usize)>>,
     /// Patterns whose first word is a prefix or a class.
     other_first: Vec<(usize, usize)>,
     /// Categories in which the learned scorer is switched off.
@@ -311,7 +312,7 @@ impl Rules {
     }
 
     fn from_rules(rules: Vec<Rule>) -> Rules {
-        let mut by_first: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        let mut by_first: FxHashMap<String, Vec<(usize, usize)>> = FxHashMap::default();
         let mut other_first = Vec::new();
         for (r, rule) in rules.iter().enumerate() {
             for (p, pattern) in rule.patterns.iter().enumerate() {
@@ -733,9 +734,9 @@ fn match_at(pattern: &[Word], tokens: &[Token], start: usize) -> Option<usize> {
     go(pattern, tokens, start)
 }
 
-const NEGATORS: &[&str] = &[
+static NEGATORS: WordSet = WordSet::new(&[
     "not", "no", "never", "n't", "without", "nor", "neither", "hardly", "nobody", "no-one", "none",
-];
+]);
 
 /// A negation among the few words before `start` in the same clause.
 fn negated_before(tokens: &[Token], start: usize) -> bool {
@@ -747,7 +748,7 @@ fn negated_before(tokens: &[Token], start: usize) -> bool {
             }
             continue;
         }
-        if NEGATORS.contains(&t.lower.as_str()) {
+        if NEGATORS.contains(t.lower.as_str()) {
             return true;
         }
         seen += 1;
@@ -758,18 +759,18 @@ fn negated_before(tokens: &[Token], start: usize) -> bool {
     false
 }
 
-const CLAUSE_WORDS: &[&str] = &[
+static CLAUSE_WORDS: WordSet = WordSet::new(&[
     "and", "but", "because", "so", "since", "although", "though", "while", "when", "after",
     "before", "which", "if", "or", "yet", "until", "whereas",
-];
-const PREPOSITIONS: &[&str] = &[
+]);
+static PREPOSITIONS: WordSet = WordSet::new(&[
     "to", "of", "in", "on", "at", "for", "with", "by", "from", "into", "about", "over", "under",
     "during", "than", "via", "through", "behind",
-];
-const DETERMINERS: &[&str] = &[
+]);
+static DETERMINERS: WordSet = WordSet::new(&[
     "the", "a", "an", "our", "their", "his", "her", "my", "your", "its", "this", "that", "these",
     "those", "some", "one", "every", "each", "another", "new",
-];
+]);
 
 /// Where the subject of the clause around `start` begins, if it is a person or group.
 fn person_subject(
@@ -785,10 +786,10 @@ fn person_subject(
         // "that" opens a clause when a noun phrase follows it ("… is that the intern ran …").
         let complementizer = t.lower == "that"
             && tokens.get(i + 1).is_some_and(|n| {
-                DETERMINERS.contains(&n.lower.as_str()) || n.is_person_word || n.is_name
+                DETERMINERS.contains(n.lower.as_str()) || n.is_person_word || n.is_name
             });
         if (!t.is_word && matches!(t.lower.as_str(), "," | ";" | ":" | "(" | ")" | "—" | "–"))
-            || (t.is_word && CLAUSE_WORDS.contains(&t.lower.as_str()))
+            || (t.is_word && CLAUSE_WORDS.contains(t.lower.as_str()))
             || complementizer
         {
             clause_start = i + 1;
@@ -803,7 +804,7 @@ fn person_subject(
         region = (first_word..start)
             .take_while(|i| {
                 let t = &tokens[*i];
-                t.is_word && !CLAUSE_WORDS.contains(&t.lower.as_str())
+                t.is_word && !CLAUSE_WORDS.contains(t.lower.as_str())
             })
             .filter(|i| tokens[*i].is_word)
             .collect();
@@ -813,13 +814,13 @@ fn person_subject(
     let noun_phrase: Vec<usize> = region
         .iter()
         .copied()
-        .take_while(|i| !PREPOSITIONS.contains(&tokens[*i].lower.as_str()))
+        .take_while(|i| !PREPOSITIONS.contains(tokens[*i].lower.as_str()))
         .collect();
     let writer = |i: usize| matches!(tokens[i].lower.as_str(), "i" | "we");
     let head = noun_phrase
         .iter()
         .copied()
-        .find(|i| !DETERMINERS.contains(&tokens[*i].lower.as_str()))?;
+        .find(|i| !DETERMINERS.contains(tokens[*i].lower.as_str()))?;
     let person = tokens[head].is_person_word
         || tokens[head].is_name
         || noun_phrase.iter().any(|i| tokens[*i].is_role);

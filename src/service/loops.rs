@@ -465,7 +465,8 @@ impl Service {
             author: None,
             sort: query.sort,
             limit: per_page,
-            offset: (page - 1) * per_page,
+            // A page past the end is empty, however far: the product must not overflow.
+            offset: (page - 1).saturating_mul(per_page),
         };
         let (rows, total) = self.store.list_loops(team.id, &filter, day_of(now)).await?;
         let loops = rows

@@ -79,7 +79,7 @@ impl SearchRequest<'_> {
     /// candidates.
     pub(crate) fn enough(&self) -> i64 {
         match self.matching {
-            Matching::All(_) => (self.offset + self.limit).max(WINDOW_TARGET),
+            Matching::All(_) => self.offset.saturating_add(self.limit).max(WINDOW_TARGET),
             Matching::Any(_) => self.candidates,
         }
     }

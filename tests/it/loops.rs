@@ -518,6 +518,14 @@ story!(list_filters_sort_and_paginate, |app: TestApp| async move {
         .await;
     assert_eq!(paged["loops"].as_array().map(Vec::len), Some(1));
     assert_eq!(paged["loops"][0]["title"], "Charlie");
+    // A page far past the end is an empty page (Schemathesis sent i64::MAX, and the offset
+    // overflowed).
+    let (status, far) = lee
+        .get("/api/v1/teams/ops/loops?per_page=132&page=9223372036854775807")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{far}");
+    assert_eq!(far["loops"].as_array().map(Vec::len), Some(0));
+    assert_eq!(far["total"], 3);
     let (_, none) = lee.get("/api/v1/teams/ops/loops?stage=apply").await;
     assert_eq!(none["total"], 0);
     let (status, problem) = lee.get("/api/v1/teams/ops/loops?stage=done").await;

@@ -282,6 +282,11 @@ story!(
         let browser = app.sign_in("lee@example.org").await;
         let (status, _) = browser.get_text("/search?q=%22&kind=loop").await;
         assert_eq!(status, StatusCode::OK);
+        // A page far past the end is an empty page, not an overflow.
+        let (status, html) = browser
+            .get_text("/search?q=queue&page=9223372036854775807")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{html}");
         let (status, html) = browser.get_text("/search?q=queue&stage=done").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("Stage"), "the field is named");

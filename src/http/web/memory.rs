@@ -157,12 +157,13 @@ pub async fn search(
         Ok(page) => {
             view.total = page.total;
             view.capped = page.capped;
-            let offset = (page.page - 1) * page.per_page;
-            view.first_shown = offset + 1;
-            view.last_shown = offset + page.hits.len() as i64;
+            // Saturating: a page number far past the end shows an empty page, not a panic.
+            let offset = (page.page - 1).saturating_mul(page.per_page);
+            view.first_shown = offset.saturating_add(1);
+            view.last_shown = offset.saturating_add(page.hits.len() as i64);
             view.previous = (page.page > 1).then(|| view.form.page_link(page.page - 1));
-            view.next =
-                (offset + page.per_page < page.total).then(|| view.form.page_link(page.page + 1));
+            view.next = (offset.saturating_add(page.per_page) < page.total)
+                .then(|| view.form.page_link(page.page + 1));
             view.hits = page
                 .hits
                 .into_iter()

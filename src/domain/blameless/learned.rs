@@ -959,8 +959,8 @@ fn dense_width() -> Option<usize> {
     recurrence::embedder().map(recurrence::Embedder::dims)
 }
 
-/// The buckets of the two dense blocks (the sentence's meaning, then the person clauses'),
-/// hashed once.
+/// The buckets of the [`MEANING_BLOCKS`] dense blocks (the sentence's words, the person
+/// clauses' words, their verbs), hashed once.
 fn meaning_buckets(dims: usize) -> &'static [u32] {
     static BUCKETS: OnceLock<Vec<u32>> = OnceLock::new();
     BUCKETS.get_or_init(|| {

@@ -414,6 +414,7 @@ impl Service {
         title: &str,
         description: &str,
         itself: Option<LoopId>,
+        someone_waits: bool,
     ) -> ServiceResult<Vec<RankedLoop>> {
         let terms = salient_terms(title, description);
         if terms.is_empty() {
@@ -434,11 +435,9 @@ impl Service {
         };
         let mut ids: Vec<LoopId> = self
             .store
-            .search(&request)
+            .similar_pool(&request)
             .await?
-            .hits
             .into_iter()
-            .filter_map(|hit| hit.loop_id)
             .filter(|id| Some(*id) != itself)
             .collect();
         // The same pool in the same order whatever order the database returned it in.
@@ -450,8 +449,7 @@ impl Service {
         // Ranking a pool of whole texts is processor work: it runs beside the threads that
         // serve requests, so that a check after a capture never holds up another request.
         let (texts, scored) = tokio::task::spawn_blocking(move || {
-            let pool: Vec<Arc<recurrence::rank::Digest>> =
-                texts.iter().map(|text| digests.digest(text)).collect();
+            let pool = digests.digest_all(&texts, someone_waits);
             let query: recurrence::rank::Parts<'_> =
                 vec![(title.as_str(), 1.0), (description.as_str(), 1.0)];
             let scored = recurrence::rank::rank_digested(
@@ -485,7 +483,9 @@ impl Service {
         title: &str,
         description: &str,
     ) -> ServiceResult<Vec<SimilarLoop>> {
-        let mut ranked = self.ranked_similar(teams, title, description, None).await?;
+        let mut ranked = self
+            .ranked_similar(teams, title, description, None, true)
+            .await?;
         ranked.truncate(usize::try_from(SIMILAR_MAX).unwrap_or(5));
         Ok(ranked
             .into_iter()
@@ -545,7 +545,7 @@ impl Service {
             None => Vec::new(),
         };
         Ok(self
-            .ranked_similar(teams, title, description, itself)
+            .ranked_similar(teams, title, description, itself, false)
             .await?
             .into_iter()
             .find(|r| {
@@ -1032,40 +1032,104 @@ struct KeptDigests {
     bytes: usize,
 }
 
+/// Loops not yet digested, from this many on, are digested on several threads: a pool of
+/// new loops took a third of a "similar loops" look-up at a million loops.
+const DIGEST_IN_PARALLEL_FROM: usize = 32;
+
 impl Digests {
-    fn digest(&self, text: &SimilarText) -> Arc<recurrence::rank::Digest> {
-        let parts = loop_parts(text);
-        let fingerprint = {
-            use std::hash::{Hash, Hasher};
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            for (part, weight) in &parts {
-                part.hash(&mut hasher);
-                weight.to_bits().hash(&mut hasher);
-            }
-            hasher.finish()
+    /// The digests of `texts`, in their order: kept ones from memory, the others worked out and
+    /// kept — on every core when there are many and `someone_waits` for the answer; a check
+    /// after a capture takes one core, so that it never slows the captures down.
+    fn digest_all(
+        &self,
+        texts: &[SimilarText],
+        someone_waits: bool,
+    ) -> Vec<Arc<recurrence::rank::Digest>> {
+        let fingerprints: Vec<u64> = texts.iter().map(fingerprint).collect();
+        let mut found: Vec<Option<Arc<recurrence::rank::Digest>>> = match self.kept.lock() {
+            Ok(kept) => texts
+                .iter()
+                .zip(&fingerprints)
+                .map(|(text, fingerprint)| {
+                    kept.by_loop
+                        .get(&text.id)
+                        .filter(|(kept_fingerprint, _)| kept_fingerprint == fingerprint)
+                        .map(|(_, digest)| digest.clone())
+                })
+                .collect(),
+            Err(_) => vec![None; texts.len()],
         };
-        if let Ok(kept) = self.kept.lock() {
-            if let Some((kept_fingerprint, digest)) = kept.by_loop.get(&text.id) {
-                if *kept_fingerprint == fingerprint {
-                    return digest.clone();
-                }
-            }
-        }
-        let digest = Arc::new(recurrence::rank::Digest::of(recurrence::embedder(), &parts));
+        let missing: Vec<usize> = (0..texts.len()).filter(|&i| found[i].is_none()).collect();
+        let work = |chunk: &[usize]| -> Vec<(usize, Arc<recurrence::rank::Digest>)> {
+            chunk
+                .iter()
+                .map(|&i| {
+                    let digest = recurrence::rank::Digest::of(
+                        recurrence::embedder(),
+                        &loop_parts(&texts[i]),
+                    );
+                    (i, Arc::new(digest))
+                })
+                .collect()
+        };
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let made: Vec<(usize, Arc<recurrence::rank::Digest>)> =
+            if someone_waits && missing.len() >= DIGEST_IN_PARALLEL_FROM && threads > 1 {
+                let per_thread = missing.len().div_ceil(threads);
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = missing
+                        .chunks(per_thread)
+                        .map(|chunk| scope.spawn(move || work(chunk)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .flat_map(|handle| handle.join().unwrap_or_default())
+                        .collect()
+                })
+            } else {
+                work(&missing)
+            };
         if let Ok(mut kept) = self.kept.lock() {
-            let bytes = digest.bytes();
-            if kept.bytes + bytes > DIGESTS_KEPT_BYTES {
-                kept.by_loop.clear();
-                kept.bytes = 0;
+            for (i, digest) in &made {
+                let bytes = digest.bytes();
+                if kept.bytes + bytes > DIGESTS_KEPT_BYTES {
+                    kept.by_loop.clear();
+                    kept.bytes = 0;
+                }
+                let entry = (fingerprints[*i], digest.clone());
+                if let Some((_, replaced)) = kept.by_loop.insert(texts[*i].id, entry) {
+                    kept.bytes = kept.bytes.saturating_sub(replaced.bytes());
+                }
+                kept.bytes += bytes;
             }
-            if let Some((_, replaced)) = kept.by_loop.insert(text.id, (fingerprint, digest.clone()))
-            {
-                kept.bytes = kept.bytes.saturating_sub(replaced.bytes());
-            }
-            kept.bytes += bytes;
         }
-        digest
+        for (i, digest) in made {
+            found[i] = Some(digest);
+        }
+        texts
+            .iter()
+            .zip(found)
+            .map(|(text, digest)| {
+                digest.unwrap_or_else(|| {
+                    Arc::new(recurrence::rank::Digest::of(
+                        recurrence::embedder(),
+                        &loop_parts(text),
+                    ))
+                })
+            })
+            .collect()
     }
+}
+
+/// What tells an edited loop's text from the one digested before.
+fn fingerprint(text: &SimilarText) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for (part, weight) in &loop_parts(text) {
+        part.hash(&mut hasher);
+        weight.to_bits().hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 fn parse_range(raw: Option<&str>) -> ServiceResult<HealthRange> {

@@ -1117,6 +1117,10 @@ pub trait MemoryStore: Send + Sync {
         &self,
         request: &memory::SearchRequest<'_>,
     ) -> StoreResult<memory::SearchResults>;
+    /// The loops of `request`'s page, best first, as [`MemoryStore::search`] would rank them
+    /// but without reading what a page of hits shows (team names, titles, authors): "similar
+    /// loops" reads its pool's texts itself.
+    async fn similar_pool(&self, request: &memory::SearchRequest<'_>) -> StoreResult<Vec<LoopId>>;
     /// Organisation-visible learnings, newest first, with the themes and tags to browse by.
     async fn library(&self, filter: &memory::LibraryFilter) -> StoreResult<memory::LibraryPage>;
     async fn health(&self, scope: &memory::HealthScope) -> StoreResult<memory::HealthFigures>;

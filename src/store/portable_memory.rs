@@ -137,6 +137,31 @@ impl ThisStore {
         Ok(rows.into_iter().map(|row| row.details).collect())
     }
 
+    /// The page of `request` among its candidates, best first, with what each is (kind, team,
+    /// loop) but none of the details a page of hits shows; the number of candidates, and
+    /// whether there were more.
+    async fn ranked_page(
+        &self,
+        request: &SearchRequest<'_>,
+    ) -> StoreResult<(Vec<Candidate>, i64, bool)> {
+        let (mut candidates, capped) = self.search_candidates(request).await?;
+        // Best first; ties by the newer record, then by the random id (never by insertion).
+        candidates.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(b.at.cmp(&a.at))
+                .then(a.key.cmp(&b.key))
+        });
+        let total = candidates.len() as i64;
+        let mut page: Vec<Candidate> = candidates
+            .into_iter()
+            .skip(usize::try_from(request.offset).unwrap_or(0))
+            .take(usize::try_from(request.limit).unwrap_or(0))
+            .collect();
+        self.search_meta(&mut page).await?;
+        Ok((page, total, capped))
+    }
+
     async fn count_by<T>(
         &self,
         mut query: sqlx::QueryBuilder<'_, super::Db>,
@@ -156,21 +181,7 @@ impl ThisStore {
 #[async_trait]
 impl MemoryStore for ThisStore {
     async fn search(&self, request: &SearchRequest<'_>) -> StoreResult<SearchResults> {
-        let (mut candidates, capped) = self.search_candidates(request).await?;
-        // Best first; ties by the newer record, then by the random id (never by insertion).
-        candidates.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(b.at.cmp(&a.at))
-                .then(a.key.cmp(&b.key))
-        });
-        let total = candidates.len() as i64;
-        let mut page: Vec<Candidate> = candidates
-            .into_iter()
-            .skip(usize::try_from(request.offset).unwrap_or(0))
-            .take(usize::try_from(request.limit).unwrap_or(0))
-            .collect();
-        self.search_meta(&mut page).await?;
+        let (page, total, capped) = self.ranked_page(request).await?;
         let snippets = if request.snippets {
             self.search_snippets(request, &page).await?
         } else {
@@ -218,6 +229,14 @@ impl MemoryStore for ThisStore {
             total,
             capped,
         })
+    }
+
+    async fn similar_pool(&self, request: &SearchRequest<'_>) -> StoreResult<Vec<LoopId>> {
+        let (page, _, _) = self.ranked_page(request).await?;
+        page.into_iter()
+            .filter_map(|candidate| candidate.meta.and_then(|meta| meta.loop_id))
+            .map(|id| parse_id::<LoopId>(&id))
+            .collect()
     }
 
     async fn library(&self, filter: &LibraryFilter) -> StoreResult<LibraryPage> {

@@ -139,41 +139,58 @@ struct MetaRow {
 }
 
 impl SqliteStore {
-    /// How many records contain `phrase` in their title or body (cached, see
-    /// [`FrequencyCache`]). In a large archive this is estimated from the last
+    /// How many records contain each of `phrases` in their title or body (cached, see
+    /// [`FrequencyCache`]), in their order. In a large archive this is estimated from the last
     /// [`ESTIMATE_DAYS`] days, scaled by the share of loops captured in them: counting a word
     /// found in most of a million records exactly would cost more than the search it serves.
-    async fn document_frequency(&self, phrase: &str) -> StoreResult<i64> {
-        self.frequency(phrase, &format!("{{title body}} : ({phrase})"))
-            .await
+    async fn document_frequencies(&self, phrases: &[String]) -> StoreResult<Vec<i64>> {
+        let keyed: Vec<(String, String)> = phrases
+            .iter()
+            .map(|phrase| (phrase.clone(), format!("{{title body}} : ({phrase})")))
+            .collect();
+        self.frequencies(&keyed).await
     }
 
     /// How many records carry a facet token (see the migration), cached and estimated as
-    /// [`Self::document_frequency`].
+    /// [`Self::document_frequencies`].
     async fn facet_frequency(&self, token: &str) -> StoreResult<i64> {
-        self.frequency(&format!("facets {token}"), &format!("facets : {token}"))
-            .await
+        let keyed = [(format!("facets {token}"), format!("facets : {token}"))];
+        let counts = self.frequencies(&keyed).await?;
+        Ok(counts.first().copied().unwrap_or(0))
     }
 
-    async fn frequency(&self, key: &str, expression: &str) -> StoreResult<i64> {
-        if let Some(count) = self.document_frequencies.get(key) {
-            return Ok(count);
+    /// The counts of `(cache key, MATCH expression)` pairs: the cached ones from the cache, the
+    /// rest counted in one statement. A "similar loops" look-up counts a dozen rare words, and
+    /// one round trip per word cost as much again as the counting.
+    async fn frequencies(&self, keyed: &[(String, String)]) -> StoreResult<Vec<i64>> {
+        let mut counts: Vec<Option<i64>> = keyed
+            .iter()
+            .map(|(key, _)| self.document_frequencies.get(key))
+            .collect();
+        let missing: Vec<usize> = (0..keyed.len()).filter(|&i| counts[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(counts.into_iter().map(|c| c.unwrap_or(0)).collect());
         }
         let (all, recent) = self.loop_counts().await?;
-        let count = if all < ESTIMATE_FROM || recent < ESTIMATE_FROM / 20 {
-            self.count_matches(expression, i64::MIN).await?
+        let expressions: Vec<&str> = missing.iter().map(|&i| keyed[i].1.as_str()).collect();
+        let counted = if all < ESTIMATE_FROM || recent < ESTIMATE_FROM / 20 {
+            self.count_matches(&expressions, i64::MIN).await?
         } else {
             let today = time::OffsetDateTime::now_utc()
                 .unix_timestamp()
                 .div_euclid(86_400);
-            let in_window = self
-                .count_matches(expression, (today - ESTIMATE_DAYS) * DAY_SHIFT)
-                .await?;
-            // f64: the product of two counts may not fit, and the estimate is rough anyway.
-            (in_window as f64 * all as f64 / recent as f64).round() as i64
+            self.count_matches(&expressions, (today - ESTIMATE_DAYS) * DAY_SHIFT)
+                .await?
+                .into_iter()
+                // f64: the product of two counts may not fit, and the estimate is rough anyway.
+                .map(|in_window| (in_window as f64 * all as f64 / recent as f64).round() as i64)
+                .collect()
         };
-        self.document_frequencies.put(key, count);
-        Ok(count)
+        for (&i, count) in missing.iter().zip(counted) {
+            self.document_frequencies.put(&keyed[i].0, count);
+            counts[i] = Some(count);
+        }
+        Ok(counts.into_iter().map(|c| c.unwrap_or(0)).collect())
     }
 
     /// Whether `query` is expected to match few records the searcher may see: its rarest
@@ -204,15 +221,32 @@ impl SqliteStore {
         Ok(estimate <= FEW_MATCHES)
     }
 
-    async fn count_matches(&self, expression: &str, from_document: i64) -> StoreResult<i64> {
-        sqlx::query_scalar(
-            "SELECT count(*) FROM search_index WHERE search_index MATCH $1 AND rowid >= $2",
-        )
-        .bind(expression)
-        .bind(from_document)
-        .fetch_one(&self.reader)
-        .await
-        .map_err(StoreError::from_sqlx)
+    /// How many documents from `from_document` on match each expression, in their order (one
+    /// statement).
+    async fn count_matches(
+        &self,
+        expressions: &[&str],
+        from_document: i64,
+    ) -> StoreResult<Vec<i64>> {
+        let mut query = sqlx::QueryBuilder::<Db>::new("");
+        for (position, expression) in expressions.iter().enumerate() {
+            if position > 0 {
+                query.push(" UNION ALL ");
+            }
+            query.push("SELECT ");
+            query.push_bind(i64::try_from(position).unwrap_or(i64::MAX));
+            query.push(", count(*) FROM search_index WHERE search_index MATCH ");
+            query.push_bind(expression.to_string());
+            query.push(" AND rowid >= ");
+            query.push_bind(from_document);
+        }
+        let mut rows: Vec<(i64, i64)> = query
+            .build_query_as()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        rows.sort_unstable_by_key(|(position, _)| *position);
+        Ok(rows.into_iter().map(|(_, count)| count).collect())
     }
 
     /// Loops in all, and captured in the last [`ESTIMATE_DAYS`] days, from the dashboards'
@@ -243,13 +277,13 @@ impl SqliteStore {
 
     /// The words of a "similar loops" search worth searching for: the rarest few.
     async fn telling_terms(&self, terms: &[String]) -> StoreResult<Vec<(String, i64)>> {
-        let mut counted = Vec::with_capacity(terms.len());
-        for term in terms {
-            let frequency = self.document_frequency(&format!("\"{term}\"")).await?;
-            if frequency > 0 {
-                counted.push((term.clone(), frequency));
-            }
-        }
+        let phrases: Vec<String> = terms.iter().map(|term| format!("\"{term}\"")).collect();
+        let mut counted: Vec<(String, i64)> = terms
+            .iter()
+            .cloned()
+            .zip(self.document_frequencies(&phrases).await?)
+            .filter(|(_, frequency)| *frequency > 0)
+            .collect();
         counted.sort_by_key(|(_, frequency)| *frequency);
         let common = (self.loop_counts().await?.0 / SIMILAR_COMMON_SHARE).max(100);
         let telling = counted
@@ -413,10 +447,8 @@ impl FullText for SqliteStore {
         let mut with_texts = false;
         let (expression, frequencies) = match request.matching {
             Matching::All(query) => {
-                let mut frequencies = Vec::new();
-                for phrase in query.fts5_phrases() {
-                    frequencies.push(self.document_frequency(&phrase).await?);
-                }
+                let phrases = query.fts5_phrases();
+                let frequencies = self.document_frequencies(&phrases).await?;
                 with_texts = request.snippets
                     && self
                         .few_matches(query, &frequencies, &request.filter)
